@@ -1,0 +1,404 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..utils import mailchimp_errors as mc_errors
+from ..utils.mailchimp_client import MailchimpClient
+from ..utils.mailchimp_keys import parse_api_key
+
+_logger = logging.getLogger(__name__)
+
+MANAGER_GROUP = "mailchimp_connector.group_mailchimp_manager"
+SECRET_FIELDS = ("api_key",)
+
+
+class MailchimpAccount(models.Model):
+    """A Mailchimp account reached with one API key.
+
+    The key is a secret: only Mailchimp administrators can read or write it, it
+    is never tracked, exported or logged, and it is wiped on neutralization.
+    """
+
+    _name = "mailchimp.account"
+    _description = "Mailchimp Account"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        tracking=True,
+    )
+    api_key = fields.Char(
+        string="API Key",
+        groups=MANAGER_GROUP,
+        copy=False,
+        exportable=False,
+        help="A Mailchimp API key: 32 characters, a dash, then the data center "
+        "(for example ...-us6). Create one in Mailchimp under Profile > Extras > "
+        "API keys.",
+    )
+    api_base_url = fields.Char(
+        string="API Base URL",
+        groups=MANAGER_GROUP,
+        copy=False,
+        help="Advanced: leave empty to use https://<dc>.api.mailchimp.com/3.0. "
+        "'{dc}' is replaced by the key's data center (the sandbox uses "
+        "http://localhost:8090/{dc}/3.0).",
+    )
+    data_center = fields.Char(compute="_compute_data_center", store=True)
+    request_timeout = fields.Integer(
+        default=60,
+        groups=MANAGER_GROUP,
+        help="Seconds to wait for an answer from Mailchimp before giving up.",
+    )
+    max_connections = fields.Integer(
+        default=10,
+        groups=MANAGER_GROUP,
+        help="Simultaneous connections to Mailchimp (Mailchimp allows 10 per user).",
+    )
+    state = fields.Selection(
+        [("draft", "Not connected"), ("connected", "Connected"), ("error", "Error")],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    last_error_date = fields.Datetime(readonly=True, copy=False)
+    connected_date = fields.Datetime(string="Connected On", readonly=True, copy=False)
+    mailchimp_account_id = fields.Char(
+        string="Mailchimp Account ID", readonly=True, copy=False
+    )
+    mailchimp_account_name = fields.Char(readonly=True, copy=False)
+    mailchimp_login_email = fields.Char(readonly=True, copy=False)
+    total_subscribers = fields.Integer(readonly=True, copy=False)
+    audience_ids = fields.One2many("mailchimp.audience", "account_id")
+    audience_count = fields.Integer(compute="_compute_audience_count")
+
+    _sql_constraints = [
+        (
+            "mailchimp_account_company_uniq",
+            "unique(mailchimp_account_id, company_id)",
+            "This Mailchimp account is already connected in this company.",
+        ),
+    ]
+
+    @api.depends("api_key")
+    def _compute_data_center(self):
+        for account in self:
+            key = account.sudo().api_key
+            try:
+                account.data_center = parse_api_key(key) if key else False
+            except mc_errors.MailchimpConfigError:
+                account.data_center = False
+
+    def _compute_audience_count(self):
+        counts = dict(
+            self.env["mailchimp.audience"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.audience_count = counts.get(account, 0)
+
+    @api.constrains("max_connections")
+    def _check_max_connections(self):
+        for account in self.sudo():
+            if not 1 <= account.max_connections <= 10:
+                raise ValidationError(
+                    self.env._("Simultaneous connections must be between 1 and 10.")
+                )
+
+    def export_data(self, fields_to_export):
+        if any(path.split("/")[0] in SECRET_FIELDS for path in fields_to_export):
+            raise UserError(self.env._("API keys cannot be exported."))
+        return super().export_data(fields_to_export)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("api_key"):
+                vals["api_key"] = vals["api_key"].strip()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "api_key" in vals:
+            vals = dict(vals, api_key=(vals["api_key"] or "").strip() or False)
+            if not self.env.context.get("mailchimp_key_verified"):
+                # an unverified key is not a connection: Connect must check it first
+                vals.setdefault("state", "draft")
+        return super().write(vals)
+
+    # ------------------------------------------------------------------
+    # Client and errors
+    # ------------------------------------------------------------------
+
+    def _get_client(self, api_key=None):
+        """A fresh client for this account, never cached across key changes."""
+        self.ensure_one()
+        account = self.sudo()
+        key = api_key or account.api_key
+        if not key:
+            raise UserError(self.env._("Enter the Mailchimp API key first."))
+        retry_seconds = self.env["ir.config_parameter"].sudo().get_param(
+            "mailchimp_connector.max_retry_seconds", "60"
+        )
+        return MailchimpClient(
+            key,
+            base_url=account.api_base_url or None,
+            timeout=account.request_timeout or 60,
+            max_connections=account.max_connections or 10,
+            max_retry_seconds=float(retry_seconds),
+        )
+
+    def _mailchimp_error_message(self, error):
+        """A sentence for a person, naming what went wrong and what to do."""
+        _ = self.env._
+        if isinstance(error, mc_errors.MailchimpConfigError):
+            return _(
+                "The API key is malformed. A Mailchimp API key is 32 letters and "
+                "digits, a dash, then the data center, for example "
+                "0123456789abcdef0123456789abcdef-us6."
+            )
+        if isinstance(error, mc_errors.MailchimpWrongDatacenterError):
+            return _(
+                "The API key belongs to another Mailchimp data center than the one "
+                "that was called. Check the end of the key (-us6, -us21...) and the "
+                "API base URL."
+            )
+        if isinstance(error, mc_errors.MailchimpAuthError):
+            if error.title and "disabled" in error.title.lower():
+                return _("The Mailchimp user that owns this API key is disabled.")
+            return _(
+                "Mailchimp rejected the API key: it is invalid or has been revoked. "
+                "Create a new key in Mailchimp (Profile > Extras > API keys) and use "
+                "Reauthorize."
+            )
+        if isinstance(error, mc_errors.MailchimpTimeoutError):
+            return _(
+                "Mailchimp did not answer in time. Try again later; if it keeps "
+                "happening, raise the request timeout of the account."
+            )
+        if isinstance(error, mc_errors.MailchimpNetworkError):
+            return _(
+                "Mailchimp could not be reached. Check that this server can reach "
+                "the internet and that the API base URL is right."
+            )
+        if isinstance(error, mc_errors.MailchimpRateLimitError):
+            return _(
+                "Mailchimp is limiting the requests of this account (too many at "
+                "once). Try again in a few minutes."
+            )
+        if isinstance(error, mc_errors.MailchimpServerError):
+            return _(
+                "Mailchimp had an internal error (HTTP %(status)s). Try again later.",
+                status=error.status or "?",
+            )
+        return _(
+            "Mailchimp answered with an error: %(title)s. %(detail)s",
+            title=error.title or error.status,
+            detail=error.detail or "",
+        )
+
+    def _set_error(self, message):
+        self.sudo().write(
+            {
+                "state": "error",
+                "last_error": message,
+                "last_error_date": fields.Datetime.now(),
+            }
+        )
+
+    @api.model
+    def _notification(self, message, kind="success", title=None, reload=True):
+        params = {
+            "title": title or self.env._("Mailchimp"),
+            "message": message,
+            "type": kind,
+            "sticky": kind == "danger",
+        }
+        if reload:
+            params["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def _fetch_account_info(self, api_key):
+        """Ping, then read the account: both must succeed before we call it connected."""
+        with self._get_client(api_key) as client:
+            client.ping()
+            return client.account()
+
+    def _check_same_mailchimp_account(self, info):
+        known = self.mailchimp_account_id
+        if known and info.get("account_id") and known != info["account_id"]:
+            raise UserError(
+                self.env._(
+                    "This key belongs to the Mailchimp account %(new)s, not to "
+                    "%(old)s that this Odoo account is connected to. Create a new "
+                    "Mailchimp account in Odoo for it.",
+                    new=info.get("account_name") or info["account_id"],
+                    old=self.mailchimp_account_name or known,
+                )
+            )
+
+    def _mark_connected(self, info):
+        self.sudo().with_context(mailchimp_key_verified=True).write(
+            {
+                "state": "connected",
+                "last_error": False,
+                "last_error_date": False,
+                "connected_date": fields.Datetime.now(),
+                "mailchimp_account_id": info.get("account_id"),
+                "mailchimp_account_name": info.get("account_name"),
+                "mailchimp_login_email": info.get("email"),
+                "total_subscribers": info.get("total_subscribers") or 0,
+            }
+        )
+
+    def action_connect(self):
+        """Check the stored key against Mailchimp, then load the audiences."""
+        self.ensure_one()
+        self.check_access("write")
+        try:
+            info = self._fetch_account_info(self.sudo().api_key)
+        except mc_errors.MailchimpError as error:
+            message = self._mailchimp_error_message(error)
+            _logger.info(
+                "Mailchimp account %s: connection failed (%s)",
+                self.id,
+                type(error).__name__,
+            )
+            self._set_error(message)
+            return self._notification(message, "danger", self.env._("Connection failed"))
+        self._check_same_mailchimp_account(info)
+        self._mark_connected(info)
+        refresh_error = self._refresh_audiences_or_error()
+        if refresh_error:
+            return self._notification(refresh_error, "warning")
+        return self._notification(
+            self.env._(
+                "Connected to %(name)s: %(count)s audiences found.",
+                name=self.mailchimp_account_name,
+                count=self.audience_count,
+            )
+        )
+
+    def _refresh_audiences_or_error(self):
+        try:
+            self._sync_audiences()
+        except mc_errors.MailchimpError as error:
+            message = self._mailchimp_error_message(error)
+            self._set_error(message)
+            return message
+        return False
+
+    def action_refresh_audiences(self):
+        self.check_access("write")
+        for account in self:
+            if account.state != "connected":
+                raise UserError(
+                    self.env._("Connect the account %s first.", account.name)
+                )
+            message = account._refresh_audiences_or_error()
+            if message:
+                return self._notification(message, "danger")
+        return self._notification(self.env._("Audiences refreshed."))
+
+    def action_open_reauthorize(self):
+        self.ensure_one()
+        self.check_access("write")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reauthorize %s", self.name),
+            "res_model": "mailchimp.account.reauthorize",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
+    def _reauthorize(self, api_key):
+        """Swap in a new key only once Mailchimp has accepted it."""
+        self.ensure_one()
+        self.check_access("write")
+        api_key = (api_key or "").strip()
+        try:
+            info = self._fetch_account_info(api_key)
+        except mc_errors.MailchimpError as error:
+            # the old key stays: a failed reauthorization must not break anything
+            raise UserError(self._mailchimp_error_message(error)) from None
+        self._check_same_mailchimp_account(info)
+        self.sudo().with_context(mailchimp_key_verified=True).write({"api_key": api_key})
+        self._mark_connected(info)
+        self.message_post(body=self.env._("The API key was replaced (reauthorized)."))
+        return self._refresh_audiences_or_error()
+
+    def action_disconnect(self):
+        """Forget the key and stop talking to Mailchimp; keep everything else."""
+        self.check_access("write")
+        self.sudo().with_context(mailchimp_key_verified=True).write(
+            {"api_key": False, "state": "draft", "last_error": False}
+        )
+        for account in self:
+            account.message_post(body=self.env._("Disconnected from Mailchimp."))
+        return self._notification(self.env._("Disconnected. No data was deleted."))
+
+    def action_view_audiences(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_audience_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {"default_account_id": self.id}
+        return action
+
+    # ------------------------------------------------------------------
+    # Audiences
+    # ------------------------------------------------------------------
+
+    def _sync_audiences(self):
+        """Mirror the account's audiences and their merge fields; never delete."""
+        self.ensure_one()
+        Audience = self.env["mailchimp.audience"].sudo().with_context(active_test=False)
+        with self._get_client() as client:
+            lists = list(
+                client.paginate(
+                    "/lists",
+                    "lists",
+                    fields=["id", "web_id", "name", "stats.member_count", "date_created"],
+                )
+            )
+            existing = {
+                audience.mailchimp_list_id: audience
+                for audience in Audience.search([("account_id", "=", self.id)])
+            }
+            to_create = []
+            seen = Audience
+            for mc_list in lists:
+                vals = Audience._odoo_values(mc_list)
+                audience = existing.get(mc_list["id"])
+                if audience:
+                    audience.write(dict(vals, active=True))
+                    seen |= audience
+                else:
+                    to_create.append(dict(vals, account_id=self.id))
+            seen |= Audience.create(to_create)
+            (Audience.browse([a.id for a in existing.values()]) - seen).write(
+                {"active": False}
+            )
+            for audience in seen:
+                merge_fields = client.paginate(
+                    f"/lists/{audience.mailchimp_list_id}/merge-fields",
+                    "merge_fields",
+                )
+                audience._sync_merge_fields(list(merge_fields))
+        return seen

@@ -1,0 +1,78 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import datetime, timezone
+
+from odoo import api, fields, models
+
+
+class MailchimpAudience(models.Model):
+    """A Mailchimp audience (a "list" in the API), mirrored from its account.
+
+    Audiences are created and deleted in Mailchimp; Odoo only reads them, and
+    archives the ones that disappear instead of deleting them.
+    """
+
+    _name = "mailchimp.audience"
+    _description = "Mailchimp Audience"
+    _order = "account_id, name, id"
+
+    name = fields.Char(required=True, readonly=True)
+    active = fields.Boolean(default=True)
+    account_id = fields.Many2one(
+        "mailchimp.account", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    mailchimp_list_id = fields.Char(
+        string="Mailchimp Audience ID", required=True, readonly=True
+    )
+    mailchimp_web_id = fields.Integer(readonly=True)
+    member_count = fields.Integer(readonly=True)
+    date_created = fields.Datetime(readonly=True)
+    merge_field_ids = fields.One2many("mailchimp.merge.field", "audience_id")
+
+    _sql_constraints = [
+        (
+            "mailchimp_list_account_uniq",
+            "unique(account_id, mailchimp_list_id)",
+            "This Mailchimp audience is already known for this account.",
+        ),
+    ]
+
+    @api.model
+    def _odoo_values(self, mc_list):
+        return {
+            "name": mc_list.get("name") or mc_list["id"],
+            "mailchimp_list_id": mc_list["id"],
+            "mailchimp_web_id": mc_list.get("web_id") or 0,
+            "member_count": (mc_list.get("stats") or {}).get("member_count") or 0,
+            "date_created": _parse_mailchimp_datetime(mc_list.get("date_created")),
+        }
+
+    def _sync_merge_fields(self, merge_fields):
+        """Mirror the audience's merge fields, keyed by Mailchimp's merge_id."""
+        self.ensure_one()
+        MergeField = self.env["mailchimp.merge.field"].sudo()
+        existing = {field.merge_id: field for field in self.merge_field_ids}
+        to_create = []
+        for merge_field in merge_fields:
+            vals = MergeField._odoo_values(merge_field)
+            record = existing.pop(vals["merge_id"], None)
+            if record:
+                record.write(vals)
+            else:
+                to_create.append(dict(vals, audience_id=self.id))
+        MergeField.create(to_create)
+        # merge fields removed in Mailchimp no longer exist there: drop our copy
+        MergeField.browse([field.id for field in existing.values()]).unlink()
+
+    def action_refresh(self):
+        return self.account_id.action_refresh_audiences()
+
+
+def _parse_mailchimp_datetime(value):
+    """Mailchimp sends ISO 8601 with an offset; Odoo stores naive UTC."""
+    if not value:
+        return False
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment

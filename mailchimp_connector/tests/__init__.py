@@ -1,0 +1,2 @@
+from . import test_mailchimp_account
+from . import test_mailchimp_access

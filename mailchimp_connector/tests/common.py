@@ -1,0 +1,102 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Test base: Odoo tests against the project's Mailchimp sandbox.
+
+The sandbox is the one named by MAILCHIMP_SANDBOX_URL, or else the copy in the
+repository next to the addon (``../sandbox``), started in-process on a free
+loopback port.  Odoo's test classes block outbound HTTP and stretch short
+timeouts; requests to the sandbox are passed straight to the real ``send`` so
+that timeouts and retries behave as in production.
+"""
+import os
+import sys
+from contextlib import contextmanager
+from unittest import SkipTest
+
+import requests
+
+from odoo.tests import common as odoo_common
+
+SANDBOX_DIR = os.path.normpath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "sandbox")
+)
+DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
+_sandbox = {}
+
+
+def sandbox_url():
+    """The sandbox's root URL, starting an in-process one the first time."""
+    if "url" in _sandbox:
+        return _sandbox["url"]
+    url = os.environ.get("MAILCHIMP_SANDBOX_URL")
+    if not url:
+        if not os.path.isdir(os.path.join(SANDBOX_DIR, "mailchimp_sandbox")):
+            raise SkipTest(
+                "No Mailchimp sandbox: set MAILCHIMP_SANDBOX_URL or run the tests "
+                "from the project's repository."
+            )
+        if SANDBOX_DIR not in sys.path:
+            sys.path.insert(0, SANDBOX_DIR)
+        from mailchimp_sandbox import Sandbox  # pylint: disable=import-outside-toplevel
+
+        server = Sandbox(host="127.0.0.1", port=0).start()
+        _sandbox["server"] = server
+        url = server.url
+    _sandbox["url"] = url.rstrip("/")
+    return _sandbox["url"]
+
+
+class MailchimpSandboxMixin:
+    """Helpers to drive the sandbox through its control API."""
+
+    @classmethod
+    def _request_handler(cls, s, r, /, **kw):
+        if r.url.startswith(_sandbox.get("url", "\0")):
+            return odoo_common._super_send(s, r, **kw)
+        return super()._request_handler(s, r, **kw)
+
+    @classmethod
+    def sandbox_control(cls, method, path, payload=None):
+        response = requests.request(
+            method, f"{sandbox_url()}/_sandbox/{path}", json=payload, timeout=30
+        )
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    @classmethod
+    def sandbox_api_url(cls, dc="{dc}"):
+        return f"{sandbox_url()}/{dc}/3.0"
+
+    def sandbox_requests(self):
+        return self.sandbox_control("GET", "requests")
+
+    @contextmanager
+    def sandbox_fault(self, **fault):
+        self.sandbox_control("POST", "faults", fault)
+        try:
+            yield
+        finally:
+            self.sandbox_control("DELETE", "faults")
+
+
+class MailchimpCase(MailchimpSandboxMixin, odoo_common.TransactionCase):
+    """A transaction with a reset sandbox and one account pointing at it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sandbox_url()
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "mailchimp_connector.max_retry_seconds", "2"
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox_control("POST", "reset")
+        self.account = self.env["mailchimp.account"].create(
+            {
+                "name": "Test account",
+                "api_key": DEFAULT_API_KEY,
+                "api_base_url": self.sandbox_api_url(),
+                "request_timeout": 5,
+            }
+        )

@@ -1,0 +1,232 @@
+"""Typed Mailchimp errors, so callers react to the kind of failure, not to text.
+
+Mailchimp answers errors with ``application/problem+json`` (type, title,
+status, detail, instance, sometimes ``errors[{field, message}]``).  The sync
+code must tell apart "fix your key" (auth), "this person cannot be subscribed"
+(compliance), "this record is gone" (not found), "fix the data" (invalid
+resource) and "try again later" (rate limit, server, network), and store a
+sentence a user can act on.  ``transient`` says whether a later retry may work.
+"""
+import re
+
+# Titles Mailchimp uses, normalised by _token(): "Member In Compliance State" ->
+# "memberincompliancestate".  The glossary codes (the tail of `type`) use the same form.
+_COMPLIANCE = {"memberincompliancestate", "forgottenemailnotsubscribed", "compliancerelated"}
+_INVALID_RESOURCE = {"invalidresource"}
+_WRONG_DC = {"wrongdatacenter"}
+
+
+def _token(value):
+    """'API Key Invalid' / '...errors/#API-Key-Invalid' -> 'apikeyinvalid'."""
+    if not value:
+        return ""
+    value = str(value).rstrip("/")
+    value = re.split(r"[#/]", value)[-1]
+    return re.sub(r"[^a-z0-9]", "", value.lower())
+
+
+class MailchimpError(Exception):
+    """Base class: a Mailchimp call did not give the expected answer.
+
+    Attributes mirror the problem document: ``status``, ``title``, ``detail``,
+    ``error_type`` (its ``type``), ``instance`` (the id to quote to Mailchimp
+    support), ``errors`` (list of ``{field, message}``) and ``request_id``
+    (the X-Request-Id header), plus ``method``/``path`` of the call, the
+    number of ``attempts`` made and ``retry_after`` (seconds Mailchimp asked
+    to wait, when it said so).
+    """
+
+    transient = False
+    lead = "Mailchimp returned an error."
+    hint = ""
+
+    def __init__(
+        self,
+        detail=None,
+        *,
+        status=None,
+        title=None,
+        error_type=None,
+        instance=None,
+        errors=None,
+        request_id=None,
+        method=None,
+        path=None,
+        attempts=1,
+        retry_after=None,
+    ):
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.error_type = error_type
+        self.instance = instance
+        self.errors = [
+            {"field": e.get("field") or "", "message": e.get("message") or ""}
+            for e in (errors or [])
+            if isinstance(e, dict)
+        ]
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+        self.retry_after = retry_after
+        super().__init__(self._summary())
+
+    def _summary(self):
+        parts = []
+        if self.status:
+            parts.append("HTTP %s" % self.status)
+        if self.title:
+            parts.append(str(self.title))
+        head = " ".join(parts)
+        text = "%s: %s" % (head, self.detail) if head and self.detail else (head or self.detail or self.lead)
+        if self.errors:
+            text += " [%s]" % self._field_errors()
+        if self.method and self.path:
+            text += " (%s %s)" % (self.method, self.path)
+        return text
+
+    def _field_errors(self):
+        return "; ".join(
+            "%s: %s" % (e["field"], e["message"]) if e["field"] else e["message"] for e in self.errors
+        )
+
+    def user_message(self):
+        """One paragraph of plain English that a user can act on.
+
+        Built from what Mailchimp said (title, detail, field errors), a hint
+        specific to the kind of error and the reference to quote to support.
+        """
+        sentences = [self.lead]
+        said = self.detail or self.title
+        if said:
+            sentences.append(_sentence("Mailchimp said: %s" % said))
+        if self.errors:
+            sentences.append(_sentence("Fields: %s" % self._field_errors()))
+        if self.hint:
+            sentences.append(self.hint)
+        reference = self.instance or self.request_id
+        if reference:
+            sentences.append("Mailchimp reference: %s." % reference)
+        return " ".join(sentences)
+
+
+def _sentence(text):
+    text = " ".join(str(text).split())
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+class MailchimpConfigError(MailchimpError):
+    """The connector is misconfigured (malformed key, bad base URL); no request was sent."""
+
+    lead = "The Mailchimp connection is not configured correctly."
+    hint = "Check the API key and the API address in the Mailchimp account settings."
+
+    def user_message(self):
+        # The detail is ours here (no request was sent), so it is not quoted as Mailchimp's.
+        detail = _sentence(self.detail) if self.detail else ""
+        return " ".join(part for part in (self.lead, detail, self.hint) if part)
+
+
+class MailchimpAuthError(MailchimpError):
+    """401, or 403 APIKeyInvalid/Forbidden/UserDisabled: the key is refused."""
+
+    lead = "Mailchimp refused the API key."
+    hint = (
+        "Check that the key was copied whole and has not been revoked or disabled in "
+        "Mailchimp (Profile > Extras > API keys), then connect again."
+    )
+
+
+class MailchimpWrongDatacenterError(MailchimpAuthError):
+    """403 WrongDatacenter: the key belongs to another data center than the host called."""
+
+    lead = "The Mailchimp API key belongs to a different data center than the one that was called."
+    hint = "Make sure the key ends with its own data-center suffix (for example -us6) and paste it again."
+
+
+class MailchimpNotFoundError(MailchimpError):
+    """404: the audience, member or other resource does not exist (or was deleted)."""
+
+    lead = "The requested record does not exist in Mailchimp."
+    hint = "It may have been deleted or archived in Mailchimp; check the audience and the contact there."
+
+
+class MailchimpComplianceError(MailchimpError):
+    """400 Member In Compliance State / Forgotten Email Not Subscribed: never retry."""
+
+    lead = "Mailchimp will not subscribe this address."
+    hint = (
+        "The person unsubscribed, bounced, was permanently deleted or is under compliance "
+        "review; only they can subscribe again, for example through a Mailchimp signup form "
+        "or a confirmation email (status pending)."
+    )
+
+
+class MailchimpInvalidResourceError(MailchimpError):
+    """400 Invalid Resource: the data was refused; ``errors`` says which fields."""
+
+    lead = "Mailchimp rejected the data that was sent."
+    hint = "Correct the email address or the listed fields, then sync again."
+
+
+class MailchimpBadRequestError(MailchimpError):
+    """Any other 4xx (Member Exists, Bad Request, Method Not Allowed...): retrying will not help."""
+
+    lead = "Mailchimp rejected the request."
+
+
+class MailchimpRateLimitError(MailchimpError):
+    """429 (or a bare 403 under load) still returned after the allowed retries."""
+
+    transient = True
+    lead = "Mailchimp is limiting the number of requests right now."
+    hint = "Too many requests ran at once; the synchronisation will try again later."
+
+
+
+class MailchimpServerError(MailchimpError):
+    """5xx still returned after the allowed retries (502 may carry an HTML page)."""
+
+    transient = True
+    lead = "Mailchimp had a temporary problem and could not answer."
+    hint = "Try again later. If it keeps happening, smaller pages or the batch endpoint avoid slow requests."
+
+
+class MailchimpNetworkError(MailchimpError):
+    """Mailchimp could not be reached (connection refused, DNS, TLS), after retries."""
+
+    transient = True
+    lead = "Mailchimp could not be reached."
+    hint = "Check this server's internet access, DNS, proxy and TLS settings, then try again."
+
+
+class MailchimpTimeoutError(MailchimpNetworkError):
+    """Mailchimp did not answer in time (connect or read timeout, or a batch still running)."""
+
+    lead = "Mailchimp did not answer in time."
+    hint = "Try again later; for large volumes use smaller pages or the batch endpoint."
+
+
+def error_class_for(status, title=None, error_type=None, empty_body=False):
+    """Pick the exception class for an HTTP error from its status and problem title/type."""
+    tokens = {_token(title), _token(error_type)} - {""}
+    if status in (401, 403) and tokens & _WRONG_DC:
+        return MailchimpWrongDatacenterError
+    if status in (400, 403) and tokens & _COMPLIANCE:
+        return MailchimpComplianceError
+    if status in (401, 403):
+        if status == 403 and empty_body:
+            return MailchimpRateLimitError  # bare 403: throttling, not a key problem
+        return MailchimpAuthError
+    if status == 404:
+        return MailchimpNotFoundError
+    if status == 429:
+        return MailchimpRateLimitError
+    if status is not None and status >= 500:
+        return MailchimpServerError
+    if tokens & _INVALID_RESOURCE:
+        return MailchimpInvalidResourceError
+    if status is not None and 400 <= status < 500:
+        return MailchimpBadRequestError
+    return MailchimpError

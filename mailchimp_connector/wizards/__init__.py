@@ -1,0 +1,1 @@
+from . import mailchimp_account_reauthorize

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""The project's one test command: ``python tests/run.py``.
+
+1. The tests that need no Odoo (client, sandbox, repository files), with pytest.
+2. When an ``odoo`` executable is on PATH: a fresh database, the addon
+   installed with its Odoo tests (``--test-enable``), an upgrade (``-u``), and an
+   uninstall that must keep the contacts.  Without ``odoo`` it says so loudly.
+
+Environment:
+  ODOO_TEST_DB        database to (re)create, default ``mailchimp_connector_test``
+  ODOO_ADDONS_PATH    Odoo's own addons folders, comma-separated, when ``odoo``
+                      does not find them itself (a source install)
+  ODOO_TEST_ARGS      extra arguments for every ``odoo`` call (e.g. --db_host=...)
+  ODOO_TEST_TAGS      what to run, default ``/mailchimp_connector``
+  ODOO_TEST_HTTP_PORT port of Odoo's test server (browser tours), default 18069
+  SKIP_ODOO_TESTS=1   only the pure tests (says so loudly)
+Arguments after ``--`` go to pytest.
+"""
+import configparser
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDON = "mailchimp_connector"
+SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+SKIPPED = re.compile(r"odoo\.tests\.[\w.]*: skipped ")
+# log lines an install must not produce: warnings and errors from our addon
+OWN_PROBLEM = re.compile(rf"\b(WARNING|ERROR|CRITICAL) \S+ odoo\.addons\.{ADDON}\b")
+
+
+def banner(text):
+    line = "=" * 78
+    print(f"\n{line}\n{text}\n{line}", flush=True)
+
+
+def run_pure_tests(pytest_args):
+    banner("Pure-Python tests (client, sandbox, repository files): pytest")
+    return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)
+
+
+def odoo_addons_path():
+    paths = []
+    configured = os.environ.get("ODOO_ADDONS_PATH")
+    if not configured:
+        for rc in (os.environ.get("ODOO_RC"), "~/.odoorc", "/etc/odoo/odoo.conf"):
+            rc_path = rc and Path(rc).expanduser()
+            if rc_path and rc_path.is_file():
+                parser = configparser.ConfigParser()
+                parser.read(rc_path)
+                configured = parser.get("options", "addons_path", fallback="")
+                break
+    for path in (configured or "").split(","):
+        path = path.strip()
+        if path and Path(path).resolve() != ROOT and path not in paths:
+            paths.append(path)
+    return ",".join([str(ROOT), *paths])
+
+
+def odoo_command(odoo, db, *args):
+    extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
+    return [odoo, f"--addons-path={odoo_addons_path()}", "-d", db, *extra, *args]
+
+
+def run_logged(title, command, logfile):
+    """Run an odoo command, echo its output, keep it for parsing."""
+    banner(title)
+    print("$ " + " ".join(shlex.quote(part) for part in command), flush=True)
+    started = time.monotonic()
+    with open(logfile, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        process.wait()
+    output = Path(logfile).read_text(encoding="utf-8")
+    print(f"({title}: exit {process.returncode} in {time.monotonic() - started:.0f} s)")
+    return process.returncode, output
+
+
+def drop_database(odoo, db):
+    extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
+    db_args = [arg for arg in extra if arg.startswith("--db")]
+    subprocess.call(
+        [odoo, "db", *db_args, "drop", db],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+UNINSTALL_CHECK = f"""
+partner = env['res.partner'].create({{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
+env.cr.commit()
+module = env['ir.module.module'].search([('name', '=', '{ADDON}')])
+module.button_immediate_uninstall()
+env.cr.commit()
+env.invalidate_all()
+module = env['ir.module.module'].search([('name', '=', '{ADDON}')])
+checks = {{
+    'module uninstalled': module.state == 'uninstalled',
+    'contact kept': bool(env['res.partner'].browse(partner.id).exists()),
+    'tables dropped': 'mailchimp.account' not in env,
+}}
+for name, ok in checks.items():
+    print('UNINSTALL-CHECK', 'ok' if ok else 'FAILED', name)
+"""
+
+
+def run_odoo_tests():
+    """Returns (failed_count, passed_count, skipped_count) for the Odoo phase."""
+    odoo = shutil.which("odoo")
+    if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo:
+        reason = (
+            "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
+        )
+        banner(
+            f"ODOO TESTS SKIPPED ({reason}): 0 Odoo tests ran.\n"
+            "Models, views, security, cron and chatter were NOT exercised.\n"
+            "Put an Odoo 18.0 `odoo` on PATH (official image or a source install) to run them."
+        )
+        return None
+    db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
+    tags = os.environ.get("ODOO_TEST_TAGS", f"/{ADDON}")
+    logdir = ROOT / ".test-logs"
+    logdir.mkdir(exist_ok=True)
+    failures = 0
+    drop_database(odoo, db)
+
+    rc, output = run_logged(
+        f"Odoo: install {ADDON} on a new database '{db}' and run its tests",
+        odoo_command(
+            odoo, db, "-i", ADDON, "--test-enable", f"--test-tags={tags}",
+            "--stop-after-init", f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
+            "--without-demo=all", "--log-level=info",
+        ),
+        logdir / "odoo-install-tests.log",
+    )
+    match = SUMMARY.search(output)
+    skipped = len(SKIPPED.findall(output))
+    if not match:
+        print("!! Odoo printed no test summary: the tests did not run.")
+        return (1, 0, skipped)
+    failed, errors, ran = (int(group) for group in match.groups())
+    problems = OWN_PROBLEM.findall(output)
+    if rc or failed or errors:
+        failures += max(failed + errors, 1)
+    tests_passed = ran - failed - errors - skipped
+    passed = tests_passed
+
+    rc_update, output = run_logged(
+        f"Odoo: upgrade {ADDON} (-u) on '{db}'",
+        odoo_command(odoo, db, "-u", ADDON, "--stop-after-init", "--no-http"),
+        logdir / "odoo-update.log",
+    )
+    problems += OWN_PROBLEM.findall(output)
+    upgrade_ok = rc_update == 0 and "Traceback" not in output
+    print(f"upgrade check: {'ok' if upgrade_ok else 'FAILED'}")
+    failures += 0 if upgrade_ok else 1
+    passed += 1 if upgrade_ok else 0
+
+    banner(f"Odoo: uninstall {ADDON} from '{db}'; contacts must stay")
+    command = odoo_command(odoo, db, "shell", "--no-http")
+    print("$ " + " ".join(shlex.quote(part) for part in command) + " < uninstall check")
+    result = subprocess.run(
+        command, input=UNINSTALL_CHECK, cwd=ROOT, capture_output=True, text=True
+    )
+    (logdir / "odoo-uninstall.log").write_text(result.stdout + result.stderr)
+    checks = re.findall(r"UNINSTALL-CHECK (ok|FAILED) (.+)", result.stdout)
+    for status, name in checks:
+        print(f"uninstall check: {status} {name}")
+    if len(checks) != 3:
+        print(result.stdout[-3000:], result.stderr[-3000:])
+    uninstall_failed = [c for c in checks if c[0] != "ok"] or len(checks) != 3
+    failures += 1 if uninstall_failed else 0
+    passed += 0 if uninstall_failed else 1
+
+    if problems:
+        print(f"!! the addon logged {len(problems)} warning/error line(s) during install/upgrade")
+        failures += 1
+    drop_database(odoo, db)
+    banner(
+        f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} errors, "
+        f"{skipped} skipped) + upgrade and uninstall checks"
+    )
+    return (failures, passed, skipped)
+
+
+def main(argv):
+    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    pure_rc = run_pure_tests(pytest_args)
+    odoo_result = run_odoo_tests()
+    ok = pure_rc == 0 and (odoo_result is None or odoo_result[0] == 0)
+    banner(
+        "RESULT: "
+        + ("OK" if ok else "FAILED")
+        + f" - pure tests {'passed' if pure_rc == 0 else f'FAILED (pytest exit {pure_rc})'}; "
+        + (
+            "Odoo tests SKIPPED (no odoo on PATH)"
+            if odoo_result is None
+            else f"Odoo: {odoo_result[1]} passed, {odoo_result[0]} failed, "
+            f"{odoo_result[2]} skipped"
+        )
+    )
+    if odoo_result is not None:
+        print(f"odoo: {odoo_result[1]} passed, {odoo_result[0]} failed, {odoo_result[2]} skipped")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
