@@ -60,7 +60,7 @@ def batch_operation(method, path, params=None, body=None, operation_id=None):
         raise ValueError("Batch operation needs a path.")
     operation = {"method": method, "path": "/" + str(path).lstrip("/")}
     if params:
-        operation["params"] = {key: _param_value(value) for key, value in params.items()}
+        operation["params"] = {key: query_param_value(value) for key, value in params.items()}
     if body is not None:
         operation["body"] = body if isinstance(body, str) else json.dumps(body)
     if operation_id is not None:
@@ -68,7 +68,7 @@ def batch_operation(method, path, params=None, body=None, operation_id=None):
     return operation
 
 
-def _param_value(value):
+def query_param_value(value):
     """Mailchimp wants lower-case booleans and comma-separated lists in query strings."""
     if isinstance(value, bool):
         return "true" if value else "false"

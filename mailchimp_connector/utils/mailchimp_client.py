@@ -1,0 +1,572 @@
+"""HTTP client for the Mailchimp Marketing API v3.0 (plain Python, no Odoo).
+
+Everything the sync needs from the wire lives here: one pooled session capped
+at Mailchimp's 10 simultaneous connections, an explicit timeout on every call,
+retries with exponential backoff and full jitter for throttling, 5xx and
+network failures (within a total time budget), typed exceptions from the
+problem+json body, offset paging, batch subscribe and ``/batches``.  The API
+key never appears in a log line, an exception or a URL.
+"""
+import json as jsonlib
+import logging
+import random
+import re
+import time
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from .mailchimp_batches import (
+    BATCH_DONE_STATUSES,
+    BATCH_SUBSCRIBE_MAX,
+    BatchSubscribeResult,
+    batch_operation,
+    chunked,
+    parse_batch_results,
+    query_param_value,
+)
+from .mailchimp_errors import (
+    MailchimpConfigError,
+    MailchimpError,
+    MailchimpNetworkError,
+    MailchimpServerError,
+    MailchimpTimeoutError,
+    error_class_for,
+)
+from .mailchimp_keys import basic_auth_token, parse_api_key, redact
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
+MAX_CONNECTIONS = 10  # Mailchimp answers 429 beyond 10 simultaneous connections per user
+MAX_PAGE_SIZE = 1000  # Mailchimp's maximum `count`
+AUTH_USERNAME = "anystring"  # Basic auth ignores the user name; the key is the password
+# Methods that can be re-sent when it is unknown whether the first attempt reached Mailchimp.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+# Gateway errors after which Mailchimp may still have processed the request.
+OUTCOME_UNKNOWN_STATUSES = frozenset({502, 504})
+
+
+class _NoAuth(AuthBase):
+    """Send no credentials at all (and skip ~/.netrc): for pre-signed download links."""
+
+    def __call__(self, request):
+        request.headers.pop("Authorization", None)
+        return request
+
+
+class MailchimpClient:
+    """A Mailchimp Marketing API client bound to one API key.
+
+    ``base_url`` may contain ``{dc}``, replaced by the key's data center
+    (default ``https://{dc}.api.mailchimp.com/3.0``).  ``timeout`` is the
+    requests ``(connect, read)`` timeout sent with every call.  Retries stop
+    after ``max_retries`` re-sends or when the next wait would end more than
+    ``max_retry_seconds`` after the first attempt started.  ``sleep``,
+    ``clock`` and ``random`` are attributes so tests can replace them.
+
+    When ``session`` is given it is used as is (its adapters, pool size and
+    lifetime stay the caller's business); otherwise the client owns a session
+    whose pool blocks at ``max_connections`` (at most 10).
+    """
+
+    def __init__(
+        self,
+        api_key,
+        base_url=None,
+        timeout=(5, 120),
+        max_connections=10,
+        max_retries=5,
+        max_retry_seconds=60,
+        backoff_base=0.5,
+        backoff_max=30,
+        session=None,
+        user_agent="odoo-mailchimp-connector/18.0",
+    ):
+        self.dc = parse_api_key(api_key)
+        api_key = api_key.strip()
+        self._auth = (AUTH_USERNAME, api_key)
+        self._secrets = (api_key, basic_auth_token(AUTH_USERNAME, api_key))
+        self.base_url = self._build_base_url(base_url or DEFAULT_BASE_URL)
+        try:
+            max_connections = int(max_connections)
+        except (TypeError, ValueError):
+            max_connections = 0
+        if max_connections < 1:
+            raise MailchimpConfigError("max_connections must be a whole number of at least 1.")
+        self.max_connections = min(max_connections, MAX_CONNECTIONS)
+        self.timeout = timeout
+        self.max_retries = max(0, int(max_retries))
+        self.max_retry_seconds = float(max_retry_seconds)
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self.user_agent = user_agent
+        self.sleep = time.sleep
+        self.clock = time.monotonic
+        self.random = random.Random()
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(
+                pool_connections=1,
+                pool_maxsize=self.max_connections,
+                pool_block=True,
+                max_retries=0,
+            )
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
+
+    def __repr__(self):
+        return "<MailchimpClient dc=%s base_url=%s>" % (self.dc, self.base_url)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self):
+        """Release pooled connections (only those of a session the client created)."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- core --------------------------------------------------------------
+
+    def request(self, method, path, params=None, json=None, expected=(200, 204), idempotent=None):
+        """Call the API and return the parsed JSON body (None for an empty answer).
+
+        Raises a MailchimpError subclass when the final status is not in
+        ``expected``.  ``idempotent`` (default: by method) says whether the
+        call may be re-sent after a failure that leaves its outcome unknown
+        (read timeout, dropped connection, 502/504); POST is not, so a slow
+        ``POST /batches`` is never submitted twice.
+        """
+        method = method.upper()
+        url = self._url(path)
+        log_path = urlsplit(url).path
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        data = None
+        if json is not None:
+            data = jsonlib.dumps(json).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        response, attempts = self._send(
+            method,
+            url,
+            log_path,
+            params=_query(params),
+            data=data,
+            headers=headers,
+            auth=self._auth,
+            idempotent=idempotent,
+        )
+        if response.status_code not in expected:
+            error = self._error_from_response(response, method, log_path, attempts)
+            _logger.info("Mailchimp %s %s failed: %s", method, log_path, error)
+            raise error
+        if not response.content or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise MailchimpError(
+                "Mailchimp answered with a body that is not JSON.",
+                status=response.status_code,
+                method=method,
+                path=log_path,
+                attempts=attempts,
+            ) from None
+
+    def get(self, path, params=None, **kwargs):
+        return self.request("GET", path, params=params, **kwargs)
+
+    def post(self, path, json=None, params=None, **kwargs):
+        return self.request("POST", path, params=params, json=json, **kwargs)
+
+    def put(self, path, json=None, params=None, **kwargs):
+        return self.request("PUT", path, params=params, json=json, **kwargs)
+
+    def patch(self, path, json=None, params=None, **kwargs):
+        return self.request("PATCH", path, params=params, json=json, **kwargs)
+
+    def delete(self, path, params=None, **kwargs):
+        return self.request("DELETE", path, params=params, **kwargs)
+
+    def ping(self):
+        """``GET /ping``: checks key and reachability, returns ``{"health_status": ...}``."""
+        return self.get("/ping")
+
+    def account(self):
+        """``GET /``: the account's details (account_id, account_name, email...)."""
+        return self.get("/")
+
+    # -- paging ------------------------------------------------------------
+
+    def paginate(self, path, items_key, params=None, count=MAX_PAGE_SIZE, fields=None, exclude_fields=None):
+        """Yield every item of a paged collection, walking ``offset`` by ``count``.
+
+        ``fields``/``exclude_fields`` are item-level (``["id", "email_address"]``)
+        and are prefixed with ``items_key``; ``total_items`` is always kept
+        because it tells when to stop.  Stops at ``total_items`` or on a short page.
+        """
+        count = max(1, min(int(count), MAX_PAGE_SIZE))
+        query = dict(params or {})
+        offset = int(query.pop("offset", 0) or 0)
+        if fields:
+            query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
+        if exclude_fields:
+            excluded = [f for f in _prefixed(items_key, exclude_fields) if f != "total_items"]
+            query["exclude_fields"] = ",".join(excluded)
+        while True:
+            page = self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            items = page.get(items_key) or []
+            yield from items
+            offset += len(items)
+            total = page.get("total_items")
+            if len(items) < count or (total is not None and offset >= total):
+                return
+
+    # -- bulk --------------------------------------------------------------
+
+    def batch_subscribe(self, list_id, members, update_existing=True, skip_merge_validation=False):
+        """Add or update members of an audience, 500 per call (``POST /lists/{id}``).
+
+        Mailchimp answers 200 even when some members were refused: read
+        ``result.errors``.  If a chunk fails outright, the raised error carries
+        ``partial_result`` with what the earlier chunks did.
+        """
+        result = BatchSubscribeResult()
+        params = {"skip_merge_validation": True} if skip_merge_validation else None
+        for chunk in chunked(members, BATCH_SUBSCRIBE_MAX):
+            body = {"members": chunk, "update_existing": bool(update_existing)}
+            try:
+                # With update_existing the call is an upsert, so re-sending it is safe.
+                response = self.post("/lists/%s" % list_id, json=body, params=params, idempotent=update_existing)
+            except MailchimpError as error:
+                error.partial_result = result
+                raise
+            result.add_response(response)
+        return result
+
+    def submit_batch(self, operations):
+        """Start an asynchronous ``/batches`` job and return its id.
+
+        Each operation is a dict with ``method``, ``path`` and optional
+        ``params``, ``body`` (a dict is JSON-encoded into the string the API
+        requires) and ``operation_id``.
+        """
+        payload = [
+            batch_operation(
+                op["method"], op["path"], op.get("params"), op.get("body"), op.get("operation_id")
+            )
+            for op in operations
+        ]
+        if not payload:
+            raise ValueError("A batch needs at least one operation.")
+        return self.post("/batches", json={"operations": payload})["id"]
+
+    def get_batch(self, batch_id):
+        """``GET /batches/{id}``: status, counters and ``response_body_url``."""
+        return self.get("/batches/%s" % batch_id)
+
+    def wait_for_batch(self, batch_id, poll_interval=2, timeout=600):
+        """Poll a batch until it is finished and return it.
+
+        Raises MailchimpTimeoutError (with the last seen state in ``.batch``)
+        when it is still running after ``timeout`` seconds.
+        """
+        started = self.clock()
+        while True:
+            batch = self.get_batch(batch_id)
+            status = batch.get("status")
+            if status in BATCH_DONE_STATUSES:
+                return batch
+            if self.clock() - started + poll_interval > timeout:
+                error = MailchimpTimeoutError(
+                    "Batch %s is still %s after %ss (%s of %s operations finished)."
+                    % (
+                        batch_id,
+                        status,
+                        timeout,
+                        batch.get("finished_operations"),
+                        batch.get("total_operations"),
+                    ),
+                    method="GET",
+                    path="/batches/%s" % batch_id,
+                )
+                error.batch = batch
+                raise error
+            _logger.debug("Mailchimp batch %s is %s; polling again in %ss", batch_id, status, poll_interval)
+            self.sleep(poll_interval)
+
+    def batch_results(self, batch):
+        """Download and parse a finished batch's results.
+
+        ``batch`` is the dict from get_batch/wait_for_batch (or its id).
+        Returns ``[{status_code, operation_id, response}]``.  The results link
+        is pre-signed, so no credentials are sent to it.
+        """
+        if not isinstance(batch, dict):
+            batch = self.get_batch(batch)
+        url = batch.get("response_body_url")
+        if not url:
+            raise MailchimpError(
+                "Batch %s has no results to download yet (status %s)." % (batch.get("id"), batch.get("status"))
+            )
+        response, attempts = self._send(
+            "GET",
+            url,
+            "batch %s results" % batch.get("id"),
+            headers={"User-Agent": self.user_agent},
+            auth=_NoAuth(),
+            idempotent=True,
+        )
+        if response.status_code != 200:
+            error_class = MailchimpServerError if response.status_code >= 500 else MailchimpError
+            raise error_class(
+                "Could not download the results of batch %s; the link may have expired, read the "
+                "batch again to get a fresh one." % batch.get("id"),
+                status=response.status_code,
+                attempts=attempts,
+            )
+        return parse_batch_results(response.content)
+
+    # -- internals ---------------------------------------------------------
+
+    def _build_base_url(self, base_url):
+        url = str(base_url).strip().replace("{dc}", self.dc)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise MailchimpConfigError(
+                "The Mailchimp API address %r is not a valid http(s) URL such as "
+                "https://us6.api.mailchimp.com/3.0." % self._redact(url)
+            )
+        return url.rstrip("/")
+
+    def _url(self, path):
+        if str(path).startswith(("http://", "https://")):
+            # Absolute links (e.g. `_links.href`) are only followed on the API's own host.
+            if path != self.base_url and not path.startswith(self.base_url + "/"):
+                raise ValueError("Refusing to send the Mailchimp credentials outside %s." % self.base_url)
+            return path
+        return "%s/%s" % (self.base_url, str(path).lstrip("/"))
+
+    def _redact(self, text):
+        return redact(text, *self._secrets)
+
+    def _send(self, method, url, log_path, *, params=None, data=None, headers=None, auth=None, idempotent=True):
+        """Send with retries; return ``(final response, attempts)``.
+
+        The final response may be an error status for the caller to map;
+        network failures raise MailchimpNetworkError/MailchimpTimeoutError.
+        """
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            sent_at = self.clock()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    auth=auth,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                error_class, may_have_arrived = _classify_exception(exc)
+                detail = self._redact("%s: %s" % (type(exc).__name__, exc))
+                reason = type(exc).__name__
+                if error_class is MailchimpError:
+                    _logger.warning("Mailchimp %s %s failed: %s; not retryable", method, log_path, reason)
+                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                if may_have_arrived and not idempotent:
+                    _logger.warning("Mailchimp %s %s failed: %s; not re-sent", method, log_path, reason)
+                    detail += (
+                        " The request may have reached Mailchimp, so it was not sent again"
+                        " (%s is not idempotent)." % method
+                    )
+                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                delay = self._retry_delay(attempt, started)
+                if delay is None:
+                    _logger.warning(
+                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in %.1fs",
+                        method,
+                        log_path,
+                        reason,
+                        attempt,
+                        self.clock() - started,
+                    )
+                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                _logger.warning(
+                    "Mailchimp %s %s failed: %s; retry %d/%d in %.2fs",
+                    method,
+                    log_path,
+                    reason,
+                    attempt,
+                    self.max_retries,
+                    delay,
+                )
+            else:
+                status = response.status_code
+                _logger.debug(
+                    "Mailchimp %s %s -> %s in %.3fs (attempt %d)",
+                    method,
+                    log_path,
+                    status,
+                    self.clock() - sent_at,
+                    attempt,
+                )
+                if not _retryable_status(response, idempotent):
+                    return response, attempt
+                retry_after = _retry_after(response)
+                delay = self._retry_delay(attempt, started, retry_after)
+                if delay is None:
+                    _logger.warning(
+                        "Mailchimp %s %s -> %s; giving up after %d attempt(s) in %.1fs",
+                        method,
+                        log_path,
+                        status,
+                        attempt,
+                        self.clock() - started,
+                    )
+                    return response, attempt
+                _logger.warning(
+                    "Mailchimp %s %s -> %s; retry %d/%d in %.2fs",
+                    method,
+                    log_path,
+                    status,
+                    attempt,
+                    self.max_retries,
+                    delay,
+                )
+                response.close()
+            self.sleep(delay)
+
+    def _retry_delay(self, attempt, started, retry_after=None):
+        """Seconds to wait before re-sending, or None when retries are used up.
+
+        Full jitter (uniform between 0 and the exponential cap) spreads the
+        workers that Mailchimp throttled at the same moment; a Retry-After is
+        honoured as given.
+        """
+        if attempt > self.max_retries:
+            return None
+        if retry_after is not None:
+            delay = retry_after
+        else:
+            cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+            delay = self.random.uniform(0, cap)
+        if self.clock() - started + delay > self.max_retry_seconds:
+            return None
+        return delay
+
+    def _error_from_response(self, response, method, log_path, attempts):
+        """Map an HTTP error response (problem+json, HTML or empty) to its exception."""
+        status = response.status_code
+        body = response.content or b""
+        text = body.decode(response.encoding or "utf-8", errors="replace")
+        problem = {}
+        if text.strip():
+            try:
+                parsed = jsonlib.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                problem = parsed
+        title = problem.get("title") or response.reason or None
+        if problem:
+            detail = problem.get("detail")
+        elif text.strip():
+            detail = _describe_non_json(text, response.headers.get("Content-Type"))
+        else:
+            detail = "Mailchimp sent an empty HTTP %s response." % status
+        if status not in range(400, 600):
+            detail = "Unexpected HTTP %s response. %s" % (status, detail or "")
+        error_class = error_class_for(status, title, problem.get("type"), empty_body=not text.strip())
+        errors = [
+            {"field": self._redact(e.get("field")), "message": self._redact(e.get("message"))}
+            for e in problem.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        return error_class(
+            self._redact(detail),
+            status=status,
+            title=self._redact(title),
+            error_type=problem.get("type"),
+            instance=problem.get("instance"),
+            errors=errors,
+            request_id=response.headers.get("X-Request-Id"),
+            method=method,
+            path=log_path,
+            attempts=attempts,
+            retry_after=_retry_after(response),
+        )
+
+
+def _query(params):
+    if not params:
+        return None
+    return {key: query_param_value(value) for key, value in params.items() if value is not None}
+
+
+def _prefixed(items_key, names):
+    prefix = items_key + "."
+    return [name if name.startswith(prefix) or name == "total_items" else prefix + name for name in names]
+
+
+def _retryable_status(response, idempotent):
+    """429, 5xx and a bare 403 (Mailchimp under load) are worth re-sending."""
+    status = response.status_code
+    if status == 429:
+        return True
+    if status == 403:
+        return not (response.content or b"").strip()
+    if status >= 500:
+        return idempotent or status not in OUTCOME_UNKNOWN_STATUSES
+    return False
+
+
+def _retry_after(response):
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # HTTP-date form: fall back to our own backoff
+
+
+def _classify_exception(exc):
+    """Return (exception class, whether the request may have reached Mailchimp)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return MailchimpTimeoutError, False
+    if isinstance(exc, requests.Timeout):
+        return MailchimpTimeoutError, True
+    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+        return MailchimpNetworkError, False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        not_sent = isinstance(reason, urllib3.exceptions.NewConnectionError)
+        return MailchimpNetworkError, not not_sent
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return MailchimpNetworkError, True
+    return MailchimpError, True  # invalid URL, too many redirects...: retrying cannot help
+
+
+def _describe_non_json(text, content_type):
+    """A short description of an HTML/text error page (e.g. a CDN's 502)."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    summary = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+    summary = " ".join(summary.split())[:200]
+    kind = (content_type or "non-JSON").split(";")[0]
+    return "Mailchimp answered with a %s page instead of JSON: %s" % (kind, summary)
