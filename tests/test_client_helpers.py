@@ -57,7 +57,8 @@ def test_malformed_keys_raise_a_config_error_that_hides_the_key(key, reason):
         secret = key.strip().rpartition("-")[0] or key.strip()
         for text in (str(error), repr(error), error.user_message()):
             assert secret not in text
-    assert error.user_message().startswith("The Mailchimp connection is not configured correctly.")
+    assert error.user_message().startswith("The Mailchimp connection is not configured correctly. Details: ")
+    assert reason in error.user_message()
     assert "Mailchimp said" not in error.user_message()
 
 

@@ -380,7 +380,10 @@ def test_connection_refused_is_retried_then_network_error(make_client):
         client.post("/lists/L1", json={"members": []})
     assert not isinstance(info.value, errors.MailchimpTimeoutError)
     assert len(adapter.requests) == 3
-    assert info.value.user_message().startswith("Mailchimp could not be reached.")
+    message = info.value.user_message()
+    assert message.startswith("Mailchimp could not be reached. Details: ConnectionError: ")
+    assert "Mailchimp said" not in message  # the detail is ours, not an answer from Mailchimp
+    assert message.endswith("Check this server's internet access, DNS, proxy and TLS settings, then try again.")
 
 
 def test_dropped_connection_is_retried_for_get_not_for_post(make_client):

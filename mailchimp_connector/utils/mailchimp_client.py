@@ -491,7 +491,7 @@ class MailchimpClient:
         else:
             detail = "Mailchimp sent an empty HTTP %s response." % status
         if status not in range(400, 600):
-            detail = "Unexpected HTTP %s response. %s" % (status, detail or "")
+            detail = " ".join(filter(None, ["Unexpected HTTP %s response." % status, detail]))
         error_class = error_class_for(status, title, problem.get("type"), empty_body=not text.strip())
         errors = [
             {"field": self._redact(e.get("field")), "message": self._redact(e.get("message"))}

@@ -100,7 +100,9 @@ class MailchimpError(Exception):
         sentences = [self.lead]
         said = self.detail or self.title
         if said:
-            sentences.append(_sentence("Mailchimp said: %s" % said))
+            # Without a status the detail is ours (network, config), not Mailchimp's words.
+            source = "Mailchimp said" if self.status else "Details"
+            sentences.append(_sentence("%s: %s" % (source, said)))
         if self.errors:
             sentences.append(_sentence("Fields: %s" % self._field_errors()))
         if self.hint:
@@ -121,11 +123,6 @@ class MailchimpConfigError(MailchimpError):
 
     lead = "The Mailchimp connection is not configured correctly."
     hint = "Check the API key and the API address in the Mailchimp account settings."
-
-    def user_message(self):
-        # The detail is ours here (no request was sent), so it is not quoted as Mailchimp's.
-        detail = _sentence(self.detail) if self.detail else ""
-        return " ".join(part for part in (self.lead, detail, self.hint) if part)
 
 
 class MailchimpAuthError(MailchimpError):
