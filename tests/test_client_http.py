@@ -250,7 +250,7 @@ def test_jitter_stays_within_the_cap(make_client):
     client.get("/ping")
     caps = [0.5, 1.0, 2.0, 4.0, 8.0]
     assert len(fake.sleeps) == 5
-    assert all(0 <= slept <= cap for slept, cap in zip(fake.sleeps, caps))
+    assert all(0 <= slept <= cap for slept, cap in zip(fake.sleeps, caps, strict=True))
 
 
 def test_503_then_200(make_client):

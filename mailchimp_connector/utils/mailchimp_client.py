@@ -106,7 +106,7 @@ class MailchimpClient:
         self.user_agent = user_agent
         self.sleep = time.sleep
         self.clock = time.monotonic
-        self.random = random.Random()
+        self.random = random.Random()  # noqa: S311 (jitter, not cryptography)
         self._owns_session = session is None
         if session is None:
             session = requests.Session()

@@ -62,10 +62,10 @@ def redact(text, *secrets):
     if text is None:
         return None
     text = str(text)
-    for secret in secrets:
-        if not secret:
+    for raw in secrets:
+        if not raw:
             continue
-        secret = str(secret).strip()
+        secret = str(raw).strip()
         variants = {secret}
         match = _KEY_RE.match(secret)
         if match:
