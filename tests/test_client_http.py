@@ -764,3 +764,14 @@ def test_batch_results_errors(make_client):
     with pytest.raises(errors.MailchimpError, match="no results to download yet"):
         client.batch_results({"id": "b2", "status": "started", "response_body_url": ""})
     assert len(adapter.requests) == 1
+
+
+def test_batch_results_network_error_hides_the_signed_link(make_client):
+    failure = requests.ConnectionError("Max retries exceeded with url: /abc-response.tar.gz?%s"
+                                       % urlsplit(RESULTS_URL).query)
+    client, adapter, _ = make_client([failure] * 3, max_retries=2)
+    with pytest.raises(errors.MailchimpNetworkError) as info:
+        client.batch_results({"id": "b1", "status": "finished", "response_body_url": RESULTS_URL})
+    assert len(adapter.requests) == 3
+    assert "X-Amz-Signature" not in str(info.value)
+    assert "/abc-response.tar.gz?..." in info.value.detail

@@ -384,8 +384,11 @@ class MailchimpClient:
                 )
             except requests.RequestException as exc:
                 error_class, may_have_arrived = _classify_exception(exc)
-                detail = self._redact("%s: %s" % (type(exc).__name__, exc))
                 reason = type(exc).__name__
+                detail = self._redact("%s: %s" % (reason, exc))
+                query = urlsplit(url).query
+                if query:  # a pre-signed results link carries its signature in the query
+                    detail = detail.replace(query, "...")
                 if error_class is MailchimpError:
                     _logger.warning("Mailchimp %s %s failed: %s; not retryable", method, log_path, reason)
                     raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
