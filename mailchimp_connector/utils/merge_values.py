@@ -1,0 +1,725 @@
+"""Which Odoo field may fill which Mailchimp merge field (F11), and the value conversions.
+
+Plain Python so the rules can be tested without Odoo and shown to the user as
+they are. ``check_mapping`` refuses a pair with a sentence the admin can act on
+and otherwise says which way values may flow:
+
+=====================  ===============================  =========  ===============================
+Odoo source            Mailchimp merge field            Flows      Why / how
+=====================  ===============================  =========  ===============================
+char                   text, phone, url, imageurl, zip  push+pull  same string both ways; phone,
+                                                                   url and zip are checked first
+text                   text                             push+pull  at most 255 characters
+integer/float/monetary number, text                     push+pull  pull refuses text that is not
+                                                                   a number (integer: whole ones)
+date                   date                             push+pull  in the field's date_format
+date                   text                             push+pull  as YYYY-MM-DD
+date, datetime         birthday                         push       month/day only: no year to
+                                                                   pull back
+datetime               date, text                       push       the time would be lost or
+                                                                   made up on the way back
+boolean                text                             push       sent as "Yes" / "No"
+selection              dropdown, radio, text            push+pull  by label; every label must be a
+                                                                   dropdown/radio choice
+many2one               text                             push+name  pulled only as a name that the
+                                                                   caller resolves to a record
+many2many              text                             push       names joined with ", "
+"first_name"/          text                             push+pull  split of the partner's name;
+"last_name"                                                        rebuild it with join_name()
+"address"              address                          push+pull  street, street2, city, zip,
+                                                                   state, country together
+=====================  ===============================  =========  ===============================
+
+Everything else (html, one2many, binary, ...) is refused. No value is ever
+truncated: a push over Mailchimp's 255-character limit, or a pull longer than
+an Odoo char field's ``size``, raises ``ValueTooLong`` so the sync records the
+contact as failed with the reason instead of silently losing text.
+
+All Mailchimp-side values are in the form Mailchimp accepts and returns
+(dates in the merge field's ``date_format``, numbers as numbers, address as a
+dict); ``normalize_mailchimp`` brings values read from Mailchimp to that same
+form so the sync can compare them with what ``to_mailchimp`` produced.
+"""
+import datetime as dt
+import enum
+import hashlib
+import json
+import math
+import re
+
+MAILCHIMP_TEXT_LIMIT = 255  # Mailchimp refuses longer merge values ("255 characters or less")
+PHONE_MAX_LENGTH = 50
+
+MERGE_TYPE_LABELS = {
+    "text": "Text",
+    "number": "Number",
+    "address": "Address",
+    "phone": "Phone",
+    "date": "Date",
+    "url": "Website",
+    "imageurl": "Image URL",
+    "radio": "Radio Buttons",
+    "dropdown": "Dropdown",
+    "birthday": "Birthday",
+    "zip": "Zip Code",
+}
+ODOO_TYPE_LABELS = {
+    "char": "Char",
+    "text": "Text",
+    "html": "Html",
+    "integer": "Integer",
+    "float": "Float",
+    "monetary": "Monetary",
+    "date": "Date",
+    "datetime": "Datetime",
+    "boolean": "Boolean",
+    "selection": "Selection",
+    "many2one": "Many2one",
+    "many2many": "Many2many",
+    "one2many": "One2many",
+}
+SOURCE_KINDS = ("field", "first_name", "last_name", "address")
+DEFAULT_DATE_FORMATS = {"date": "MM/DD/YYYY", "birthday": "MM/DD"}
+
+# Same practical rules as Mailchimp (and the sandbox): dotted local part, a
+# domain of labels and a 2-63 letter top-level domain.
+_EMAIL_RE = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+_NAMED_EMAIL_RE = re.compile(r"^[^<>]*<\s*([^<>\s]+)\s*>$")  # 'Jane Doe <jane@x.com>'
+_URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)
+_ZIP_RE = re.compile(r"^\d{5}(?:-\d{4})?$")  # Mailchimp's Zip Code type is US-only
+
+
+class Direction(enum.Flag):
+    """Which way values of a mapping may flow."""
+
+    NONE = 0
+    PUSH = enum.auto()  # Odoo -> Mailchimp
+    PULL = enum.auto()  # Mailchimp -> Odoo, written as from_mailchimp() returns it
+    PULL_BY_NAME = enum.auto()  # Mailchimp -> Odoo only as a name to resolve to a record
+
+    @property
+    def can_push(self):
+        return bool(self & Direction.PUSH)
+
+    @property
+    def can_pull(self):
+        return bool(self & (Direction.PULL | Direction.PULL_BY_NAME))
+
+
+PUSH_ONLY = Direction.PUSH
+PUSH_PULL = Direction.PUSH | Direction.PULL
+PUSH_PULL_BY_NAME = Direction.PUSH | Direction.PULL_BY_NAME
+
+# (odoo type, merge type) -> directions, for source_kind "field". The table in
+# the module docstring is the readable version of this one.
+FIELD_RULES = {
+    ("char", "text"): PUSH_PULL,
+    ("char", "phone"): PUSH_PULL,
+    ("char", "url"): PUSH_PULL,
+    ("char", "imageurl"): PUSH_PULL,
+    ("char", "zip"): PUSH_PULL,
+    ("text", "text"): PUSH_PULL,
+    ("integer", "number"): PUSH_PULL,
+    ("float", "number"): PUSH_PULL,
+    ("monetary", "number"): PUSH_PULL,
+    ("integer", "text"): PUSH_PULL,
+    ("float", "text"): PUSH_PULL,
+    ("monetary", "text"): PUSH_PULL,
+    ("date", "date"): PUSH_PULL,
+    ("date", "text"): PUSH_PULL,
+    ("date", "birthday"): PUSH_ONLY,
+    ("datetime", "date"): PUSH_ONLY,
+    ("datetime", "birthday"): PUSH_ONLY,
+    ("datetime", "text"): PUSH_ONLY,
+    ("boolean", "text"): PUSH_ONLY,
+    ("selection", "dropdown"): PUSH_PULL,
+    ("selection", "radio"): PUSH_PULL,
+    ("selection", "text"): PUSH_PULL,
+    ("many2one", "text"): PUSH_PULL_BY_NAME,
+    ("many2many", "text"): PUSH_ONLY,
+}
+# The composite and derived sources: what they fill, and as which Odoo type
+# their values reach to_mailchimp()/from_mailchimp().
+SPECIAL_RULES = {
+    "address": ("address", "address", PUSH_PULL),
+    "first_name": ("text", "char", PUSH_PULL),
+    "last_name": ("text", "char", PUSH_PULL),
+}
+# How each Odoo type is sent, to explain what a refused field could do instead.
+_HOW_SENT = {
+    "boolean": 'sent as "Yes" or "No"',
+    "many2one": "its display name",
+    "many2many": "the names joined with commas",
+    "selection": "the option's label",
+    "datetime": "date part only",
+}
+_UNMAPPABLE = {
+    "html": "an Html field holds formatting that a Mailchimp field would show as raw tags; "
+    "map a Char or Text field instead",
+    "one2many": "a One2many field lists other records and cannot be kept in one Mailchimp field; "
+    "map a field of the contact itself instead",
+}
+
+
+class MappingError(ValueError):
+    """An Odoo source cannot be paired with a merge field; ``reason`` says why."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MergeValueError(ValueError):
+    """One value cannot be converted; the sync records it as a failed record with ``reason``."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ValueTooLong(MergeValueError):
+    """A value is longer than the other side keeps; we refuse rather than truncate."""
+
+
+# --------------------------------------------------------------------------- mapping rules
+def _merge_label(merge_type):
+    return MERGE_TYPE_LABELS.get(merge_type, merge_type)
+
+
+def _odoo_label(odoo_type):
+    return ODOO_TYPE_LABELS.get(odoo_type, odoo_type)
+
+
+def _targets_sentence(odoo_type):
+    targets = [m for (o, m) in FIELD_RULES if o == odoo_type]
+    labels = " or ".join(_merge_label(m) for m in targets)
+    how = _HOW_SENT.get(odoo_type)
+    return "it can fill a %s field%s" % (labels, " (%s)" % how if how else "")
+
+
+def _selection_labels(selection):
+    if isinstance(selection, dict):
+        return list(selection.values())
+    return [label for _key, label in selection]
+
+
+def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices=None):
+    """Return the ``Direction`` allowed for the pair, or raise ``MappingError`` saying why not.
+
+    ``selection`` (the Odoo field's ``[(key, label)]``) and ``choices`` (the
+    merge field's ``options["choices"]``) are needed for dropdown/radio,
+    because Mailchimp refuses any value that is not one of its choices.
+    """
+    if source_kind not in SOURCE_KINDS:
+        raise ValueError("source_kind must be one of %s, not %r." % (", ".join(SOURCE_KINDS), source_kind))
+    if merge_type not in MERGE_TYPE_LABELS:
+        raise MappingError(
+            "'%s' is not a Mailchimp merge field type; Mailchimp's types are: %s."
+            % (merge_type, ", ".join(MERGE_TYPE_LABELS))
+        )
+    if source_kind in SPECIAL_RULES:
+        return _check_special(source_kind, merge_type)
+    if merge_type == "address":
+        raise MappingError(
+            "A Mailchimp Address field can only be filled from the contact's whole address "
+            "(street, street2, city, zip, state, country), not from one Odoo %s field. "
+            "Choose the contact's address as the source, or map this field to a Text field."
+            % _odoo_label(odoo_type)
+        )
+    if odoo_type in _UNMAPPABLE:
+        raise MappingError("Odoo %s fields cannot be mapped: %s." % (_odoo_label(odoo_type), _UNMAPPABLE[odoo_type]))
+    directions = FIELD_RULES.get((odoo_type, merge_type))
+    if directions is None:
+        if not any(o == odoo_type for (o, _m) in FIELD_RULES):
+            raise MappingError(
+                "Odoo %s fields cannot be mapped to Mailchimp; map a Char, Text, number, date, "
+                "Boolean, Selection, Many2one or Many2many field instead." % _odoo_label(odoo_type)
+            )
+        raise MappingError(
+            "An Odoo %s field cannot fill a Mailchimp %s field; %s."
+            % (_odoo_label(odoo_type), _merge_label(merge_type), _targets_sentence(odoo_type))
+        )
+    if odoo_type == "selection" and merge_type in ("dropdown", "radio"):
+        if selection is None:
+            raise TypeError("check_mapping needs the Odoo field's selection to check a %s field." % merge_type)
+        available = set(choices or [])
+        missing = [label for label in _selection_labels(selection) if label not in available]
+        if missing:
+            raise MappingError(
+                "The Mailchimp %s field has no choice for these options of the Odoo field: %s. "
+                "Add them as choices in Mailchimp (spelled exactly the same), or map the field "
+                "to a Text field." % (_merge_label(merge_type), ", ".join("'%s'" % m for m in missing))
+            )
+    return directions
+
+
+def _check_special(source_kind, merge_type):
+    wanted, _odoo_type, directions = SPECIAL_RULES[source_kind]
+    if merge_type == wanted:
+        return directions
+    if source_kind == "address":
+        raise MappingError(
+            "The contact's address (street, city, zip, state, country) can only fill a Mailchimp "
+            "Address field, not a %s field. To send one part of it, map that Odoo field "
+            "(for example City) instead." % _merge_label(merge_type)
+        )
+    raise MappingError(
+        "The contact's %s name (taken from its Name) can only fill a Mailchimp Text field, "
+        "not a %s field." % ("first" if source_kind == "first_name" else "last", _merge_label(merge_type))
+    )
+
+
+def allowed_directions(odoo_type, merge_type):
+    """Directions of a pair without the choices check (``Direction.NONE`` if refused)."""
+    if odoo_type == "address":
+        return PUSH_PULL if merge_type == "address" else Direction.NONE
+    return FIELD_RULES.get((odoo_type, merge_type), Direction.NONE)
+
+
+# --------------------------------------------------------------------------- default mapping
+_BIRTHDAY_NAMES = ("birthday", "birthdate", "birth_date", "date_of_birth", "dob")
+
+
+def _birthday_fields(partner_fields):
+    """Date fields that look like a birthday, best guess first (deterministic)."""
+    found = []
+    for name, spec in partner_fields.items():
+        if spec.get("type") not in ("date", "datetime"):
+            continue
+        bare = name[2:] if name.startswith("x_") else name
+        label = str(spec.get("string") or "").lower()
+        if bare in _BIRTHDAY_NAMES or "birth" in bare or "birth" in label:
+            rank = _BIRTHDAY_NAMES.index(bare) if bare in _BIRTHDAY_NAMES else len(_BIRTHDAY_NAMES)
+            found.append((spec["type"] != "date", rank, name))
+    return [name for *_rank, name in sorted(found)]
+
+
+def _candidates(tag, merge_type, partner_fields):
+    """(source_kind, odoo_field) pairs worth trying for one merge field, best first."""
+    if tag == "FNAME":
+        return [("first_name", "name")] if "name" in partner_fields else []
+    if tag == "LNAME":
+        return [("last_name", "name")] if "name" in partner_fields else []
+    if tag == "ADDRESS" or merge_type == "address":
+        return [("address", None)] if {"street", "city"} <= set(partner_fields) else []
+    if tag == "PHONE" or merge_type == "phone":
+        return [("field", f) for f in ("phone", "mobile") if f in partner_fields]
+    if tag == "COMPANY":
+        return [("field", f) for f in ("commercial_company_name", "company_name") if f in partner_fields]
+    if tag == "WEBSITE":
+        return [("field", "website")] if "website" in partner_fields else []
+    if "BIRTH" in tag or tag == "DOB":
+        return [("field", f) for f in _birthday_fields(partner_fields)]
+    return []
+
+
+def default_mappings(merge_fields, partner_fields):
+    """Propose the usual pairs (FNAME/LNAME, PHONE, ADDRESS, COMPANY, BIRTHDAY...).
+
+    Only pairs that ``check_mapping`` accepts are proposed, each merge field
+    and each Odoo source at most once. EMAIL is the match key, never a mapping.
+    Returns ``[{merge_tag, source_kind, odoo_field}]`` in merge-field order
+    (``odoo_field`` is "name" for the name halves and None for the address).
+    """
+    proposals, used = [], set()
+    for merge_field in merge_fields:
+        tag = str(merge_field.get("tag") or "").upper()
+        merge_type = merge_field.get("type")
+        if not tag or tag == "EMAIL":
+            continue
+        choices = (merge_field.get("options") or {}).get("choices")
+        for source_kind, odoo_field in _candidates(tag, merge_type, partner_fields):
+            if (source_kind, odoo_field) in used:
+                continue
+            spec = partner_fields.get(odoo_field) or {}
+            try:
+                check_mapping(
+                    source_kind, spec.get("type"), merge_type,
+                    selection=spec.get("selection") or [], choices=choices,
+                )
+            except MappingError:
+                continue
+            used.add((source_kind, odoo_field))
+            proposals.append({"merge_tag": tag, "source_kind": source_kind, "odoo_field": odoo_field})
+            break
+    return proposals
+
+
+# --------------------------------------------------------------------------- names, emails
+def split_name(name):
+    """'Jean Claude Van Damme' -> ('Jean Claude Van', 'Damme'); one word is a first name."""
+    words = str(name or "").split()
+    if not words:
+        return "", ""
+    if len(words) == 1:
+        return words[0], ""
+    return " ".join(words[:-1]), words[-1]
+
+
+def join_name(first, last):
+    """Inverse of split_name, tolerating a missing half."""
+    return " ".join(part for part in (str(first or "").strip(), str(last or "").strip()) if part)
+
+
+def normalize_email(email):
+    """The match key (F9): trimmed, lower-cased address, or None when it is not one.
+
+    'Jane <jane@x.com>' gives the address inside the brackets, as Odoo's own
+    normalisation does. Fake-looking but well-formed addresses pass: refusing
+    them is Mailchimp's call, reported per record.
+    """
+    if not isinstance(email, str):
+        return None
+    email = email.strip()
+    named = _NAMED_EMAIL_RE.match(email)
+    if named:
+        email = named.group(1)
+    email = email.lower()
+    return email if _EMAIL_RE.match(email) else None
+
+
+# --------------------------------------------------------------------------- address
+_ADDRESS_KEYS = ("addr1", "addr2", "city", "state", "zip", "country")
+
+
+def address_to_mailchimp(street, street2, city, zip, state, country_code):  # noqa: A002
+    """The Mailchimp address dict, or "" when addr1, city, state or zip is missing.
+
+    Mailchimp refuses the whole member write ("Please enter a complete
+    address") when one of those four is empty, so a partial Odoo address is
+    sent as an empty value rather than failing every other field with it.
+    ``state`` is sent as given: pass the state's code (Mailchimp's own US form
+    stores "GA"), or its name when it has none.
+    """
+    address = {
+        "addr1": _clean(street),
+        "addr2": _clean(street2),
+        "city": _clean(city),
+        "state": _clean(state),
+        "zip": _clean(zip),
+        "country": _clean(country_code).upper(),
+    }
+    if not all(address[key] for key in ("addr1", "city", "state", "zip")):
+        return ""
+    return address
+
+
+def address_from_mailchimp(value):
+    """Mailchimp address (dict, or legacy string parts split by 2+ spaces) -> Odoo parts.
+
+    Returns ``{street, street2, city, zip, state_name, country_code}`` with
+    False for empty parts; ``state_name`` is whatever Mailchimp holds (a code
+    such as "GA" or a name), to be matched against both by the caller. Legacy
+    strings: 6 parts are addr1 addr2 city state zip country; with 4 or 5
+    parts there is no addr2 (as Mailchimp and the sandbox read them).
+    """
+    if isinstance(value, str):
+        parts = [part.strip() for part in re.split(r"\s{2,}", value.strip()) if part.strip()]
+        if len(parts) >= 6:
+            value = dict(zip(_ADDRESS_KEYS, parts))
+        elif len(parts) >= 4:
+            value = dict(zip(("addr1", "city", "state", "zip", "country"), parts))
+        else:
+            value = {"addr1": " ".join(parts)} if parts else {}
+    value = value if isinstance(value, dict) else {}
+
+    def part(key):
+        return _clean(value.get(key)) or False
+
+    country = part("country")
+    return {
+        "street": part("addr1"),
+        "street2": part("addr2"),
+        "city": part("city"),
+        "zip": part("zip"),
+        "state_name": part("state"),
+        "country_code": country.upper() if country else False,
+    }
+
+
+def _clean(value):
+    if value is None or value is False:
+        return ""
+    return str(value).strip()
+
+
+# --------------------------------------------------------------------------- value conversion
+def is_empty(value):
+    """None, False and "" (and empty containers) mean "no value"; 0 is a value."""
+    if value is None or value is False:
+        return True
+    return isinstance(value, (str, list, tuple, dict, set)) and not value
+
+
+def _date_pattern(merge_type, options):
+    fmt = str((options or {}).get("date_format") or DEFAULT_DATE_FORMATS[merge_type]).upper()
+    return fmt.replace("YYYY", "%Y").replace("MM", "%m").replace("DD", "%d"), fmt
+
+
+def _as_date(value):
+    """Odoo date/datetime values (objects or their ISO strings) -> date."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value).strip()).date()
+    except ValueError:
+        raise MergeValueError("'%s' is not a date." % value) from None
+
+
+def _as_datetime(value):
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise MergeValueError("'%s' is not a date and time." % value) from None
+
+
+def _parse_mailchimp_date(value, merge_type, options):
+    """A Mailchimp date/birthday string -> date (year 2000 for birthdays, a leap year).
+
+    The field's own date_format is tried first; YYYY-MM-DD is also accepted
+    because the API may hand dates back in ISO form whatever the display format.
+    """
+    if isinstance(value, dt.date):
+        return _as_date(value)
+    text = str(value).strip()
+    pattern, fmt = _date_pattern(merge_type, options)
+    if merge_type == "birthday":
+        attempts = [(text + "/2000", pattern + "/%Y")]
+    else:
+        attempts = [(text, pattern)]
+    attempts.append((text[:10], "%Y-%m-%d"))
+    for candidate, candidate_pattern in attempts:
+        try:
+            parsed = dt.datetime.strptime(candidate, candidate_pattern).date()
+        except ValueError:
+            continue
+        return parsed.replace(year=2000) if merge_type == "birthday" else parsed
+    raise MergeValueError("'%s' is not a date in the format %s." % (text, fmt))
+
+
+def _format_date(value, merge_type, options):
+    day = _as_date(value)
+    pattern, _fmt = _date_pattern(merge_type, options)
+    # strftime pads the year of early dates inconsistently across platforms
+    return pattern.replace("%Y", "%04d" % day.year).replace("%m", "%02d" % day.month).replace("%d", "%02d" % day.day)
+
+
+def _as_number(value):
+    """A finite number; integral values become int so 3.0 and 3 compare and hash alike."""
+    if isinstance(value, bool):
+        raise MergeValueError("%r is not a number." % value)
+    if isinstance(value, (int, float)):
+        number = value
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise MergeValueError("'%s' is not a number." % value) from None
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise MergeValueError("'%s' is not a number Mailchimp can store." % value)
+        if number.is_integer():
+            return int(number)
+    return number
+
+
+def _check_length(text, limit, what):
+    if len(text) > limit:
+        raise ValueTooLong(
+            "The value is %d characters long; %s keeps at most %d. Shorten it in Odoo or Mailchimp."
+            % (len(text), what, limit)
+        )
+    return text
+
+
+def _name_of(value):
+    """A many2one value as Odoo gives it ('name', (id, 'name') or a record) -> its name."""
+    if isinstance(value, (tuple, list)):
+        return str(value[1]) if len(value) > 1 else ""
+    if hasattr(value, "display_name"):
+        return str(value.display_name or "")
+    return str(value)
+
+
+def _selection_pairs(selection):
+    if selection is None:
+        raise TypeError("Converting a selection value needs the Odoo field's selection.")
+    return list(selection.items()) if isinstance(selection, dict) else [tuple(pair) for pair in selection]
+
+
+def _require(odoo_type, merge_type, pull):
+    directions = allowed_directions(odoo_type, merge_type)
+    if not (directions.can_pull if pull else directions.can_push):
+        raise MappingError(
+            "Values of an Odoo %s field are not %s a Mailchimp %s field."
+            % (_odoo_label(odoo_type), "read back from" if pull else "sent to", _merge_label(merge_type))
+        )
+
+
+def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
+    """One Odoo value -> the merge value Mailchimp accepts (empty -> "").
+
+    Use odoo_type "address" with a dict of address_to_mailchimp's arguments,
+    and "char" for the first/last name halves. Raises ``MergeValueError``
+    (``ValueTooLong``) for a value Mailchimp would refuse, so the sync records
+    that contact as failed with the reason and goes on with the others.
+    """
+    _require(odoo_type, merge_type, pull=False)
+    if odoo_type == "boolean":
+        return "Yes" if value else "No"  # False is a value here, not "unknown"
+    if is_empty(value):
+        return ""
+    if odoo_type == "address":
+        return address_to_mailchimp(**{key: value.get(key) for key in (
+            "street", "street2", "city", "zip", "state", "country_code")})
+    if merge_type == "number":
+        return _as_number(value)
+    if merge_type in ("date", "birthday"):
+        return _format_date(value, merge_type, options)
+    if odoo_type == "selection":
+        labels = dict(_selection_pairs(selection))
+        if value not in labels:
+            raise MergeValueError("'%s' is not an option of the Odoo field." % value)
+        text = str(labels[value])
+        choices = (options or {}).get("choices") or []
+        if merge_type in ("dropdown", "radio") and text not in choices:
+            raise MergeValueError(
+                "'%s' is not one of the Mailchimp field's choices (%s)." % (text, ", ".join(choices))
+            )
+    elif odoo_type in ("integer", "float", "monetary"):
+        text = str(_as_number(value))
+    elif odoo_type == "date":
+        text = _as_date(value).isoformat()
+    elif odoo_type == "datetime":
+        text = _as_datetime(value).strftime("%Y-%m-%d %H:%M:%S")
+    elif odoo_type == "many2one":
+        text = _name_of(value)
+    elif odoo_type == "many2many":
+        text = ", ".join(name for name in (_name_of(item).strip() for item in value) if name)
+    else:
+        text = str(value)
+    return _check_text(text, merge_type)
+
+
+def _check_text(text, merge_type):
+    """Mailchimp's own checks of the string types, made early for a clear reason."""
+    if merge_type == "phone":
+        text = text.strip()
+        _check_length(text, PHONE_MAX_LENGTH, "a Mailchimp Phone field")
+        if len(re.sub(r"\D", "", text)) < 3:
+            raise MergeValueError("'%s' is not a phone number Mailchimp accepts." % text)
+        return text
+    if merge_type in ("url", "imageurl"):
+        text = text.strip()
+        if text and "://" not in text:
+            text = "http://" + text  # as Odoo itself completes a website
+        if not _URL_RE.match(text):
+            raise MergeValueError("'%s' is not a web address Mailchimp accepts." % text)
+    if merge_type == "zip":
+        text = text.strip()
+        if not _ZIP_RE.match(text):
+            raise MergeValueError(
+                "'%s' is not a US ZIP code; Mailchimp's Zip Code field takes 12345 or 12345-6789 only. "
+                "Map postcodes to a Text field or send them in the Address field." % text
+            )
+    return _check_length(text, MAILCHIMP_TEXT_LIMIT, "Mailchimp")
+
+
+def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None, size=None):
+    """One merge value -> the value to write in Odoo (empty -> False).
+
+    many2one gives the name to resolve (e.g. with name_search); "address"
+    always gives address_from_mailchimp's dict so empty parts clear Odoo's.
+    ``size`` is the Odoo char field's size: longer text raises ``ValueTooLong``.
+    """
+    _require(odoo_type, merge_type, pull=True)
+    if odoo_type == "address":
+        return address_from_mailchimp(value)
+    if is_empty(value):
+        return False
+    if odoo_type in ("integer", "float", "monetary"):
+        number = _as_number(value)
+        if odoo_type == "integer":
+            if not isinstance(number, int):
+                raise MergeValueError("'%s' is not a whole number." % value)
+            return number
+        return float(number)
+    if odoo_type == "date":
+        if merge_type == "date":
+            return _parse_mailchimp_date(value, merge_type, options)
+        try:
+            return dt.date.fromisoformat(str(value).strip()[:10])
+        except ValueError:
+            raise MergeValueError("'%s' is not a date written YYYY-MM-DD." % value) from None
+    text = str(value).strip() if odoo_type == "many2one" else str(value)
+    if odoo_type == "selection":
+        pairs = _selection_pairs(selection)
+        for key, label in pairs:
+            if label == text:
+                return key
+        for key, _label in pairs:
+            if key == text:
+                return key
+        raise MergeValueError(
+            "'%s' matches no option of the Odoo field (%s)." % (text, ", ".join(str(label) for _k, label in pairs))
+        )
+    if size:
+        _check_length(text, size, "the Odoo field")
+    return text or False
+
+
+def normalize_mailchimp(value, merge_type, options=None):
+    """A merge value as read from Mailchimp (member or webhook) -> to_mailchimp's form.
+
+    Needed before comparing with Odoo's side: dates may come back in ISO
+    form, numbers as strings, addresses as legacy strings. Values that do not
+    parse are returned as they are (they then simply differ).
+    """
+    if is_empty(value):
+        return ""
+    try:
+        if merge_type == "number":
+            return _as_number(value)
+        if merge_type in ("date", "birthday"):
+            return _format_date(_parse_mailchimp_date(value, merge_type, options), merge_type, options)
+    except MergeValueError:
+        return value
+    if merge_type == "address":
+        parts = address_from_mailchimp(value)
+        return address_to_mailchimp(
+            parts["street"], parts["street2"], parts["city"], parts["zip"], parts["state_name"], parts["country_code"]
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- change detection
+def canonical(value):
+    """A JSON-friendly form where equal merge values are equal (None/False -> "", 3.0 -> 3)."""
+    if is_empty(value) and not isinstance(value, (list, tuple)):
+        return ""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(key): canonical(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def values_fingerprint(values):
+    """A short stable hash of merge values, stored to tell cheaply whether anything changed."""
+    payload = json.dumps(
+        canonical(dict(values or {})), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
