@@ -1,0 +1,239 @@
+"""Decisions the sync makes, kept free of any database so each rule is tested alone.
+
+- ``pick_winners``: one Odoo contact per email (F9), the others reported.
+- ``resolve_fields``: field-by-field three-way merge with the pairing's
+  conflict rule and direction (F6, F10).
+- ``status_to_send`` / ``can_rename``: what may be said about a member's
+  status and email without resubscribing anyone (F16, F18).
+- ``next_watermark``: the incremental-pull mark, which must never go back (F15, F31).
+"""
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .merge_values import canonical, is_empty, normalize_email
+
+WINNERS = ("odoo", "mailchimp")
+DIRECTIONS = ("odoo2mailchimp", "mailchimp2odoo", "both")
+MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
+
+
+# --------------------------------------------------------------------------- duplicates (F9)
+def _create_key(contact):
+    """Oldest first; a missing create_date sorts after every known one."""
+    value = contact.get("create_date")
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.strip())
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)  # Odoo stores naive UTC
+    return (value is None, value or dt.datetime.min)
+
+
+def _rank(contact):
+    return (not contact.get("linked"), _create_key(contact), contact["id"])
+
+
+def pick_winners(contacts):
+    """One deterministic contact per normalised email, whatever the input order.
+
+    The winner is the one already linked to the audience member (so the link
+    never jumps), else the oldest, else the lowest id. Returns ``(winners,
+    skipped)``: ``{email: contact}`` and ``[(contact, reason)]``, both sorted
+    so two runs over the same data report the same thing.
+    """
+    groups, skipped = {}, []
+    for contact in contacts:
+        raw = contact.get("email")
+        if is_empty(raw) or not str(raw).strip():
+            skipped.append((contact, "no email address"))
+            continue
+        email = normalize_email(raw)
+        if email is None:
+            skipped.append((contact, "invalid email address"))
+            continue
+        groups.setdefault(email, []).append(contact)
+    winners = {}
+    for email in sorted(groups):
+        ranked = sorted(groups[email], key=_rank)
+        winner = winners[email] = ranked[0]
+        for loser in ranked[1:]:
+            skipped.append((loser, "duplicate email: contact #%s is synced for it" % winner["id"]))
+    skipped.sort(key=lambda item: item[0]["id"])
+    return winners, skipped
+
+
+# --------------------------------------------------------------------------- three-way merge (F10)
+@dataclass
+class Resolution:
+    """What to write on each side for one contact, and the base to store afterwards.
+
+    Values are in Mailchimp's form (convert Odoo values with to_mailchimp and
+    Mailchimp's with normalize_mailchimp before resolving; convert ``to_odoo``
+    values with from_mailchimp). Store ``new_synced`` only once the writes
+    succeeded, so a failed push is retried by the next run.
+    """
+
+    to_mailchimp: dict = field(default_factory=dict)
+    to_odoo: dict = field(default_factory=dict)
+    conflicts: list = field(default_factory=list)
+    new_synced: dict = field(default_factory=dict)
+
+    @property
+    def changed(self):
+        return bool(self.to_mailchimp or self.to_odoo)
+
+
+def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None):
+    """Decide, tag by tag, what to push, what to pull and which tags were in conflict.
+
+    ``synced`` holds the values both sides had after the last sync ({} or None
+    on a first sync; a tag missing from it is treated as a first sync for that
+    tag, e.g. a mapping added later). Only changed sides move: a change on one
+    side goes to the other, a change on both to different values is a
+    conflict the ``winner`` ("odoo" or "mailchimp") takes. A first sync with two
+    different values is a conflict too; an empty side is filled by the other.
+    ``direction`` blocks pushes (mailchimp2odoo) or pulls (odoo2mailchimp);
+    ``push_only`` names tags whose mapping cannot be pulled (see check_mapping).
+    Tags default to those of ``odoo_now`` and ``mailchimp_now``: pass mapped tags only.
+
+    When a value may not move, ``new_synced`` keeps the value of the side that
+    would have received it, so the same difference is not reported as a new
+    conflict on every run; a later change on that side is a real conflict again.
+    """
+    if winner not in WINNERS:
+        raise ValueError("winner must be one of %s, not %r." % (", ".join(WINNERS), winner))
+    if direction not in DIRECTIONS:
+        raise ValueError("direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction))
+    synced = synced or {}
+    push_only = set(push_only)
+    if tags is None:
+        tags = sorted(set(odoo_now) | set(mailchimp_now))
+    result = Resolution()
+    for tag in tags:
+        odoo_value = canonical(odoo_now.get(tag))
+        mc_value = canonical(mailchimp_now.get(tag))
+        if odoo_value == mc_value:
+            result.new_synced[tag] = odoo_value
+            continue
+        if tag in synced:
+            base = canonical(synced[tag])
+            odoo_changed, mc_changed = odoo_value != base, mc_value != base
+        else:  # first sync of this tag: a side with a value counts as changed
+            odoo_changed, mc_changed = odoo_value != "", mc_value != ""
+        conflict = odoo_changed and mc_changed
+        if conflict:
+            result.conflicts.append(tag)
+            source = winner
+        else:
+            source = "odoo" if odoo_changed else "mailchimp"
+        can_push = direction != "mailchimp2odoo"
+        can_pull = direction != "odoo2mailchimp" and tag not in push_only
+        if source == "odoo" and can_push:
+            result.to_mailchimp[tag] = _out(odoo_now.get(tag))
+            result.new_synced[tag] = odoo_value
+        elif source == "mailchimp" and can_pull:
+            result.to_odoo[tag] = _out(mailchimp_now.get(tag))
+            result.new_synced[tag] = mc_value
+        else:
+            result.new_synced[tag] = mc_value if source == "odoo" else odoo_value
+    return result
+
+
+def _out(value):
+    return "" if is_empty(value) and not isinstance(value, (list, tuple)) else value
+
+
+# --------------------------------------------------------------------------- status and email (F16, F18)
+def new_member_status(double_opt_in):
+    """The status a new address gets: "pending" makes Mailchimp send the opt-in email."""
+    return "pending" if double_opt_in else "subscribed"
+
+
+def status_to_send(member_known_status, double_opt_in):
+    """The status to write for a member, or None: never one for an existing member.
+
+    Mailchimp's status is the truth for anyone it knows (API_NOTES §5):
+    sending "subscribed" for an unsubscribed or cleaned member would
+    resubscribe them or fail with "Member In Compliance State". So:
+    - PUT upserts send ``status_if_new = new_member_status(double_opt_in)``
+      (PUT requires it; Mailchimp applies it only to new addresses) and
+      never ``status``;
+    - batch-subscribe items carry ``status`` only when this returns one.
+    ``member_known_status`` is the status last read from Mailchimp, or None
+    when the address is not (known to be) in the audience.
+    """
+    if member_known_status:
+        return None
+    return new_member_status(double_opt_in)
+
+
+def push_blocked_reason(member_known_status):
+    """Why a member must not be written at all, or None.
+
+    An archived member is re-added by a PUT (with status_if_new) or by a batch
+    subscribe: writing it would undo the archive made in Mailchimp, so the
+    sync leaves it alone and reports it.
+    """
+    if member_known_status == "archived":
+        return ("archived in Mailchimp: the sync does not add it back, as that would subscribe it "
+                "again; restore it in Mailchimp to sync it")
+    return None
+
+
+def can_rename(status):
+    """Whether Mailchimp lets the member's email change (subscribed members only).
+
+    Otherwise Mailchimp answers "You can only update email addresses for
+    members with a status of subscribed". Do not PUT the new address (that
+    creates a second member, F18): keep the contact linked to the old
+    member, record a failed record with ``rename_blocked_reason`` and let a
+    person change the address in Mailchimp. A change of letter case only
+    keeps the same member hash and is always allowed.
+    """
+    return status == "subscribed"
+
+
+def rename_blocked_reason(status):
+    """The failed-record reason for an email change Mailchimp will not take, or None."""
+    if can_rename(status):
+        return None
+    return ("the email address changed in Odoo but Mailchimp only changes it for subscribed members "
+            "and this member is %s; change it in Mailchimp by hand" % (status or "not in the audience"))
+
+
+# --------------------------------------------------------------------------- watermark (F15)
+def _parse_timestamp(value):
+    """ISO-8601 (any offset, 'Z' or none = UTC) -> aware UTC datetime, None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _format_timestamp(moment):
+    return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+
+
+def next_watermark(current, seen_timestamps):
+    """The highest ``last_changed`` seen, compared as instants, never below ``current``.
+
+    Returns it as Mailchimp writes it (UTC, "+00:00"), or None when there is
+    neither a current mark nor a timestamp. Empty or unreadable timestamps
+    from Mailchimp are ignored; an unreadable ``current`` raises ValueError
+    because a stored mark must never be silently reset.
+    """
+    best = _parse_timestamp(current)
+    for value in seen_timestamps or ():
+        try:
+            moment = _parse_timestamp(value)
+        except (TypeError, ValueError):
+            continue
+        if moment is not None and (best is None or moment > best):
+            best = moment
+    return _format_timestamp(best) if best is not None else None
