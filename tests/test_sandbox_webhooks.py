@@ -40,7 +40,8 @@ class Receiver:
 
         self.status = status
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def posts(self, path=None):

@@ -10,6 +10,7 @@ route (404/405) -> body (400) -> handler.
 import base64
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -53,6 +54,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self):
         return self.server_version
+
+    def setup(self):
+        super().setup()
+        # headers and body are separate writes: without NODELAY, Nagle plus the
+        # client's delayed ACK add ~40 ms to every keep-alive response
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     # every method goes through the same path so unknown ones get JSON, not HTML
     def do_GET(self):
