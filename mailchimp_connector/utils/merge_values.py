@@ -195,7 +195,8 @@ def _odoo_label(odoo_type):
 
 def _targets_sentence(odoo_type):
     targets = [m for (o, m) in FIELD_RULES if o == odoo_type]
-    labels = " or ".join(_merge_label(m) for m in targets)
+    labels = [_merge_label(m) for m in targets]
+    labels = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
     how = _HOW_SENT.get(odoo_type)
     return "it can fill a %s field%s" % (labels, " (%s)" % how if how else "")
 
