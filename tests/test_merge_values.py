@@ -586,7 +586,9 @@ def test_split_then_join_gives_the_tidied_name_back():
 
 
 # --------------------------------------------------------------------------- address
-COMPLETE = dict(street="1 Main St", street2="Apt 4", city="Atlanta", zip="30318", state="GA", country_code="US")
+COMPLETE = {
+    "street": "1 Main St", "street2": "Apt 4", "city": "Atlanta", "zip": "30318", "state": "GA", "country_code": "US",
+}
 
 
 def test_complete_address():

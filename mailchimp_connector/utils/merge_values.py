@@ -88,7 +88,7 @@ _EMAIL_RE = re.compile(
     r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 )
 _NAMED_EMAIL_RE = re.compile(r"^[^<>]*<\s*([^<>\s]+)\s*>$")  # 'Jane Doe <jane@x.com>'
-_URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)
+_URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _ZIP_RE = re.compile(r"^\d{5}(?:-\d{4})?$")  # Mailchimp's Zip Code type is US-only
 
 
@@ -290,7 +290,7 @@ def _birthday_fields(partner_fields):
     for name, spec in partner_fields.items():
         if spec.get("type") not in ("date", "datetime"):
             continue
-        bare = name[2:] if name.startswith("x_") else name
+        bare = name.removeprefix("x_")
         label = str(spec.get("string") or "").lower()
         if bare in _BIRTHDAY_NAMES or "birth" in bare or "birth" in label:
             rank = _BIRTHDAY_NAMES.index(bare) if bare in _BIRTHDAY_NAMES else len(_BIRTHDAY_NAMES)
@@ -386,7 +386,7 @@ def normalize_email(email):
 _ADDRESS_KEYS = ("addr1", "addr2", "city", "state", "zip", "country")
 
 
-def address_to_mailchimp(street, street2, city, zip, state, country_code):  # noqa: A002
+def address_to_mailchimp(street, street2, city, zip, state, country_code):
     """The Mailchimp address dict, or "" when addr1, city, state or zip is missing.
 
     Mailchimp refuses the whole member write ("Please enter a complete

@@ -210,7 +210,8 @@ def _parse_timestamp(value):
     if isinstance(value, dt.datetime):
         moment = value
     else:
-        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        # Python 3.10 (supported by Odoo 18) does not read a "Z" suffix itself
+        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))  # noqa: FURB162
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)

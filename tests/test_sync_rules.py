@@ -1,0 +1,362 @@
+"""Sync decisions without a database (utils/sync_rules.py): F9, F10, F15, F16, F18."""
+import datetime as dt
+import itertools
+import random
+
+import pytest
+
+from mailchimp_utils.sync_rules import (
+    DIRECTIONS,
+    MEMBER_STATUSES,
+    Resolution,
+    can_rename,
+    new_member_status,
+    next_watermark,
+    pick_winners,
+    push_blocked_reason,
+    rename_blocked_reason,
+    resolve_fields,
+    status_to_send,
+)
+
+JAN = dt.datetime(2024, 1, 1)
+
+
+def contact(id_, email, days=0, linked=False):
+    return {"id": id_, "email": email, "create_date": JAN + dt.timedelta(days=days), "linked": linked}
+
+
+def _ids(winners, skipped):
+    return {email: c["id"] for email, c in winners.items()}, [(c["id"], reason) for c, reason in skipped]
+
+
+# --------------------------------------------------------------------------- pick_winners (F9)
+def test_one_contact_per_email_is_its_own_winner():
+    winners, skipped = pick_winners([contact(1, "a@example.com"), contact(2, "b@example.com")])
+    assert _ids(winners, skipped) == ({"a@example.com": 1, "b@example.com": 2}, [])
+
+
+def test_linked_contact_wins_even_when_newer():
+    contacts = [contact(1, "jane@example.com", days=0), contact(2, "Jane@Example.com ", days=9, linked=True)]
+    winners, skipped = pick_winners(contacts)
+    assert _ids(winners, skipped) == (
+        {"jane@example.com": 2},
+        [(1, "duplicate email: contact #2 is synced for it")],
+    )
+
+
+def test_oldest_wins_when_none_is_linked():
+    contacts = [contact(5, "jane@example.com", days=3), contact(9, "JANE@example.com", days=1)]
+    winners, skipped = pick_winners(contacts)
+    assert _ids(winners, skipped) == (
+        {"jane@example.com": 9},
+        [(5, "duplicate email: contact #9 is synced for it")],
+    )
+
+
+def test_lowest_id_breaks_a_create_date_tie():
+    contacts = [contact(12, "jane@example.com"), contact(4, "jane@example.com"), contact(8, "jane@example.com")]
+    winners, skipped = pick_winners(contacts)
+    assert winners["jane@example.com"]["id"] == 4
+    assert [c["id"] for c, _reason in skipped] == [8, 12]
+    assert {reason for _c, reason in skipped} == {"duplicate email: contact #4 is synced for it"}
+
+
+def test_contacts_without_a_usable_email_are_skipped_with_a_reason():
+    contacts = [
+        contact(1, False), contact(2, ""), contact(3, "   "), contact(4, "not-an-email"),
+        contact(5, "jane@example"), contact(6, "ok@example.com"),
+    ]
+    winners, skipped = pick_winners(contacts)
+    assert _ids(winners, skipped) == (
+        {"ok@example.com": 6},
+        [(1, "no email address"), (2, "no email address"), (3, "no email address"),
+         (4, "invalid email address"), (5, "invalid email address")],
+    )
+
+
+def test_missing_create_date_sorts_after_known_ones():
+    contacts = [{"id": 1, "email": "j@example.com", "create_date": None},
+                {"id": 2, "email": "j@example.com", "create_date": JAN}]
+    assert pick_winners(contacts)[0]["j@example.com"]["id"] == 2
+
+
+def test_create_dates_as_odoo_strings_compare_as_dates():
+    contacts = [{"id": 1, "email": "j@example.com", "create_date": "2024-01-02 00:00:00"},
+                {"id": 2, "email": "j@example.com", "create_date": "2023-12-31 23:59:59"}]
+    assert pick_winners(contacts)[0]["j@example.com"]["id"] == 2
+
+
+def test_winners_do_not_depend_on_input_order():
+    contacts = [
+        contact(1, "a@example.com", days=5),
+        contact(2, " A@EXAMPLE.COM", days=2),
+        contact(3, "a@example.com", days=2),
+        contact(4, "b@example.com", days=7, linked=True),
+        contact(5, "B@example.com", days=1),
+        contact(6, "bad@", days=0),
+        contact(7, "c@example.com", days=3),
+        contact(8, None),
+    ]
+    expected = _ids(*pick_winners(contacts))
+    assert expected == (
+        {"a@example.com": 2, "b@example.com": 4, "c@example.com": 7},
+        [(1, "duplicate email: contact #2 is synced for it"), (3, "duplicate email: contact #2 is synced for it"),
+         (5, "duplicate email: contact #4 is synced for it"), (6, "invalid email address"),
+         (8, "no email address")],
+    )
+    rng = random.Random(20240101)
+    for _round in range(50):
+        shuffled = contacts[:]
+        rng.shuffle(shuffled)
+        assert _ids(*pick_winners(shuffled)) == expected
+    for permutation in itertools.permutations(contacts[:4]):
+        assert _ids(*pick_winners(permutation))[0] == {"a@example.com": 2, "b@example.com": 4}
+
+
+def test_winners_are_keyed_by_normalised_email():
+    winners, _skipped = pick_winners([contact(1, "  Jane.Doe@Example.COM ")])
+    assert list(winners) == ["jane.doe@example.com"]
+
+
+# --------------------------------------------------------------------------- resolve_fields (F10, F6)
+def resolve(synced, odoo, mc, winner="odoo", direction="both", **kw):
+    return resolve_fields(synced, odoo, mc, winner, direction, **kw)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+def test_nothing_changed_means_nothing_to_do(direction, winner):
+    result = resolve({"FNAME": "Jane"}, {"FNAME": "Jane"}, {"FNAME": "Jane"}, winner, direction)
+    assert result == Resolution({}, {}, [], {"FNAME": "Jane"})
+    assert not result.changed
+
+
+@pytest.mark.parametrize(
+    "direction, expected",
+    [
+        ("both", Resolution({"FNAME": "Janet"}, {}, [], {"FNAME": "Janet"})),
+        ("odoo2mailchimp", Resolution({"FNAME": "Janet"}, {}, [], {"FNAME": "Janet"})),
+        ("mailchimp2odoo", Resolution({}, {}, [], {"FNAME": "Jane"})),
+    ],
+)
+def test_changed_only_in_odoo_is_pushed(direction, expected):
+    assert resolve({"FNAME": "Jane"}, {"FNAME": "Janet"}, {"FNAME": "Jane"}, direction=direction) == expected
+
+
+@pytest.mark.parametrize(
+    "direction, expected",
+    [
+        ("both", Resolution({}, {"FNAME": "Janet"}, [], {"FNAME": "Janet"})),
+        ("mailchimp2odoo", Resolution({}, {"FNAME": "Janet"}, [], {"FNAME": "Janet"})),
+        ("odoo2mailchimp", Resolution({}, {}, [], {"FNAME": "Jane"})),
+    ],
+)
+def test_changed_only_in_mailchimp_is_pulled(direction, expected):
+    assert resolve({"FNAME": "Jane"}, {"FNAME": "Jane"}, {"FNAME": "Janet"}, direction=direction) == expected
+
+
+@pytest.mark.parametrize(
+    "winner, direction, expected",
+    [
+        ("odoo", "both", Resolution({"LNAME": "Odoo"}, {}, ["LNAME"], {"LNAME": "Odoo"})),
+        ("odoo", "odoo2mailchimp", Resolution({"LNAME": "Odoo"}, {}, ["LNAME"], {"LNAME": "Odoo"})),
+        # Odoo wins but may not push: Odoo keeps its value, Mailchimp keeps its own
+        ("odoo", "mailchimp2odoo", Resolution({}, {}, ["LNAME"], {"LNAME": "Mc"})),
+        ("mailchimp", "both", Resolution({}, {"LNAME": "Mc"}, ["LNAME"], {"LNAME": "Mc"})),
+        ("mailchimp", "mailchimp2odoo", Resolution({}, {"LNAME": "Mc"}, ["LNAME"], {"LNAME": "Mc"})),
+        ("mailchimp", "odoo2mailchimp", Resolution({}, {}, ["LNAME"], {"LNAME": "Odoo"})),
+    ],
+)
+def test_changed_on_both_sides_the_winner_takes_it_as_a_conflict(winner, direction, expected):
+    assert resolve({"LNAME": "Base"}, {"LNAME": "Odoo"}, {"LNAME": "Mc"}, winner, direction) == expected
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_both_changed_to_the_same_value_is_no_conflict(direction):
+    result = resolve({"LNAME": "Base"}, {"LNAME": "Same"}, {"LNAME": "Same"}, "mailchimp", direction)
+    assert result == Resolution({}, {}, [], {"LNAME": "Same"})
+
+
+@pytest.mark.parametrize("synced", [None, {}])
+@pytest.mark.parametrize(
+    "direction, winner, expected",
+    [
+        ("both", "odoo", Resolution({"C": "Odoo"}, {}, ["C"], {"C": "Odoo"})),
+        ("both", "mailchimp", Resolution({}, {"C": "Mc"}, ["C"], {"C": "Mc"})),
+        ("odoo2mailchimp", "odoo", Resolution({"C": "Odoo"}, {}, ["C"], {"C": "Odoo"})),
+        ("odoo2mailchimp", "mailchimp", Resolution({}, {}, ["C"], {"C": "Odoo"})),
+        ("mailchimp2odoo", "mailchimp", Resolution({}, {"C": "Mc"}, ["C"], {"C": "Mc"})),
+        ("mailchimp2odoo", "odoo", Resolution({}, {}, ["C"], {"C": "Mc"})),
+    ],
+)
+def test_first_sync_with_two_different_values_the_winner_decides(synced, direction, winner, expected):
+    assert resolve(synced, {"C": "Odoo"}, {"C": "Mc"}, winner, direction) == expected
+
+
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+@pytest.mark.parametrize(
+    "direction, expected",
+    [
+        ("both", Resolution({"PHONE": "555"}, {"FNAME": "Jane"}, [], {"FNAME": "Jane", "PHONE": "555"})),
+        ("odoo2mailchimp", Resolution({"PHONE": "555"}, {}, [], {"FNAME": "", "PHONE": "555"})),
+        ("mailchimp2odoo", Resolution({}, {"FNAME": "Jane"}, [], {"FNAME": "Jane", "PHONE": ""})),
+    ],
+)
+def test_first_sync_the_side_with_a_value_fills_the_other(winner, direction, expected):
+    odoo = {"FNAME": False, "PHONE": "555"}
+    mailchimp = {"FNAME": "Jane", "PHONE": ""}
+    assert resolve(None, odoo, mailchimp, winner, direction) == expected
+
+
+def test_first_sync_with_equal_values_does_nothing():
+    result = resolve(None, {"FNAME": "Jane", "N": 3.0}, {"FNAME": "Jane", "N": 3}, "mailchimp")
+    assert result == Resolution({}, {}, [], {"FNAME": "Jane", "N": 3})
+
+
+def test_a_tag_missing_from_synced_is_a_first_sync_for_that_tag():
+    result = resolve({"FNAME": "Jane"}, {"FNAME": "Jane", "CITY": "Paris"}, {"FNAME": "Jane", "CITY": ""})
+    assert result == Resolution({"CITY": "Paris"}, {}, [], {"FNAME": "Jane", "CITY": "Paris"})
+
+
+def test_clearing_a_value_in_odoo_clears_it_in_mailchimp():
+    result = resolve({"PHONE": "555"}, {"PHONE": False}, {"PHONE": "555"})
+    assert result == Resolution({"PHONE": ""}, {}, [], {"PHONE": ""})
+
+
+def test_clearing_a_value_in_mailchimp_clears_it_in_odoo():
+    result = resolve({"PHONE": "555"}, {"PHONE": "555"}, {"PHONE": ""})
+    assert result == Resolution({}, {"PHONE": ""}, [], {"PHONE": ""})
+
+
+def test_empty_representations_are_equal():
+    result = resolve({"A": None, "B": ""}, {"A": False, "B": None}, {"A": "", "B": False})
+    assert result == Resolution({}, {}, [], {"A": "", "B": ""})
+
+
+def test_push_only_tags_are_never_pulled():
+    synced = {"TAGS": "VIP", "FNAME": "Jane"}
+    odoo = {"TAGS": "VIP", "FNAME": "Jane"}
+    mc = {"TAGS": "VIP, Edited", "FNAME": "Janet"}
+    result = resolve(synced, odoo, mc, "mailchimp", push_only=("TAGS",))
+    assert result == Resolution({}, {"FNAME": "Janet"}, [], {"TAGS": "VIP", "FNAME": "Janet"})
+
+
+def test_push_only_conflict_won_by_odoo_is_pushed():
+    result = resolve({"TAGS": "A"}, {"TAGS": "B"}, {"TAGS": "C"}, "odoo", push_only=["TAGS"])
+    assert result == Resolution({"TAGS": "B"}, {}, ["TAGS"], {"TAGS": "B"})
+
+
+def test_address_and_number_values_compare_by_value():
+    address = {"addr1": "1 Main St", "addr2": "", "city": "Atlanta", "state": "GA", "zip": "30318", "country": "US"}
+    moved = dict(address, addr1="2 Main St")
+    result = resolve({"ADDRESS": address, "AGE": 40}, {"ADDRESS": dict(address), "AGE": 40.0},
+                     {"ADDRESS": moved, "AGE": 40})
+    assert result == Resolution({}, {"ADDRESS": moved}, [], {"ADDRESS": moved, "AGE": 40})
+
+
+def test_only_the_given_tags_are_resolved():
+    result = resolve(None, {"FNAME": "Jane"}, {"FNAME": "Jane", "MMERGE7": "x"}, tags=["FNAME"])
+    assert result == Resolution({}, {}, [], {"FNAME": "Jane"})
+
+
+def test_conflicts_are_reported_per_tag():
+    synced = {"A": "1", "B": "1", "C": "1"}
+    result = resolve(synced, {"A": "2", "B": "2", "C": "1"}, {"A": "3", "B": "2", "C": "3"}, "odoo")
+    assert result.conflicts == ["A"]
+    assert result.to_mailchimp == {"A": "2"} and result.to_odoo == {"C": "3"}
+
+
+@pytest.mark.parametrize("winner, direction", [("nobody", "both"), ("odoo", "sideways")])
+def test_bad_rule_or_direction_is_refused(winner, direction):
+    with pytest.raises(ValueError):
+        resolve_fields({}, {}, {}, winner, direction)
+
+
+VALUES = ("", "x", "y", "z")
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+def test_after_applying_a_resolution_the_next_run_is_quiet(direction, winner):
+    """Whatever the start, applying the writes and storing new_synced settles the field."""
+    for base, odoo, mc in itertools.product((None,) + VALUES, VALUES, VALUES):
+        synced = {} if base is None else {"T": base}
+        first = resolve_fields(synced, {"T": odoo}, {"T": mc}, winner, direction)
+        odoo_after = first.to_odoo.get("T", odoo)
+        mc_after = first.to_mailchimp.get("T", mc)
+        assert direction != "odoo2mailchimp" or not first.to_odoo
+        assert direction != "mailchimp2odoo" or not first.to_mailchimp
+        second = resolve_fields(first.new_synced, {"T": odoo_after}, {"T": mc_after}, winner, direction)
+        assert (second.to_mailchimp, second.to_odoo, second.conflicts) == ({}, {}, []), (base, odoo, mc)
+        assert second.new_synced == first.new_synced
+
+
+# --------------------------------------------------------------------------- status (F16)
+@pytest.mark.parametrize("double_opt_in, expected", [(False, "subscribed"), (True, "pending")])
+def test_new_member_gets_subscribed_or_pending(double_opt_in, expected):
+    assert new_member_status(double_opt_in) == expected
+    assert status_to_send(None, double_opt_in) == expected
+    assert status_to_send("", double_opt_in) == expected
+
+
+@pytest.mark.parametrize("status", MEMBER_STATUSES)
+@pytest.mark.parametrize("double_opt_in", [False, True])
+def test_existing_member_never_gets_a_status(status, double_opt_in):
+    assert status_to_send(status, double_opt_in) is None
+
+
+def test_archived_members_are_not_written_back():
+    assert "archived in Mailchimp" in push_blocked_reason("archived")
+    for status in ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", None):
+        assert push_blocked_reason(status) is None
+
+
+# --------------------------------------------------------------------------- email change (F18)
+def test_only_subscribed_members_can_be_renamed():
+    assert can_rename("subscribed") is True
+    assert rename_blocked_reason("subscribed") is None
+    for status in ("unsubscribed", "cleaned", "pending", "transactional", "archived", None):
+        assert can_rename(status) is False
+        reason = rename_blocked_reason(status)
+        assert "only changes it for subscribed members" in reason
+        assert (status or "not in the audience") in reason
+
+
+# --------------------------------------------------------------------------- watermark (F15)
+def test_watermark_takes_the_latest_instant_not_the_latest_string():
+    seen = ["2024-05-01T10:00:00+02:00", "2024-05-01T09:30:00+00:00", "2024-05-01T04:00:00-05:00"]
+    # 08:00Z, 09:30Z and 09:00Z: the +00:00 one is latest although "10:00" sorts higher
+    assert next_watermark(None, seen) == "2024-05-01T09:30:00+00:00"
+
+
+def test_watermark_never_goes_backwards():
+    current = "2024-05-01T12:00:00+00:00"
+    assert next_watermark(current, ["2024-05-01T13:00:00+02:00"]) == current  # 11:00Z is older
+    assert next_watermark(current, []) == current
+    assert next_watermark(current, None) == current
+
+
+def test_watermark_moves_forward_across_offsets():
+    assert next_watermark("2024-05-01T12:00:00+02:00", ["2024-05-01T10:00:01Z"]) == "2024-05-01T10:00:01+00:00"
+
+
+def test_watermark_is_written_in_utc_like_mailchimp():
+    assert next_watermark("2024-05-01T12:00:00+02:00", []) == "2024-05-01T10:00:00+00:00"
+    assert next_watermark(None, ["2024-05-01T10:00:00"]) == "2024-05-01T10:00:00+00:00"  # naive = UTC
+    assert next_watermark(None, ["2024-05-01T10:00:00.250000+00:00"]) == "2024-05-01T10:00:00.250000+00:00"
+    assert next_watermark(None, [dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)]) == "2024-05-01T10:00:00+00:00"
+
+
+def test_watermark_without_anything_is_none():
+    assert next_watermark(None, []) is None
+    assert next_watermark("", ["", None]) is None
+
+
+def test_watermark_ignores_unreadable_timestamps_from_mailchimp():
+    assert next_watermark(None, ["", "never", None, "2024-05-01T10:00:00+00:00"]) == "2024-05-01T10:00:00+00:00"
+
+
+def test_unreadable_current_watermark_is_an_error():
+    with pytest.raises(ValueError):
+        next_watermark("yesterday", ["2024-05-01T10:00:00+00:00"])
