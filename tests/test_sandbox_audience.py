@@ -52,7 +52,8 @@ def test_list_crud_and_delete_cascades(api):
     created = api.post("/lists", json=NEW_LIST).json()
     lid = created["id"]
     assert created["name"] == "Second" and created["stats"]["member_count"] == 0
-    assert api.patch(f"/lists/{lid}", json={"name": "Renamed"}).json()["name"] == "Renamed"
+    assert api.patch(f"/lists/{lid}", json={"name": "Renamed"}).status_code == 400   # spec: all 5 required
+    assert api.patch(f"/lists/{lid}", json=dict(NEW_LIST, name="Renamed")).json()["name"] == "Renamed"
     api.post(f"/lists/{lid}/members", json={"email_address": "a@acme-mail.com", "status": "subscribed"})
     assert api.get(f"/lists/{lid}").json()["stats"]["member_count"] == 1
     assert api.get("/lists").json()["total_items"] == 2

@@ -88,7 +88,9 @@ def test_unknown_route_wrong_method_and_bad_json(sandbox):
 
 def test_method_override_only_on_post(sandbox):
     api = sandbox.api_url("us1")
-    r = requests.post(f"{api}/lists/{DEFAULT_LIST_ID}", auth=AUTH, json={"name": "Renamed"},
+    body = requests.get(f"{api}/lists/{DEFAULT_LIST_ID}", auth=AUTH,
+                        params={"fields": "contact,permission_reminder,campaign_defaults,email_type_option"}).json()
+    r = requests.post(f"{api}/lists/{DEFAULT_LIST_ID}", auth=AUTH, json=dict(body, name="Renamed"),
                       headers={"X-HTTP-Method-Override": "PATCH"})
     assert r.status_code == 200 and r.json()["name"] == "Renamed"
     r = requests.get(f"{api}/lists/{DEFAULT_LIST_ID}", auth=AUTH, headers={"X-HTTP-Method-Override": "DELETE"})

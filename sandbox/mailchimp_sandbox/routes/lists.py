@@ -88,7 +88,9 @@ def get_list_info(ctx, list_id):
 def update_list(ctx, list_id):
     lst = get_list(ctx, list_id)
     body = body_object(ctx)
-    _validate_list_body(body, creating=False)
+    # The spec (SubscriberList2) marks the same five fields required on PATCH as on
+    # POST; API_NOTES says nothing else, so the sandbox enforces the spec.
+    _validate_list_body(body, creating=True)
     if "name" in body:
         lst.name = body["name"].strip()
     if isinstance(body.get("contact"), dict):
