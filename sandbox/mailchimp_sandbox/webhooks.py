@@ -119,14 +119,20 @@ def post_form(url, fields, timeout=WEBHOOK_TIMEOUT):
 
 
 class WebhookDispatcher:
-    """Selects matching webhooks and POSTs events; keeps a delivery log."""
+    """Selects matching webhooks and POSTs events; keeps a delivery log.
+
+    Background deliveries (API writes) go through one FIFO worker so they
+    arrive in the order the changes happened (Mailchimp does not promise
+    that; a receiver should still be idempotent).
+    """
 
     def __init__(self, state):
         self.state = state
         self._log = deque(maxlen=10000)
-        self._lock = threading.Lock()
-        self._pending = 0
-        self._idle = threading.Condition(self._lock)
+        self._lock = threading.Condition()
+        self._queue = deque()
+        self._busy = False
+        self._thread = None
 
     def clear_log(self):
         with self._lock:
@@ -146,29 +152,42 @@ class WebhookDispatcher:
                     and (event_type == "campaign" or w["sources"].get(source))]
 
     def deliver(self, events, source, wait=False):
-        """Deliver ``events`` made by ``source``. With wait=False it runs in a
-        background thread (API writes); returns the delivery results when waiting."""
+        """Deliver ``events`` made by ``source``. With wait=False they are queued
+        for the background worker; with wait=True the results are returned."""
         jobs = []
         for ev in events:
             for hook in self._targets(ev.list_id, ev.type, source):
-                jobs.append((hook, ev))
+                jobs.append((hook, ev, source))
         if not jobs:
             return []
         if wait:
-            return [self._send(hook, ev, source) for hook, ev in jobs]
+            return [self._send(*job) for job in jobs]
         with self._lock:
-            self._pending += 1
-        threading.Thread(target=self._send_all, args=(jobs, source), daemon=True).start()
+            self._queue.extend(jobs)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="mailchimp-sandbox-webhooks",
+                                                daemon=True)
+                self._thread.start()
+            self._lock.notify_all()
         return []
 
-    def _send_all(self, jobs, source):
-        try:
-            for hook, ev in jobs:
-                self._send(hook, ev, source)
-        finally:
+    def _work(self):
+        while True:
             with self._lock:
-                self._pending -= 1
-                self._idle.notify_all()
+                if not self._queue:
+                    self._lock.wait(1.0)
+                    if not self._queue:
+                        self._thread = None      # idle: let the thread end
+                        self._lock.notify_all()
+                        return
+                job = self._queue.popleft()
+                self._busy = True
+            try:
+                self._send(*job)
+            finally:
+                with self._lock:
+                    self._busy = False
+                    self._lock.notify_all()
 
     def _send(self, hook, ev, source):
         status, error, seconds = post_form(hook["url"], ev.fields)
@@ -180,12 +199,12 @@ class WebhookDispatcher:
         return result
 
     def wait_idle(self, timeout=10.0):
-        """Block until background deliveries are done (tests)."""
+        """Block until queued deliveries are done (tests)."""
         deadline = time.time() + timeout
         with self._lock:
-            while self._pending:
+            while self._queue or self._busy:
                 left = deadline - time.time()
                 if left <= 0:
                     return False
-                self._idle.wait(left)
+                self._lock.wait(min(left, 0.05))
         return True
