@@ -5,7 +5,6 @@ import tarfile
 import time
 
 import requests
-
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
 AUTH = ("anystring", DEFAULT_API_KEY)
@@ -79,7 +78,7 @@ def test_batch_status_progression_pause_and_delete(sandbox):
     assert requests.get(f"{api}/batches/{b['id']}", auth=AUTH).json()["status"] == "pending"
     requests.post(sandbox.url + "/_sandbox/batches/config",
                   json={"paused": False, "operation_delay": 0.1}).raise_for_status()
-    done, statuses = wait_finished(api, b["id"])
+    _done, statuses = wait_finished(api, b["id"])
     assert "started" in statuses and statuses[-1] == "finished"
     assert statuses.index("started") < statuses.index("finished")
     assert requests.delete(f"{api}/batches/{b['id']}", auth=AUTH).status_code == 204

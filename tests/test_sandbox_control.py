@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
 AUTH = ("anystring", DEFAULT_API_KEY)
@@ -82,6 +81,7 @@ def test_raw_member_state(sandbox):
     assert requests.get(sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/nobody").status_code == 404
     assert requests.get(sandbox.url + "/_sandbox/state/nolist/members/x").status_code == 404
     assert requests.get(sandbox.url + "/_sandbox/nope").status_code == 404
+    assert requests.get(sandbox.url + "/_sandbox/health").json()["status"] == "ok"
 
 
 def _free_port():

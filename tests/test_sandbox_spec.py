@@ -7,7 +7,6 @@ document for errors) are validated against the spec's schemas with
 type).  Path parameters are camelCased in the spec file and snake_case on
 the wire; the tests map between the two.
 """
-import copy
 import json
 import re
 import sys
@@ -16,7 +15,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import requests
-
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,10 +6,25 @@
     sb.state            # in-memory state, see README "In-process use"
     sb.stop()
 """
-from .constants import (DEFAULT_ACCOUNT_EMAIL, DEFAULT_ACCOUNT_NAME, DEFAULT_API_KEY, DEFAULT_DC,
-                        DEFAULT_LIST_ID, DEFAULT_LIST_NAME)
+from .constants import (
+                        DEFAULT_ACCOUNT_EMAIL,
+                        DEFAULT_ACCOUNT_NAME,
+                        DEFAULT_API_KEY,
+                        DEFAULT_DC,
+                        DEFAULT_LIST_ID,
+                        DEFAULT_LIST_NAME,
+)
 from .server import Sandbox
 from .store import State, subscriber_hash
 
-__all__ = ["Sandbox", "State", "subscriber_hash", "DEFAULT_API_KEY", "DEFAULT_ACCOUNT_NAME",
-           "DEFAULT_ACCOUNT_EMAIL", "DEFAULT_LIST_ID", "DEFAULT_LIST_NAME", "DEFAULT_DC"]
+__all__ = [
+                        "DEFAULT_ACCOUNT_EMAIL",
+                        "DEFAULT_ACCOUNT_NAME",
+                        "DEFAULT_API_KEY",
+                        "DEFAULT_DC",
+                        "DEFAULT_LIST_ID",
+                        "DEFAULT_LIST_NAME",
+                        "Sandbox",
+                        "State",
+                        "subscriber_hash",
+]

@@ -9,7 +9,7 @@ incremental pull using the highest rendered ``last_changed`` never misses a row.
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 US = 1_000_000
 
@@ -34,12 +34,12 @@ def iso(us) -> str:
     """Render ticks like Mailchimp: seconds precision, explicit +00:00 offset."""
     if us is None or us == 0:
         return ""
-    return datetime.fromtimestamp(us // US, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return datetime.fromtimestamp(us // US, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def webhook_time(us) -> str:
     """``fired_at`` in webhooks: ``YYYY-MM-DD HH:MM:SS``, no timezone."""
-    return datetime.fromtimestamp(us // US, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(us // US, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 _SPACE_OFFSET = re.compile(r" (\d\d:?\d\d)$")
@@ -57,13 +57,13 @@ def parse_iso(value):
     if not value:
         return None
     value = _SPACE_OFFSET.sub(r"+\1", value)
-    if value.endswith("Z") or value.endswith("z"):
+    if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     if len(value) == 10:
         value += "T00:00:00"
     dt = datetime.fromisoformat(value.replace(" ", "T", 1))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) * US + dt.microsecond
 
 

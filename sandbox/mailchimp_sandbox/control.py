@@ -41,8 +41,8 @@ def handle(state, method, path, query, raw_body):
     try:
         body = json.loads(raw_body) if raw_body and raw_body.strip() else {}
         if not isinstance(body, dict):
-            raise ValueError
-    except ValueError:
+            raise TypeError("not an object")
+    except (ValueError, TypeError):
         return _json(400, {"error": "body must be a JSON object"})
     allowed = []
     for m, regex, fn in _CONTROL:
@@ -79,6 +79,12 @@ def index():
 @control("GET", "")
 def _index(state, body, query):
     return {"routes": index()}
+
+
+@control("GET", "/health")
+def _health(state, body, query):
+    """Liveness for docker-compose's healthcheck."""
+    return {"status": "ok", "lists": len(state.lists), "accounts": len(state.accounts)}
 
 
 @control("POST", "/reset")
@@ -227,7 +233,7 @@ def _batch_config(state, body, query):
 
 @control("GET", "/batch-results/{name}")
 def _batch_results(state, body, query, name):
-    batch_id = name[:-len(".tar.gz")] if name.endswith(".tar.gz") else name
+    batch_id = name.removesuffix(".tar.gz")
     data = state.batches.result_tar(batch_id)
     if data is None:
         raise ControlError(404, "no results for this batch")

@@ -90,8 +90,7 @@ def make_member(state, lst, email, status, source="API - Generic", now=None):
 # ------------------------------------------------------------------ validation
 def _check_status(value, field="status", allowed=STATUSES):
     if value not in allowed:
-        raise E.field_errors([{"field": field, "message": "Value is not one of the allowed values: %s."
-                               % ", ".join(allowed)}])
+        raise E.field_errors([{"field": field, "message": "Value is not one of the allowed values: {}.".format(", ".join(allowed))}])
     return value
 
 
@@ -552,7 +551,7 @@ def external_action(state, lst, email, action, merges=None, new_email=None, reas
     elif action == "subscribe":
         m["compliance"] = False
         m["merge_fields"].update(merges or {})
-        old = _set_status(state, m, "subscribed", now)
+        _set_status(state, m, "subscribed", now)
         events.append(Event("subscribe", lst, m))
     elif action == "unsubscribe":
         _set_status(state, m, "unsubscribed", now,

@@ -9,11 +9,9 @@ IPs and links come from a 64-bit mix of the index.  Explicit events given at
 creation are stored as-is and merged in.
 """
 import array
-import json
 import math
 
-from . import errors as E
-from .clock import iso, parse_iso, US
+from .clock import US, iso, parse_iso
 from .constants import MAX_OPENS_CLICKS_PER_MEMBER
 from .store import subscriber_hash
 
@@ -334,7 +332,7 @@ def _explicit_events(camp_emails, index, events, send_us):
             raise ValueError("each event needs an email")
         action = ev.get("action")
         if action not in ACTIONS:
-            raise ValueError("event action must be one of %s" % ", ".join(ACTIONS))
+            raise ValueError("event action must be one of {}".format(", ".join(ACTIONS)))
         h = subscriber_hash(email)
         if h not in index:
             index[h] = len(camp_emails)
@@ -374,13 +372,13 @@ def create_campaign(state, api_key, list_id, subject, send_time=None, recipients
         state.campaigns[camp.id] = camp
         webhook_events = []
         if apply_to_members:
-            now = state.now_us()
+            state.now_us()
             for i in camp.unsub_idx:
                 m = lst.members.get(camp.hashes[i])
                 if m is not None and m["status"] == "subscribed":
                     m["status"] = "unsubscribed"
                     m["unsubscribe_reason"] = "N/A (Unsubscribed via campaign)"
-                    m["last_changed"] = now = state.now_us()
+                    m["last_changed"] = state.now_us()
                     webhook_events.append(WEvent("unsubscribe", lst, m, action="unsub",
                                                  reason="manual", campaign_id=camp.id))
             for i in camp.bounce_idx:
@@ -388,7 +386,7 @@ def create_campaign(state, api_key, list_id, subject, send_time=None, recipients
                 bounce = next((e[2] for e in camp.events(i) if e[1] == "bounce"), "")
                 if m is not None and bounce == "hard" and m["status"] in ("subscribed", "unsubscribed"):
                     m["status"] = "cleaned"
-                    m["last_changed"] = now = state.now_us()
+                    m["last_changed"] = state.now_us()
                     webhook_events.append(WEvent("cleaned", lst, m, reason="hard", campaign_id=camp.id))
             lst.touch()
         doc = camp.json(state)

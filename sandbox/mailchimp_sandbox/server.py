@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         return err.status
 
     def _base_url(self):
-        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         return f"http://{host}"
 
     # --------------------------------------------------------------- routing
@@ -163,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         entry = {"method": method, "path": path, "api_path": api_path, "query": query,
                  "api_key_last4": key_last4(key), "request_id": request_id,
-                 "time": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
+                 "time": datetime.now(UTC).isoformat(timespec="microseconds")}
         admitted, in_flight = (True, 0)
         if key:
             admitted, in_flight = state.limiter.acquire(key)

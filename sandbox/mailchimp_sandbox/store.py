@@ -126,9 +126,9 @@ class State:
         self.lock = threading.RLock()
         self.clock = Clock()
         # Components created lazily by their modules (import cycles kept out of here).
+        from .batches import BatchRunner
         from .limits import Faults, Limiter
         from .requestlog import RequestLog
-        from .batches import BatchRunner
         from .webhooks import WebhookDispatcher
 
         self.faults = Faults()
@@ -221,7 +221,7 @@ class State:
             if not api_key:
                 api_key = secrets.token_hex(16) + "-us1"
             if not valid_key_shape(api_key):
-                raise ValueError("api_key must look like <32 hex>-<dc>, e.g. %s" % C.DEFAULT_API_KEY)
+                raise ValueError(f"api_key must look like <32 hex>-<dc>, e.g. {C.DEFAULT_API_KEY}")
             if api_key in self.accounts:
                 raise ValueError("an account with this api_key already exists")
             acct = Account(api_key, account_name or "Sandbox Account",

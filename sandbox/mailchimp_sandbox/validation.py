@@ -22,7 +22,7 @@ MERGE_TYPES = (
     "text", "number", "address", "phone", "date", "url",
     "imageurl", "radio", "dropdown", "birthday", "zip",
 )
-URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)
+URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 ZIP_RE = re.compile(r"^\d{5}(?:-\d{4})?$")
 
 
@@ -79,7 +79,7 @@ def check_merge_value(field, value):
             return value, "Please enter a complete address"
         missing = [k for k in ("addr1", "city", "state", "zip") if not str(value.get(k) or "").strip()]
         if missing:
-            return value, "Please enter a complete address (missing: %s)" % ", ".join(missing)
+            return value, "Please enter a complete address (missing: {})".format(", ".join(missing))
         clean = {k: str(value.get(k) or "") for k in ("addr1", "addr2", "city", "state", "zip", "country")}
         clean["country"] = clean["country"] or "US"
         return clean, None
@@ -102,7 +102,7 @@ def check_merge_value(field, value):
         return value, None
     if mtype in ("radio", "dropdown"):
         if value not in (opts.get("choices") or []):
-            return value, "Please choose one of the available options: %s" % ", ".join(opts.get("choices") or [])
+            return value, "Please choose one of the available options: {}".format(", ".join(opts.get("choices") or []))
         return value, None
     if mtype == "date":
         if not _valid_date(value, opts.get("date_format") or "MM/DD/YYYY"):
@@ -153,7 +153,6 @@ def validate_merge_fields(fields_by_tag, values, *, is_new, current=None, skip_r
             if not field.get("required"):
                 continue
             final = clean[tag] if tag in clean else current.get(tag, "")
-            if tag in clean or is_new:
-                if final in ("", None):
-                    errors.append({"field": tag, "message": "Please enter a value"})
+            if (tag in clean or is_new) and final in ("", None):
+                errors.append({"field": tag, "message": "Please enter a value"})
     return clean, errors

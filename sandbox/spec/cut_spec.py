@@ -36,7 +36,7 @@ def served_operations():
     ops = []
     for method, regex, _fn, _lock in _ROUTES:
         pattern = regex.pattern[1:-1]
-        path = re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", lambda m: "{%s}" % WIRE_TO_SPEC[m.group(1)], pattern)
+        path = re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", lambda m: f"{{{WIRE_TO_SPEC[m.group(1)]}}}", pattern)
         ops.append((method, path))
     return ops
 

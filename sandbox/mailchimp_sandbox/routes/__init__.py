@@ -1,2 +1,12 @@
 """API handlers, one module per resource family; importing registers routes."""
-from . import root, lists, members, merge_fields, segments, interests, webhooks, batches, campaigns  # noqa: F401
+from . import (  # noqa: F401
+    batches,
+    campaigns,
+    interests,
+    lists,
+    members,
+    merge_fields,
+    root,
+    segments,
+    webhooks,
+)

@@ -18,12 +18,12 @@ def _validate(ops):
             continue
         if str(op.get("method", "")).upper() not in METHODS:
             errs.append({"field": f"operations.{n}.method",
-                         "message": "Value is not one of the allowed values: %s." % ", ".join(METHODS)})
+                         "message": "Value is not one of the allowed values: {}.".format(", ".join(METHODS))})
         if not isinstance(op.get("path"), str) or not op["path"]:
             errs.append({"field": f"operations.{n}.path", "message": "This value should not be blank."})
         if op.get("body") is not None and not isinstance(op["body"], str):
             errs.append({"field": f"operations.{n}.body",
-                         "message": "Schema describes string, %s found instead" % type(op["body"]).__name__})
+                         "message": "Schema describes string, {} found instead".format(type(op["body"]).__name__)})
         if op.get("params") is not None and not isinstance(op["params"], dict):
             errs.append({"field": f"operations.{n}.params", "message": "Schema describes object."})
     if errs:

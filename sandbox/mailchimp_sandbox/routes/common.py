@@ -30,6 +30,5 @@ def enum_param(query, name, allowed, default=None):
     if value in (None, ""):
         return default
     if value not in allowed:
-        raise E.field_errors([{"field": name, "message": "Value is not one of the allowed values: %s."
-                               % ", ".join(allowed)}])
+        raise E.field_errors([{"field": name, "message": "Value is not one of the allowed values: {}.".format(", ".join(allowed))}])
     return value

@@ -44,8 +44,7 @@ def create_category(ctx, list_id):
     if missing:
         raise E.required(*missing)
     if body["type"] not in CATEGORY_TYPES:
-        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: %s."
-                               % ", ".join(CATEGORY_TYPES)}])
+        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: {}.".format(", ".join(CATEGORY_TYPES))}])
     if any(c["title"] == body["title"] for c in lst.categories.values()):
         raise E.invalid_resource(f"Cannot add \"{body['title']}\" because it already exists on the list.")
     cat = {"id": ctx.state.new_id(), "title": body["title"], "type": body["type"],
@@ -67,8 +66,7 @@ def update_category(ctx, list_id, category_id):
     cat = _cat(lst, category_id)
     body = body_object(ctx)
     if "type" in body and body["type"] not in CATEGORY_TYPES:
-        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: %s."
-                               % ", ".join(CATEGORY_TYPES)}])
+        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: {}.".format(", ".join(CATEGORY_TYPES))}])
     if "title" in body and not body["title"]:
         raise E.required("title")
     for k in ("title", "type", "display_order"):

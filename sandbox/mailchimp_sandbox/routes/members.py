@@ -148,8 +148,8 @@ def update_member_tags(ctx, list_id, subscriber_hash):
 
 @route("GET", "/lists/{list_id}/members/{subscriber_hash}/activity")
 def member_activity(ctx, list_id, subscriber_hash):
-    from ..reports import member_activity as activity
     from ..constants import MAX_MEMBER_ACTIVITY
+    from ..reports import member_activity as activity
     lst = get_list(ctx, list_id)
     m = M.require_member(lst, subscriber_hash)
     events = activity(ctx.state, lst, m)

@@ -41,7 +41,7 @@ def _check_options(ftype, options):
         allowed = DATE_FORMATS[:2] if ftype == "date" else DATE_FORMATS[2:] if ftype == "birthday" else DATE_FORMATS
         if str(options["date_format"]).upper() not in allowed:
             raise E.field_errors([{"field": "options.date_format",
-                                   "message": "Value is not one of the allowed values: %s." % ", ".join(allowed)}])
+                                   "message": "Value is not one of the allowed values: {}.".format(", ".join(allowed))}])
         options = dict(options, date_format=str(options["date_format"]).upper())
     return dict(options)
 
@@ -69,8 +69,7 @@ def create_merge_field(ctx, list_id):
     if missing:
         raise E.required(*missing)
     if body["type"] not in MERGE_TYPES:
-        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: %s."
-                               % ", ".join(MERGE_TYPES)}])
+        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: {}.".format(", ".join(MERGE_TYPES))}])
     if len(lst.merge_fields) >= MAX_MERGE_FIELDS:
         raise E.invalid_resource(f"This audience already has the maximum of {MAX_MERGE_FIELDS} merge fields.")
     tag = body.get("tag")

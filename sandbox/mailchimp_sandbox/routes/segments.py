@@ -71,7 +71,7 @@ def create_segment(ctx, list_id):
     if options:
         seg = M.new_segment(ctx.state, lst, name, "saved", options=options)
     else:
-        found, missing = _emails_to_members(lst, static or [], "static_segment")
+        found, _missing = _emails_to_members(lst, static or [], "static_segment")
         seg = M.new_segment(ctx.state, lst, name, "static")
         for m in found:
             M.add_to_segment(ctx.state, lst, seg, m)
