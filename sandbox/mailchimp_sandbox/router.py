@@ -92,3 +92,8 @@ def dispatch(state, account, method, path, query, raw_body, base_url):
         return Result(status, doc, events=ctx.events)
     except E.ApiError as exc:
         return Result(exc.status, exc, headers=exc.headers)
+    except Exception:  # noqa: BLE001  (a sandbox bug must still answer like Mailchimp: 500 problem)
+        import traceback
+        traceback.print_exc()
+        err = E.internal_error()
+        return Result(err.status, err)

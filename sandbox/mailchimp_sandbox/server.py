@@ -117,6 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
         return b""
 
     def _send(self, status, body, content_type, headers=None):
+        finish, self._finish = getattr(self, "_finish", None), None
+        if finish is not None:
+            # log and free the connection slot *before* the client can see the
+            # answer: its next call must find the log complete and the slot free
+            finish(status)
         try:
             self.send_response(status)
             if content_type:
@@ -168,22 +173,30 @@ class _Handler(BaseHTTPRequestHandler):
         if key:
             admitted, in_flight = state.limiter.acquire(key)
         entry["in_flight"] = in_flight
-        status = 0
-        try:
-            if not admitted:
-                status = self._problem(E.too_many_requests(
-                    f"You have exceeded the limit of {state.limiter.max_connections} simultaneous connections."),
-                    request_id)
-                entry["throttled"] = True
+        done = []
+
+        def finish(status):
+            if done:
                 return
-            status = self._api(state, method, found.group("dc"), api_path, query, raw, key,
-                               request_id, entry)
-        finally:
+            done.append(status)
             if key and admitted:
                 state.limiter.release(key)
             entry["status"] = status
             entry["duration"] = round(time.perf_counter() - started, 4)
             state.requests.add(**entry)
+
+        self._finish = finish
+        try:
+            if not admitted:
+                entry["throttled"] = True
+                self._problem(E.too_many_requests(
+                    f"You have exceeded the limit of {state.limiter.max_connections} simultaneous connections."),
+                    request_id)
+                return
+            self._api(state, method, found.group("dc"), api_path, query, raw, key, request_id, entry)
+        finally:
+            self._finish = None
+            finish(0)                      # only if nothing was sent (unexpected error)
 
     def _cut(self, request_id):
         """A call that would exceed the request timeout: the CDN gives up with a 502."""
