@@ -63,6 +63,10 @@ def test_explicit_events_report_and_since(api, sandbox):
     # since is inclusive
     same = api.get(f"/reports/{camp['id']}/email-activity", params={"since": "2030-03-02T10:00:05+00:00"}).json()
     assert same["total_items"] == 1 and len(same["emails"][0]["activity"]) == 1
+    od = api.get(f"/reports/{camp['id']}/open-details", params={"since": "2030-03-02T00:00:00+00:00"}).json()
+    assert od["total_items"] == 1 and od["total_opens"] == 1
+    assert od["members"][0]["opens"] == [{"timestamp": "2030-03-02T10:00:00+00:00", "is_proxy_open": False}]
+    assert api.get(f"/reports/{camp['id']}/open-details").json()["total_opens"] == 2
     one = api.get(f"/reports/{camp['id']}/email-activity/{subscriber_hash('a@acme-mail.com')}").json()
     assert one["email_address"] == "a@acme-mail.com" and len(one["activity"]) == 3
     sent = api.get(f"/reports/{camp['id']}/sent-to").json()

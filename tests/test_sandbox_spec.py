@@ -303,6 +303,7 @@ def test_every_endpoint_conforms(client, sandbox):
     c.call("GET", f"/reports/{cid}", expect=200)
     c.call("GET", f"/reports/{cid}/email-activity", params={"since": "2000-01-01T00:00:00+00:00", "count": 5}, expect=200)
     c.call("GET", f"/reports/{cid}/email-activity/{H}", expect=200)
+    c.call("GET", f"/reports/{cid}/open-details", params={"since": "2000-01-01T00:00:00+00:00", "count": 5}, expect=200)
     c.call("GET", f"/reports/{cid}/sent-to", params={"count": 5}, expect=200)
     c.call("GET", f"/reports/{cid}/sent-to/{H}", expect=200)
     c.call("GET", f"/reports/{cid}/unsubscribed", expect=200)

@@ -110,6 +110,7 @@ class Campaign:
         s = {"hard": 0, "soft": 0, "opens": 0, "unique_opens": 0, "clicks": 0, "unique_clicks": 0,
              "unsubs": 0, "last_open": 0, "last_click": 0}
         last = array.array("q", bytes(8 * self.n))
+        last_open = array.array("q", bytes(8 * self.n))
         unsub_idx, bounce_idx = [], []
         for i in range(self.n):
             h, bounce, unsub, opens, clicks = self._profile(i)
@@ -125,6 +126,7 @@ class Campaign:
                     s["unique_opens"] += 1
                     t = base + (opens - 1) * gap
                     mx = max(mx, t)
+                    last_open[i] = t
                     s["last_open"] = max(s["last_open"], t)
                 if clicks:
                     s["clicks"] += clicks
@@ -141,6 +143,7 @@ class Campaign:
                 for e in ev:
                     if e[1] == "open":
                         s["opens"] += 1
+                        last_open[i] = max(last_open[i], e[0])
                         s["last_open"] = max(s["last_open"], e[0])
                     elif e[1] == "click":
                         s["clicks"] += 1
@@ -160,6 +163,7 @@ class Campaign:
             last[i] = mx
         self.summary = s
         self.last_activity = last
+        self.last_open = last_open
         self.unsub_idx = sorted(set(unsub_idx))
         self.bounce_idx = sorted(set(bounce_idx))
         self._since_cache = {}
@@ -176,6 +180,32 @@ class Campaign:
                 self._since_cache.clear()
             self._since_cache[since_us] = hit
         return hit
+
+    def opened_since(self, since_us):
+        """(recipient indexes with an open at/after ``since_us``, their opens in total)."""
+        key = ("opens", since_us)
+        hit = self._since_cache.get(key)
+        if hit is None:
+            last = self.last_open
+            floor = since_us or 0
+            idx = [i for i in range(self.n) if last[i] and last[i] >= floor]
+            if since_us is None:
+                total = self.summary["opens"]
+            else:
+                total = sum(1 for i in idx for e in self.events(i) if e[1] == "open" and e[0] >= floor)
+            hit = (idx, total)
+            self._since_cache[key] = hit
+        return hit
+
+    def open_details(self, state, i, since_us=None):
+        m, merges = _member_view(state, self, i)
+        opens = [{"timestamp": iso(ts), "is_proxy_open": False} for ts, a, *_ in self.events(i)
+                 if a == "open" and (since_us is None or ts >= since_us)]
+        return {"campaign_id": self.id, "list_id": self.list_id,
+                "list_is_active": self.list_id in state.lists, "contact_status": m["status"] if m else "",
+                "email_id": self.hashes[i], "email_address": self.emails[i], "merge_fields": merges,
+                "vip": bool(m and m["vip"]), "opens_count": len(opens),
+                "proxy_excluded_opens_count": len(opens), "opens": opens}
 
     # ------------------------------------------------------------- rendering
     def delivered(self):

@@ -85,6 +85,17 @@ def email_activity(ctx, campaign_id):
                  "campaign_id": camp.id, "total_items": len(idx)}
 
 
+@route("GET", "/reports/{campaign_id}/open-details")
+def open_details(ctx, campaign_id):
+    camp = _get(ctx, campaign_id)
+    since = time_param(ctx.query, "since")
+    idx, total = camp.opened_since(since)
+    offset, count = page_bounds(ctx.query)
+    return 200, {"members": [camp.open_details(ctx.state, i, since) for i in idx[offset:offset + count]],
+                 "campaign_id": camp.id, "total_items": len(idx), "total_opens": total,
+                 "total_proxy_excluded_opens": total}
+
+
 def _recipient(camp, subscriber_hash):
     i = camp.index.get(resolve_hash(subscriber_hash))
     if i is None:
