@@ -62,6 +62,13 @@ def test_put_upsert_identity_and_status_kept(api):
     assert r.json()["merge_fields"] == {**r.json()["merge_fields"], "FNAME": "Ann", "LNAME": "Lee"}
 
 
+def test_status_if_new_counts_for_new_addresses(api):
+    r = put(api, "fresh@acme-mail.com", status_if_new="pending", status="subscribed")
+    assert r.json()["status"] == "pending"
+    r = put(api, "fresh@acme-mail.com", status_if_new="unsubscribed", status="subscribed")
+    assert r.json()["status"] == "subscribed"           # existing: status applies
+
+
 def test_put_requires_email_and_status_if_new(api):
     doc = problem(api.put(f"{M}/{h('x@acme-mail.com')}", json={"email_address": "x@acme-mail.com"}),
                   400, "Invalid Resource")

@@ -261,7 +261,8 @@ def upsert_member(state, lst, token, body, skip_merge_validation=False, source="
                 "The subscriber hash in the URL does not match the email_address in the body. "
                 "Use md5(lowercase(email_address)).")
         _check_not_forgotten(lst, email)
-        status = body.get("status") or body["status_if_new"]
+        # API_NOTES §4: status_if_new is what counts for a new address, status for an existing one
+        status = body["status_if_new"]
         return _insert(state, lst, email, status, body, skip_merge_validation, source)
     return update_member(state, lst, m, body, skip_merge_validation, put=True)
 
