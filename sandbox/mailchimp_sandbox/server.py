@@ -14,12 +14,13 @@ import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import control
 from . import errors as E
+from .clock import UTC
 from .limits import CDN_502_HTML, FAULT_PROBLEMS
 from .requestlog import key_last4
 from .router import dispatch
