@@ -63,9 +63,9 @@ def odoo_addons_path():
     return ",".join([str(ROOT), *paths])
 
 
-def odoo_command(odoo, db, *args):
+def odoo_command(odoo, db, *args, subcommand=()):
     extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
-    return [odoo, f"--addons-path={odoo_addons_path()}", "-d", db, *extra, *args]
+    return [odoo, *subcommand, f"--addons-path={odoo_addons_path()}", "-d", db, *extra, *args]
 
 
 def run_logged(title, command, logfile):
@@ -174,7 +174,7 @@ def run_odoo_tests():
     passed += 1 if upgrade_ok else 0
 
     banner(f"Odoo: uninstall {ADDON} from '{db}'; contacts must stay")
-    command = odoo_command(odoo, db, "shell", "--no-http")
+    command = odoo_command(odoo, db, "--no-http", subcommand=["shell"])
     print("$ " + " ".join(shlex.quote(part) for part in command) + " < uninstall check")
     result = subprocess.run(
         command, input=UNINSTALL_CHECK, cwd=ROOT, capture_output=True, text=True

@@ -73,6 +73,19 @@ def test_revoked_and_disabled_accounts(sandbox):
     assert_problem(requests.get(api2 + "/ping", auth=("x", key3)), 403, "User Disabled")
 
 
+def test_rotated_key_keeps_the_account_and_its_audiences(sandbox):
+    new_key = "00112233445566778899aabbccddeeff-us1"
+    api = sandbox.api_url("us1")
+    before = requests.get(api + "/", auth=AUTH).json()["account_id"]
+    r = requests.post(sandbox.url + "/_sandbox/accounts/rotate",
+                      json={"api_key": DEFAULT_API_KEY, "new_api_key": new_key})
+    assert r.status_code == 200, r.text
+    assert_problem(requests.get(api + "/ping", auth=AUTH), 401, "API Key Invalid")
+    assert requests.get(api + "/", auth=("x", new_key)).json()["account_id"] == before
+    lists = requests.get(api + "/lists", auth=("x", new_key)).json()["lists"]
+    assert [lst["id"] for lst in lists] == [DEFAULT_LIST_ID]
+
+
 def test_unknown_route_wrong_method_and_bad_json(sandbox):
     api = sandbox.api_url("us1")
     assert_problem(requests.get(api + "/automations", auth=AUTH), 404, "Resource Not Found")

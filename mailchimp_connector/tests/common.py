@@ -67,7 +67,7 @@ class MailchimpSandboxMixin:
         return f"{sandbox_url()}/{dc}/3.0"
 
     def sandbox_requests(self):
-        return self.sandbox_control("GET", "requests")
+        return self.sandbox_control("GET", "requests")["requests"]
 
     @contextmanager
     def sandbox_fault(self, **fault):

@@ -139,10 +139,10 @@ class TestMailchimpAccountConnect(MailchimpCase):
 
     def test_reauthorize_with_a_new_key_reconnects(self):
         self.account.action_connect()
+        # the admin revokes the key in Mailchimp and creates a new one
         self.sandbox_control(
-            "POST", "accounts/keys", {"api_key": DEFAULT_API_KEY, "new_api_key": OTHER_KEY}
+            "POST", "accounts/rotate", {"api_key": DEFAULT_API_KEY, "new_api_key": OTHER_KEY}
         )
-        self.sandbox_control("POST", "accounts/revoke", {"api_key": DEFAULT_API_KEY})
         self.account.action_refresh_audiences()
         self.assertEqual(self.account.state, "error")
         wizard = self.env["mailchimp.account.reauthorize"].create(
@@ -191,6 +191,7 @@ class TestMailchimpAccountConnect(MailchimpCase):
 
     def test_neutralization_wipes_keys(self):
         self.account.action_connect()
+        self.env.flush_all()
         for query in get_neutralization_queries(["mailchimp_connector"]):
             self.env.cr.execute(query)
         self.account.invalidate_recordset()

@@ -138,6 +138,10 @@ class BatchRunner:
                 return None
             return b
 
+    def all(self):
+        with self._lock:
+            return list(self._batches.values())
+
     def list(self, api_key):
         with self._lock:
             return [b for b in self._batches.values() if b.api_key == api_key]

@@ -111,6 +111,12 @@ def _revoke(state, body, query):
     return state.revoke_key(body["api_key"])
 
 
+@control("POST", "/accounts/rotate")
+def _rotate(state, body, query):
+    _need(body, "api_key", "new_api_key")
+    return state.rotate_key(body["api_key"], body["new_api_key"])
+
+
 @control("POST", "/accounts/disable")
 def _disable(state, body, query):
     _need(body, "api_key")

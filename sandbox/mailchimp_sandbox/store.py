@@ -241,6 +241,23 @@ class State:
             self.accounts[api_key].revoked = True
             return self.accounts[api_key].public()
 
+    def rotate_key(self, api_key, new_api_key):
+        """Replace the account's key as a person does in Mailchimp (revoke, create a new
+        one): the old key stops working (401), everything the account owns stays."""
+        with self.lock:
+            if not valid_key_shape(new_api_key):
+                raise ValueError(f"new_api_key must look like <32 hex>-<dc>, e.g. {C.DEFAULT_API_KEY}")
+            if new_api_key in self.accounts:
+                raise ValueError("an account with this new_api_key already exists")
+            acct = self.accounts.pop(api_key)
+            acct.api_key = new_api_key
+            self.accounts[new_api_key] = acct
+            owned = [*self.lists.values(), *self.campaigns.values(), *self.batches.all()]
+            for item in owned:
+                if item.api_key == api_key:
+                    item.api_key = new_api_key
+            return acct.public()
+
     def disable_account(self, api_key):
         """The account is disabled (403 UserDisabled)."""
         with self.lock:
