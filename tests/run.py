@@ -41,8 +41,27 @@ def banner(text):
 
 
 def run_pure_tests(pytest_args):
+    """Returns (exit code, {"passed": n, "failed": n, "skipped": n, "error": n})."""
     banner("Pure-Python tests (client, sandbox, repository files): pytest")
-    return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *pytest_args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    last_lines = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        last_lines = (last_lines + [line])[-5:]
+    process.wait()
+    summary = "".join(last_lines)
+    counts = {
+        kind: sum(int(n) for n in re.findall(rf"(\d+) {kind}", summary))
+        for kind in ("passed", "failed", "skipped", "error")
+    }
+    return process.returncode, counts
 
 
 def odoo_addons_path():
@@ -202,22 +221,25 @@ def run_odoo_tests():
 
 def main(argv):
     pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    pure_rc = run_pure_tests(pytest_args)
+    pure_rc, pure = run_pure_tests(pytest_args)
     odoo_result = run_odoo_tests()
     ok = pure_rc == 0 and (odoo_result is None or odoo_result[0] == 0)
+    pure_failed = pure["failed"] + pure["error"] or (1 if pure_rc else 0)
+    odoo_failed, odoo_passed, odoo_skipped = odoo_result or (0, 0, 0)
     banner(
-        "RESULT: "
-        + ("OK" if ok else "FAILED")
-        + f" - pure tests {'passed' if pure_rc == 0 else f'FAILED (pytest exit {pure_rc})'}; "
+        f"RESULT: {'OK' if ok else 'FAILED'}\n"
+        f"pure tests: {pure['passed']} passed, {pure_failed} failed, "
+        f"{pure['skipped']} skipped (pytest exit {pure_rc})\n"
         + (
-            "Odoo tests SKIPPED (no odoo on PATH)"
+            "Odoo tests: SKIPPED, 0 ran (see the line above)"
             if odoo_result is None
-            else f"Odoo: {odoo_result[1]} passed, {odoo_result[0]} failed, "
-            f"{odoo_result[2]} skipped"
+            else f"Odoo tests: {odoo_passed} passed, {odoo_failed} failed, {odoo_skipped} skipped"
         )
     )
-    if odoo_result is not None:
-        print(f"odoo: {odoo_result[1]} passed, {odoo_result[0]} failed, {odoo_result[2]} skipped")
+    print(
+        f"total: {pure['passed'] + odoo_passed} passed, {pure_failed + odoo_failed} failed, "
+        f"{pure['skipped'] + odoo_skipped} skipped"
+    )
     return 0 if ok else 1
 
 

@@ -285,11 +285,14 @@ class MailchimpAccount(models.Model):
         refresh_error = self._refresh_audiences_or_error()
         if refresh_error:
             return self._notification(refresh_error, "warning")
+        names = self.audience_ids.mapped("name")
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         return self._notification(
             self.env._(
-                "Connected to %(name)s: %(count)s audiences found.",
+                "Connected to %(name)s. Audiences (%(count)s): %(audiences)s.",
                 name=self.mailchimp_account_name,
-                count=self.audience_count,
+                count=len(names),
+                audiences=shown or self.env._("none yet"),
             )
         )
 
