@@ -5,11 +5,11 @@ The addon's ``utils`` package is plain Python, but importing it as
 odoo).  It is therefore loaded here under the alias ``mailchimp_utils``.
 """
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = ROOT / "mailchimp_connector"
@@ -44,3 +44,20 @@ def sandbox():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture()
+def api(sandbox):
+    """Calls to the sandbox's API with its default key: ``api.get("/lists")``."""
+    from mailchimp_sandbox import DEFAULT_API_KEY
+
+    session = requests.Session()
+    session.auth = ("anystring", DEFAULT_API_KEY)
+    base = sandbox.api_url("us1")
+
+    class Api:
+        def __getattr__(self, method):
+            return lambda path, **kw: session.request(method.upper(), base + path, **kw)
+
+    yield Api()
+    session.close()

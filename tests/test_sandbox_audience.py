@@ -1,8 +1,6 @@
 """Sandbox: audiences, batch subscribe, merge fields, tags/segments, paging and partial responses."""
 import hashlib
 
-import pytest
-import requests
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
 AUTH = ("anystring", DEFAULT_API_KEY)
@@ -11,18 +9,6 @@ L = f"/lists/{DEFAULT_LIST_ID}"
 
 def h(email):
     return hashlib.md5(email.lower().encode()).hexdigest()
-
-
-@pytest.fixture()
-def api(sandbox):
-    s = requests.Session()
-    s.auth = AUTH
-    base = sandbox.api_url("us1")
-
-    class Api:
-        def __getattr__(self, method):
-            return lambda path, **kw: s.request(method.upper(), base + path, **kw)
-    return Api()
 
 
 NEW_LIST = {

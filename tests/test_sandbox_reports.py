@@ -8,18 +8,6 @@ from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 AUTH = ("anystring", DEFAULT_API_KEY)
 
 
-@pytest.fixture()
-def api(sandbox):
-    s = requests.Session()
-    s.auth = AUTH
-    base = sandbox.api_url("us1")
-
-    class Api:
-        def __getattr__(self, method):
-            return lambda path, **kw: s.request(method.upper(), base + path, **kw)
-    return Api()
-
-
 def make_campaign(sandbox, **body):
     body.setdefault("list_id", DEFAULT_LIST_ID)
     r = requests.post(sandbox.url + "/_sandbox/campaigns", json=body)

@@ -58,18 +58,6 @@ def receiver():
     r.close()
 
 
-@pytest.fixture()
-def api(sandbox):
-    s = requests.Session()
-    s.auth = AUTH
-    base = sandbox.api_url("us1")
-
-    class Api:
-        def __getattr__(self, method):
-            return lambda path, **kw: s.request(method.upper(), base + path, **kw)
-    return Api()
-
-
 def deliveries(sandbox):
     return requests.get(sandbox.url + "/_sandbox/webhooks/deliveries", params={"wait": 1}).json()["deliveries"]
 
