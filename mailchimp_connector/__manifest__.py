@@ -20,6 +20,9 @@
         "views/mailchimp_menus.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["mailchimp_connector/static/tests/tours/*.js"],
+    },
     "application": True,
     "installable": True,
 }
