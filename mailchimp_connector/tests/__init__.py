@@ -1,3 +1,4 @@
 from . import test_mailchimp_account
 from . import test_mailchimp_access
 from . import test_mailchimp_tour
+from . import test_mailchimp_sync

@@ -100,3 +100,57 @@ class MailchimpCase(MailchimpSandboxMixin, odoo_common.TransactionCase):
                 "request_timeout": 5,
             }
         )
+
+
+class MailchimpSyncCase(MailchimpCase):
+    """A connected account and helpers to build pairings and read the sandbox."""
+
+    def setUp(self):
+        super().setUp()
+        self.account.action_connect()
+        self.audience = self.account.audience_ids.filtered(lambda a: a.name == "Newsletter")
+        self.list_id = self.audience.mailchimp_list_id
+        self.client = self.account._get_client()
+        self.addCleanup(self.client.close)
+
+    def make_pairing(self, **vals):
+        pairing = self.env["mailchimp.pairing"].create(
+            dict(
+                {
+                    "name": "Test sync",
+                    "account_id": self.account.id,
+                    "audience_id": self.audience.id,
+                    "partner_domain": "[('email', 'ilike', '@corp.com')]",
+                    "state": "active",
+                },
+                **vals,
+            )
+        )
+        if not pairing.field_map_ids:
+            pairing.action_apply_default_mapping()
+        return pairing
+
+    def mailchimp_members(self):
+        """{email: member} as Mailchimp has them now."""
+        return {
+            member["email_address"]: member
+            for member in self.client.paginate(f"/lists/{self.list_id}/members", "members")
+        }
+
+    def mailchimp_put(self, email, status="subscribed", **merge_fields):
+        from ..utils.mailchimp_keys import subscriber_hash
+
+        return self.client.put(
+            f"/lists/{self.list_id}/members/{subscriber_hash(email)}",
+            json={
+                "email_address": email,
+                "status_if_new": status,
+                "status": status,
+                "merge_fields": merge_fields,
+            },
+        )
+
+    def api_calls(self):
+        return [
+            entry for entry in self.sandbox_requests() if "/_sandbox/" not in entry["path"]
+        ]

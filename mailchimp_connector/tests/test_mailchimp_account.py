@@ -22,7 +22,15 @@ class TestMailchimpAccountConnect(MailchimpCase):
         self.assertEqual(module.state, "installed")
         root = self.env.ref("mailchimp_connector.mailchimp_menu_root")
         self.assertEqual(
-            set(root.child_id.mapped("name")), {"Accounts", "Audiences", "Configuration"}
+            set(root.child_id.mapped("name")),
+            {
+                "Syncs",
+                "Accounts",
+                "Audiences",
+                "History",
+                "Failed Records",
+                "Configuration",
+            },
         )
         manager = self.env.ref("mailchimp_connector.group_mailchimp_manager")
         self.assertIn(manager, self.env.ref("base.group_system").implied_ids)

@@ -1,0 +1,79 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+
+MEMBER_STATUSES = [
+    ("subscribed", "Subscribed"),
+    ("pending", "Pending"),
+    ("unsubscribed", "Unsubscribed"),
+    ("cleaned", "Cleaned"),
+    ("transactional", "Transactional"),
+    ("archived", "Archived"),
+]
+
+
+class MailchimpMember(models.Model):
+    """One contact in one pairing: the link by email and what both sides last agreed on.
+
+    ``synced_values`` holds the merge values both sides had after the last sync;
+    the three-way merge compares each side against it to tell who changed what.
+    """
+
+    _name = "mailchimp.member"
+    _description = "Mailchimp Audience Member"
+    _order = "pairing_id, email"
+    _rec_name = "email"
+
+    pairing_id = fields.Many2one(
+        "mailchimp.pairing", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    audience_id = fields.Many2one(related="pairing_id.audience_id", store=True)
+    company_id = fields.Many2one(related="pairing_id.company_id", store=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Contact", ondelete="set null", index=True, readonly=True
+    )
+    email = fields.Char(required=True, readonly=True)
+    subscriber_hash = fields.Char(required=True, readonly=True)
+    mailchimp_contact_id = fields.Char(
+        readonly=True, index="btree_not_null", help="Mailchimp's id that survives email changes."
+    )
+    status = fields.Selection(MEMBER_STATUSES, readonly=True)
+    mailchimp_last_changed = fields.Datetime(string="Changed in Mailchimp", readonly=True)
+    last_sync_date = fields.Datetime(string="Last Updated", readonly=True)
+    synced_values = fields.Json(readonly=True, copy=False)
+    synced_fingerprint = fields.Char(readonly=True, copy=False)
+    last_seen_run_id = fields.Many2one(
+        "mailchimp.sync.run", readonly=True, ondelete="set null", index="btree_not_null"
+    )
+    need_push = fields.Boolean(
+        readonly=True,
+        index="btree_not_null",
+        help="Mailchimp must receive this contact's values at the next push.",
+    )
+
+    _sql_constraints = [
+        (
+            "pairing_hash_uniq",
+            "unique(pairing_id, subscriber_hash)",
+            "A Mailchimp member is linked once per sync.",
+        ),
+        (
+            "pairing_partner_uniq",
+            "unique(pairing_id, partner_id)",
+            "A contact is linked to one Mailchimp member per sync.",
+        ),
+    ]
+
+    @api.depends("email", "status")
+    def _compute_display_name(self):
+        labels = dict(MEMBER_STATUSES)
+        for member in self:
+            member.display_name = f"{member.email} ({labels.get(member.status, '?')})"
+
+    def action_open_partner(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": self.partner_id.id,
+            "view_mode": "form",
+        }

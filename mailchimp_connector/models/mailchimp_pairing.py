@@ -1,0 +1,420 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import threading
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools.safe_eval import safe_eval
+
+from ..utils import merge_values
+
+_logger = logging.getLogger(__name__)
+
+DIRECTIONS = [
+    ("mailchimp2odoo", "Mailchimp → Odoo"),
+    ("odoo2mailchimp", "Odoo → Mailchimp"),
+    ("both", "Bidirectional"),
+]
+DEFAULT_DOMAIN = "[('email', '!=', False)]"
+
+
+class MailchimpPairing(models.Model):
+    """One Odoo segment of contacts kept in step with one Mailchimp audience."""
+
+    _name = "mailchimp.pairing"
+    _description = "Mailchimp Sync"
+    _inherit = ["mail.thread"]
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    account_id = fields.Many2one(
+        "mailchimp.account",
+        required=True,
+        ondelete="restrict",
+        domain="[('state', '=', 'connected')]",
+        tracking=True,
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    audience_id = fields.Many2one(
+        "mailchimp.audience",
+        string="Mailchimp Audience",
+        required=True,
+        ondelete="restrict",
+        domain="[('account_id', '=', account_id)]",
+        tracking=True,
+    )
+    partner_domain = fields.Char(
+        string="Odoo Segment",
+        default=DEFAULT_DOMAIN,
+        required=True,
+        help="Which contacts belong to this sync. Contacts without an email never do.",
+    )
+    partner_tag_id = fields.Many2one(
+        "res.partner.category",
+        string="Contact Tag",
+        help="Optional: only contacts carrying this tag.",
+    )
+    direction = fields.Selection(DIRECTIONS, required=True, default="both", tracking=True)
+    create_missing = fields.Boolean(
+        string="Create missing records in Odoo",
+        help="Contacts that exist only in Mailchimp are created in Odoo.",
+        tracking=True,
+    )
+    default_owner_id = fields.Many2one(
+        "res.users",
+        string="Default Owner",
+        domain="[('share', '=', False)]",
+        help="Salesperson set on contacts created from Mailchimp.",
+    )
+    conflict_winner = fields.Selection(
+        [("odoo", "Odoo wins"), ("mailchimp", "Mailchimp wins")],
+        string="On conflict",
+        required=True,
+        default="odoo",
+        help="When a mapped field changed on both sides since the last sync.",
+        tracking=True,
+    )
+    double_opt_in = fields.Boolean(
+        help="New members get a confirmation email (status pending) instead of being "
+        "subscribed directly.",
+    )
+    field_map_ids = fields.One2many("mailchimp.field.map", "pairing_id", string="Field Mapping")
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("active", "Active"),
+            ("paused", "Paused"),
+            ("broken", "Broken"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    broken_reason = fields.Text(readonly=True, copy=False)
+    setup_step = fields.Selection(
+        [("configure", "Configure"), ("mapping", "Field Mapping"), ("review", "Review")],
+        default="configure",
+        copy=False,
+    )
+    sync_interval = fields.Integer(
+        string="Sync every (hours)", default=1, help="How often the scheduler runs this sync."
+    )
+    next_sync_date = fields.Datetime(readonly=True, copy=False)
+    sync_requested = fields.Boolean(readonly=True, copy=False)
+    initial_done = fields.Boolean(readonly=True, copy=False)
+    mailchimp_watermark = fields.Char(
+        readonly=True,
+        copy=False,
+        help="Last Mailchimp change (last_changed) already applied in Odoo.",
+    )
+    odoo_watermark = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="Contacts changed after this moment are pushed at the next run.",
+    )
+    last_sync_date = fields.Datetime(readonly=True, copy=False)
+    last_run_id = fields.Many2one("mailchimp.sync.run", readonly=True, copy=False)
+    last_run_state = fields.Selection(related="last_run_id.state", string="Last Run")
+    run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
+    member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
+    member_count = fields.Integer(compute="_compute_counts")
+    failure_count = fields.Integer(compute="_compute_counts")
+
+    @api.constrains("create_missing", "default_owner_id", "direction")
+    def _check_default_owner(self):
+        for pairing in self:
+            if pairing.create_missing and not pairing.default_owner_id:
+                raise ValidationError(
+                    self.env._(
+                        "Choose a Default Owner: contacts created from Mailchimp need one."
+                    )
+                )
+
+    @api.constrains("account_id", "audience_id")
+    def _check_audience_account(self):
+        for pairing in self:
+            if pairing.audience_id.account_id != pairing.account_id:
+                raise ValidationError(
+                    self.env._("The audience must belong to the sync's Mailchimp account.")
+                )
+
+    @api.constrains("partner_domain")
+    def _check_partner_domain(self):
+        for pairing in self:
+            try:
+                pairing._segment_domain()
+                self.env["res.partner"].search_count(pairing._segment_domain(), limit=1)
+            except Exception as error:  # noqa: BLE001 - any bad domain is the admin's to fix
+                raise ValidationError(
+                    self.env._("The Odoo segment is not a valid domain: %s", error)
+                ) from None
+
+    @api.constrains("sync_interval")
+    def _check_sync_interval(self):
+        if any(pairing.sync_interval < 1 for pairing in self):
+            raise ValidationError(self.env._("Sync at most once an hour per sync."))
+
+    def _compute_counts(self):
+        members = dict(
+            self.env["mailchimp.member"]._read_group(
+                [("pairing_id", "in", self.ids)], ["pairing_id"], ["__count"]
+            )
+        )
+        failures = dict(
+            self.env["mailchimp.sync.failure"]._read_group(
+                [("pairing_id", "in", self.ids), ("run_id", "in", self.last_run_id.ids)],
+                ["pairing_id"],
+                ["__count"],
+            )
+        )
+        for pairing in self:
+            pairing.member_count = members.get(pairing, 0)
+            pairing.failure_count = failures.get(pairing, 0)
+
+    @api.onchange("audience_id")
+    def _onchange_audience_id(self):
+        if self.audience_id and not self.name:
+            self.name = self.env._("Contacts ↔ %s", self.audience_id.name)
+
+    # ------------------------------------------------------------------
+    # Segment and mapping
+    # ------------------------------------------------------------------
+
+    def _segment_domain(self):
+        """The contacts of this sync: the admin's domain, the tag, an email, the company."""
+        self.ensure_one()
+        domain = list(safe_eval(self.partner_domain or "[]"))
+        domain += [("email_normalized", "!=", False)]
+        if self.partner_tag_id:
+            domain += [("category_id", "in", self.partner_tag_id.ids)]
+        if self.company_id:
+            domain += [("company_id", "in", (False, self.company_id.id))]
+        return domain
+
+    def action_apply_default_mapping(self):
+        """Propose the usual pairs for the audience's merge fields; keep existing ones."""
+        for pairing in self:
+            merge_fields = pairing.audience_id.merge_field_ids
+            partner_fields = {
+                name: {
+                    "type": field.type,
+                    "string": field.string,
+                    "selection": field._description_selection(self.env)
+                    if field.type == "selection"
+                    else None,
+                }
+                for name, field in self.env["res.partner"]._fields.items()
+                if field.store
+            }
+            proposals = merge_values.default_mappings(
+                [
+                    {
+                        "tag": merge_field.tag,
+                        "type": merge_field.field_type,
+                        "options": merge_field.options or {},
+                    }
+                    for merge_field in merge_fields
+                ],
+                partner_fields,
+            )
+            mapped = set(pairing.field_map_ids.mapped("merge_tag"))
+            by_tag = {merge_field.tag: merge_field for merge_field in merge_fields}
+            fields_by_name = {
+                field.name: field
+                for field in self.env["ir.model.fields"].search(
+                    [("model", "=", "res.partner")]
+                )
+            }
+            pairing.field_map_ids = [
+                fields.Command.create(
+                    {
+                        "sequence": index,
+                        "merge_field_id": by_tag[proposal["merge_tag"]].id,
+                        "source_kind": proposal["source_kind"],
+                        "odoo_field_id": proposal["source_kind"] == "field"
+                        and fields_by_name[proposal["odoo_field"]].id,
+                    }
+                )
+                for index, proposal in enumerate(proposals)
+                if proposal["merge_tag"] not in mapped
+            ]
+
+    # ------------------------------------------------------------------
+    # Running
+    # ------------------------------------------------------------------
+
+    def _lock_key(self):
+        # two int4 keys: a constant for this model, the pairing id
+        return (7300, self.id)
+
+    def _try_lock(self):
+        """A session-level advisory lock: it survives the run's chunk commits (a row
+        lock would not) and PostgreSQL drops it if the process dies."""
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", self._lock_key())
+        return self.env.cr.fetchone()[0]
+
+    def _unlock(self):
+        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._lock_key())
+
+    def run_sync(self, full=False, trigger="manual"):
+        """Run one complete sync of this pairing in this process.
+
+        Returns the ``mailchimp.sync.run``, or an empty recordset when another
+        sync of the same pairing is running (two never run at once).
+        """
+        self.ensure_one()
+        if self.state not in ("draft", "active"):
+            raise UserError(
+                self.env._("The sync %(name)s is %(state)s.", name=self.name, state=self.state)
+            )
+        if not self._try_lock():
+            _logger.info("Mailchimp sync %s is already running: skipped", self.id)
+            return self.env["mailchimp.sync.run"]
+        try:
+            run = self.env["mailchimp.sync.run"].create(
+                {
+                    "pairing_id": self.id,
+                    "pairing_name": self.name,
+                    "company_id": self.company_id.id,
+                    "trigger": trigger,
+                    "full": full or not self.initial_done,
+                    "direction": self.direction,
+                }
+            )
+            self.last_run_id = run
+            run._execute()
+        finally:
+            self._unlock()
+        return run
+
+    def action_setup_next(self):
+        """Configure -> Field Mapping (prefilled with defaults) -> Review."""
+        for pairing in self:
+            if pairing.setup_step == "configure":
+                if not pairing.field_map_ids:
+                    pairing.action_apply_default_mapping()
+                pairing.setup_step = "mapping"
+            elif pairing.setup_step == "mapping":
+                pairing.field_map_ids._check_compatible()
+                pairing.setup_step = "review"
+
+    def action_setup_back(self):
+        steps = {"review": "mapping", "mapping": "configure"}
+        for pairing in self:
+            pairing.setup_step = steps.get(pairing.setup_step, "configure")
+
+    def action_start_sync(self):
+        """Activate the sync and run its initial sync in the background."""
+        for pairing in self:
+            if not pairing.field_map_ids:
+                pairing.action_apply_default_mapping()
+            pairing.write({"state": "active", "broken_reason": False})
+        return self.action_sync_now()
+
+    def action_sync_now(self):
+        """Ask the scheduler to run these syncs now; the browser does not wait."""
+        self.check_access("write")
+        if any(pairing.state == "broken" for pairing in self):
+            raise UserError(
+                self.env._("Repair the broken sync first (see its message), then resume it.")
+            )
+        self.write({"sync_requested": True})
+        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
+        return self.env["mailchimp.account"]._notification(
+            self.env._("The sync has started; its progress shows in its history."),
+            reload=False,
+        )
+
+    def action_pause(self):
+        self.write({"state": "paused", "sync_requested": False})
+
+    def action_resume(self):
+        self.write({"state": "active", "broken_reason": False})
+
+    def _mark_broken(self, reason):
+        self.write({"state": "broken", "broken_reason": reason, "sync_requested": False})
+        self.message_post(body=reason)
+
+    @api.model
+    def _cron_sync(self, limit=None):
+        """Run the syncs that are due or were asked for, one after the other."""
+        now = fields.Datetime.now()
+        pairings = self.search(
+            [
+                ("state", "=", "active"),
+                ("account_id.state", "=", "connected"),
+                "|",
+                ("sync_requested", "=", True),
+                "|",
+                ("next_sync_date", "=", False),
+                ("next_sync_date", "<=", now),
+            ],
+            order="sync_requested desc, next_sync_date asc, id",
+            limit=limit,
+        )
+        cron = self.env["ir.cron"]
+        for done, pairing in enumerate(pairings):
+            pairing.write(
+                {
+                    "sync_requested": False,
+                    "next_sync_date": now + timedelta(hours=pairing.sync_interval),
+                }
+            )
+            pairing._commit()
+            pairing.run_sync(trigger="cron")
+            cron._notify_progress(done=done + 1, remaining=len(pairings) - done - 1)
+
+    def _commit(self):
+        """Commit unless running under tests, as Odoo's own batch crons do."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    # ------------------------------------------------------------------
+    # Screens
+    # ------------------------------------------------------------------
+
+    def _action_for(self, xml_id, **extra):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(xml_id)
+        action.update(extra)
+        return action
+
+    def action_view_members(self):
+        return self._action_for(
+            "mailchimp_connector.mailchimp_member_action",
+            domain=[("pairing_id", "=", self.id)],
+            context={"default_pairing_id": self.id},
+        )
+
+    def action_view_field_mapping(self):
+        return self._action_for(
+            "mailchimp_connector.mailchimp_field_map_action",
+            domain=[("pairing_id", "=", self.id)],
+            context={"default_pairing_id": self.id},
+        )
+
+    def action_view_history(self):
+        return self._action_for(
+            "mailchimp_connector.mailchimp_sync_run_action",
+            domain=[("pairing_id", "=", self.id)],
+        )
+
+    def action_view_failures(self):
+        return self._action_for(
+            "mailchimp_connector.mailchimp_sync_failure_action",
+            domain=[("pairing_id", "=", self.id)],
+        )
+
+    def action_export_failures(self):
+        """Download the failed records of this sync as CSV."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/mailchimp/pairing/{self.id}/failures.csv",
+            "target": "download",
+        }

@@ -1,0 +1,666 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+from datetime import timezone
+
+from odoo import api, fields, models
+
+from ..utils import mailchimp_errors as mc_errors
+from ..utils import merge_values, sync_rules
+from ..utils.mailchimp_keys import subscriber_hash
+from .mailchimp_pairing import DIRECTIONS
+
+_logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # Mailchimp's largest page
+PAGE_OVERLAP = 50  # re-read at each page boundary: offset paging can skip shifted items
+PUSH_CHUNK = 500  # batch subscribe takes 500 members per call
+MEMBER_FIELDS = ["id", "contact_id", "email_address", "status", "last_changed", "merge_fields"]
+# partners written by the sync carry no chatter noise and no followers
+QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
+
+
+class MailchimpSyncRun(models.Model):
+    """One run of one pairing: what it did, and the work itself (pull, then push).
+
+    Data are committed chunk by chunk, each chunk with the watermark that
+    covers it, so a run killed at any point resumes from the last chunk.
+    """
+
+    _name = "mailchimp.sync.run"
+    _description = "Mailchimp Sync Run"
+    _order = "id desc"
+
+    pairing_id = fields.Many2one(
+        "mailchimp.pairing", ondelete="set null", index=True, readonly=True
+    )
+    pairing_name = fields.Char(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    trigger = fields.Selection(
+        [("manual", "Manual"), ("cron", "Scheduled")], default="manual", readonly=True
+    )
+    full = fields.Boolean(string="Full sync", readonly=True)
+    direction = fields.Selection(DIRECTIONS, readonly=True)
+    state = fields.Selection(
+        [("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+        default="running",
+        required=True,
+        readonly=True,
+    )
+    start_date = fields.Datetime(default=fields.Datetime.now, readonly=True)
+    end_date = fields.Datetime(readonly=True)
+    duration = fields.Float(compute="_compute_duration", string="Duration (s)")
+    phase = fields.Char(readonly=True)
+    progress_done = fields.Integer(readonly=True)
+    created_count = fields.Integer(string="Created", readonly=True)
+    updated_count = fields.Integer(string="Updated", readonly=True)
+    unchanged_count = fields.Integer(string="Unchanged", readonly=True)
+    skipped_count = fields.Integer(string="Skipped", readonly=True)
+    failed_count = fields.Integer(string="Failed", readonly=True)
+    conflict_count = fields.Integer(string="Conflicts resolved", readonly=True)
+    http_requests = fields.Integer(string="Mailchimp requests", readonly=True)
+    message = fields.Text(readonly=True)
+    failure_ids = fields.One2many("mailchimp.sync.failure", "run_id", string="Failures")
+
+    @api.depends("start_date", "end_date")
+    def _compute_duration(self):
+        for run in self:
+            end = run.end_date or fields.Datetime.now()
+            run.duration = (end - run.start_date).total_seconds() if run.start_date else 0
+
+    # ------------------------------------------------------------------
+    # Orchestration
+    # ------------------------------------------------------------------
+
+    def _execute(self):
+        self.ensure_one()
+        pairing = self.pairing_id
+        self._commit()
+        try:
+            with pairing.account_id._get_client() as client:
+                client.session.hooks["response"].append(self._count_request)
+                self._pull(client)
+                if self.direction in ("both", "odoo2mailchimp"):
+                    self._push(client)
+            pairing.write(
+                {"initial_done": True, "last_sync_date": fields.Datetime.now()}
+            )
+            self._finish("done")
+        except mc_errors.MailchimpError as error:
+            # the chunk in progress was rolled back by its savepoint; earlier ones stay
+            self._fail(error)
+        return self
+
+    def _count_request(self, response, *args, **kwargs):
+        self.http_requests += 1
+
+    def _fail(self, error):
+        pairing, account = self.pairing_id, self.pairing_id.account_id
+        message = account._mailchimp_error_message(error)
+        if isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (error.path or ""):
+            message = self.env._(
+                "The Mailchimp audience %(audience)s no longer exists (deleted in Mailchimp). "
+                "Nothing was deleted in Odoo; pair the contacts with another audience.",
+                audience=pairing.audience_id.name,
+            )
+            pairing._mark_broken(message)
+            pairing.audience_id.active = False
+        elif isinstance(error, mc_errors.MailchimpAuthError):
+            account._set_error(message)
+        _logger.warning("Mailchimp sync run %s failed: %s", self.id, type(error).__name__)
+        self._finish("failed", message)
+
+    def _finish(self, state, message=False):
+        self.write(
+            {
+                "state": state,
+                "end_date": fields.Datetime.now(),
+                "message": message,
+                "phase": False,
+            }
+        )
+        self._commit()
+
+    def _add(self, **counts):
+        """Count in the run's own fields: flushed with the chunk they describe."""
+        for name, value in counts.items():
+            self[f"{name}_count"] += value
+
+    def _commit(self):
+        """Save a chunk, its counts and its watermark together."""
+        self.pairing_id._commit()
+
+    def _record_failures(self, direction, rows, kind="failed"):
+        """rows: (partner id or False, email, reason). One create for the chunk."""
+        if not rows:
+            return
+        self.env["mailchimp.sync.failure"].create(
+            [
+                {
+                    "run_id": self.id,
+                    "partner_id": partner_id or False,
+                    "email": email,
+                    "direction": direction,
+                    "kind": kind,
+                    "reason": reason,
+                }
+                for partner_id, email, reason in rows
+            ]
+        )
+        self._add(**{kind: len(rows)})
+
+    # ------------------------------------------------------------------
+    # Mailchimp -> Odoo
+    # ------------------------------------------------------------------
+
+    def _pull(self, client):
+        """Read members changed since the watermark, oldest change first."""
+        pairing = self.pairing_id
+        self.phase = self.env._("Reading Mailchimp")
+        params = {"sort_field": "last_changed", "sort_dir": "ASC"}
+        if not self.full and pairing.mailchimp_watermark:
+            params["since_last_changed"] = pairing.mailchimp_watermark
+        path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
+        mappings = pairing.field_map_ids
+        fields_wanted = MEMBER_FIELDS[:-1] + [
+            f"merge_fields.{tag}" for tag in mappings.mapped("merge_tag")
+        ]
+        watermark = pairing.mailchimp_watermark or None
+        for page in client.pages(
+            path, "members", params=params, fields=fields_wanted, overlap=PAGE_OVERLAP
+        ):
+            with self.env.cr.savepoint():
+                self._pull_page(page, mappings)
+            watermark = sync_rules.next_watermark(
+                watermark, [member.get("last_changed") for member in page]
+            )
+            pairing.mailchimp_watermark = watermark
+            self.progress_done += len(page)
+            self._commit()
+        if self.full:
+            # a full read that did not see a member: it was deleted in Mailchimp (F17)
+            self.env["mailchimp.member"].search(
+                [
+                    ("pairing_id", "=", pairing.id),
+                    ("last_seen_run_id", "!=", self.id),
+                    ("status", "!=", "archived"),
+                ]
+            ).write({"status": "archived"})
+
+    def _pull_page(self, page, mappings):
+        pairing = self.pairing_id
+        Member = self.env["mailchimp.member"]
+        Partner = self.env["res.partner"].with_context(active_test=False, **QUIET)
+        read_fields = mappings._partner_fields() + ["create_date"]
+        hashes = [member["id"] for member in page]
+        contact_ids = [member.get("contact_id") for member in page if member.get("contact_id")]
+        linked = Member.search_fetch(
+            [
+                ("pairing_id", "=", pairing.id),
+                "|",
+                ("subscriber_hash", "in", hashes),
+                ("mailchimp_contact_id", "in", contact_ids),
+            ],
+            ["subscriber_hash", "mailchimp_contact_id", "partner_id", "email", "status",
+             "synced_values"],
+        )
+        by_hash = {member.subscriber_hash: member for member in linked}
+        by_contact = {
+            member.mailchimp_contact_id: member
+            for member in linked
+            if member.mailchimp_contact_id
+        }
+        # prefetch the linked partners' mapped fields in one query
+        linked.partner_id.with_context(active_test=False).fetch(read_fields)
+        unlinked = [
+            merge_values.normalize_email(member["email_address"])
+            for member in page
+            if member["id"] not in by_hash and member.get("contact_id") not in by_contact
+        ]
+        candidates = self._partners_by_email([email for email in unlinked if email], read_fields)
+        push_only = [m.merge_tag for m in mappings if not m.can_pull]
+        to_create, member_vals, failures = [], [], []
+        for mc_member in page:
+            email = merge_values.normalize_email(mc_member["email_address"])
+            member = by_hash.get(mc_member["id"]) or by_contact.get(mc_member.get("contact_id"))
+            mc_values = mappings._normalize(mc_member.get("merge_fields") or {})
+            common = {
+                "email": email,
+                "subscriber_hash": mc_member["id"],
+                "mailchimp_contact_id": mc_member.get("contact_id"),
+                "status": mc_member["status"],
+                "mailchimp_last_changed": _mailchimp_datetime(mc_member.get("last_changed")),
+                "last_seen_run_id": self.id,
+            }
+            if member:
+                partner = member.partner_id
+                if not partner:
+                    member.write(common)
+                    self._add(skipped=1)
+                    continue
+                synced = member.synced_values or {}
+            else:
+                partner = candidates.get(email)
+                synced = None
+            if not partner:
+                if pairing.create_missing and self.direction != "odoo2mailchimp" and (
+                    mc_member["status"] != "archived"
+                ):
+                    to_create.append((mc_member, mc_values, common))
+                else:
+                    self._add(skipped=1)
+                continue
+            try:
+                outcome = self._merge(partner, synced, mc_values, mappings, push_only)
+            except merge_values.MergeValueError as error:
+                failures.append((partner.id, email, error.reason))
+                continue
+            resolution, pending = outcome
+            odoo_vals = mappings._odoo_vals(resolution.to_odoo, partner.name)
+            if (
+                member
+                and email != member.email
+                and self.direction != "odoo2mailchimp"
+                and partner.email_normalized == member.email
+            ):
+                # renamed in Mailchimp (same contact id): rename the contact, no duplicate
+                odoo_vals["email"] = mc_member["email_address"]
+            if odoo_vals:
+                partner.write(odoo_vals)
+                self._add(updated=1)
+            elif member and not pending:
+                self._add(unchanged=1)
+            self._add(conflict=len(resolution.conflicts))
+            vals = dict(
+                common,
+                synced_values=resolution.new_synced,
+                synced_fingerprint=merge_values.values_fingerprint(resolution.new_synced),
+                need_push=bool(pending),
+                last_sync_date=fields.Datetime.now(),
+            )
+            if member:
+                member.write(vals)
+            else:
+                member_vals.append(dict(vals, pairing_id=pairing.id, partner_id=partner.id))
+        if to_create:
+            member_vals += self._create_partners(to_create, mappings, failures)
+        Member.create(member_vals)
+        self._record_failures("mailchimp2odoo", failures)
+
+    def _merge(self, partner, synced, mc_values, mappings, push_only):
+        """Three-way merge; tags Odoo must still push keep their old base."""
+        odoo_now = mappings._mailchimp_values(partner)
+        resolution = sync_rules.resolve_fields(
+            synced,
+            odoo_now,
+            mc_values,
+            self.pairing_id.conflict_winner,
+            self.direction,
+            push_only=push_only,
+            tags=list(mc_values),
+        )
+        pending = dict(resolution.to_mailchimp)
+        for tag in pending:
+            resolution.new_synced[tag] = (synced or {}).get(tag, "")
+        return resolution, pending
+
+    def _partners_by_email(self, emails, read_fields):
+        """The contact each email matches (F9): linked first, else the oldest, else lowest id."""
+        if not emails:
+            return {}
+        pairing = self.pairing_id
+        domain = [("email_normalized", "in", emails)]
+        if pairing.company_id:
+            domain.append(("company_id", "in", (False, pairing.company_id.id)))
+        partners = self.env["res.partner"].search_fetch(domain, read_fields)
+        taken = set(
+            self.env["mailchimp.member"]
+            .search_fetch(
+                [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
+                ["partner_id"],
+            )
+            .partner_id.ids
+        )
+        contacts = [
+            {
+                "id": partner.id,
+                "email": partner.email_normalized,
+                "create_date": partner.create_date,
+                "linked": False,
+            }
+            for partner in partners
+            if partner.id not in taken
+        ]
+        winners, _skipped = sync_rules.pick_winners(contacts)
+        return {
+            email: partners.browse(contact["id"]) for email, contact in winners.items()
+        }
+
+    def _create_partners(self, to_create, mappings, failures):
+        """Contacts that exist only in Mailchimp (F8), created in one batch."""
+        pairing = self.pairing_id
+        partner_vals, kept = [], []
+        for mc_member, mc_values, common in to_create:
+            pullable = {m.merge_tag: mc_values.get(m.merge_tag) for m in mappings if m.can_pull}
+            try:
+                vals = mappings._odoo_vals(pullable)
+            except merge_values.MergeValueError as error:
+                failures.append((False, common["email"], error.reason))
+                continue
+            vals.setdefault("name", vals.get("name") or mc_member["email_address"])
+            vals.update(
+                {
+                    "email": mc_member["email_address"],
+                    "user_id": pairing.default_owner_id.id,
+                    "company_id": pairing.company_id.id or False,
+                }
+            )
+            partner_vals.append(vals)
+            kept.append((common, pullable))
+        partners = (
+            self.env["res.partner"].with_context(**QUIET).create(partner_vals)
+        )
+        self._add(created=len(partners))
+        return [
+            dict(
+                common,
+                pairing_id=pairing.id,
+                partner_id=partner.id,
+                synced_values=synced,
+                synced_fingerprint=merge_values.values_fingerprint(synced),
+                last_sync_date=fields.Datetime.now(),
+            )
+            for partner, (common, synced) in zip(partners, kept)
+        ]
+
+    # ------------------------------------------------------------------
+    # Odoo -> Mailchimp
+    # ------------------------------------------------------------------
+
+    def _push(self, client):
+        """Send new and changed contacts of the segment, 500 at a time."""
+        pairing = self.pairing_id
+        self.phase = self.env._("Sending to Mailchimp")
+        started = self.env.cr.now()
+        mappings = pairing.field_map_ids
+        read_fields = mappings._partner_fields() + ["create_date"]
+        domain = pairing._segment_domain()
+        if not self.full and pairing.odoo_watermark:
+            domain += [
+                "|",
+                "|",
+                ("write_date", ">", pairing.odoo_watermark),
+                ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
+                (
+                    "mailchimp_member_ids",
+                    "any",
+                    [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
+                ),
+            ]
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        last_id = 0
+        while True:
+            chunk = Partner.search_fetch(
+                domain + [("id", ">", last_id)], read_fields, order="id", limit=PUSH_CHUNK
+            )
+            if not chunk:
+                break
+            last_id = chunk[-1].id
+            with self.env.cr.savepoint():
+                self._push_chunk(client, chunk, mappings, read_fields)
+            self.progress_done += len(chunk)
+            self._commit()
+        pairing.odoo_watermark = started
+
+    def _push_chunk(self, client, partners, mappings, read_fields):
+        pairing = self.pairing_id
+        list_id = pairing.audience_id.mailchimp_list_id
+        members = self.env["mailchimp.member"].search_fetch(
+            [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
+            ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push"],
+        )
+        member_of = {member.partner_id.id: member for member in members}
+        winners = self._push_winners(partners, member_of)
+        new_items, updates, failures, skipped = [], [], [], []
+        for partner in partners:
+            email = partner.email_normalized
+            if winners.get(email) != partner.id:
+                skipped.append((partner.id, partner.email, winners.get(("reason", partner.id))))
+                continue
+            try:
+                values = mappings._mailchimp_values(partner)
+            except merge_values.MergeValueError as error:
+                failures.append((partner.id, email, error.reason))
+                continue
+            member = member_of.get(partner.id)
+            if not member:
+                new_items.append((partner, values))
+                continue
+            synced = member.synced_values or {}
+            changed = {
+                tag: value
+                for tag, value in values.items()
+                if merge_values.canonical(value) != merge_values.canonical(synced.get(tag))
+            }
+            renamed = email != member.email
+            if not changed and not renamed:
+                if member.need_push:
+                    member.need_push = False
+                self._add(unchanged=1)
+                continue
+            blocked = sync_rules.push_blocked_reason(member.status)
+            if renamed and not blocked:
+                blocked = sync_rules.rename_blocked_reason(member.status)
+            if blocked:
+                skipped.append((partner.id, email, blocked))
+                continue
+            updates.append((partner, member, values, changed, renamed))
+        self._send_new(client, list_id, new_items, failures)
+        self._send_updates(client, list_id, updates, failures)
+        self._record_failures("odoo2mailchimp", failures)
+        self._record_failures("odoo2mailchimp", [row for row in skipped if row[2]], "skipped")
+
+    def _push_winners(self, partners, member_of):
+        """{email: winning partner id} for the chunk's emails, and losers' reasons (F9)."""
+        pairing = self.pairing_id
+        emails = list(set(partners.mapped("email_normalized")))
+        domain = pairing._segment_domain() + [("email_normalized", "in", emails)]
+        everyone = self.env["res.partner"].search_fetch(
+            domain, ["email_normalized", "create_date"]
+        )
+        linked = set(member_of)
+        others = everyone - partners
+        if others:
+            linked |= set(
+                self.env["mailchimp.member"]
+                .search_fetch(
+                    [("pairing_id", "=", pairing.id), ("partner_id", "in", others.ids)],
+                    ["partner_id"],
+                )
+                .partner_id.ids
+            )
+        winners, skipped = sync_rules.pick_winners(
+            [
+                {
+                    "id": partner.id,
+                    "email": partner.email_normalized,
+                    "create_date": partner.create_date,
+                    "linked": partner.id in linked,
+                }
+                for partner in everyone
+            ]
+        )
+        result = {email: contact["id"] for email, contact in winners.items()}
+        for contact, reason in skipped:
+            result[("reason", contact["id"])] = reason
+        return result
+
+    def _send_new(self, client, list_id, new_items, failures):
+        """Batch subscribe (500 per call): only new addresses, so no status is ever
+        sent to an existing member; addresses Mailchimp already has are updated."""
+        if not new_items:
+            return
+        status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        by_email = {partner.email_normalized: (partner, values) for partner, values in new_items}
+        result = client.batch_subscribe(
+            list_id,
+            [
+                {
+                    "email_address": partner.email_normalized,
+                    "status": status,
+                    "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+                }
+                for partner, values in new_items
+            ],
+            update_existing=False,
+        )
+        member_vals, existing = [], []
+        for mc_member in result.created:
+            partner, values = by_email.get(mc_member["email_address"].lower(), (None, None))
+            if partner:
+                member_vals.append(self._member_vals(partner, values, mc_member))
+        for error in result.errors:
+            email = (error.get("email_address") or "").lower()
+            partner, values = by_email.get(email, (None, None))
+            if error.get("error_code") == "ERROR_CONTACT_EXISTS" and partner:
+                existing.append((partner, values))
+            else:
+                failures.append(
+                    (partner and partner.id, email, _batch_error_reason(error))
+                )
+        self.env["mailchimp.member"].create(member_vals)
+        self._add(created=len(member_vals))
+        if existing:
+            self._send_existing(client, list_id, existing, failures)
+
+    def _member_vals(self, partner, values, mc_member):
+        return {
+            "pairing_id": self.pairing_id.id,
+            "partner_id": partner.id,
+            "email": partner.email_normalized,
+            "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
+            "mailchimp_contact_id": mc_member.get("contact_id"),
+            "status": mc_member.get("status"),
+            "mailchimp_last_changed": _mailchimp_datetime(mc_member.get("last_changed")),
+            "synced_values": values,
+            "synced_fingerprint": merge_values.values_fingerprint(values),
+            "last_sync_date": fields.Datetime.now(),
+            "last_seen_run_id": self.id,
+        }
+
+    def _send_existing(self, client, list_id, items, failures):
+        """Addresses Mailchimp has but Odoo had not linked: upsert without a status."""
+        status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        operations = [
+            {
+                "method": "PUT",
+                "path": f"/lists/{list_id}/members/{subscriber_hash(partner.email_normalized)}",
+                "body": {
+                    "email_address": partner.email_normalized,
+                    "status_if_new": status,
+                    "merge_fields": values,
+                },
+                "operation_id": str(partner.id),
+            }
+            for partner, values in items
+        ]
+        by_id = {str(partner.id): (partner, values) for partner, values in items}
+        member_vals = []
+        for result in self._run_batch(client, operations):
+            partner, values = by_id[result["operation_id"]]
+            if result["status_code"] == 200:
+                member_vals.append(self._member_vals(partner, values, result["response"]))
+            else:
+                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+        self.env["mailchimp.member"].create(member_vals)
+        self._add(updated=len(member_vals))
+
+    def _send_updates(self, client, list_id, updates, failures):
+        """Changed merge fields (and renames, F18) as PATCHes in one /batches call."""
+        if not updates:
+            return
+        operations, by_id = [], {}
+        for partner, member, values, changed, renamed in updates:
+            body = {"merge_fields": changed} if changed else {}
+            if renamed:
+                body["email_address"] = partner.email_normalized
+            operations.append(
+                {
+                    "method": "PATCH",
+                    "path": f"/lists/{list_id}/members/{member.subscriber_hash}",
+                    "body": body,
+                    "operation_id": str(member.id),
+                }
+            )
+            by_id[str(member.id)] = (partner, member, values)
+        for result in self._run_batch(client, operations):
+            partner, member, values = by_id[result["operation_id"]]
+            if result["status_code"] == 200:
+                response = result["response"] or {}
+                member.write(
+                    {
+                        "email": partner.email_normalized,
+                        "subscriber_hash": response.get("id") or member.subscriber_hash,
+                        "status": response.get("status") or member.status,
+                        "mailchimp_last_changed": _mailchimp_datetime(
+                            response.get("last_changed")
+                        ),
+                        "synced_values": values,
+                        "synced_fingerprint": merge_values.values_fingerprint(values),
+                        "need_push": False,
+                        "last_sync_date": fields.Datetime.now(),
+                    }
+                )
+                self._add(updated=1)
+            elif result["status_code"] == 404:
+                member.status = "archived"
+                failures.append(
+                    (partner.id, partner.email_normalized,
+                     self.env._("The member was deleted in Mailchimp."))
+                )
+            else:
+                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+
+    def _run_batch(self, client, operations):
+        """Submit operations to /batches, wait, and return each one's result."""
+        batch_id = client.submit_batch(operations)
+        batch = client.wait_for_batch(batch_id, poll_interval=1)
+        return client.batch_results(batch)
+
+    # ------------------------------------------------------------------
+    # Screens
+    # ------------------------------------------------------------------
+
+    def action_view_failures(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_sync_failure_action"
+        )
+        action["domain"] = [("run_id", "in", self.ids)]
+        return action
+
+
+def _mailchimp_datetime(value):
+    """ISO 8601 with offset -> naive UTC, as Odoo stores datetimes."""
+    if not value:
+        return False
+    moment = sync_rules._parse_timestamp(value)  # pylint: disable=protected-access
+    if moment is None:
+        return False
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _batch_error_reason(error):
+    reason = error.get("error") or error.get("error_code") or "?"
+    if error.get("field"):
+        reason = f"{reason} ({error['field']}: {error.get('field_message') or ''})"
+    return reason
+
+
+def _op_reason(result):
+    response = result.get("response") or {}
+    if isinstance(response, dict):
+        detail = response.get("detail") or response.get("title")
+        errors = "; ".join(
+            f"{err.get('field')}: {err.get('message')}" for err in response.get("errors") or []
+        )
+        return " ".join(part for part in (detail, errors) if part) or str(result["status_code"])
+    return str(response)[:500]

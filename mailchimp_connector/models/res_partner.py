@@ -1,0 +1,49 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.tools.sql import create_index
+
+from .mailchimp_member import MEMBER_STATUSES
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    mailchimp_member_ids = fields.One2many(
+        "mailchimp.member",
+        "partner_id",
+        string="Mailchimp Memberships",
+        groups="mailchimp_connector.group_mailchimp_user",
+    )
+    mailchimp_status = fields.Selection(
+        MEMBER_STATUSES,
+        compute="_compute_mailchimp_status",
+        string="Mailchimp Status",
+        groups="mailchimp_connector.group_mailchimp_user",
+        help="Subscribed if subscribed to any synced audience, else the most telling status.",
+    )
+
+    def init(self):
+        super().init()
+        # matching is by normalized email only (F9); Odoo 18 does not index it
+        create_index(
+            self.env.cr,
+            "res_partner_email_normalized_index",
+            self._table,
+            ["email_normalized"],
+            where="email_normalized IS NOT NULL",
+        )
+
+    @api.depends("mailchimp_member_ids.status")
+    def _compute_mailchimp_status(self):
+        order = [status for status, _label in MEMBER_STATUSES]
+        for partner in self:
+            statuses = partner.mailchimp_member_ids.mapped("status")
+            partner.mailchimp_status = min(statuses, key=order.index) if statuses else False
+
+    def action_open_mailchimp_members(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_member_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        return action

@@ -1,0 +1,46 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tests import tagged
+
+from .common import MailchimpSyncCase
+
+
+@tagged("post_install", "-at_install")
+class TestMailchimpSyncBasics(MailchimpSyncCase):
+    def test_initial_push_then_nothing_changed(self):
+        partners = self.env["res.partner"].create(
+            [
+                {"name": f"Ann Smith{i}", "email": f"ann{i}@corp.com", "phone": f"+3247000000{i}"}
+                for i in range(5)
+            ]
+        )
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        run = pairing.run_sync()
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(run.created_count, 5)
+        members = self.mailchimp_members()
+        self.assertEqual(set(members), set(partners.mapped("email")))
+        self.assertEqual(members["ann0@corp.com"]["merge_fields"]["FNAME"], "Ann")
+        self.assertEqual(members["ann0@corp.com"]["merge_fields"]["LNAME"], "Smith0")
+        self.assertEqual(members["ann0@corp.com"]["status"], "subscribed")
+        self.assertEqual(len(pairing.member_ids), 5)
+        # a second run where nothing changed sends nothing
+        self.sandbox_control("DELETE", "requests")
+        run2 = pairing.run_sync()
+        self.assertEqual(run2.state, "done", run2.message)
+        self.assertEqual(run2.created_count + run2.updated_count, 0)
+        writes = [c for c in self.api_calls() if c["method"] != "GET"]
+        self.assertEqual(writes, [])
+
+    def test_pull_creates_missing_contacts_with_owner(self):
+        self.mailchimp_put("new.person@corp.com", FNAME="New", LNAME="Person")
+        owner = self.env.ref("base.user_admin")
+        pairing = self.make_pairing(
+            direction="mailchimp2odoo", create_missing=True, default_owner_id=owner.id
+        )
+        run = pairing.run_sync()
+        self.assertEqual(run.state, "done", run.message)
+        partner = self.env["res.partner"].search([("email", "=", "new.person@corp.com")])
+        self.assertEqual(partner.name, "New Person")
+        self.assertEqual(partner.user_id, owner)
+        self.assertEqual(pairing.member_ids.status, "subscribed")
+        self.assertEqual(run.created_count, 1)
