@@ -101,11 +101,13 @@ def run_logged(title, command, logfile):
             text=True,
             errors="replace",
         )
+        lines = []
         for line in process.stdout:
             sys.stdout.write(line)
             log.write(line)
+            lines.append(line)
         process.wait()
-    output = Path(logfile).read_text(encoding="utf-8")
+    output = "".join(lines)
     print(f"({title}: exit {process.returncode} in {time.monotonic() - started:.0f} s)")
     return process.returncode, output
 
@@ -154,8 +156,8 @@ def run_odoo_tests():
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
     tags = os.environ.get("ODOO_TEST_TAGS", f"/{ADDON}")
-    logdir = ROOT / ".test-logs"
-    logdir.mkdir(exist_ok=True)
+    logdir = ROOT / ".test-logs" / db
+    logdir.mkdir(parents=True, exist_ok=True)
     failures = 0
     drop_database(odoo, db)
 

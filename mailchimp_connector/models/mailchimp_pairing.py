@@ -326,8 +326,7 @@ class MailchimpPairing(models.Model):
         self.write({"sync_requested": True})
         self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
         return self.env["mailchimp.account"]._notification(
-            self.env._("The sync has started; its progress shows in its history."),
-            reload=False,
+            self.env._("The sync has started; its progress shows in its history.")
         )
 
     def action_pause(self):

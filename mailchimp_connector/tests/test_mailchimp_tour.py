@@ -13,19 +13,51 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         super().setUpClass()
         sandbox_url()
 
-    def test_connect_tour(self):
+    def setUp(self):
+        super().setUp()
         self.sandbox_control("POST", "reset")
-        account = self.env["mailchimp.account"].create(
+        self.account = self.env["mailchimp.account"].create(
             {
                 "name": "Tour account",
                 "api_key": DEFAULT_API_KEY,
                 "api_base_url": self.sandbox_api_url(),
             }
         )
+
+    def test_connect_tour(self):
         self.start_tour(
             "/odoo/action-mailchimp_connector.mailchimp_account_action",
             "mailchimp_connect_tour",
             login="admin",
         )
-        self.assertEqual(account.state, "connected")
-        self.assertEqual(account.audience_ids.mapped("name"), ["Newsletter"])
+        self.assertEqual(self.account.state, "connected")
+        self.assertEqual(self.account.audience_ids.mapped("name"), ["Newsletter"])
+
+    def test_new_sync_tour(self):
+        self.account.action_connect()
+        contact = self.env["res.partner"].create(
+            {"name": "Tour Contact", "email": "tour.contact@corp.com"}
+        )
+        fake = self.env["res.partner"].create({"name": "Fake", "email": "test@corp.com"})
+        # the scheduler's worker, played in the request that asks for it
+        Cron = self.registry["ir.cron"]
+        self.patch(Cron, "_trigger", lambda cron, at=None: cron.env["mailchimp.pairing"]._cron_sync())
+        self.start_tour(
+            "/odoo/action-mailchimp_connector.mailchimp_pairing_action",
+            "mailchimp_new_sync_tour",
+            login="admin",
+        )
+        pairing = self.env["mailchimp.pairing"].search([("account_id", "=", self.account.id)])
+        self.assertEqual(pairing.state, "active")
+        self.assertEqual(pairing.direction, "both")
+        self.assertIn(contact, pairing.member_ids.partner_id)
+        self.assertTrue(pairing.last_run_id)
+        # the CSV behind Export Failed Records names the refused contact and why
+        self.authenticate("admin", "admin")
+        response = self.url_open(f"/mailchimp/pairing/{pairing.id}/failures.csv")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("text/csv", response.headers["Content-Type"])
+        body = response.content.decode("utf-8-sig")
+        self.assertIn("Email,Contact,Direction,Result,Reason,Date", body.splitlines()[0])
+        self.assertIn(f"test@corp.com,{fake.display_name}", body)
+        self.assertIn("fake", body.lower())
