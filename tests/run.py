@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from odoo_crash_check import run_crash_check  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
 SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
@@ -194,6 +197,17 @@ def run_odoo_tests():
     failures += 0 if upgrade_ok else 1
     passed += 1 if upgrade_ok else 0
 
+    banner(f"Odoo: a sync killed with SIGKILL mid-run, then rerun, on '{db}'")
+    try:
+        crash_checks = run_crash_check(odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db)
+    except Exception as error:  # noqa: BLE001 - reported as a failed check
+        crash_checks = [(f"crash check could not run: {error}", False)]
+    for name, ok in crash_checks:
+        print(f"crash check: {'ok' if ok else 'FAILED'} {name}")
+    crash_failed = not all(ok for _name, ok in crash_checks)
+    failures += 1 if crash_failed else 0
+    passed += 0 if crash_failed else 1
+
     banner(f"Odoo: uninstall {ADDON} from '{db}'; contacts must stay")
     command = odoo_command(odoo, db, "--no-http", subcommand=["shell"])
     print("$ " + " ".join(shlex.quote(part) for part in command) + " < uninstall check")
@@ -216,7 +230,7 @@ def run_odoo_tests():
     drop_database(odoo, db)
     banner(
         f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} errors, "
-        f"{skipped} skipped) + upgrade and uninstall checks"
+        f"{skipped} skipped) + upgrade, crash and uninstall checks"
     )
     return (failures, passed, skipped)
 

@@ -276,6 +276,16 @@ class MailchimpPairing(models.Model):
             _logger.info("Mailchimp sync %s is already running: skipped", self.id)
             return self.env["mailchimp.sync.run"]
         try:
+            # holding the lock, any run still "running" was cut off by a crash
+            self.env["mailchimp.sync.run"].search(
+                [("pairing_id", "=", self.id), ("state", "=", "running")]
+            ).write(
+                {
+                    "state": "failed",
+                    "end_date": fields.Datetime.now(),
+                    "message": self.env._("Interrupted: the process running it stopped."),
+                }
+            )
             run = self.env["mailchimp.sync.run"].create(
                 {
                     "pairing_id": self.id,
