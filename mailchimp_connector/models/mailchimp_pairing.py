@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -261,11 +262,13 @@ class MailchimpPairing(models.Model):
     def _unlock(self):
         self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._lock_key())
 
-    def run_sync(self, full=False, trigger="manual"):
+    def run_sync(self, full=False, trigger="manual", deadline=None):
         """Run one complete sync of this pairing in this process.
 
         Returns the ``mailchimp.sync.run``, or an empty recordset when another
-        sync of the same pairing is running (two never run at once).
+        sync of the same pairing is running (two never run at once). A run cut
+        off earlier (a crash, or ``deadline``, a ``time.monotonic()`` value, in
+        a cron pass) is taken up where its last committed chunk left it.
         """
         self.ensure_one()
         if self.state not in ("draft", "active"):
@@ -276,17 +279,7 @@ class MailchimpPairing(models.Model):
             _logger.info("Mailchimp sync %s is already running: skipped", self.id)
             return self.env["mailchimp.sync.run"]
         try:
-            # holding the lock, any run still "running" was cut off by a crash
-            self.env["mailchimp.sync.run"].search(
-                [("pairing_id", "=", self.id), ("state", "=", "running")]
-            ).write(
-                {
-                    "state": "failed",
-                    "end_date": fields.Datetime.now(),
-                    "message": self.env._("Interrupted: the process running it stopped."),
-                }
-            )
-            run = self.env["mailchimp.sync.run"].create(
+            run = self._unfinished_run() or self.env["mailchimp.sync.run"].create(
                 {
                     "pairing_id": self.id,
                     "pairing_name": self.name,
@@ -297,10 +290,16 @@ class MailchimpPairing(models.Model):
                 }
             )
             self.last_run_id = run
-            run._execute()
+            run._execute(deadline)
         finally:
             self._unlock()
         return run
+
+    def _unfinished_run(self):
+        """Holding the lock, a run still "running" was interrupted: go on with it."""
+        return self.env["mailchimp.sync.run"].search(
+            [("pairing_id", "=", self.id), ("state", "=", "running")], order="id desc", limit=1
+        )
 
     def action_setup_next(self):
         """Configure -> Field Mapping (prefilled with defaults) -> Review."""
@@ -350,33 +349,49 @@ class MailchimpPairing(models.Model):
         self.message_post(body=reason)
 
     @api.model
-    def _cron_sync(self, limit=None):
-        """Run the syncs that are due or were asked for, one after the other."""
+    def _cron_sync(self):
+        """Run the syncs that are due, asked for or unfinished, within a time budget.
+
+        A pass stops before Odoo's worker time limit; an unfinished run is
+        taken up by the next pass, which the cron schedules at once.
+        """
+        budget = float(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "mailchimp_connector.cron_time_budget", "60"
+            )
+        )
+        deadline = time.monotonic() + budget
         now = fields.Datetime.now()
         pairings = self.search(
             [
                 ("state", "=", "active"),
                 ("account_id.state", "=", "connected"),
                 "|",
+                "|",
                 ("sync_requested", "=", True),
+                ("last_run_id.state", "=", "running"),
                 "|",
                 ("next_sync_date", "=", False),
                 ("next_sync_date", "<=", now),
             ],
             order="sync_requested desc, next_sync_date asc, id",
-            limit=limit,
         )
         cron = self.env["ir.cron"]
         for done, pairing in enumerate(pairings):
-            pairing.write(
-                {
-                    "sync_requested": False,
-                    "next_sync_date": now + timedelta(hours=pairing.sync_interval),
-                }
-            )
-            pairing._commit()
-            pairing.run_sync(trigger="cron")
-            cron._notify_progress(done=done + 1, remaining=len(pairings) - done - 1)
+            if pairing.last_run_id.state != "running":
+                pairing.write(
+                    {
+                        "sync_requested": False,
+                        "next_sync_date": now + timedelta(hours=pairing.sync_interval),
+                    }
+                )
+                pairing._commit()
+            run = pairing.run_sync(trigger="cron", deadline=deadline)
+            unfinished = run.state == "running"
+            remaining = len(pairings) - done - (0 if unfinished else 1)
+            cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
+            if unfinished or time.monotonic() > deadline:
+                break
 
     def _commit(self):
         """Commit unless running under tests, as Odoo's own batch crons do."""

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import time
 from datetime import timezone
 
 from odoo import api, fields, models
@@ -49,8 +50,16 @@ class MailchimpSyncRun(models.Model):
     start_date = fields.Datetime(default=fields.Datetime.now, readonly=True)
     end_date = fields.Datetime(readonly=True)
     duration = fields.Float(compute="_compute_duration", string="Duration (s)")
-    phase = fields.Char(readonly=True)
-    progress_done = fields.Integer(readonly=True)
+    stage = fields.Selection(
+        [("pull", "Reading Mailchimp"), ("push", "Sending to Mailchimp"), ("end", "Finished")],
+        default="pull",
+        readonly=True,
+    )
+    progress_done = fields.Integer(string="Processed", readonly=True)
+    # where an interrupted run (time budget, crash) goes on from; committed with each chunk
+    pull_resumed = fields.Boolean(readonly=True)
+    push_cursor = fields.Integer(readonly=True)
+    push_started = fields.Datetime(readonly=True)
     created_count = fields.Integer(string="Created", readonly=True)
     updated_count = fields.Integer(string="Updated", readonly=True)
     unchanged_count = fields.Integer(string="Unchanged", readonly=True)
@@ -71,16 +80,22 @@ class MailchimpSyncRun(models.Model):
     # Orchestration
     # ------------------------------------------------------------------
 
-    def _execute(self):
+    def _execute(self, deadline=None):
+        """Do the run's work, from where it stopped if it was interrupted.
+
+        Returns False when ``deadline`` (a ``time.monotonic()`` value) passed
+        first: the run stays "running" and the next call goes on with it.
+        """
         self.ensure_one()
         pairing = self.pairing_id
         self._commit()
         try:
             with pairing.account_id._get_client() as client:
                 client.session.hooks["response"].append(self._count_request)
-                self._pull(client)
-                if self.direction in ("both", "odoo2mailchimp"):
-                    self._push(client)
+                if self.stage == "pull" and not self._pull(client, deadline):
+                    return False
+                if self.stage == "push" and not self._push(client, deadline):
+                    return False
             pairing.write(
                 {"initial_done": True, "last_sync_date": fields.Datetime.now()}
             )
@@ -88,7 +103,10 @@ class MailchimpSyncRun(models.Model):
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay
             self._fail(error)
-        return self
+        return True
+
+    def _out_of_time(self, deadline):
+        return deadline is not None and time.monotonic() > deadline
 
     def _count_request(self, response, *args, **kwargs):
         self.http_requests += 1
@@ -115,7 +133,7 @@ class MailchimpSyncRun(models.Model):
                 "state": state,
                 "end_date": fields.Datetime.now(),
                 "message": message,
-                "phase": False,
+                "stage": "end",
             }
         )
         self._commit()
@@ -152,12 +170,15 @@ class MailchimpSyncRun(models.Model):
     # Mailchimp -> Odoo
     # ------------------------------------------------------------------
 
-    def _pull(self, client):
-        """Read members changed since the watermark, oldest change first."""
+    def _pull(self, client, deadline=None):
+        """Read members changed since the watermark, oldest change first.
+
+        A full run reads everything, unless it is resuming: then it goes on
+        from the watermark its own committed pages left.
+        """
         pairing = self.pairing_id
-        self.phase = self.env._("Reading Mailchimp")
         params = {"sort_field": "last_changed", "sort_dir": "ASC"}
-        if not self.full and pairing.mailchimp_watermark:
+        if pairing.mailchimp_watermark and (not self.full or self.pull_resumed):
             params["since_last_changed"] = pairing.mailchimp_watermark
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         mappings = pairing.field_map_ids
@@ -175,7 +196,10 @@ class MailchimpSyncRun(models.Model):
             )
             pairing.mailchimp_watermark = watermark
             self.progress_done += len(page)
+            self.pull_resumed = True
             self._commit()
+            if self._out_of_time(deadline):
+                return False
         if self.full:
             # a full read that did not see a member: it was deleted in Mailchimp (F17)
             self.env["mailchimp.member"].search(
@@ -185,6 +209,10 @@ class MailchimpSyncRun(models.Model):
                     ("status", "!=", "archived"),
                 ]
             ).write({"status": "archived"})
+        push = self.direction in ("both", "odoo2mailchimp")
+        self.stage = "push" if push else "end"
+        self._commit()
+        return True
 
     def _pull_page(self, page, mappings):
         pairing = self.pairing_id
@@ -376,11 +404,11 @@ class MailchimpSyncRun(models.Model):
     # Odoo -> Mailchimp
     # ------------------------------------------------------------------
 
-    def _push(self, client):
-        """Send new and changed contacts of the segment, 500 at a time."""
+    def _push(self, client, deadline=None):
+        """Send new and changed contacts of the segment, 500 at a time, by id."""
         pairing = self.pairing_id
-        self.phase = self.env._("Sending to Mailchimp")
-        started = self.env.cr.now()
+        if not self.push_started:
+            self.push_started = self.env.cr.now()
         mappings = pairing.field_map_ids
         read_fields = mappings._partner_fields() + ["create_date"]
         domain = pairing._segment_domain()
@@ -397,19 +425,25 @@ class MailchimpSyncRun(models.Model):
                 ),
             ]
         Partner = self.env["res.partner"].with_context(active_test=False)
-        last_id = 0
         while True:
             chunk = Partner.search_fetch(
-                domain + [("id", ">", last_id)], read_fields, order="id", limit=PUSH_CHUNK
+                domain + [("id", ">", self.push_cursor)],
+                read_fields,
+                order="id",
+                limit=PUSH_CHUNK,
             )
             if not chunk:
                 break
-            last_id = chunk[-1].id
             with self.env.cr.savepoint():
                 self._push_chunk(client, chunk, mappings, read_fields)
+            self.push_cursor = chunk[-1].id
             self.progress_done += len(chunk)
             self._commit()
-        pairing.odoo_watermark = started
+            if self._out_of_time(deadline):
+                return False
+        pairing.odoo_watermark = self.push_started
+        self.stage = "end"
+        return True
 
     def _push_chunk(self, client, partners, mappings, read_fields):
         pairing = self.pairing_id
