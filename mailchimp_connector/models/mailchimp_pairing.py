@@ -120,7 +120,7 @@ class MailchimpPairing(models.Model):
     )
     last_sync_date = fields.Datetime(readonly=True, copy=False)
     last_run_id = fields.Many2one("mailchimp.sync.run", readonly=True, copy=False)
-    last_run_state = fields.Selection(related="last_run_id.state", string="Last Run")
+    last_run_state = fields.Selection(related="last_run_id.state", string="Last Run Status")
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
     member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
     member_count = fields.Integer(compute="_compute_counts")
@@ -186,11 +186,16 @@ class MailchimpPairing(models.Model):
     # Segment and mapping
     # ------------------------------------------------------------------
 
-    def _segment_domain(self):
-        """The contacts of this sync: the admin's domain, the tag, an email, the company."""
+    def _segment_domain(self, email=True):
+        """The contacts of this sync: the admin's domain, the tag, an email, the company.
+
+        ``email=False`` leaves out the condition on a valid address (to report the
+        contacts whose email is not one).
+        """
         self.ensure_one()
         domain = list(safe_eval(self.partner_domain or "[]"))
-        domain += [("email_normalized", "!=", False)]
+        if email:
+            domain += [("email_normalized", "!=", False)]
         if self.partner_tag_id:
             domain += [("category_id", "in", self.partner_tag_id.ids)]
         if self.company_id:
@@ -397,6 +402,12 @@ class MailchimpPairing(models.Model):
         """Commit unless running under tests, as Odoo's own batch crons do."""
         if not getattr(threading.current_thread(), "testing", False):
             self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _rollback(self):
+        """Back to the last committed chunk, unless running under tests (where the
+        chunks' savepoints have already undone the unfinished one)."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.rollback()
 
     # ------------------------------------------------------------------
     # Screens
