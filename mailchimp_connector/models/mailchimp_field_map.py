@@ -124,12 +124,28 @@ class MailchimpFieldMap(models.Model):
 
     def _mailchimp_values(self, partner):
         """{TAG: value in Mailchimp's form} for one partner; MergeValueError on a bad value."""
-        values = {}
+        values, errors = self._mailchimp_values_checked(partner)
+        if errors:
+            raise merge_values.MergeValueError("; ".join(errors.values()))
+        return values
+
+    def _mailchimp_values_checked(self, partner):
+        """({TAG: value}, {TAG: reason}): a value Mailchimp would refuse is left out
+        and its reason names the field, so a person knows what to fix."""
+        values, errors = {}, {}
         for mapping in self:
             if not mapping.can_push:
                 continue
-            values[mapping.merge_tag] = mapping._to_mailchimp(partner)
-        return values
+            try:
+                values[mapping.merge_tag] = mapping._to_mailchimp(partner)
+            except merge_values.MergeValueError as error:
+                errors[mapping.merge_tag] = self.env._(
+                    "%(field)s (%(tag)s): %(reason)s",
+                    field=mapping.merge_field_id.name,
+                    tag=mapping.merge_tag,
+                    reason=error.reason,
+                )
+        return values, errors
 
     def _to_mailchimp(self, partner):
         merge_type = self.merge_type

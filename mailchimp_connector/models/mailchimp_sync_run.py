@@ -3,7 +3,10 @@ import logging
 import time
 from datetime import timezone
 
-from odoo import api, fields, models
+import psycopg2
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import merge_values, sync_rules
@@ -103,6 +106,15 @@ class MailchimpSyncRun(models.Model):
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay
             self._fail(error)
+        except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
+            # a bug, not Mailchimp: end the run with the reason rather than crash the
+            # cron pass (and every other pairing with it) again and again
+            _logger.exception("Mailchimp sync run %s stopped on an unexpected error", self.id)
+            self.pairing_id._rollback()
+            self._finish(
+                "failed",
+                self.env._("The sync stopped on an unexpected error: %s", error),
+            )
         return True
 
     def _out_of_time(self, deadline):
@@ -201,6 +213,22 @@ class MailchimpSyncRun(models.Model):
             if self._out_of_time(deadline):
                 return False
         if self.full:
+            # archived members are listed only when asked for: read them so that a
+            # first sync links them and the push does not add back what was deleted
+            # in Mailchimp (F17); they do not move the watermark
+            for page in client.pages(
+                path,
+                "members",
+                params={"status": "archived"},
+                fields=fields_wanted,
+                overlap=PAGE_OVERLAP,
+            ):
+                with self.env.cr.savepoint():
+                    self._pull_page(page, mappings)
+                self.progress_done += len(page)
+                self._commit()
+                if self._out_of_time(deadline):
+                    return False
             # a full read that did not see a member: it was deleted in Mailchimp (F17)
             self.env["mailchimp.member"].search(
                 [
@@ -217,7 +245,6 @@ class MailchimpSyncRun(models.Model):
     def _pull_page(self, page, mappings):
         pairing = self.pairing_id
         Member = self.env["mailchimp.member"]
-        Partner = self.env["res.partner"].with_context(active_test=False, **QUIET)
         read_fields = mappings._partner_fields() + ["create_date"]
         hashes = [member["id"] for member in page]
         contact_ids = [member.get("contact_id") for member in page if member.get("contact_id")]
@@ -244,7 +271,12 @@ class MailchimpSyncRun(models.Model):
             for member in page
             if member["id"] not in by_hash and member.get("contact_id") not in by_contact
         ]
-        candidates = self._partners_by_email([email for email in unlinked if email], read_fields)
+        candidates, duplicates = self._partners_by_email(
+            [email for email in unlinked if email], read_fields
+        )
+        if self.direction == "mailchimp2odoo":
+            # with a push, the push reports them (F9)
+            self._record_failures("mailchimp2odoo", duplicates, "skipped")
         push_only = [m.merge_tag for m in mappings if not m.can_pull]
         to_create, member_vals, failures = [], [], []
         for mc_member in page:
@@ -277,13 +309,22 @@ class MailchimpSyncRun(models.Model):
                 else:
                     self._add(skipped=1)
                 continue
-            try:
-                outcome = self._merge(partner, synced, mc_values, mappings, push_only)
-            except merge_values.MergeValueError as error:
-                failures.append((partner.id, email, error.reason))
+            if mc_member["status"] == "archived":
+                # deleted in Mailchimp: keep the link and the status, change nothing (F17)
+                if member:
+                    member.write(common)
+                else:
+                    member_vals.append(dict(common, pairing_id=pairing.id, partner_id=partner.id))
+                self._add(unchanged=1)
                 continue
-            resolution, pending = outcome
-            odoo_vals = mappings._odoo_vals(resolution.to_odoo, partner.name)
+            resolution, pending, odoo_now, odoo_errors = self._merge(
+                partner, synced, mc_values, mappings, push_only
+            )
+            odoo_vals, bad_values = self._pulled_vals(mappings, resolution, partner, odoo_now)
+            if self.direction == "mailchimp2odoo":
+                bad_values = list(odoo_errors.values()) + bad_values  # no push to report them
+            if bad_values:
+                failures.append((partner.id, email, "; ".join(bad_values)))
             if (
                 member
                 and email != member.email
@@ -293,7 +334,13 @@ class MailchimpSyncRun(models.Model):
                 # renamed in Mailchimp (same contact id): rename the contact, no duplicate
                 odoo_vals["email"] = mc_member["email_address"]
             if odoo_vals:
-                partner.write(odoo_vals)
+                try:
+                    with self.env.cr.savepoint():
+                        partner.with_context(**QUIET).write(odoo_vals)
+                except (UserError, ValidationError, psycopg2.Error) as error:
+                    # one contact Odoo refuses to change does not stop the page
+                    failures.append((partner.id, email, str(error)))
+                    continue
                 self._add(updated=1)
             elif member and not pending:
                 self._add(unchanged=1)
@@ -315,8 +362,13 @@ class MailchimpSyncRun(models.Model):
         self._record_failures("mailchimp2odoo", failures)
 
     def _merge(self, partner, synced, mc_values, mappings, push_only):
-        """Three-way merge; tags Odoo must still push keep their old base."""
-        odoo_now = mappings._mailchimp_values(partner)
+        """Three-way merge; tags Odoo must still push keep their old base.
+
+        A mapped Odoo value that cannot be converted (too long, not a number...)
+        is left out of the merge and keeps its old base: the push reports it,
+        and the contact's other fields and status still sync.
+        """
+        odoo_now, odoo_errors = mappings._mailchimp_values_checked(partner)
         resolution = sync_rules.resolve_fields(
             synced,
             odoo_now,
@@ -324,17 +376,44 @@ class MailchimpSyncRun(models.Model):
             self.pairing_id.conflict_winner,
             self.direction,
             push_only=push_only,
-            tags=list(mc_values),
+            tags=[tag for tag in mc_values if tag not in odoo_errors],
         )
+        for tag in odoo_errors:
+            if tag in (synced or {}):
+                resolution.new_synced[tag] = synced[tag]
         pending = dict(resolution.to_mailchimp)
         for tag in pending:
             resolution.new_synced[tag] = (synced or {}).get(tag, "")
-        return resolution, pending
+        return resolution, pending, odoo_now, odoo_errors
+
+    def _pulled_vals(self, mappings, resolution, partner, odoo_now):
+        """Partner vals for what Mailchimp brings, and the reasons of values Odoo refuses.
+
+        A refused value is left out on both sides (its base becomes Odoo's value, so
+        Odoo does not overwrite Mailchimp's either) and reported; the others apply.
+        """
+        try:
+            return mappings._odoo_vals(resolution.to_odoo, partner.name), []
+        except merge_values.MergeValueError:
+            pass
+        good, errors = {}, []
+        for tag, value in resolution.to_odoo.items():
+            try:
+                mappings._odoo_vals({tag: value}, partner.name)
+            except merge_values.MergeValueError as error:
+                errors.append(f"{tag}: {error.reason}")
+                resolution.new_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+            else:
+                good[tag] = value
+        return mappings._odoo_vals(good, partner.name), errors
 
     def _partners_by_email(self, emails, read_fields):
-        """The contact each email matches (F9): linked first, else the oldest, else lowest id."""
+        """The contact each email matches (F9): linked first, else the oldest, else lowest id.
+
+        Returns ({email: partner}, [(partner id, email, reason)] for the others).
+        """
         if not emails:
-            return {}
+            return {}, []
         pairing = self.pairing_id
         domain = [("email_normalized", "in", emails)]
         if pairing.company_id:
@@ -358,10 +437,11 @@ class MailchimpSyncRun(models.Model):
             for partner in partners
             if partner.id not in taken
         ]
-        winners, _skipped = sync_rules.pick_winners(contacts)
-        return {
-            email: partners.browse(contact["id"]) for email, contact in winners.items()
-        }
+        winners, skipped = sync_rules.pick_winners(contacts)
+        return (
+            {email: partners.browse(contact["id"]) for email, contact in winners.items()},
+            [(contact["id"], contact["email"], reason) for contact, reason in skipped],
+        )
 
     def _create_partners(self, to_create, mappings, failures):
         """Contacts that exist only in Mailchimp (F8), created in one batch."""
@@ -382,6 +462,9 @@ class MailchimpSyncRun(models.Model):
                     "company_id": pairing.company_id.id or False,
                 }
             )
+            if pairing.partner_tag_id:
+                # so that the contact belongs to the segment and its changes go back
+                vals["category_id"] = [Command.link(pairing.partner_tag_id.id)]
             partner_vals.append(vals)
             kept.append((common, pullable))
         partners = (
@@ -408,7 +491,7 @@ class MailchimpSyncRun(models.Model):
         """Send new and changed contacts of the segment, 500 at a time, by id."""
         pairing = self.pairing_id
         if not self.push_started:
-            self.push_started = self.env.cr.now()
+            self.push_started = self._odoo_watermark_now()
         mappings = pairing.field_map_ids
         read_fields = mappings._partner_fields() + ["create_date"]
         domain = pairing._segment_domain()
@@ -416,7 +499,8 @@ class MailchimpSyncRun(models.Model):
             domain += [
                 "|",
                 "|",
-                ("write_date", ">", pairing.odoo_watermark),
+                # at the mark too: a write in the mark's own transaction has its timestamp
+                ("write_date", ">=", pairing.odoo_watermark),
                 ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
                 (
                     "mailchimp_member_ids",
@@ -441,9 +525,52 @@ class MailchimpSyncRun(models.Model):
             self._commit()
             if self._out_of_time(deadline):
                 return False
+        self._report_invalid_emails()
         pairing.odoo_watermark = self.push_started
         self.stage = "end"
         return True
+
+    def _odoo_watermark_now(self):
+        """The moment from which the next push must look for changed contacts.
+
+        A contact's write_date is the start of the transaction that wrote it, which
+        may commit after this run has read the contacts: the mark is therefore the
+        start of the oldest transaction still open, if older than this one, so that
+        no change is lost between two runs.
+        """
+        self.env.cr.execute(
+            """
+            SELECT LEAST(now(), MIN(xact_start)) AT TIME ZONE 'UTC'
+              FROM pg_stat_activity
+             WHERE datname = current_database()
+               AND pid <> pg_backend_pid()
+               AND xact_start IS NOT NULL
+            """
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _report_invalid_emails(self):
+        """Contacts of the segment whose email is not an address at all (F32): they
+        cannot match or be sent, say so (those changed since the last push)."""
+        pairing = self.pairing_id
+        domain = pairing._segment_domain(email=False) + [
+            ("email", "!=", False),
+            ("email_normalized", "=", False),
+        ]
+        if not self.full and pairing.odoo_watermark:
+            domain.append(("write_date", ">=", pairing.odoo_watermark))
+        partners = self.env["res.partner"].search_fetch(domain, ["email"])
+        self._record_failures(
+            "odoo2mailchimp",
+            [
+                (
+                    partner.id,
+                    partner.email,
+                    self.env._("'%s' is not a valid email address.", partner.email),
+                )
+                for partner in partners
+            ],
+        )
 
     def _push_chunk(self, client, partners, mappings, read_fields):
         pairing = self.pairing_id
@@ -457,13 +584,22 @@ class MailchimpSyncRun(models.Model):
         new_items, updates, failures, skipped = [], [], [], []
         for partner in partners:
             email = partner.email_normalized
+            if not merge_values.normalize_email(email):
+                # Odoo took it for an address, Mailchimp would not (e.g. no domain)
+                failures.append(
+                    (
+                        partner.id,
+                        partner.email,
+                        self.env._("'%s' is not a valid email address.", partner.email),
+                    )
+                )
+                continue
             if winners.get(email) != partner.id:
                 skipped.append((partner.id, partner.email, winners.get(("reason", partner.id))))
                 continue
-            try:
-                values = mappings._mailchimp_values(partner)
-            except merge_values.MergeValueError as error:
-                failures.append((partner.id, email, error.reason))
+            values, errors = mappings._mailchimp_values_checked(partner)
+            if errors:
+                failures.append((partner.id, email, "; ".join(errors.values())))
                 continue
             member = member_of.get(partner.id)
             if not member:
@@ -488,30 +624,37 @@ class MailchimpSyncRun(models.Model):
                 skipped.append((partner.id, email, blocked))
                 continue
             updates.append((partner, member, values, changed, renamed))
+        new_items = self._not_linked_elsewhere(new_items, skipped)
         self._send_new(client, list_id, new_items, failures)
         self._send_updates(client, list_id, updates, failures)
         self._record_failures("odoo2mailchimp", failures)
         self._record_failures("odoo2mailchimp", [row for row in skipped if row[2]], "skipped")
 
     def _push_winners(self, partners, member_of):
-        """{email: winning partner id} for the chunk's emails, and losers' reasons (F9)."""
+        """{email: winning partner id} for the chunk's emails, and losers' reasons (F9).
+
+        Contacts already linked for an email win, also when a pull linked one
+        outside the segment (matching is by email only).
+        """
         pairing = self.pairing_id
         emails = list(set(partners.mapped("email_normalized")))
         domain = pairing._segment_domain() + [("email_normalized", "in", emails)]
         everyone = self.env["res.partner"].search_fetch(
             domain, ["email_normalized", "create_date"]
         )
-        linked = set(member_of)
-        others = everyone - partners
-        if others:
-            linked |= set(
-                self.env["mailchimp.member"]
-                .search_fetch(
-                    [("pairing_id", "=", pairing.id), ("partner_id", "in", others.ids)],
-                    ["partner_id"],
-                )
-                .partner_id.ids
+        linked_partners = (
+            self.env["mailchimp.member"]
+            .search_fetch(
+                [
+                    ("pairing_id", "=", pairing.id),
+                    ("partner_id.email_normalized", "in", emails),
+                ],
+                ["partner_id"],
             )
+            .partner_id
+        )
+        linked = set(member_of) | set(linked_partners.ids)
+        everyone |= linked_partners.with_context(active_test=False)
         winners, skipped = sync_rules.pick_winners(
             [
                 {
@@ -527,6 +670,40 @@ class MailchimpSyncRun(models.Model):
         for contact, reason in skipped:
             result[("reason", contact["id"])] = reason
         return result
+
+    def _not_linked_elsewhere(self, new_items, skipped):
+        """Leave out new contacts whose address is the member of another contact of
+        this sync (e.g. one whose own email change Mailchimp refused): one member,
+        one contact."""
+        if not new_items:
+            return new_items
+        hashes = {subscriber_hash(partner.email_normalized): partner for partner, _v in new_items}
+        taken = self.env["mailchimp.member"].search_fetch(
+            [("pairing_id", "=", self.pairing_id.id), ("subscriber_hash", "in", list(hashes))],
+            ["subscriber_hash", "partner_id", "email"],
+        )
+        if not taken:
+            return new_items
+        for member in taken:
+            partner = hashes[member.subscriber_hash]
+            skipped.append(
+                (
+                    partner.id,
+                    partner.email,
+                    self.env._(
+                        "duplicate email: the Mailchimp member %(email)s is synced with "
+                        "contact #%(id)s",
+                        email=member.email,
+                        id=member.partner_id.id,
+                    ),
+                )
+            )
+        busy = set(taken.mapped("subscriber_hash"))
+        return [
+            (partner, values)
+            for partner, values in new_items
+            if subscriber_hash(partner.email_normalized) not in busy
+        ]
 
     def _send_new(self, client, list_id, new_items, failures):
         """Batch subscribe (500 per call): only new addresses, so no status is ever
