@@ -536,11 +536,13 @@ class MailchimpSyncRun(models.Model):
         A contact's write_date is the start of the transaction that wrote it, which
         may commit after this run has read the contacts: the mark is therefore the
         start of the oldest transaction still open, if older than this one, so that
-        no change is lost between two runs.
+        no change is lost between two runs (at most an hour back: a forgotten idle
+        session must not make every run read everything again).
         """
         self.env.cr.execute(
             """
-            SELECT LEAST(now(), MIN(xact_start)) AT TIME ZONE 'UTC'
+            SELECT GREATEST(LEAST(now(), MIN(xact_start)), now() - interval '1 hour')
+                   AT TIME ZONE 'UTC'
               FROM pg_stat_activity
              WHERE datname = current_database()
                AND pid <> pg_backend_pid()

@@ -204,6 +204,7 @@ class TestSyncFaults(SyncRulesCase):
         # one slow answer: the GET is sent again
         with self.sandbox_fault(status=500, count=1, method="GET", hang=1.5):
             run = pairing.run_sync()
+            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])  # it was hit
         self.assertRunDone(run)
         self.assertEveryContactOnce(pairing, partners)
         # Mailchimp stays silent: the run fails with a clear message, the account stays
@@ -249,6 +250,7 @@ class TestSyncFaults(SyncRulesCase):
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
+            self.assertIn("HTTP 502", run.message)
             self.assertEqual(len(pairing.member_ids), 5)  # the first chunk stays
             self.assertEqual(len(self.mailchimp_members()), 5)
             run2 = pairing.run_sync()

@@ -402,6 +402,25 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual([c for c in self.api_calls() if c["method"] != "GET"], [])
 
+    def test_email_change_mailchimp_refuses_is_reported_never_duplicated(self):
+        self.mailchimp_put("una@corp.com", "unsubscribed", FNAME="Una", LNAME="Unsub")
+        una = self.contact("una@corp.com", "Una Unsub")
+        pairing = self.make_pairing()
+        self.assertRunDone(pairing.run_sync())
+        una.email = "una.new@corp.com"
+        # and someone else now has the old address in Odoo
+        other = self.contact("una@corp.com", "Other Una")
+        run = pairing.run_sync()
+        self.assertRunDone(run)
+        reasons = {f.partner_id: f.reason for f in self.failures(run, "skipped")}
+        self.assertEqual(set(reasons), {una, other})
+        self.assertIn("only changes it for subscribed members", reasons[una])
+        self.assertIn(f"synced with contact #{una.id}", reasons[other])
+        self.assertEqual(list(self.mailchimp_members()), ["una@corp.com"])
+        self.assertEqual(self.mc_member("una@corp.com")["status"], "unsubscribed")
+        self.assertEqual(pairing.member_ids.partner_id, una)
+        self.assertEqual(pairing.member_ids.email, "una@corp.com")
+
     def test_member_archived_in_mailchimp_is_not_added_back(self):
         self.mailchimp_put("gone@corp.com", FNAME="Gone")
         self.client.delete(self.member_path("gone@corp.com"))
