@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Issue 3's safety rules: bad input, faults, reruns, locking and scale (F30-F32)."""
+
 from unittest.mock import patch
 
 from odoo.tests import tagged
@@ -52,7 +53,9 @@ class TestSyncBadInput(SyncRulesCase):
         self.client.delete(self.member_path("left@corp.com"))
         self.mailchimp_put("review@corp.com", FNAME="Review")
         self.sandbox_control(
-            "POST", f"lists/{self.list_id}/compliance", {"email": "review@corp.com", "flagged": True}
+            "POST",
+            f"lists/{self.list_id}/compliance",
+            {"email": "review@corp.com", "flagged": True},
         )
         pairing = self.make_pairing()
         self.assertRunDone(pairing.run_sync())  # links review@ (nothing in Odoo yet)
@@ -79,9 +82,18 @@ class TestSyncBadInput(SyncRulesCase):
         pairing = self.make_pairing()
         job = self.audience.merge_field_ids.filtered(lambda f: f.tag == "JOB")
         pairing.field_map_ids = [
-            (0, 0, {"merge_field_id": job.id, "odoo_field_id": self.env.ref("base.field_res_partner__function").id})
+            (
+                0,
+                0,
+                {
+                    "merge_field_id": job.id,
+                    "odoo_field_id": self.env.ref("base.field_res_partner__function").id,
+                },
+            )
         ]
-        with_job = self.contacts([{"email": f"job{i}@corp.com", "function": "Buyer"} for i in range(2)])
+        with_job = self.contacts(
+            [{"email": f"job{i}@corp.com", "function": "Buyer"} for i in range(2)]
+        )
         without = self.contact("nojob@corp.com", "No Job")
         run = pairing.run_sync()
         self.assertRunDone(run)
@@ -102,7 +114,14 @@ class TestSyncBadInput(SyncRulesCase):
         score = self.add_merge_field("SCORE", "text")
         pairing = self.make_pairing(conflict_winner="mailchimp")
         pairing.field_map_ids = [
-            (0, 0, {"merge_field_id": score.id, "odoo_field_id": self.env.ref("base.field_res_partner__color").id})
+            (
+                0,
+                0,
+                {
+                    "merge_field_id": score.id,
+                    "odoo_field_id": self.env.ref("base.field_res_partner__color").id,
+                },
+            )
         ]
         long_name, bad_phone, fine = self.contacts(
             [
@@ -146,7 +165,14 @@ class TestSyncBadInput(SyncRulesCase):
             default_owner_id=self.owner.id,
         )
         pairing.field_map_ids = [
-            (0, 0, {"merge_field_id": score.id, "odoo_field_id": self.env.ref("base.field_res_partner__color").id})
+            (
+                0,
+                0,
+                {
+                    "merge_field_id": score.id,
+                    "odoo_field_id": self.env.ref("base.field_res_partner__color").id,
+                },
+            )
         ]
         run = pairing.run_sync()
         self.assertRunDone(run)
@@ -169,9 +195,7 @@ class TestSyncFaults(SyncRulesCase):
         self.assertEqual(sorted(members), sorted(partners.mapped("email_normalized")))
         self.assertEqual(len(pairing.member_ids), len(partners))
         self.assertEqual(pairing.member_ids.partner_id, partners)
-        self.assertEqual(
-            len(set(pairing.member_ids.mapped("subscriber_hash"))), len(partners)
-        )
+        self.assertEqual(len(set(pairing.member_ids.mapped("subscriber_hash"))), len(partners))
 
     def test_rate_limit_storm_is_retried(self):
         partners = self.contacts([{"email": f"storm{i}@corp.com"} for i in range(5)])
@@ -245,8 +269,9 @@ class TestSyncFaults(SyncRulesCase):
                 self.sandbox_control("POST", "faults", {"status": 502, "method": "POST"})
             return send_new(run, *args, **kwargs)
 
-        with patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5), patch.object(
-            MailchimpSyncRun, "_send_new", failing_second_call
+        with (
+            patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5),
+            patch.object(MailchimpSyncRun, "_send_new", failing_second_call),
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
@@ -260,7 +285,9 @@ class TestSyncFaults(SyncRulesCase):
     def test_crash_after_mailchimp_applied_a_chunk_then_rerun(self):
         """The answer to a batch subscribe is lost (crash, kill -9): Mailchimp has the
         members, Odoo does not know; the rerun links them, adds nothing twice."""
-        partners = self.contacts([{"email": f"lost{i:02d}@corp.com", "name": f"Lost {i}"} for i in range(12)])
+        partners = self.contacts(
+            [{"email": f"lost{i:02d}@corp.com", "name": f"Lost {i}"} for i in range(12)]
+        )
         pairing = self.make_pairing(direction="odoo2mailchimp")
         send_new = MailchimpSyncRun._send_new
         calls = []
@@ -270,14 +297,18 @@ class TestSyncFaults(SyncRulesCase):
             if len(calls) == 2:
                 client.batch_subscribe(
                     list_id,
-                    [{"email_address": p.email_normalized, "status": "subscribed"} for p, _v in new_items],
+                    [
+                        {"email_address": p.email_normalized, "status": "subscribed"}
+                        for p, _v in new_items
+                    ],
                     update_existing=False,
                 )
                 raise mc_errors.MailchimpNetworkError("Connection reset by peer")
             return send_new(run, client, list_id, new_items, failures)
 
-        with patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5), patch.object(
-            MailchimpSyncRun, "_send_new", crash_after_second_call
+        with (
+            patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5),
+            patch.object(MailchimpSyncRun, "_send_new", crash_after_second_call),
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
@@ -328,7 +359,9 @@ class TestSyncScale(SyncRulesCase):
 
     def test_pull_reads_pages_of_a_thousand(self):
         self.sandbox_control(
-            "POST", f"lists/{self.list_id}/seed", {"count": 2500, "merge_fields": {"FNAME": "Seed{n}"}}
+            "POST",
+            f"lists/{self.list_id}/seed",
+            {"count": 2500, "merge_fields": {"FNAME": "Seed{n}"}},
         )
         pairing = self.make_pairing(
             direction="mailchimp2odoo", create_missing=True, default_owner_id=self.owner.id
@@ -363,13 +396,20 @@ class TestSyncScale(SyncRulesCase):
         self.contacts([{"email": f"small{i:04d}@corp.com"} for i in range(100)])
         self.env["res.partner"].create(
             [
-                {"name": f"Big {i}", "email": f"big{i:04d}@corp.com", "category_id": [(4, big_tag.id)]}
+                {
+                    "name": f"Big {i}",
+                    "email": f"big{i:04d}@corp.com",
+                    "category_id": [(4, big_tag.id)],
+                }
                 for i in range(1000)
             ]
         )
         small = self.make_pairing(name="Small", partner_tag_id=small_tag.id)
         big = self.make_pairing(name="Big", audience_id=events.id, partner_tag_id=big_tag.id)
-        warmup = self.make_pairing(name="Warm-up", partner_tag_id=self.env["res.partner.category"].create({"name": "None"}).id)
+        warmup = self.make_pairing(
+            name="Warm-up",
+            partner_tag_id=self.env["res.partner.category"].create({"name": "None"}).id,
+        )
         self._queries(warmup)
         initial_small, initial_big = self._queries(small), self._queries(big)
         # 900 more contacts cost a few queries per chunk of 500, never one per contact

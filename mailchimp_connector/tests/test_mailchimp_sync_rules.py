@@ -5,6 +5,7 @@ Matching (F9), Odoo -> Mailchimp (F16, F18, F11), Mailchimp -> Odoo (F8, F15,
 F16, F17, F18), a deleted audience (F17), conflicts (F10) and the hub's
 actions (F23-F25, F28, F33).
 """
+
 import csv
 import io
 import time
@@ -22,14 +23,16 @@ from .common import MailchimpSyncCase
 class SyncRulesCase(MailchimpSyncCase):
     """Pairings on a tagged segment, and readable helpers on both sides."""
 
-    def setUp(self):
-        super().setUp()
-        self.tag = self.env["res.partner.category"].create({"name": "Mailchimp sync test"})
-        self.owner = new_test_user(
-            self.env,
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tag = cls.env["res.partner.category"].create({"name": "Mailchimp sync test"})
+        cls.owner = new_test_user(
+            cls.env,
             login="mc_owner",
             name="Owner Salesperson",
             groups="base.group_user,mailchimp_connector.group_mailchimp_user",
+            context={"no_reset_password": True},
         )
 
     # -- Odoo side -----------------------------------------------------------
@@ -170,7 +173,9 @@ class TestSyncMatching(SyncRulesCase):
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(pairing.member_ids.partner_id, second)
-        self.assertEqual(self.mailchimp_members()["dup@corp.com"]["merge_fields"]["FNAME"], "Second")
+        self.assertEqual(
+            self.mailchimp_members()["dup@corp.com"]["merge_fields"]["FNAME"], "Second"
+        )
         skipped = self.failures(run, "skipped")
         self.assertEqual(skipped.partner_id, first | third)
         self.assertEqual(run.skipped_count, 2)
@@ -266,7 +271,11 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         statuses = {m.email: m.status for m in pairing.member_ids}
         self.assertEqual(
             statuses,
-            {"una@corp.com": "unsubscribed", "cleo@corp.com": "cleaned", "flag@corp.com": "subscribed"},
+            {
+                "una@corp.com": "unsubscribed",
+                "cleo@corp.com": "cleaned",
+                "flag@corp.com": "subscribed",
+            },
         )
         # the merge fields change in Odoo: they are sent, the status is not
         una.name = "Una Renamed"
@@ -306,7 +315,8 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         }
         by_tag = {f.tag: f for f in self.audience.merge_field_ids}
         field_ids = {
-            f.name: f.id for f in self.env["ir.model.fields"].search([("model", "=", "res.partner")])
+            f.name: f.id
+            for f in self.env["ir.model.fields"].search([("model", "=", "res.partner")])
         }
         mapping = [
             Command.create({"merge_field_id": by_tag["FNAME"].id, "source_kind": "first_name"}),
@@ -516,7 +526,11 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
 
     def test_member_archived_or_deleted_in_mailchimp_deletes_nothing(self):
         kept, archived, erased = self.contacts(
-            [{"email": "kept@corp.com"}, {"email": "archived@corp.com"}, {"email": "erased@corp.com"}]
+            [
+                {"email": "kept@corp.com"},
+                {"email": "archived@corp.com"},
+                {"email": "erased@corp.com"},
+            ]
         )
         pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
         self.assertRunDone(pairing.run_sync())
@@ -531,7 +545,11 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         statuses = {m.email: m.status for m in pairing.member_ids}
         self.assertEqual(
             statuses,
-            {"kept@corp.com": "subscribed", "archived@corp.com": "archived", "erased@corp.com": "archived"},
+            {
+                "kept@corp.com": "subscribed",
+                "archived@corp.com": "archived",
+                "erased@corp.com": "archived",
+            },
         )
         self.assertEqual(archived.mailchimp_status, "archived")
         # and nothing was added back in Mailchimp
@@ -543,7 +561,9 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         eve = self.contact("eve@corp.com", "Eve Moved")
         pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
         self.assertRunDone(pairing.run_sync())
-        self.client.patch(self.member_path("eve@corp.com"), json={"email_address": "eve.new@corp.com"})
+        self.client.patch(
+            self.member_path("eve@corp.com"), json={"email_address": "eve.new@corp.com"}
+        )
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(eve.email, "eve.new@corp.com")
@@ -570,7 +590,8 @@ class TestSyncConflicts(SyncRulesCase):
         self.assertRunDone(pairing.run_sync())
         # FNAME changes on both sides, LNAME only in Mailchimp, PHONE only in Odoo
         self.client.patch(
-            self.member_path("ann@corp.com"), json={"merge_fields": {"FNAME": "Anna", "LNAME": "Smythe"}}
+            self.member_path("ann@corp.com"),
+            json={"merge_fields": {"FNAME": "Anna", "LNAME": "Smythe"}},
         )
         ann.write({"name": "Annie Smith", "phone": "+32 470 00 00 02"})
         run = pairing.run_sync()
@@ -647,7 +668,9 @@ class TestSyncOperations(SyncRulesCase):
         Trigger = self.env["ir.cron.trigger"]
         later = fields.Datetime.now() + timedelta(hours=2)
         requested = self.make_pairing(name="Requested", next_sync_date=later)
-        due = self.make_pairing(name="Due", next_sync_date=fields.Datetime.now() - timedelta(minutes=1))
+        due = self.make_pairing(
+            name="Due", next_sync_date=fields.Datetime.now() - timedelta(minutes=1)
+        )
         not_due = self.make_pairing(name="Not due", next_sync_date=later)
         paused = self.make_pairing(name="Paused")
         broken = self.make_pairing(name="Broken")
@@ -692,9 +715,7 @@ class TestSyncOperations(SyncRulesCase):
         pairing = self.make_pairing()
         self.assertRunDone(pairing.run_sync())
         sales = self.owner  # a Mailchimp user, not a manager
-        self.assertEqual(
-            self.env["mailchimp.member"].with_user(sales).search([]).partner_id, paul
-        )
+        self.assertEqual(self.env["mailchimp.member"].with_user(sales).search([]).partner_id, paul)
         self.assertEqual(paul.with_user(sales).mailchimp_status, "subscribed")
         self.assertEqual(pairing.with_user(sales).read(["state"])[0]["state"], "active")
         with self.assertRaises(AccessError):
@@ -709,7 +730,12 @@ class TestSyncOperations(SyncRulesCase):
             pairing.with_user(sales).action_sync_now()
         with self.assertRaises(AccessError):
             pairing.with_user(sales).unlink()
-        outsider = new_test_user(self.env, login="mc_no_group", groups="base.group_user")
+        outsider = new_test_user(
+            self.env,
+            login="mc_no_group",
+            groups="base.group_user",
+            context={"no_reset_password": True},
+        )
         with self.assertRaises(AccessError):
             self.env["mailchimp.member"].with_user(outsider).search([])
 
@@ -733,7 +759,9 @@ class TestSyncOperations(SyncRulesCase):
             json={"email_address": "both@corp.com", "status_if_new": "unsubscribed"},
         )
         self.assertRunDone(
-            self.make_pairing(name="Events", audience_id=events.id, direction="mailchimp2odoo").run_sync()
+            self.make_pairing(
+                name="Events", audience_id=events.id, direction="mailchimp2odoo"
+            ).run_sync()
         )
         self.assertEqual(both.mailchimp_member_ids.mapped("status"), ["subscribed", "unsubscribed"])
         self.assertEqual(both.mailchimp_status, "subscribed")
@@ -763,10 +791,17 @@ class TestFailureExport(SyncRulesCase, HttpCase):
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         self.assertEqual(rows[0], ["Email", "Contact", "Direction", "Result", "Reason", "Date"])
         self.assertEqual(len(rows), 2)
-        self.assertEqual(rows[1][:4], ["test@corp.com", "Fake Address", "Odoo → Mailchimp", "Failed"])
+        self.assertEqual(
+            rows[1][:4], ["test@corp.com", "Fake Address", "Odoo → Mailchimp", "Failed"]
+        )
         self.assertIn("looks fake or invalid", rows[1][4])
         # someone without Mailchimp access gets no CSV
-        new_test_user(self.env, login="mc_csv_outsider", password="mc_csv_outsider1")
+        new_test_user(
+            self.env,
+            login="mc_csv_outsider",
+            password="mc_csv_outsider1",
+            context={"no_reset_password": True},
+        )
         self.authenticate("mc_csv_outsider", "mc_csv_outsider1")
         response = self.url_open(action["url"])
         self.assertNotEqual(response.status_code, 200)
