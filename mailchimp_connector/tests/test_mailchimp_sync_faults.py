@@ -109,6 +109,16 @@ class TestSyncBadInput(SyncRulesCase):
         self.assertRunDone(run2)
         self.assertEqual(run2.failed_count, 0, run2.failure_ids.mapped("reason"))
         self.assertEqual(self.mc_member("nojob@corp.com")["merge_fields"]["JOB"], "Seller")
+        # emptied in Odoo for an existing member: Mailchimp refuses that one update only
+        with_job[0].function = False
+        with_job[1].function = "Manager"
+        run3 = pairing.run_sync()
+        self.assertRunDone(run3)
+        failure = self.failures(run3, "failed")
+        self.assertEqual(failure.partner_id, with_job[0])
+        self.assertIn("JOB", failure.reason)
+        self.assertEqual(self.mc_member("job0@corp.com")["merge_fields"]["JOB"], "Buyer")
+        self.assertEqual(self.mc_member("job1@corp.com")["merge_fields"]["JOB"], "Manager")
 
     def test_values_too_long_or_of_the_wrong_type(self):
         score = self.add_merge_field("SCORE", "text")

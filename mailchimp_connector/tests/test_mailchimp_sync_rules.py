@@ -537,7 +537,13 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         self.assertEqual(len(pairing.member_ids), 3)
         self.client.delete(self.member_path("archived@corp.com"))
         self.client.post(self.member_path("erased@corp.com") + "/actions/delete-permanent")
-        self.assertRunDone(pairing.run_sync())
+        # an incremental run does not see them; a change of the erased one meets a 404
+        erased.name = "Erased Changed"
+        run_incremental = pairing.run_sync()
+        self.assertRunDone(run_incremental)
+        failure = self.failures(run_incremental, "failed")
+        self.assertEqual(failure.partner_id, erased)
+        self.assertIn("deleted in Mailchimp", failure.reason)
         run = pairing.run_sync(full=True)
         self.assertRunDone(run)
         self.assertEqual((kept | archived | erased).exists(), kept | archived | erased)
