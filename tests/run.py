@@ -54,26 +54,16 @@ def banner(text):
 
 def run_pure_tests(pytest_args):
     """Returns (exit code, {"passed": n, "failed": n, "skipped": n, "error": n})."""
-    banner("Pure-Python tests (client, sandbox, repository files): pytest")
-    process = subprocess.Popen(
+    rc, output = run_logged(
+        "Pure-Python tests (client, sandbox, repository files): pytest",
         [sys.executable, "-m", "pytest", *pytest_args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
     )
-    last_lines = []
-    for line in process.stdout:
-        sys.stdout.write(line)
-        last_lines = (last_lines + [line])[-5:]
-    process.wait()
-    summary = "".join(last_lines)
+    summary = "".join(output.splitlines(keepends=True)[-5:])
     counts = {
         kind: sum(int(n) for n in re.findall(rf"(\d+) {kind}", summary))
         for kind in ("passed", "failed", "skipped", "error")
     }
-    return process.returncode, counts
+    return rc, counts
 
 
 def odoo_addons_path():
@@ -99,27 +89,27 @@ def odoo_command(odoo, db, *args, subcommand=()):
     return [odoo, *subcommand, f"--addons-path={odoo_addons_path()}", "-d", db, *extra, *args]
 
 
-def run_logged(title, command, logfile):
-    """Run an odoo command, echo its output, keep it for parsing."""
+def run_logged(title, command, logfile=None):
+    """Run a command, echo its output, keep it (and write it to ``logfile``) for parsing."""
     banner(title)
     print("$ " + " ".join(shlex.quote(part) for part in command), flush=True)
     started = time.monotonic()
-    with open(logfile, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
-        lines = []
-        for line in process.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-            lines.append(line)
-        process.wait()
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    lines = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    process.wait()
     output = "".join(lines)
+    if logfile:
+        Path(logfile).write_text(output, encoding="utf-8")
     print(f"({title}: exit {process.returncode} in {time.monotonic() - started:.0f} s)")
     return process.returncode, output
 
