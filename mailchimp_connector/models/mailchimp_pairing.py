@@ -119,6 +119,13 @@ class MailchimpPairing(models.Model):
         help="Contacts changed after this moment are pushed at the next run.",
     )
     last_sync_date = fields.Datetime(readonly=True, copy=False)
+    last_full_sync_date = fields.Datetime(readonly=True, copy=False)
+    full_sync_days = fields.Integer(
+        string="Full sync every (days)",
+        default=7,
+        help="Incremental runs cannot see members archived or deleted in Mailchimp; a full "
+        "run reads the whole audience. 0: never after the first one.",
+    )
     last_run_id = fields.Many2one("mailchimp.sync.run", readonly=True, copy=False)
     last_run_state = fields.Selection(related="last_run_id.state", string="Last Run Status")
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
@@ -290,7 +297,7 @@ class MailchimpPairing(models.Model):
                     "pairing_name": self.name,
                     "company_id": self.company_id.id,
                     "trigger": trigger,
-                    "full": full or not self.initial_done,
+                    "full": full or self._full_sync_due(),
                     "direction": self.direction,
                 }
             )
@@ -299,6 +306,13 @@ class MailchimpPairing(models.Model):
         finally:
             self._unlock()
         return run
+
+    def _full_sync_due(self):
+        """A full read now and then: only it sees members archived or deleted in Mailchimp."""
+        if not self.initial_done or not self.last_full_sync_date:
+            return True
+        due = self.last_full_sync_date + timedelta(days=self.full_sync_days)
+        return bool(self.full_sync_days) and fields.Datetime.now() >= due
 
     def _unfinished_run(self):
         """Holding the lock, a run still "running" was interrupted: go on with it."""

@@ -99,9 +99,10 @@ class MailchimpSyncRun(models.Model):
                     return False
                 if self.stage == "push" and not self._push(client, deadline):
                     return False
-            pairing.write(
-                {"initial_done": True, "last_sync_date": fields.Datetime.now()}
-            )
+            vals = {"initial_done": True, "last_sync_date": fields.Datetime.now()}
+            if self.full:
+                vals["last_full_sync_date"] = self.start_date
+            pairing.write(vals)
             self._finish("done")
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay

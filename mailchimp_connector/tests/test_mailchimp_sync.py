@@ -1,4 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import timedelta
+
 from odoo.tests import tagged
 
 from .common import MailchimpSyncCase
@@ -44,3 +46,19 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
         self.assertEqual(partner.user_id, owner)
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertEqual(run.created_count, 1)
+
+    def test_weekly_full_sync_sees_members_archived_in_mailchimp(self):
+        partner = self.env["res.partner"].create({"name": "Gone Soon", "email": "gone@corp.com"})
+        pairing = self.make_pairing(direction="both")
+        self.assertTrue(pairing.run_sync().full)
+        member = pairing.member_ids.filtered(lambda m: m.partner_id == partner)
+        self.assertEqual(member.status, "subscribed")
+        self.client.delete(f"/lists/{self.list_id}/members/{member.subscriber_hash}")
+        # an incremental run cannot see an archive ...
+        self.assertFalse(pairing.run_sync().full)
+        # ... the periodic full run does, and deletes nothing in Odoo
+        pairing.last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        run = pairing.run_sync()
+        self.assertTrue(run.full)
+        self.assertEqual(member.status, "archived")
+        self.assertTrue(partner.exists())
