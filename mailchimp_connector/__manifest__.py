@@ -8,7 +8,7 @@
     "author": "Mailchimp Connector contributors",
     "website": "https://github.com/mailchimp-connector/mailchimp_connector",
     "license": "LGPL-3",
-    "depends": ["mail", "contacts"],
+    "depends": ["mail", "contacts", "utm"],
     "external_dependencies": {"python": ["requests"]},
     "data": [
         "security/mailchimp_security.xml",
@@ -21,6 +21,9 @@
         "views/res_partner_views.xml",
         "data/ir_cron_data.xml",
         "wizards/mailchimp_account_reauthorize_views.xml",
+        "data/mailchimp_activity_data.xml",
+        "views/mailchimp_campaign_views.xml",
+        "views/mailchimp_activity_views.xml",
         "views/mailchimp_menus.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],

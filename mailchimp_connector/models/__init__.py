@@ -7,3 +7,5 @@ from . import mailchimp_member
 from . import mailchimp_sync_run
 from . import mailchimp_sync_failure
 from . import res_partner
+from . import mailchimp_campaign
+from . import mailchimp_activity

@@ -405,3 +405,50 @@ class MailchimpAccount(models.Model):
                 )
                 audience._sync_merge_fields(list(merge_fields))
         return seen
+
+    # ------------------------------------------------------------------
+    # Email activity (issue 4)
+    # ------------------------------------------------------------------
+
+    activity_window_days = fields.Integer(
+        string="Activity Window (days)",
+        default=30,
+        help="Email activity of a campaign is pulled for this many days after its send.",
+    )
+    activity_campaign_watermark = fields.Datetime(
+        string="Campaigns Pulled Until", readonly=True, copy=False
+    )
+    activity_error = fields.Text(
+        string="Last Activity Error", readonly=True, copy=False,
+        help="Why the last pull of email activity stopped; it resumes at the next pull.",
+    )
+    campaign_ids = fields.One2many("mailchimp.campaign", "account_id", string="Campaigns")
+    campaign_count = fields.Integer(compute="_compute_campaign_count")
+
+    def _compute_campaign_count(self):
+        counts = dict(
+            self.env["mailchimp.campaign"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.campaign_count = counts.get(account, 0)
+
+    def action_sync_activity(self):
+        """Pull new campaigns and their email activity now."""
+        for account in self:
+            if account.state != "connected":
+                raise UserError(self.env._("Connect the account first."))
+            self.env["mailchimp.campaign"]._sync_account_activity(account)
+        errors = self.filtered("activity_error")
+        if errors:
+            return self._notification(errors[0].activity_error, kind="danger")
+        return self._notification(self.env._("Email activity pulled from Mailchimp."))
+
+    def action_view_campaigns(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_campaign_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        return action

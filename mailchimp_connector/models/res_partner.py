@@ -47,3 +47,28 @@ class ResPartner(models.Model):
         )
         action["domain"] = [("partner_id", "=", self.id)]
         return action
+
+    # email activity (issue 4)
+    mailchimp_activity_count = fields.Integer(
+        compute="_compute_mailchimp_activity_count",
+        string="Email Activity",
+        groups="mailchimp_connector.group_mailchimp_user",
+    )
+
+    def _compute_mailchimp_activity_count(self):
+        counts = dict(
+            self.env["mailchimp.activity"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.mailchimp_activity_count = counts.get(partner, 0)
+
+    def action_open_mailchimp_activity(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_activity_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action

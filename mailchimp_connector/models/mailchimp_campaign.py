@@ -1,0 +1,412 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from odoo import api, fields, models
+
+from ..utils import mailchimp_errors as mc_errors
+
+_logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+# a walk over email-activity re-reads from a little before it started: members
+# whose first activity arrives during the walk may shift the offset pages
+WALK_MARGIN = timedelta(minutes=5)
+
+
+def parse_mailchimp_time(value):
+    """Mailchimp ISO 8601 ('2015-10-21T15:41:36+00:00') -> naive UTC datetime."""
+    if not value:
+        return False
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def mailchimp_time(value):
+    return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class MailchimpCampaign(models.Model):
+    """A campaign sent to an audience of a connected account, with its report figures.
+
+    Its email activity is pulled incrementally: ``activity_watermark`` is the
+    latest event time seen, moved only once a whole walk over
+    ``/reports/{id}/email-activity`` is committed; ``activity_offset`` lets a
+    walk cut off by a crash or a 429 resume where its last committed page ended.
+    """
+
+    _name = "mailchimp.campaign"
+    _description = "Mailchimp Campaign"
+    _order = "send_time desc, id desc"
+    _rec_name = "title"
+
+    account_id = fields.Many2one(
+        "mailchimp.account", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    mailchimp_campaign_id = fields.Char(
+        string="Mailchimp Campaign ID", required=True, readonly=True
+    )
+    title = fields.Char(readonly=True)
+    subject = fields.Char(readonly=True)
+    audience_id = fields.Many2one(
+        "mailchimp.audience", readonly=True, ondelete="set null", index=True
+    )
+    mailchimp_list_id = fields.Char(readonly=True)
+    send_time = fields.Datetime(readonly=True, index=True)
+    emails_sent = fields.Integer(string="Sent", readonly=True)
+    delivered = fields.Integer(readonly=True)
+    opens = fields.Integer(readonly=True)
+    unique_opens = fields.Integer(readonly=True)
+    clicks = fields.Integer(readonly=True)
+    unique_clicks = fields.Integer(readonly=True)
+    hard_bounces = fields.Integer(readonly=True)
+    soft_bounces = fields.Integer(readonly=True)
+    unsubscribes = fields.Integer(readonly=True)
+    abuse_reports = fields.Integer(readonly=True)
+    open_rate = fields.Float(string="Open Rate (%)", readonly=True, digits=(5, 2))
+    click_rate = fields.Float(string="Click Rate (%)", readonly=True, digits=(5, 2))
+    utm_campaign_id = fields.Many2one(
+        "utm.campaign", string="UTM Campaign", readonly=True, ondelete="set null"
+    )
+    activity_watermark = fields.Datetime(
+        readonly=True, copy=False, help="Latest event time seen in Mailchimp's activity."
+    )
+    activity_next_since = fields.Datetime(readonly=True, copy=False)
+    activity_walk_since = fields.Datetime(readonly=True, copy=False)
+    activity_walk_max = fields.Datetime(readonly=True, copy=False)
+    activity_offset = fields.Integer(readonly=True, copy=False)
+    sent_to_offset = fields.Integer(readonly=True, copy=False)
+    sent_to_done = fields.Boolean(readonly=True, copy=False)
+    unknown_sent_count = fields.Integer(readonly=True, copy=False)
+    unknown_activity_count = fields.Integer(readonly=True, copy=False)
+    unknown_unsubscribe_count = fields.Integer(readonly=True, copy=False)
+    unknown_event_count = fields.Integer(
+        string="Events of Unknown Contacts",
+        compute="_compute_unknown_event_count",
+        store=True,
+        help="Events of recipients that are not linked to an Odoo contact: counted, not stored.",
+    )
+    activity_count = fields.Integer(compute="_compute_activity_count")
+    last_activity_sync = fields.Datetime(readonly=True, copy=False)
+
+    _sql_constraints = [
+        (
+            "account_campaign_uniq",
+            "unique(account_id, mailchimp_campaign_id)",
+            "A Mailchimp campaign is stored once per account.",
+        ),
+    ]
+
+    @api.depends("unknown_sent_count", "unknown_activity_count", "unknown_unsubscribe_count")
+    def _compute_unknown_event_count(self):
+        for campaign in self:
+            campaign.unknown_event_count = (
+                campaign.unknown_sent_count
+                + campaign.unknown_activity_count
+                + campaign.unknown_unsubscribe_count
+            )
+
+    def _compute_activity_count(self):
+        counts = dict(
+            self.env["mailchimp.activity"]._read_group(
+                [("campaign_id", "in", self.ids)], ["campaign_id"], ["__count"]
+            )
+        )
+        for campaign in self:
+            campaign.activity_count = counts.get(campaign, 0)
+
+    def action_view_activity(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_activity_action"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Cron and entry points
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_sync_activity(self):
+        budget = float(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "mailchimp_connector.cron_time_budget", "60"
+            )
+        )
+        deadline = time.monotonic() + budget
+        accounts = self.env["mailchimp.account"].search([("state", "=", "connected")])
+        done = 0
+        for account in accounts:
+            remaining = self._sync_account_activity(account, deadline=deadline)
+            if remaining:
+                self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+                return
+            done += 1
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+
+    @api.model
+    def _sync_account_activity(self, account, deadline=None):
+        """Pull new campaigns of ``account`` and the activity of those inside their
+        window.  Returns the number of campaigns left for a later pass (deadline)."""
+        cr = self.env.cr
+        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (7301, account.id))
+        if not cr.fetchone()[0]:
+            _logger.info("Mailchimp activity of account %s is already being pulled", account.id)
+            return 0
+        try:
+            with account._get_client() as client:
+                self._pull_campaigns(account, client)
+                window = timedelta(days=account.activity_window_days or 30)
+                campaigns = self.search(
+                    [
+                        ("account_id", "=", account.id),
+                        ("send_time", ">=", fields.Datetime.now() - window),
+                    ],
+                    order="send_time, id",
+                )
+                for index, campaign in enumerate(campaigns):
+                    if deadline and time.monotonic() > deadline:
+                        return len(campaigns) - index
+                    campaign._sync_activity(client)
+        except mc_errors.MailchimpError as error:
+            # what was committed stays; the next pass resumes from the saved positions
+            self._rollback()
+            account.sudo().activity_error = account._mailchimp_error_message(error)
+            self._commit()
+            _logger.warning("Mailchimp activity pull of account %s stopped: %s", account.id, error)
+            return 0
+        finally:
+            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (7301, account.id))
+        account.sudo().activity_error = False
+        self._commit()
+        return 0
+
+    # ------------------------------------------------------------------
+    # Campaigns
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _pull_campaigns(self, account, client):
+        since = account.activity_campaign_watermark or (
+            fields.Datetime.now() - timedelta(days=account.activity_window_days or 30)
+        )
+        params = {
+            "status": "sent",
+            "since_send_time": mailchimp_time(since),
+            "sort_field": "send_time",
+            "sort_dir": "ASC",
+        }
+        audiences = {
+            audience.mailchimp_list_id: audience
+            for audience in self.env["mailchimp.audience"].with_context(active_test=False).search(
+                [("account_id", "=", account.id)]
+            )
+        }
+        for page in client.pages("/campaigns", "campaigns", params=params, count=PAGE_SIZE):
+            ids = [item["id"] for item in page]
+            known = set(
+                self.search(
+                    [("account_id", "=", account.id), ("mailchimp_campaign_id", "in", ids)]
+                ).mapped("mailchimp_campaign_id")
+            )
+            vals_list = []
+            for item in page:
+                if item["id"] in known:
+                    continue
+                known.add(item["id"])
+                list_id = (item.get("recipients") or {}).get("list_id")
+                settings = item.get("settings") or {}
+                vals_list.append(
+                    {
+                        "account_id": account.id,
+                        "mailchimp_campaign_id": item["id"],
+                        "title": settings.get("title") or settings.get("subject_line") or item["id"],
+                        "subject": settings.get("subject_line"),
+                        "mailchimp_list_id": list_id,
+                        "audience_id": audiences[list_id].id if list_id in audiences else False,
+                        "send_time": parse_mailchimp_time(item.get("send_time")),
+                        "emails_sent": item.get("emails_sent") or 0,
+                    }
+                )
+            created = self.create(vals_list)
+            created._ensure_utm_campaign()
+            send_times = [parse_mailchimp_time(item.get("send_time")) for item in page]
+            send_times = [t for t in send_times if t]
+            if send_times:
+                # since_send_time is inclusive: same-second campaigns are re-read, not lost
+                account.activity_campaign_watermark = max(
+                    [*send_times, account.activity_campaign_watermark or send_times[0]]
+                )
+            self._commit()
+
+    def _ensure_utm_campaign(self):
+        """One utm.campaign per campaign, created once (kept after uninstall)."""
+        todo = self.filtered(lambda c: not c.utm_campaign_id)
+        if not todo:
+            return
+        utms = self.env["utm.campaign"].sudo().create(
+            [{"title": campaign.title or campaign.mailchimp_campaign_id} for campaign in todo]
+        )
+        for campaign, utm in zip(todo, utms, strict=True):
+            campaign.utm_campaign_id = utm
+
+    def _update_figures(self, report):
+        bounces = report.get("bounces") or {}
+        opens = report.get("opens") or {}
+        clicks = report.get("clicks") or {}
+        sent = report.get("emails_sent") or 0
+        hard, soft = bounces.get("hard_bounces") or 0, bounces.get("soft_bounces") or 0
+        self.write(
+            {
+                "emails_sent": sent,
+                "delivered": max(sent - hard - soft, 0),
+                "opens": opens.get("opens_total") or 0,
+                "unique_opens": opens.get("unique_opens") or 0,
+                "open_rate": 100.0 * (opens.get("open_rate") or 0.0),
+                "clicks": clicks.get("clicks_total") or 0,
+                "unique_clicks": clicks.get("unique_clicks") or 0,
+                "click_rate": 100.0 * (clicks.get("click_rate") or 0.0),
+                "hard_bounces": hard,
+                "soft_bounces": soft,
+                "unsubscribes": report.get("unsubscribed") or 0,
+                "abuse_reports": report.get("abuse_reports") or 0,
+            }
+        )
+
+    # ------------------------------------------------------------------
+    # Activity
+    # ------------------------------------------------------------------
+
+    def _sync_activity(self, client):
+        """Figures, recipients (sent), opens/clicks/bounces since the watermark and
+        unsubscribes of this campaign; each page committed with its position."""
+        self.ensure_one()
+        path = f"/reports/{self.mailchimp_campaign_id}"
+        self._update_figures(client.get(path))
+        self._commit()
+        Activity = self.env["mailchimp.activity"]
+        if not self.sent_to_done:
+            offset = self.sent_to_offset
+            while True:
+                page = client.get(
+                    f"{path}/sent-to",
+                    params={
+                        "count": PAGE_SIZE,
+                        "offset": offset,
+                        "fields": "sent_to.email_id,sent_to.email_address,total_items",
+                    },
+                )
+                items = page.get("sent_to") or []
+                events = [
+                    {"hash": item["email_id"], "email": item.get("email_address"),
+                     "action": "sent", "timestamp": self.send_time}
+                    for item in items
+                ]
+                offset += len(items)
+                done = len(items) < PAGE_SIZE or offset >= (page.get("total_items") or 0)
+                unknown = Activity._store_events(self, events)
+                self.write(
+                    {
+                        "sent_to_offset": offset,
+                        "sent_to_done": done,
+                        "unknown_sent_count": self.unknown_sent_count + len(unknown),
+                    }
+                )
+                self._commit()
+                if done:
+                    break
+        # opens, clicks, bounces: a walk with a fixed `since`, resumable by offset
+        if not self.activity_walk_since and not self.activity_offset:
+            self.write(
+                {
+                    "activity_walk_since": self.activity_next_since or self.send_time,
+                    "activity_walk_max": self.activity_watermark,
+                }
+            )
+        walk_started = fields.Datetime.now()
+        since = self.activity_walk_since
+        offset = self.activity_offset
+        while True:
+            params = {"count": PAGE_SIZE, "offset": offset}
+            if since:
+                params["since"] = mailchimp_time(since)
+            page = client.get(f"{path}/email-activity", params=params)
+            items = page.get("emails") or []
+            events, latest = [], self.activity_walk_max
+            for item in items:
+                for act in item.get("activity") or []:
+                    stamp = parse_mailchimp_time(act.get("timestamp"))
+                    latest = max(latest, stamp) if latest else stamp
+                    events.append(
+                        {
+                            "hash": item.get("email_id"),
+                            "email": item.get("email_address"),
+                            "action": act.get("action"),
+                            "timestamp": stamp,
+                            "url": act.get("url"),
+                            "bounce_type": act.get("type"),
+                        }
+                    )
+            offset += len(items)
+            done = len(items) < PAGE_SIZE or offset >= (page.get("total_items") or 0)
+            unknown = Activity._store_events(self, events)
+            # events up to the previous watermark were counted by an earlier walk
+            seen_until = self.activity_watermark
+            new_unknown = [e for e in unknown if not seen_until or e["timestamp"] > seen_until]
+            vals = {
+                "activity_offset": offset,
+                "activity_walk_max": latest,
+                "unknown_activity_count": self.unknown_activity_count + len(new_unknown),
+            }
+            if done:
+                next_since = min(filter(None, [latest, walk_started - WALK_MARGIN])) if latest else since
+                vals.update(
+                    {
+                        "activity_watermark": latest,
+                        "activity_next_since": next_since,
+                        "activity_offset": 0,
+                        "activity_walk_since": False,
+                    }
+                )
+            self.write(vals)
+            self._commit()
+            if done:
+                break
+        # unsubscribes: a short list, re-read while the campaign is in its window
+        unknown_unsubscribes = 0
+        for page in client.pages(f"{path}/unsubscribed", "unsubscribes", count=PAGE_SIZE):
+            events = [
+                {
+                    "hash": item.get("email_id"),
+                    "email": item.get("email_address"),
+                    "action": "unsubscribe",
+                    "timestamp": parse_mailchimp_time(item.get("timestamp")) or self.send_time,
+                }
+                for item in page
+            ]
+            unknown_unsubscribes += len(Activity._store_events(self, events))
+            self._commit()
+        self.write(
+            {
+                "unknown_unsubscribe_count": unknown_unsubscribes,
+                "last_activity_sync": fields.Datetime.now(),
+            }
+        )
+        self._commit()
+
+    # ------------------------------------------------------------------
+
+    def _commit(self):
+        """Commit unless running under tests, as Odoo's own batch crons do."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _rollback(self):
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.rollback()

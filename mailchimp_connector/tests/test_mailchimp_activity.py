@@ -1,0 +1,255 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
+
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from ..models import mailchimp_campaign
+from .common import MailchimpSyncCase
+
+URL = "https://www.example.com/offer?utm=1"
+
+
+@tagged("post_install", "-at_install")
+class TestMailchimpActivity(MailchimpSyncCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.salesperson = new_test_user(
+            cls.env,
+            login="mc_activity_salesperson",
+            groups="base.group_user,mailchimp_connector.group_mailchimp_user",
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.partners = self.env["res.partner"].create(
+            [{"name": f"Ann Smith{i}", "email": f"ann{i}@corp.com"} for i in range(5)]
+        )
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        run = pairing.run_sync()
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(len(pairing.member_ids.filtered("partner_id")), 5)
+        self.send_time = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+
+    def at(self, minutes):
+        return (self.send_time + timedelta(minutes=minutes)).isoformat()
+
+    def make_campaign(self, subject="Spring offer", events=None, **extra):
+        return self.sandbox_control(
+            "POST",
+            "campaigns",
+            dict(
+                {
+                    "list_id": self.list_id,
+                    "subject": subject,
+                    "send_time": self.send_time.isoformat(),
+                    "events": events or [],
+                },
+                **extra,
+            ),
+        )
+
+    def partner(self, i):
+        return self.partners[i]
+
+    def activities(self, partner=None):
+        domain = [("partner_id", "=", partner.id)] if partner else [
+            ("partner_id", "in", self.partners.ids)
+        ]
+        return self.env["mailchimp.activity"].search(domain)
+
+    def chatter(self, partner):
+        subtype = self.env.ref("mailchimp_connector.mt_mailchimp_activity")
+        return self.env["mail.message"].search(
+            [("model", "=", "res.partner"), ("res_id", "=", partner.id),
+             ("subtype_id", "=", subtype.id)]
+        )
+
+    def standard_events(self):
+        return [
+            {"email": "ann0@corp.com", "action": "open", "timestamp": self.at(10)},
+            {"email": "ann0@corp.com", "action": "click", "timestamp": self.at(11), "url": URL},
+            {"email": "ann1@corp.com", "action": "bounce", "type": "soft",
+             "timestamp": self.at(2)},
+            {"email": "ann2@corp.com", "action": "unsub", "timestamp": self.at(30)},
+            {"email": "stranger@elsewhere.com", "action": "open", "timestamp": self.at(5)},
+        ]
+
+    def sync(self):
+        self.account.action_sync_activity()
+        self.assertFalse(self.account.activity_error)
+
+    # ------------------------------------------------------------------
+
+    def test_events_land_once_with_url_bounce_type_and_unsubscribe(self):
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        campaign = self.account.campaign_ids
+        self.assertEqual(len(campaign), 1)
+        self.assertEqual(campaign.subject, "Spring offer")
+        self.assertEqual(campaign.audience_id, self.audience)
+        acts = self.activities()
+        # 5 sends + open + click + bounce + unsubscribe
+        self.assertEqual(len(acts), 9)
+        self.assertEqual(sorted(acts.filtered(lambda a: a.action == "sent").partner_id.ids),
+                         sorted(self.partners.ids))
+        click = acts.filtered(lambda a: a.action == "click")
+        self.assertEqual((click.partner_id, click.url), (self.partner(0), URL))
+        bounce = acts.filtered(lambda a: a.action == "bounce")
+        self.assertEqual((bounce.partner_id, bounce.bounce_type), (self.partner(1), "soft"))
+        unsub = acts.filtered(lambda a: a.action == "unsubscribe")
+        self.assertEqual(unsub.partner_id, self.partner(2))
+        self.assertEqual(unsub.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=30))
+        # chatter: one line per event, with the subtype, no notification
+        lines = self.chatter(self.partner(0))
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(any(URL in line.body for line in lines))
+        self.assertFalse(lines.notification_ids)
+        self.assertEqual(campaign.emails_sent, 6)
+        self.assertEqual(campaign.soft_bounces, 1)
+        self.assertEqual(campaign.unsubscribes, 1)
+        # a second run stores and posts nothing more
+        messages = self.env["mail.message"].search_count([("model", "=", "res.partner")])
+        self.sync()
+        self.assertEqual(len(self.activities()), 9)
+        self.assertEqual(
+            self.env["mail.message"].search_count([("model", "=", "res.partner")]), messages
+        )
+        self.assertEqual(len(self.account.campaign_ids), 1)
+
+    def test_unknown_emails_are_counted_not_stored(self):
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        campaign = self.account.campaign_ids
+        # stranger: sent + open
+        self.assertEqual(campaign.unknown_event_count, 2)
+        self.assertFalse(
+            self.env["mailchimp.activity"].search(
+                [("campaign_id", "=", campaign.id), ("partner_id", "not in", self.partners.ids)]
+            )
+        )
+        self.sync()
+        self.assertEqual(campaign.unknown_event_count, 2)
+
+    def test_new_events_after_first_run_are_added(self):
+        events = self.standard_events()
+        self.make_campaign(events=events)
+        self.sync()
+        count = len(self.activities())
+        # a second campaign, sent later, is found by the next run
+        self.make_campaign(
+            subject="Summer offer",
+            events=[{"email": "ann3@corp.com", "action": "click", "url": URL,
+                     "timestamp": self.at(90)}],
+            send_time=(self.send_time + timedelta(hours=1)).isoformat(),
+        )
+        self.sync()
+        self.assertEqual(len(self.account.campaign_ids), 2)
+        # recipients are the subscribed members: ann2 unsubscribed through the first one
+        self.assertEqual(len(self.activities()), count + 4 + 1)
+
+    def test_paged_walk_matches_single_page(self):
+        self.make_campaign(
+            events=self.standard_events(),
+            generate={"opens_per_member": 3, "clicks_per_member": 1, "seed": 7},
+        )
+        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+            self.sync()
+        paged = len(self.activities())
+        campaign = self.account.campaign_ids
+        self.assertEqual(campaign.activity_offset, 0)
+        self.assertTrue(campaign.sent_to_done)
+        self.env["mailchimp.activity"].search([]).unlink()
+        campaign.write({"activity_watermark": False, "activity_next_since": False,
+                        "sent_to_done": False, "sent_to_offset": 0})
+        self.sync()
+        self.assertEqual(len(self.activities()), paged)
+        self.assertGreaterEqual(paged, 5 + 5 * 3)
+
+    def test_throttled_pull_loses_and_duplicates_nothing(self):
+        self.make_campaign(
+            events=self.standard_events(),
+            generate={"opens_per_member": 2, "clicks_per_member": 1, "seed": 3},
+        )
+        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2), self.sandbox_fault(
+            status=429, count=50, path_pattern="email-activity"
+        ):
+            self.account.action_sync_activity()
+        self.assertTrue(self.account.activity_error)
+        self.assertEqual(self.account.state, "connected")
+        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+            self.sync()
+        resumed = sorted(self.activities().mapped("event_key"))
+        self.assertEqual(len(resumed), len(set(resumed)))
+        # a clean pull from scratch gives exactly the same events
+        campaign = self.account.campaign_ids
+        self.env["mailchimp.activity"].search([]).unlink()
+        campaign.write({"activity_watermark": False, "activity_next_since": False,
+                        "activity_walk_since": False, "activity_offset": 0,
+                        "sent_to_done": False, "sent_to_offset": 0})
+        self.sync()
+        self.assertEqual(sorted(self.activities().mapped("event_key")), resumed)
+
+    def test_smart_button_count_matches(self):
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        partner = self.partner(0)
+        partner.invalidate_recordset(["mailchimp_activity_count"])
+        self.assertEqual(partner.mailchimp_activity_count, 3)
+        action = partner.action_open_mailchimp_activity()
+        self.assertEqual(
+            self.env["mailchimp.activity"].search_count(action["domain"]),
+            partner.mailchimp_activity_count,
+        )
+        self.assertIn("graph", action["view_mode"])
+        self.assertIn("pivot", action["view_mode"])
+
+    def test_salesperson_reads_activity_not_the_key(self):
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        env = self.env(user=self.salesperson)
+        acts = env["mailchimp.activity"].search([("partner_id", "=", self.partner(0).id)])
+        self.assertEqual(len(acts), 3)
+        self.assertTrue(acts.read(["action", "url", "campaign_id", "timestamp"]))
+        campaign = env["mailchimp.campaign"].search([])
+        self.assertEqual(campaign.subject, "Spring offer")
+        self.assertEqual(env["res.partner"].browse(self.partner(0).id).mailchimp_activity_count, 3)
+        with self.assertRaises(AccessError):
+            campaign.account_id.read(["api_key"])
+        with self.assertRaises(AccessError):
+            acts.write({"url": "x"})
+        with self.assertRaises(AccessError):
+            env["mailchimp.account"].browse(self.account.id).action_sync_activity()
+
+    def test_utm_campaign_created_once(self):
+        self.make_campaign(subject="UTM once", events=self.standard_events())
+        self.sync()
+        campaign = self.account.campaign_ids
+        self.assertTrue(campaign.utm_campaign_id)
+        self.assertEqual(campaign.utm_campaign_id.title, "UTM once")
+        self.account.activity_campaign_watermark = False
+        self.sync()
+        self.assertEqual(len(self.account.campaign_ids), 1)
+        self.assertEqual(
+            self.env["utm.campaign"].search_count([("title", "=", "UTM once")]), 1
+        )
+
+    def test_campaign_outside_window_is_not_read(self):
+        self.send_time -= timedelta(days=40)
+        self.make_campaign(events=self.standard_events())
+        self.account.activity_window_days = 60
+        self.sync()
+        self.assertEqual(len(self.account.campaign_ids), 1)
+        self.env["mailchimp.activity"].search([]).unlink()
+        self.account.activity_window_days = 30
+        self.sandbox_control("DELETE", "requests")
+        self.sync()
+        self.assertFalse(self.activities())
+        self.assertFalse([c for c in self.api_calls() if "/reports/" in c["path"]])
+
+    def test_cron_pulls_activity(self):
+        self.make_campaign(events=self.standard_events())
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.assertEqual(len(self.activities()), 9)
