@@ -127,6 +127,18 @@ def drop_database(odoo, db):
 
 UNINSTALL_CHECK = f"""
 partner = env['res.partner'].create({{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
+# email activity (issue 4): one event with its chatter line and its UTM campaign
+mc_account = env['mailchimp.account'].create({{'name': 'Uninstall check', 'api_key': '0123456789abcdef' * 2 + '-us1'}})
+mc_campaign = env['mailchimp.campaign'].create({{
+    'account_id': mc_account.id, 'mailchimp_campaign_id': 'uninst1', 'title': 'Kept UTM campaign',
+    'subject': 'Kept subject', 'send_time': '2026-01-01 10:00:00'}})
+mc_campaign._ensure_utm_campaign()
+utm_id = mc_campaign.utm_campaign_id.id
+env['mailchimp.activity']._insert_rows([(partner.id, mc_campaign.id, None, None, 'open', None, None,
+    '2026-01-01 11:00:00', 'uninstall-check', env.uid, env.uid, '2026-01-01 11:00:00', '2026-01-01 11:00:00')])
+env['mailchimp.activity']._log_chatter(mc_campaign, [(partner.id, 'open', None, None, '2026-01-01 11:00:00')])
+message_ids = env['mail.message'].search([('model', '=', 'res.partner'), ('res_id', '=', partner.id),
+    ('subtype_id', '=', env.ref('mailchimp_connector.mt_mailchimp_activity').id)]).ids
 env.cr.commit()
 module = env['ir.module.module'].search([('name', '=', '{ADDON}')])
 module.button_immediate_uninstall()
@@ -137,6 +149,9 @@ checks = {{
     'module uninstalled': module.state == 'uninstalled',
     'contact kept': bool(env['res.partner'].browse(partner.id).exists()),
     'tables dropped': 'mailchimp.account' not in env,
+    'activity chatter line kept': len(message_ids) == 1
+    and len(env['mail.message'].browse(message_ids).exists()) == 1,
+    'UTM campaign kept': bool(env['utm.campaign'].browse(utm_id).exists()),
 }}
 for name, ok in checks.items():
     print('UNINSTALL-CHECK', 'ok' if ok else 'FAILED', name)
@@ -217,9 +232,9 @@ def run_odoo_tests():
     checks = re.findall(r"UNINSTALL-CHECK (ok|FAILED) (.+)", result.stdout)
     for status, name in checks:
         print(f"uninstall check: {status} {name}")
-    if len(checks) != 3:
+    if len(checks) != 5:
         print(result.stdout[-3000:], result.stderr[-3000:])
-    uninstall_failed = [c for c in checks if c[0] != "ok"] or len(checks) != 3
+    uninstall_failed = [c for c in checks if c[0] != "ok"] or len(checks) != 5
     failures += 1 if uninstall_failed else 0
     passed += 0 if uninstall_failed else 1
 

@@ -29,6 +29,8 @@ class TestMailchimpAccountConnect(MailchimpCase):
                 "Audiences",
                 "History",
                 "Failed Records",
+                "Campaigns",
+                "Email Activity",
                 "Configuration",
             },
         )
