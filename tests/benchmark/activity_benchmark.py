@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Email-activity benchmark (issue 4): measures and prints, asserts nothing.
+
+    python3 tests/benchmark/activity_benchmark.py                    # 100,000 contacts, ~1,000,000 events
+    python3 tests/benchmark/activity_benchmark.py --contacts 10000   # a quick check
+
+Beside a local Odoo 18 (``odoo`` on PATH, PostgreSQL reachable as for
+``tests/run.py``) and the project's Mailchimp sandbox, started here as a
+separate process.  In a fresh database with the addon installed (``--keep`` to
+keep it), an ``odoo shell`` script:
+
+1. seeds N members in the sandbox's default audience and links N Odoo contacts
+   to them (contacts and ``mailchimp.member`` rows written with plain SQL: the
+   set-up is not what is measured);
+2. creates one sent campaign to the N members with generated activity
+   (``--opens`` and ``--clicks`` per member, 2 % bounces, 1 % unsubscribes:
+   about 10 events per member with the defaults);
+3. runs ``mailchimp.campaign._sync_account_activity(account)`` once, as the cron
+   would (commits per page), and prints: events stored, chatter lines written,
+   wall time and events/s (everything: HTTP, matching, inserts, chatter), SQL
+   queries per 1,000 events (``cr.sql_log_count``), the process's peak memory
+   growth (``VmHWM`` after resetting it through ``/proc/self/clear_refs``,
+   minus ``VmRSS`` before);
+4. runs it a second time (nothing new: how long a rerun that finds everything
+   stored takes).
+"""
+import argparse
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from run import odoo_addons_path  # noqa: E402
+
+ADDON = "mailchimp_connector"
+DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
+DEFAULT_LIST_ID = "f0a1b2c3d4"
+MARK = "BENCH-JSON "
+
+SHELL = r'''
+import json, time, threading, urllib.request
+from odoo.addons.mailchimp_connector.utils.mailchimp_keys import subscriber_hash
+
+MARK = "BENCH-JSON "
+
+
+def emit(**values):
+    print(MARK + json.dumps(values, default=str), flush=True)
+
+
+def control(path, payload):
+    request = urllib.request.Request(
+        SANDBOX + "/_sandbox/" + path, data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read() or b"null")
+
+
+def status_kb(name):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+control("reset", {})
+started = time.monotonic()
+control(f"lists/{LIST_ID}/seed", {"count": N})
+emails = [f"member{i:06d}@seed-mail.com" for i in range(N)]
+account = env["mailchimp.account"].create({
+    "name": "Benchmark", "api_key": API_KEY, "api_base_url": SANDBOX + "/{dc}/3.0",
+    "request_timeout": 120})
+account.action_connect()
+audience = account.audience_ids.filtered(lambda a: a.mailchimp_list_id == LIST_ID)
+pairing = env["mailchimp.pairing"].create({
+    "name": "Benchmark", "account_id": account.id, "audience_id": audience.id,
+    "partner_domain": "[('email', 'ilike', '@seed-mail.com')]"})
+cr = env.cr
+cr.execute("""
+    INSERT INTO res_partner (name, complete_name, email, email_normalized, active, type,
+                             is_company, create_uid, write_uid, create_date, write_date)
+    SELECT e, e, e, e, true, 'contact', false, 1, 1, now(), now() FROM unnest(%s::text[]) e
+    RETURNING id, email
+""", (emails,))
+partner_ids = dict((email, pid) for pid, email in cr.fetchall())
+rows = [(pairing.id, audience.id, partner_ids[e], e, subscriber_hash(e)) for e in emails]
+cr.execute("""
+    INSERT INTO mailchimp_member (pairing_id, audience_id, partner_id, email, subscriber_hash,
+                                  status, create_uid, write_uid, create_date, write_date)
+    SELECT p, a, r, e, h, 'subscribed', 1, 1, now(), now()
+      FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[]) AS t(p, a, r, e, h)
+""", ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+      [r[3] for r in rows], [r[4] for r in rows]))
+env.invalidate_all()
+cr.commit()
+camp = control("campaigns", {
+    "list_id": LIST_ID, "subject": "Benchmark campaign", "apply_to_members": False,
+    "send_time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 86400)),
+    "generate": {"opens_per_member": OPENS, "clicks_per_member": CLICKS,
+                 "bounce_rate": 0.02, "unsub_rate": 0.01, "seed": 1}})
+emit(step="setup", seconds=round(time.monotonic() - started, 1), campaign=camp["id"],
+     opens=camp["report_summary"]["opens"], clicks=camp["report_summary"]["clicks"])
+
+Campaign = env["mailchimp.campaign"]
+for label in ("first pull", "rerun"):
+    cr.execute("SELECT count(*) FROM mailchimp_activity")
+    events_before = cr.fetchone()[0]
+    cr.execute("SELECT count(*) FROM mail_message WHERE model = 'res.partner'")
+    messages_before = cr.fetchone()[0]
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    rss_before = status_kb("VmRSS")
+    queries_before = cr.sql_log_count
+    started = time.monotonic()
+    Campaign._sync_account_activity(account)
+    seconds = time.monotonic() - started
+    queries = cr.sql_log_count - queries_before
+    peak_mb = (status_kb("VmHWM") - rss_before) / 1024
+    cr.execute("SELECT count(*) FROM mailchimp_activity")
+    events = cr.fetchone()[0] - events_before
+    cr.execute("SELECT count(*) FROM mail_message WHERE model = 'res.partner'")
+    messages = cr.fetchone()[0] - messages_before
+    campaign = Campaign.search([("account_id", "=", account.id)])
+    emit(step=label, events=events, chatter_lines=messages, seconds=round(seconds, 1),
+         events_per_s=round(events / seconds) if events else 0,
+         queries=queries, queries_per_1000_events=round(1000 * queries / events, 1) if events else None,
+         peak_memory_growth_mb=round(peak_mb, 1), unknown=campaign.unknown_event_count,
+         error=account.activity_error or "")
+'''
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--opens", type=float, default=7.0, help="opens per member")
+    parser.add_argument("--clicks", type=float, default=2.0, help="clicks per member")
+    parser.add_argument("--db", default="mailchimp_activity_benchmark")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--odoo-args", default=os.environ.get("ODOO_TEST_ARGS", ""))
+    args = parser.parse_args()
+    odoo = shutil.which("odoo")
+    if not odoo:
+        sys.exit("no `odoo` on PATH")
+    extra = shlex.split(args.odoo_args)
+    common = [f"--addons-path={odoo_addons_path()}", "-d", args.db, *extra]
+    base = [odoo, *common]
+    db_args = [a for a in extra if a.startswith("--db")]
+    subprocess.call([odoo, "db", *db_args, "drop", args.db], stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "sandbox")),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url + "/_sandbox/health")
+        print(f"installing {ADDON} in {args.db} ...", flush=True)
+        subprocess.run([*base, "-i", ADDON, "--stop-after-init", "--no-http",
+                        "--without-demo=all", "--log-level=warn"], check=True)
+        params = (
+            f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = {DEFAULT_API_KEY!r}\n"
+            f"N = {args.contacts}\nOPENS = {args.opens}\nCLICKS = {args.clicks}\n"
+        )
+        print(f"benchmark: {args.contacts:,} contacts ...", flush=True)
+        result = subprocess.run(
+            [odoo, "shell", *common, "--no-http", "--log-level=warn"], input=params + SHELL,
+            capture_output=True, text=True,
+        )
+        figures = [json.loads(line[len(MARK):]) for line in result.stdout.splitlines()
+                   if line.startswith(MARK)]
+        if len(figures) < 3:
+            print(result.stdout[-4000:], result.stderr[-4000:])
+        for figure in figures:
+            print(json.dumps(figure))
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+        if not args.keep:
+            subprocess.call([odoo, "db", *db_args, "drop", args.db], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    main()
