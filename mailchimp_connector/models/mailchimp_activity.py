@@ -53,6 +53,34 @@ MESSAGE_COLUMNS = (
     "write_date",
 )
 
+COLUMN_TYPES = {
+    "partner_id": "int4",
+    "campaign_id": "int4",
+    "member_id": "int4",
+    "company_id": "int4",
+    "res_id": "int4",
+    "subtype_id": "int4",
+    "author_id": "int4",
+    "create_uid": "int4",
+    "write_uid": "int4",
+    "timestamp": "timestamp",
+    "date": "timestamp",
+    "create_date": "timestamp",
+    "write_date": "timestamp",
+    "is_internal": "bool",
+    "reply_to_force_new": "bool",
+    "email_add_signature": "bool",
+    "body": "text",
+}
+
+
+def _array_args(columns, rows):
+    """``unnest`` arguments: one typed array per column of ``rows``."""
+    return SQL(", ").join(
+        SQL(f"%s::{COLUMN_TYPES.get(column, 'varchar')}[]", list(values))
+        for column, values in zip(columns, zip(*rows, strict=True), strict=True)
+    )
+
 
 def event_key(campaign_id, event):
     """A deterministic key per event, so that no rerun stores it twice."""
@@ -168,12 +196,16 @@ class MailchimpActivity(models.Model):
 
     @api.model
     def _insert_rows(self, rows):
-        """INSERT ... ON CONFLICT DO NOTHING; returns the rows actually inserted."""
+        """INSERT ... ON CONFLICT DO NOTHING; returns the rows actually inserted.
+
+        One statement per page; the columns go as arrays (``unnest``) so that
+        thousands of rows cost one query and little adaptation work."""
         query = SQL(
-            "INSERT INTO mailchimp_activity (%s) VALUES %s ON CONFLICT (event_key) DO NOTHING "
+            "INSERT INTO mailchimp_activity (%s) SELECT * FROM unnest(%s) "
+            "ON CONFLICT (event_key) DO NOTHING "
             "RETURNING partner_id, action, bounce_type, url, timestamp",
             SQL(", ").join(SQL.identifier(column) for column in INSERT_COLUMNS),
-            SQL(", ").join(SQL("%s", row) for row in rows),
+            _array_args(INSERT_COLUMNS, rows),
         )
         self.env.cr.execute(query)
         return self.env.cr.fetchall()
@@ -231,9 +263,9 @@ class MailchimpActivity(models.Model):
         self.env["mail.message"].flush_model()
         self.env.cr.execute(
             SQL(
-                "INSERT INTO mail_message (%s) VALUES %s",
+                "INSERT INTO mail_message (%s) SELECT * FROM unnest(%s)",
                 SQL(", ").join(SQL.identifier(column) for column in MESSAGE_COLUMNS),
-                SQL(", ").join(SQL("%s", row) for row in rows),
+                _array_args(MESSAGE_COLUMNS, rows),
             )
         )
         self.env["mail.message"].invalidate_model()
