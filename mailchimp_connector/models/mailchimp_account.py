@@ -436,6 +436,7 @@ class MailchimpAccount(models.Model):
 
     def action_sync_activity(self):
         """Pull new campaigns and their email activity now."""
+        self.check_access("write")
         for account in self:
             if account.state != "connected":
                 raise UserError(self.env._("Connect the account first."))

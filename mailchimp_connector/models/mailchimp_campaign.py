@@ -342,7 +342,8 @@ class MailchimpCampaign(models.Model):
             for item in items:
                 for act in item.get("activity") or []:
                     stamp = parse_mailchimp_time(act.get("timestamp"))
-                    latest = max(latest, stamp) if latest else stamp
+                    if stamp:
+                        latest = max(latest, stamp) if latest else stamp
                     events.append(
                         {
                             "hash": item.get("email_id"),
