@@ -360,3 +360,14 @@ def test_watermark_ignores_unreadable_timestamps_from_mailchimp():
 def test_unreadable_current_watermark_is_an_error():
     with pytest.raises(ValueError):
         next_watermark("yesterday", ["2024-05-01T10:00:00+00:00"])
+
+
+def test_to_odoo_datetime_gives_naive_utc():
+    import datetime as dt
+
+    from mailchimp_utils.sync_rules import to_odoo_datetime
+
+    assert to_odoo_datetime("2015-10-21T17:41:36+02:00") == dt.datetime(2015, 10, 21, 15, 41, 36)
+    assert to_odoo_datetime("2015-10-21T15:41:36Z") == dt.datetime(2015, 10, 21, 15, 41, 36)
+    assert to_odoo_datetime("") is False
+    assert to_odoo_datetime(None) is False

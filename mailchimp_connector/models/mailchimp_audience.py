@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from datetime import datetime, timezone
-
 from odoo import api, fields, models
+
+from ..utils import sync_rules
 
 
 class MailchimpAudience(models.Model):
@@ -44,7 +44,7 @@ class MailchimpAudience(models.Model):
             "mailchimp_list_id": mc_list["id"],
             "mailchimp_web_id": mc_list.get("web_id") or 0,
             "member_count": (mc_list.get("stats") or {}).get("member_count") or 0,
-            "date_created": _parse_mailchimp_datetime(mc_list.get("date_created")),
+            "date_created": sync_rules.to_odoo_datetime(mc_list.get("date_created")),
         }
 
     def _sync_merge_fields(self, merge_fields):
@@ -66,13 +66,3 @@ class MailchimpAudience(models.Model):
 
     def action_refresh(self):
         return self.account_id.action_refresh_audiences()
-
-
-def _parse_mailchimp_datetime(value):
-    """Mailchimp sends ISO 8601 with an offset; Odoo stores naive UTC."""
-    if not value:
-        return False
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment

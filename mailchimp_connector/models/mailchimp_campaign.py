@@ -2,11 +2,12 @@
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from odoo import api, fields, models
 
 from ..utils import mailchimp_errors as mc_errors
+from ..utils import sync_rules
 
 _logger = logging.getLogger(__name__)
 
@@ -14,16 +15,6 @@ PAGE_SIZE = 1000
 # a walk over email-activity re-reads from a little before it started: members
 # whose first activity arrives during the walk may shift the offset pages
 WALK_MARGIN = timedelta(minutes=5)
-
-
-def parse_mailchimp_time(value):
-    """Mailchimp ISO 8601 ('2015-10-21T15:41:36+00:00') -> naive UTC datetime."""
-    if not value:
-        return False
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
 
 
 def mailchimp_time(value):
@@ -230,13 +221,13 @@ class MailchimpCampaign(models.Model):
                         "subject": settings.get("subject_line"),
                         "mailchimp_list_id": list_id,
                         "audience_id": audiences[list_id].id if list_id in audiences else False,
-                        "send_time": parse_mailchimp_time(item.get("send_time")),
+                        "send_time": sync_rules.to_odoo_datetime(item.get("send_time")),
                         "emails_sent": item.get("emails_sent") or 0,
                     }
                 )
             created = self.create(vals_list)
             created._ensure_utm_campaign()
-            send_times = [parse_mailchimp_time(item.get("send_time")) for item in page]
+            send_times = [sync_rules.to_odoo_datetime(item.get("send_time")) for item in page]
             send_times = [t for t in send_times if t]
             if send_times:
                 # since_send_time is inclusive: same-second campaigns are re-read, not lost
@@ -341,7 +332,7 @@ class MailchimpCampaign(models.Model):
             events, latest = [], self.activity_walk_max
             for item in items:
                 for act in item.get("activity") or []:
-                    stamp = parse_mailchimp_time(act.get("timestamp"))
+                    stamp = sync_rules.to_odoo_datetime(act.get("timestamp"))
                     if stamp:
                         latest = max(latest, stamp) if latest else stamp
                     events.append(
@@ -387,7 +378,7 @@ class MailchimpCampaign(models.Model):
                     "hash": item.get("email_id"),
                     "email": item.get("email_address"),
                     "action": "unsubscribe",
-                    "timestamp": parse_mailchimp_time(item.get("timestamp")) or self.send_time,
+                    "timestamp": sync_rules.to_odoo_datetime(item.get("timestamp")) or self.send_time,
                 }
                 for item in page
             ]

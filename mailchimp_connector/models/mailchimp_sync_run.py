@@ -1,7 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import time
-from datetime import timezone
 
 import psycopg2
 
@@ -289,7 +288,7 @@ class MailchimpSyncRun(models.Model):
                 "subscriber_hash": mc_member["id"],
                 "mailchimp_contact_id": mc_member.get("contact_id"),
                 "status": mc_member["status"],
-                "mailchimp_last_changed": _mailchimp_datetime(mc_member.get("last_changed")),
+                "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
                 "last_seen_run_id": self.id,
             }
             if member:
@@ -754,7 +753,7 @@ class MailchimpSyncRun(models.Model):
             "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
             "mailchimp_contact_id": mc_member.get("contact_id"),
             "status": mc_member.get("status"),
-            "mailchimp_last_changed": _mailchimp_datetime(mc_member.get("last_changed")),
+            "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
             "synced_values": values,
             "synced_fingerprint": merge_values.values_fingerprint(values),
             "last_sync_date": fields.Datetime.now(),
@@ -815,7 +814,7 @@ class MailchimpSyncRun(models.Model):
                         "email": partner.email_normalized,
                         "subscriber_hash": response.get("id") or member.subscriber_hash,
                         "status": response.get("status") or member.status,
-                        "mailchimp_last_changed": _mailchimp_datetime(
+                        "mailchimp_last_changed": sync_rules.to_odoo_datetime(
                             response.get("last_changed")
                         ),
                         "synced_values": values,
@@ -850,16 +849,6 @@ class MailchimpSyncRun(models.Model):
         )
         action["domain"] = [("run_id", "in", self.ids)]
         return action
-
-
-def _mailchimp_datetime(value):
-    """ISO 8601 with offset -> naive UTC, as Odoo stores datetimes."""
-    if not value:
-        return False
-    moment = sync_rules._parse_timestamp(value)  # pylint: disable=protected-access
-    if moment is None:
-        return False
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _batch_error_reason(error):

@@ -238,3 +238,11 @@ def next_watermark(current, seen_timestamps):
         if moment is not None and (best is None or moment > best):
             best = moment
     return _format_timestamp(best) if best is not None else None
+
+
+def to_odoo_datetime(value):
+    """A Mailchimp timestamp (ISO 8601 with offset) -> naive UTC, as Odoo stores it; False if none."""
+    moment = _parse_timestamp(value) if value else None
+    if moment is None:
+        return False
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
