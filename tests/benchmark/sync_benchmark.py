@@ -434,6 +434,7 @@ class Benchmark:
         self.prefix = f"mc_sync_bench_{os.getpid()}"
         self.template = f"{self.prefix}_tmpl"
         self.results = {}  # N -> {"baseline": {...}, label: {...}}
+        self.workdir_kept = False
 
     # -- steps ---------------------------------------------------------------
 
@@ -554,6 +555,10 @@ class Benchmark:
             if self.args.json:
                 Path(self.args.json).write_text(json.dumps(self.results, indent=1, default=str))
                 log(f"raw figures written to {self.args.json}")
+        except BaseException:
+            log(f"failed; the odoo logs stay in {self.workdir}")
+            self.workdir_kept = True
+            raise
         finally:
             self.sandbox.stop()
             if not self.args.keep:
@@ -562,6 +567,8 @@ class Benchmark:
                 log("sandbox stopped, databases and filestores dropped")
             else:
                 log(f"sandbox stopped; databases kept: {', '.join(self.odoo.databases)}")
+            if not self.args.keep and not self.workdir_kept:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _route(path):
