@@ -15,23 +15,32 @@ in a database copied from one fresh install of the addon:
                      (the first of them re-reads once what the push created);
   (b) initial pull   N members seeded in the sandbox, none in Odoo; a
                      Mailchimp -> Odoo pairing with "create missing" and a
-                     default owner, first run, then a run with no change;
+                     default owner, first run, then two runs with no change;
   (d) both ways      N/2 partners only in Odoo, N/2 members only in Mailchimp,
                      a bidirectional pairing's first run, then runs with no change.
 
-Every ``run_sync()`` runs in its own ``odoo shell`` process (fed a script on
-stdin), so its memory figure is not blurred by the previous step.  The figures:
+Between the set-up and the first run, ``VACUUM ANALYZE`` (``--no-analyze`` to
+skip it) stands for the autovacuum a database whose contacts are not brand new
+has had.  Every ``run_sync()`` runs in its own ``odoo shell`` process (fed a
+script on stdin), so its memory figure is not blurred by the previous step.  The figures:
 HTTP requests (the run's ``http_requests`` and the sandbox's request log), SQL
-queries (``env.cr.sql_log_count`` before/after), wall time of ``run_sync()``,
+queries (``env.cr.sql_log_count`` before/after), wall time of ``run_sync()`` with
+the part spent waiting for the sandbox (its request log's durations) and in
+``cursor.execute`` (a query hook),
 and peak memory growth of the Odoo process during the run (RSS high-water mark
 ``VmHWM`` after resetting it through ``/proc/self/clear_refs``, minus ``VmRSS``
 before; or the tracemalloc peak with ``--memory tracemalloc``, which slows the run).
 
-Options: ``--sizes``, ``--scenarios``, ``--latency``, ``--memory``, ``--profile DIR``
-(cProfile + SQL queries grouped by the addon's calling function, per run; slows
-the runs, so its timings are not the benchmark's), ``--json FILE`` (raw
-figures), ``--keep`` (keep the databases), ``--odoo-args`` (default
-``$ODOO_TEST_ARGS``, e.g. ``--db_host=... --db_user=...``).
+The addon and the sandbox are copied first (the working tree, or ``--rev REV``)
+so that edits made while it runs do not change what is measured.
+
+Options: ``--sizes``, ``--scenarios``, ``--latency``, ``--memory``, ``--rev``,
+``--profile DIR`` (cProfile + SQL queries and their time grouped by the addon's
+calling line, per run; slows the runs, so its timings are not the benchmark's),
+``--explain MS`` (auto_explain plans of slower statements in PostgreSQL's log),
+``--json FILE`` (raw figures), ``--keep`` (keep the databases and logs),
+``--odoo-args`` (default ``$ODOO_TEST_ARGS``, e.g. ``--db_host=... --db_user=...``).
+See README.md here.
 """
 import argparse
 import json
