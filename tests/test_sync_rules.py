@@ -16,6 +16,7 @@ from mailchimp_utils.sync_rules import (
     push_blocked_reason,
     rename_blocked_reason,
     resolve_fields,
+    settled_watermark,
     status_to_send,
 )
 
@@ -371,3 +372,25 @@ def test_to_odoo_datetime_gives_naive_utc():
     assert to_odoo_datetime("2015-10-21T15:41:36Z") == dt.datetime(2015, 10, 21, 15, 41, 36)
     assert to_odoo_datetime("") is False
     assert to_odoo_datetime(None) is False
+
+
+# --------------------------------------------------------------------------- settled watermark
+def test_settled_watermark_moves_past_a_second_only_once_it_is_settled():
+    mark = "2026-11-23T10:00:05+00:00"
+    # the pull started 0.5 s after that second ended: keep it inclusive
+    assert settled_watermark(mark, "2026-11-23T10:00:06.5+00:00", 5) == mark
+    # started 5 s after it ended: nothing can still be stamped 10:00:05
+    assert (
+        settled_watermark(mark, "2026-11-23T10:00:11+00:00", 5)
+        == "2026-11-23T10:00:06+00:00"
+    )
+    # no margin asked, and an aware datetime as the start
+    started = dt.datetime(2026, 11, 23, 10, 0, 6, tzinfo=dt.timezone.utc)
+    assert settled_watermark(mark, started, 0) == "2026-11-23T10:00:06+00:00"
+
+
+def test_settled_watermark_keeps_what_it_cannot_judge():
+    assert settled_watermark(None, "2026-11-23T10:00:11+00:00", 5) is None
+    assert settled_watermark("2026-11-23T10:00:05+00:00", None, 5) == (
+        "2026-11-23T10:00:05+00:00"
+    )

@@ -112,124 +112,9 @@ class MailchimpFieldMap(models.Model):
     # Values (used by the sync, for many partners at once)
     # ------------------------------------------------------------------
 
-    def _partner_fields(self):
-        """The partner fields to read so that these mappings can be computed."""
-        names = {"name", "email", "email_normalized"}
-        for mapping in self:
-            if mapping.source_kind == "address":
-                names.update(ADDRESS_FIELDS)
-            elif mapping.source_kind == "field":
-                names.add(mapping.odoo_field_id.name)
-        return sorted(names)
-
-    def _mailchimp_values(self, partner):
-        """{TAG: value in Mailchimp's form} for one partner; MergeValueError on a bad value."""
-        values, errors = self._mailchimp_values_checked(partner)
-        if errors:
-            raise merge_values.MergeValueError("; ".join(errors.values()))
-        return values
-
-    def _mailchimp_values_checked(self, partner):
-        """({TAG: value}, {TAG: reason}): a value Mailchimp would refuse is left out
-        and its reason names the field, so a person knows what to fix."""
-        values, errors = {}, {}
-        for mapping in self:
-            if not mapping.can_push:
-                continue
-            try:
-                values[mapping.merge_tag] = mapping._to_mailchimp(partner)
-            except merge_values.MergeValueError as error:
-                errors[mapping.merge_tag] = self.env._(
-                    "%(field)s (%(tag)s): %(reason)s",
-                    field=mapping.merge_field_id.name,
-                    tag=mapping.merge_tag,
-                    reason=error.reason,
-                )
-        return values, errors
-
-    def _to_mailchimp(self, partner):
-        merge_type = self.merge_type
-        options = self.merge_field_id.options or {}
-        if self.source_kind in ("first_name", "last_name"):
-            first, last = merge_values.split_name(partner.name or "")
-            half = first if self.source_kind == "first_name" else last
-            return merge_values.to_mailchimp(half, "char", merge_type, options)
-        if self.source_kind == "address":
-            address = {
-                "street": partner.street,
-                "street2": partner.street2,
-                "city": partner.city,
-                "zip": partner.zip,
-                "state": partner.state_id.code or partner.state_id.name,
-                "country_code": partner.country_id.code,
-            }
-            return merge_values.to_mailchimp(address, "address", merge_type, options)
-        field = partner._fields[self.odoo_field_id.name]
-        value = partner[field.name]
-        if field.type == "many2one":
-            value = value.display_name if value else False
-        elif field.type == "many2many":
-            value = value.mapped("display_name")
-        selection = (
-            field._description_selection(self.env) if field.type == "selection" else None
-        )
-        return merge_values.to_mailchimp(
-            value, field.type, merge_type, options, selection=selection
-        )
-
-    def _normalize(self, mailchimp_merge_fields):
-        """Mailchimp's merge values in the same form as ``_mailchimp_values``."""
-        return {
-            mapping.merge_tag: merge_values.normalize_mailchimp(
-                mailchimp_merge_fields.get(mapping.merge_tag),
-                mapping.merge_type,
-                mapping.merge_field_id.options or {},
-            )
-            for mapping in self
-        }
-
-    def _odoo_vals(self, to_odoo, partner_name=None):
-        """Partner vals for the pulled {TAG: value}; MergeValueError on a bad value.
-
-        Many2one names are resolved by exact name; an unknown name is refused
-        rather than creating records behind the admin's back.
-        """
-        vals, first, last = {}, None, None
-        by_tag = {mapping.merge_tag: mapping for mapping in self}
-        for tag, value in to_odoo.items():
-            mapping = by_tag.get(tag)
-            if not mapping or not mapping.can_pull:
-                continue
-            merge_type = mapping.merge_type
-            options = mapping.merge_field_id.options or {}
-            if mapping.source_kind == "first_name":
-                first = merge_values.from_mailchimp(value, "char", merge_type, options) or ""
-            elif mapping.source_kind == "last_name":
-                last = merge_values.from_mailchimp(value, "char", merge_type, options) or ""
-            elif mapping.source_kind == "address":
-                vals.update(mapping._address_vals(value))
-            else:
-                vals.update(mapping._field_vals(value))
-        if first is not None or last is not None:
-            old_first, old_last = merge_values.split_name(partner_name or "")
-            name = merge_values.join_name(
-                old_first if first is None else first, old_last if last is None else last
-            )
-            if name:
-                vals["name"] = name
-        return vals
-
-    def _address_vals(self, value):
-        parts = merge_values.from_mailchimp(value, "address", "address")
-        country_id = self._country_id(parts["country_code"] or "")
-        return {
-            "street": parts["street"],
-            "street2": parts["street2"],
-            "city": parts["city"],
-            "zip": parts["zip"],
-            "state_id": self._state_id(parts["state_name"] or "", country_id),
-            "country_id": country_id,
-        }
+    def _plan(self):
+        """These mappings, read once, to convert the values of many contacts."""
+        return FieldMapPlan(self)
 
     @api.model
     @tools.ormcache("code")
@@ -249,30 +134,188 @@ class MailchimpFieldMap(models.Model):
             domain.append(("country_id", "=", country_id))
         return self.env["res.country.state"].search(domain, limit=1).id
 
-    def _field_vals(self, value):
-        field = self.env["res.partner"]._fields[self.odoo_field_id.name]
-        options = self.merge_field_id.options or {}
-        selection = (
-            field._description_selection(self.env) if field.type == "selection" else None
+
+class MappingSpec:
+    """One mapping as plain attributes (no ORM access per contact)."""
+
+    __slots__ = (
+        "tag", "label", "merge_type", "options", "source_kind", "field", "selection",
+        "can_push", "can_pull",
+    )
+
+    def __init__(self, mapping, partner_fields):
+        self.tag = mapping.merge_tag
+        self.label = mapping.merge_field_id.name
+        self.merge_type = mapping.merge_type
+        self.options = mapping.merge_field_id.options or {}
+        self.source_kind = mapping.source_kind
+        self.field = (
+            partner_fields.get(mapping.odoo_field_id.name)
+            if mapping.source_kind == "field"
+            else None
         )
+        self.selection = (
+            self.field._description_selection(mapping.env)
+            if self.field is not None and self.field.type == "selection"
+            else None
+        )
+        self.can_push = mapping.can_push
+        self.can_pull = mapping.can_pull
+
+
+class FieldMapPlan:
+    """A pairing's mappings, read once for a run, and the conversions they make (F11).
+
+    A sync converts every contact with every mapping; reading the mappings'
+    fields through the ORM for each of them cost more than the rest of the run.
+    """
+
+    def __init__(self, mappings):
+        self.env = mappings.env
+        self.field_maps = mappings
+        partner_fields = self.env["res.partner"]._fields
+        self.specs = [MappingSpec(mapping, partner_fields) for mapping in mappings]
+        self.by_tag = {spec.tag: spec for spec in self.specs}
+        self.tags = [spec.tag for spec in self.specs]
+        self.push_only = [spec.tag for spec in self.specs if not spec.can_pull]
+        self.pull_tags = [spec.tag for spec in self.specs if spec.can_pull]
+
+    def partner_fields(self):
+        """The partner fields to read so that these mappings can be computed."""
+        names = {"name", "email", "email_normalized"}
+        for spec in self.specs:
+            if spec.source_kind == "address":
+                names.update(ADDRESS_FIELDS)
+            elif spec.field is not None:
+                names.add(spec.field.name)
+        return sorted(names)
+
+    # -- Odoo -> Mailchimp ---------------------------------------------------
+
+    def mailchimp_values_checked(self, partner):
+        """({TAG: value in Mailchimp's form}, {TAG: reason}): a value Mailchimp would
+        refuse is left out and its reason names the field, so a person knows what to fix."""
+        values, errors = {}, {}
+        for spec in self.specs:
+            if not spec.can_push:
+                continue
+            try:
+                values[spec.tag] = self._to_mailchimp(spec, partner)
+            except merge_values.MergeValueError as error:
+                errors[spec.tag] = self.env._(
+                    "%(field)s (%(tag)s): %(reason)s",
+                    field=spec.label,
+                    tag=spec.tag,
+                    reason=error.reason,
+                )
+        return values, errors
+
+    @staticmethod
+    def person_name(partner):
+        """The contact's name, or "" when it is only its email address (as a sync
+        names a contact Mailchimp knows no name for): not a first or last name."""
+        name = partner.name or ""
+        if name.strip().lower() == (partner.email or "").strip().lower():
+            return ""
+        return name
+
+    def _to_mailchimp(self, spec, partner):
+        if spec.source_kind in ("first_name", "last_name"):
+            first, last = merge_values.split_name(self.person_name(partner))
+            half = first if spec.source_kind == "first_name" else last
+            return merge_values.to_mailchimp(half, "char", spec.merge_type, spec.options)
+        if spec.source_kind == "address":
+            state, country = partner.state_id, partner.country_id
+            address = {
+                "street": partner.street,
+                "street2": partner.street2,
+                "city": partner.city,
+                "zip": partner.zip,
+                "state": state.code or state.name,
+                "country_code": country.code,
+            }
+            return merge_values.to_mailchimp(address, "address", spec.merge_type, spec.options)
+        field = spec.field
+        value = partner[field.name]
+        if field.type == "many2one":
+            value = value.display_name if value else False
+        elif field.type == "many2many":
+            value = value.mapped("display_name")
+        return merge_values.to_mailchimp(
+            value, field.type, spec.merge_type, spec.options, selection=spec.selection
+        )
+
+    # -- Mailchimp -> Odoo ---------------------------------------------------
+
+    def normalize(self, mailchimp_merge_fields):
+        """Mailchimp's merge values in the same form as ``mailchimp_values_checked``."""
+        return {
+            spec.tag: merge_values.normalize_mailchimp(
+                mailchimp_merge_fields.get(spec.tag), spec.merge_type, spec.options
+            )
+            for spec in self.specs
+        }
+
+    def odoo_vals(self, to_odoo, partner_name=None):
+        """Partner vals for the pulled {TAG: value}; MergeValueError on a bad value.
+
+        Many2one names are resolved by exact name; an unknown name is refused
+        rather than creating records behind the admin's back.
+        """
+        vals, first, last = {}, None, None
+        for tag, value in to_odoo.items():
+            spec = self.by_tag.get(tag)
+            if not spec or not spec.can_pull:
+                continue
+            if spec.source_kind == "first_name":
+                first = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+            elif spec.source_kind == "last_name":
+                last = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+            elif spec.source_kind == "address":
+                vals.update(self._address_vals(value))
+            else:
+                vals.update(self._field_vals(spec, value))
+        if first is not None or last is not None:
+            old_first, old_last = merge_values.split_name(partner_name or "")
+            name = merge_values.join_name(
+                old_first if first is None else first, old_last if last is None else last
+            )
+            if name:
+                vals["name"] = name
+        return vals
+
+    def _address_vals(self, value):
+        parts = merge_values.from_mailchimp(value, "address", "address")
+        FieldMap = self.field_maps.browse()
+        country_id = FieldMap._country_id(parts["country_code"] or "")
+        return {
+            "street": parts["street"],
+            "street2": parts["street2"],
+            "city": parts["city"],
+            "zip": parts["zip"],
+            "state_id": FieldMap._state_id(parts["state_name"] or "", country_id),
+            "country_id": country_id,
+        }
+
+    def _field_vals(self, spec, value):
+        field = spec.field
         converted = merge_values.from_mailchimp(
             value,
             field.type,
-            self.merge_type,
-            options,
-            selection=selection,
+            spec.merge_type,
+            spec.options,
+            selection=spec.selection,
             size=getattr(field, "size", None),
         )
         if field.type == "many2one" and converted:
-            record = self.env[field.comodel_name].search(
-                [(self.env[field.comodel_name]._rec_name or "id", "=", converted)], limit=2
-            )
+            Comodel = self.env[field.comodel_name]
+            record = Comodel.search([(Comodel._rec_name or "id", "=", converted)], limit=2)
             if len(record) != 1:
                 raise merge_values.MergeValueError(
                     self.env._(
                         "'%(name)s' does not name exactly one %(model)s in Odoo.",
                         name=converted,
-                        model=self.env[field.comodel_name]._description,
+                        model=Comodel._description,
                     )
                 )
             converted = record.id

@@ -20,14 +20,17 @@ class MailchimpMember(models.Model):
 
     _name = "mailchimp.member"
     _description = "Mailchimp Audience Member"
-    _order = "pairing_id, email"
+    _order = "email, id"
     _rec_name = "email"
 
+    # no index of its own: the unique indexes below start with pairing_id, and
+    # a lone pairing_id index lures the planner into scanning a whole pairing
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.pairing", required=True, ondelete="cascade", readonly=True
     )
-    audience_id = fields.Many2one(related="pairing_id.audience_id", store=True)
-    company_id = fields.Many2one(related="pairing_id.company_id", store=True)
+    # precomputed: set in the INSERT, not by an UPDATE of every new row
+    audience_id = fields.Many2one(related="pairing_id.audience_id", store=True, precompute=True)
+    company_id = fields.Many2one(related="pairing_id.company_id", store=True, precompute=True)
     partner_id = fields.Many2one(
         "res.partner", string="Contact", ondelete="set null", index=True, readonly=True
     )
@@ -41,6 +44,10 @@ class MailchimpMember(models.Model):
     last_sync_date = fields.Datetime(string="Last Updated", readonly=True)
     synced_values = fields.Json(readonly=True, copy=False)
     synced_fingerprint = fields.Char(readonly=True, copy=False)
+    # the contact's write_date when synced_values were taken from or written to it:
+    # the push of the same run can tell, without converting it again, that a
+    # contact its pull has just merged has not changed since
+    partner_write_date = fields.Datetime(readonly=True, copy=False)
     last_seen_run_id = fields.Many2one(
         "mailchimp.sync.run", readonly=True, ondelete="set null", index="btree_not_null"
     )

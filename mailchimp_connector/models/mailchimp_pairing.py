@@ -368,6 +368,16 @@ class MailchimpPairing(models.Model):
         self.message_post(body=reason)
 
     @api.model
+    def _watermark_margin(self):
+        """Seconds after which Mailchimp can no longer stamp a change with a past
+        second (clock differences between its servers): see settled_watermark."""
+        return float(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "mailchimp_connector.watermark_margin_seconds", "5"
+            )
+        )
+
+    @api.model
     def _cron_sync(self):
         """Run the syncs that are due, asked for or unfinished, within a time budget.
 

@@ -1,6 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
@@ -10,13 +12,13 @@ from odoo.exceptions import UserError, ValidationError
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import merge_values, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
+from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
 
 _logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000  # Mailchimp's largest page
-PAGE_OVERLAP = 50  # re-read at each page boundary: offset paging can skip shifted items
 PUSH_CHUNK = 500  # batch subscribe takes 500 members per call
+ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
 MEMBER_FIELDS = ["id", "contact_id", "email_address", "status", "last_changed", "merge_fields"]
 # partners written by the sync carry no chatter noise and no followers
 QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
@@ -91,13 +93,19 @@ class MailchimpSyncRun(models.Model):
         self.ensure_one()
         pairing = self.pairing_id
         self._commit()
+        client = None
         try:
-            with pairing.account_id._get_client() as client:
-                client.session.hooks["response"].append(self._count_request)
+            client = pairing.account_id._get_client()
+            with client:
                 if self.stage == "pull" and not self._pull(client, deadline):
+                    self._count_requests(client)
+                    self._commit()
                     return False
                 if self.stage == "push" and not self._push(client, deadline):
+                    self._count_requests(client)
+                    self._commit()
                     return False
+            self._count_requests(client)
             vals = {"initial_done": True, "last_sync_date": fields.Datetime.now()}
             if self.full:
                 vals["last_full_sync_date"] = self.start_date
@@ -105,12 +113,14 @@ class MailchimpSyncRun(models.Model):
             self._finish("done")
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay
+            self._count_requests(client)
             self._fail(error)
         except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
             # a bug, not Mailchimp: end the run with the reason rather than crash the
             # cron pass (and every other pairing with it) again and again
             _logger.exception("Mailchimp sync run %s stopped on an unexpected error", self.id)
             self.pairing_id._rollback()
+            self._count_requests(client)
             self._finish(
                 "failed",
                 self.env._("The sync stopped on an unexpected error: %s", error),
@@ -120,8 +130,11 @@ class MailchimpSyncRun(models.Model):
     def _out_of_time(self, deadline):
         return deadline is not None and time.monotonic() > deadline
 
-    def _count_request(self, response, *args, **kwargs):
-        self.http_requests += 1
+    def _count_requests(self, client):
+        """Record the requests sent since the last count (the client counts them,
+        also those of the thread that reads ahead), with the chunk they belong to."""
+        if client is not None:
+            self.http_requests += client.take_request_count()
 
     def _fail(self, error):
         pairing, account = self.pairing_id, self.pairing_id.account_id
@@ -186,48 +199,46 @@ class MailchimpSyncRun(models.Model):
         """Read members changed since the watermark, oldest change first.
 
         A full run reads everything, unless it is resuming: then it goes on
-        from the watermark its own committed pages left.
+        from the watermark its own committed pages left. The next page is
+        read from Mailchimp while this one is written to the database.
         """
         pairing = self.pairing_id
-        params = {"sort_field": "last_changed", "sort_dir": "ASC"}
+        since = None
         if pairing.mailchimp_watermark and (not self.full or self.pull_resumed):
-            params["since_last_changed"] = pairing.mailchimp_watermark
+            since = pairing.mailchimp_watermark
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
-        mappings = pairing.field_map_ids
-        fields_wanted = MEMBER_FIELDS[:-1] + [
-            f"merge_fields.{tag}" for tag in mappings.mapped("merge_tag")
-        ]
-        watermark = pairing.mailchimp_watermark or None
-        for page in client.pages(
-            path, "members", params=params, fields=fields_wanted, overlap=PAGE_OVERLAP
-        ):
-            with self.env.cr.savepoint():
-                self._pull_page(page, mappings)
-            watermark = sync_rules.next_watermark(
-                watermark, [member.get("last_changed") for member in page]
-            )
-            pairing.mailchimp_watermark = watermark
-            self.progress_done += len(page)
-            self.pull_resumed = True
-            self._commit()
+        maps = pairing.field_map_ids._plan()
+        fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
+        watermark, read_started = pairing.mailchimp_watermark or None, None
+        pages = read_ahead(client.pages_since(path, "members", since=since, fields=fields_wanted))
+        for page in pages:
+            read_started = read_started or page.server_time
+            if page:
+                self._pull_page_committed(page, maps, client)
+                watermark = sync_rules.next_watermark(
+                    watermark, [member.get("last_changed") for member in page]
+                )
+                pairing.mailchimp_watermark = watermark
+                self.pull_resumed = True
+                self._commit()
             if self._out_of_time(deadline):
+                pages.close()
                 return False
         if self.full:
             # archived members are listed only when asked for: read them so that a
             # first sync links them and the push does not add back what was deleted
             # in Mailchimp (F17); they do not move the watermark
-            for page in client.pages(
-                path,
-                "members",
-                params={"status": "archived"},
-                fields=fields_wanted,
-                overlap=PAGE_OVERLAP,
-            ):
-                with self.env.cr.savepoint():
-                    self._pull_page(page, mappings)
-                self.progress_done += len(page)
-                self._commit()
+            pages = read_ahead(
+                client.pages_since(
+                    path, "members", params={"status": "archived"}, fields=fields_wanted
+                )
+            )
+            for page in pages:
+                if page:
+                    self._pull_page_committed(page, maps, client)
+                    self._commit()
                 if self._out_of_time(deadline):
+                    pages.close()
                     return False
             # a full read that did not see a member: it was deleted in Mailchimp (F17)
             self.env["mailchimp.member"].search(
@@ -237,15 +248,29 @@ class MailchimpSyncRun(models.Model):
                     ("status", "!=", "archived"),
                 ]
             ).write({"status": "archived"})
+        pairing.mailchimp_watermark = sync_rules.settled_watermark(
+            pairing.mailchimp_watermark, read_started, pairing._watermark_margin()
+        )
         push = self.direction in ("both", "odoo2mailchimp")
         self.stage = "push" if push else "end"
         self._commit()
+        if self.created_count + self.updated_count >= ANALYZE_AFTER:
+            # the member table may have grown from nothing: plan the push's
+            # queries on its real size, not on the statistics of an empty table
+            self.env.cr.execute("ANALYZE mailchimp_member")
         return True
 
-    def _pull_page(self, page, mappings):
+    def _pull_page_committed(self, page, maps, client):
+        """One page, in a savepoint, counted with the requests sent so far."""
+        with self.env.cr.savepoint():
+            self._pull_page(page, maps)
+        self.progress_done += len(page)
+        self._count_requests(client)
+
+    def _pull_page(self, page, maps):
         pairing = self.pairing_id
         Member = self.env["mailchimp.member"]
-        read_fields = mappings._partner_fields() + ["create_date"]
+        read_fields = maps.partner_fields() + ["create_date", "write_date"]
         hashes = [member["id"] for member in page]
         contact_ids = [member.get("contact_id") for member in page if member.get("contact_id")]
         linked = Member.search_fetch(
@@ -256,7 +281,8 @@ class MailchimpSyncRun(models.Model):
                 ("mailchimp_contact_id", "in", contact_ids),
             ],
             ["subscriber_hash", "mailchimp_contact_id", "partner_id", "email", "status",
-             "synced_values"],
+             "mailchimp_last_changed", "synced_values", "synced_fingerprint"],
+            order="id",
         )
         by_hash = {member.subscriber_hash: member for member in linked}
         by_contact = {
@@ -277,25 +303,40 @@ class MailchimpSyncRun(models.Model):
         if self.direction == "mailchimp2odoo":
             # with a push, the push reports them (F9)
             self._record_failures("mailchimp2odoo", duplicates, "skipped")
-        push_only = [m.merge_tag for m in mappings if not m.can_pull]
+        push_only = maps.push_only
         to_create, member_vals, failures = [], [], []
+        counts = Counter()
         for mc_member in page:
             email = merge_values.normalize_email(mc_member["email_address"])
             member = by_hash.get(mc_member["id"]) or by_contact.get(mc_member.get("contact_id"))
-            mc_values = mappings._normalize(mc_member.get("merge_fields") or {})
+            last_changed = sync_rules.to_odoo_datetime(mc_member.get("last_changed"))
+            mc_values = maps.normalize(mc_member.get("merge_fields") or {})
+            if (
+                member
+                and not self.full
+                and member.mailchimp_last_changed == last_changed
+                and member.email == email
+                and member.status == mc_member["status"]
+                and merge_values.values_fingerprint(mc_values) == member.synced_fingerprint
+            ):
+                # read again only because of the watermark's inclusive second (or
+                # what this sync itself sent): Mailchimp has nothing new for it. A
+                # full run merges it all the same (a new mapping, a missed change)
+                counts["unchanged" if member.partner_id else "skipped"] += 1
+                continue
             common = {
                 "email": email,
                 "subscriber_hash": mc_member["id"],
                 "mailchimp_contact_id": mc_member.get("contact_id"),
                 "status": mc_member["status"],
-                "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
+                "mailchimp_last_changed": last_changed,
                 "last_seen_run_id": self.id,
             }
             if member:
                 partner = member.partner_id
                 if not partner:
                     member.write(common)
-                    self._add(skipped=1)
+                    counts["skipped"] += 1
                     continue
                 synced = member.synced_values or {}
             else:
@@ -307,20 +348,20 @@ class MailchimpSyncRun(models.Model):
                 ):
                     to_create.append((mc_member, mc_values, common))
                 else:
-                    self._add(skipped=1)
+                    counts["skipped"] += 1
                 continue
             if mc_member["status"] == "archived":
                 # deleted in Mailchimp: keep the link and the status, change nothing (F17)
                 if member:
                     member.write(common)
                 else:
-                    member_vals.append(dict(common, pairing_id=pairing.id, partner_id=partner.id))
-                self._add(unchanged=1)
+                    member_vals.append(self._new_member(common, partner))
+                counts["unchanged"] += 1
                 continue
             resolution, pending, odoo_now, odoo_errors = self._merge(
-                partner, synced, mc_values, mappings, push_only
+                partner, synced, mc_values, maps, push_only
             )
-            odoo_vals, bad_values = self._pulled_vals(mappings, resolution, partner, odoo_now)
+            odoo_vals, bad_values = self._pulled_vals(maps, resolution, partner, odoo_now)
             if self.direction == "mailchimp2odoo":
                 bad_values = list(odoo_errors.values()) + bad_values  # no push to report them
             if bad_values:
@@ -341,34 +382,36 @@ class MailchimpSyncRun(models.Model):
                     # one contact Odoo refuses to change does not stop the page
                     failures.append((partner.id, email, str(error)))
                     continue
-                self._add(updated=1)
+                counts["updated"] += 1
             elif member and not pending:
-                self._add(unchanged=1)
-            self._add(conflict=len(resolution.conflicts))
+                counts["unchanged"] += 1
+            counts["conflict"] += len(resolution.conflicts)
             vals = dict(
                 common,
                 synced_values=resolution.new_synced,
                 synced_fingerprint=merge_values.values_fingerprint(resolution.new_synced),
                 need_push=bool(pending),
                 last_sync_date=fields.Datetime.now(),
+                partner_write_date=partner.write_date,
             )
             if member:
                 member.write(vals)
             else:
-                member_vals.append(dict(vals, pairing_id=pairing.id, partner_id=partner.id))
+                member_vals.append(self._new_member(vals, partner))
         if to_create:
-            member_vals += self._create_partners(to_create, mappings, failures)
+            member_vals += self._create_partners(to_create, maps, failures)
         Member.create(member_vals)
+        self._add(**counts)
         self._record_failures("mailchimp2odoo", failures)
 
-    def _merge(self, partner, synced, mc_values, mappings, push_only):
+    def _merge(self, partner, synced, mc_values, maps, push_only):
         """Three-way merge; tags Odoo must still push keep their old base.
 
         A mapped Odoo value that cannot be converted (too long, not a number...)
         is left out of the merge and keeps its old base: the push reports it,
         and the contact's other fields and status still sync.
         """
-        odoo_now, odoo_errors = mappings._mailchimp_values_checked(partner)
+        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner)
         resolution = sync_rules.resolve_fields(
             synced,
             odoo_now,
@@ -386,26 +429,26 @@ class MailchimpSyncRun(models.Model):
             resolution.new_synced[tag] = (synced or {}).get(tag, "")
         return resolution, pending, odoo_now, odoo_errors
 
-    def _pulled_vals(self, mappings, resolution, partner, odoo_now):
+    def _pulled_vals(self, maps, resolution, partner, odoo_now):
         """Partner vals for what Mailchimp brings, and the reasons of values Odoo refuses.
 
         A refused value is left out on both sides (its base becomes Odoo's value, so
         Odoo does not overwrite Mailchimp's either) and reported; the others apply.
         """
         try:
-            return mappings._odoo_vals(resolution.to_odoo, partner.name), []
+            return maps.odoo_vals(resolution.to_odoo, maps.person_name(partner)), []
         except merge_values.MergeValueError:
             pass
         good, errors = {}, []
         for tag, value in resolution.to_odoo.items():
             try:
-                mappings._odoo_vals({tag: value}, partner.name)
+                maps.odoo_vals({tag: value}, maps.person_name(partner))
             except merge_values.MergeValueError as error:
                 errors.append(f"{tag}: {error.reason}")
                 resolution.new_synced[tag] = merge_values.canonical(odoo_now.get(tag))
             else:
                 good[tag] = value
-        return mappings._odoo_vals(good, partner.name), errors
+        return maps.odoo_vals(good, maps.person_name(partner)), errors
 
     def _partners_by_email(self, emails, read_fields):
         """The contact each email matches (F9): linked first, else the oldest, else lowest id.
@@ -443,14 +486,14 @@ class MailchimpSyncRun(models.Model):
             [(contact["id"], contact["email"], reason) for contact, reason in skipped],
         )
 
-    def _create_partners(self, to_create, mappings, failures):
+    def _create_partners(self, to_create, maps, failures):
         """Contacts that exist only in Mailchimp (F8), created in one batch."""
         pairing = self.pairing_id
         partner_vals, kept = [], []
         for mc_member, mc_values, common in to_create:
-            pullable = {m.merge_tag: mc_values.get(m.merge_tag) for m in mappings if m.can_pull}
+            pullable = {tag: mc_values.get(tag) for tag in maps.pull_tags}
             try:
-                vals = mappings._odoo_vals(pullable)
+                vals = maps.odoo_vals(pullable)
             except merge_values.MergeValueError as error:
                 failures.append((False, common["email"], error.reason))
                 continue
@@ -471,14 +514,17 @@ class MailchimpSyncRun(models.Model):
             self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         )
         self._add(created=len(partners))
+        now = fields.Datetime.now()
         return [
-            dict(
-                common,
-                pairing_id=pairing.id,
-                partner_id=partner.id,
-                synced_values=synced,
-                synced_fingerprint=merge_values.values_fingerprint(synced),
-                last_sync_date=fields.Datetime.now(),
+            self._new_member(
+                dict(
+                    common,
+                    synced_values=synced,
+                    synced_fingerprint=merge_values.values_fingerprint(synced),
+                    last_sync_date=now,
+                    partner_write_date=partner.write_date,
+                ),
+                partner,
             )
             for partner, (common, synced) in zip(partners, kept)
         ]
@@ -492,8 +538,8 @@ class MailchimpSyncRun(models.Model):
         pairing = self.pairing_id
         if not self.push_started:
             self.push_started = self._odoo_watermark_now()
-        mappings = pairing.field_map_ids
-        read_fields = mappings._partner_fields() + ["create_date"]
+        maps = pairing.field_map_ids._plan()
+        read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
         if not self.full and pairing.odoo_watermark:
             domain += [
@@ -509,22 +555,32 @@ class MailchimpSyncRun(models.Model):
                 ),
             ]
         Partner = self.env["res.partner"].with_context(active_test=False)
-        while True:
-            chunk = Partner.search_fetch(
-                domain + [("id", ">", self.push_cursor)],
-                read_fields,
-                order="id",
-                limit=PUSH_CHUNK,
-            )
-            if not chunk:
-                break
-            with self.env.cr.savepoint():
-                self._push_chunk(client, chunk, mappings, read_fields)
-            self.push_cursor = chunk[-1].id
-            self.progress_done += len(chunk)
-            self._commit()
-            if self._out_of_time(deadline):
-                return False
+        list_id = pairing.audience_id.mailchimp_list_id
+        # chunk n+1 is read and converted while Mailchimp takes chunk n's new members;
+        # one request at a time still, and each chunk is saved whole, in order
+        sending = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailchimp-push") as sender:
+            while True:
+                cursor = sending.partners[-1].id if sending else self.push_cursor
+                chunk = Partner.search_fetch(
+                    domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
+                )
+                plan = self._plan_push_chunk(chunk, maps) if chunk else None
+                if sending:
+                    self._save_push_chunk(client, list_id, sending)
+                    sending = None
+                    if self._out_of_time(deadline):
+                        return False
+                if not plan:
+                    break
+                if plan.new_items:
+                    plan.subscribed = sender.submit(
+                        client.batch_subscribe,
+                        list_id,
+                        self._new_members_payload(plan.new_items),
+                        update_existing=False,
+                    )
+                sending = plan
         self._report_invalid_emails()
         pairing.odoo_watermark = self.push_started
         self.stage = "end"
@@ -574,21 +630,34 @@ class MailchimpSyncRun(models.Model):
             ],
         )
 
-    def _push_chunk(self, client, partners, mappings, read_fields):
+    def _plan_push_chunk(self, partners, maps):
+        """What to send for a chunk of contacts: reads only, so that it can be
+        prepared while the previous chunk is still being sent."""
         pairing = self.pairing_id
-        list_id = pairing.audience_id.mailchimp_list_id
         members = self.env["mailchimp.member"].search_fetch(
             [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
-            ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push"],
+            ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push",
+             "last_seen_run_id", "partner_write_date"],
+            order="id",
         )
         member_of = {member.partner_id.id: member for member in members}
+        plan = PushPlan(partners)
+        rest = []
+        for partner in partners:
+            member = member_of.get(partner.id)
+            if member and self._merged_by_this_pull(member, partner):
+                plan.unchanged_ids.append(member.id)
+            else:
+                rest.append(partner.id)
+        if not rest:
+            return plan
+        partners = partners.browse(rest)
         winners = self._push_winners(partners, member_of)
-        new_items, updates, failures, skipped = [], [], [], []
         for partner in partners:
             email = partner.email_normalized
             if not merge_values.normalize_email(email):
                 # Odoo took it for an address, Mailchimp would not (e.g. no domain)
-                failures.append(
+                plan.failures.append(
                     (
                         partner.id,
                         partner.email,
@@ -597,15 +666,17 @@ class MailchimpSyncRun(models.Model):
                 )
                 continue
             if winners.get(email) != partner.id:
-                skipped.append((partner.id, partner.email, winners.get(("reason", partner.id))))
+                plan.skipped.append(
+                    (partner.id, partner.email, winners.get(("reason", partner.id)))
+                )
                 continue
-            values, errors = mappings._mailchimp_values_checked(partner)
+            values, errors = maps.mailchimp_values_checked(partner)
             if errors:
-                failures.append((partner.id, email, "; ".join(errors.values())))
+                plan.failures.append((partner.id, email, "; ".join(errors.values())))
                 continue
             member = member_of.get(partner.id)
             if not member:
-                new_items.append((partner, values))
+                plan.new_items.append((partner, values))
                 continue
             synced = member.synced_values or {}
             changed = {
@@ -615,22 +686,47 @@ class MailchimpSyncRun(models.Model):
             }
             renamed = email != member.email
             if not changed and not renamed:
-                if member.need_push:
-                    member.need_push = False
-                self._add(unchanged=1)
+                plan.unchanged_ids.append(member.id)
                 continue
             blocked = sync_rules.push_blocked_reason(member.status)
             if renamed and not blocked:
                 blocked = sync_rules.rename_blocked_reason(member.status)
             if blocked:
-                skipped.append((partner.id, email, blocked))
+                plan.skipped.append((partner.id, email, blocked))
                 continue
-            updates.append((partner, member, values, changed, renamed))
-        new_items = self._not_linked_elsewhere(new_items, skipped)
-        self._send_new(client, list_id, new_items, failures)
-        self._send_updates(client, list_id, updates, failures)
-        self._record_failures("odoo2mailchimp", failures)
-        self._record_failures("odoo2mailchimp", [row for row in skipped if row[2]], "skipped")
+            plan.updates.append((partner, member, values, changed, renamed))
+        plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
+        return plan
+
+    def _merged_by_this_pull(self, member, partner):
+        """This run's pull has just merged the contact and nobody wrote it since:
+        there is nothing to send (a write by anyone changes its write_date)."""
+        return (
+            member.last_seen_run_id.id == self.id
+            and not member.need_push
+            and member.partner_write_date == partner.write_date
+            and member.email == partner.email_normalized
+        )
+
+    def _save_push_chunk(self, client, list_id, plan):
+        """Store what Mailchimp answered for a chunk, send its updates, and commit
+        it with the cursor: a rerun goes on after it."""
+        with self.env.cr.savepoint():
+            failures = list(plan.failures)
+            if plan.subscribed:
+                self._store_new(client, list_id, plan.new_items, plan.subscribed.result(), failures)
+            self._send_updates(client, list_id, plan.updates, failures)
+            unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
+            unchanged.filtered("need_push").write({"need_push": False})
+            self._add(unchanged=len(unchanged))
+            self._record_failures("odoo2mailchimp", failures)
+            self._record_failures(
+                "odoo2mailchimp", [row for row in plan.skipped if row[2]], "skipped"
+            )
+        self.push_cursor = plan.partners[-1].id
+        self.progress_done += len(plan.partners)
+        self._count_requests(client)
+        self._commit()
 
     def _push_winners(self, partners, member_of):
         """{email: winning partner id} for the chunk's emails, and losers' reasons (F9).
@@ -707,25 +803,23 @@ class MailchimpSyncRun(models.Model):
             if subscriber_hash(partner.email_normalized) not in busy
         ]
 
-    def _send_new(self, client, list_id, new_items, failures):
-        """Batch subscribe (500 per call): only new addresses, so no status is ever
-        sent to an existing member; addresses Mailchimp already has are updated."""
-        if not new_items:
-            return
+    def _new_members_payload(self, new_items):
+        """Batch subscribe items for contacts new to the audience: with update_existing
+        off, no status is ever sent to an existing member (Mailchimp refuses them)."""
         status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        return [
+            {
+                "email_address": partner.email_normalized,
+                "status": status,
+                "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+            }
+            for partner, values in new_items
+        ]
+
+    def _store_new(self, client, list_id, new_items, result, failures):
+        """Link the members a batch subscribe created; addresses Mailchimp already
+        had are upserted without a status."""
         by_email = {partner.email_normalized: (partner, values) for partner, values in new_items}
-        result = client.batch_subscribe(
-            list_id,
-            [
-                {
-                    "email_address": partner.email_normalized,
-                    "status": status,
-                    "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
-                }
-                for partner, values in new_items
-            ],
-            update_existing=False,
-        )
         member_vals, existing = [], []
         for mc_member in result.created:
             partner, values = by_email.get(mc_member["email_address"].lower(), (None, None))
@@ -745,10 +839,20 @@ class MailchimpSyncRun(models.Model):
         if existing:
             self._send_existing(client, list_id, existing, failures)
 
+    def _new_member(self, vals, partner):
+        """Create values of a member of this pairing; the pairing's audience and
+        company are given, not computed again for each new row."""
+        pairing = self.pairing_id
+        return dict(
+            vals,
+            pairing_id=pairing.id,
+            audience_id=pairing.audience_id.id,
+            company_id=pairing.company_id.id,
+            partner_id=partner.id,
+        )
+
     def _member_vals(self, partner, values, mc_member):
-        return {
-            "pairing_id": self.pairing_id.id,
-            "partner_id": partner.id,
+        return self._new_member({
             "email": partner.email_normalized,
             "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
             "mailchimp_contact_id": mc_member.get("contact_id"),
@@ -758,7 +862,8 @@ class MailchimpSyncRun(models.Model):
             "synced_fingerprint": merge_values.values_fingerprint(values),
             "last_sync_date": fields.Datetime.now(),
             "last_seen_run_id": self.id,
-        }
+            "partner_write_date": partner.write_date,
+        }, partner)
 
     def _send_existing(self, client, list_id, items, failures):
         """Addresses Mailchimp has but Odoo had not linked: upsert without a status."""
@@ -821,6 +926,7 @@ class MailchimpSyncRun(models.Model):
                         "synced_fingerprint": merge_values.values_fingerprint(values),
                         "need_push": False,
                         "last_sync_date": fields.Datetime.now(),
+                        "partner_write_date": partner.write_date,
                     }
                 )
                 self._add(updated=1)
@@ -867,3 +973,16 @@ def _op_reason(result):
         )
         return " ".join(part for part in (detail, errors) if part) or str(result["status_code"])
     return str(response)[:500]
+
+
+class PushPlan:
+    """One chunk of the push, prepared before it is sent."""
+
+    def __init__(self, partners):
+        self.partners = partners
+        self.new_items = []  # (partner, values)
+        self.updates = []  # (partner, member, values, changed, renamed)
+        self.unchanged_ids = []  # members whose contact has nothing new
+        self.failures = []  # (partner id, email, reason)
+        self.skipped = []
+        self.subscribed = None  # the batch subscribe under way (a Future)

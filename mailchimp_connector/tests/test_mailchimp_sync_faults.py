@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Issue 3's safety rules: bad input, faults, reruns, locking and scale (F30-F32)."""
 
+import time
 from unittest.mock import patch
 
 from odoo.tests import tagged
@@ -269,7 +270,7 @@ class TestSyncFaults(SyncRulesCase):
     def test_failure_mid_push_then_rerun(self):
         partners = self.contacts([{"email": f"mid{i:02d}@corp.com"} for i in range(12)])
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        send_new = MailchimpSyncRun._send_new
+        payload = MailchimpSyncRun._new_members_payload
         calls = []
 
         def failing_second_call(run, *args, **kwargs):
@@ -277,11 +278,11 @@ class TestSyncFaults(SyncRulesCase):
             if len(calls) == 2:
                 # Mailchimp answers the 2nd batch subscribe with a 502 (not retried: a POST)
                 self.sandbox_control("POST", "faults", {"status": 502, "method": "POST"})
-            return send_new(run, *args, **kwargs)
+            return payload(run, *args, **kwargs)
 
         with (
             patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5),
-            patch.object(MailchimpSyncRun, "_send_new", failing_second_call),
+            patch.object(MailchimpSyncRun, "_new_members_payload", failing_second_call),
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
@@ -299,26 +300,19 @@ class TestSyncFaults(SyncRulesCase):
             [{"email": f"lost{i:02d}@corp.com", "name": f"Lost {i}"} for i in range(12)]
         )
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        send_new = MailchimpSyncRun._send_new
+        store_new = MailchimpSyncRun._store_new
         calls = []
 
-        def crash_after_second_call(run, client, list_id, new_items, failures):
+        def answer_lost_on_second_call(run, *args, **kwargs):
             calls.append(1)
             if len(calls) == 2:
-                client.batch_subscribe(
-                    list_id,
-                    [
-                        {"email_address": p.email_normalized, "status": "subscribed"}
-                        for p, _v in new_items
-                    ],
-                    update_existing=False,
-                )
+                # Mailchimp has applied the 2nd batch subscribe; its answer never arrives
                 raise mc_errors.MailchimpNetworkError("Connection reset by peer")
-            return send_new(run, client, list_id, new_items, failures)
+            return store_new(run, *args, **kwargs)
 
         with (
             patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5),
-            patch.object(MailchimpSyncRun, "_send_new", crash_after_second_call),
+            patch.object(MailchimpSyncRun, "_store_new", answer_lost_on_second_call),
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
@@ -383,12 +377,55 @@ class TestSyncScale(SyncRulesCase):
         gets = [g for g in self.member_gets() if "status" not in g["query"]]
         self.assertEqual(len(gets), 3)
         self.assertEqual([g["query"]["count"] for g in gets], ["1000"] * 3)
-        self.assertEqual([g["query"]["offset"] for g in gets], ["0", "950", "1900"])
+        # one import: all in one second, so the keyset stays on it and skips what
+        # it has read; no page is spent on an overlap
+        self.assertEqual([g["query"]["offset"] for g in gets], ["0", "1000", "2000"])
+        self.assertNotIn("since_last_changed", gets[0]["query"])
+        self.assertEqual(len({g["query"].get("since_last_changed") for g in gets[1:]}), 1)
         # and one for the archived members, read by a full sync only
         archived = [g for g in self.member_gets() if g["query"].get("status") == "archived"]
         self.assertEqual(len(archived), 1)
         self.assertEqual(len(self.api_calls()), 4)
         self.assertEqual(len(pairing.member_ids), 2500)
+
+    def test_an_import_is_read_once_then_unchanged_runs_cost_one_request(self):
+        """since_last_changed is inclusive: the second of the newest change would be
+        read at every run; once settled the mark moves past it, and members read
+        again are neither merged nor written."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "mailchimp_connector.watermark_margin_seconds", "0"
+        )
+        self.sandbox_control("POST", f"lists/{self.list_id}/seed", {"count": 1500})
+        pairing = self.make_pairing(
+            direction="mailchimp2odoo", create_missing=True, default_owner_id=self.owner.id
+        )
+        self.assertRunDone(pairing.run_sync())
+        Member = self.env["mailchimp.member"]
+        written = dict(Member.search([("pairing_id", "=", pairing.id)]).mapped(
+            lambda member: (member.id, member.write_date)
+        ))
+        time.sleep(1.1)  # the import's second is over, whatever the first run saw
+        second = pairing.run_sync()
+        self.assertRunDone(second)
+        self.assertLessEqual(second.http_requests, 2)  # at most the import's second again
+        self.assertEqual(second.created_count + second.updated_count, 0)
+        third = pairing.run_sync()
+        self.assertRunDone(third)
+        self.assertEqual(third.http_requests, 1)
+        self.assertEqual(third.unchanged_count + third.created_count + third.updated_count, 0)
+        members = Member.search([("pairing_id", "=", pairing.id)])
+        self.assertEqual(len(members), 1500)
+        self.assertEqual(
+            dict(members.mapped(lambda member: (member.id, member.write_date))), written
+        )
+        # a change after all that is still read; a contact named after its address
+        # by the sync has no first name of its own to defend against it
+        self.mailchimp_put("member000007@seed-mail.com", FNAME="Changed")
+        fourth = pairing.run_sync()
+        self.assertRunDone(fourth)
+        self.assertEqual(fourth.updated_count, 1)
+        member = members.filtered(lambda m: m.email == "member000007@seed-mail.com")
+        self.assertEqual(member.partner_id.name, "Changed")
 
     def _queries(self, pairing):
         before = self.env.cr.sql_log_count

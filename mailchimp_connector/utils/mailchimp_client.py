@@ -11,7 +11,9 @@ import json as jsonlib
 import logging
 import random
 import re
+import threading
 import time
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -119,6 +121,10 @@ class MailchimpClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self.session = session
+        # every request sent, retries included (thread-safe: pages may be read ahead)
+        self.requests_sent = 0
+        self._requests_untaken = 0
+        self._count_lock = threading.Lock()
 
     def __repr__(self):
         return "<MailchimpClient dc=%s base_url=%s>" % (self.dc, self.base_url)
@@ -147,6 +153,10 @@ class MailchimpClient:
         (read timeout, dropped connection, 502/504); POST is not, so a slow
         ``POST /batches`` is never submitted twice.
         """
+        return self._call(method, path, params, json, expected, idempotent)[0]
+
+    def _call(self, method, path, params=None, json=None, expected=(200, 204), idempotent=None):
+        """``request``, returning ``(parsed body, final response)``."""
         method = method.upper()
         url = self._url(path)
         log_path = urlsplit(url).path
@@ -172,9 +182,9 @@ class MailchimpClient:
             _logger.info("Mailchimp %s %s failed: %s", method, log_path, error)
             raise error
         if not response.content or not response.content.strip():
-            return None
+            return None, response
         try:
-            return response.json()
+            return response.json(), response
         except ValueError:
             raise MailchimpError(
                 "Mailchimp answered with a body that is not JSON.",
@@ -198,6 +208,12 @@ class MailchimpClient:
 
     def delete(self, path, params=None, **kwargs):
         return self.request("DELETE", path, params=params, **kwargs)
+
+    def take_request_count(self):
+        """The requests sent since the last call: for callers that record them in chunks."""
+        with self._count_lock:
+            count, self._requests_untaken = self._requests_untaken, 0
+        return count
 
     def ping(self):
         """``GET /ping``: checks key and reachability, returns ``{"health_status": ...}``."""
@@ -259,6 +275,60 @@ class MailchimpClient:
             step = len(items) - overlap
             previous_ids = {item.get("id") for item in items[step:]}
             offset += step
+
+    def pages_since(
+        self,
+        path,
+        items_key,
+        params=None,
+        since=None,
+        count=MAX_PAGE_SIZE,
+        fields=None,
+        key="last_changed",
+        since_param="since_last_changed",
+    ):
+        """Yield a collection in ascending ``key`` order, page by page, by keyset.
+
+        Each request asks for the items whose ``key`` is at least the last one
+        seen (``since_param`` is inclusive) and skips, by ``offset``, those of
+        that value already read. An item changed during the walk moves behind
+        the cursor and comes again later, so it shifts nothing and makes the
+        walk skip nothing (plain offset paging would, API_NOTES §9), and no
+        request is spent re-reading an overlap.
+
+        Pages are ``Page`` lists whose ``server_time`` is when Mailchimp
+        answered (its ``Date`` header, aware UTC, None if absent). The first
+        page is yielded even when empty, so callers always learn that time.
+        """
+        count = max(1, min(int(count), MAX_PAGE_SIZE))
+        query = dict(params or {}, sort_field=key, sort_dir="ASC")
+        if fields:
+            wanted = list(fields) + ([key] if key not in fields else [])
+            query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
+        cursor, read_at_cursor, first = since, set(), True
+        while True:
+            if cursor:
+                query[since_param] = cursor
+            offset = len(read_at_cursor)
+            body, response = self._call("GET", path, params={**query, "count": count, "offset": offset})
+            body = body or {}
+            items = body.get(items_key) or []
+            page = Page(item for item in items if item.get("id") not in read_at_cursor)
+            page.server_time = _server_time(response)
+            if page or first:
+                yield page
+            first = False
+            total = body.get("total_items")
+            if len(items) < count or (total is not None and offset + len(items) >= total):
+                return
+            last = items[-1].get(key)
+            if not last:
+                raise MailchimpError(
+                    "Mailchimp listed an item without %s; cannot page by it." % key, path=path
+                )
+            if last != cursor:
+                cursor, read_at_cursor = last, set()
+            read_at_cursor.update(item.get("id") for item in items if item.get(key) == last)
 
     # -- bulk --------------------------------------------------------------
 
@@ -399,6 +469,9 @@ class MailchimpClient:
         while True:
             attempt += 1
             sent_at = self.clock()
+            with self._count_lock:
+                self.requests_sent += 1
+                self._requests_untaken += 1
             try:
                 response = self.session.request(
                     method,
@@ -547,6 +620,20 @@ def _query(params):
     if not params:
         return None
     return {key: query_param_value(value) for key, value in params.items() if value is not None}
+
+
+class Page(list):
+    """One page of items, with the moment Mailchimp answered (``server_time``)."""
+
+    server_time = None
+
+
+def _server_time(response):
+    """The answer's ``Date`` header as an aware UTC datetime, or None."""
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
 
 
 def _prefixed(items_key, names):

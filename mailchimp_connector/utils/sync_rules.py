@@ -246,3 +246,23 @@ def to_odoo_datetime(value):
     if moment is None:
         return False
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def settled_watermark(watermark, read_started, margin_seconds):
+    """The mark the next pull starts from: exclusive of ``watermark``'s second when it is settled.
+
+    ``since_last_changed`` is inclusive and to the second, so a mark kept as is
+    makes every run read again all members changed in that second (thousands
+    after an import). Once the pull that reached the mark had started
+    ``margin_seconds`` after that second ended (``read_started``: Mailchimp's
+    own clock), nothing can still be stamped with it: the next pull may start
+    at the following second. Otherwise the mark stays inclusive.
+    """
+    if not watermark or not read_started:
+        return watermark
+    mark, started = _parse_timestamp(watermark), _parse_timestamp(read_started)
+    second = mark.replace(microsecond=0)
+    following = second + dt.timedelta(seconds=1)
+    if started >= following + dt.timedelta(seconds=max(0.0, float(margin_seconds))):
+        return _format_timestamp(max(mark, following))
+    return watermark

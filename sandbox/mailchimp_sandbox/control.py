@@ -134,7 +134,8 @@ def _create_list(state, body, query):
 def _seed(state, body, query, list_id):
     _need(body, "count")
     return state.seed(list_id, body["count"], status=body.get("status") or "subscribed",
-                      start=body.get("start") or 0, merge_fields=body.get("merge_fields"))
+                      start=body.get("start") or 0, merge_fields=body.get("merge_fields"),
+                      spread_seconds=body.get("spread_seconds") or 0)
 
 
 @control("POST", "/lists/{list_id}/member-action")

@@ -506,10 +506,17 @@ def batch_subscribe(state, lst, body, skip_merge_validation=False, skip_duplicat
 
 
 # ------------------------------------------------------------------- seeding
-def seed_members(state, lst, count, status, start, merge_fields):
-    """Control API seeding: no validation, no webhooks, ~100k members per second."""
+def seed_members(state, lst, count, status, start, merge_fields, spread_seconds=0):
+    """Control API seeding: no validation, no webhooks, ~100k members per second.
+
+    With ``spread_seconds`` the members' ``last_changed`` (and signup) are spread
+    evenly over that many seconds before now, as in an audience built over time;
+    otherwise they all carry the moment of the seeding, as after an import.
+    """
     import time
     t0 = time.perf_counter()
+    spread_us = int(float(spread_seconds or 0) * 1_000_000)
+    past = state.now_us() - spread_us if spread_us else None
     created = 0
     templated = {k: v for k, v in merge_fields.items() if isinstance(v, str) and "{n}" in v}
     fixed = {k: v for k, v in merge_fields.items() if k not in templated}
@@ -520,6 +527,8 @@ def seed_members(state, lst, count, status, start, merge_fields):
         if h in members or h in lst.forgotten:
             continue
         m = make_member(state, lst, email, status, source="Import")
+        if past is not None:
+            m["last_changed"] = past + (n - start) * spread_us // max(count, 1)
         m["timestamp_signup"] = m["last_changed"]
         if fixed:
             m["merge_fields"].update(fixed)

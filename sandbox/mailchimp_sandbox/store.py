@@ -307,13 +307,15 @@ class State:
             m["compliance"] = bool(flagged)
             return dict(m)
 
-    def seed(self, list_id, count, status="subscribed", start=0, merge_fields=None):
+    def seed(self, list_id, count, status="subscribed", start=0, merge_fields=None,
+             spread_seconds=0):
         """Add ``count`` members ``member{n:06d}@seed-mail.com`` (n from ``start``).
-        ``merge_fields`` values may contain ``{n}``. Existing addresses are skipped."""
+        ``merge_fields`` values may contain ``{n}``. Existing addresses are skipped.
+        ``spread_seconds``: their last changes spread over that many past seconds."""
         from .members import seed_members
         with self.lock:
             return seed_members(self, self._require_list(list_id), int(count), status,
-                                int(start or 0), merge_fields or {})
+                                int(start or 0), merge_fields or {}, spread_seconds or 0)
 
     def member_action(self, list_id, email, action, source="user", merges=None,
                       new_email=None, reason=None):

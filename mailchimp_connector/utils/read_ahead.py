@@ -1,0 +1,60 @@
+"""Read the next items of an iterator while the caller works on the current one.
+
+The sync spends its time either waiting for Mailchimp or writing to the
+database; reading the next page in a background thread lets the two overlap.
+The iterator runs entirely in that one thread (it must not share anything
+with the caller that is not thread-safe: the Mailchimp client's session is
+fine as long as the caller makes no request of its own meanwhile).
+"""
+import queue
+import threading
+
+_END = object()
+
+
+def read_ahead(iterable, ahead=1):
+    """Yield ``iterable``'s items, producing up to ``ahead`` of them in advance.
+
+    An exception of the iterator is raised in the caller, at the item where it
+    happened. Closing the generator (a ``break``, an exception in the caller)
+    stops the thread after the item it is producing, then closes the iterator.
+    """
+    items = queue.Queue(maxsize=max(1, int(ahead)))
+    stop = threading.Event()
+
+    def hand_over(entry):
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        iterator = iter(iterable)
+        try:
+            for item in iterator:
+                if not hand_over((item, None)):
+                    return
+            hand_over((_END, None))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            hand_over((_END, error))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=produce, name="mailchimp-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
