@@ -202,3 +202,15 @@ def test_seed_spread_gives_distinct_past_seconds(sandbox, api):
     ).json()["members"]
     stamps = [m["last_changed"] for m in members if m["email_address"].endswith("@seed-mail.com")]
     assert len(stamps) == len(set(stamps)) == 5
+
+
+def test_read_ahead_thread_names_the_callers_database_for_log_lines():
+    caller = threading.current_thread()
+    caller.dbname = "mc_db"
+    try:
+        def pages():
+            yield threading.current_thread().dbname
+
+        assert list(read_ahead(pages())) == ["mc_db"]
+    finally:
+        del caller.dbname

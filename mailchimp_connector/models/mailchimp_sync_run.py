@@ -3,6 +3,7 @@ import logging
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import psycopg2
 
@@ -210,36 +211,34 @@ class MailchimpSyncRun(models.Model):
         maps = pairing.field_map_ids._plan()
         fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
         watermark, read_started = pairing.mailchimp_watermark or None, None
-        pages = read_ahead(client.pages_since(path, "members", since=since, fields=fields_wanted))
-        for page in pages:
-            read_started = read_started or page.server_time
-            if page:
-                self._pull_page_committed(page, maps, client)
-                watermark = sync_rules.next_watermark(
-                    watermark, [member.get("last_changed") for member in page]
-                )
-                pairing.mailchimp_watermark = watermark
-                self.pull_resumed = True
-                self._commit()
-            if self._out_of_time(deadline):
-                pages.close()
-                return False
+        walk = client.pages_since(path, "members", since=since, fields=fields_wanted)
+        with closing(read_ahead(walk)) as pages:
+            for page in pages:
+                read_started = read_started or page.server_time
+                if page:
+                    self._pull_page_committed(page, maps, client)
+                    watermark = sync_rules.next_watermark(
+                        watermark, [member.get("last_changed") for member in page]
+                    )
+                    pairing.mailchimp_watermark = watermark
+                    self.pull_resumed = True
+                    self._commit()
+                if self._out_of_time(deadline):
+                    return False
         if self.full:
             # archived members are listed only when asked for: read them so that a
             # first sync links them and the push does not add back what was deleted
             # in Mailchimp (F17); they do not move the watermark
-            pages = read_ahead(
-                client.pages_since(
-                    path, "members", params={"status": "archived"}, fields=fields_wanted
-                )
+            walk = client.pages_since(
+                path, "members", params={"status": "archived"}, fields=fields_wanted
             )
-            for page in pages:
-                if page:
-                    self._pull_page_committed(page, maps, client)
-                    self._commit()
-                if self._out_of_time(deadline):
-                    pages.close()
-                    return False
+            with closing(read_ahead(walk)) as pages:
+                for page in pages:
+                    if page:
+                        self._pull_page_committed(page, maps, client)
+                        self._commit()
+                    if self._out_of_time(deadline):
+                        return False
             # a full read that did not see a member: it was deleted in Mailchimp (F17)
             self.env["mailchimp.member"].search(
                 [

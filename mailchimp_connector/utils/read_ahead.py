@@ -46,6 +46,10 @@ def read_ahead(iterable, ahead=1):
                 close()
 
     thread = threading.Thread(target=produce, name="mailchimp-read-ahead", daemon=True)
+    # log lines of the thread name the caller's database, as Odoo's formatter reads it
+    for attribute in ("dbname", "uid"):
+        if hasattr(threading.current_thread(), attribute):
+            setattr(thread, attribute, getattr(threading.current_thread(), attribute))
     thread.start()
     try:
         while True:
