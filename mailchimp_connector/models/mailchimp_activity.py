@@ -82,26 +82,28 @@ class MailchimpActivity(models.Model):
         return dict(self.env.cr.fetchall())
 
     @api.model
-    def _store_events(self, campaign, events, staged=None):
+    def _store_events(self, campaign, events):
         """Store the events of known contacts once, with one chatter line each.
 
-        events: ``activity_events.Event`` tuples (their keys already computed);
-        staged: their ``activity_events.staging_rows`` when already built (by
-        the thread that fetched the page).  One query matches the recipients
-        with contacts, one COPY and one INSERT ... SELECT store the events not
-        stored yet and the chatter lines of exactly those.  Returns the events
-        of recipients not linked to a contact (not stored).
-        """
-        if not events:
+        events: ``activity_events.Event`` tuples.  Returns the times of the
+        events of recipients not linked to a contact (not stored)."""
+        bodies = ChatterBodies(campaign._activity_subject())
+        return self._store_staged(campaign, staging_rows(events, bodies))
+
+    @api.model
+    def _store_staged(self, campaign, staged):
+        """Store events given as ``activity_events.staging_rows`` (built by the
+        thread that fetched their page): one query matches the recipients with
+        contacts, one COPY and one INSERT ... SELECT store the events not stored
+        yet and the chatter lines of exactly those.  Returns the times of the
+        events of recipients not linked to a contact (not stored)."""
+        if not staged:
             return []
-        matches = self._match_partners(campaign, {e.hash for e in events if e.hash})
-        unknown = [e for e in events if not e.stamp or e.hash not in matches]
-        if staged is None:
-            staged = staging_rows(events, ChatterBodies(campaign._activity_subject()))
+        matches = self._match_partners(campaign, {row[0] for row in staged if row[0]})
         self._insert_staged(
-            campaign, [(matches[h], tail) for h, tail in staged if h in matches]
+            campaign, [(matches[h], tail) for h, _stamp, tail in staged if h in matches]
         )
-        return unknown
+        return [stamp for h, stamp, _tail in staged if h not in matches]
 
     @api.model
     def _insert_events(self, campaign, rows):
@@ -110,7 +112,7 @@ class MailchimpActivity(models.Model):
         return self._insert_staged(
             campaign,
             [(partner_id, tail) for partner_id, event in rows
-             for _hash, tail in staging_rows([event], bodies)],
+             for _hash, _stamp, tail in staging_rows([event], bodies)],
         )
 
     @api.model
@@ -144,6 +146,7 @@ class MailchimpActivity(models.Model):
                            (partner_id, campaign_id, action, bounce_type, url, timestamp, event_key)
                     SELECT partner_id, %(campaign)s, action, bounce_type, url, timestamp, event_key
                       FROM %(staging)s
+                     ORDER BY event_key
                     ON CONFLICT (event_key) DO NOTHING
                     RETURNING event_key
                 )

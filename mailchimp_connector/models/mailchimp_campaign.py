@@ -1,8 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from datetime import datetime, timedelta
 
 from odoo import api, fields, models
@@ -27,6 +29,9 @@ WALK_MARGIN = timedelta(minutes=5)
 # simultaneous report reads of one activity pull (pages fetched ahead while the
 # current one is written); never more than the account's connection limit
 ACTIVITY_CONNECTIONS = 4
+# pages written at once, each in its own transaction: PostgreSQL runs one
+# backend per connection, so a second writer uses the second core
+ACTIVITY_WRITERS = 2
 
 
 def stamp_to_datetime(stamp):
@@ -361,6 +366,56 @@ class MailchimpCampaign(models.Model):
             if page["count"] < PAGE_SIZE:
                 return
 
+    def _store_pages(self, pages):
+        """Store the events of ``pages`` (``(offset, page)`` from ``_read_pages``)
+        and yield ``(offset, page, times of the unknown events)`` in page order, each once its
+        events and chatter lines are committed, so that the caller can record the
+        position after it.
+
+        ``ACTIVITY_WRITERS`` pages are written at once, each in a transaction of
+        its own cursor.  Pages are independent: an event is stored once whoever
+        writes it (unique key, rows inserted in key order so two writers never
+        wait on each other in a cycle), and the position only ever covers pages
+        whose transaction committed, so a crash between two commits makes the
+        next pull re-read a page that stores nothing twice.  Under tests (one
+        shared transaction) pages are written one after the other, in place.
+        """
+        Activity = self.env["mailchimp.activity"]
+        writers = 1 if self._testing() else ACTIVITY_WRITERS
+        if writers < 2:
+            for offset, page in pages:
+                yield offset, page, Activity._store_staged(self, page["staged"])
+            return
+        registry, uid, context, campaign_id = (
+            self.env.registry, self.env.uid, self.env.context, self.id
+        )
+
+        def write(page):
+            with registry.cursor() as cr:  # commits when the block ends without error
+                env = api.Environment(cr, uid, context)
+                return env["mailchimp.activity"]._store_staged(
+                    env["mailchimp.campaign"].browse(campaign_id), page["staged"]
+                )
+
+        pending = deque()
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=writers, thread_name_prefix="mailchimp-activity-writer"
+        ) as pool:
+            try:
+                for offset, page in pages:
+                    pending.append((offset, page, pool.submit(write, page)))
+                    while len(pending) >= writers or pending[0][2].done():
+                        offset, page, future = pending.popleft()
+                        yield offset, page, future.result()
+                        if not pending:
+                            break
+                while pending:
+                    offset, page, future = pending.popleft()
+                    yield offset, page, future.result()
+            finally:
+                for *_page, future in pending:
+                    future.cancel()
+
     def _sync_sent_to(self, path, clients):
         """Recipients: one "sent" event each, read once, resumable by offset."""
         campaign_id, stamp = self.id, self.send_time.isoformat() if self.send_time else ""
@@ -381,15 +436,13 @@ class MailchimpCampaign(models.Model):
             return {
                 "count": len(items),
                 "total": page.get("total_items") or 0,
-                "events": events,
                 "staged": staging_rows(events, bodies),
             }
 
-        Activity = self.env["mailchimp.activity"]
         done = False
         while not done:
-            for offset, page in self._read_pages(clients, fetch, self.sent_to_offset):
-                unknown = Activity._store_events(self, page["events"], page["staged"])
+            pages = self._read_pages(clients, fetch, self.sent_to_offset)
+            for offset, page, unknown in self._store_pages(pages):
                 offset += page["count"]
                 done = page["count"] < PAGE_SIZE or offset >= page["total"]
                 self.write(
@@ -417,7 +470,12 @@ class MailchimpCampaign(models.Model):
         since = self.activity_walk_since
         campaign_id = self.id
         bodies = ChatterBodies(self._activity_subject())
-        params = {"count": PAGE_SIZE}
+        params = {
+            "count": PAGE_SIZE,
+            # only what is stored: a third of the JSON to read and keep in memory
+            "fields": "emails.email_id,emails.activity.action,emails.activity.timestamp,"
+            "emails.activity.url,emails.activity.type,total_items",
+        }
         if since:
             params["since"] = mailchimp_time(since)
 
@@ -428,19 +486,17 @@ class MailchimpCampaign(models.Model):
             return {
                 "count": len(items),
                 "total": page.get("total_items") or 0,
-                "events": events,
                 "staged": staging_rows(events, bodies),
                 "latest": latest,
             }
 
-        Activity = self.env["mailchimp.activity"]
         done = False
         while not done:
-            for offset, page in self._read_pages(clients, fetch, self.activity_offset):
-                unknown = Activity._store_events(self, page["events"], page["staged"])
+            pages = self._read_pages(clients, fetch, self.activity_offset)
+            for offset, page, unknown in self._store_pages(pages):
                 # events up to the previous watermark were counted by an earlier walk
                 seen_until = self.activity_watermark.isoformat() if self.activity_watermark else ""
-                new_unknown = sum(1 for event in unknown if event.stamp > seen_until)
+                new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
                 latest = self.activity_walk_max
                 if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
                     latest = stamp_to_datetime(page["latest"])
@@ -490,9 +546,12 @@ class MailchimpCampaign(models.Model):
 
     # ------------------------------------------------------------------
 
+    def _testing(self):
+        return getattr(threading.current_thread(), "testing", False)
+
     def _commit(self):
         """Commit unless running under tests, as Odoo's own batch crons do."""
-        if not getattr(threading.current_thread(), "testing", False):
+        if not self._testing():
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _rollback(self):

@@ -134,10 +134,11 @@ def copy_text(rows):
 
 
 def staging_rows(events, bodies):
-    """``[(subscriber hash, COPY text of the event's staging row without its
-    leading partner id)]``, one per distinct event key, for
-    ``mailchimp.activity._insert_events``: the per-event work that needs no
+    """``[(subscriber hash, event time, COPY text of the event's staging row
+    without its leading partner id)]``, one per distinct event key, for
+    ``mailchimp.activity._store_staged``: the per-event work that needs no
     database, done where the page was fetched.  ``bodies``: a ``ChatterBodies``.
+    Events without a time are left out (their key would not be stable).
     """
     rows, seen = [], set()
     for event in events:
@@ -151,6 +152,7 @@ def staging_rows(events, bodies):
         rows.append(
             (
                 event.hash,
+                event.stamp,
                 "\t".join(
                     (
                         copy_value(event.action),
