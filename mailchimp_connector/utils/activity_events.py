@@ -14,8 +14,6 @@ import hashlib
 import threading
 from collections import deque, namedtuple
 
-from markupsafe import escape
-
 from .sync_rules import to_odoo_datetime
 
 Event = namedtuple("Event", "hash action stamp url bounce_type key")
@@ -29,6 +27,15 @@ ACTION_LABELS = {
     "abuse": "Marked as Spam",
 }
 BOUNCE_LABELS = {"hard": "Hard", "soft": "Soft"}
+# what markupsafe.escape (Odoo's Markup) writes, without needing it here
+_HTML_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"}
+)
+
+
+def escape(text):
+    """HTML-escape ``text`` exactly as ``markupsafe.escape`` does."""
+    return str(text).translate(_HTML_ESCAPES)
 
 
 def utc_stamp(value):
