@@ -121,7 +121,7 @@ def test_copy_text_escapes_what_copy_would_misread():
     assert copy_text([(1, None, "x\ty")]) == "1\t\\N\tx\\ty\n"
 
 
-def test_staging_rows_one_per_key_and_never_without_time():
+def test_staging_rows_one_per_key_and_never_without_time_or_action():
     bodies = ChatterBodies("S")
     click = make_event(1, "h1", "click", "2030-03-01T10:00:00", "https://x.test/\t")
     rows = staging_rows(
@@ -130,6 +130,7 @@ def test_staging_rows_one_per_key_and_never_without_time():
             click,  # the same event twice on a page
             make_event(1, "h2", "bounce", "2030-03-01T10:00:00", bounce_type="weird"),
             make_event(1, "h3", "open", ""),  # no time: no stable key
+            make_event(1, "h4", None, "2030-03-01T10:00:00"),  # no action: nothing to store
         ],
         bodies,
     )

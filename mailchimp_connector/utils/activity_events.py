@@ -145,11 +145,12 @@ def staging_rows(events, bodies):
     without its leading partner id)]``, one per distinct event key, for
     ``mailchimp.activity._store_staged``: the per-event work that needs no
     database, done where the page was fetched.  ``bodies``: a ``ChatterBodies``.
-    Events without a time are left out (their key would not be stable).
+    Events without a time (their key would not be stable) or without an
+    action are left out.
     """
     rows, seen = [], set()
     for event in events:
-        if event.key in seen or not event.stamp:
+        if event.key in seen or not event.stamp or not event.action:
             continue
         seen.add(event.key)
         bounce_type = event.bounce_type if event.action == "bounce" else None
