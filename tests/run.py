@@ -134,9 +134,9 @@ mc_campaign = env['mailchimp.campaign'].create({{
     'subject': 'Kept subject', 'send_time': '2026-01-01 10:00:00'}})
 mc_campaign._ensure_utm_campaign()
 utm_id = mc_campaign.utm_campaign_id.id
-env['mailchimp.activity']._insert_rows([(partner.id, mc_campaign.id, None, None, 'open', None, None,
-    '2026-01-01 11:00:00', 'uninstall-check', env.uid, env.uid, '2026-01-01 11:00:00', '2026-01-01 11:00:00')])
-env['mailchimp.activity']._log_chatter(mc_campaign, [(partner.id, 'open', None, None, '2026-01-01 11:00:00')])
+from odoo.addons.{ADDON}.utils.activity_events import make_event
+env['mailchimp.activity']._insert_events(mc_campaign, [
+    (partner.id, make_event(mc_campaign.id, 'uninstall-check', 'open', '2026-01-01T11:00:00'))])
 message_ids = env['mail.message'].search([('model', '=', 'res.partner'), ('res_id', '=', partner.id),
     ('subtype_id', '=', env.ref('mailchimp_connector.mt_mailchimp_activity').id)]).ids
 env.cr.commit()

@@ -69,6 +69,27 @@ def test_explicit_events_report_and_since(api, sandbox):
     assert api.get("/reports/nope").status_code == 404
 
 
+def test_abuse_reports_listed_apart_from_email_activity(api, sandbox):
+    for e in ("a@acme-mail.com", "b@acme-mail.com"):
+        sandbox.state.add_member(DEFAULT_LIST_ID, e)
+    camp = make_campaign(sandbox, subject="Spam?", send_time="2030-03-01T09:00:00+00:00", events=[
+        {"email": "a@acme-mail.com", "action": "open", "timestamp": "2030-03-01T10:00:00+00:00"},
+        {"email": "a@acme-mail.com", "action": "abuse", "timestamp": "2030-03-01T10:05:00+00:00"},
+    ])
+    assert api.get(f"/reports/{camp['id']}").json()["abuse_reports"] == 1
+    reports = api.get(f"/reports/{camp['id']}/abuse-reports").json()
+    assert reports["total_items"] == 1 and reports["campaign_id"] == camp["id"]
+    (report,) = reports["abuse_reports"]
+    assert report["email_address"] == "a@acme-mail.com"
+    assert report["email_id"] == subscriber_hash("a@acme-mail.com")
+    assert report["date"] == "2030-03-01T10:05:00+00:00" and isinstance(report["id"], int)
+    # a complaint is not email activity, and does not change the member's status
+    act = api.get(f"/reports/{camp['id']}/email-activity").json()
+    assert [a["action"] for e in act["emails"] for a in e["activity"]] == ["open"]
+    assert sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com")["status"] == "subscribed"
+    assert api.get(f"/reports/{camp['id']}/abuse-reports").json() == reports
+
+
 def test_campaign_listing_filters(api, sandbox):
     sandbox.state.add_member(DEFAULT_LIST_ID, "x@acme-mail.com")
     other = sandbox.state.create_list(name="Other")

@@ -291,7 +291,7 @@ def test_every_endpoint_conforms(client, sandbox):
     # campaigns & reports
     camp = sandbox.state.create_campaign(subject="Spec", events=[
         {"email": ann, "action": "open"}, {"email": ann, "action": "click", "url": "https://acme-mail.com/x"},
-        {"email": "cy@acme-mail.com", "action": "unsub"}])
+        {"email": "cy@acme-mail.com", "action": "unsub"}, {"email": ann, "action": "abuse"}])
     cid = camp["id"]
     c.call("GET", f"{L}/members/{H}/activity", params={"action": "open,click"}, expect=200)
     c.call("GET", f"{L}/members/{H}/activity-feed", params={"activity_filters": "open,click", "count": 10}, expect=200)
@@ -307,6 +307,7 @@ def test_every_endpoint_conforms(client, sandbox):
     c.call("GET", f"/reports/{cid}/sent-to", params={"count": 5}, expect=200)
     c.call("GET", f"/reports/{cid}/sent-to/{H}", expect=200)
     c.call("GET", f"/reports/{cid}/unsubscribed", expect=200)
+    c.call("GET", f"/reports/{cid}/abuse-reports", expect=200)
     c.call("GET", f"/reports/{cid}/unsubscribed/{subscriber_hash('cy@acme-mail.com')}", expect=200)
     c.call("GET", f"/reports/{cid}/sent-to/{subscriber_hash('nobody@acme-mail.com')}", expect=404)
     # batches

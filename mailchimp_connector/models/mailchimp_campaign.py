@@ -1,13 +1,24 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
-from datetime import timedelta
+from collections import deque
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import sync_rules
+from ..utils.activity_events import (
+    ChatterBodies,
+    email_activity_events,
+    make_event,
+    prefetch_pages,
+    staging_rows,
+    utc_stamp,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -15,6 +26,17 @@ PAGE_SIZE = 1000
 # a walk over email-activity re-reads from a little before it started: members
 # whose first activity arrives during the walk may shift the offset pages
 WALK_MARGIN = timedelta(minutes=5)
+# simultaneous report reads of one activity pull (pages fetched ahead while the
+# current one is written); never more than the account's connection limit
+ACTIVITY_CONNECTIONS = 4
+# pages written at once, each in its own transaction: PostgreSQL runs one
+# backend per connection, so a second writer uses the second core
+ACTIVITY_WRITERS = 2
+
+
+def stamp_to_datetime(stamp):
+    """Naive UTC ISO text (``activity_events.utc_stamp``) -> datetime, False if empty."""
+    return datetime.fromisoformat(stamp) if stamp else False
 
 
 def mailchimp_time(value):
@@ -76,6 +98,7 @@ class MailchimpCampaign(models.Model):
     unknown_sent_count = fields.Integer(readonly=True, copy=False)
     unknown_activity_count = fields.Integer(readonly=True, copy=False)
     unknown_unsubscribe_count = fields.Integer(readonly=True, copy=False)
+    unknown_abuse_count = fields.Integer(readonly=True, copy=False)
     unknown_event_count = fields.Integer(
         string="Events of Unknown Contacts",
         compute="_compute_unknown_event_count",
@@ -93,13 +116,19 @@ class MailchimpCampaign(models.Model):
         ),
     ]
 
-    @api.depends("unknown_sent_count", "unknown_activity_count", "unknown_unsubscribe_count")
+    @api.depends(
+        "unknown_sent_count",
+        "unknown_activity_count",
+        "unknown_unsubscribe_count",
+        "unknown_abuse_count",
+    )
     def _compute_unknown_event_count(self):
         for campaign in self:
             campaign.unknown_event_count = (
                 campaign.unknown_sent_count
                 + campaign.unknown_activity_count
                 + campaign.unknown_unsubscribe_count
+                + campaign.unknown_abuse_count
             )
 
     def _compute_activity_count(self):
@@ -110,6 +139,11 @@ class MailchimpCampaign(models.Model):
         )
         for campaign in self:
             campaign.activity_count = counts.get(campaign, 0)
+
+    def _activity_subject(self):
+        """What the chatter lines of this campaign's events name it by."""
+        self.ensure_one()
+        return self.subject or self.title or self.mailchimp_campaign_id
 
     def action_view_activity(self):
         self.ensure_one()
@@ -151,7 +185,13 @@ class MailchimpCampaign(models.Model):
             _logger.info("Mailchimp activity of account %s is already being pulled", account.id)
             return 0
         try:
-            with account._get_client() as client:
+            with contextlib.ExitStack() as stack:
+                # one client (one requests session) per simultaneous connection
+                clients = [
+                    stack.enter_context(account._get_client())
+                    for _i in range(min(ACTIVITY_CONNECTIONS, account.max_connections or 10))
+                ]
+                client = clients[0]
                 self._pull_campaigns(account, client)
                 window = timedelta(days=account.activity_window_days or 30)
                 campaigns = self.search(
@@ -164,7 +204,7 @@ class MailchimpCampaign(models.Model):
                 for index, campaign in enumerate(campaigns):
                     if deadline and time.monotonic() > deadline:
                         return len(campaigns) - index
-                    campaign._sync_activity(client)
+                    campaign._sync_activity(client, clients)
         except mc_errors.MailchimpError as error:
             # what was committed stays; the next pass resumes from the saved positions
             self._rollback()
@@ -274,34 +314,137 @@ class MailchimpCampaign(models.Model):
     # Activity
     # ------------------------------------------------------------------
 
-    def _sync_activity(self, client):
-        """Figures, recipients (sent), opens/clicks/bounces since the watermark and
-        unsubscribes of this campaign; each page committed with its position."""
+    def _sync_activity(self, client, clients=None):
+        """Figures, recipients (sent), opens/clicks/bounces since the watermark,
+        unsubscribes and abuse reports of this campaign; each page committed with
+        its position.  ``clients`` (default: ``client`` alone) read the next
+        pages while the current one is written."""
         self.ensure_one()
+        clients = clients or [client]
         path = f"/reports/{self.mailchimp_campaign_id}"
         self._update_figures(client.get(path))
         self._commit()
-        Activity = self.env["mailchimp.activity"]
         if not self.sent_to_done:
-            offset = self.sent_to_offset
-            while True:
-                page = client.get(
-                    f"{path}/sent-to",
-                    params={
-                        "count": PAGE_SIZE,
-                        "offset": offset,
-                        "fields": "sent_to.email_id,sent_to.email_address,total_items",
-                    },
+            self._sync_sent_to(path, clients)
+        self._sync_email_activity(path, clients)
+        unknown_unsubscribes = self._sync_event_list(
+            client, f"{path}/unsubscribed", "unsubscribes", "unsubscribe", "timestamp"
+        )
+        unknown_abuse = self._sync_event_list(
+            client, f"{path}/abuse-reports", "abuse_reports", "abuse", "date"
+        )
+        self.write(
+            {
+                "unknown_unsubscribe_count": unknown_unsubscribes,
+                "unknown_abuse_count": unknown_abuse,
+                "last_activity_sync": fields.Datetime.now(),
+            }
+        )
+        self._commit()
+
+    def _read_pages(self, clients, fetch, offset):
+        """Yield ``(offset, page)`` for the pages of ``PAGE_SIZE`` items from
+        ``offset`` on; ``fetch(client, offset)`` runs in background threads, a
+        few pages ahead, and returns a dict with at least ``count`` (items on the
+        page) and ``total``.  Stops after the last page announced by
+        ``total_items``; the caller decides whether the walk is done."""
+        first = fetch(clients[0], offset)
+        yield offset, first
+        if first["count"] < PAGE_SIZE:
+            return
+        total = [first["total"]]
+
+        def offsets():
+            following = offset + PAGE_SIZE
+            while following < total[0]:
+                yield following
+                following += PAGE_SIZE
+
+        for page_offset, page in prefetch_pages(fetch, offsets(), clients):
+            total[0] = max(total[0], page["total"])
+            yield page_offset, page
+            if page["count"] < PAGE_SIZE:
+                return
+
+    def _store_pages(self, pages):
+        """Store the events of ``pages`` (``(offset, page)`` from ``_read_pages``)
+        and yield ``(offset, page, times of the unknown events)`` in page order, each once its
+        events and chatter lines are committed, so that the caller can record the
+        position after it.
+
+        ``ACTIVITY_WRITERS`` pages are written at once, each in a transaction of
+        its own cursor.  Pages are independent: an event is stored once whoever
+        writes it (unique key, rows inserted in key order so two writers never
+        wait on each other in a cycle), and the position only ever covers pages
+        whose transaction committed, so a crash between two commits makes the
+        next pull re-read a page that stores nothing twice.  Under tests (one
+        shared transaction) pages are written one after the other, in place.
+        """
+        Activity = self.env["mailchimp.activity"]
+        writers = 1 if self._testing() else ACTIVITY_WRITERS
+        if writers < 2:
+            for offset, page in pages:
+                yield offset, page, Activity._store_staged(self, page["staged"])
+            return
+        registry, uid, context, campaign_id = (
+            self.env.registry, self.env.uid, self.env.context, self.id
+        )
+
+        def write(page):
+            with registry.cursor() as cr:  # commits when the block ends without error
+                env = api.Environment(cr, uid, context)
+                return env["mailchimp.activity"]._store_staged(
+                    env["mailchimp.campaign"].browse(campaign_id), page["staged"]
                 )
-                items = page.get("sent_to") or []
-                events = [
-                    {"hash": item["email_id"], "email": item.get("email_address"),
-                     "action": "sent", "timestamp": self.send_time}
-                    for item in items
-                ]
-                offset += len(items)
-                done = len(items) < PAGE_SIZE or offset >= (page.get("total_items") or 0)
-                unknown = Activity._store_events(self, events)
+
+        pending = deque()
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=writers, thread_name_prefix="mailchimp-activity-writer"
+        ) as pool:
+            try:
+                for offset, page in pages:
+                    pending.append((offset, page, pool.submit(write, page)))
+                    while len(pending) >= writers or pending[0][2].done():
+                        offset, page, future = pending.popleft()
+                        yield offset, page, future.result()
+                        if not pending:
+                            break
+                while pending:
+                    offset, page, future = pending.popleft()
+                    yield offset, page, future.result()
+            finally:
+                for *_page, future in pending:
+                    future.cancel()
+
+    def _sync_sent_to(self, path, clients):
+        """Recipients: one "sent" event each, read once, resumable by offset."""
+        campaign_id, stamp = self.id, self.send_time.isoformat() if self.send_time else ""
+        bodies = ChatterBodies(self._activity_subject())
+
+        def fetch(client, offset):
+            page = client.get(
+                f"{path}/sent-to",
+                params={
+                    "count": PAGE_SIZE,
+                    "offset": offset,
+                    "fields": "sent_to.email_id,total_items",
+                },
+            ) or {}
+            items = page.get("sent_to") or []
+            events = [make_event(campaign_id, item.get("email_id"), "sent", stamp)
+                      for item in items]
+            return {
+                "count": len(items),
+                "total": page.get("total_items") or 0,
+                "staged": staging_rows(events, bodies),
+            }
+
+        done = False
+        while not done:
+            pages = self._read_pages(clients, fetch, self.sent_to_offset)
+            for offset, page, unknown in self._store_pages(pages):
+                offset += page["count"]
+                done = page["count"] < PAGE_SIZE or offset >= page["total"]
                 self.write(
                     {
                         "sent_to_offset": offset,
@@ -312,7 +455,10 @@ class MailchimpCampaign(models.Model):
                 self._commit()
                 if done:
                     break
-        # opens, clicks, bounces: a walk with a fixed `since`, resumable by offset
+
+    def _sync_email_activity(self, path, clients):
+        """Opens, clicks, bounces: a walk with a fixed ``since``, resumable by offset;
+        the watermark moves once the whole walk is committed."""
         if not self.activity_walk_since and not self.activity_offset:
             self.write(
                 {
@@ -322,81 +468,90 @@ class MailchimpCampaign(models.Model):
             )
         walk_started = fields.Datetime.now()
         since = self.activity_walk_since
-        offset = self.activity_offset
-        while True:
-            params = {"count": PAGE_SIZE, "offset": offset}
-            if since:
-                params["since"] = mailchimp_time(since)
-            page = client.get(f"{path}/email-activity", params=params)
+        campaign_id = self.id
+        bodies = ChatterBodies(self._activity_subject())
+        params = {
+            "count": PAGE_SIZE,
+            # only what is stored: a third of the JSON to read and keep in memory
+            "fields": "emails.email_id,emails.activity.action,emails.activity.timestamp,"
+            "emails.activity.url,emails.activity.type,total_items",
+        }
+        if since:
+            params["since"] = mailchimp_time(since)
+
+        def fetch(client, offset):
+            page = client.get(f"{path}/email-activity", params={**params, "offset": offset}) or {}
             items = page.get("emails") or []
-            events, latest = [], self.activity_walk_max
-            for item in items:
-                for act in item.get("activity") or []:
-                    stamp = sync_rules.to_odoo_datetime(act.get("timestamp"))
-                    if stamp:
-                        latest = max(latest, stamp) if latest else stamp
-                    events.append(
+            events, latest = email_activity_events(campaign_id, items)
+            return {
+                "count": len(items),
+                "total": page.get("total_items") or 0,
+                "staged": staging_rows(events, bodies),
+                "latest": latest,
+            }
+
+        done = False
+        while not done:
+            pages = self._read_pages(clients, fetch, self.activity_offset)
+            for offset, page, unknown in self._store_pages(pages):
+                # events up to the previous watermark were counted by an earlier walk
+                seen_until = self.activity_watermark.isoformat() if self.activity_watermark else ""
+                new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
+                latest = self.activity_walk_max
+                if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
+                    latest = stamp_to_datetime(page["latest"])
+                offset += page["count"]
+                done = page["count"] < PAGE_SIZE or offset >= page["total"]
+                vals = {
+                    "activity_offset": offset,
+                    "activity_walk_max": latest,
+                    "unknown_activity_count": self.unknown_activity_count + new_unknown,
+                }
+                if done:
+                    next_since = (
+                        min(latest, walk_started - WALK_MARGIN) if latest else since
+                    )
+                    vals.update(
                         {
-                            "hash": item.get("email_id"),
-                            "email": item.get("email_address"),
-                            "action": act.get("action"),
-                            "timestamp": stamp,
-                            "url": act.get("url"),
-                            "bounce_type": act.get("type"),
+                            "activity_watermark": latest,
+                            "activity_next_since": next_since,
+                            "activity_offset": 0,
+                            "activity_walk_since": False,
                         }
                     )
-            offset += len(items)
-            done = len(items) < PAGE_SIZE or offset >= (page.get("total_items") or 0)
-            unknown = Activity._store_events(self, events)
-            # events up to the previous watermark were counted by an earlier walk
-            seen_until = self.activity_watermark
-            new_unknown = [e for e in unknown if not seen_until or e["timestamp"] > seen_until]
-            vals = {
-                "activity_offset": offset,
-                "activity_walk_max": latest,
-                "unknown_activity_count": self.unknown_activity_count + len(new_unknown),
-            }
-            if done:
-                next_since = min(filter(None, [latest, walk_started - WALK_MARGIN])) if latest else since
-                vals.update(
-                    {
-                        "activity_watermark": latest,
-                        "activity_next_since": next_since,
-                        "activity_offset": 0,
-                        "activity_walk_since": False,
-                    }
-                )
-            self.write(vals)
-            self._commit()
-            if done:
-                break
-        # unsubscribes: a short list, re-read while the campaign is in its window
-        unknown_unsubscribes = 0
-        for page in client.pages(f"{path}/unsubscribed", "unsubscribes", count=PAGE_SIZE):
+                self.write(vals)
+                self._commit()
+                if done:
+                    break
+
+    def _sync_event_list(self, client, list_path, items_key, action, time_key):
+        """Unsubscribes or abuse reports: short lists, re-read while the campaign
+        is in its window.  Returns how many belong to people not in Odoo."""
+        Activity = self.env["mailchimp.activity"]
+        send_stamp = self.send_time.isoformat() if self.send_time else ""
+        unknown = 0
+        for page in client.pages(list_path, items_key, count=PAGE_SIZE):
             events = [
-                {
-                    "hash": item.get("email_id"),
-                    "email": item.get("email_address"),
-                    "action": "unsubscribe",
-                    "timestamp": sync_rules.to_odoo_datetime(item.get("timestamp")) or self.send_time,
-                }
+                make_event(
+                    self.id,
+                    item.get("email_id"),
+                    action,
+                    utc_stamp(item.get(time_key)) or send_stamp,
+                )
                 for item in page
             ]
-            unknown_unsubscribes += len(Activity._store_events(self, events))
+            unknown += len(Activity._store_events(self, events))
             self._commit()
-        self.write(
-            {
-                "unknown_unsubscribe_count": unknown_unsubscribes,
-                "last_activity_sync": fields.Datetime.now(),
-            }
-        )
-        self._commit()
+        return unknown
 
     # ------------------------------------------------------------------
 
+    def _testing(self):
+        return getattr(threading.current_thread(), "testing", False)
+
     def _commit(self):
         """Commit unless running under tests, as Odoo's own batch crons do."""
-        if not getattr(threading.current_thread(), "testing", False):
+        if not self._testing():
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _rollback(self):

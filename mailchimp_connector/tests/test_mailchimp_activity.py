@@ -119,6 +119,69 @@ class TestMailchimpActivity(MailchimpSyncCase):
         )
         self.assertEqual(len(self.account.campaign_ids), 1)
 
+    def test_abuse_reports_become_spam_lines_once(self):
+        self.make_campaign(
+            events=[
+                *self.standard_events(),
+                {"email": "ann3@corp.com", "action": "abuse", "timestamp": self.at(45)},
+                {"email": "stranger@elsewhere.com", "action": "abuse", "timestamp": self.at(46)},
+            ]
+        )
+        self.sync()
+        campaign = self.account.campaign_ids
+        self.assertEqual(campaign.abuse_reports, 2)
+        abuse = self.activities().filtered(lambda a: a.action == "abuse")
+        self.assertEqual(abuse.partner_id, self.partner(3))
+        self.assertEqual(abuse.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=45))
+        line = self.chatter(self.partner(3)).filtered(lambda m: "Marked as Spam" in m.body)
+        self.assertEqual(len(line), 1)
+        self.assertIn("Spring offer", line.body)
+        self.assertFalse(line.notification_ids)
+        # the stranger: sent + open + abuse, counted, not stored
+        self.assertEqual(campaign.unknown_event_count, 3)
+        self.assertEqual(
+            self.env["mailchimp.activity"].search_count(
+                [("company_id", "in", [self.env.company.id, False]), ("action", "=", "abuse")]
+            ),
+            1,
+        )
+        self.sync()
+        self.assertEqual(len(self.activities().filtered(lambda a: a.action == "abuse")), 1)
+        self.assertEqual(len(self.chatter(self.partner(3))), 2)
+        self.assertEqual(campaign.unknown_event_count, 3)
+
+    def test_pages_read_again_after_a_lost_position_add_nothing(self):
+        """Pages are committed before the position that covers them: a crash in
+        between makes the next pull read them again, which must store, post and
+        count nothing twice."""
+        self.make_campaign(
+            events=self.standard_events(),
+            generate={"opens_per_member": 2, "clicks_per_member": 1, "seed": 5},
+        )
+        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+            self.sync()
+        campaign = self.account.campaign_ids
+        events = sorted(self.activities().mapped("event_key"))
+        messages = self.env["mail.message"].search_count([("model", "=", "res.partner")])
+        unknown = campaign.unknown_event_count
+        self.assertGreater(len(events), 9)
+        # the position as it was committed before the first page of each walk
+        campaign.write({
+            "sent_to_offset": 0, "sent_to_done": False, "unknown_sent_count": 0,
+            "activity_offset": 0, "activity_walk_since": campaign.send_time,
+            "activity_walk_max": False, "activity_watermark": False,
+            "activity_next_since": False, "unknown_activity_count": 0,
+        })
+        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+            self.sync()
+        self.assertEqual(sorted(self.activities().mapped("event_key")), events)
+        self.assertEqual(
+            self.env["mail.message"].search_count([("model", "=", "res.partner")]), messages
+        )
+        self.assertEqual(campaign.unknown_event_count, unknown)
+        self.assertTrue(campaign.sent_to_done)
+        self.assertEqual(campaign.activity_offset, 0)
+
     def test_unknown_emails_are_counted_not_stored(self):
         self.make_campaign(events=self.standard_events())
         self.sync()

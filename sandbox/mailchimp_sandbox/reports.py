@@ -16,7 +16,9 @@ from .constants import MAX_OPENS_CLICKS_PER_MEMBER
 from .store import subscriber_hash
 
 MASK64 = (1 << 64) - 1
-ACTIONS = ("open", "click", "bounce", "unsub")
+ACTIONS = ("open", "click", "bounce", "unsub", "abuse")
+# not email activity: listed by /unsubscribed and /abuse-reports
+LIST_ACTIONS = ("unsub", "abuse")
 
 
 def _mix(seed, i):
@@ -108,10 +110,10 @@ class Campaign:
 
     def _summarise(self):
         s = {"hard": 0, "soft": 0, "opens": 0, "unique_opens": 0, "clicks": 0, "unique_clicks": 0,
-             "unsubs": 0, "last_open": 0, "last_click": 0}
+             "unsubs": 0, "abuse": 0, "last_open": 0, "last_click": 0}
         last = array.array("q", bytes(8 * self.n))
         last_open = array.array("q", bytes(8 * self.n))
-        unsub_idx, bounce_idx = [], []
+        unsub_idx, bounce_idx, abuse_idx = [], [], []
         for i in range(self.n):
             h, bounce, unsub, opens, clicks = self._profile(i)
             mx = 0
@@ -154,7 +156,10 @@ class Campaign:
                     elif e[1] == "unsub":
                         s["unsubs"] += 1
                         unsub_idx.append(i)
-                    if e[1] != "unsub":
+                    elif e[1] == "abuse":
+                        s["abuse"] += 1
+                        abuse_idx.append(i)
+                    if e[1] not in LIST_ACTIONS:
                         mx = max(mx, e[0])
                 if "open" in kinds and not opens:
                     s["unique_opens"] += 1
@@ -166,6 +171,7 @@ class Campaign:
         self.last_open = last_open
         self.unsub_idx = sorted(set(unsub_idx))
         self.bounce_idx = sorted(set(bounce_idx))
+        self.abuse_idx = sorted(set(abuse_idx))
         self._since_cache = {}
 
     def with_activity_since(self, since_us):
@@ -262,7 +268,7 @@ class Campaign:
             "subject_line": self.subject,
             "preview_text": self.preview_text,
             "emails_sent": self.n,
-            "abuse_reports": 0,
+            "abuse_reports": s["abuse"],
             "unsubscribed": s["unsubs"],
             "send_time": iso(self.send_us),
             "rss_last_send": "",
@@ -290,7 +296,7 @@ class Campaign:
         """One recipient's open/click/bounce activity (``since`` inclusive)."""
         acts = []
         for ts, action, btype, url, ip in self.events(i):
-            if action == "unsub" or (since_us is not None and ts < since_us):
+            if action in LIST_ACTIONS or (since_us is not None and ts < since_us):
                 continue
             item = {"action": action, "timestamp": iso(ts), "ip": ip}
             if action == "bounce":
@@ -331,6 +337,16 @@ def unsubscribed(state, camp, i):
             "vip": bool(m and m["vip"]), "timestamp": iso(ts), "reason": "N/A (Unsubscribed via campaign)",
             "campaign_id": camp.id, "list_id": camp.list_id,
             "list_is_active": camp.list_id in state.lists}
+
+
+def abuse_reports(state, camp, i):
+    """The abuse reports (spam complaints) of recipient i: one per explicit event."""
+    m, merges = _member_view(state, camp, i)
+    return [{"id": _mix(camp.seed, i * 8 + k) & 0x7FFFFFFF, "campaign_id": camp.id,
+             "list_id": camp.list_id, "list_is_active": camp.list_id in state.lists,
+             "email_id": camp.hashes[i], "email_address": camp.emails[i], "merge_fields": merges,
+             "vip": bool(m and m["vip"]), "date": iso(ts)}
+            for k, (ts, *_rest) in enumerate(e for e in camp.events(i) if e[1] == "abuse")]
 
 
 def member_activity(state, lst, m):
@@ -379,7 +395,7 @@ def create_campaign(state, api_key, list_id, subject, send_time=None, recipients
     """Control API: a sent campaign with report data.
 
     ``recipients`` (emails) defaults to every subscribed member. ``events`` is an
-    explicit list of {email, action open|click|bounce|unsub, timestamp?, url?, type?, ip?};
+    explicit list of {email, action open|click|bounce|unsub|abuse, timestamp?, url?, type?, ip?};
     ``generate`` = {opens_per_member, clicks_per_member, bounce_rate, unsub_rate, seed}.
     With ``apply_to_members`` unsubscribes and hard bounces change member statuses.
     """

@@ -18,7 +18,8 @@ keep it), an ``odoo shell`` script:
 3. runs ``mailchimp.campaign._sync_account_activity(account)`` once, as the cron
    would (commits per page), and prints: events stored, chatter lines written,
    wall time and events/s (everything: HTTP, matching, inserts, chatter), SQL
-   queries per 1,000 events (``cr.sql_log_count``), the process's peak memory
+   queries per 1,000 events (``odoo.sql_db.sql_counter``: every cursor of the
+   process, the COPY of each page not included), the process's peak memory
    growth (``VmHWM`` after resetting it through ``/proc/self/clear_refs``,
    minus ``VmRSS`` before);
 4. runs it a second time (nothing new: how long a rerun that finds everything
@@ -47,7 +48,8 @@ DEFAULT_LIST_ID = "f0a1b2c3d4"
 MARK = "BENCH-JSON "
 
 SHELL = r'''
-import json, time, threading, urllib.request
+import cProfile, io, json, os, pstats, time, threading, urllib.request
+from odoo import sql_db
 from odoo.addons.mailchimp_connector.utils.mailchimp_keys import subscriber_hash
 
 MARK = "BENCH-JSON "
@@ -63,6 +65,21 @@ def control(path, payload):
         headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=600) as response:
         return json.loads(response.read() or b"null")
+
+
+def cpu_seconds(pid):
+    """user + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def db_backends():
+    cr.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return {pid: cpu_seconds(pid) for (pid,) in cr.fetchall()}
 
 
 def status_kb(name):
@@ -111,6 +128,13 @@ camp = control("campaigns", {
 emit(step="setup", seconds=round(time.monotonic() - started, 1), campaign=camp["id"],
      opens=camp["report_summary"]["opens"], clicks=camp["report_summary"]["clicks"])
 
+from odoo.addons.mailchimp_connector.models import mailchimp_campaign as campaign_module
+if CONNECTIONS:
+    campaign_module.ACTIVITY_CONNECTIONS = CONNECTIONS
+if WRITERS:
+    campaign_module.ACTIVITY_WRITERS = WRITERS
+emit(step="settings", connections=campaign_module.ACTIVITY_CONNECTIONS,
+     writers=campaign_module.ACTIVITY_WRITERS)
 Campaign = env["mailchimp.campaign"]
 for label in ("first pull", "rerun"):
     cr.execute("SELECT count(*) FROM mailchimp_activity")
@@ -120,11 +144,28 @@ for label in ("first pull", "rerun"):
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
     rss_before = status_kb("VmRSS")
-    queries_before = cr.sql_log_count
+    queries_before = sql_db.sql_counter  # every cursor's queries (pages are written by several)
+    backends_before = db_backends()
+    sandbox_cpu_before = cpu_seconds(SANDBOX_PID)
+    cpu_before = time.process_time()
+    profiler = cProfile.Profile() if PROFILE and label == "first pull" else None
     started = time.monotonic()
+    if profiler:
+        profiler.enable()
     Campaign._sync_account_activity(account)
+    if profiler:
+        profiler.disable()
     seconds = time.monotonic() - started
-    queries = cr.sql_log_count - queries_before
+    odoo_cpu = time.process_time() - cpu_before
+    sandbox_cpu = cpu_seconds(SANDBOX_PID) - sandbox_cpu_before
+    backends_after = db_backends()
+    db_cpu = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
+    if profiler:
+        profiler.dump_stats(PROFILE)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(out.getvalue()[-6000:], flush=True)
+    queries = sql_db.sql_counter - queries_before
     peak_mb = (status_kb("VmHWM") - rss_before) / 1024
     cr.execute("SELECT count(*) FROM mailchimp_activity")
     events = cr.fetchone()[0] - events_before
@@ -135,6 +176,8 @@ for label in ("first pull", "rerun"):
          events_per_s=round(events / seconds) if events else 0,
          queries=queries, queries_per_1000_events=round(1000 * queries / events, 1) if events else None,
          peak_memory_growth_mb=round(peak_mb, 1), unknown=campaign.unknown_event_count,
+         cpu_s={"odoo": round(odoo_cpu, 1), "postgres": round(db_cpu, 1),
+                "sandbox": round(sandbox_cpu, 1)},
          error=account.activity_error or "")
 '''
 
@@ -163,6 +206,12 @@ def main():
     parser.add_argument("--clicks", type=float, default=2.0, help="clicks per member")
     parser.add_argument("--db", default="mailchimp_activity_benchmark")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--connections", type=int, default=0,
+                        help="report pages read at once (default: the addon's ACTIVITY_CONNECTIONS)")
+    parser.add_argument("--writers", type=int, default=0,
+                        help="pages written at once (default: the addon's ACTIVITY_WRITERS)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the first pull and write its stats to FILE")
     parser.add_argument("--odoo-args", default=os.environ.get("ODOO_TEST_ARGS", ""))
     args = parser.parse_args()
     odoo = shutil.which("odoo")
@@ -189,6 +238,9 @@ def main():
         params = (
             f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = {DEFAULT_API_KEY!r}\n"
             f"N = {args.contacts}\nOPENS = {args.opens}\nCLICKS = {args.clicks}\n"
+            f"SANDBOX_PID = {sandbox.pid}\n"
+            f"CONNECTIONS = {args.connections}\nWRITERS = {args.writers}\n"
+            f"PROFILE = {str(Path(args.profile).resolve()) if args.profile else None!r}\n"
         )
         print(f"benchmark: {args.contacts:,} contacts ...", flush=True)
         result = subprocess.run(
@@ -197,8 +249,11 @@ def main():
         )
         figures = [json.loads(line[len(MARK):]) for line in result.stdout.splitlines()
                    if line.startswith(MARK)]
-        if len(figures) < 3:
+        if len(figures) < 4:
             print(result.stdout[-4000:], result.stderr[-4000:])
+        if args.profile:
+            print("\n".join(line for line in result.stdout.splitlines()
+                            if not line.startswith(MARK))[-6000:])
         for figure in figures:
             print(json.dumps(figure))
     finally:

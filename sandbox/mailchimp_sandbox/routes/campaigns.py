@@ -144,3 +144,12 @@ def unsubscribed_member(ctx, campaign_id, subscriber_hash):
     if i not in set(camp.unsub_idx):
         raise E.not_found()
     return 200, render(ctx.state, camp, i)
+
+
+@route("GET", "/reports/{campaign_id}/abuse-reports")
+def abuse_reports(ctx, campaign_id):
+    """Not paged (the API takes no count/offset here): every complaint at once."""
+    from ..reports import abuse_reports as render
+    camp = _get(ctx, campaign_id)
+    reports = [report for i in camp.abuse_idx for report in render(ctx.state, camp, i)]
+    return 200, {"abuse_reports": reports, "campaign_id": camp.id, "total_items": len(reports)}

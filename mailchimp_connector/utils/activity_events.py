@@ -1,0 +1,226 @@
+"""Email-activity events: from Mailchimp's report pages to rows ready for the database.
+
+Plain Python, no Odoo, so that it can run in the threads that fetch the next
+pages while the current one is written (see ``prefetch_pages``).
+
+An event is a tuple ``Event(hash, action, stamp, url, bounce_type, key)``:
+``stamp`` is the event time as naive UTC ISO text (``2025-01-31T10:00:00``),
+which is both what the event key was always computed from and what
+PostgreSQL reads as a ``timestamp``; ``key`` is the deterministic key that
+makes a rerun store nothing twice.
+"""
+import concurrent.futures
+import hashlib
+import threading
+from collections import deque, namedtuple
+
+from .sync_rules import to_odoo_datetime
+
+Event = namedtuple("Event", "hash action stamp url bounce_type key")
+
+ACTION_LABELS = {
+    "sent": "Sent",
+    "open": "Opened",
+    "click": "Clicked",
+    "bounce": "Bounced",
+    "unsubscribe": "Unsubscribed",
+    "abuse": "Marked as Spam",
+}
+BOUNCE_LABELS = {"hard": "Hard", "soft": "Soft"}
+# what markupsafe.escape (Odoo's Markup) writes, without needing it here
+_HTML_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"}
+)
+
+
+def escape(text):
+    """HTML-escape ``text`` exactly as ``markupsafe.escape`` does."""
+    return str(text).translate(_HTML_ESCAPES)
+
+
+def utc_stamp(value):
+    """A Mailchimp timestamp -> naive UTC ISO text (``datetime.isoformat()`` of
+    the naive UTC datetime), '' when empty.
+
+    Mailchimp writes ``2025-01-31T10:00:00+00:00``: that common form is cut
+    without building a datetime; anything else goes through the full parser.
+    """
+    if not value:
+        return ""
+    if isinstance(value, str) and len(value) == 25 and value.endswith("+00:00") and value[10] == "T":
+        return value[:19]
+    moment = to_odoo_datetime(value)
+    return moment.isoformat() if moment else ""
+
+
+def event_key(campaign_id, subscriber_hash, action, stamp, url, bounce_type):
+    """The key of one event: md5 of campaign, recipient, action, time, URL, bounce type."""
+    raw = f"{campaign_id}|{subscriber_hash or ''}|{action}|{stamp}|{url or ''}|{bounce_type or ''}"
+    return hashlib.md5(raw.encode("utf-8")).hexdigest()  # noqa: S324 (a key, not a secret)
+
+
+def make_event(campaign_id, subscriber_hash, action, stamp, url=None, bounce_type=None):
+    return Event(
+        subscriber_hash,
+        action,
+        stamp,
+        url or None,
+        bounce_type or None,
+        event_key(campaign_id, subscriber_hash, action, stamp, url, bounce_type),
+    )
+
+
+def email_activity_events(campaign_id, items):
+    """Events of one ``/reports/{id}/email-activity`` page and the latest event
+    time seen on it (ISO text, '' when none)."""
+    events, latest = [], ""
+    for item in items:
+        member = item.get("email_id")
+        for act in item.get("activity") or ():
+            stamp = utc_stamp(act.get("timestamp"))
+            if stamp > latest:
+                latest = stamp
+            events.append(
+                make_event(
+                    campaign_id, member, act.get("action"), stamp, act.get("url"), act.get("type")
+                )
+            )
+    return events, latest
+
+
+def chatter_body(subject, action, bounce_type, url):
+    """The HTML of the chatter line of one event (escaped)."""
+    label = ACTION_LABELS.get(action, action)
+    if action == "click" and url:
+        return "Mailchimp: %s <b>%s</b> — <a href='%s' target='_blank'>%s</a>" % (
+            escape(label), escape(subject), escape(url), escape(url)
+        )
+    if action == "bounce" and bounce_type in BOUNCE_LABELS:
+        return "Mailchimp: %s (%s) <b>%s</b>" % (
+            escape(label), escape(BOUNCE_LABELS[bounce_type].lower()), escape(subject)
+        )
+    return "Mailchimp: %s <b>%s</b>" % (escape(label), escape(subject))
+
+
+class ChatterBodies:
+    """``chatter_body`` for one campaign, memoised: a page has a handful of
+    distinct bodies (one per action, bounce type and link)."""
+
+    def __init__(self, subject):
+        self.subject = subject
+        self._cache = {}
+
+    def __call__(self, action, bounce_type, url):
+        key = (action, bounce_type, url)
+        body = self._cache.get(key)
+        if body is None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            body = self._cache[key] = chatter_body(self.subject, action, bounce_type, url)
+        return body
+
+
+# ---------------------------------------------------------------- COPY text
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = frozenset("\\\t\n\r")
+
+
+def copy_value(value):
+    """One value in PostgreSQL's COPY text format (None -> \\N)."""
+    if value is None:
+        return "\\N"
+    value = str(value)
+    if _COPY_SPECIAL.isdisjoint(value):
+        return value
+    return value.translate(_COPY_ESCAPES)
+
+
+def copy_text(rows):
+    """Rows of values -> the body of a ``COPY ... FROM STDIN`` (text format)."""
+    return "".join("\t".join(map(copy_value, row)) + "\n" for row in rows)
+
+
+def staging_rows(events, bodies):
+    """``[(subscriber hash, event time, COPY text of the event's staging row
+    without its leading partner id)]``, one per distinct event key, for
+    ``mailchimp.activity._store_staged``: the per-event work that needs no
+    database, done where the page was fetched.  ``bodies``: a ``ChatterBodies``.
+    Events without a time (their key would not be stable) or without an
+    action are left out.
+    """
+    rows, seen = [], set()
+    for event in events:
+        if event.key in seen or not event.stamp or not event.action:
+            continue
+        seen.add(event.key)
+        bounce_type = event.bounce_type if event.action == "bounce" else None
+        if bounce_type not in BOUNCE_LABELS:
+            bounce_type = None
+        url = event.url
+        rows.append(
+            (
+                event.hash,
+                event.stamp,
+                "\t".join(
+                    (
+                        copy_value(event.action),
+                        bounce_type or "\\N",
+                        "\\N" if url is None else copy_value(url),
+                        event.stamp,
+                        event.key,
+                        copy_value(bodies(event.action, bounce_type, url)),
+                    )
+                ),
+            )
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- prefetching
+def prefetch_pages(fetch, offsets, clients, ahead=None):
+    """Yield ``(offset, fetch(client, offset))`` in the order of ``offsets``
+    while up to ``ahead`` later pages are fetched in background threads.
+
+    ``offsets`` may be a generator: it is read lazily, and it can look at what
+    has been yielded so far (e.g. stop once a short page was seen).  Each
+    thread uses its own client from ``clients`` (a requests session must not
+    be shared between threads), so at most ``len(clients)`` calls run at once.
+    An exception of ``fetch`` is raised when its page's turn comes, after every
+    earlier page was yielded; pages fetched further ahead are then dropped.
+    Memory is bounded by ``ahead`` pages.
+    """
+    clients = list(clients)
+    if not clients:
+        raise ValueError("prefetch_pages needs at least one client")
+    ahead = max(1, ahead or len(clients))
+    free = deque(clients)
+    lock = threading.Lock()
+
+    def task(offset):
+        with lock:
+            client = free.popleft()
+        try:
+            return fetch(client, offset)
+        finally:
+            with lock:
+                free.append(client)
+
+    offsets = iter(offsets)
+    pending = deque()
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=len(clients), thread_name_prefix="mailchimp-prefetch"
+    ) as pool:
+        try:
+            while True:
+                while len(pending) < ahead:
+                    offset = next(offsets, None)
+                    if offset is None:
+                        break
+                    pending.append((offset, pool.submit(task, offset)))
+                if not pending:
+                    return
+                offset, future = pending.popleft()
+                yield offset, future.result()
+        finally:
+            for _offset, future in pending:
+                future.cancel()

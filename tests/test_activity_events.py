@@ -1,0 +1,225 @@
+"""Email-activity rows without a database (utils/activity_events.py): issue 4, F27.
+
+What the threads that fetch report pages compute: event times, keys, chatter
+bodies, the COPY text PostgreSQL reads, and the ordered prefetching itself.
+"""
+import datetime as dt
+import hashlib
+import threading
+import time
+
+import pytest
+from markupsafe import Markup
+
+from mailchimp_utils.activity_events import (
+    ChatterBodies,
+    chatter_body,
+    copy_text,
+    copy_value,
+    email_activity_events,
+    escape,
+    event_key,
+    make_event,
+    prefetch_pages,
+    staging_rows,
+    utc_stamp,
+)
+from mailchimp_utils.sync_rules import to_odoo_datetime
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2030-03-01T10:00:05+00:00",
+        "2030-03-01T10:00:05Z",
+        "2030-03-01T12:00:05+02:00",
+        "2030-03-01T10:00:05.250000+00:00",
+        "2030-03-01T10:00:05",
+        dt.datetime(2030, 3, 1, 10, 0, 5),
+    ],
+)
+def test_utc_stamp_is_the_isoformat_of_the_naive_utc_time(value):
+    assert utc_stamp(value) == to_odoo_datetime(value).isoformat()
+    assert dt.datetime.fromisoformat(utc_stamp(value)) == to_odoo_datetime(value)
+
+
+def test_utc_stamp_of_nothing_is_empty():
+    assert utc_stamp(None) == "" and utc_stamp("") == ""
+
+
+def test_event_key_formula_is_the_one_rows_were_stored_with():
+    """Keys of rows stored by earlier versions must not change, or a rerun would
+    store and post those events again."""
+    stamp = dt.datetime(2030, 3, 1, 10, 0, 5).isoformat()
+    raw = f"7|abc|click|{stamp}|https://x.test/a|"
+    assert event_key(7, "abc", "click", stamp, "https://x.test/a", None) == hashlib.md5(
+        raw.encode()
+    ).hexdigest()
+    assert event_key(7, "abc", "open", stamp, None, None) != event_key(
+        7, "abc", "open", stamp, None, "soft"
+    )
+
+
+def test_email_activity_page_gives_events_and_latest_time():
+    items = [
+        {"email_id": "h1", "activity": [
+            {"action": "open", "timestamp": "2030-03-01T10:00:00+00:00"},
+            {"action": "click", "timestamp": "2030-03-01T10:00:30+00:00", "url": "https://x.test"},
+        ]},
+        {"email_id": "h2", "activity": [
+            {"action": "bounce", "type": "hard", "timestamp": "2030-03-01T09:01:00+00:00"},
+        ]},
+        {"email_id": "h3", "activity": []},
+    ]
+    events, latest = email_activity_events(5, items)
+    assert [(e.hash, e.action, e.url, e.bounce_type) for e in events] == [
+        ("h1", "open", None, None),
+        ("h1", "click", "https://x.test", None),
+        ("h2", "bounce", None, "hard"),
+    ]
+    assert latest == "2030-03-01T10:00:30"
+    assert events[1].key == event_key(5, "h1", "click", "2030-03-01T10:00:30", "https://x.test", None)
+    assert email_activity_events(5, []) == ([], "")
+
+
+@pytest.mark.parametrize(
+    "action, bounce_type, url",
+    [
+        ("open", None, None),
+        ("sent", None, None),
+        ("click", None, "https://shop.test/a?b=1&c='x'"),
+        ("bounce", "soft", None),
+        ("unsubscribe", None, None),
+        ("abuse", None, None),
+    ],
+)
+def test_chatter_body_is_what_markup_wrote(action, bounce_type, url):
+    """Same HTML as the Markup templates that wrote the lines before, escaped."""
+    subject = "Spring <offer> & \"more\""
+    labels = {"sent": "Sent", "open": "Opened", "click": "Clicked", "bounce": "Bounced",
+              "unsubscribe": "Unsubscribed", "abuse": "Marked as Spam"}
+    if action == "click":
+        expected = Markup("Mailchimp: %s <b>%s</b> — <a href='%s' target='_blank'>%s</a>") % (
+            labels[action], subject, url, url)
+    elif action == "bounce":
+        expected = Markup("Mailchimp: %s (%s) <b>%s</b>") % (labels[action], bounce_type, subject)
+    else:
+        expected = Markup("Mailchimp: %s <b>%s</b>") % (labels[action], subject)
+    assert chatter_body(subject, action, bounce_type, url) == str(expected)
+    assert ChatterBodies(subject)(action, bounce_type, url) == str(expected)
+
+
+def test_escape_matches_markupsafe():
+    text = "<a href=\"x\">'&'</a>"
+    assert escape(text) == str(Markup.escape(text))
+
+
+def test_copy_text_escapes_what_copy_would_misread():
+    assert copy_value(None) == "\\N"
+    assert copy_value(12) == "12"
+    assert copy_value("a\tb\nc\\d\re") == "a\\tb\\nc\\\\d\\re"
+    assert copy_text([(1, None, "x\ty")]) == "1\t\\N\tx\\ty\n"
+
+
+def test_staging_rows_one_per_key_and_never_without_time_or_action():
+    bodies = ChatterBodies("S")
+    click = make_event(1, "h1", "click", "2030-03-01T10:00:00", "https://x.test/\t")
+    rows = staging_rows(
+        [
+            click,
+            click,  # the same event twice on a page
+            make_event(1, "h2", "bounce", "2030-03-01T10:00:00", bounce_type="weird"),
+            make_event(1, "h3", "open", ""),  # no time: no stable key
+            make_event(1, "h4", None, "2030-03-01T10:00:00"),  # no action: nothing to store
+        ],
+        bodies,
+    )
+    assert [(h, stamp) for h, stamp, _tail in rows] == [
+        ("h1", "2030-03-01T10:00:00"),
+        ("h2", "2030-03-01T10:00:00"),
+    ]
+    fields = rows[0][2].split("\t")
+    assert fields == [
+        "click", "\\N", "https://x.test/\\t", "2030-03-01T10:00:00", click.key,
+        "Mailchimp: Clicked <b>S</b> — <a href='https://x.test/\\t' target='_blank'>"
+        "https://x.test/\\t</a>",
+    ]
+    # an unknown bounce type is not stored
+    assert rows[1][2].split("\t")[:2] == ["bounce", "\\N"]
+
+
+class Client:
+    """Records how many calls run at once on it."""
+
+    def __init__(self):
+        self.busy = False
+        self.overlaps = 0
+        self.calls = 0
+
+
+def fetcher(log, delay=0.01, fail_at=None):
+    def fetch(client, offset):
+        if client.busy:
+            client.overlaps += 1
+        client.busy = True
+        try:
+            time.sleep(delay)
+            client.calls += 1
+            log.append((threading.current_thread().name, offset))
+            if offset == fail_at:
+                raise RuntimeError(f"page {offset} failed")
+            return {"offset": offset}
+        finally:
+            client.busy = False
+
+    return fetch
+
+
+def test_prefetch_yields_in_order_with_clients_never_shared():
+    clients = [Client() for _i in range(3)]
+    log = []
+    pages = list(prefetch_pages(fetcher(log), range(0, 20), clients))
+    assert [offset for offset, _page in pages] == list(range(20))
+    assert all(page == {"offset": offset} for offset, page in pages)
+    assert sum(c.calls for c in clients) == 20
+    assert all(c.overlaps == 0 for c in clients)
+    assert all(name.startswith("mailchimp-prefetch") for name, _offset in log)
+
+
+def test_prefetch_reads_ahead_in_parallel():
+    clients = [Client() for _i in range(4)]
+    started = time.monotonic()
+    assert len(list(prefetch_pages(fetcher([], delay=0.05), range(8), clients))) == 8
+    # 8 calls of 50 ms each, 4 at a time
+    assert time.monotonic() - started < 0.3
+
+
+def test_prefetch_raises_in_page_order_after_earlier_pages():
+    clients = [Client() for _i in range(3)]
+    seen = []
+    with pytest.raises(RuntimeError, match="page 4 failed"):
+        for offset, _page in prefetch_pages(fetcher([], fail_at=4), range(10), clients):
+            seen.append(offset)
+    assert seen == [0, 1, 2, 3]
+
+
+def test_prefetch_stays_bounded_and_stops_when_the_consumer_stops():
+    clients = [Client() for _i in range(2)]
+    asked = []
+
+    def offsets():
+        for offset in range(1000):
+            asked.append(offset)
+            yield offset
+
+    for offset, _page in prefetch_pages(fetcher([], delay=0), offsets(), clients, ahead=3):
+        assert len(asked) <= offset + 1 + 3
+        if offset == 5:
+            break
+    assert len(asked) <= 9
+    assert sum(c.calls for c in clients) <= 9
+
+
+def test_prefetch_needs_a_client():
+    with pytest.raises(ValueError):
+        list(prefetch_pages(fetcher([]), range(3), []))
