@@ -6,10 +6,11 @@ import logging
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
+from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..utils.webhook_events import EVENTS
-from .common import DEFAULT_API_KEY
+from .common import DEFAULT_API_KEY, sandbox_url
 from .test_mailchimp_sync_rules import SyncRulesCase
 
 WEBHOOK = "/mailchimp/webhook"
@@ -272,20 +273,32 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
 
     def test_our_own_api_writes_are_not_echoed(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        # a probe listening to api events (on the sandbox itself) shows they do fire
+        probe = self.client.post(
+            f"/lists/{self.list_id}/webhooks",
+            json={
+                "url": f"{sandbox_url()}/_sandbox/health",
+                "events": {event: True for event in EVENTS},
+                "sources": {"user": False, "admin": False, "api": True},
+            },
+        )
         ann = pairing.member_ids.partner_id
         ann.name = "Ann Changed"
         self.contact("zoe@corp.com", "Zoe New")
-        run = pairing.run_sync()  # a PATCH through /batches and a batch subscribe
+        run = pairing.run_sync()  # a batch subscribe and a PATCH through /batches
         self.assertRunDone(run)
         self.assertEqual(self.mc_member("ann@corp.com")["merge_fields"]["LNAME"], "Changed")
         self.assertEqual(self.mc_member("zoe@corp.com")["status"], "subscribed")
-        # an API unsubscribe fires an "api" event in the sandbox, as in Mailchimp
         self.client.patch(self.member_path("zoe@corp.com"), json={"status": "unsubscribed"})
         self.member_action("ann@corp.com", "profile", source="api", merges={"FNAME": "Api"})
         deliveries = self.sandbox_control("GET", "webhooks/deliveries?wait=1")["deliveries"]
-        self.assertEqual(deliveries, [])
-        # while a person's change is delivered
-        self.assertEqual(len(self.deliver("ann@corp.com", "profile", merges={"FNAME": "Ann"})), 1)
+        self.assertEqual({d["webhook_id"] for d in deliveries}, {probe["id"]})
+        self.assertEqual(
+            {d["type"] for d in deliveries}, {"subscribe", "profile", "unsubscribe"}
+        )
+        # while a person's change is delivered to Odoo
+        deliveries = self.deliver("ann@corp.com", "profile", merges={"FNAME": "Ann"})
+        self.assertEqual([d["webhook_id"] for d in deliveries], [pairing.webhook_id])
 
     def test_deliveries_are_deferred_while_a_run_holds_the_sync(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
@@ -353,3 +366,15 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertNotIn(token, text)
         self.assertNotIn("wrong-token", text)
         self.assertNotIn(DEFAULT_API_KEY.split("-")[0], text)
+
+    def test_neutralization_wipes_webhook_secrets(self):
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        token = pairing.webhook_token
+        self.env.flush_all()
+        for query in get_neutralization_queries(["mailchimp_connector"]):
+            self.env.cr.execute(query)
+        self.env.invalidate_all()
+        self.assertFalse(pairing.webhook_token)
+        self.assertEqual(pairing.webhook_state, "none")
+        body = {"type": "unsubscribe", "data[list_id]": self.list_id, "data[email]": "ann@corp.com"}
+        self.assertEqual(self.post_webhook(token, body).status_code, 404)
