@@ -17,6 +17,7 @@
         "views/mailchimp_audience_views.xml",
         "views/mailchimp_merge_field_views.xml",
         "views/mailchimp_pairing_views.xml",
+        "views/mailchimp_pairing_webhook_views.xml",
         "views/mailchimp_sync_views.xml",
         "views/res_partner_views.xml",
         "data/ir_cron_data.xml",

@@ -1,1 +1,2 @@
 from . import failure_export
+from . import mailchimp_webhook

@@ -9,3 +9,6 @@ from . import mailchimp_sync_failure
 from . import res_partner
 from . import mailchimp_campaign
 from . import mailchimp_activity
+from . import mailchimp_pairing_webhook
+from . import mailchimp_sync_run_webhook
+from . import mailchimp_account_webhook
