@@ -12,7 +12,7 @@ Mailchimp does not retry them for an hour; the scheduled sync catches up.
 """
 import logging
 
-from odoo import http
+from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
 from ..utils import webhook_events
@@ -53,6 +53,7 @@ class MailchimpWebhook(http.Controller):
         except webhook_events.WebhookParseError as error:
             _logger.info("Mailchimp sync %s: webhook body ignored (%s)", pairing.id, error)
             return _empty(200)
-        outcome = pairing.sudo()._webhook_receive(event)
+        # as the scheduler's runs: changes are OdooBot's, not the public user's
+        outcome = pairing.with_user(SUPERUSER_ID)._webhook_receive(event)
         _logger.info("Mailchimp sync %s: webhook %s %s", pairing.id, event.type, outcome)
         return _empty(200)
