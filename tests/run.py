@@ -5,6 +5,10 @@
 2. When an ``odoo`` executable is on PATH: a fresh database, the addon
    installed with its Odoo tests (``--test-enable``), an upgrade (``-u``), and an
    uninstall that must keep the contacts.  Without ``odoo`` it says so loudly.
+   Before the uninstall, checks that need real commits and real processes:
+   a contact sync killed with SIGKILL (``odoo_crash_check.py``) and the email
+   activity pull with its parallel writers, rerun, killed and rerun
+   (``odoo_activity_check.py``).
 
 Environment:
   ODOO_TEST_DB        database to (re)create, default ``mailchimp_connector_test``
@@ -27,6 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from odoo_activity_check import run_activity_check  # noqa: E402
 from odoo_crash_check import run_crash_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,6 +227,20 @@ def run_odoo_tests():
     failures += 1 if crash_failed else 0
     passed += 0 if crash_failed else 1
 
+    banner(f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
+           f"killed with SIGKILL mid-walk and rerun, on '{db}'")
+    try:
+        activity_checks = run_activity_check(
+            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
+        )
+    except Exception as error:  # noqa: BLE001 - reported as a failed check
+        activity_checks = [(f"activity check could not run: {error}", False)]
+    for name, ok in activity_checks:
+        print(f"activity check: {'ok' if ok else 'FAILED'} {name}")
+    activity_failed = not activity_checks or not all(ok for _name, ok in activity_checks)
+    failures += 1 if activity_failed else 0
+    passed += 0 if activity_failed else 1
+
     banner(f"Odoo: uninstall {ADDON} from '{db}'; contacts must stay")
     command = odoo_command(odoo, db, "--no-http", subcommand=["shell"])
     print("$ " + " ".join(shlex.quote(part) for part in command) + " < uninstall check")
@@ -245,7 +264,7 @@ def run_odoo_tests():
     drop_database(odoo, db)
     banner(
         f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} errors, "
-        f"{skipped} skipped) + upgrade, crash and uninstall checks"
+        f"{skipped} skipped) + upgrade, crash, activity and uninstall checks"
     )
     return (failures, passed, skipped)
 
