@@ -229,9 +229,17 @@ class TestMarketingPermissions(ConsentCase):
             {line.name: line.enabled for line in member.consent_ids},
             {"Email": False, "Direct Mail": True},
         )
-        # the contact's Mailchimp tab shows them (read-only list)
+        # the contact's Mailchimp tab and the member show them (read-only lists), and a
+        # salesperson (Mailchimp user) reads them
         arch = self.env["res.partner"].get_view(view_type="form")["arch"]
         self.assertIn('name="mailchimp_consent_ids"', arch)
+        arch = self.env["mailchimp.member"].get_view(view_type="form")["arch"]
+        self.assertIn('name="consent_ids"', arch)
+        as_user = ann.with_user(self.owner)
+        self.assertEqual(
+            {line.name: line.enabled for line in as_user.mailchimp_consent_ids},
+            {"Email": False, "Direct Mail": True},
+        )
 
     def test_mapped_permission_pulled_and_withdrawn(self):
         ann = self.contact("ann@corp.com")
@@ -345,3 +353,28 @@ class TestMarketingPermissions(ConsentCase):
                     "odoo_field_id": self.env["ir.model.fields"]._get("res.partner", "name").id,
                 }
             )
+
+    def test_permission_mailchimp_refuses_is_a_failed_record(self):
+        ann = self.contact("ann@corp.com")
+        pairing = self.make_pairing()
+        gone = self.env["mailchimp.marketing.permission"].create(
+            {"audience_id": self.audience.id, "marketing_permission_id": "0000000000",
+             "name": "Deleted in Mailchimp"}
+        )
+        self.env["mailchimp.permission.map"].create(
+            {
+                "pairing_id": pairing.id,
+                "permission_id": gone.id,
+                "odoo_field_id": self.env["ir.model.fields"]._get("res.partner", "employee").id,
+            }
+        )
+        self.assertRunDone(pairing.run_sync())
+        ann.employee = True
+        self.next_second()
+        run = pairing.run_sync()
+        self.assertRunDone(run)
+        failure = self.failures(run)
+        self.assertEqual(failure.partner_id, ann)
+        self.assertIn("Invalid marketing permission ID", failure.reason)
+        member = pairing.member_ids.filtered(lambda m: m.partner_id == ann)
+        self.assertFalse((member.synced_permissions or {}).get("0000000000"), "sent again later")
