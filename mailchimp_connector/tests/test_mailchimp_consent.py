@@ -6,9 +6,10 @@ import logging
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from ..models.mail_blacklist import MailBlacklist
+from . import test_mailchimp_webhook
 from .test_mailchimp_sync_rules import SyncRulesCase
 
 _logger = logging.getLogger(__name__)
@@ -462,3 +463,28 @@ class TestConsentAtScale(ConsentCase):
         self.assertEqual(len(given), 600)
         self.assertEqual(partners.filtered("employee").mapped("email"),
                          sorted(m["email_address"] for m in given))
+
+
+@tagged("post_install", "-at_install")
+class TestBlacklistByWebhook(ConsentCase, HttpCase):
+    """A webhook delivery goes through the sync's pull code: the option applies at once."""
+
+    # the webhook tests' helpers (not their class: its tests would run twice)
+    active_pairing = test_mailchimp_webhook.TestMailchimpWebhook.active_pairing
+    deliver = test_mailchimp_webhook.TestMailchimpWebhook.deliver
+
+    def test_unsubscribe_delivered_is_blacklisted_at_once(self):
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"), blacklist_mirror=True)
+        ann = pairing.member_ids.partner_id
+        self.assertFalse(ann.is_blacklisted)
+        self.assertEqual(self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200)
+        self.assertTrue(self.blacklist("ann@corp.com").active)
+        # the person subscribes again through a form: without the second opt-in, kept
+        self.assertEqual(self.deliver("ann@corp.com", "subscribe")[0]["status"], 200)
+        self.assertEqual(pairing.member_ids.status, "subscribed")
+        self.assertTrue(self.blacklist("ann@corp.com").active)
+
+    def test_without_the_option_a_delivery_leaves_the_blacklist_alone(self):
+        self.active_pairing(("bob@corp.com", "Bob Bounce"))
+        self.assertEqual(self.deliver("bob@corp.com", "cleaned")[0]["status"], 200)
+        self.assertFalse(self.blacklist("bob@corp.com"))
