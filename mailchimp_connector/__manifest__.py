@@ -26,6 +26,8 @@
         "views/mailchimp_campaign_views.xml",
         "views/mailchimp_activity_views.xml",
         "views/mailchimp_menus.xml",
+        "security/mailchimp_consent_security.xml",
+        "views/mailchimp_consent_views.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

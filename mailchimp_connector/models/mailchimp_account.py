@@ -377,7 +377,10 @@ class MailchimpAccount(models.Model):
                 client.paginate(
                     "/lists",
                     "lists",
-                    fields=["id", "web_id", "name", "stats.member_count", "date_created"],
+                    fields=[
+                        "id", "web_id", "name", "stats.member_count", "date_created",
+                        "marketing_permissions",
+                    ],
                 )
             )
             existing = {
@@ -404,6 +407,7 @@ class MailchimpAccount(models.Model):
                     "merge_fields",
                 )
                 audience._sync_merge_fields(list(merge_fields))
+                audience._sync_marketing_permissions(client)
         return seen
 
     # ------------------------------------------------------------------

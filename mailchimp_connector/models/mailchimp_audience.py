@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from ..utils import sync_rules
+from ..utils import consent, sync_rules
 
 
 class MailchimpAudience(models.Model):
@@ -28,6 +28,14 @@ class MailchimpAudience(models.Model):
     member_count = fields.Integer(readonly=True)
     date_created = fields.Datetime(readonly=True)
     merge_field_ids = fields.One2many("mailchimp.merge.field", "audience_id")
+    marketing_permissions_enabled = fields.Boolean(
+        string="GDPR fields",
+        readonly=True,
+        help="The audience has marketing permissions (GDPR fields) in Mailchimp.",
+    )
+    marketing_permission_ids = fields.One2many(
+        "mailchimp.marketing.permission", "audience_id", string="Marketing Permissions"
+    )
 
     _sql_constraints = [
         (
@@ -45,6 +53,7 @@ class MailchimpAudience(models.Model):
             "mailchimp_web_id": mc_list.get("web_id") or 0,
             "member_count": (mc_list.get("stats") or {}).get("member_count") or 0,
             "date_created": sync_rules.to_odoo_datetime(mc_list.get("date_created")),
+            "marketing_permissions_enabled": bool(mc_list.get("marketing_permissions")),
         }
 
     def _sync_merge_fields(self, merge_fields):
@@ -63,6 +72,22 @@ class MailchimpAudience(models.Model):
         MergeField.create(to_create)
         # merge fields removed in Mailchimp no longer exist there: drop our copy
         MergeField.browse([field.id for field in existing.values()]).unlink()
+
+    def _sync_marketing_permissions(self, client):
+        """Learn the audience's GDPR marketing permissions from one member: Mailchimp's
+        API has no endpoint that lists them (each member shows them all)."""
+        self.ensure_one()
+        if not self.marketing_permissions_enabled:
+            return
+        page = client.get(
+            f"/lists/{self.mailchimp_list_id}/members",
+            params={"count": 1, "fields": "members.marketing_permissions"},
+        )
+        texts = {}
+        for member in (page or {}).get("members") or ():
+            for pid, item in consent.member_permissions(member).items():
+                texts[pid] = item["text"]
+        self.env["mailchimp.marketing.permission"]._learn(self, texts)
 
     def action_refresh(self):
         return self.account_id.action_refresh_audiences()

@@ -56,6 +56,12 @@ class MailchimpMember(models.Model):
         index="btree_not_null",
         help="Mailchimp must receive this contact's values at the next push.",
     )
+    # GDPR marketing permissions: as Mailchimp last showed them, and the mapped ones
+    # both sides agreed on ({Mailchimp permission id: bool}, the three-way merge's base)
+    consent_ids = fields.One2many(
+        "mailchimp.member.consent", "member_id", string="Marketing Permissions"
+    )
+    synced_permissions = fields.Json(readonly=True, copy=False)
 
     _sql_constraints = [
         (

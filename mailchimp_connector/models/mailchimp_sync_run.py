@@ -11,7 +11,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import merge_values, sync_rules
+from ..utils import consent, merge_values, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -20,7 +20,10 @@ _logger = logging.getLogger(__name__)
 
 PUSH_CHUNK = 500  # batch subscribe takes 500 members per call
 ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
-MEMBER_FIELDS = ["id", "contact_id", "email_address", "status", "last_changed", "merge_fields"]
+MEMBER_FIELDS = [
+    "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
+    "merge_fields",  # last: the pull asks for the mapped merge fields only
+]
 # partners written by the sync carry no chatter noise and no followers
 QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
 
@@ -204,6 +207,7 @@ class MailchimpSyncRun(models.Model):
         read from Mailchimp while this one is written to the database.
         """
         pairing = self.pairing_id
+        self._pull_consent_start()
         since = None
         if pairing.mailchimp_watermark and (not self.full or self.pull_resumed):
             since = pairing.mailchimp_watermark
@@ -305,9 +309,11 @@ class MailchimpSyncRun(models.Model):
         push_only = maps.push_only
         to_create, member_vals, failures = [], [], []
         counts = Counter()
+        previous_status = {}  # for the consent part (blacklist option)
         for mc_member in page:
             email = merge_values.normalize_email(mc_member["email_address"])
             member = by_hash.get(mc_member["id"]) or by_contact.get(mc_member.get("contact_id"))
+            previous_status[mc_member["id"]] = member.status if member else None
             last_changed = sync_rules.to_odoo_datetime(mc_member.get("last_changed"))
             mc_values = maps.normalize(mc_member.get("merge_fields") or {})
             if (
@@ -402,6 +408,7 @@ class MailchimpSyncRun(models.Model):
         Member.create(member_vals)
         self._add(**counts)
         self._record_failures("mailchimp2odoo", failures)
+        self._pull_page_consent(page, previous_status)
 
     def _merge(self, partner, synced, mc_values, maps, push_only):
         """Three-way merge; tags Odoo must still push keep their old base.
@@ -695,6 +702,7 @@ class MailchimpSyncRun(models.Model):
                 continue
             plan.updates.append((partner, member, values, changed, renamed))
         plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
+        self._plan_push_permissions(plan)
         return plan
 
     def _merged_by_this_pull(self, member, partner):
@@ -714,7 +722,8 @@ class MailchimpSyncRun(models.Model):
             failures = list(plan.failures)
             if plan.subscribed:
                 self._store_new(client, list_id, plan.new_items, plan.subscribed.result(), failures)
-            self._send_updates(client, list_id, plan.updates, failures)
+                self._push_new_member_permissions(client, list_id, plan, failures)
+            self._send_updates(client, list_id, plan.updates, failures, plan.permissions)
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
             unchanged.filtered("need_push").write({"need_push": False})
             self._add(unchanged=len(unchanged))
@@ -891,15 +900,21 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(updated=len(member_vals))
 
-    def _send_updates(self, client, list_id, updates, failures):
-        """Changed merge fields (and renames, F18) as PATCHes in one /batches call."""
+    def _send_updates(self, client, list_id, updates, failures, permissions=None):
+        """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
+        ``permissions``: {member id: (changed GDPR permissions, base once sent)}."""
         if not updates:
             return
+        permissions = permissions or {}
         operations, by_id = [], {}
         for partner, member, values, changed, renamed in updates:
             body = {"merge_fields": changed} if changed else {}
             if renamed:
                 body["email_address"] = partner.email_normalized
+            if member.id in permissions:
+                body["marketing_permissions"] = consent.permissions_payload(
+                    permissions[member.id][0]
+                )
             operations.append(
                 {
                     "method": "PATCH",
@@ -928,6 +943,8 @@ class MailchimpSyncRun(models.Model):
                         "partner_write_date": partner.write_date,
                     }
                 )
+                if member.id in permissions:
+                    member.synced_permissions = permissions[member.id][1]
                 self._add(updated=1)
             elif result["status_code"] == 404:
                 member.status = "archived"
@@ -983,5 +1000,6 @@ class PushPlan:
         self.updates = []  # (partner, member, values, changed, renamed)
         self.unchanged_ids = []  # members whose contact has nothing new
         self.failures = []  # (partner id, email, reason)
+        self.permissions = {}  # member id: (changed GDPR permissions, base once sent)
         self.skipped = []
         self.subscribed = None  # the batch subscribe under way (a Future)

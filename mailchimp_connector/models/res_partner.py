@@ -72,3 +72,11 @@ class ResPartner(models.Model):
         action["domain"] = [("partner_id", "=", self.id)]
         action["context"] = {"default_partner_id": self.id}
         return action
+
+    # GDPR marketing permissions (issue 5)
+    mailchimp_consent_ids = fields.One2many(
+        "mailchimp.member.consent",
+        "partner_id",
+        string="Mailchimp Marketing Permissions",
+        groups="mailchimp_connector.group_mailchimp_user",
+    )

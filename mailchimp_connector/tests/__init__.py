@@ -6,3 +6,4 @@ from . import test_mailchimp_sync_rules
 from . import test_mailchimp_sync_faults
 from . import test_mailchimp_activity
 from . import test_mailchimp_webhook
+from . import test_mailchimp_consent

@@ -153,6 +153,14 @@ def _compliance(state, body, query, list_id):
     return {"ok": True}
 
 
+@control("POST", "/lists/{list_id}/marketing-permissions")
+def _marketing_permissions(state, body, query, list_id):
+    _need(body, "permissions")
+    if not isinstance(body["permissions"], list):
+        raise ControlError(400, "permissions must be a list of texts")
+    return {"marketing_permissions": state.add_marketing_permissions(list_id, body["permissions"])}
+
+
 @control("GET", "/state/{list_id}/members/{member}")
 def _raw_member(state, body, query, list_id, member):
     from urllib.parse import unquote

@@ -14,6 +14,7 @@ Every function here runs under ``state.lock`` and returns webhook events
 import hashlib
 import re
 
+from . import consent
 from . import errors as E
 from .store import subscriber_hash
 from .validation import check_email, email_problem, validate_merge_fields
@@ -83,7 +84,7 @@ def make_member(state, lst, email, status, source="API - Generic", now=None):
         "tags": {},
         "compliance": False,
         "pre_archive_status": None,
-        "marketing_permissions": [],
+        "marketing_permissions": {},        # permission id -> enabled (see consent.py)
     }
 
 
@@ -151,7 +152,7 @@ def _timestamp(value, field):
 
 
 # --------------------------------------------------------------------- writes
-def _apply_common(m, body, merges, interests):
+def _apply_common(m, body, merges, interests, permissions=None):
     """Copy validated fields onto the member; returns True if the profile changed."""
     changed = False
     for tag, value in merges.items():
@@ -171,8 +172,7 @@ def _apply_common(m, body, merges, interests):
         if loc and any(m["location"].get(k) != v for k, v in loc.items()):
             m["location"].update(loc)
             changed = True
-    if isinstance(body.get("marketing_permissions"), list):
-        m["marketing_permissions"] = body["marketing_permissions"]
+    if consent.apply(m, permissions):
         changed = True
     for key in ("timestamp_signup", "timestamp_opt"):
         ts = _timestamp(body.get(key), key)
@@ -233,10 +233,11 @@ def _insert(state, lst, email, status, body, skip, source):
     _check_simple(body)
     merges = _check_merges(lst, body, is_new=True, current=None, skip=skip)
     interests = _check_interests(lst, body)
+    permissions = consent.check(lst, body)
     now = state.now_us()
     m = make_member(state, lst, email, status, source=source, now=now)
     m["timestamp_signup"] = now
-    _apply_common(m, body, merges, interests)
+    _apply_common(m, body, merges, interests, permissions)
     lst.members[m["id"]] = m
     lst.touch()
     events = [Event("subscribe", lst, m)] if status == "subscribed" else []
@@ -303,11 +304,12 @@ def update_member(state, lst, m, body, skip=False, put=False):
     was_archived = m["status"] == "archived"
     merges = _check_merges(lst, body, is_new=was_archived, current=m["merge_fields"], skip=skip)
     interests = _check_interests(lst, body)
+    permissions = consent.check(lst, body)
 
     now = state.now_us()
     events = []
     old_email = m["email"]
-    changed = _apply_common(m, body, merges, interests)
+    changed = _apply_common(m, body, merges, interests, permissions)
     if new_email and subscriber_hash(new_email) != m["id"]:
         rename(lst, m, new_email)
         events.append(Event("upemail", lst, m, old_email=old_email, new_email=new_email))
@@ -452,6 +454,8 @@ def batch_subscribe(state, lst, body, skip_merge_validation=False, skip_duplicat
         if not isinstance(item, dict):
             fail("", "Member data must be an object.")
             continue
+        # the spec's batch-subscribe items have no marketing_permissions: ignored here
+        item = {key: value for key, value in item.items() if key != consent.FIELD}
         email = str(item.get("email_address") or "").strip()
         problem = email_problem(email)
         if problem:

@@ -4,6 +4,7 @@ Rendering is kept apart from storage so members stay small dicts (100k of
 them must fit and seed fast) while responses carry every field a client
 expects.
 """
+from . import consent
 from .clock import iso
 
 
@@ -51,7 +52,7 @@ def member_json(lst, m, tags_limit=50):
             "latitude": loc.get("latitude", 0), "longitude": loc.get("longitude", 0),
             "gmtoff": 0, "dstoff": 0, "country_code": "", "timezone": "", "region": "",
         },
-        "marketing_permissions": m["marketing_permissions"],
+        "marketing_permissions": consent.render(lst, m),
         "source": m["source"],
         "tags_count": len(tags),
         "tags": tags[:tags_limit],

@@ -83,6 +83,7 @@ class Audience:
         self.notify_on_unsubscribe = settings.get("notify_on_unsubscribe") or ""
         self.visibility = settings.get("visibility") or "pub"
         self.marketing_permissions = bool(settings.get("marketing_permissions", False))
+        self.permissions = OrderedDict()   # marketing permission id -> text (consent.py)
         self.has_welcome = bool(settings.get("has_welcome", False))
         self.members = {}                 # subscriber hash -> member dict
         self.merge_fields = OrderedDict()  # merge_id -> field dict
@@ -298,6 +299,13 @@ class State:
             raw["tags"] = {lst.segments[s]["name"]: iso(t) for s, t in m["tags"].items() if s in lst.segments}
             raw["last_changed_iso"] = iso(m["last_changed"])
             return raw
+
+    def add_marketing_permissions(self, list_id, texts):
+        """Give the audience GDPR marketing permissions (as Mailchimp's UI does) and
+        turn its marketing_permissions flag on. Returns [{marketing_permission_id, text}]."""
+        from .consent import add_permissions
+        with self.lock:
+            return add_permissions(self, self._require_list(list_id), texts)
 
     def set_compliance(self, list_id, email_or_hash, flagged=True):
         """Flag a member as under compliance review: it can no longer be set subscribed."""
