@@ -1,5 +1,6 @@
 """Tags (F13) and interests (F14) planned without a database (utils/tag_rules.py,
 utils/interest_rules.py)."""
+
 import pytest
 
 from mailchimp_utils.interest_rules import (
@@ -13,7 +14,6 @@ from mailchimp_utils.tag_rules import (
     bulk_bodies,
     bulk_outcome,
     find_tag,
-    tag_changes,
     tag_key,
 )
 
@@ -29,12 +29,6 @@ def test_tag_names_are_case_insensitive():
     ]
     assert find_tag(segments, "CUSTOMERS")["id"] == 2  # a saved segment is no tag
     assert find_tag(segments, "Lead") is None
-
-
-def test_tag_changes_are_the_two_differences():
-    assert tag_changes([1, 2, 3], [2, 3, 4, 5]) == ([1], [4, 5])
-    assert tag_changes([1, 2], [1, 2]) == ([], [])
-    assert tag_changes([], [7]) == ([], [7])
 
 
 def test_bulk_bodies_carry_500_adds_and_500_removes_per_call():
@@ -59,8 +53,14 @@ def test_bulk_outcome_reads_mailchimp_errors():
     }
     response = {
         "errors": [
-            {"email_addresses": ["b@x.com"], "error": "Email addresses already exist in this segment"},
-            {"email_addresses": ["gone@x.com"], "error": "Email addresses do not belong to this list"},
+            {
+                "email_addresses": ["b@x.com"],
+                "error": "Email addresses already exist in this segment",
+            },
+            {
+                "email_addresses": ["gone@x.com"],
+                "error": "Email addresses do not belong to this list",
+            },
             {"email_addresses": ["d@x.com"], "error": "Email addresses are not in this segment"},
         ]
     }
@@ -89,7 +89,9 @@ def test_rules_hold_on_tags_booleans_and_selection_values():
 
 
 def test_wanted_interests_or_the_rules_of_one_interest():
-    assert wanted_interests(RULES, {"category_id": [7], "is_company": False, "type": "invoice"}) == {
+    assert wanted_interests(
+        RULES, {"category_id": [7], "is_company": False, "type": "invoice"}
+    ) == {
         "i1": True,
         "i2": True,
     }
@@ -103,7 +105,9 @@ def test_wanted_interests_or_the_rules_of_one_interest():
 
 def test_interest_changes_send_only_what_changed_in_odoo():
     # unchanged since the last sync: nothing, whatever Mailchimp shows now
-    assert interest_changes({"i1": True, "i2": False}, {"i1": True, "i2": False}, {"i1": False}) == {}
+    assert (
+        interest_changes({"i1": True, "i2": False}, {"i1": True, "i2": False}, {"i1": False}) == {}
+    )
     # changed in Odoo: sent, both ways
     assert interest_changes({"i1": False, "i2": True}, {"i1": True, "i2": False}) == {
         "i1": False,
@@ -113,7 +117,9 @@ def test_interest_changes_send_only_what_changed_in_odoo():
 
 def test_interest_changes_never_take_away_on_first_link():
     # never synced: on in Odoo and not on in Mailchimp -> sent; off is not sent
-    assert interest_changes({"i1": True, "i2": False}, None, {"i1": False, "i2": True}) == {"i1": True}
+    assert interest_changes({"i1": True, "i2": False}, None, {"i1": False, "i2": True}) == {
+        "i1": True
+    }
     assert interest_changes({"i1": True}, None, {"i1": True}) == {}
     assert interest_changes({"i1": True, "i2": False}, None, None) == {"i1": True}
     # a new rule on a synced member: its interest is unknown, the others are known

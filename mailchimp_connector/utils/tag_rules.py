@@ -1,8 +1,8 @@
 """Tags that follow Odoo domains (F13), planned without a database.
 
 A Mailchimp tag is a static segment of the audience. Odoo keeps, per tag rule,
-the members it has put in that segment; each run compares them with the members
-the rule's domain selects now and sends only the difference, in bulk:
+the members it has put in that segment; each run compares them (in SQL) with the
+members the rule's domain selects now and sends only the difference, in bulk:
 ``POST /lists/{id}/segments/{segment_id}`` with ``members_to_add`` and
 ``members_to_remove`` (at most 500 emails each per call, API_NOTES §7, §11).
 
@@ -28,12 +28,6 @@ def find_tag(segments, name):
         if segment.get("type", "static") == "static" and tag_key(segment.get("name")) == key:
             return segment
     return None
-
-
-def tag_changes(wanted, tagged):
-    """(to add, to remove) between the ids that must carry the tag and those that do."""
-    wanted, tagged = set(wanted), set(tagged)
-    return sorted(wanted - tagged), sorted(tagged - wanted)
 
 
 def bulk_bodies(to_add, to_remove, size=SEGMENT_BULK_MAX):
