@@ -332,6 +332,8 @@ class MailchimpSyncRun(models.Model):
                 and member.email == email
                 and member.status == mc_member["status"]
                 and merge_values.values_fingerprint(mc_values) == member.synced_fingerprint
+                # interests are read only for syncs that map some (F14): stored as read
+                and ("interests" not in mc_member or mc_member["interests"] == member.mailchimp_interests)
             ):
                 # read again only because of the watermark's inclusive second (or
                 # what this sync itself sent): Mailchimp has nothing new for it. A

@@ -146,6 +146,14 @@ class TestInterests(SyncRulesCase):
         run = self.run_sync()
         self.assertEqual(run.updated_count + run.created_count, 0)
         self.assertEqual([c for c in self.api_calls() if c["method"] != "GET"], [])
+        # the members' interests as Mailchimp has them were read back and stored
+        dan_member = self.pairing.member_ids.filtered(lambda m: m.email == "dan@corp.com")
+        self.assertEqual(
+            dan_member.mailchimp_interests,
+            {self.mc_ids["Customers"]: False, self.mc_ids["Companies"]: False,
+             self.mc_ids["Billing"]: True},
+        )
+        self.assertEqual(dan_member.interest_names, "Billing")
 
     def test_choice_made_in_mailchimp_is_kept_and_stored(self):
         self.map_all()
