@@ -3,6 +3,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
 from ..utils import mailchimp_errors as mc_errors
@@ -236,27 +237,21 @@ class MailchimpTagRule(models.Model):
         return to_add, to_remove
 
     def _send_changes(self, run, client, list_id, deadline=None):
-        """Members in and out, 500 + 500 per call, each call committed with its links."""
-        Member = self.env["mailchimp.member"]
-        add_domain, remove_domain = self._member_domains()
-        add_after = remove_after = 0
+        """Members in and out, 500 + 500 per call, each call committed with its links.
+
+        Both differences are read once (one query each, whatever the audience's
+        size: per-call keyset queries would each scan the pairing's members); a
+        run cut off reads what is left again at its next pass.
+        """
+        size = tag_rules.SEGMENT_BULK_MAX
         retried = False
-        while True:
-            adds = Member.search_fetch(
-                add_domain + [("id", ">", add_after)],
-                ["email", "partner_id"],
-                order="id",
-                limit=tag_rules.SEGMENT_BULK_MAX,
-            )
-            removes = Member.search_fetch(
-                remove_domain + [("id", ">", remove_after)],
-                ["email", "partner_id"],
-                order="id",
-                limit=tag_rules.SEGMENT_BULK_MAX,
-            )
-            if not adds and not removes:
-                break
-            body = tag_rules.bulk_bodies(adds.mapped("email"), removes.mapped("email"))[0]
+        adds, removes = self._differences()
+        start = 0
+        while start < max(len(adds), len(removes)):
+            add_rows, remove_rows = adds[start : start + size], removes[start : start + size]
+            body = tag_rules.bulk_bodies(
+                [email for _id, email, _p in add_rows], [email for _id, email, _p in remove_rows]
+            )[0]
             try:
                 response = client.post(
                     f"/lists/{list_id}/segments/{self.mailchimp_segment_id}", json=body
@@ -268,32 +263,41 @@ class MailchimpTagRule(models.Model):
                 retried = True
                 self._forget_segment()
                 self._ensure_segment(run, client, list_id, {})
-                add_after = remove_after = 0
+                adds, removes = self._differences()
+                start = 0
                 continue
             added, removed, refused = tag_rules.bulk_outcome(body, response)
-            self._store_links(adds, removes, added, removed)
+            self._store_links(add_rows, remove_rows, added, removed)
             run._record_failures(
                 "odoo2mailchimp",
                 [
-                    (member.partner_id.id, member.email, self._reason(refused[member.email]))
-                    for member in adds
-                    if member.email in refused
+                    (partner_id, email, self._reason(refused[email]))
+                    for _id, email, partner_id in add_rows
+                    if email in refused
                 ],
             )
             run._add(tag_added=len(added), tag_removed=len(removed))
-            add_after = adds[-1].id if adds else add_after
-            remove_after = removes[-1].id if removes else remove_after
             run._count_requests(client)
             run._commit()
+            start += size
             if run._out_of_time(deadline):
                 return False
         self.last_sync_date = fields.Datetime.now()
         return True
 
-    def _store_links(self, adds, removes, added, removed):
+    def _differences(self):
+        """[(member id, email, partner id)] to tag and to untag, in id order."""
+        Member = self.env["mailchimp.member"]
+        columns = [SQL.identifier(Member._table, name) for name in ("id", "email", "partner_id")]
+        return [
+            self.env.execute_query(Member._search(domain, order="id").select(*columns))
+            for domain in self._member_domains()
+        ]
+
+    def _store_links(self, add_rows, remove_rows, added, removed):
         added, removed = set(added), set(removed)
-        link = [member.id for member in adds if member.email in added]
-        unlink = [member.id for member in removes if member.email in removed]
+        link = [member_id for member_id, email, _p in add_rows if email in added]
+        unlink = [member_id for member_id, email, _p in remove_rows if email in removed]
         if link:
             self.env.cr.execute(
                 """INSERT INTO mailchimp_tag_rule_member_rel (rule_id, member_id)
