@@ -3,13 +3,14 @@
 Odoo values mapped to them and sent with the member upserts, only when changed."""
 
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from .test_mailchimp_sync_rules import SyncRulesCase
 
 
-@tagged("post_install", "-at_install")
-class TestInterests(SyncRulesCase):
+class InterestCase(SyncRulesCase):
+    """An audience with the interests Customers, Companies and Billing, and a sync."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -80,8 +81,9 @@ class TestInterests(SyncRulesCase):
         self.assertFalse(run.failure_ids, run.failure_ids.mapped("reason"))
         return run
 
-    # -- tests -------------------------------------------------------------------
 
+@tagged("post_install", "-at_install")
+class TestInterests(InterestCase):
     def test_categories_and_interests_refreshed_from_mailchimp(self):
         self.mc_category("Region", ["Europe"], "dropdown")
         self.sandbox_control("DELETE", "requests")
@@ -150,8 +152,11 @@ class TestInterests(SyncRulesCase):
         dan_member = self.pairing.member_ids.filtered(lambda m: m.email == "dan@corp.com")
         self.assertEqual(
             dan_member.mailchimp_interests,
-            {self.mc_ids["Customers"]: False, self.mc_ids["Companies"]: False,
-             self.mc_ids["Billing"]: True},
+            {
+                self.mc_ids["Customers"]: False,
+                self.mc_ids["Companies"]: False,
+                self.mc_ids["Billing"]: True,
+            },
         )
         self.assertEqual(dan_member.interest_names, "Billing")
 
@@ -253,3 +258,32 @@ class TestInterests(SyncRulesCase):
             self.map_interest(
                 "Customers", interest_id=far.id, source_kind="tag", partner_tag_id=self.customer.id
             )
+
+
+@tagged("post_install", "-at_install")
+class TestInterestsByWebhook(InterestCase, HttpCase):
+    """A choice made in Mailchimp's preference centre arrives by webhook (F19): the
+    member's interests are stored as read, as by a scheduled pull."""
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox_control("DELETE", "webhooks/deliveries")
+
+    def test_interests_read_with_a_webhook_delivery(self):
+        self.contact("ann@corp.com", "Ann Smith")
+        pairing = self.pairing
+        pairing.state = "draft"
+        self.map_all()
+        pairing.action_start_sync()
+        self.assertEqual(pairing.webhook_state, "registered", pairing.webhook_error)
+        self.run_sync()
+        self.client.patch(
+            self.member_path("ann@corp.com"),
+            json={"interests": {self.mc_ids["Billing"]: True}},
+        )  # an API write: not delivered
+        self.env.flush_all()
+        self.member_action("ann@corp.com", "profile", merges={"FNAME": "Ann"})
+        self.env.invalidate_all()
+        member = pairing.member_ids
+        self.assertEqual(member.mailchimp_interests[self.mc_ids["Billing"]], True)
+        self.assertEqual(member.interest_names, "Billing")
