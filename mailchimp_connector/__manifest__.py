@@ -28,6 +28,9 @@
         "views/mailchimp_menus.xml",
         "security/mailchimp_consent_security.xml",
         "views/mailchimp_consent_views.xml",
+        "security/mailchimp_segmentation_security.xml",
+        "views/mailchimp_tag_rule_views.xml",
+        "views/mailchimp_interest_views.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

@@ -154,6 +154,26 @@ def test_segments_and_tag_search(api):
     assert api.get(f"{L}/segments").json()["total_items"] == 0
 
 
+def test_tag_names_are_case_insensitive(api):
+    """Mailchimp sees "Customers" and "customers" as one tag (third-party:
+    DynamoMTL/spree_chimpy#15): no second tag in another case, by any route."""
+    api.post(f"{L}/members", json={"email_address": "c0@acme-mail.com", "status": "subscribed"})
+    seg = api.post(f"{L}/segments", json={"name": "Customers", "static_segment": []}).json()
+    r = api.post(f"{L}/segments", json={"name": "CUSTOMERS", "static_segment": []})
+    assert r.status_code == 400 and "already exists" in r.json()["detail"]
+    other = api.post(f"{L}/segments", json={"name": "Leads", "static_segment": []}).json()
+    r = api.patch(f"{L}/segments/{other['id']}", json={"name": "customers"})
+    assert r.status_code == 400
+    # renaming a tag to its own name in another case is fine
+    assert api.patch(f"{L}/segments/{seg['id']}", json={"name": "customers"}).json()["name"] == "customers"
+    # the member tags route adds to, and removes from, the tag whatever the case
+    api.post(f"{L}/members/{h('c0@acme-mail.com')}/tags", json={"tags": [{"name": "CUSTOMERS", "status": "active"}]})
+    assert api.get(f"{L}/segments/{seg['id']}").json()["member_count"] == 1
+    api.post(f"{L}/members/{h('c0@acme-mail.com')}/tags", json={"tags": [{"name": "Customers", "status": "inactive"}]})
+    assert api.get(f"{L}/segments/{seg['id']}").json()["member_count"] == 0
+    assert api.get(f"{L}/segments", params={"type": "static"}).json()["total_items"] == 2
+
+
 def test_paging_and_partial_responses(api, sandbox):
     sandbox.state.seed(DEFAULT_LIST_ID, 25)
     page = api.get(f"{L}/members").json()

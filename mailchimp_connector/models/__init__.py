@@ -18,3 +18,7 @@ from . import mailchimp_member_consent
 from . import mailchimp_permission_map
 from . import mailchimp_pairing_consent
 from . import mailchimp_sync_run_consent
+from . import mailchimp_tag_rule
+from . import mailchimp_interest_category
+from . import mailchimp_interest
+from . import mailchimp_interest_map

@@ -408,6 +408,8 @@ class MailchimpAccount(models.Model):
                 )
                 audience._sync_merge_fields(list(merge_fields))
                 audience._sync_marketing_permissions(client)
+                # interest groups are created in Mailchimp too: read them alongside (F14)
+                self.env["mailchimp.interest.category"]._sync_audience(audience, client)
         return seen
 
     # ------------------------------------------------------------------

@@ -36,6 +36,9 @@ class MailchimpAudience(models.Model):
     marketing_permission_ids = fields.One2many(
         "mailchimp.marketing.permission", "audience_id", string="Marketing Permissions"
     )
+    interest_category_ids = fields.One2many(
+        "mailchimp.interest.category", "audience_id", string="Interest Categories"
+    )
 
     _sql_constraints = [
         (

@@ -63,6 +63,22 @@ class MailchimpMember(models.Model):
     )
     synced_permissions = fields.Json(readonly=True, copy=False)
 
+    # tags (F13): the tag rules whose Mailchimp tag this sync put on the member
+    tag_rule_ids = fields.Many2many(
+        "mailchimp.tag.rule",
+        "mailchimp_tag_rule_member_rel",
+        "member_id",
+        "rule_id",
+        string="Tags set by Odoo",
+        readonly=True,
+        copy=False,
+    )
+    # interests (F14): {interest id: bool} as last read from Mailchimp, and the
+    # values of the mapped interests Odoo had at the member's last sync
+    mailchimp_interests = fields.Json(string="Interests in Mailchimp", readonly=True, copy=False)
+    synced_interests = fields.Json(readonly=True, copy=False)
+    interest_names = fields.Char(string="Interests", compute="_compute_interest_names")
+
     _sql_constraints = [
         (
             "pairing_hash_uniq",
@@ -81,6 +97,19 @@ class MailchimpMember(models.Model):
         labels = dict(MEMBER_STATUSES)
         for member in self:
             member.display_name = f"{member.email} ({labels.get(member.status, '?')})"
+
+    @api.depends("mailchimp_interests", "audience_id")
+    def _compute_interest_names(self):
+        interests = self.env["mailchimp.interest"].with_context(active_test=False).search_fetch(
+            [("audience_id", "in", self.audience_id.ids)], ["audience_id", "mailchimp_id", "name"]
+        )
+        names = {(i.audience_id.id, i.mailchimp_id): i.name for i in interests}
+        for member in self:
+            member.interest_names = ", ".join(
+                names.get((member.audience_id.id, interest_id), interest_id)
+                for interest_id, value in sorted((member.mailchimp_interests or {}).items())
+                if value
+            )
 
     def action_open_partner(self):
         self.ensure_one()

@@ -130,6 +130,10 @@ class MailchimpPairing(models.Model):
     last_run_state = fields.Selection(related="last_run_id.state", string="Last Run Status")
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
     member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
+    tag_rule_ids = fields.One2many("mailchimp.tag.rule", "pairing_id", string="Tags")
+    interest_map_ids = fields.One2many(
+        "mailchimp.interest.map", "pairing_id", string="Interest Groups"
+    )
     member_count = fields.Integer(compute="_compute_counts")
     failure_count = fields.Integer(compute="_compute_counts")
 
@@ -362,6 +366,11 @@ class MailchimpPairing(models.Model):
 
     def action_resume(self):
         self.write({"state": "active", "broken_reason": False})
+
+    def _interests_remapped(self):
+        """The interest mapping changed (F14): the next run compares every contact of
+        the segment once, not only those changed since the last run."""
+        self.filtered("odoo_watermark").write({"odoo_watermark": False})
 
     def _mark_broken(self, reason):
         self.write({"state": "broken", "broken_reason": reason, "sync_requested": False})

@@ -307,6 +307,8 @@ class MailchimpPairing(models.Model):
     def _webhook_read_member(self, email, tags):
         account = self.account_id
         wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in tags]
+        if self.interest_map_ids:
+            wanted.append("interests")  # stored as read (F14), as by the pull
         with account._get_client() as client:
             client.timeout = WEBHOOK_READ_TIMEOUT
             client.max_retries = 0

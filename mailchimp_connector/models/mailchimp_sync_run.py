@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
 import logging
 import time
 from collections import Counter
@@ -11,7 +12,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import consent, merge_values, sync_rules
+from ..utils import consent, interest_rules, merge_values, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -75,6 +76,8 @@ class MailchimpSyncRun(models.Model):
     failed_count = fields.Integer(string="Failed", readonly=True)
     conflict_count = fields.Integer(string="Conflicts resolved", readonly=True)
     http_requests = fields.Integer(string="Mailchimp requests", readonly=True)
+    tag_added_count = fields.Integer(string="Tags added", readonly=True)
+    tag_removed_count = fields.Integer(string="Tags removed", readonly=True)
     message = fields.Text(readonly=True)
     failure_ids = fields.One2many("mailchimp.sync.failure", "run_id", string="Failures")
 
@@ -106,6 +109,10 @@ class MailchimpSyncRun(models.Model):
                     self._commit()
                     return False
                 if self.stage == "push" and not self._push(client, deadline):
+                    self._count_requests(client)
+                    self._commit()
+                    return False
+                if not self._push_tags(client, deadline):
                     self._count_requests(client)
                     self._commit()
                     return False
@@ -214,6 +221,8 @@ class MailchimpSyncRun(models.Model):
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         maps = pairing.field_map_ids._plan()
         fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
+        if pairing.interest_map_ids:
+            fields_wanted.append("interests")  # stored as read (F14)
         watermark, read_started = pairing.mailchimp_watermark or None, None
         walk = client.pages_since(path, "members", since=since, fields=fields_wanted)
         with closing(read_ahead(walk)) as pages:
@@ -323,6 +332,8 @@ class MailchimpSyncRun(models.Model):
                 and member.email == email
                 and member.status == mc_member["status"]
                 and merge_values.values_fingerprint(mc_values) == member.synced_fingerprint
+                # interests are read only for syncs that map some (F14): stored as read
+                and ("interests" not in mc_member or mc_member["interests"] == member.mailchimp_interests)
             ):
                 # read again only because of the watermark's inclusive second (or
                 # what this sync itself sent): Mailchimp has nothing new for it. A
@@ -337,6 +348,8 @@ class MailchimpSyncRun(models.Model):
                 "mailchimp_last_changed": last_changed,
                 "last_seen_run_id": self.id,
             }
+            if "interests" in mc_member:
+                common["mailchimp_interests"] = mc_member["interests"]
             if member:
                 partner = member.partner_id
                 if not partner:
@@ -545,6 +558,7 @@ class MailchimpSyncRun(models.Model):
         if not self.push_started:
             self.push_started = self._odoo_watermark_now()
         maps = pairing.field_map_ids._plan()
+        interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
         if not self.full and pairing.odoo_watermark:
@@ -572,6 +586,7 @@ class MailchimpSyncRun(models.Model):
                     domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
                 )
                 plan = self._plan_push_chunk(chunk, maps) if chunk else None
+                self._plan_interests(plan, *interest_plan)
                 if sending:
                     self._save_push_chunk(client, list_id, sending)
                     sending = None
@@ -583,7 +598,7 @@ class MailchimpSyncRun(models.Model):
                     plan.subscribed = sender.submit(
                         client.batch_subscribe,
                         list_id,
-                        self._new_members_payload(plan.new_items),
+                        self._new_members_payload(plan.new_items, plan.interests),
                         update_existing=False,
                     )
                 sending = plan
@@ -648,6 +663,7 @@ class MailchimpSyncRun(models.Model):
         )
         member_of = {member.partner_id.id: member for member in members}
         plan = PushPlan(partners)
+        plan.members = member_of
         rest = []
         for partner in partners:
             member = member_of.get(partner.id)
@@ -721,9 +737,15 @@ class MailchimpSyncRun(models.Model):
         with self.env.cr.savepoint():
             failures = list(plan.failures)
             if plan.subscribed:
-                self._store_new(client, list_id, plan.new_items, plan.subscribed.result(), failures)
+                self._store_new(
+                    client, list_id, plan.new_items, plan.subscribed.result(), failures,
+                    interests=plan.interests,
+                )
                 self._push_new_member_permissions(client, list_id, plan, failures)
-            self._send_updates(client, list_id, plan.updates, failures, plan.permissions)
+            self._send_updates(
+                client, list_id, plan.updates, failures, plan.permissions, interests=plan.interests
+            )
+            self._save_interests(plan, failures)
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
             unchanged.filtered("need_push").write({"need_push": False})
             self._add(unchanged=len(unchanged))
@@ -811,7 +833,7 @@ class MailchimpSyncRun(models.Model):
             if subscriber_hash(partner.email_normalized) not in busy
         ]
 
-    def _new_members_payload(self, new_items):
+    def _new_members_payload(self, new_items, interests=None):
         """Batch subscribe items for contacts new to the audience: with update_existing
         off, no status is ever sent to an existing member (Mailchimp refuses them)."""
         status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
@@ -820,11 +842,12 @@ class MailchimpSyncRun(models.Model):
                 "email_address": partner.email_normalized,
                 "status": status,
                 "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+                **_interests_item(interests, partner),
             }
             for partner, values in new_items
         ]
 
-    def _store_new(self, client, list_id, new_items, result, failures):
+    def _store_new(self, client, list_id, new_items, result, failures, interests=None):
         """Link the members a batch subscribe created; addresses Mailchimp already
         had are upserted without a status."""
         by_email = {partner.email_normalized: (partner, values) for partner, values in new_items}
@@ -845,7 +868,7 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(created=len(member_vals))
         if existing:
-            self._send_existing(client, list_id, existing, failures)
+            self._send_existing(client, list_id, existing, failures, interests=interests)
 
     def _new_member(self, vals, partner):
         """Create values of a member of this pairing; the pairing's audience and
@@ -873,7 +896,7 @@ class MailchimpSyncRun(models.Model):
             "partner_write_date": partner.write_date,
         }, partner)
 
-    def _send_existing(self, client, list_id, items, failures):
+    def _send_existing(self, client, list_id, items, failures, interests=None):
         """Addresses Mailchimp has but Odoo had not linked: upsert without a status."""
         status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
         operations = [
@@ -884,6 +907,7 @@ class MailchimpSyncRun(models.Model):
                     "email_address": partner.email_normalized,
                     "status_if_new": status,
                     "merge_fields": values,
+                    **_interests_item(interests, partner),
                 },
                 "operation_id": str(partner.id),
             }
@@ -900,15 +924,17 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(updated=len(member_vals))
 
-    def _send_updates(self, client, list_id, updates, failures, permissions=None):
+    def _send_updates(self, client, list_id, updates, failures, permissions=None, interests=None):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
-        ``permissions``: {member id: (changed GDPR permissions, base once sent)}."""
+        ``permissions``: {member id: (changed GDPR permissions, base once sent)};
+        ``interests``: {partner id: interests to send} (F14)."""
         if not updates:
             return
         permissions = permissions or {}
         operations, by_id = [], {}
         for partner, member, values, changed, renamed in updates:
             body = {"merge_fields": changed} if changed else {}
+            body.update(_interests_item(interests, partner))
             if renamed:
                 body["email_address"] = partner.email_normalized
             if member.id in permissions:
@@ -955,6 +981,71 @@ class MailchimpSyncRun(models.Model):
             else:
                 failures.append((partner.id, partner.email_normalized, _op_reason(result)))
 
+    # ------------------------------------------------------------------
+    # Tags and interests (F13, F14)
+    # ------------------------------------------------------------------
+
+    def _push_tags(self, client, deadline=None):
+        """The pairing's tag rules, once its contacts are synced and committed
+        (an error on a tag is a failure line, it never undoes the contacts)."""
+        rules = self.pairing_id.tag_rule_ids
+        if self.direction == "mailchimp2odoo" or not rules:
+            return True
+        self._commit()
+        return rules._push_tags(self, client, deadline)
+
+    def _plan_interests(self, plan, rules, fields_read):
+        """Add the interests to send to a planned chunk: all mapped ones that are on
+        for new members; for linked ones only those Odoo changed (an unchanged
+        contact whose interests changed becomes an update; one whose interests
+        did not change sends nothing)."""
+        if not plan or not rules:
+            return
+        wanted = self.env["mailchimp.interest.map"]._wanted(rules, fields_read, plan.partners)
+        plan.interests_wanted = wanted
+        for partner, _values in plan.new_items:
+            plan.interests[partner.id] = interest_rules.new_member_interests(wanted[partner.id])
+        for partner, member, _values, _changed, _renamed in plan.updates:
+            plan.interests[partner.id] = interest_rules.interest_changes(
+                wanted[partner.id], member.synced_interests, member.mailchimp_interests
+            )
+        members = {member.id: member for member in plan.members.values()}
+        unchanged = []
+        for member_id in plan.unchanged_ids:
+            member = members[member_id]
+            partner = plan.partners.browse(member.partner_id.id)
+            changes = interest_rules.interest_changes(
+                wanted.get(partner.id, {}), member.synced_interests, member.mailchimp_interests
+            )
+            if changes and not sync_rules.push_blocked_reason(member.status):
+                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.interests[partner.id] = changes
+            else:
+                unchanged.append(member_id)
+        plan.unchanged_ids = unchanged
+
+    def _save_interests(self, plan, failures):
+        """Remember Odoo's interest values for the chunk's members that were sent
+        (or had nothing to send), so that the next run sends only what changes."""
+        if not plan.interests_wanted:
+            return
+        not_done = {row[0] for row in failures} | {row[0] for row in plan.skipped}
+        members = self.env["mailchimp.member"].search_fetch(
+            [
+                ("pairing_id", "=", self.pairing_id.id),
+                ("partner_id", "in", [pid for pid in plan.interests_wanted if pid not in not_done]),
+            ],
+            ["partner_id", "synced_interests"],
+        )
+        groups = {}
+        for member in members:
+            old = member.synced_interests or {}
+            new = dict(old, **plan.interests_wanted[member.partner_id.id])
+            if new != old:
+                groups.setdefault(json.dumps(new, sort_keys=True), []).append(member.id)
+        for value, member_ids in groups.items():
+            members.browse(member_ids).write({"synced_interests": json.loads(value)})
+
     def _run_batch(self, client, operations):
         """Submit operations to /batches, wait, and return each one's result."""
         batch_id = client.submit_batch(operations)
@@ -971,6 +1062,12 @@ class MailchimpSyncRun(models.Model):
         )
         action["domain"] = [("run_id", "in", self.ids)]
         return action
+
+
+def _interests_item(interests, partner):
+    """The ``interests`` key of a member payload, when there is one to send."""
+    sent = (interests or {}).get(partner.id)
+    return {"interests": sent} if sent else {}
 
 
 def _batch_error_reason(error):
@@ -1003,3 +1100,6 @@ class PushPlan:
         self.permissions = {}  # member id: (changed GDPR permissions, base once sent)
         self.skipped = []
         self.subscribed = None  # the batch subscribe under way (a Future)
+        self.members = {}  # partner id: its member, for the chunk's linked contacts
+        self.interests = {}  # partner id: {interest id: bool} to send (F14)
+        self.interests_wanted = {}  # partner id: Odoo's interest values now

@@ -7,3 +7,5 @@ from . import test_mailchimp_sync_faults
 from . import test_mailchimp_activity
 from . import test_mailchimp_webhook
 from . import test_mailchimp_consent
+from . import test_mailchimp_tag_rule
+from . import test_mailchimp_interest

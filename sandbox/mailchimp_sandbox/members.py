@@ -375,11 +375,21 @@ def delete_permanent(state, lst, token):
 
 
 # ----------------------------------------------------------------------- tags
-def ensure_tag(state, lst, name):
+def tag_key(name):
+    """Tag names are case-insensitive in Mailchimp: "Customers" and "customers" are one tag."""
+    return " ".join(str(name or "").split()).casefold()
+
+
+def find_tag(lst, name, exclude=None):
+    """The static segment (tag) named ``name`` in any case, or None."""
     for seg in lst.segments.values():
-        if seg["type"] == "static" and seg["name"] == name:
+        if seg["type"] == "static" and tag_key(seg["name"]) == tag_key(name) and seg is not exclude:
             return seg
-    return new_segment(state, lst, name, "static")
+    return None
+
+
+def ensure_tag(state, lst, name):
+    return find_tag(lst, name) or new_segment(state, lst, name, "static")
 
 
 def new_segment(state, lst, name, seg_type, options=None):
@@ -425,9 +435,9 @@ def set_tags(state, lst, m, tags):
         if t["status"] == "active":
             add_to_segment(state, lst, ensure_tag(state, lst, name), m)
         else:
-            for seg in list(lst.segments.values()):
-                if seg["type"] == "static" and seg["name"] == name:
-                    remove_from_segment(state, lst, seg, m)
+            seg = find_tag(lst, name)
+            if seg is not None:
+                remove_from_segment(state, lst, seg, m)
 
 
 # ------------------------------------------------------------ batch subscribe

@@ -66,7 +66,8 @@ def create_segment(ctx, list_id):
         raise E.invalid_resource("You can't create a segment with both static_segment and options.")
     if len(name) > 100:
         raise E.field_errors([{"field": "name", "message": "Name must be 100 characters or fewer."}])
-    if any(s["name"] == name and s["type"] == "static" for s in lst.segments.values()) and static is not None:
+    if static is not None and M.find_tag(lst, name) is not None:
+        # tag names are case-insensitive: "VIP" exists, "vip" cannot be created
         raise E.bad_request(f"Sorry, a tag named \"{name}\" already exists.")
     if options:
         seg = M.new_segment(ctx.state, lst, name, "saved", options=options)
@@ -92,6 +93,8 @@ def update_segment(ctx, list_id, segment_id):
     if "name" in body:
         if not str(body["name"] or "").strip():
             raise E.required("name")
+        if seg["type"] == "static" and M.find_tag(lst, body["name"], exclude=seg) is not None:
+            raise E.bad_request(f"Sorry, a tag named \"{body['name'].strip()}\" already exists.")
         seg["name"] = body["name"].strip()
     if seg["type"] == "static" and isinstance(body.get("static_segment"), list):
         found, _ = _emails_to_members(lst, body["static_segment"], "static_segment")
