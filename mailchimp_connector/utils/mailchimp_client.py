@@ -249,32 +249,28 @@ class MailchimpClient:
             if len(items) < count or (total is not None and offset >= total):
                 return
 
-    def pages(self, path, items_key, params=None, count=MAX_PAGE_SIZE, fields=None, overlap=0):
-        """Yield a collection page by page (lists of items).
+    def pages(self, path, items_key, params=None, count=MAX_PAGE_SIZE, fields=None):
+        """Yield a collection page by page (lists of items), walking ``offset``.
 
-        Offset paging over a set that changes during the walk can skip items
-        (API_NOTES §9); with ``overlap`` each request starts that many items
-        before the end of the previous page, and items already yielded there
-        (by ``id``) are dropped, so a shift of up to ``overlap`` is absorbed.
+        For collections that only grow at their end while they are read (sent
+        campaigns by send time, a campaign's reports); members are read with
+        ``pages_since``, whose keyset walk cannot skip an item that changes
+        meanwhile (API_NOTES §9).
         """
         count = max(1, min(int(count), MAX_PAGE_SIZE))
-        overlap = max(0, min(int(overlap), count // 2))
         query = dict(params or {})
         if fields:
             query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
-        offset, previous_ids = 0, set()
+        offset = 0
         while True:
             page = self.get(path, params={**query, "count": count, "offset": offset}) or {}
             items = page.get(items_key) or []
-            fresh = [item for item in items if item.get("id") not in previous_ids]
-            if fresh:
-                yield fresh
+            if items:
+                yield items
+            offset += len(items)
             total = page.get("total_items")
-            if len(items) < count or (total is not None and offset + len(items) >= total):
+            if len(items) < count or (total is not None and offset >= total):
                 return
-            step = len(items) - overlap
-            previous_ids = {item.get("id") for item in items[step:]}
-            offset += step
 
     def pages_since(
         self,
