@@ -35,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from odoo_crash_check import _free_port, _shell
+from odoo_crash_check import _shell, sandbox_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS = 3000
@@ -383,22 +383,8 @@ def run_activity_check(shell_command, db):
     bodies = events_module.chatter_body
     stamp = events_module.utc_stamp
     started = time.monotonic()
-    port = _free_port()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT / "sandbox",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     checks = []
-    try:
-        for _ in range(50):
-            try:
-                requests.get(f"{base}/_sandbox/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with sandbox_process() as base:
         requests.post(f"{base}/_sandbox/accounts", timeout=10, json={
             "api_key": API_KEY, "account_name": "Activity check", "default_list": True,
         }).raise_for_status()
@@ -490,8 +476,5 @@ def run_activity_check(shell_command, db):
             and crash_state.get("offset", 0) < len(order) and bool(beyond),
         ))
         checks += verify("rerun after the kill", rerun, truth, bodies)
-    finally:
-        sandbox.terminate()
-        sandbox.wait()
     print(f"activity check: ran in {time.monotonic() - started:.0f} s")
     return checks

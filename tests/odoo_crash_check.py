@@ -6,6 +6,7 @@ cannot give.  It starts its own sandbox process, lets a sync commit a few
 chunks, kills it, reruns it and compares both sides.
 """
 import json
+from contextlib import contextmanager
 import os
 import signal
 import socket
@@ -67,6 +68,31 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@contextmanager
+def sandbox_process():
+    """The project's sandbox in a process of its own (as a deployment runs it); yields
+    its base URL once it answers, and stops it afterwards."""
+    port = _free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT / "sandbox",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(50):
+            try:
+                requests.get(f"{base}/_sandbox/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+
 def _shell(command, script, marker, timeout=600):
     result = subprocess.run(
         command, input=script, capture_output=True, text=True, cwd=ROOT, timeout=timeout
@@ -88,21 +114,7 @@ def _members_committed(db, pairing_id):
 
 def run_crash_check(shell_command, db):
     """Returns a list of (check name, ok) pairs."""
-    port = _free_port()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT / "sandbox",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(50):
-            try:
-                requests.get(f"{base}/_sandbox/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with sandbox_process() as base:
         setup = json.loads(
             _shell(shell_command, SETUP % {"api": f"{base}/{{dc}}/3.0", "count": CONTACTS},
                    "CRASH-SETUP")
@@ -147,6 +159,3 @@ def run_crash_check(shell_command, db):
             ("the interrupted run was taken up again and finished",
              check["runs"] == ["done"]),
         ]
-    finally:
-        sandbox.terminate()
-        sandbox.wait()
