@@ -18,7 +18,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTACTS = 3000
+# two chunks of new members go as /batches jobs, the last thousand by batch subscribe
+CONTACTS = 11000
 
 SETUP = """
 import json

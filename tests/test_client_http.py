@@ -697,6 +697,15 @@ def test_wait_for_batch_polls_until_finished(make_client):
     assert [r.url for r in adapter.requests] == [API + "/batches/b1"] * 3
 
 
+def test_wait_for_batch_backs_off_up_to_the_longest_interval(make_client):
+    states = [{"id": "b1", "status": "started"}] * 5 + [{"id": "b1", "status": "finished"}]
+    client, adapter, fake = make_client([reply(200, s) for s in states])
+    batch = client.wait_for_batch("b1", poll_interval=0.5, timeout=60, max_poll_interval=3)
+    assert batch["status"] == "finished"
+    assert fake.sleeps == [0.5, 1, 2, 3, 3]
+    assert len(adapter.requests) == 6
+
+
 def test_wait_for_batch_times_out(make_client):
     state = {"id": "b1", "status": "started", "finished_operations": 3, "total_operations": 10}
     client, adapter, fake = make_client([reply(200, state)] * 10)

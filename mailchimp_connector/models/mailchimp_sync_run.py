@@ -12,14 +12,19 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import consent, interest_rules, merge_values, sync_rules
+from ..utils import batch_jobs, consent, interest_rules, merge_values, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
 
 _logger = logging.getLogger(__name__)
 
-PUSH_CHUNK = 500  # batch subscribe takes 500 members per call
+PUSH_CHUNK = 5000  # contacts read, planned, sent and committed together
+# new members of a chunk: up to this many by batch subscribe (500 per call, an answer
+# at once); more as one /batches job, a few requests whatever their number
+SUBSCRIBE_UP_TO = 1500
+# what the sync reads of a member Mailchimp returns from a /batches upsert
+MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed"
 ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
 MEMBER_FIELDS = [
     "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
@@ -69,6 +74,8 @@ class MailchimpSyncRun(models.Model):
     pull_resumed = fields.Boolean(readonly=True)
     push_cursor = fields.Integer(readonly=True)
     push_started = fields.Datetime(readonly=True)
+    # a /batches job of the chunk in progress that a pass left running in Mailchimp
+    push_batch_id = fields.Char(readonly=True)
     created_count = fields.Integer(string="Created", readonly=True)
     updated_count = fields.Integer(string="Updated", readonly=True)
     unchanged_count = fields.Integer(string="Unchanged", readonly=True)
@@ -576,36 +583,72 @@ class MailchimpSyncRun(models.Model):
             ]
         Partner = self.env["res.partner"].with_context(active_test=False)
         list_id = pairing.audience_id.mailchimp_list_id
-        # chunk n+1 is read and converted while Mailchimp takes chunk n's new members;
-        # one request at a time still, and each chunk is saved whole, in order
-        sending = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailchimp-push") as sender:
-            while True:
-                cursor = sending.partners[-1].id if sending else self.push_cursor
-                chunk = Partner.search_fetch(
-                    domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
-                )
-                plan = self._plan_push_chunk(chunk, maps) if chunk else None
-                self._plan_interests(plan, *interest_plan)
-                if sending:
-                    self._save_push_chunk(client, list_id, sending)
-                    sending = None
-                    if self._out_of_time(deadline):
-                        return False
-                if not plan:
-                    break
-                if plan.new_items:
-                    plan.subscribed = sender.submit(
-                        client.batch_subscribe,
-                        list_id,
-                        self._new_members_payload(plan.new_items, plan.interests),
-                        update_existing=False,
+        try:
+            reuse = self._left_over_batch(client, deadline)
+            # chunk n+1 is read and converted while Mailchimp takes chunk n's new
+            # members; one request at a time still, and each chunk is saved whole, in order
+            sending = None
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailchimp-push") as sender:
+                while True:
+                    cursor = sending.partners[-1].id if sending else self.push_cursor
+                    chunk = Partner.search_fetch(
+                        domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
                     )
-                sending = plan
+                    plan = self._plan_push_chunk(chunk, maps) if chunk else None
+                    self._plan_interests(plan, *interest_plan)
+                    if sending:
+                        self._save_push_chunk(client, list_id, sending)
+                        sending = None
+                        if self._out_of_time(deadline):
+                            return False
+                    if not plan:
+                        break
+                    plan.reuse, plan.deadline = reuse, deadline
+                    self._send_new(sender, client, list_id, plan)
+                    sending = plan
+        except batch_jobs.BatchStillRunning as waiting:
+            # the chunk was rolled back by its savepoint; Mailchimp goes on with the
+            # job, whose results the next pass reads instead of sending it again
+            self.push_batch_id = waiting.batch_id
+            self._count_requests(client)
+            self._commit()
+            return False
         self._report_invalid_emails()
         pairing.odoo_watermark = self.push_started
         self.stage = "end"
         return True
+
+    def _send_new(self, sender, client, list_id, plan):
+        """Start sending the chunk's new members in the sender thread: by batch
+        subscribe when few (it answers at once), else as one /batches job of
+        upserts that never send a status to an existing member."""
+        if not plan.new_items:
+            return
+        if len(plan.new_items) <= SUBSCRIBE_UP_TO:
+            plan.subscribed = sender.submit(
+                client.batch_subscribe,
+                list_id,
+                self._new_members_payload(plan.new_items, plan.interests),
+                update_existing=False,
+            )
+            return
+        plan.operations = self._upsert_operations(list_id, plan.new_items, plan.interests)
+        plan.subscribed = sender.submit(
+            batch_jobs.run_batch, client, plan.operations, plan.reuse, plan.deadline
+        )
+
+    def _left_over_batch(self, client, deadline):
+        """The answers of the job an earlier pass left running, once it is done
+        (BatchStillRunning if it is not yet); a job Mailchimp no longer has is
+        simply sent again."""
+        if not self.push_batch_id:
+            return {}
+        try:
+            results = batch_jobs.wait_for_results(client, self.push_batch_id, deadline)
+        except mc_errors.MailchimpNotFoundError:
+            results = []
+        self.push_batch_id = False
+        return batch_jobs.reusable_results(results)
 
     def _odoo_watermark_now(self):
         """The moment from which the next push must look for changed contacts.
@@ -736,14 +779,18 @@ class MailchimpSyncRun(models.Model):
         it with the cursor: a rerun goes on after it."""
         with self.env.cr.savepoint():
             failures = list(plan.failures)
-            if plan.subscribed:
+            if plan.operations:
+                self._store_upserts(plan.new_items, plan.subscribed.result(), failures, "created")
+            elif plan.subscribed:
                 self._store_new(
                     client, list_id, plan.new_items, plan.subscribed.result(), failures,
-                    interests=plan.interests,
+                    interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
                 )
+            if plan.subscribed:
                 self._push_new_member_permissions(client, list_id, plan, failures)
             self._send_updates(
-                client, list_id, plan.updates, failures, plan.permissions, interests=plan.interests
+                client, list_id, plan.updates, failures, plan.permissions,
+                interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
             )
             self._save_interests(plan, failures)
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
@@ -847,7 +894,10 @@ class MailchimpSyncRun(models.Model):
             for partner, values in new_items
         ]
 
-    def _store_new(self, client, list_id, new_items, result, failures, interests=None):
+    def _store_new(
+        self, client, list_id, new_items, result, failures, interests=None, reuse=None,
+        deadline=None,
+    ):
         """Link the members a batch subscribe created; addresses Mailchimp already
         had are upserted without a status."""
         by_email = {partner.email_normalized: (partner, values) for partner, values in new_items}
@@ -868,7 +918,9 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(created=len(member_vals))
         if existing:
-            self._send_existing(client, list_id, existing, failures, interests=interests)
+            operations = self._upsert_operations(list_id, existing, interests)
+            results = self._run_batch(client, operations, reuse, deadline)
+            self._store_upserts(existing, results, failures, "updated")
 
     def _new_member(self, vals, partner):
         """Create values of a member of this pairing; the pairing's audience and
@@ -896,35 +948,45 @@ class MailchimpSyncRun(models.Model):
             "partner_write_date": partner.write_date,
         }, partner)
 
-    def _send_existing(self, client, list_id, items, failures, interests=None):
-        """Addresses Mailchimp has but Odoo had not linked: upsert without a status."""
+    def _upsert_operations(self, list_id, items, interests=None):
+        """PUTs by subscriber hash with ``status_if_new`` only: they create new members
+        and never change an existing member's status (nor resubscribe anybody)."""
         status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
-        operations = [
-            {
-                "method": "PUT",
-                "path": f"/lists/{list_id}/members/{subscriber_hash(partner.email_normalized)}",
-                "body": {
+        return [
+            batch_jobs.operation(
+                "put",
+                partner.id,
+                "PUT",
+                f"/lists/{list_id}/members/{subscriber_hash(partner.email_normalized)}",
+                {
                     "email_address": partner.email_normalized,
                     "status_if_new": status,
-                    "merge_fields": values,
+                    "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
                     **_interests_item(interests, partner),
                 },
-                "operation_id": str(partner.id),
-            }
+                params={"fields": MEMBER_REPLY_FIELDS},
+            )
             for partner, values in items
         ]
-        by_id = {str(partner.id): (partner, values) for partner, values in items}
+
+    def _store_upserts(self, items, results, failures, counter):
+        """Link the members the upserts of ``items`` (partner, values) answered for;
+        ``counter``: what they count as (created, updated)."""
+        by_partner = {partner.id: (partner, values) for partner, values in items}
         member_vals = []
-        for result in self._run_batch(client, operations):
-            partner, values = by_id[result["operation_id"]]
+        for result in results:
+            partner, values = by_partner[_record_id(result)]
             if result["status_code"] == 200:
                 member_vals.append(self._member_vals(partner, values, result["response"]))
             else:
                 failures.append((partner.id, partner.email_normalized, _op_reason(result)))
         self.env["mailchimp.member"].create(member_vals)
-        self._add(updated=len(member_vals))
+        self._add(**{counter: len(member_vals)})
 
-    def _send_updates(self, client, list_id, updates, failures, permissions=None, interests=None):
+    def _send_updates(
+        self, client, list_id, updates, failures, permissions=None, interests=None, reuse=None,
+        deadline=None,
+    ):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
         ``permissions``: {member id: (changed GDPR permissions, base once sent)};
         ``interests``: {partner id: interests to send} (F14)."""
@@ -942,16 +1004,18 @@ class MailchimpSyncRun(models.Model):
                     permissions[member.id][0]
                 )
             operations.append(
-                {
-                    "method": "PATCH",
-                    "path": f"/lists/{list_id}/members/{member.subscriber_hash}",
-                    "body": body,
-                    "operation_id": str(member.id),
-                }
+                batch_jobs.operation(
+                    "patch",
+                    member.id,
+                    "PATCH",
+                    f"/lists/{list_id}/members/{member.subscriber_hash}",
+                    body,
+                    params={"fields": MEMBER_REPLY_FIELDS},
+                )
             )
-            by_id[str(member.id)] = (partner, member, values)
-        for result in self._run_batch(client, operations):
-            partner, member, values = by_id[result["operation_id"]]
+            by_id[member.id] = (partner, member, values)
+        for result in self._run_batch(client, operations, reuse, deadline):
+            partner, member, values = by_id[_record_id(result)]
             if result["status_code"] == 200:
                 response = result["response"] or {}
                 member.write(
@@ -1046,11 +1110,10 @@ class MailchimpSyncRun(models.Model):
         for value, member_ids in groups.items():
             members.browse(member_ids).write({"synced_interests": json.loads(value)})
 
-    def _run_batch(self, client, operations):
-        """Submit operations to /batches, wait, and return each one's result."""
-        batch_id = client.submit_batch(operations)
-        batch = client.wait_for_batch(batch_id, poll_interval=1)
-        return client.batch_results(batch)
+    def _run_batch(self, client, operations, reuse=None, deadline=None):
+        """Each operation's result, from one /batches job (or from the answers of a
+        job an earlier pass left running); BatchStillRunning past ``deadline``."""
+        return batch_jobs.run_batch(client, operations, reuse, deadline)
 
     # ------------------------------------------------------------------
     # Screens
@@ -1068,6 +1131,11 @@ def _interests_item(interests, partner):
     """The ``interests`` key of a member payload, when there is one to send."""
     sent = (interests or {}).get(partner.id)
     return {"interests": sent} if sent else {}
+
+
+def _record_id(result):
+    """The partner or member id of a /batches result (see batch_jobs.operation)."""
+    return int(result["operation_id"].split("-")[1])
 
 
 def _batch_error_reason(error):
@@ -1099,7 +1167,10 @@ class PushPlan:
         self.failures = []  # (partner id, email, reason)
         self.permissions = {}  # member id: (changed GDPR permissions, base once sent)
         self.skipped = []
-        self.subscribed = None  # the batch subscribe under way (a Future)
+        self.subscribed = None  # the new members' sending under way (a Future)
+        self.operations = []  # the new members' upserts, when sent as a /batches job
+        self.reuse = {}  # answers of a job an earlier pass left running
+        self.deadline = None
         self.members = {}  # partner id: its member, for the chunk's linked contacts
         self.interests = {}  # partner id: {interest id: bool} to send (F14)
         self.interests_wanted = {}  # partner id: Odoo's interest values now

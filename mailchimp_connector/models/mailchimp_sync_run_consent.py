@@ -10,8 +10,8 @@ from odoo import models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import split_every
 
-from ..utils import consent, sync_rules
-from .mailchimp_sync_run import QUIET, _op_reason
+from ..utils import batch_jobs, consent, sync_rules
+from .mailchimp_sync_run import QUIET, _op_reason, _record_id
 
 BACKFILL_CHUNK = 1000
 
@@ -221,19 +221,21 @@ class MailchimpSyncRun(models.Model):
             if not changed:
                 continue
             operations.append(
-                {
-                    "method": "PATCH",
-                    "path": f"/lists/{list_id}/members/{member.subscriber_hash}",
-                    "body": {"marketing_permissions": consent.permissions_payload(changed)},
-                    "operation_id": str(member.id),
-                }
+                batch_jobs.operation(
+                    "consent",
+                    member.id,
+                    "PATCH",
+                    f"/lists/{list_id}/members/{member.subscriber_hash}",
+                    {"marketing_permissions": consent.permissions_payload(changed)},
+                    params={"fields": "id"},
+                )
             )
-            by_id[str(member.id)] = (member, changed)
+            by_id[member.id] = (member, changed)
         if not operations:
             return
         bases = defaultdict(list)
-        for result in self._run_batch(client, operations):
-            member, changed = by_id[result["operation_id"]]
+        for result in self._run_batch(client, operations, plan.reuse, plan.deadline):
+            member, changed = by_id[_record_id(result)]
             if result["status_code"] == 200:
                 bases[json.dumps(changed, sort_keys=True)].append(member.id)
             else:

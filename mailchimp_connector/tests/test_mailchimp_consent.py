@@ -454,8 +454,8 @@ class TestConsentAtScale(ConsentCase):
             self.assertLess(call["queries"], 40, "a page of members is a handful of queries")
         members = pairing.member_ids
         self.assertEqual(len(members.consent_ids), 1200)
-        # the 600 given in Odoo went to Mailchimp in the push's /batches calls (500 a chunk)
-        self.assertEqual(len(self.batch_posts()), 3)
+        # the 600 given in Odoo went to Mailchimp in one /batches call (a chunk holds them all)
+        self.assertEqual(len(self.batch_posts()), 1)
         given = [
             m for m in self.mailchimp_members().values()
             if m["marketing_permissions"][0]["enabled"]

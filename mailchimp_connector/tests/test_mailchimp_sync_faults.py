@@ -9,6 +9,7 @@ from odoo.tests import tagged
 from ..models import mailchimp_sync_run
 from ..models.mailchimp_sync_run import MailchimpSyncRun
 from ..utils import mailchimp_errors as mc_errors
+from ..utils.mailchimp_keys import subscriber_hash
 from .test_mailchimp_sync_rules import SyncRulesCase
 
 
@@ -201,13 +202,6 @@ class TestSyncBadInput(SyncRulesCase):
 class TestSyncFaults(SyncRulesCase):
     """F31: throttling, timeouts, a revoked key, a crash: nothing lost, nothing duplicated."""
 
-    def assertEveryContactOnce(self, pairing, partners):
-        members = self.mailchimp_members()
-        self.assertEqual(sorted(members), sorted(partners.mapped("email_normalized")))
-        self.assertEqual(len(pairing.member_ids), len(partners))
-        self.assertEqual(pairing.member_ids.partner_id, partners)
-        self.assertEqual(len(set(pairing.member_ids.mapped("subscriber_hash"))), len(partners))
-
     def test_rate_limit_storm_is_retried(self):
         partners = self.contacts([{"email": f"storm{i}@corp.com"} for i in range(5)])
         pairing = self.make_pairing()
@@ -360,6 +354,77 @@ class TestSyncScale(SyncRulesCase):
         self.assertEqual([c for c in calls if "/members/" in c["api_path"]], [])
         self.assertLessEqual(len(calls), 5)  # 3 POSTs and the pull's GET
         self.assertEqual(len(pairing.member_ids), 1200)
+
+    def batch_jobs(self):
+        """Operations of each /batches job Mailchimp was given, oldest first."""
+        jobs = self.client.get("/batches", params={"count": 1000})["batches"]
+        return [job["total_operations"] for job in sorted(jobs, key=lambda j: j["submitted_at"])]
+
+    def test_a_large_push_of_new_contacts_is_one_batches_job(self):
+        """Past 1,500 new members a chunk is one /batches job of upserts: a few
+        requests, and a member Mailchimp got meanwhile keeps its status."""
+        partners = self.contacts(
+            [{"email": f"big{i:04d}@corp.com", "name": f"Big {i}"} for i in range(1600)]
+        )
+        fake = self.contacts([{"email": "fake@corp.com", "name": "Fake Local"}])
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        send_new = MailchimpSyncRun._send_new
+        late = "big0007@corp.com"
+
+        def someone_unsubscribed_meanwhile(run, *args):
+            # after the pull read the audience, the person joined and left in Mailchimp
+            self.client.put(
+                f"/lists/{self.list_id}/members/{subscriber_hash(late)}",
+                json={"email_address": late, "status_if_new": "unsubscribed"},
+            )
+            return send_new(run, *args)
+
+        self.sandbox_control("DELETE", "requests")
+        with patch.object(MailchimpSyncRun, "_send_new", someone_unsubscribed_meanwhile):
+            run = pairing.run_sync()
+        self.assertRunDone(run)
+        self.assertEqual(run.created_count, 1600)
+        self.assertEqual(batch_subscribe_calls(self.api_calls(), self.list_id), [])
+        self.assertEqual(self.batch_jobs(), [1601])
+        # two reads (members, archived), the job, a few polls, its results
+        self.assertLessEqual(run.http_requests, 10)
+        members = self.mailchimp_members()
+        self.assertEqual(len(members), 1600)
+        self.assertEqual(members[late]["status"], "unsubscribed")
+        self.assertEqual(members["big0042@corp.com"]["status"], "subscribed")
+        self.assertEqual(members["big0042@corp.com"]["merge_fields"]["LNAME"], "42")
+        self.assertEveryContactOnce(pairing, partners)
+        self.assertEqual(pairing.member_ids.filtered(lambda m: m.email == late).status,
+                         "unsubscribed")
+        failed = self.failures(run, "failed")
+        self.assertEqual(failed.partner_id, fake)
+        self.assertIn("looks fake", failed.reason)
+
+    def test_a_job_still_running_at_the_deadline_is_taken_up_by_the_next_pass(self):
+        partners = self.contacts(
+            [{"email": f"wait{i:04d}@corp.com", "name": f"Wait {i}"} for i in range(1600)]
+        )
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        self.sandbox_control("POST", "batches/config", {"paused": True})
+        self.addCleanup(self.sandbox_control, "POST", "batches/config", {"paused": False})
+        run = pairing.run_sync(deadline=time.monotonic() + 3)
+        self.assertEqual(run.state, "running")
+        self.assertTrue(run.push_batch_id)
+        self.assertFalse(pairing.member_ids)
+        self.assertFalse(run.failure_ids)
+        self.assertEqual(self.batch_jobs(), [1600])
+        # a salesperson renames a contact meanwhile: that upsert is no longer the one sent
+        partners[5].name = "Renamed Person"
+        self.sandbox_control("POST", "batches/config", {"paused": False})
+        self.assertEqual(pairing.run_sync(), run)
+        self.assertRunDone(run)
+        self.assertFalse(run.push_batch_id)
+        self.assertEqual(self.batch_jobs(), [1600, 1])  # the others' answers were reused
+        self.assertEqual(run.created_count, 1600)
+        self.assertEveryContactOnce(pairing, partners)
+        members = self.mailchimp_members()
+        self.assertEqual(members["wait0005@corp.com"]["merge_fields"]["FNAME"], "Renamed")
+        self.assertEqual(members["wait0006@corp.com"]["merge_fields"]["FNAME"], "Wait")
 
     def test_pull_reads_pages_of_a_thousand(self):
         self.sandbox_control(

@@ -79,6 +79,14 @@ class SyncRulesCase(MailchimpSyncCase):
         self.assertTrue(run, "the sync did not run")
         self.assertEqual(run.state, "done", run.message)
 
+    def assertEveryContactOnce(self, pairing, partners):
+        """Each contact is one member in Mailchimp and one member record in Odoo."""
+        members = self.mailchimp_members()
+        self.assertEqual(sorted(members), sorted(partners.mapped("email_normalized")))
+        self.assertEqual(len(pairing.member_ids), len(partners))
+        self.assertEqual(pairing.member_ids.partner_id, partners)
+        self.assertEqual(len(set(pairing.member_ids.mapped("subscriber_hash"))), len(partners))
+
     # -- Mailchimp side --------------------------------------------------------
 
     def member_path(self, email):

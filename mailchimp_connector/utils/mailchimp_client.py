@@ -369,11 +369,13 @@ class MailchimpClient:
         """``GET /batches/{id}``: status, counters and ``response_body_url``."""
         return self.get("/batches/%s" % batch_id)
 
-    def wait_for_batch(self, batch_id, poll_interval=2, timeout=600):
+    def wait_for_batch(self, batch_id, poll_interval=2, timeout=600, max_poll_interval=None):
         """Poll a batch until it is finished and return it.
 
-        Raises MailchimpTimeoutError (with the last seen state in ``.batch``)
-        when it is still running after ``timeout`` seconds.
+        With ``max_poll_interval`` the wait doubles after each poll up to that
+        many seconds: a job of thousands of operations is not polled every
+        second for minutes. Raises MailchimpTimeoutError (with the last seen
+        state in ``.batch``) when it is still running after ``timeout`` seconds.
         """
         started = self.clock()
         while True:
@@ -398,6 +400,8 @@ class MailchimpClient:
                 raise error
             _logger.debug("Mailchimp batch %s is %s; polling again in %ss", batch_id, status, poll_interval)
             self.sleep(poll_interval)
+            if max_poll_interval:
+                poll_interval = min(poll_interval * 2, max_poll_interval)
 
     def batch_results(self, batch):
         """Download and parse a finished batch's results.
