@@ -560,7 +560,7 @@ class MailchimpSyncRun(models.Model):
     # ------------------------------------------------------------------
 
     def _push(self, client, deadline=None):
-        """Send new and changed contacts of the segment, 500 at a time, by id."""
+        """Send new and changed contacts of the segment, PUSH_CHUNK at a time, by id."""
         pairing = self.pairing_id
         if not self.push_started:
             self.push_started = self._odoo_watermark_now()
