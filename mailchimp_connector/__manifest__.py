@@ -36,6 +36,7 @@
     "assets": {
         "web.assets_tests": ["mailchimp_connector/static/tests/tours/*.js"],
     },
+    "uninstall_hook": "uninstall_hook",
     "application": True,
     "installable": True,
 }

@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..hooks import uninstall_hook
 from ..utils.webhook_events import EVENTS
 from .common import DEFAULT_API_KEY, sandbox_url
 from .test_mailchimp_sync_rules import SyncRulesCase
@@ -131,6 +132,27 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertFalse(paused.webhook_token)
         response = self.post_webhook(token, {"type": "unsubscribe"})
         self.assertEqual(response.status_code, 404)
+
+    def test_uninstalling_takes_the_webhooks_off_mailchimp(self):
+        registered = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        gone = self.active_pairing()
+        self.client.delete(f"/lists/{self.list_id}/webhooks/{gone.webhook_id}")
+        self.assertEqual([h["id"] for h in self.mc_webhooks()], [registered.webhook_id])
+        uninstall_hook(self.env)
+        self.assertFalse(self.mc_webhooks())
+        self.assertFalse(registered.webhook_token)
+        self.assertEqual((registered | gone).mapped("webhook_state"), ["none", "none"])
+        self.assertFalse(registered.webhook_error)
+
+    def test_uninstalling_goes_on_when_mailchimp_cannot_be_reached(self):
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        webhook_id = pairing.webhook_id
+        with self.sandbox_fault(status=401, count=5):
+            uninstall_hook(self.env)
+        # the secret is forgotten (Odoo answers 404), the reason is kept for the log
+        self.assertFalse(pairing.webhook_token)
+        self.assertIn(pairing.audience_id.name, pairing.webhook_error)
+        self.assertEqual([h["id"] for h in self.mc_webhooks()], [webhook_id])
 
     def test_removal_tolerates_a_webhook_already_gone(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
