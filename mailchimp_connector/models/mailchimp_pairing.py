@@ -284,7 +284,9 @@ class MailchimpPairing(models.Model):
         Returns the ``mailchimp.sync.run``, or an empty recordset when another
         sync of the same pairing is running (two never run at once). A run cut
         off earlier (a crash, or ``deadline``, a ``time.monotonic()`` value, in
-        a cron pass) is taken up where its last committed chunk left it.
+        a cron pass) is taken up where its last committed chunk left it. The
+        run is returned still "running" when ``deadline`` came first, or when a
+        Mailchimp /batches job outlasted the wait (10 minutes without deadline).
         """
         self.ensure_one()
         if self.state not in ("draft", "active"):
