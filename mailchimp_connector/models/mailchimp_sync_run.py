@@ -632,9 +632,13 @@ class MailchimpSyncRun(models.Model):
                 update_existing=False,
             )
             return
-        plan.operations = self._upsert_operations(list_id, plan.new_items, plan.interests)
+        plan.upserted = True
         plan.subscribed = sender.submit(
-            batch_jobs.run_batch, client, plan.operations, plan.reuse, plan.deadline
+            batch_jobs.run_batch,
+            client,
+            self._upsert_operations(list_id, plan.new_items, plan.interests),
+            plan.reuse,
+            plan.deadline,
         )
 
     def _left_over_batch(self, client, deadline):
@@ -779,7 +783,7 @@ class MailchimpSyncRun(models.Model):
         it with the cursor: a rerun goes on after it."""
         with self.env.cr.savepoint():
             failures = list(plan.failures)
-            if plan.operations:
+            if plan.upserted:
                 self._store_upserts(plan.new_items, plan.subscribed.result(), failures, "created")
             elif plan.subscribed:
                 self._store_new(
@@ -804,6 +808,10 @@ class MailchimpSyncRun(models.Model):
         self.progress_done += len(plan.partners)
         self._count_requests(client)
         self._commit()
+        # saved: out of the cache, so that a run holds only the chunk being sent and
+        # the one being prepared (the next chunk's members are read again if needed)
+        plan.partners.invalidate_recordset()
+        self.env["mailchimp.member"].invalidate_model()
 
     def _push_winners(self, partners, member_of):
         """{email: winning partner id} for the chunk's emails, and losers' reasons (F9).
@@ -1168,7 +1176,7 @@ class PushPlan:
         self.permissions = {}  # member id: (changed GDPR permissions, base once sent)
         self.skipped = []
         self.subscribed = None  # the new members' sending under way (a Future)
-        self.operations = []  # the new members' upserts, when sent as a /batches job
+        self.upserted = False  # the new members went as a /batches job of upserts
         self.reuse = {}  # answers of a job an earlier pass left running
         self.deadline = None
         self.members = {}  # partner id: its member, for the chunk's linked contacts
