@@ -28,6 +28,7 @@ def test_an_operation_id_names_the_request():
     same = dict(body, merge_fields={"LNAME": "Lee", "FNAME": "Ann"})  # key order is no change
     first = batch_jobs.operation_id("put", 42, "PUT", "/lists/L/members/h", body)
     assert first.startswith("put-42-")
+    assert batch_jobs.record_id({"operation_id": first}) == 42
     assert first == batch_jobs.operation_id("put", 42, "PUT", "/lists/L/members/h", same)
     changed = dict(body, merge_fields={"FNAME": "Anne", "LNAME": "Lee"})
     assert first != batch_jobs.operation_id("put", 42, "PUT", "/lists/L/members/h", changed)

@@ -958,7 +958,8 @@ class MailchimpSyncRun(models.Model):
 
     def _upsert_operations(self, list_id, items, interests=None):
         """PUTs by subscriber hash with ``status_if_new`` only: they create new members
-        and never change an existing member's status (nor resubscribe anybody)."""
+        and never change an existing member's status (nor resubscribe anybody).
+        Empty Odoo values are left out: they never clear what Mailchimp has."""
         status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
         return [
             batch_jobs.operation(
@@ -983,7 +984,7 @@ class MailchimpSyncRun(models.Model):
         by_partner = {partner.id: (partner, values) for partner, values in items}
         member_vals = []
         for result in results:
-            partner, values = by_partner[_record_id(result)]
+            partner, values = by_partner[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 member_vals.append(self._member_vals(partner, values, result["response"]))
             else:
@@ -1023,7 +1024,7 @@ class MailchimpSyncRun(models.Model):
             )
             by_id[member.id] = (partner, member, values)
         for result in self._run_batch(client, operations, reuse, deadline):
-            partner, member, values = by_id[_record_id(result)]
+            partner, member, values = by_id[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 response = result["response"] or {}
                 member.write(
@@ -1139,11 +1140,6 @@ def _interests_item(interests, partner):
     """The ``interests`` key of a member payload, when there is one to send."""
     sent = (interests or {}).get(partner.id)
     return {"interests": sent} if sent else {}
-
-
-def _record_id(result):
-    """The partner or member id of a /batches result (see batch_jobs.operation)."""
-    return int(result["operation_id"].split("-")[1])
 
 
 def _batch_error_reason(error):

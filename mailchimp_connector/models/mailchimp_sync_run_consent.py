@@ -11,7 +11,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import split_every
 
 from ..utils import batch_jobs, consent, sync_rules
-from .mailchimp_sync_run import QUIET, _op_reason, _record_id
+from .mailchimp_sync_run import QUIET, _op_reason
 
 BACKFILL_CHUNK = 1000
 
@@ -235,7 +235,7 @@ class MailchimpSyncRun(models.Model):
             return
         bases = defaultdict(list)
         for result in self._run_batch(client, operations, plan.reuse, plan.deadline):
-            member, changed = by_id[_record_id(result)]
+            member, changed = by_id[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 bases[json.dumps(changed, sort_keys=True)].append(member.id)
             else:

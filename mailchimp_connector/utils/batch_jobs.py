@@ -26,17 +26,22 @@ class BatchStillRunning(Exception):
         self.batch_id = batch_id
 
 
-def operation_id(kind, record_id, method, path, body):
+def operation_id(kind, res_id, method, path, body):
     """``kind-record-fingerprint``: the same request always gets the same id."""
     request = json.dumps([method, path, body], sort_keys=True, default=str)
     fingerprint = hashlib.blake2b(request.encode(), digest_size=6).hexdigest()
-    return f"{kind}-{record_id}-{fingerprint}"
+    return f"{kind}-{res_id}-{fingerprint}"
 
 
-def operation(kind, record_id, method, path, body, params=None):
+def record_id(result):
+    """The record id named in a result's operation id (see operation_id)."""
+    return int(result["operation_id"].split("-")[1])
+
+
+def operation(kind, res_id, method, path, body, params=None):
     """A ``/batches`` operation whose id says which request it is."""
     op = {"method": method, "path": path, "body": body,
-          "operation_id": operation_id(kind, record_id, method, path, body)}
+          "operation_id": operation_id(kind, res_id, method, path, body)}
     if params:
         op["params"] = params
     return op
