@@ -35,7 +35,7 @@ from pathlib import Path
 
 import requests
 
-from odoo_crash_check import _shell, sandbox_process
+from odoo_crash_check import _shell, pairing_setup, sandbox_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS = 3000
@@ -47,20 +47,7 @@ API_KEY = "ac71c17ac71c17ac71c17ac71c17ac71-us1"
 MARK = "ACT-DUMP"
 EMAIL_ACTIVITY_ACTIONS = ("open", "click", "bounce")
 
-SETUP = """
-import json
-account = env['mailchimp.account'].create({
-    'name': 'Activity check', 'api_key': '%(key)s', 'api_base_url': '%(api)s'})
-account.action_connect()
-audience = account.audience_ids.filtered(lambda a: a.name == 'Newsletter')
-env['res.partner'].create([
-    {'name': 'Activity Person%%d' %% i, 'email': 'act%%05d@activity-check.com' %% i}
-    for i in range(%(count)d)])
-pairing = env['mailchimp.pairing'].create({
-    'name': 'Activity check', 'account_id': account.id, 'audience_id': audience.id,
-    'partner_domain': "[('email', '=like', '%%@activity-check.com')]", 'state': 'active',
-    'direction': 'odoo2mailchimp'})
-pairing.action_apply_default_mapping()
+SETUP_DONE = """
 run = pairing.run_sync()
 env.cr.commit()
 print('ACT-SETUP ' + json.dumps({'account': account.id, 'pairing': pairing.id,
@@ -390,7 +377,8 @@ def run_activity_check(shell_command, db):
         }).raise_for_status()
         setup = json.loads(_shell(
             shell_command,
-            SETUP % {"api": f"{base}/{{dc}}/3.0", "count": CONTACTS, "key": API_KEY},
+            pairing_setup("Activity check", ("act", "activity-check.com"), "odoo2mailchimp",
+                          f"{base}/{{dc}}/3.0", CONTACTS, API_KEY) + SETUP_DONE,
             "ACT-SETUP",
         ))
         checks.append(("the contacts were synced to the sandbox", setup["sync"] == "done"))

@@ -18,25 +18,36 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KEY = "0123456789abcdef0123456789abcdef-us1"  # the sandbox's default account
 # two chunks of new members go as /batches jobs, the last thousand by batch subscribe
 CONTACTS = 11000
 
-SETUP = """
+
+def pairing_setup(name, email, direction, api, count, api_key=DEFAULT_KEY):
+    """An ``odoo shell`` script shared by the real-database checks: an account on
+    the sandbox at ``api``, ``count`` contacts ``<local>NNNNN@<domain>`` (``email``
+    is the pair) and an active sync of them with the default mapping; it leaves
+    ``account``, ``audience`` and ``pairing`` defined for the script that follows."""
+    local, domain = email
+    return f"""
 import json
 env['ir.config_parameter'].set_param('mailchimp_connector.max_retry_seconds', '5')
-account = env['mailchimp.account'].create({
-    'name': 'Crash check', 'api_key': '0123456789abcdef0123456789abcdef-us1',
-    'api_base_url': '%(api)s'})
+account = env['mailchimp.account'].create({{
+    'name': {name!r}, 'api_key': {api_key!r}, 'api_base_url': {api!r}}})
 account.action_connect()
 audience = account.audience_ids.filtered(lambda a: a.name == 'Newsletter')
 env['res.partner'].create([
-    {'name': 'Crash Person%%d' %% i, 'email': 'crash%%05d@crash-corp.com' %% i}
-    for i in range(%(count)d)])
-pairing = env['mailchimp.pairing'].create({
-    'name': 'Crash check', 'account_id': account.id, 'audience_id': audience.id,
-    'partner_domain': "[('email', '=like', '%%@crash-corp.com')]", 'state': 'active',
-    'direction': 'both'})
+    {{'name': {name!r} + ' Person%d' % i, 'email': '{local}%05d@{domain}' % i}}
+    for i in range({count:d})])
+pairing = env['mailchimp.pairing'].create({{
+    'name': {name!r}, 'account_id': account.id, 'audience_id': audience.id,
+    'partner_domain': "[('email', '=like', '%@{domain}')]", 'state': 'active',
+    'direction': {direction!r}}})
 pairing.action_apply_default_mapping()
+"""
+
+
+SETUP_DONE = """
 env.cr.commit()
 print('CRASH-SETUP ' + json.dumps({'pairing': pairing.id, 'list_id': audience.mailchimp_list_id}))
 """
@@ -117,8 +128,12 @@ def run_crash_check(shell_command, db):
     """Returns a list of (check name, ok) pairs."""
     with sandbox_process() as base:
         setup = json.loads(
-            _shell(shell_command, SETUP % {"api": f"{base}/{{dc}}/3.0", "count": CONTACTS},
-                   "CRASH-SETUP")
+            _shell(
+                shell_command,
+                pairing_setup("Crash check", ("crash", "crash-corp.com"), "both", f"{base}/{{dc}}/3.0",
+                              CONTACTS) + SETUP_DONE,
+                "CRASH-SETUP",
+            )
         )
         # slow Mailchimp down so that the kill lands mid-run
         requests.post(f"{base}/_sandbox/latency", json={"seconds": 0.3}, timeout=5)
@@ -146,7 +161,7 @@ def run_crash_check(shell_command, db):
         in_mailchimp = requests.get(
             f"{base}/us1/3.0/lists/{setup['list_id']}/members",
             params={"count": 1000, "fields": "members.email_address,total_items"},
-            auth=("x", "0123456789abcdef0123456789abcdef-us1"),
+            auth=("x", DEFAULT_KEY),
             timeout=30,
         ).json()["total_items"]
         print(f"crash check: rerun {rerun}; Odoo {check}; Mailchimp members {in_mailchimp}")
