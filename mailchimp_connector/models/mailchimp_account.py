@@ -147,16 +147,28 @@ class MailchimpAccount(models.Model):
         key = api_key or account.api_key
         if not key:
             raise UserError(self.env._("Enter the Mailchimp API key first."))
-        retry_seconds = self.env["ir.config_parameter"].sudo().get_param(
-            "mailchimp_connector.max_retry_seconds", "60"
-        )
         return MailchimpClient(
             key,
             base_url=account.api_base_url or None,
             timeout=account.request_timeout or 60,
             max_connections=account.max_connections or 10,
-            max_retry_seconds=float(retry_seconds),
+            # one call retries 429/5xx/network errors for this long, however many
+            # attempts it takes (no attempt cap)
+            max_retry_seconds=self._max_retry_seconds(),
         )
+
+    @api.model
+    def _max_retry_seconds(self):
+        """``mailchimp_connector.max_retry_seconds`` (default 60; a value that is not
+        a positive number counts as the default)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(
+            "mailchimp_connector.max_retry_seconds", "60"
+        )
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = 0
+        return seconds if seconds > 0 else 60.0
 
     def _mailchimp_error_message(self, error):
         """A sentence for a person, naming what went wrong and what to do."""
