@@ -295,6 +295,7 @@ class MailchimpAccount(models.Model):
         self._check_same_mailchimp_account(info)
         self._mark_connected(info)
         refresh_error = self._refresh_audiences_or_error()
+        self._resume_stopped_syncs()
         if refresh_error:
             return self._notification(refresh_error, "warning")
         names = self.audience_ids.mapped("name")
@@ -355,7 +356,26 @@ class MailchimpAccount(models.Model):
         self.sudo().with_context(mailchimp_key_verified=True).write({"api_key": api_key})
         self._mark_connected(info)
         self.message_post(body=self.env._("The API key was replaced (reauthorized)."))
-        return self._refresh_audiences_or_error()
+        refresh_error = self._refresh_audiences_or_error()
+        self._resume_stopped_syncs()
+        return refresh_error
+
+    def _resume_stopped_syncs(self):
+        """The key works again (Reauthorize, Connect): the syncs its rejection stopped
+        run at once, each from its last committed watermarks (F3), and the scheduler
+        is woken for the others that came due meanwhile."""
+        connected = self.filtered(lambda account: account.state == "connected")
+        if not connected:
+            return
+        pairings = self.env["mailchimp.pairing"].sudo().search(
+            [("account_id", "in", connected.ids), ("state", "=", "active")]
+        )
+        stopped = pairings.filtered(lambda pairing: pairing.stopped_by == "auth")
+        stopped.filtered(lambda pairing: not pairing.sync_requested).write(
+            {"sync_requested": True}
+        )
+        if pairings:
+            self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
 
     def action_disconnect(self):
         """Forget the key and stop talking to Mailchimp; keep everything else."""

@@ -5,14 +5,16 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import timedelta
 
 import psycopg2
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import batch_jobs, consent, interest_rules, merge_values, sync_rules
+from ..utils import batch_jobs, consent, interest_rules, merge_values, schedule_rules, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -127,10 +129,22 @@ class MailchimpSyncRun(models.Model):
             vals = {"initial_done": True, "last_sync_date": fields.Datetime.now()}
             if self.full:
                 vals["last_full_sync_date"] = self.start_date
-            pairing.write(vals)
+            state = pairing._sync_cursor()
+            if state.stopped_by:  # the retries are over: back to the sync's interval
+                vals["next_sync_date"] = fields.Datetime.now() + timedelta(
+                    hours=pairing.sync_interval
+                )
+            state.write(dict(vals, retry_count=0, stopped_by=False, retry_reason=False))
             self._finish("done")
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay
+            self._count_requests(client)
+            self._fail(error)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
+            # another writer met at a chunk's commit: that chunk is undone, the earlier
+            # ones stay; tried again in minutes like a Mailchimp outage
+            _logger.warning("Mailchimp sync run %s met a concurrent write: %s", self.id, error)
+            self.pairing_id._rollback()
             self._count_requests(client)
             self._fail(error)
         except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
@@ -155,22 +169,81 @@ class MailchimpSyncRun(models.Model):
             self.http_requests += client.take_request_count()
 
     def _fail(self, error):
+        """End the run on ``error`` and say when the sync runs next.
+
+        A temporary error (throttling, a server error, a timeout, the network, a
+        concurrent write) is tried again within minutes, longer while it lasts
+        (schedule_rules.retry_delay); a rejected key puts the account in error and
+        the sync waits for Reauthorize (or Connect), which runs it at once; a
+        deleted audience breaks the sync. The run is finished and committed first:
+        the writes on the pairing, the account and the audience (rows people and
+        other jobs write too) come after, each in a transaction of its own, tried
+        again on a concurrent write, so they can never undo the run's work.
+        """
         pairing, account = self.pairing_id, self.pairing_id.account_id
-        message = account._mailchimp_error_message(error)
-        if isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (error.path or ""):
+        state = pairing._sync_cursor()
+        if isinstance(error, mc_errors.MailchimpError):
+            message = account._mailchimp_error_message(error)
+            kind = schedule_rules.stop_kind(error)
+        else:
+            message = self.env._(
+                "Another transaction changed the same records at that instant (%s).",
+                type(error).__name__,
+            )
+            kind = "transient"
+        audience_gone = isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (
+            error.path or ""
+        )
+        if audience_gone:
             message = self.env._(
                 "The Mailchimp audience %(audience)s no longer exists (deleted in Mailchimp). "
                 "Nothing was deleted in Odoo; pair the contacts with another audience.",
                 audience=pairing.audience_id.name,
             )
-            pairing._mark_broken(message)
-            pairing.audience_id.active = False
-        elif isinstance(error, mc_errors.MailchimpAuthError):
-            account._set_error(message)
+            state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
+        elif kind == "transient":
+            streak = state.retry_count + 1
+            delay = schedule_rules.retry_delay(streak, timedelta(hours=pairing.sync_interval))
+            next_try = fields.Datetime.now() + delay
+            state.write(
+                {
+                    "retry_count": streak,
+                    "stopped_by": "transient",
+                    "next_sync_date": next_try,
+                    "retry_reason": self.env._(
+                        "%(message)s Tried again %(minutes)s minutes after the failed run "
+                        "(failed runs in a row: %(count)s).",
+                        message=message,
+                        minutes=int(delay.total_seconds() // 60),
+                        count=streak,
+                    ),
+                }
+            )
+            pairing._retrigger(next_try)
+        elif kind == "auth":
+            state.write(
+                {
+                    "retry_count": 0,
+                    "stopped_by": "auth",
+                    "retry_reason": self.env._(
+                        "%(message)s The sync resumes from where it stopped as soon as the "
+                        "account's key is fixed (Reauthorize).",
+                        message=message,
+                    ),
+                }
+            )
+        else:
+            state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
         _logger.warning("Mailchimp sync run %s failed: %s", self.id, type(error).__name__)
         self._finish("failed", message)
+        if audience_gone:
+            pairing._write_concurrently(lambda: pairing._mark_broken(message))
+            pairing._write_concurrently(lambda: pairing.audience_id.write({"active": False}))
+        elif kind == "auth":
+            pairing._write_concurrently(lambda: account._set_error(message))
 
     def _finish(self, state, message=False):
+        """The run's end, committed with the sync's state written with it."""
         self.write(
             {
                 "state": state,
@@ -221,16 +294,17 @@ class MailchimpSyncRun(models.Model):
         read from Mailchimp while this one is written to the database.
         """
         pairing = self.pairing_id
+        state = pairing._sync_cursor()
         self._pull_consent_start()
         since = None
-        if pairing.mailchimp_watermark and (not self.full or self.pull_resumed):
-            since = pairing.mailchimp_watermark
+        if state.mailchimp_watermark and (not self.full or self.pull_resumed):
+            since = state.mailchimp_watermark
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         maps = pairing.field_map_ids._plan()
         fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
         if pairing.interest_map_ids:
             fields_wanted.append("interests")  # stored as read (F14)
-        watermark, read_started = pairing.mailchimp_watermark or None, None
+        watermark, read_started = state.mailchimp_watermark or None, None
         walk = client.pages_since(path, "members", since=since, fields=fields_wanted)
         with closing(read_ahead(walk)) as pages:
             for page in pages:
@@ -240,7 +314,7 @@ class MailchimpSyncRun(models.Model):
                     watermark = sync_rules.next_watermark(
                         watermark, [member.get("last_changed") for member in page]
                     )
-                    pairing.mailchimp_watermark = watermark
+                    state.mailchimp_watermark = watermark
                     self.pull_resumed = True
                     self._commit()
                 if self._out_of_time(deadline):
@@ -267,8 +341,8 @@ class MailchimpSyncRun(models.Model):
                     ("status", "!=", "archived"),
                 ]
             ).write({"status": "archived"})
-        pairing.mailchimp_watermark = sync_rules.settled_watermark(
-            pairing.mailchimp_watermark, read_started, pairing._watermark_margin()
+        state.mailchimp_watermark = sync_rules.settled_watermark(
+            state.mailchimp_watermark, read_started, pairing._watermark_margin()
         )
         push = self.direction in ("both", "odoo2mailchimp")
         self.stage = "push" if push else "end"
@@ -562,18 +636,19 @@ class MailchimpSyncRun(models.Model):
     def _push(self, client, deadline=None):
         """Send new and changed contacts of the segment, PUSH_CHUNK at a time, by id."""
         pairing = self.pairing_id
+        state = pairing._sync_cursor()
         if not self.push_started:
             self.push_started = self._odoo_watermark_now()
         maps = pairing.field_map_ids._plan()
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
-        if not self.full and pairing.odoo_watermark:
+        if not self.full and state.odoo_watermark:
             domain += [
                 "|",
                 "|",
                 # at the mark too: a write in the mark's own transaction has its timestamp
-                ("write_date", ">=", pairing.odoo_watermark),
+                ("write_date", ">=", state.odoo_watermark),
                 ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
                 (
                     "mailchimp_member_ids",
@@ -614,7 +689,7 @@ class MailchimpSyncRun(models.Model):
             self._commit()
             return False
         self._report_invalid_emails()
-        pairing.odoo_watermark = self.push_started
+        state.odoo_watermark = self.push_started
         self.stage = "end"
         return True
 
@@ -683,8 +758,9 @@ class MailchimpSyncRun(models.Model):
             ("email", "!=", False),
             ("email_normalized", "=", False),
         ]
-        if not self.full and pairing.odoo_watermark:
-            domain.append(("write_date", ">=", pairing.odoo_watermark))
+        state = pairing._sync_cursor()
+        if not self.full and state.odoo_watermark:
+            domain.append(("write_date", ">=", state.odoo_watermark))
         partners = self.env["res.partner"].search_fetch(domain, ["email"])
         self._record_failures(
             "odoo2mailchimp",
