@@ -46,8 +46,13 @@ class MailchimpFieldMap(models.Model):
         "('ttype', 'in', ('char', 'text', 'integer', 'float', 'monetary', 'date', "
         "'datetime', 'boolean', 'selection', 'many2one', 'many2many'))]",
     )
-    can_push = fields.Boolean(compute="_compute_directions", string="Odoo → Mailchimp")
-    can_pull = fields.Boolean(compute="_compute_directions", string="Mailchimp → Odoo")
+    # computed as superuser: salespeople read the mapping but not ir.model.fields
+    can_push = fields.Boolean(
+        compute="_compute_directions", compute_sudo=True, string="Odoo → Mailchimp"
+    )
+    can_pull = fields.Boolean(
+        compute="_compute_directions", compute_sudo=True, string="Mailchimp → Odoo"
+    )
 
     _sql_constraints = [
         (
