@@ -15,7 +15,11 @@ each with its own database connection, as an Odoo server's workers do:
    failure;
 3. a user holds the sync's row (a form save not yet committed) while the cron's
    pass takes up the sync Sync Now asked for: the pass must not crash, and must
-   run the sync.
+   run the sync;
+4. the account's key is revoked and another job (the email activity pull) holds
+   the account's row while a run fails on the key: the run must end "failed"
+   with the key's message (not crash), the account must end in error, and the
+   other job's write must be kept.
 """
 import json
 import subprocess
@@ -156,10 +160,45 @@ user.join(30)
 with registry.cursor() as cr:
     p = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing'].browse(pid)
     second.update(name=p.name, requested=p.sync_requested, serialization=list(seen.lines))
+seen.lines.clear()
+
+# 4. a run failing on a revoked key while another job holds the account's row
+requests.post(%(control)r + '/accounts/revoke', json={'api_key': %(api_key)r}, timeout=10)
+job_holds, job_done = threading.Event(), threading.Event()
+
+def activity_job():
+    with registry.cursor() as cr:
+        jenv = api.Environment(cr, SUPERUSER_ID, {})
+        jenv['mailchimp.account'].browse(account.id).write({'activity_error': 'held by a job'})
+        jenv.flush_all()
+        job_holds.set()
+        job_done.wait(3)
+        cr.commit()
+
+job = threading.Thread(target=activity_job)
+job.start()
+job_holds.wait(30)
+third = {}
+try:
+    with registry.cursor() as cr:
+        renv = api.Environment(cr, SUPERUSER_ID, {})
+        run = renv['mailchimp.pairing'].browse(pid).run_sync()
+        cr.commit()
+        third.update(state=run.state, message=run.message or '')
+except Exception as error:
+    third['crashed'] = repr(error)
+job_done.set()
+job.join(30)
+with registry.cursor() as cr:
+    a = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.account'].browse(account.id)
+    third.update(account=a.state, last_error=a.last_error or '', activity_error=a.activity_error,
+                 serialization=list(seen.lines))
+    cr.commit()
+
 with registry.cursor() as cr:
     others.with_env(api.Environment(cr, SUPERUSER_ID, {})).write({'active': True})
     cr.commit()
-print('CONCURRENCY-CHECK ' + json.dumps({'first': first, 'second': second}))
+print('CONCURRENCY-CHECK ' + json.dumps({'first': first, 'second': second, 'third': third}))
 """
 
 
@@ -172,7 +211,7 @@ def run_concurrency_check(shell_command, db):
         script = pairing_setup(
             "Concurrency check", ("conc", "conc-corp.com"), "both", f"{base}/{{dc}}/3.0", 50,
             API_KEY,
-        ) + SCRIPT % {"control": f"{base}/_sandbox", "members": MEMBERS}
+        ) + SCRIPT % {"control": f"{base}/_sandbox", "members": MEMBERS, "api_key": API_KEY}
         result = subprocess.run(
             shell_command, input=script, capture_output=True, text=True, cwd=ROOT, timeout=900
         )
@@ -184,12 +223,14 @@ def run_concurrency_check(shell_command, db):
     if not lines:
         raise RuntimeError(f"CONCURRENCY-CHECK not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
     result = json.loads(lines[0].split(" ", 1)[1])
-    first, second = result["first"], result["second"]
+    first, second, third = result["first"], result["second"], result["third"]
     print(f"concurrency check: run during a save and a Sync Now: {json.dumps(first)}")
     print(f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}")
+    print(f"concurrency check: a run failing on a revoked key while a job holds the account: "
+          f"{json.dumps(third)}")
     if "could not serialize" in log and not first.get("serialization"):
         print("concurrency check: the server log's serialization failures all came from the "
-              "cron pass's own retried write (scenario 3)")
+              "retried writes of scenarios 3 and 4 (the cron pass's, the failed run's)")
     screen = first.get("screen", {})
     return [
         ("the run was held mid-page while the screen saved and pressed Sync Now", first.get("held")),
@@ -207,4 +248,11 @@ def run_concurrency_check(shell_command, db):
          "crashed" not in second and bool(second.get("serialization"))),
         ("the cron's pass ran the sync Sync Now asked for", second.get("runs") == ["done"]),
         ("the user's save was kept", second.get("name") == "Saved while the cron starts"),
+        ("a run failing on a revoked key while a job holds the account met the job's write, "
+         "ended failed with the key's message and did not crash",
+         third.get("state") == "failed" and "rejected the API key" in third.get("message", "")
+         and bool(third.get("serialization"))),
+        ("the account ended in error and the job's write was kept",
+         third.get("account") == "error" and "rejected the API key" in third.get("last_error", "")
+         and third.get("activity_error") == "held by a job"),
     ]

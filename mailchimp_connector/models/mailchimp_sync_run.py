@@ -211,8 +211,8 @@ class MailchimpSyncRun(models.Model):
                     "stopped_by": "transient",
                     "next_sync_date": next_try,
                     "retry_reason": self.env._(
-                        "%(message)s Tried again %(minutes)s minutes after the failed run "
-                        "(failed runs in a row: %(count)s).",
+                        "%(message)s The sync tries again by itself %(minutes)s minutes after "
+                        "the failed run (failed runs in a row: %(count)s).",
                         message=message,
                         minutes=int(delay.total_seconds() // 60),
                         count=streak,
