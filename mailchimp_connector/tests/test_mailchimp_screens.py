@@ -240,15 +240,13 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             if (menu.get("xmlid") or "").startswith("mailchimp_connector.") and menu["actionID"]:
                 actions.append((f"menu {menu['name']}", menu["actionID"]))
         self.assertGreaterEqual(len(actions), 8, actions)
+        # the contact form: its Mailchimp tab and smart button
+        partner_form = self.env.ref("base.view_partner_form")
+        self.open_form("contact form", "res.partner", partner_form.id, self.partners[0].id,
+                       self.context)
         for label, action_id in actions:
             action = self.rpc("/web/action/load", {"action_id": action_id})
             self.open_action(label, action)
-        # the contact form: its Mailchimp tab and smart button
-        partner_form = self.env.ref("base.view_partner_form")
-        self.open_form(
-            "contact form", "res.partner", partner_form.id, self.partners[0].id, self.context,
-            buttons=lambda name: "mailchimp" in name,
-        )
         return self.errors
 
     def guard(self, label, function, *args):
@@ -270,7 +268,10 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         if isinstance(domain, str):
             domain = safe_eval(domain, {"uid": self.uid, "context": context})
         model = action["res_model"]
-        views = [[view_id or False, view_type] for view_id, view_type in action["views"]]
+        views = action.get("views") or [
+            [False, view_type] for view_type in (action.get("view_mode") or "list,form").split(",")
+        ]
+        views = [[view_id or False, view_type] for view_id, view_type in views]
         result = self.guard(
             f"{label}: get_views", self.call_kw, model, "get_views", (),
             {"views": views + [[False, "search"]],
@@ -280,7 +281,7 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         if not result:
             return
         models = views_models(result)
-        record_id = None
+        record_id = action.get("res_id") or None  # an action opening one record
         for view_type, view in result["views"].items():
             root = etree.fromstring(view["arch"])
             if view_type in MULTI_RECORD_VIEWS:
@@ -293,6 +294,7 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
                 if found and found["records"]:
                     # the newest: this test's records, whatever else the database holds
                     record_id = max(record["id"] for record in found["records"])
+                    self.press_buttons(f"{label}: {view_type}", root, model, record_id, context)
                 elif found is not None:
                     self.errors[f"{label}: {view_type}"] = "no record to show: the test data miss one"
             elif view_type in ("graph", "pivot"):
@@ -319,7 +321,24 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             if form_id:
                 self.open_form(f"{label}: form", model, form_id, record_id, context)
 
-    def open_form(self, label, model, view_id, record_id, context, buttons=None):
+    def press_buttons(self, label, root, model, record_id, context):
+        """A list's row buttons: a salesperson presses every one shown to them; an
+        administrator those that open a screen."""
+        for node in root.iterchildren("button"):
+            name = node.get("name")
+            if node.get("type") != "object" or not name:
+                continue
+            if self.manager_view and not name.startswith(("action_view", "action_open")):
+                continue
+            if not model.startswith("mailchimp.") and "mailchimp" not in name:
+                continue
+            action = self.guard(
+                f"{label}: button {name}", self.call_button, model, name, record_id, context
+            )
+            if isinstance(action, dict):
+                self.open_action(f"{label} > {name}", action)
+
+    def open_form(self, label, model, view_id, record_id, context):
         if (model, view_id) in self.seen_forms:
             return
         self.seen_forms.add((model, view_id))
@@ -340,8 +359,8 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             name = node.get("name")
             if node.get("type") != "object" or not name:
                 continue
-            if buttons and not buttons(name):
-                continue
+            if not model.startswith("mailchimp.") and "mailchimp" not in name:
+                continue  # another app's form (the contact's): only the addon's buttons
             smart = any(parent.get("name") == "button_box" for parent in node.iterancestors())
             if not smart and (self.manager_view or node.get("confirm")):
                 continue  # an administrator's buttons act; only the screens they open count
