@@ -314,21 +314,33 @@ class MailchimpSyncRun(models.Model):
     def _flush_opt_outs(self):
         self.env["mail.blacklist"].flush_model(["email", "active"])
         self.env["res.partner"].flush_model(["email_normalized"])
-        self.env["mailchimp.member"].flush_model(["pairing_id", "partner_id", "odoo_opt_out"])
+        self.env["mailchimp.member"].flush_model(
+            ["pairing_id", "partner_id", "status", "odoo_opt_out"]
+        )
 
-    def _opted_out_partner_ids(self, partner_ids):
-        """The contacts among ``partner_ids`` opted out in Odoo: one query."""
+    def _chunk_opt_outs(self, partner_ids):
+        """{partner id: (opted out in Odoo now, as its member of this sync remembers
+        it)} for the contacts of a chunk: one query."""
         if not partner_ids:
-            return set()
+            return {}
         self._flush_opt_outs()
         self.env.cr.execute(
             SQL(
-                "SELECT p.id FROM res_partner p WHERE p.id = ANY(%s) AND %s",
-                list(partner_ids),
+                """
+                SELECT p.id, %s, COALESCE(m.odoo_opt_out, FALSE)
+                  FROM res_partner p
+             LEFT JOIN mailchimp_member m ON m.partner_id = p.id AND m.pairing_id = %s
+                 WHERE p.id = ANY(%s)
+                """,
                 self._opt_out_sql(SQL("p.email_normalized")),
+                self.pairing_id.id,
+                list(partner_ids),
             )
         )
-        return {row[0] for row in self.env.cr.fetchall()}
+        return {
+            pid: (opted_out, remembered)
+            for pid, opted_out, remembered in self.env.cr.fetchall()
+        }
 
     def _optout_partner_ids(self):
         """Members whose contact's Odoo opt-out changed since the sync last saw it.
@@ -362,9 +374,12 @@ class MailchimpSyncRun(models.Model):
                 opted_out=self._opt_out_sql(SQL("p.email_normalized")),
             )
         )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return []
         flags, to_send = {True: [], False: []}, []
         unsubscribe = self._optout_unsubscribe_enabled()
-        for member_id, partner_id, status, opted_out in self.env.cr.fetchall():
+        for member_id, partner_id, status, opted_out in rows:
             action = consent.optout_action(
                 not opted_out, opted_out, status, unsubscribe=unsubscribe
             )
@@ -395,10 +410,11 @@ class MailchimpSyncRun(models.Model):
             return
         pairing = self.pairing_id
         linked = list(plan.members.values())
-        opted = self._opted_out_partner_ids(
+        states = self._chunk_opt_outs(
             [partner.id for partner, _values in plan.new_items]
             + [member.partner_id.id for member in linked]
         )
+        opted = {pid for pid, (opted_out, _remembered) in states.items() if opted_out}
         if opted and plan.new_items:
             kept = []
             for partner, values in plan.new_items:
@@ -413,15 +429,22 @@ class MailchimpSyncRun(models.Model):
                     plan.optout_new.add(partner.id)
                 kept.append((partner, values))
             plan.new_items = kept
+        changed = [
+            member
+            for member in linked
+            if states[member.partner_id.id][1] != (member.partner_id.id in opted)
+        ]
+        if not changed:
+            return
         unsubscribe = self._optout_unsubscribe_enabled()
         position = {entry[1].id: index for index, entry in enumerate(plan.updates)}
         unchanged = set(plan.unchanged_ids)
         failed = {row[0] for row in plan.failures}
         moved, flags = [], {True: [], False: []}
-        for member in linked:
+        for member in changed:
             partner = plan.partners.browse(member.partner_id.id)
             action = consent.optout_action(
-                member.odoo_opt_out, partner.id in opted, member.status, unsubscribe=unsubscribe
+                states[partner.id][1], partner.id in opted, member.status, unsubscribe=unsubscribe
             )
             if action in ("remember", "forget"):
                 flags[action == "remember"].append(member.id)
@@ -463,7 +486,9 @@ class MailchimpSyncRun(models.Model):
         Member = self.env["mailchimp.member"]
         if plan.unsubscribe:
             sent = Member.browse(sorted(plan.unsubscribe))
-            done = sent.filtered(lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES)
+            done = sent.filtered(
+                lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
+            )
             done.write({"odoo_opt_out": True})
             self._add(optout_unsubscribed=len(done.filtered(
                 lambda member: member.status == "unsubscribed"
