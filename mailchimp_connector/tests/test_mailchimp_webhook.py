@@ -5,7 +5,9 @@ to Odoo's test server (the sandbox POSTs each event as Mailchimp does)."""
 import logging
 import time
 from unittest.mock import patch
+from urllib.parse import urlencode
 
+from odoo import http as odoo_http
 from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -294,30 +296,41 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertFalse(self.webhook_run(pairing))
 
     def test_a_body_that_is_not_a_delivery_gets_400_quickly(self):
-        """Authenticated but unparseable (not Mailchimp's form): refused at once, 4xx,
-        nothing read from Mailchimp and nothing changed."""
+        """Authenticated but not Mailchimp's form: refused at once with a bare 400,
+        nothing read from Mailchimp, nothing changed. A body of too many fields or
+        that is not a form is refused before Odoo parses it at all."""
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
         almost_1mb = "x" * (1024 * 1024 - 4096)
-        bodies = {
-            "junk": {"junk": "x"},
-            "no address": {"type": "unsubscribe", "data[list_id]": self.list_id},
-            "too many fields": {f"data[merges][F{n}]": "v" for n in range(20000)},
-            "nested too deep": {"type": "profile", "data[a][b][c][d][e][f]": "x"},
-            "one huge field": {"type": "profile", "data[list_id]": self.list_id, "x": almost_1mb},
-            "huge field name": {"data[" + "y" * 500000 + "]": "x", "type": "profile"},
-            # Odoo itself would parse this for most of a second before calling the route
-            "a quarter million tiny fields": "&".join(["a=b"] * 250000),
-            "not a form": (b'{"type": "unsubscribe"}', {"Content-Type": "application/json"}),
-        }
         form = {"Content-Type": "application/x-www-form-urlencoded"}
+        bodies = {  # name: (body as sent, headers, refused before Odoo parses it)
+            "junk": (urlencode({"junk": "x"}), form, False),
+            "no address": (urlencode({"type": "unsubscribe", "data[list_id]": self.list_id}),
+                           form, False),
+            "nested too deep": (urlencode({"type": "profile", "data[a][b][c][d][e][f]": "x"}),
+                                form, False),
+            "one huge field": (urlencode({"type": "profile", "data[list_id]": self.list_id,
+                                          "x": almost_1mb}), form, False),
+            "huge field name": (urlencode({"data[" + "y" * 500000 + "]": "x"}), form, False),
+            "too many fields": (urlencode({f"data[merges][F{n}]": "v" for n in range(20000)}),
+                                form, True),
+            # Odoo itself would parse this for most of a second before calling the route
+            "a quarter million tiny fields": ("&".join(["a=b"] * 250000), form, True),
+            "not a form": (b'{"type": "unsubscribe"}', {"Content-Type": "application/json"}, True),
+        }
         self.sandbox_control("DELETE", "requests")
-        for name, body in bodies.items():
-            body, headers = body if isinstance(body, tuple) else (body, form)
-            started = time.monotonic()
-            response = self.post_webhook(pairing.webhook_token, body, headers)
-            elapsed = time.monotonic() - started
-            self.assertEqual((response.status_code, response.content), (400, b""), name)
-            self.assertLess(elapsed, 0.2, name)
+        parse = odoo_http.Request.get_http_params
+        for name, (body, headers, unparsed) in bodies.items():
+            timings = []
+            for _attempt in range(3):  # the best of three: the machine may be busy
+                with patch.object(
+                    odoo_http.Request, "get_http_params", autospec=True, side_effect=parse
+                ) as parsing:
+                    started = time.monotonic()
+                    response = self.post_webhook(pairing.webhook_token, body, headers)
+                    timings.append(time.monotonic() - started)
+                self.assertEqual((response.status_code, response.content), (400, b""), name)
+                self.assertEqual(parsing.called, not unparsed, name)
+            self.assertLess(min(timings), 0.2, name)
         self.assertFalse(self.api_calls(), "no member is read for a body Odoo cannot use")
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertFalse(self.webhook_run(pairing))
