@@ -10,10 +10,13 @@ from mailchimp_utils.sync_rules import (
     MEMBER_STATUSES,
     Resolution,
     can_rename,
+    combine,
+    legacy_odoo_base,
     new_member_status,
     next_watermark,
     pick_winners,
     push_blocked_reason,
+    push_changes,
     rename_blocked_reason,
     resolve_fields,
     settled_watermark,
@@ -401,3 +404,177 @@ def test_settled_watermark_keeps_what_it_cannot_judge():
     assert settled_watermark("2026-11-23T10:00:05+00:00", None, 5) == (
         "2026-11-23T10:00:05+00:00"
     )
+
+
+# --------------------------------------------------------------------------- two bases (issue 10)
+# Where Odoo cannot hold Mailchimp's value exactly, each side has its own base:
+# Mailchimp's value as last read or written, Odoo's as it showed it then.
+BERLIN = {"addr1": "Unter den Linden 1", "addr2": "", "city": "Berlin", "state": "Berlin",
+          "zip": "10117", "country": "DE"}
+PARIS = {"addr1": "1 rue de Rivoli", "addr2": "", "city": "Paris", "state": "Île-de-France",
+         "zip": "75001", "country": "FR"}
+
+
+def two(synced, odoo_synced, odoo, mc, winner="odoo", direction="both", **kw):
+    return resolve_fields(synced, odoo, mc, winner, direction, odoo_synced=odoo_synced, **kw)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+@pytest.mark.parametrize(
+    "mc, odoo",
+    [
+        ({"LNAME": "da Silva", "FNAME": "Françoise"}, {"LNAME": "Silva", "FNAME": "Françoise da"}),
+        ({"COMPANY": "Acme GmbH"}, {"COMPANY": ""}),  # a value Odoo could not keep
+        ({"ADDRESS": BERLIN}, {"ADDRESS": dict(BERLIN, state="DE-BE")}),
+        ({"ADDRESS": PARIS}, {"ADDRESS": dict(PARIS, state="")}),  # a state Odoo lacks
+        ({"AMOUNT": 3.14159}, {"AMOUNT": 3.14}),
+        ({"KIND": "invoice"}, {"KIND": "Invoice Address"}),
+    ],
+)
+def test_odoo_form_of_a_pulled_value_is_no_change(mc, odoo, winner, direction):
+    result = two(mc, odoo, odoo, mc, winner, direction)
+    assert (result.to_mailchimp, result.to_odoo, result.conflicts) == ({}, {}, [])
+    assert result.new_synced == mc and result.new_odoo_synced == odoo
+
+
+def test_each_side_changed_against_its_own_base():
+    synced = {"LNAME": "da Silva", "COMPANY": "Acme GmbH"}
+    odoo_synced = {"LNAME": "Silva", "COMPANY": ""}
+    # Odoo renames: sent, although Mailchimp's value differed from Odoo's before
+    result = two(synced, odoo_synced, {"LNAME": "Costa", "COMPANY": ""}, synced)
+    assert result.to_mailchimp == {"LNAME": "Costa"} and result.to_odoo == {}
+    assert result.new_synced == {"LNAME": "Costa", "COMPANY": "Acme GmbH"}
+    assert result.new_odoo_synced == {"LNAME": "Costa", "COMPANY": ""}
+    # Mailchimp changes the company: pulled
+    result = two(synced, odoo_synced, odoo_synced, dict(synced, COMPANY="Acme AG"))
+    assert result.to_odoo == {"COMPANY": "Acme AG"} and result.to_mailchimp == {}
+    assert result.new_synced["COMPANY"] == "Acme AG"
+
+
+@pytest.mark.parametrize(
+    "winner, expected_push, expected_pull",
+    [("odoo", {"LNAME": "Costa"}, {}), ("mailchimp", {}, {"LNAME": "Souza"})],
+)
+def test_both_sides_changed_is_a_conflict_the_winner_takes(winner, expected_push, expected_pull):
+    result = two({"LNAME": "da Silva"}, {"LNAME": "Silva"}, {"LNAME": "Costa"}, {"LNAME": "Souza"}, winner)
+    assert result.conflicts == ["LNAME"]
+    assert (result.to_mailchimp, result.to_odoo) == (expected_push, expected_pull)
+
+
+def test_an_empty_odoo_value_is_sent_only_when_odoo_emptied_it():
+    # Odoo never had it: nothing sent
+    result = two({"COMPANY": "Acme GmbH"}, {"COMPANY": ""}, {"COMPANY": ""}, {"COMPANY": "Acme GmbH"})
+    assert result.to_mailchimp == {}
+    # Odoo had it and cleared it: sent empty
+    result = two({"COMPANY": "Acme GmbH"}, {"COMPANY": "Acme"}, {"COMPANY": ""}, {"COMPANY": "Acme GmbH"})
+    assert result.to_mailchimp == {"COMPANY": ""}
+
+
+def test_address_sent_for_one_part_keeps_mailchimps_other_parts():
+    odoo_base = dict(PARIS, state="")
+    moved = dict(odoo_base, addr1="2 rue de Rivoli")
+    result = two({"ADDRESS": PARIS}, {"ADDRESS": odoo_base}, {"ADDRESS": moved}, {"ADDRESS": PARIS})
+    assert result.to_mailchimp == {"ADDRESS": dict(PARIS, addr1="2 rue de Rivoli")}
+    assert result.new_odoo_synced == {"ADDRESS": moved}
+    # a state Odoo writes otherwise ('DE-BE'): Mailchimp's 'Berlin' stays
+    odoo_base = dict(BERLIN, state="DE-BE")
+    result = two({"ADDRESS": BERLIN}, {"ADDRESS": odoo_base}, {"ADDRESS": dict(odoo_base, zip="10115")},
+                 {"ADDRESS": BERLIN})
+    assert result.to_mailchimp == {"ADDRESS": dict(BERLIN, zip="10115")}
+
+
+def test_address_conflict_won_by_odoo_keeps_mailchimps_parts_odoo_did_not_change():
+    mc_now = dict(PARIS, city="Lyon")
+    odoo_now = dict(PARIS, addr1="2 rue de Rivoli")
+    result = two({"ADDRESS": PARIS}, {"ADDRESS": PARIS}, {"ADDRESS": odoo_now}, {"ADDRESS": mc_now}, "odoo")
+    assert result.conflicts == ["ADDRESS"]
+    assert result.to_mailchimp == {"ADDRESS": dict(PARIS, addr1="2 rue de Rivoli", city="Lyon")}
+
+
+def test_value_that_may_not_move_keeps_each_sides_own_base():
+    result = two({"T": "a"}, {"T": "a"}, {"T": "a"}, {"T": "b"}, direction="odoo2mailchimp")
+    assert (result.to_mailchimp, result.to_odoo) == ({}, {})
+    assert (result.new_synced, result.new_odoo_synced) == ({"T": "b"}, {"T": "a"})
+    # a later change in Odoo goes without a conflict
+    later = two(result.new_synced, result.new_odoo_synced, {"T": "c"}, {"T": "b"}, direction="odoo2mailchimp")
+    assert (later.to_mailchimp, later.conflicts) == ({"T": "c"}, [])
+
+
+def test_missing_odoo_base_is_a_first_sync_of_odoos_side_only():
+    # Mailchimp's base known, Odoo's not (a pull Odoo refused): Odoo's value counts
+    result = two({"T": "a"}, {}, {"T": "x"}, {"T": "a"})
+    assert result.to_mailchimp == {"T": "x"}
+    result = two({"T": "a"}, {}, {"T": ""}, {"T": "a"})
+    assert (result.to_mailchimp, result.to_odoo) == ({}, {})
+
+
+def test_legacy_odoo_base():
+    synced = {"COMPANY": "Acme GmbH", "LNAME": "da Silva", "PHONE": "1"}
+    odoo_now = {"COMPANY": "", "LNAME": "Silva", "PHONE": "1"}
+    assert legacy_odoo_base(synced, odoo_now) == {"COMPANY": "", "LNAME": "da Silva", "PHONE": "1"}
+    assert legacy_odoo_base(None, odoo_now) == {}
+    # per part of an address: the state Odoo lacks is not a change, the street is
+    odoo_address = dict(PARIS, state="", addr1="2 rue de Rivoli")
+    base = legacy_odoo_base({"ADDRESS": PARIS}, {"ADDRESS": odoo_address})
+    assert base == {"ADDRESS": dict(PARIS, state="")}
+    assert push_changes({"ADDRESS": odoo_address}, base, {"ADDRESS": PARIS}) == {
+        "ADDRESS": dict(PARIS, addr1="2 rue de Rivoli")
+    }
+    # an empty Odoo value where the old base has one is not sent; another difference is
+    result = two(synced, legacy_odoo_base(synced, odoo_now), odoo_now, synced)
+    assert result.to_mailchimp == {"LNAME": "Silva"}
+
+
+def test_combine():
+    assert combine("x", "y", "z") == "x"
+    assert combine("", {"a": "1"}, {"a": "2"}) == ""
+    assert combine({"a": "1", "b": ""}, {"a": "0", "b": ""}, {"a": "9", "b": "B"}) == {"a": "1", "b": "B"}
+    assert combine({"a": "1", "b": ""}, "", "") == {"a": "1", "b": ""}
+    assert combine({"a": "1", "b": ""}, None, {"b": "B"}) == {"a": "1", "b": "B"}
+
+
+def test_push_changes():
+    synced = {"LNAME": "da Silva", "ADDRESS": PARIS, "PHONE": "1"}
+    odoo_synced = {"LNAME": "Silva", "ADDRESS": dict(PARIS, state=""), "PHONE": "1"}
+    odoo_now = {"LNAME": "Silva", "ADDRESS": dict(PARIS, state="", zip="75002"), "PHONE": "2", "NEW": "n"}
+    assert push_changes(odoo_now, odoo_synced, synced) == {
+        "ADDRESS": dict(PARIS, zip="75002"), "PHONE": "2", "NEW": "n",
+    }
+    assert push_changes(odoo_synced, odoo_synced, synced) == {}
+    # one shared base (None): Odoo's own form of Mailchimp's value is a change
+    assert push_changes(odoo_synced, None, synced) == {"LNAME": "Silva", "ADDRESS": dict(PARIS, state="")}
+
+
+# Lossy ways Odoo may hold a value pulled from Mailchimp, as the model shows them.
+LOSSY = {
+    "split": lambda v: {"Françoise da Silva": "Silva"}.get(v, v),
+    "drop": lambda v: "",
+    "code": lambda v: {"Berlin": "DE-BE"}.get(v, v),
+    "round": lambda v: round(v, 2) if isinstance(v, float) else v,
+    "strip": lambda v: v.strip() if isinstance(v, str) else v,
+    "exact": lambda v: v,
+}
+MC_VALUES = ("", "x", " x ", "Berlin", "Françoise da Silva", 3.14159, 2)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+@pytest.mark.parametrize("lossy", sorted(LOSSY))
+def test_generated_round_trips_settle_and_real_changes_still_flow(lossy, winner, direction):
+    """Whatever Odoo makes of a pulled value, the next runs write nothing; a later
+    change on either side still moves (two bases)."""
+    hold = LOSSY[lossy]
+    for mc in MC_VALUES:
+        # pulled: Odoo holds its form of it; bases as the model stores them
+        synced, odoo_synced = {"T": mc}, {"T": hold(mc)}
+        for _run in ("incremental", "full"):
+            quiet = two(synced, odoo_synced, {"T": hold(mc)}, {"T": mc}, winner, direction)
+            assert (quiet.to_mailchimp, quiet.to_odoo, quiet.conflicts) == ({}, {}, []), (lossy, mc)
+            assert (quiet.new_synced, quiet.new_odoo_synced) == (synced, odoo_synced)
+        if direction != "mailchimp2odoo":
+            pushed = two(synced, odoo_synced, {"T": "new"}, {"T": mc}, winner, direction)
+            assert pushed.to_mailchimp == {"T": "new"}
+        if direction != "odoo2mailchimp":
+            pulled = two(synced, odoo_synced, {"T": hold(mc)}, {"T": "changed"}, winner, direction)
+            assert pulled.to_odoo == {"T": "changed"}

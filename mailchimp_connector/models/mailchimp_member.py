@@ -13,10 +13,16 @@ MEMBER_STATUSES = [
 
 
 class MailchimpMember(models.Model):
-    """One contact in one pairing: the link by email and what both sides last agreed on.
+    """One contact in one pairing: the link by email and what each side held at the last sync.
 
-    ``synced_values`` holds the merge values both sides had after the last sync;
-    the three-way merge compares each side against it to tell who changed what.
+    ``synced_values`` holds Mailchimp's merge values as the sync last read or
+    wrote them, ``odoo_synced_values`` the contact's values in Mailchimp's form
+    as Odoo showed them right after that sync. They differ where Odoo cannot
+    hold Mailchimp's value exactly (a name split, a state Odoo lacks, the
+    company of a parent company): the three-way merge compares each side with
+    its own base, so such a difference is not a change and is never sent back.
+    Members synced before the second base existed have none (NULL): their
+    ``synced_values`` stands for both (``sync_rules.legacy_odoo_base``).
     """
 
     _name = "mailchimp.member"
@@ -43,8 +49,9 @@ class MailchimpMember(models.Model):
     status = fields.Selection(MEMBER_STATUSES, readonly=True)
     mailchimp_last_changed = fields.Datetime(string="Changed in Mailchimp", readonly=True)
     last_sync_date = fields.Datetime(string="Last Updated", readonly=True)
-    synced_values = fields.Json(readonly=True, copy=False)
+    synced_values = fields.Json(string="Mailchimp's values at the last sync", readonly=True, copy=False)
     synced_fingerprint = fields.Char(readonly=True, copy=False)
+    odoo_synced_values = fields.Json(string="Odoo's values at the last sync", readonly=True, copy=False)
     # the contact's write_date when synced_values were taken from or written to it:
     # the push of the same run can tell, without converting it again, that a
     # contact its pull has just merged has not changed since

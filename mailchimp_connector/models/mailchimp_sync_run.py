@@ -23,8 +23,9 @@ PUSH_CHUNK = 5000  # contacts read, planned, sent and committed together
 # new members of a chunk: up to this many by batch subscribe (500 per call, an answer
 # at once); more as one /batches job, a few requests whatever their number
 SUBSCRIBE_UP_TO = 1500
-# what the sync reads of a member Mailchimp returns from a /batches upsert
-MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed"
+# what the sync reads of a member Mailchimp returns from a /batches upsert or PATCH:
+# its merge values too, to remember what Mailchimp made of the values sent
+MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
 ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
 MEMBER_FIELDS = [
     "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
@@ -300,7 +301,8 @@ class MailchimpSyncRun(models.Model):
                 ("mailchimp_contact_id", "in", contact_ids),
             ],
             ["subscriber_hash", "mailchimp_contact_id", "partner_id", "email", "status",
-             "mailchimp_last_changed", "synced_values", "synced_fingerprint"],
+             "mailchimp_last_changed", "synced_values", "synced_fingerprint",
+             "odoo_synced_values"],
             order="id",
         )
         by_hash = {member.subscriber_hash: member for member in linked}
@@ -324,6 +326,8 @@ class MailchimpSyncRun(models.Model):
             self._record_failures("mailchimp2odoo", duplicates, "skipped")
         push_only = maps.push_only
         to_create, member_vals, failures = [], [], []
+        written = []  # (member or None, vals, partner, tags pulled, Odoo's values before, pending)
+        unsendable = []  # Odoo values of merged contacts that Mailchimp cannot take
         counts = Counter()
         previous_status = {}  # for the consent part (blacklist option)
         for mc_member in page:
@@ -364,9 +368,12 @@ class MailchimpSyncRun(models.Model):
                     counts["skipped"] += 1
                     continue
                 synced = member.synced_values or {}
+                odoo_synced = member.odoo_synced_values
+                if odoo_synced is None or odoo_synced is False:
+                    odoo_synced = None if synced else {}  # None: synced before Odoo's base was kept
             else:
                 partner = candidates.get(email)
-                synced = None
+                synced, odoo_synced = None, {}
             if not partner:
                 if pairing.create_missing and self.direction != "odoo2mailchimp" and (
                     mc_member["status"] != "archived"
@@ -384,11 +391,16 @@ class MailchimpSyncRun(models.Model):
                 counts["unchanged"] += 1
                 continue
             resolution, pending, odoo_now, odoo_errors = self._merge(
-                partner, synced, mc_values, maps, push_only
+                partner, synced, odoo_synced, mc_values, maps, push_only
             )
-            odoo_vals, bad_values = self._pulled_vals(maps, resolution, partner, odoo_now)
+            odoo_vals, bad_values, pulled = self._pulled_vals(
+                maps, resolution, partner, odoo_now, synced
+            )
             if self.direction == "mailchimp2odoo":
                 bad_values = list(odoo_errors.values()) + bad_values  # no push to report them
+            elif odoo_errors and not pending:
+                # the push skips a contact this pull has merged: say it here
+                unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
             if bad_values:
                 failures.append((partner.id, email, "; ".join(bad_values)))
             if (
@@ -399,6 +411,7 @@ class MailchimpSyncRun(models.Model):
             ):
                 # renamed in Mailchimp (same contact id): rename the contact, no duplicate
                 odoo_vals["email"] = mc_member["email_address"]
+            odoo_vals = maps.changed_vals(partner, odoo_vals)
             if odoo_vals:
                 try:
                     with self.env.cr.savepoint():
@@ -414,11 +427,15 @@ class MailchimpSyncRun(models.Model):
             vals = dict(
                 common,
                 synced_values=resolution.new_synced,
-                synced_fingerprint=merge_values.values_fingerprint(resolution.new_synced),
+                odoo_synced_values=resolution.new_odoo_synced,
                 need_push=bool(pending),
                 last_sync_date=fields.Datetime.now(),
-                partner_write_date=partner.write_date,
             )
+            written.append((member, vals, partner, pulled, odoo_now, pending))
+        self._rebase_pulled(written, maps)
+        for member, vals, partner, *_rest in written:
+            vals["synced_fingerprint"] = merge_values.values_fingerprint(vals["synced_values"])
+            vals["partner_write_date"] = partner.write_date
             if member:
                 member.write(vals)
             else:
@@ -428,16 +445,24 @@ class MailchimpSyncRun(models.Model):
         Member.create(member_vals)
         self._add(**counts)
         self._record_failures("mailchimp2odoo", failures)
+        self._record_failures("odoo2mailchimp", unsendable)
         self._pull_page_consent(page, previous_status)
 
-    def _merge(self, partner, synced, mc_values, maps, push_only):
-        """Three-way merge; tags Odoo must still push keep their old base.
+    def _merge(self, partner, synced, odoo_synced, mc_values, maps, push_only):
+        """Three-way merge, each side against its own base; tags Odoo must still push
+        keep their old bases (the push compares them again).
 
-        A mapped Odoo value that cannot be converted (too long, not a number...)
-        is left out of the merge and keeps its old base: the push reports it,
-        and the contact's other fields and status still sync.
+        ``odoo_synced`` None: the member was synced before Odoo's base was kept
+        (``sync_rules.legacy_odoo_base``). Odoo's values are written the way
+        Mailchimp writes them where both mean the same (the hints: Mailchimp's
+        base, then what it has now). A mapped Odoo value that cannot be
+        converted (too long, not a number...) is left out of the merge and keeps
+        its old bases: the push reports it, and the contact's other fields and
+        status still sync.
         """
-        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner)
+        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner, [synced, mc_values])
+        if odoo_synced is None:
+            odoo_synced = sync_rules.legacy_odoo_base(synced, odoo_now)
         resolution = sync_rules.resolve_fields(
             synced,
             odoo_now,
@@ -446,35 +471,78 @@ class MailchimpSyncRun(models.Model):
             self.direction,
             push_only=push_only,
             tags=[tag for tag in mc_values if tag not in odoo_errors],
+            odoo_synced=odoo_synced,
         )
-        for tag in odoo_errors:
-            if tag in (synced or {}):
-                resolution.new_synced[tag] = synced[tag]
         pending = dict(resolution.to_mailchimp)
+        for tag in odoo_errors:
+            for new, old in ((resolution.new_synced, synced or {}),
+                             (resolution.new_odoo_synced, odoo_synced)):
+                if tag in old:
+                    new[tag] = old[tag]
+                else:
+                    new.pop(tag, None)
         for tag in pending:
-            resolution.new_synced[tag] = (synced or {}).get(tag, "")
+            # Mailchimp's value as read now: the push combines Odoo's with it
+            resolution.new_synced[tag] = merge_values.canonical(mc_values.get(tag))
+            # Odoo's base as it was, so that the push sends the change
+            resolution.new_odoo_synced[tag] = odoo_synced.get(tag, "")
         return resolution, pending, odoo_now, odoo_errors
 
-    def _pulled_vals(self, maps, resolution, partner, odoo_now):
-        """Partner vals for what Mailchimp brings, and the reasons of values Odoo refuses.
+    def _pulled_vals(self, maps, resolution, partner, odoo_now, synced):
+        """Partner vals for what Mailchimp brings, the reasons of values Odoo refuses,
+        and the tags pulled.
 
-        A refused value is left out on both sides (its base becomes Odoo's value, so
-        Odoo does not overwrite Mailchimp's either) and reported; the others apply.
+        A refused value is left out on both sides and reported: Odoo's base
+        becomes Odoo's value (Odoo does not overwrite Mailchimp's) and
+        Mailchimp's keeps its old one, so the next full read tries it again.
         """
+        hints = [synced, resolution.new_synced]
         try:
-            return maps.odoo_vals(resolution.to_odoo, maps.person_name(partner)), []
+            vals = maps.odoo_vals(resolution.to_odoo, partner, hints)
+            return vals, [], set(resolution.to_odoo)
         except merge_values.MergeValueError:
             pass
         good, errors = {}, []
         for tag, value in resolution.to_odoo.items():
             try:
-                maps.odoo_vals({tag: value}, maps.person_name(partner))
+                maps.odoo_vals({tag: value}, partner, hints)
             except merge_values.MergeValueError as error:
                 errors.append(f"{tag}: {error.reason}")
-                resolution.new_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+                resolution.new_odoo_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+                if tag in (synced or {}):
+                    resolution.new_synced[tag] = synced[tag]
+                else:
+                    resolution.new_synced.pop(tag, None)
             else:
                 good[tag] = value
-        return maps.odoo_vals(good, maps.person_name(partner)), errors
+        return maps.odoo_vals(good, partner, hints), errors, set(good)
+
+    def _rebase_pulled(self, written, maps):
+        """Odoo's base of the contacts a pull has just written: what Odoo shows once
+        it holds Mailchimp's values (in bulk for the page: the contacts are read and
+        their computed fields computed once for all of them).
+
+        A pulled tag's base is Odoo's value now, which may differ from Mailchimp's
+        (a name split otherwise, a state Odoo lacks, the company of a parent
+        company): that difference is not a change, so it is never sent back. A
+        mapped value of another tag that the write changed (a field computed from
+        a pulled one) is left to the push (``need_push``).
+        """
+        rewritten = [item for item in written if item[3]]
+        if not rewritten:
+            return
+        partners = self.env["res.partner"].browse([item[2].id for item in rewritten])
+        partners.fetch(maps.partner_fields())
+        for _member, vals, partner, pulled, odoo_before, pending in rewritten:
+            now, _errors = maps.mailchimp_values_checked(partner, [vals["synced_values"]])
+            base = dict(vals["odoo_synced_values"])
+            for tag, value in now.items():
+                value = merge_values.canonical(value)
+                if tag in pulled:
+                    base[tag] = value
+                elif tag not in pending and value != merge_values.canonical(odoo_before.get(tag)):
+                    vals["need_push"] = True
+            vals["odoo_synced_values"] = base
 
     def _partners_by_email(self, emails, read_fields):
         """The contact each email matches (F9): linked first, else the oldest, else lowest id.
@@ -535,25 +603,33 @@ class MailchimpSyncRun(models.Model):
                 # so that the contact belongs to the segment and its changes go back
                 vals["category_id"] = [Command.link(pairing.partner_tag_id.id)]
             partner_vals.append(vals)
-            kept.append((common, pullable))
+            kept.append((common, mc_values))
         partners = (
             self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         )
         self._add(created=len(partners))
         now = fields.Datetime.now()
-        return [
-            self._new_member(
-                dict(
-                    common,
-                    synced_values=synced,
-                    synced_fingerprint=merge_values.values_fingerprint(synced),
-                    last_sync_date=now,
-                    partner_write_date=partner.write_date,
-                ),
-                partner,
+        member_vals = []
+        # Odoo's base: the new contacts as Odoo shows them, read and computed once for all
+        partners.fetch(maps.partner_fields() + ["write_date"])
+        for partner, (common, synced) in zip(partners, kept):
+            odoo_synced, _errors = maps.mailchimp_values_checked(partner, [synced])
+            member_vals.append(
+                self._new_member(
+                    dict(
+                        common,
+                        synced_values=synced,
+                        synced_fingerprint=merge_values.values_fingerprint(synced),
+                        odoo_synced_values={
+                            tag: merge_values.canonical(value) for tag, value in odoo_synced.items()
+                        },
+                        last_sync_date=now,
+                        partner_write_date=partner.write_date,
+                    ),
+                    partner,
+                )
             )
-            for partner, (common, synced) in zip(partners, kept)
-        ]
+        return member_vals
 
     # ------------------------------------------------------------------
     # Odoo -> Mailchimp
@@ -710,7 +786,7 @@ class MailchimpSyncRun(models.Model):
         members = self.env["mailchimp.member"].search_fetch(
             [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
             ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push",
-             "last_seen_run_id", "partner_write_date"],
+             "last_seen_run_id", "partner_write_date", "odoo_synced_values"],
             order="id",
         )
         member_of = {member.partner_id.id: member for member in members}
@@ -744,23 +820,23 @@ class MailchimpSyncRun(models.Model):
                     (partner.id, partner.email, winners.get(("reason", partner.id)))
                 )
                 continue
-            values, errors = maps.mailchimp_values_checked(partner)
+            member = member_of.get(partner.id)
+            synced = (member.synced_values or {}) if member else {}
+            values, errors = maps.mailchimp_values_checked(partner, [synced])
+            if not errors:
+                changed, errors = self._odoo_changes(maps, member, values, synced)
             if errors:
                 plan.failures.append((partner.id, email, "; ".join(errors.values())))
                 continue
-            member = member_of.get(partner.id)
+            odoo_base = {tag: merge_values.canonical(value) for tag, value in values.items()}
             if not member:
-                plan.new_items.append((partner, values))
+                plan.new_items.append((partner, MemberValues(changed, odoo_base, maps)))
                 continue
-            synced = member.synced_values or {}
-            changed = {
-                tag: value
-                for tag, value in values.items()
-                if merge_values.canonical(value) != merge_values.canonical(synced.get(tag))
-            }
             renamed = email != member.email
             if not changed and not renamed:
                 plan.unchanged_ids.append(member.id)
+                if member.odoo_synced_values != odoo_base:
+                    plan.rebased[member.id] = odoo_base  # seen, with nothing to send
                 continue
             blocked = sync_rules.push_blocked_reason(member.status)
             if renamed and not blocked:
@@ -768,10 +844,50 @@ class MailchimpSyncRun(models.Model):
             if blocked:
                 plan.skipped.append((partner.id, email, blocked))
                 continue
-            plan.updates.append((partner, member, values, changed, renamed))
+            mailchimp_base = dict(synced, **{
+                tag: merge_values.canonical(value) for tag, value in changed.items()
+            })
+            plan.updates.append(
+                (partner, member, MemberValues(mailchimp_base, odoo_base, maps), changed, renamed)
+            )
         plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
         self._plan_push_permissions(plan)
         return plan
+
+    def _odoo_changes(self, maps, member, values, synced):
+        """({tag: value to send}, {tag: reason}) for one contact of the push.
+
+        A new member gets every value Mailchimp can take. A linked one gets only
+        what Odoo changed since its own base (Mailchimp's value as last read or
+        written is the other base: a difference that is only Odoo's form of it
+        is not sent), composite values keeping Mailchimp's parts where Odoo's
+        did not change, and nothing Mailchimp already has.
+        """
+        if not member:
+            changes, synced = values, {}
+        else:
+            odoo_synced = member.odoo_synced_values
+            if odoo_synced is None or odoo_synced is False:
+                odoo_synced = sync_rules.legacy_odoo_base(synced, values)
+            changes = sync_rules.push_changes(values, odoo_synced, synced)
+        result, errors = {}, {}
+        for tag, value in changes.items():
+            try:
+                sent = maps.sendable(tag, value, synced.get(tag))
+            except merge_values.MergeValueError as error:
+                spec = maps.by_tag[tag]
+                errors[tag] = self.env._(
+                    "%(field)s (%(tag)s): %(reason)s",
+                    field=spec.label,
+                    tag=tag,
+                    reason=error.reason,
+                )
+                continue
+            if sent is not None:
+                result[tag] = sent
+            elif not member:
+                result[tag] = ""  # nothing Mailchimp can take (left out of the payload)
+        return result, errors
 
     def _merged_by_this_pull(self, member, partner):
         """This run's pull has just merged the contact and nobody wrote it since:
@@ -807,6 +923,7 @@ class MailchimpSyncRun(models.Model):
             self._save_interests(plan, failures)
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
             unchanged.filtered("need_push").write({"need_push": False})
+            self._save_rebased(plan)
             self._add(unchanged=len(unchanged))
             self._record_failures("odoo2mailchimp", failures)
             self._record_failures(
@@ -820,6 +937,15 @@ class MailchimpSyncRun(models.Model):
         # the one being prepared (the next chunk's members are read again if needed)
         plan.partners.invalidate_recordset()
         self.env["mailchimp.member"].invalidate_model()
+
+    def _save_rebased(self, plan):
+        """Odoo's base of the linked contacts the push saw with nothing to send (a
+        value only Odoo's form of Mailchimp's, one Mailchimp cannot take and does
+        not have): the next run compares with what Odoo shows now. One batched
+        UPDATE for the chunk when the ORM flushes."""
+        Member = self.env["mailchimp.member"]
+        for member_id, base in plan.rebased.items():
+            Member.browse(member_id).odoo_synced_values = base
 
     def _push_winners(self, partners, member_of):
         """{email: winning partner id} for the chunk's emails, and losers' reasons (F9).
@@ -952,18 +1078,23 @@ class MailchimpSyncRun(models.Model):
         )
 
     def _member_vals(self, partner, values, mc_member):
-        return self._new_member({
+        sent = [tag for tag, value in values.items() if value not in ("", None)]
+        synced, odoo_synced = _bases_once_sent(values, sent, mc_member)
+        vals = {
             "email": partner.email_normalized,
             "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
             "mailchimp_contact_id": mc_member.get("contact_id"),
             "status": mc_member.get("status"),
             "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
-            "synced_values": values,
-            "synced_fingerprint": merge_values.values_fingerprint(values),
+            "synced_values": synced,
+            "synced_fingerprint": merge_values.values_fingerprint(synced),
             "last_sync_date": fields.Datetime.now(),
             "last_seen_run_id": self.id,
             "partner_write_date": partner.write_date,
-        }, partner)
+        }
+        if odoo_synced is not None:
+            vals["odoo_synced_values"] = odoo_synced
+        return self._new_member(vals, partner)
 
     def _upsert_operations(self, list_id, items, interests=None, opted_out=()):
         """PUTs by subscriber hash with ``status_if_new`` only: they create new members
@@ -1037,26 +1168,28 @@ class MailchimpSyncRun(models.Model):
                     params={"fields": MEMBER_REPLY_FIELDS},
                 )
             )
-            by_id[member.id] = (partner, member, values)
+            by_id[member.id] = (partner, member, values, changed)
         for result in self._run_batch(client, operations, reuse, deadline):
-            partner, member, values = by_id[batch_jobs.record_id(result)]
+            partner, member, values, changed = by_id[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 response = result["response"] or {}
-                member.write(
-                    {
-                        "email": partner.email_normalized,
-                        "subscriber_hash": response.get("id") or member.subscriber_hash,
-                        "status": response.get("status") or member.status,
-                        "mailchimp_last_changed": sync_rules.to_odoo_datetime(
-                            response.get("last_changed")
-                        ),
-                        "synced_values": values,
-                        "synced_fingerprint": merge_values.values_fingerprint(values),
-                        "need_push": False,
-                        "last_sync_date": fields.Datetime.now(),
-                        "partner_write_date": partner.write_date,
-                    }
-                )
+                synced, odoo_synced = _bases_once_sent(values, changed, response)
+                vals = {
+                    "email": partner.email_normalized,
+                    "subscriber_hash": response.get("id") or member.subscriber_hash,
+                    "status": response.get("status") or member.status,
+                    "mailchimp_last_changed": sync_rules.to_odoo_datetime(
+                        response.get("last_changed")
+                    ),
+                    "synced_values": synced,
+                    "synced_fingerprint": merge_values.values_fingerprint(synced),
+                    "need_push": False,
+                    "last_sync_date": fields.Datetime.now(),
+                    "partner_write_date": partner.write_date,
+                }
+                if odoo_synced is not None:
+                    vals["odoo_synced_values"] = odoo_synced
+                member.write(vals)
                 if member.id in permissions:
                     member.synced_permissions = permissions[member.id][1]
                 self._add(updated=1)
@@ -1151,6 +1284,38 @@ class MailchimpSyncRun(models.Model):
         return action
 
 
+class MemberValues(dict):
+    """The merge values planned for one contact of the push: Mailchimp's base once
+    Mailchimp took them (for a new member: the values to send), with ``odoo``,
+    Odoo's values as the push saw them (Odoo's base once sent), and ``maps``, to
+    read what Mailchimp answers. Plain dicts (updates that send no merge value)
+    leave Odoo's base as it is."""
+
+    def __init__(self, values, odoo, maps):
+        super().__init__(values)
+        self.odoo = odoo
+        self.maps = maps
+
+
+def _bases_once_sent(values, sent_tags, mc_member):
+    """(Mailchimp's base, Odoo's base or None) of a member Mailchimp has just written.
+
+    Mailchimp's base is the values planned, where the tags sent take what
+    Mailchimp answers it holds now (it may store a value otherwise than sent,
+    e.g. fill in an address's country), so that the next pull does not take
+    Mailchimp's form of Odoo's value for a change; tags not sent keep their base,
+    so a change made in Mailchimp meanwhile is still pulled.
+    """
+    synced = {tag: merge_values.canonical(value) for tag, value in values.items()}
+    maps = getattr(values, "maps", None)
+    answered = (mc_member or {}).get("merge_fields")
+    if maps is not None and isinstance(answered, dict):
+        tags = [tag for tag in sent_tags if tag in answered]
+        for tag, value in maps.normalize(answered, tags).items():
+            synced[tag] = merge_values.canonical(value)
+    return synced, getattr(values, "odoo", None)
+
+
 def _interests_item(interests, partner):
     """The ``interests`` key of a member payload, when there is one to send."""
     sent = (interests or {}).get(partner.id)
@@ -1198,3 +1363,4 @@ class PushPlan:
         self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
         self.optout_flags = {True: [], False: []}  # member ids whose opt-out to remember
         self.optout_keep_push = []  # member ids whose values are still to be sent
+        self.rebased = {}  # member id: Odoo's base, for members with nothing to send

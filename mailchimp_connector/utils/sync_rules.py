@@ -1,8 +1,9 @@
 """Decisions the sync makes, kept free of any database so each rule is tested alone.
 
 - ``pick_winners``: one Odoo contact per email (F9), the others reported.
-- ``resolve_fields``: field-by-field three-way merge with the pairing's
-  conflict rule and direction (F6, F10).
+- ``resolve_fields`` / ``push_changes``: field-by-field three-way merge with
+  the pairing's conflict rule and direction (F6, F10), each side compared with
+  its own base so that what Odoo cannot hold exactly is never sent back.
 - ``status_to_send`` / ``can_rename``: what may be said about a member's
   status and email without resubscribing anyone (F16, F18).
 - ``next_watermark``: the incremental-pull mark, which must never go back (F15, F31).
@@ -66,46 +67,113 @@ def pick_winners(contacts):
 # --------------------------------------------------------------------------- three-way merge (F10)
 @dataclass
 class Resolution:
-    """What to write on each side for one contact, and the base to store afterwards.
+    """What to write on each side for one contact, and the bases to store afterwards.
 
     Values are in Mailchimp's form (convert Odoo values with to_mailchimp and
     Mailchimp's with normalize_mailchimp before resolving; convert ``to_odoo``
-    values with from_mailchimp). Store ``new_synced`` only once the writes
-    succeeded, so a failed push is retried by the next run.
+    values with from_mailchimp). Store the bases only once the writes
+    succeeded, so a failed push is retried by the next run: ``new_synced`` is
+    Mailchimp's value as the sync last read or wrote it, ``new_odoo_synced``
+    Odoo's value as the sync last saw it (for a tag in ``to_odoo`` it holds
+    Mailchimp's value until the caller replaces it with what Odoo shows once
+    written, which may differ: a name split, a state Odoo lacks). With one
+    shared base (``odoo_synced=None``) ``new_odoo_synced`` stays empty.
     """
 
     to_mailchimp: dict = field(default_factory=dict)
     to_odoo: dict = field(default_factory=dict)
     conflicts: list = field(default_factory=list)
     new_synced: dict = field(default_factory=dict)
+    new_odoo_synced: dict = field(default_factory=dict)
 
     @property
     def changed(self):
         return bool(self.to_mailchimp or self.to_odoo)
 
 
-def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None):
+def _changed(value, tag, base):
+    """Whether a side's value (canonical) moved from its base; a tag without a base is
+    a first sync, where a side with a value counts as changed."""
+    if tag in base:
+        return value != canonical(base[tag])
+    return value != ""
+
+
+def combine(odoo_value, odoo_base, mailchimp_value):
+    """The value Mailchimp gets for a value Odoo changed.
+
+    Plain values are Odoo's. For a composite value (a dict: the address) only
+    the parts Odoo changed since its base are Odoo's; the others keep what
+    Mailchimp has, so a part Odoo cannot hold (a state it lacks, a state it
+    writes otherwise) is never replaced by Odoo's empty or different copy. An
+    Odoo value that became empty as a whole is empty.
+    """
+    if not isinstance(odoo_value, dict):
+        return odoo_value
+    odoo_base = odoo_base if isinstance(odoo_base, dict) else {}
+    mailchimp_value = mailchimp_value if isinstance(mailchimp_value, dict) else {}
+    return {
+        key: part if canonical(part) != canonical(odoo_base.get(key)) else mailchimp_value.get(key, part)
+        for key, part in odoo_value.items()
+    }
+
+
+def legacy_odoo_base(synced, odoo_now):
+    """Odoo's base for a member synced before Odoo's own base was kept.
+
+    Both sides were taken to agree on ``synced`` then, except where Odoo could
+    not hold Mailchimp's value: an empty Odoo value (or part of an address)
+    where ``synced`` has one cannot be told from a value Odoo never kept, so it
+    does not count as a change (an empty value is never sent over Mailchimp's
+    on a guess).
+    """
+    base = {}
+    for tag, value in (synced or {}).items():
+        value = canonical(value)
+        if tag in odoo_now:
+            now = canonical(odoo_now[tag])
+            if now == "":
+                value = ""
+            elif isinstance(now, dict) and isinstance(value, dict):
+                value = {key: "" if part == "" else value.get(key, "") for key, part in now.items()}
+        base[tag] = value
+    return base
+
+
+def resolve_fields(
+    synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None, odoo_synced=None
+):
     """Decide, tag by tag, what to push, what to pull and which tags were in conflict.
 
-    ``synced`` holds the values both sides had after the last sync ({} or None
-    on a first sync; a tag missing from it is treated as a first sync for that
-    tag, e.g. a mapping added later). Only changed sides move: a change on one
-    side goes to the other, a change on both to different values is a
-    conflict the ``winner`` ("odoo" or "mailchimp") takes. A first sync with two
-    different values is a conflict too; an empty side is filled by the other.
+    ``synced`` holds Mailchimp's values as the sync last read or wrote them and
+    ``odoo_synced`` Odoo's as it last saw them ({} or None on a first sync; a
+    tag missing from one is a first sync of that side's tag, e.g. a mapping
+    added later). With ``odoo_synced`` None both sides share ``synced`` as their
+    base (values both sides hold exactly, like the booleans of marketing
+    permissions). Each side counts as changed only against its own base: two
+    values that differ only because Odoo cannot hold Mailchimp's exactly ('da
+    Silva' kept in a name split another way, a state Odoo lacks) are not a
+    change, so nothing moves. A change on one side goes to the other, a change
+    on both to different values is a conflict the ``winner`` ("odoo" or
+    "mailchimp") takes; a composite value sent keeps Mailchimp's parts where
+    Odoo's did not change (``combine``). A first sync with two different values
+    is a conflict too; an empty side is filled by the other.
     ``direction`` blocks pushes (mailchimp2odoo) or pulls (odoo2mailchimp);
     ``push_only`` names tags whose mapping cannot be pulled (see check_mapping).
     Tags default to those of ``odoo_now`` and ``mailchimp_now``: pass mapped tags only.
 
-    When a value may not move, ``new_synced`` keeps the value of the side that
-    would have received it, so the same difference is not reported as a new
-    conflict on every run; a later change on that side is a real conflict again.
+    When a value may not move, each side's base becomes its own value, so the
+    same difference is not reported again on every run; a later change on
+    either side moves again. (With one shared base, the base is the value of the
+    side that would have received it: a later change there is a conflict again.)
     """
     if winner not in WINNERS:
         raise ValueError("winner must be one of %s, not %r." % (", ".join(WINNERS), winner))
     if direction not in DIRECTIONS:
         raise ValueError("direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction))
     synced = synced or {}
+    shared = odoo_synced is None
+    odoo_base = synced if shared else odoo_synced
     push_only = set(push_only)
     if tags is None:
         tags = sorted(set(odoo_now) | set(mailchimp_now))
@@ -114,13 +182,19 @@ def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_o
         odoo_value = canonical(odoo_now.get(tag))
         mc_value = canonical(mailchimp_now.get(tag))
         if odoo_value == mc_value:
-            result.new_synced[tag] = odoo_value
+            result.new_synced[tag] = mc_value
+            _keep_odoo(result, shared, tag, odoo_value)
             continue
-        if tag in synced:
-            base = canonical(synced[tag])
-            odoo_changed, mc_changed = odoo_value != base, mc_value != base
-        else:  # first sync of this tag: a side with a value counts as changed
+        if shared and tag not in synced:  # first sync of this tag for both sides
             odoo_changed, mc_changed = odoo_value != "", mc_value != ""
+        else:
+            odoo_changed = _changed(odoo_value, tag, odoo_base)
+            mc_changed = _changed(mc_value, tag, synced)
+        if not odoo_changed and not mc_changed:
+            # each side as it was: Odoo's form of Mailchimp's value, not a change
+            result.new_synced[tag] = mc_value
+            _keep_odoo(result, shared, tag, odoo_value)
+            continue
         conflict = odoo_changed and mc_changed
         if conflict:
             result.conflicts.append(tag)
@@ -130,14 +204,43 @@ def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_o
         can_push = direction != "mailchimp2odoo"
         can_pull = direction != "odoo2mailchimp" and tag not in push_only
         if source == "odoo" and can_push:
-            result.to_mailchimp[tag] = _out(odoo_now.get(tag))
-            result.new_synced[tag] = odoo_value
+            sent = combine(odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag))
+            result.to_mailchimp[tag] = _out(sent)
+            result.new_synced[tag] = odoo_value if shared else canonical(sent)
+            _keep_odoo(result, shared, tag, odoo_value)
         elif source == "mailchimp" and can_pull:
             result.to_odoo[tag] = _out(mailchimp_now.get(tag))
             result.new_synced[tag] = mc_value
-        else:
+            _keep_odoo(result, shared, tag, mc_value)
+        elif shared:
             result.new_synced[tag] = mc_value if source == "odoo" else odoo_value
+        else:
+            result.new_synced[tag] = mc_value
+            _keep_odoo(result, shared, tag, odoo_value)
     return result
+
+
+def _keep_odoo(result, shared, tag, value):
+    """Odoo's own base, kept only when the sides have one each."""
+    if not shared:
+        result.new_odoo_synced[tag] = value
+
+
+def push_changes(odoo_now, odoo_synced, synced, *, tags=None):
+    """{tag: value to send} for the values Odoo changed since its own base (the push).
+
+    ``odoo_synced`` None means the shared base ``synced``. Composite values
+    keep Mailchimp's parts (``synced``) where Odoo's did not change. Whether
+    Mailchimp can take a value, or already has it, is ``value_to_send``'s call.
+    """
+    synced = synced or {}
+    odoo_base = synced if odoo_synced is None else odoo_synced
+    changes = {}
+    for tag in odoo_now if tags is None else tags:
+        value = canonical(odoo_now.get(tag))
+        if _changed(value, tag, odoo_base):
+            changes[tag] = _out(combine(odoo_now.get(tag), odoo_base.get(tag), synced.get(tag)))
+    return changes
 
 
 def _out(value):
