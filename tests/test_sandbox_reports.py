@@ -48,9 +48,13 @@ def test_explicit_events_report_and_since(api, sandbox):
     assert since["total_items"] == 1
     assert [a["timestamp"] for a in since["emails"][0]["activity"]] == [
         "2030-03-02T10:00:00+00:00", "2030-03-02T10:00:05+00:00"]
-    # since is inclusive
+    # by default since is exclusive ("after a specific time"); the switch makes it inclusive
+    same = api.get(f"/reports/{camp['id']}/email-activity", params={"since": "2030-03-02T10:00:05+00:00"}).json()
+    assert same["total_items"] == 0
+    sandbox.state.set_behaviour(since="inclusive")
     same = api.get(f"/reports/{camp['id']}/email-activity", params={"since": "2030-03-02T10:00:05+00:00"}).json()
     assert same["total_items"] == 1 and len(same["emails"][0]["activity"]) == 1
+    sandbox.state.set_behaviour(since="exclusive")
     od = api.get(f"/reports/{camp['id']}/open-details", params={"since": "2030-03-02T00:00:00+00:00"}).json()
     assert od["total_items"] == 1 and od["total_opens"] == 1
     assert od["members"][0]["opens"] == [{"timestamp": "2030-03-02T10:00:00+00:00", "is_proxy_open": False}]

@@ -176,6 +176,21 @@ def _latency(state, body, query):
     return {"seconds": state.latency}
 
 
+@control("GET", "/behaviour")
+def _get_behaviour(state, body, query):
+    return dict(state.behaviour)
+
+
+@control("POST", "/behaviour")
+def _set_behaviour(state, body, query):
+    return state.set_behaviour(**body)
+
+
+@control("POST", "/clock")
+def _clock(state, body, query):
+    return state.freeze_clock(bool(body.get("frozen", True)))
+
+
 @control("POST", "/limits")
 def _limits(state, body, query):
     return state.set_limits(body.get("max_connections"), body.get("request_timeout"))

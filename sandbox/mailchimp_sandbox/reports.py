@@ -293,7 +293,8 @@ class Campaign:
         }
 
     def email_activity(self, state, i, since_us=None):
-        """One recipient's open/click/bounce activity (``since`` inclusive)."""
+        """One recipient's open/click/bounce activity from ``since_us`` on (the first
+        tick kept: the route has applied the ``since`` behaviour switch)."""
         acts = []
         for ts, action, btype, url, ip in self.events(i):
             if action in LIST_ACTIONS or (since_us is not None and ts < since_us):
