@@ -237,6 +237,12 @@ def _campaign(state, body, query):
                                  body.get("subject") or "Sandbox campaign", **kwargs)
 
 
+@control("POST", "/campaigns/{campaign_id}/events")
+def _campaign_events(state, body, query, campaign_id):
+    _need(body, "events")
+    return state.add_campaign_events(campaign_id, body["events"])
+
+
 @control("POST", "/webhooks/validation")
 def _validation(state, body, query):
     state.set_webhook_validation(body.get("enabled", True))

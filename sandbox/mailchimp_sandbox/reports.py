@@ -391,6 +391,23 @@ def _explicit_events(camp_emails, index, events, send_us):
     return explicit
 
 
+def add_events(state, campaign_id, events):
+    """Control API: activity that arrives after the campaign was sent, for its recipients
+    (member statuses are left as they are). Returns the campaign's report."""
+    with state.lock:
+        camp = state.campaigns.get(campaign_id)
+        if camp is None:
+            raise KeyError(f"no campaign {campaign_id!r}")
+        emails, index = list(camp.emails), dict(camp.index)
+        new = _explicit_events(emails, index, events, camp.send_us)
+        if len(emails) != camp.n:
+            raise ValueError("events can be added for the campaign's recipients only")
+        for i, more in new.items():
+            camp.explicit.setdefault(i, []).extend(more)
+        camp._summarise()
+        return camp.report(state)
+
+
 def create_campaign(state, api_key, list_id, subject, send_time=None, recipients=None, events=None,
                     generate=None, title=None, preview_text="", from_name=None, apply_to_members=True):
     """Control API: a sent campaign with report data.

@@ -386,6 +386,11 @@ class State:
         from .reports import create_campaign
         return create_campaign(self, api_key, list_id, subject, **kwargs)
 
+    def add_campaign_events(self, campaign_id, events):
+        """Events that arrive after the campaign was sent (reports.add_events)."""
+        from .reports import add_events
+        return add_events(self, campaign_id, events)
+
     # ---------------------------------------------------------------- control
     def set_latency(self, seconds):
         self.latency = max(0.0, float(seconds))
