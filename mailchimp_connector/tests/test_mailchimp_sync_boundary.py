@@ -10,6 +10,7 @@ inclusive, archived members listed; ``...ById``: archived members listed, one
 second's members ordered by id). Every combination of the switches is walked by
 the pure tests (tests/test_client_member_walk.py).
 """
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
@@ -18,6 +19,7 @@ from odoo.tests import tagged
 
 from ..utils.mailchimp_client import MailchimpClient
 from ..utils.mailchimp_keys import subscriber_hash
+from ..utils.sync_rules import mark_second, mark_text
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 from .test_mailchimp_sync_rules import SyncRulesCase
 
@@ -240,6 +242,54 @@ class TestSyncBoundary(SyncRulesCase):
         statuses = {m.email: m.status for m in pairing.member_ids}
         self.assertEqual({e for e, s in statuses.items() if s == "archived"}, set(erased))
         self.assertEqual(pairing.member_ids.partner_id, partners)
+
+    def test_a_confirmation_job_outlasting_the_pass_is_read_by_the_next_one(self):
+        self.contacts([{"email": f"slow{i:02d}@corp.com"} for i in range(12)])
+        pairing = self.make_pairing(direction="both")
+        self.assertRunDone(pairing.run_sync())
+        self.client.post(self.member_path("slow00@corp.com") + "/actions/delete-permanent")
+        hidden = [f"slow{i:02d}@corp.com" for i in range(1, 12)]
+        self.sandbox_control("POST", "batches/config", {"paused": True})
+        self.addCleanup(self.sandbox_control, "POST", "batches/config", {"paused": False})
+        pairing.last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        with self.listing_without(hidden):
+            run = pairing.run_sync(deadline=time.monotonic() + 3)
+            self.assertTrue(run.full)
+            self.assertEqual(run.state, "running")
+            self.assertTrue(run.push_batch_id)
+            self.assertEqual(set(pairing.member_ids.mapped("status")), {"subscribed"})
+            self.sandbox_control("POST", "batches/config", {"paused": False})
+            self.assertEqual(pairing.run_sync(), run)
+        self.assertRunDone(run)
+        self.assertFalse(run.push_batch_id)
+        self.assertEqual(self.batch_jobs(), [12])  # its answers were read, not asked again
+        archived = pairing.member_ids.filtered(lambda m: m.status == "archived")
+        self.assertEqual(archived.mapped("email"), ["slow00@corp.com"])
+
+    def test_a_filter_seen_keeping_its_own_second_is_remembered(self):
+        pairing = self.pull_pairing()
+        self.mailchimp_put("early@corp.com", FNAME="Early")
+        self.assertRunDone(pairing.run_sync())
+        self.assertFalse(self.account.sudo().since_semantics)  # a full read asks no since
+        # the next run must read from the second after early@'s change: it asks from
+        # early@'s second, which only an inclusive filter lists
+        second = mark_second(self.mc_member("early@corp.com")["last_changed"])
+        pairing.mailchimp_watermark = mark_text(second + 1)
+        self.sandbox_control("DELETE", "requests")
+        run = pairing.run_sync()
+        self.assertRunDone(run)
+        self.assertEqual(run.progress_done, 0)  # early@ itself is older: dropped
+        query = self.member_gets()[0]["query"]
+        self.assertEqual(query["since_last_changed"], mark_text(second))
+        inclusive = self.sandbox_behaviour.get("since") == "inclusive"
+        learnt = {"since_last_changed": "inclusive"} if inclusive else False
+        self.assertEqual(self.account.sudo().since_semantics, learnt)
+        # from then on the pulls ask from the first second they want
+        pairing.mailchimp_watermark = mark_text(second + 1)
+        self.sandbox_control("DELETE", "requests")
+        self.assertRunDone(pairing.run_sync())
+        query = self.member_gets()[0]["query"]
+        self.assertEqual(query["since_last_changed"], mark_text(second + (1 if inclusive else 0)))
 
     def test_an_incomplete_read_archives_nothing_and_says_so(self):
         self.contacts([{"email": "kept@corp.com"}, {"email": "erased@corp.com"}])
