@@ -302,6 +302,13 @@ def test_new_member_gets_subscribed_or_pending(double_opt_in, expected):
     assert status_to_send("", double_opt_in) == expected
 
 
+@pytest.mark.parametrize("double_opt_in", [False, True])
+def test_an_odoo_opt_out_is_never_subscribed_nor_pending(double_opt_in):
+    # issue 10: a blacklisted contact goes in as unsubscribed (Mailchimp suppresses it)
+    assert new_member_status(double_opt_in, opted_out=True) == "unsubscribed"
+    assert new_member_status(double_opt_in, opted_out=False) == new_member_status(double_opt_in)
+
+
 @pytest.mark.parametrize("status", MEMBER_STATUSES)
 @pytest.mark.parametrize("double_opt_in", [False, True])
 def test_existing_member_never_gets_a_status(status, double_opt_in):

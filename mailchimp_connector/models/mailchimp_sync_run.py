@@ -693,8 +693,11 @@ class MailchimpSyncRun(models.Model):
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
+        # Odoo opt-outs changed since the last run: the blacklist does not touch write_date
+        optout_ids = self._optout_partner_ids()
         if not self.full and pairing.odoo_watermark:
             domain += [
+                "|",
                 "|",
                 "|",
                 # at the mark too: a write in the mark's own transaction has its timestamp
@@ -705,6 +708,7 @@ class MailchimpSyncRun(models.Model):
                     "any",
                     [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
                 ),
+                ("id", "in", optout_ids),
             ]
         Partner = self.env["res.partner"].with_context(active_test=False)
         list_id = pairing.audience_id.mailchimp_list_id
@@ -720,6 +724,7 @@ class MailchimpSyncRun(models.Model):
                         domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
                     )
                     plan = self._plan_push_chunk(chunk, maps) if chunk else None
+                    self._plan_push_optouts(plan)
                     self._plan_interests(plan, *interest_plan)
                     if sending:
                         self._save_push_chunk(client, list_id, sending)
@@ -753,7 +758,7 @@ class MailchimpSyncRun(models.Model):
             plan.subscribed = sender.submit(
                 client.batch_subscribe,
                 list_id,
-                self._new_members_payload(plan.new_items, plan.interests),
+                self._new_members_payload(plan.new_items, plan.interests, plan.optout_new),
                 update_existing=False,
             )
             return
@@ -761,7 +766,7 @@ class MailchimpSyncRun(models.Model):
         plan.subscribed = sender.submit(
             batch_jobs.run_batch,
             client,
-            self._upsert_operations(list_id, plan.new_items, plan.interests),
+            self._upsert_operations(list_id, plan.new_items, plan.interests, plan.optout_new),
             plan.reuse,
             plan.deadline,
         )
@@ -914,13 +919,16 @@ class MailchimpSyncRun(models.Model):
                 self._store_new(
                     client, list_id, plan.new_items, plan.subscribed.result(), failures,
                     interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                    opted_out=plan.optout_new,
                 )
             if plan.subscribed:
                 self._push_new_member_permissions(client, list_id, plan, failures)
             self._send_updates(
                 client, list_id, plan.updates, failures, plan.permissions,
                 interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                unsubscribe=plan.unsubscribe,
             )
+            self._save_push_optouts(client, list_id, plan, failures)
             self._save_interests(plan, failures)
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
             unchanged.filtered("need_push").write({"need_push": False})
@@ -1013,14 +1021,15 @@ class MailchimpSyncRun(models.Model):
             if subscriber_hash(partner.email_normalized) not in busy
         ]
 
-    def _new_members_payload(self, new_items, interests=None):
+    def _new_members_payload(self, new_items, interests=None, opted_out=()):
         """Batch subscribe items for contacts new to the audience: with update_existing
-        off, no status is ever sent to an existing member (Mailchimp refuses them)."""
-        status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        off, no status is ever sent to an existing member (Mailchimp refuses them).
+        ``opted_out``: partner ids opted out in Odoo, added as unsubscribed."""
+        double_opt_in = self.pairing_id.double_opt_in
         return [
             {
                 "email_address": partner.email_normalized,
-                "status": status,
+                "status": sync_rules.new_member_status(double_opt_in, partner.id in opted_out),
                 "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
                 **_interests_item(interests, partner),
             }
@@ -1029,7 +1038,7 @@ class MailchimpSyncRun(models.Model):
 
     def _store_new(
         self, client, list_id, new_items, result, failures, interests=None, reuse=None,
-        deadline=None,
+        deadline=None, opted_out=(),
     ):
         """Link the members a batch subscribe created; addresses Mailchimp already
         had are upserted without a status."""
@@ -1051,7 +1060,7 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(created=len(member_vals))
         if existing:
-            operations = self._upsert_operations(list_id, existing, interests)
+            operations = self._upsert_operations(list_id, existing, interests, opted_out)
             results = self._run_batch(client, operations, reuse, deadline)
             self._store_upserts(existing, results, failures, "updated")
 
@@ -1081,11 +1090,12 @@ class MailchimpSyncRun(models.Model):
             "partner_write_date": partner.write_date,
         }, partner)
 
-    def _upsert_operations(self, list_id, items, interests=None):
+    def _upsert_operations(self, list_id, items, interests=None, opted_out=()):
         """PUTs by subscriber hash with ``status_if_new`` only: they create new members
         and never change an existing member's status (nor resubscribe anybody).
-        Empty Odoo values are left out: they never clear what Mailchimp has."""
-        status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        Empty Odoo values are left out: they never clear what Mailchimp has.
+        ``opted_out``: partner ids opted out in Odoo, new ones added as unsubscribed."""
+        double_opt_in = self.pairing_id.double_opt_in
         return [
             batch_jobs.operation(
                 "put",
@@ -1094,7 +1104,9 @@ class MailchimpSyncRun(models.Model):
                 f"/lists/{list_id}/members/{subscriber_hash(partner.email_normalized)}",
                 {
                     "email_address": partner.email_normalized,
-                    "status_if_new": status,
+                    "status_if_new": sync_rules.new_member_status(
+                        double_opt_in, partner.id in opted_out
+                    ),
                     "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
                     **_interests_item(interests, partner),
                 },
@@ -1119,11 +1131,12 @@ class MailchimpSyncRun(models.Model):
 
     def _send_updates(
         self, client, list_id, updates, failures, permissions=None, interests=None, reuse=None,
-        deadline=None,
+        deadline=None, unsubscribe=(),
     ):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
         ``permissions``: {member id: (changed GDPR permissions, base once sent)};
-        ``interests``: {partner id: interests to send} (F14)."""
+        ``interests``: {partner id: interests to send} (F14); ``unsubscribe``: member
+        ids opted out in Odoo, sent ``status: unsubscribed`` (the only status Odoo sends)."""
         if not updates:
             return
         permissions = permissions or {}
@@ -1137,6 +1150,8 @@ class MailchimpSyncRun(models.Model):
                 body["marketing_permissions"] = consent.permissions_payload(
                     permissions[member.id][0]
                 )
+            if member.id in unsubscribe:
+                body["status"] = "unsubscribed"
             operations.append(
                 batch_jobs.operation(
                     "patch",
@@ -1303,3 +1318,8 @@ class PushPlan:
         self.members = {}  # partner id: its member, for the chunk's linked contacts
         self.interests = {}  # partner id: {interest id: bool} to send (F14)
         self.interests_wanted = {}  # partner id: Odoo's interest values now
+        # Odoo opt-outs (issue 10)
+        self.optout_new = set()  # new contacts opted out in Odoo: added as unsubscribed
+        self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
+        self.optout_flags = {True: [], False: []}  # member ids whose opt-out to remember
+        self.optout_keep_push = []  # member ids whose values are still to be sent

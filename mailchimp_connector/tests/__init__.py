@@ -10,3 +10,4 @@ from . import test_mailchimp_webhook
 from . import test_mailchimp_consent
 from . import test_mailchimp_tag_rule
 from . import test_mailchimp_interest
+from . import test_mailchimp_optout

@@ -3,6 +3,7 @@
 to Odoo's test server (the sandbox POSTs each event as Mailchimp does)."""
 
 import logging
+import time
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
@@ -45,10 +46,10 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.env.invalidate_all()
         return deliveries
 
-    def post_webhook(self, token, fields):
+    def post_webhook(self, token, fields, headers=None):
         self.env.flush_all()
         path = f"{WEBHOOK}/{token}" if token is not None else WEBHOOK
-        response = self.url_open(path, data=fields)
+        response = self.url_open(path, data=fields, headers=headers)
         self.env.invalidate_all()
         return response
 
@@ -281,17 +282,70 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.post_webhook(pairing.webhook_token, unsubscribe["data"])
         self.assertEqual(pairing.member_ids.status, "subscribed")
 
-    def test_bodies_that_are_not_member_events_are_answered_and_ignored(self):
+    def test_events_the_sync_does_not_follow_are_answered_and_ignored(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
         for body in (
             {"type": "campaign", "data[id]": "c1", "data[list_id]": self.list_id},
             {"type": "unsubscribe", "data[list_id]": "another", "data[email]": "ann@corp.com"},
-            {"junk": "x"},
         ):
             response = self.post_webhook(pairing.webhook_token, body)
             self.assertEqual((response.status_code, response.content), (200, b""), body)
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertFalse(self.webhook_run(pairing))
+
+    def test_a_body_that_is_not_a_delivery_gets_400_quickly(self):
+        """Authenticated but unparseable (not Mailchimp's form): refused at once, 4xx,
+        nothing read from Mailchimp and nothing changed."""
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        almost_1mb = "x" * (1024 * 1024 - 4096)
+        bodies = {
+            "junk": {"junk": "x"},
+            "no address": {"type": "unsubscribe", "data[list_id]": self.list_id},
+            "too many fields": {f"data[merges][F{n}]": "v" for n in range(20000)},
+            "nested too deep": {"type": "profile", "data[a][b][c][d][e][f]": "x"},
+            "one huge field": {"type": "profile", "data[list_id]": self.list_id, "x": almost_1mb},
+            "huge field name": {"data[" + "y" * 500000 + "]": "x", "type": "profile"},
+            # Odoo itself would parse this for most of a second before calling the route
+            "a quarter million tiny fields": "&".join(["a=b"] * 250000),
+            "not a form": (b'{"type": "unsubscribe"}', {"Content-Type": "application/json"}),
+        }
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        self.sandbox_control("DELETE", "requests")
+        for name, body in bodies.items():
+            body, headers = body if isinstance(body, tuple) else (body, form)
+            started = time.monotonic()
+            response = self.post_webhook(pairing.webhook_token, body, headers)
+            elapsed = time.monotonic() - started
+            self.assertEqual((response.status_code, response.content), (400, b""), name)
+            self.assertLess(elapsed, 0.2, name)
+        self.assertFalse(self.api_calls(), "no member is read for a body Odoo cannot use")
+        self.assertEqual(pairing.member_ids.status, "subscribed")
+        self.assertFalse(self.webhook_run(pairing))
+
+    def test_bodies_over_1_mb_get_413_before_being_parsed(self):
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        body = {
+            "type": "unsubscribe",
+            "data[list_id]": self.list_id,
+            "data[email]": "ann@corp.com",
+            "data[merges][NOTE]": "x" * (1024 * 1024),
+        }
+        Pairing = type(self.env["mailchimp.pairing"])
+        for token in (pairing.webhook_token, "wrong"):
+            with patch.object(
+                Pairing, "_webhook_pairing_for_token", autospec=True
+            ) as lookup:
+                started = time.monotonic()
+                response = self.post_webhook(token, body)
+                elapsed = time.monotonic() - started
+            self.assertEqual(response.status_code, 413, token)
+            lookup.assert_not_called()
+            self.assertLess(elapsed, 0.5)
+        self.assertEqual(pairing.member_ids.status, "subscribed")
+        # a delivery just under the limit is read as usual
+        body["data[merges][NOTE]"] = "x" * 1000
+        self.assertEqual(self.post_webhook(pairing.webhook_token, body).status_code, 200)
+        self.assertEqual(pairing.member_ids.status, "subscribed")  # re-read: still subscribed
 
     def test_our_own_api_writes_are_not_echoed(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))

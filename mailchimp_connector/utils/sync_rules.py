@@ -146,8 +146,15 @@ def _out(value):
 
 
 # --------------------------------------------------------------------------- status and email (F16, F18)
-def new_member_status(double_opt_in):
-    """The status a new address gets: "pending" makes Mailchimp send the opt-in email."""
+def new_member_status(double_opt_in, opted_out=False):
+    """The status a new address gets: "pending" makes Mailchimp send the opt-in email.
+
+    An address opted out in Odoo (its email blacklist) is never subscribed nor
+    asked to confirm: it goes in as "unsubscribed", which Mailchimp keeps as a
+    suppressed address (issue 10).
+    """
+    if opted_out:
+        return "unsubscribed"
     return "pending" if double_opt_in else "subscribed"
 
 
