@@ -13,13 +13,14 @@ from mailchimp_utils.sync_rules import (
     combine,
     legacy_odoo_base,
     new_member_status,
-    next_watermark,
+    first_second_to_read,
+    mark_second,
+    mark_text,
     pick_winners,
     push_blocked_reason,
     push_changes,
     rename_blocked_reason,
     resolve_fields,
-    settled_watermark,
     status_to_send,
 )
 
@@ -335,42 +336,60 @@ def test_only_subscribed_members_can_be_renamed():
 
 
 # --------------------------------------------------------------------------- watermark (F15)
-def test_watermark_takes_the_latest_instant_not_the_latest_string():
-    seen = ["2024-05-01T10:00:00+02:00", "2024-05-01T09:30:00+00:00", "2024-05-01T04:00:00-05:00"]
-    # 08:00Z, 09:30Z and 09:00Z: the +00:00 one is latest although "10:00" sorts higher
-    assert next_watermark(None, seen) == "2024-05-01T09:30:00+00:00"
+S = 1_795_428_005  # 2026-11-23T10:00:05Z, a second as whole epoch seconds
 
 
-def test_watermark_never_goes_backwards():
-    current = "2024-05-01T12:00:00+00:00"
-    assert next_watermark(current, ["2024-05-01T13:00:00+02:00"]) == current  # 11:00Z is older
-    assert next_watermark(current, []) == current
-    assert next_watermark(current, None) == current
+def test_mark_is_a_whole_second_read_as_an_instant_whatever_its_offset():
+    assert mark_second("2026-11-23T10:00:05+00:00") == S
+    assert mark_second("2026-11-23T12:00:05+02:00") == S  # "12:00" sorts higher, same instant
+    assert mark_second("2026-11-23T10:00:05.999999Z") == S  # rounded down: the second it is in
+    assert mark_second("2026-11-23T10:00:05") == S  # naive = UTC
+    assert mark_second(dt.datetime(2026, 11, 23, 10, 0, 5, tzinfo=dt.timezone.utc)) == S
+    assert mark_second(None) is None and mark_second("") is None
+    assert mark_text(S) == "2026-11-23T10:00:05+00:00"
+    assert mark_text(None) is None
+    assert mark_second(mark_text(S)) == S
 
 
-def test_watermark_moves_forward_across_offsets():
-    assert next_watermark("2024-05-01T12:00:00+02:00", ["2024-05-01T10:00:01Z"]) == "2024-05-01T10:00:01+00:00"
-
-
-def test_watermark_is_written_in_utc_like_mailchimp():
-    assert next_watermark("2024-05-01T12:00:00+02:00", []) == "2024-05-01T10:00:00+00:00"
-    assert next_watermark(None, ["2024-05-01T10:00:00"]) == "2024-05-01T10:00:00+00:00"  # naive = UTC
-    assert next_watermark(None, ["2024-05-01T10:00:00.250000+00:00"]) == "2024-05-01T10:00:00.250000+00:00"
-    assert next_watermark(None, [dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)]) == "2024-05-01T10:00:00+00:00"
-
-
-def test_watermark_without_anything_is_none():
-    assert next_watermark(None, []) is None
-    assert next_watermark("", ["", None]) is None
-
-
-def test_watermark_ignores_unreadable_timestamps_from_mailchimp():
-    assert next_watermark(None, ["", "never", None, "2024-05-01T10:00:00+00:00"]) == "2024-05-01T10:00:00+00:00"
-
-
-def test_unreadable_current_watermark_is_an_error():
+def test_unreadable_stored_mark_is_an_error():
     with pytest.raises(ValueError):
-        next_watermark("yesterday", ["2024-05-01T10:00:00+00:00"])
+        mark_second("yesterday")
+
+
+def test_seconds_still_open_when_the_walk_began_are_read_again():
+    # the walk began 1.5 s after 10:00:05 ended: with a 5 s margin, a change may
+    # still be listed with any second from 10:00:02 on, even one the walk has read
+    # (and, in a second's order Mailchimp does not document, before what it read)
+    assert first_second_to_read(S - 100, S, "2026-11-23T10:00:06.5+00:00", 5) == S - 4
+    # began 5 s after it ended: nothing more can be stamped 10:00:05
+    assert first_second_to_read(S - 100, S, "2026-11-23T10:00:11+00:00", 5) == S + 1
+    started = dt.datetime(2026, 11, 23, 10, 0, 6, tzinfo=dt.timezone.utc)
+    assert first_second_to_read(S - 100, S, started, 0) == S + 1
+
+
+def test_a_complete_walk_has_seen_every_second_before_its_start_minus_the_margin():
+    # nothing read since 10:00:05, the walk began an hour later: the next one
+    # starts at 10:59:55, whatever the newest second read
+    assert first_second_to_read(S, None, "2026-11-23T11:00:00+00:00", 5) == S + 3590
+    assert first_second_to_read(S - 100, S, "2026-11-23T11:00:00.9+00:00", 5) == S + 3590
+    # an empty audience read from the beginning
+    assert first_second_to_read(None, None, "2026-11-23T10:00:05+00:00", 5) == S - 5
+
+
+def test_an_incomplete_walk_goes_on_from_the_newest_second_it_read():
+    started = "2026-11-23T11:00:00+00:00"
+    assert first_second_to_read(S - 100, S, started, 5, complete=False) == S
+    assert first_second_to_read(S, None, started, 5, complete=False) == S
+    assert first_second_to_read(None, None, started, 5, complete=False) is None
+    # or from the first second still open when it began, if that is earlier
+    assert first_second_to_read(S - 100, S, "2026-11-23T10:00:03+00:00", 5, complete=False) == S - 7
+
+
+def test_the_mark_never_goes_back_and_nothing_known_is_none():
+    assert first_second_to_read(S, S - 1, "2026-11-23T10:00:06+00:00", 5) == S
+    assert first_second_to_read(S, None, None, 5) == S  # no time from Mailchimp
+    assert first_second_to_read(S - 9, S, None, 5) == S  # ... the newest second read again
+    assert first_second_to_read(None, None, None, 5) is None
 
 
 def test_to_odoo_datetime_gives_naive_utc():
@@ -382,28 +401,6 @@ def test_to_odoo_datetime_gives_naive_utc():
     assert to_odoo_datetime("2015-10-21T15:41:36Z") == dt.datetime(2015, 10, 21, 15, 41, 36)
     assert to_odoo_datetime("") is False
     assert to_odoo_datetime(None) is False
-
-
-# --------------------------------------------------------------------------- settled watermark
-def test_settled_watermark_moves_past_a_second_only_once_it_is_settled():
-    mark = "2026-11-23T10:00:05+00:00"
-    # the pull started 0.5 s after that second ended: keep it inclusive
-    assert settled_watermark(mark, "2026-11-23T10:00:06.5+00:00", 5) == mark
-    # started 5 s after it ended: nothing can still be stamped 10:00:05
-    assert (
-        settled_watermark(mark, "2026-11-23T10:00:11+00:00", 5)
-        == "2026-11-23T10:00:06+00:00"
-    )
-    # no margin asked, and an aware datetime as the start
-    started = dt.datetime(2026, 11, 23, 10, 0, 6, tzinfo=dt.timezone.utc)
-    assert settled_watermark(mark, started, 0) == "2026-11-23T10:00:06+00:00"
-
-
-def test_settled_watermark_keeps_what_it_cannot_judge():
-    assert settled_watermark(None, "2026-11-23T10:00:11+00:00", 5) is None
-    assert settled_watermark("2026-11-23T10:00:05+00:00", None, 5) == (
-        "2026-11-23T10:00:05+00:00"
-    )
 
 
 # --------------------------------------------------------------------------- two bases (issue 10)

@@ -111,7 +111,7 @@ class MailchimpPairing(models.Model):
     mailchimp_watermark = fields.Char(
         readonly=True,
         copy=False,
-        help="Last Mailchimp change (last_changed) already applied in Odoo.",
+        help="First second of Mailchimp changes (last_changed) the next pull reads.",
     )
     odoo_watermark = fields.Datetime(
         readonly=True,
@@ -381,7 +381,7 @@ class MailchimpPairing(models.Model):
     @api.model
     def _watermark_margin(self):
         """Seconds after which Mailchimp can no longer stamp a change with a past
-        second (clock differences between its servers): see settled_watermark."""
+        second (clock differences between its servers): see first_second_to_read."""
         return float(
             self.env["ir.config_parameter"].sudo().get_param(
                 "mailchimp_connector.watermark_margin_seconds", "5"

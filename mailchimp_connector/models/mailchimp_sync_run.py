@@ -3,6 +3,7 @@ import json
 import logging
 import time
 from collections import Counter
+from types import SimpleNamespace
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -10,6 +11,7 @@ import psycopg2
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import split_every
 
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import batch_jobs, consent, interest_rules, merge_values, sync_rules
@@ -26,6 +28,8 @@ SUBSCRIBE_UP_TO = 1500
 # what the sync reads of a member Mailchimp returns from a /batches upsert or PATCH:
 # its merge values too, to remember what Mailchimp made of the values sent
 MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
+# members a full read did not see, confirmed one GET each up to this many, else by one /batches job
+CONFIRM_DIRECTLY = 10
 ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
 MEMBER_FIELDS = [
     "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
@@ -176,7 +180,8 @@ class MailchimpSyncRun(models.Model):
             {
                 "state": state,
                 "end_date": fields.Datetime.now(),
-                "message": message,
+                # after what the run noted on its way (_pull_note)
+                "message": "\n".join(part for part in (self.message, message) if part) or False,
                 "stage": "end",
             }
         )
@@ -215,61 +220,52 @@ class MailchimpSyncRun(models.Model):
     # ------------------------------------------------------------------
 
     def _pull(self, client, deadline=None):
-        """Read members changed since the watermark, oldest change first.
+        """Read the members changed since the first second still to read, oldest change first.
 
-        A full run reads everything, unless it is resuming: then it goes on
-        from the watermark its own committed pages left. The next page is
-        read from Mailchimp while this one is written to the database.
+        A full run reads everything, and the archived members apart, unless it is
+        resuming: then it goes on from the second its own committed pages reached.
+        The next page is read from Mailchimp while this one is written. A member a
+        complete full read did not see is archived only once Mailchimp confirms it
+        (``_pull_confirm_missing``).
         """
         pairing = self.pairing_id
         self._pull_consent_start()
-        since = None
-        if pairing.mailchimp_watermark and (not self.full or self.pull_resumed):
-            since = pairing.mailchimp_watermark
+        mark = self._pull_mark()
+        since = mark if mark is not None and (not self.full or self.pull_resumed) else None
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         maps = pairing.field_map_ids._plan()
         fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
         if pairing.interest_map_ids:
             fields_wanted.append("interests")  # stored as read (F14)
-        watermark, read_started = pairing.mailchimp_watermark or None, None
-        walk = client.pages_since(path, "members", since=since, fields=fields_wanted)
-        with closing(read_ahead(walk)) as pages:
-            for page in pages:
-                read_started = read_started or page.server_time
-                if page:
-                    self._pull_page_committed(page, maps, client)
-                    watermark = sync_rules.next_watermark(
-                        watermark, [member.get("last_changed") for member in page]
-                    )
-                    pairing.mailchimp_watermark = watermark
-                    self.pull_resumed = True
-                    self._commit()
-                if self._out_of_time(deadline):
-                    return False
+        walk = self._pull_walk(client, path, maps, fields_wanted, since, deadline)
+        if walk is None:
+            return False
         if self.full:
-            # archived members are listed only when asked for: read them so that a
-            # first sync links them and the push does not add back what was deleted
-            # in Mailchimp (F17); they do not move the watermark
-            walk = client.pages_since(
-                path, "members", params={"status": "archived"}, fields=fields_wanted
+            # archived members are listed only when asked for (or with the others: then
+            # those already read are not merged twice): read them so that a first sync
+            # links them and the push does not add back what was deleted in Mailchimp
+            # (F17); they do not move the mark
+            archived = self._pull_walk(
+                client, path, maps, fields_wanted, None, deadline,
+                params={"status": "archived"}, skip=walk.archived,
             )
-            with closing(read_ahead(walk)) as pages:
-                for page in pages:
-                    if page:
-                        self._pull_page_committed(page, maps, client)
-                        self._commit()
-                    if self._out_of_time(deadline):
-                        return False
-            # a full read that did not see a member: it was deleted in Mailchimp (F17)
-            self.env["mailchimp.member"].search(
-                [
-                    ("pairing_id", "=", pairing.id),
-                    ("last_seen_run_id", "!=", self.id),
-                    ("status", "!=", "archived"),
-                ]
-            ).write({"status": "archived"})
-        pairing.mailchimp_watermark = sync_rules.settled_watermark(
-            pairing.mailchimp_watermark, read_started, pairing._watermark_margin()
+            if archived is None:
+                return False
+            if walk.complete and archived.complete:
+                if not self._pull_confirm_missing(client, path, maps, fields_wanted, deadline):
+                    return False
+            else:
+                self._pull_note(
+                    self.env._(
+                        "Mailchimp's member list was incomplete while it was read (it served "
+                        "fewer members than it counted, or kept changing): no member was marked "
+                        "archived. The next full sync checks again."
+                    )
+                )
+        self._set_pull_mark(
+            sync_rules.first_second_to_read(
+                since, walk.newest, walk.started, pairing._watermark_margin(), walk.complete
+            )
         )
         push = self.direction in ("both", "odoo2mailchimp")
         self.stage = "push" if push else "end"
@@ -279,6 +275,135 @@ class MailchimpSyncRun(models.Model):
             # queries on its real size, not on the statistics of an empty table
             self.env.cr.execute("ANALYZE mailchimp_member")
         return True
+
+    def _pull_walk(self, client, path, maps, fields_wanted, since, deadline, params=None, skip=None):
+        """One walk over the audience's members (``MailchimpClient.pages_since``), each
+        page merged and committed. The main walk (no ``params``) commits with each page
+        the second a rerun must start from; ``skip``: (id, last_changed) not to merge
+        again. Returns what the walk saw, or None when ``deadline`` came first."""
+        account = self.pairing_id.account_id.sudo()
+        inclusive = (account.since_semantics or {}).get("since_last_changed") == "inclusive"
+        margin = self.pairing_id._watermark_margin()
+        seen = SimpleNamespace(complete=False, newest=None, started=None, archived=set())
+        pages = client.pages_since(
+            path, "members", params=params, since=since, fields=fields_wanted, inclusive=inclusive
+        )
+        with closing(read_ahead(pages)) as pages:
+            for page in pages:
+                seen.started = seen.started or page.server_time
+                if page.complete is not None:
+                    seen.complete = page.complete
+                if page.since_inclusive and not inclusive:
+                    # Mailchimp showed a member of the very second it was asked from:
+                    # its since_last_changed keeps that second, later walks ask from it
+                    inclusive = True
+                    account.since_semantics = dict(
+                        account.since_semantics or {}, since_last_changed="inclusive"
+                    )
+                if skip:
+                    page = [m for m in page if (m["id"], m.get("last_changed")) not in skip]
+                if page:
+                    self._pull_page_committed(page, maps, client)
+                    seconds = [sync_rules.mark_second(m["last_changed"]) for m in page]
+                    if seen.newest is not None:
+                        seconds.append(seen.newest)
+                    seen.newest = max(seconds)
+                    seen.archived.update(
+                        (m["id"], m["last_changed"]) for m in page if m["status"] == "archived"
+                    )
+                    if params is None:
+                        # cut off now, the run would go on from there
+                        self._set_pull_mark(
+                            sync_rules.first_second_to_read(
+                                since, seen.newest, seen.started, margin, complete=False
+                            )
+                        )
+                        self.pull_resumed = True
+                    self._commit()
+                if self._out_of_time(deadline):
+                    return None
+        return seen
+
+    def _pull_confirm_missing(self, client, path, maps, fields_wanted, deadline):
+        """After a complete full read: the linked members it did not see. Absence is
+        not deletion: each is read from Mailchimp (a few directly, more as one
+        /batches job of GETs). A 404 or an archived member is marked archived; any
+        other member Mailchimp shows goes through the pull's merge (the listing simply
+        did not show it). Returns False when the job outlasts ``deadline`` (the next
+        pass reads its answers)."""
+        Member = self.env["mailchimp.member"]
+        missing = Member.search_fetch(
+            [
+                ("pairing_id", "=", self.pairing_id.id),
+                ("last_seen_run_id", "!=", self.id),
+                ("status", "!=", "archived"),
+            ],
+            ["subscriber_hash"],
+            order="id",
+        )
+        if not missing:
+            self.push_batch_id = False  # a job an earlier pass left for them: not needed now
+            return True
+        params = {"fields": ",".join(fields_wanted)}
+        answers = []  # (member, HTTP status, member as Mailchimp shows it)
+        if len(missing) <= CONFIRM_DIRECTLY and not self.push_batch_id:
+            for member in missing:
+                try:
+                    found = client.get(f"{path}/{member.subscriber_hash}", params=params)
+                except mc_errors.MailchimpNotFoundError:
+                    answers.append((member, 404, None))
+                else:
+                    answers.append((member, 200, found))
+        else:
+            operations = [
+                batch_jobs.operation(
+                    "get", member.id, "GET", f"{path}/{member.subscriber_hash}", None, params
+                )
+                for member in missing
+            ]
+            try:
+                reuse = self._left_over_batch(client, deadline)
+                results = self._run_batch(client, operations, reuse, deadline)
+            except batch_jobs.BatchStillRunning as waiting:
+                self.push_batch_id = waiting.batch_id
+                self._count_requests(client)
+                self._commit()
+                return False
+            by_id = {member.id: member for member in missing}
+            answers = [
+                (by_id[batch_jobs.record_id(result)], result["status_code"], result["response"])
+                for result in results
+            ]
+        gone = Member.browse([member.id for member, status, _body in answers if status == 404])
+        shown = [body for _member, status, body in answers if status == 200 and body]
+        gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
+        for chunk in split_every(1000, shown, list):
+            self._pull_page_committed(chunk, maps, client)
+        unconfirmed = len(missing) - len(gone) - len(shown)
+        if unconfirmed:
+            self._pull_note(
+                self.env._(
+                    "%s members not seen by the full read could not be checked with Mailchimp; "
+                    "they were left as they are.",
+                    unconfirmed,
+                )
+            )
+        self._count_requests(client)
+        self._commit()
+        return True
+
+    def _pull_mark(self):
+        """The first second the next pull must read (whole epoch seconds), or None:
+        the one place that reads where the pull stands (see _set_pull_mark)."""
+        return sync_rules.mark_second(self.pairing_id.mailchimp_watermark)
+
+    def _set_pull_mark(self, second):
+        """Record, with the chunk being committed, the first second to read next."""
+        self.pairing_id.mailchimp_watermark = sync_rules.mark_text(second)
+
+    def _pull_note(self, text):
+        """Something the run's message must say at its end."""
+        self.message = "\n".join(part for part in (self.message, text) if part)
 
     def _pull_page_committed(self, page, maps, client):
         """One page, in a savepoint, counted with the requests sent so far."""
@@ -346,9 +471,9 @@ class MailchimpSyncRun(models.Model):
                 # interests are read only for syncs that map some (F14): stored as read
                 and ("interests" not in mc_member or mc_member["interests"] == member.mailchimp_interests)
             ):
-                # read again only because of the watermark's inclusive second (or
-                # what this sync itself sent): Mailchimp has nothing new for it. A
-                # full run merges it all the same (a new mapping, a missed change)
+                # read again only because the pull reads again the seconds that were
+                # still open (or what this sync itself sent): Mailchimp has nothing new
+                # for it. A full run merges it all the same (a new mapping, a missed change)
                 counts["unchanged" if member.partner_id else "skipped"] += 1
                 continue
             common = {

@@ -6,9 +6,10 @@
   its own base so that what Odoo cannot hold exactly is never sent back.
 - ``status_to_send`` / ``can_rename``: what may be said about a member's
   status and email without resubscribing anyone (F16, F18).
-- ``next_watermark``: the incremental-pull mark, which must never go back (F15, F31).
+- ``first_second_to_read``: where the next incremental pull starts (F15, F31).
 """
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 from .merge_values import canonical, is_empty, normalize_email
@@ -331,23 +332,54 @@ def _format_timestamp(moment):
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
 
 
-def next_watermark(current, seen_timestamps):
-    """The highest ``last_changed`` seen, compared as instants, never below ``current``.
+def mark_second(value):
+    """A stored mark or a Mailchimp timestamp -> whole epoch seconds (rounded down),
+    None when empty. An unreadable value raises ValueError: a stored mark must never
+    be silently reset. Whole seconds are returned as they are."""
+    if isinstance(value, int):
+        return value
+    moment = _parse_timestamp(value)
+    return None if moment is None else math.floor(moment.timestamp())
 
-    Returns it as Mailchimp writes it (UTC, "+00:00"), or None when there is
-    neither a current mark nor a timestamp. Empty or unreadable timestamps
-    from Mailchimp are ignored; an unreadable ``current`` raises ValueError
-    because a stored mark must never be silently reset.
+
+def mark_text(second):
+    """Whole epoch seconds as stored and as Mailchimp writes times (UTC, "+00:00")."""
+    if second is None:
+        return None
+    return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))  # noqa: UP017
+
+
+def first_second_to_read(mark, highest_read, read_started, margin_seconds, complete=True):
+    """Where the next member walk starts: the first second it must read (or None).
+
+    ``mark`` is where this walk started (None: from the beginning),
+    ``highest_read`` the newest second it read, ``read_started`` when Mailchimp
+    answered its first page (its own clock), ``complete`` whether it reached the
+    end of the listing.
+
+    A change is listed at the latest ``margin_seconds`` after its second ended
+    (clock differences between Mailchimp's servers), so every second before
+    ``read_started - margin`` was settled when the walk began: its members could
+    only leave it (a member that changes gets a new time), and the walk, which
+    checks each page against the previous one, read all of them. A later second
+    may still receive changes, and where Mailchimp puts one inside its second is
+    not documented (by change time, or by id: then possibly before the walk's
+    position), so the next walk reads it again. Hence: a complete walk is followed
+    from that settled limit; an incomplete one (cut off, or a listing that served
+    fewer members than it counted) from the newest second it read, or that limit
+    if earlier. Never before ``mark``; without a time from Mailchimp, from the
+    newest second read (the one that may be partly read).
     """
-    best = _parse_timestamp(current)
-    for value in seen_timestamps or ():
-        try:
-            moment = _parse_timestamp(value)
-        except (TypeError, ValueError):
-            continue
-        if moment is not None and (best is None or moment > best):
-            best = moment
-    return _format_timestamp(best) if best is not None else None
+    if read_started is None:
+        known = [second for second in (mark, highest_read) if second is not None]
+        return max(known) if known else None
+    started = _parse_timestamp(read_started).timestamp()
+    settled = math.floor(started - max(0.0, float(margin_seconds)))
+    if not complete:
+        if highest_read is None:
+            return mark
+        settled = min(settled, highest_read)
+    return settled if mark is None else max(mark, settled)
 
 
 def to_odoo_datetime(value):
@@ -356,23 +388,3 @@ def to_odoo_datetime(value):
     if moment is None:
         return False
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
-def settled_watermark(watermark, read_started, margin_seconds):
-    """The mark the next pull starts from: exclusive of ``watermark``'s second when it is settled.
-
-    ``since_last_changed`` is inclusive and to the second, so a mark kept as is
-    makes every run read again all members changed in that second (thousands
-    after an import). Once the pull that reached the mark had started
-    ``margin_seconds`` after that second ended (``read_started``: Mailchimp's
-    own clock), nothing can still be stamped with it: the next pull may start
-    at the following second. Otherwise the mark stays inclusive.
-    """
-    if not watermark or not read_started:
-        return watermark
-    mark, started = _parse_timestamp(watermark), _parse_timestamp(read_started)
-    second = mark.replace(microsecond=0)
-    following = second + dt.timedelta(seconds=1)
-    if started >= following + dt.timedelta(seconds=max(0.0, float(margin_seconds))):
-        return _format_timestamp(max(mark, following))
-    return watermark
