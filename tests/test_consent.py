@@ -3,13 +3,62 @@ import pytest
 
 from mailchimp_utils.consent import (
     BLACKLIST_STATUSES,
+    OPT_OUT_UNSUBSCRIBES,
     blacklist_action,
     changed_permissions,
     member_permissions,
+    new_member_opt_out,
+    optout_action,
     permission_values,
     permissions_payload,
     resolve_permissions,
 )
+
+
+# --------------------------------------------------------------------------- Odoo opt-outs
+ALL_STATUSES = ["subscribed", "pending", "unsubscribed", "cleaned", "transactional", "archived",
+                None]
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+@pytest.mark.parametrize("unsubscribe", [True, False])
+@pytest.mark.parametrize("remembered,opted_out", [(False, False), (True, True), (None, False)])
+def test_no_change_in_odoo_does_nothing(remembered, opted_out, status, unsubscribe):
+    # a person who subscribed again in Mailchimp while still blacklisted stays subscribed
+    assert optout_action(remembered, opted_out, status, unsubscribe=unsubscribe) is None
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+@pytest.mark.parametrize("unsubscribe", [True, False])
+def test_leaving_the_blacklist_sends_nothing(status, unsubscribe):
+    # Odoo never re-subscribes anybody: only remembered
+    assert optout_action(True, False, status, unsubscribe=unsubscribe) == "forget"
+
+
+@pytest.mark.parametrize("remembered", [False, None])
+@pytest.mark.parametrize("status", ALL_STATUSES)
+def test_a_new_opt_out_unsubscribes_only_who_mailchimp_mails(remembered, status):
+    action = optout_action(remembered, True, status, unsubscribe=True)
+    if status in ("subscribed", "pending"):
+        assert action == "unsubscribe"
+    else:
+        # cleaned, archived, transactional, already unsubscribed, not known: no status sent
+        assert action == "remember"
+    assert OPT_OUT_UNSUBSCRIBES == ("subscribed", "pending")
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+def test_with_the_option_off_an_opt_out_is_only_remembered(status):
+    assert optout_action(False, True, status, unsubscribe=False) == "remember"
+
+
+def test_new_contacts_opted_out_follow_the_policy():
+    assert new_member_opt_out(False, "skip") == "subscribe"
+    assert new_member_opt_out(False, "unsubscribed") == "subscribe"
+    assert new_member_opt_out(True, "unsubscribed") == "unsubscribed"
+    assert new_member_opt_out(True, "skip") == "skip"
+    with pytest.raises(ValueError):
+        new_member_opt_out(True, "subscribed")
 
 
 # --------------------------------------------------------------------------- blacklist

@@ -13,6 +13,7 @@ from mailchimp_utils.merge_values import (
     MergeValueError,
     ValueTooLong,
     address_from_mailchimp,
+    address_parts,
     address_to_mailchimp,
     allowed_directions,
     check_mapping,
@@ -21,9 +22,14 @@ from mailchimp_utils.merge_values import (
     join_name,
     normalize_email,
     normalize_mailchimp,
+    pull_refusal,
     split_name,
+    split_name_like,
+    state_label,
     to_mailchimp,
+    value_to_send,
     values_fingerprint,
+    why_not_pulled,
 )
 
 TIERS = [("gold", "Gold"), ("silver", "Silver")]
@@ -198,7 +204,8 @@ def test_default_mappings_for_a_new_audience():
         {"merge_tag": "ADDRESS", "source_kind": "address", "odoo_field": None},
         {"merge_tag": "PHONE", "source_kind": "field", "odoo_field": "phone"},
         {"merge_tag": "BIRTHDAY", "source_kind": "field", "odoo_field": "x_birthday"},
-        {"merge_tag": "COMPANY", "source_kind": "field", "odoo_field": "commercial_company_name"},
+        # the company Odoo shows is computed: the "company" source pulls into company_name
+        {"merge_tag": "COMPANY", "source_kind": "company", "odoo_field": None},
     ]
 
 
@@ -737,3 +744,162 @@ def test_sandbox_refuses_the_partial_address_we_never_send():
     assert check_merge_value({"type": "address"}, partial)[1] is not None
     assert address_to_mailchimp("1 Main St", "", "Atlanta", "30318", "", "US") == ""
     assert check_merge_value({"type": "address"}, "") == ("", None)
+
+
+# --------------------------------------------------------------------------- pull targets (issue 10)
+COMPUTED = {"computed": True, "readonly": True, "stored": True}
+TARGETS_REFUSED = [
+    ({"related": True, "computed": True, "inverse": True, "stored": False}, "related field"),
+    (COMPUTED, "Odoo computes it"),
+    ({"computed": True, "stored": False}, "Odoo computes it"),
+    ({"readonly": True}, "read-only"),
+]
+
+
+@pytest.mark.parametrize("target, fragment", TARGETS_REFUSED)
+def test_a_field_that_does_not_keep_what_is_written_is_push_only(target, fragment):
+    assert check_mapping("field", "char", "text", target=target) == PUSH_ONLY
+    assert fragment in pull_refusal(target)
+    assert fragment in why_not_pulled("field", "char", "text", target)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [None, {}, {"computed": True, "inverse": True, "stored": True},
+     # an editable stored computed field (readonly=False) keeps what is written
+     {"computed": True, "readonly": False, "stored": True}],
+)
+def test_a_writable_field_is_pulled(target):
+    assert check_mapping("field", "char", "text", target=target) == PUSH_PULL
+    assert pull_refusal(target) is None
+    assert why_not_pulled("field", "char", "text", target) == ""
+
+
+def test_a_refused_target_keeps_the_type_rules():
+    # the type rule still refuses what it refused; a push-only pair stays push-only
+    with pytest.raises(MappingError):
+        check_mapping("field", "boolean", "number", target=COMPUTED)
+    assert check_mapping("field", "many2one", "text", target=COMPUTED) == PUSH_ONLY
+    assert check_mapping("field", "date", "birthday", target=None) == PUSH_ONLY
+    assert "no year" in why_not_pulled("field", "date", "birthday")
+    assert "time of day" in why_not_pulled("field", "datetime", "text")
+
+
+def test_the_company_source_fills_text_fields_only():
+    assert check_mapping("company", "char", "text") == PUSH_PULL
+    with pytest.raises(MappingError, match="company name can only fill a Mailchimp Text"):
+        check_mapping("company", "char", "number")
+
+
+def test_default_mappings_never_pull_into_a_computed_field():
+    partner_fields = {
+        "name": {"type": "char"},
+        "company_name": {"type": "char"},
+        "commercial_company_name": {"type": "char", "target": COMPUTED},
+    }
+    assert _by_tag(default_mappings(SANDBOX_FIELDS, partner_fields))["COMPANY"] == ("company", None)
+    # a field with that name that Odoo computes: proposed, push-only through check_mapping
+    phone = {"phone": {"type": "char", "target": COMPUTED}}
+    assert _by_tag(default_mappings(SANDBOX_FIELDS, phone))["PHONE"] == ("field", "phone")
+    assert check_mapping("field", "char", "phone", target=COMPUTED) == PUSH_ONLY
+
+
+# --------------------------------------------------------------------------- names split like Mailchimp
+@pytest.mark.parametrize(
+    "name, hints, expected",
+    [
+        # Mailchimp's halves join into the name: kept as they are
+        ("Françoise da Silva", [("Françoise", "da Silva")], ("Françoise", "da Silva")),
+        ("José María de la Cruz", [("José María", "de la Cruz")], ("José María", "de la Cruz")),
+        ("美咲 山田", [("美咲", "山田")], ("美咲", "山田")),
+        ("Ludwig  van der Rohe ", [("Ludwig", "van der Rohe")], ("Ludwig", "van der Rohe")),
+        # the most trusted hint first
+        ("Ana Maria Silva", [("Ana Maria", "Silva"), ("Ana", "Maria Silva")], ("Ana Maria", "Silva")),
+        ("Ana Maria Silva", [("X", "Y"), ("Ana", "Maria Silva")], ("Ana", "Maria Silva")),
+        # a changed last name keeps Mailchimp's first name, and the other way round
+        ("Françoise da Costa", [("Françoise", "da Silva")], ("Françoise", "da Costa")),
+        ("Fran da Silva", [("Françoise", "da Silva")], ("Fran", "da Silva")),
+        # a middle name added goes with the first name, as split_name does
+        ("Jean Paul Martin", [("Jean", "Martin")], ("Jean Paul", "Martin")),
+        # no usable hint: split_name
+        ("Jean Claude Van Damme", [], ("Jean Claude Van", "Damme")),
+        ("Jean Claude Van Damme", [(None, None), ("", "")], ("Jean Claude Van", "Damme")),
+        ("Cher", [("Sonny", "Bono")], ("Cher", "")),
+        ("", [("Jane", "Doe")], ("", "")),
+        # one half not mapped (None)
+        ("Françoise da Silva", [("Françoise", None)], ("Françoise", "da Silva")),
+        ("Françoise da Silva", [(None, "da Silva")], ("Françoise", "da Silva")),
+    ],
+)
+def test_split_name_like_mailchimp(name, hints, expected):
+    assert split_name_like(name, hints) == expected
+
+
+def test_split_name_like_gives_back_the_name():
+    for name, hints in [("Françoise da Costa", [("Françoise", "da Silva")]),
+                        ("Jean Paul Martin", [("Jean", "Martin")]),
+                        ("A B C D", [("Q", "R")])]:
+        assert join_name(*split_name_like(name, hints)) == name
+
+
+# --------------------------------------------------------------------------- states and addresses
+@pytest.mark.parametrize(
+    "code, name, uses_code, hints, expected",
+    [
+        ("IL", "Illinois", True, [], "IL"),
+        ("DE-BE", "Berlin", False, [], "Berlin"),  # nobody writes DE-BE on an address
+        ("DE-BE", "Berlin", False, ["berlin"], "berlin"),  # what Mailchimp holds wins
+        ("IL", "Illinois", True, ["Illinois"], "Illinois"),
+        ("IL", "Illinois", True, ["il"], "il"),
+        ("IL", "Illinois", True, ["Ohio", None, ""], "IL"),  # another state: Odoo's
+        ("", "Somewhere", True, [], "Somewhere"),
+        ("XY", "", False, [], "XY"),
+        (False, False, True, ["x"], ""),
+    ],
+)
+def test_state_label(code, name, uses_code, hints, expected):
+    assert state_label(code, name, uses_code, hints) == expected
+
+
+def test_odoo_address_is_compared_part_by_part_complete_or_not():
+    partial = {"street": "1 Main St", "street2": "", "city": "Wien", "zip": "1010", "state": "",
+               "country_code": "at"}
+    assert to_mailchimp(partial, "address", "address") == {
+        "addr1": "1 Main St", "addr2": "", "city": "Wien", "state": "", "zip": "1010", "country": "AT",
+    }
+    assert to_mailchimp(dict.fromkeys(partial, ""), "address", "address") == ""
+    assert address_parts(None, False, " ", "", "", "") == ""
+
+
+def test_mailchimp_address_normalised_part_by_part_complete_or_not():
+    partial = {"addr1": "1 Main St ", "city": "Wien", "zip": "1010", "country": "at"}
+    assert normalize_mailchimp(partial, "address") == {
+        "addr1": "1 Main St", "addr2": "", "city": "Wien", "state": "", "zip": "1010", "country": "AT",
+    }
+    assert normalize_mailchimp({"addr1": "", "city": ""}, "address") == ""
+
+
+FULL = {"addr1": "1 rue de Rivoli", "addr2": "", "city": "Paris", "state": "Île-de-France",
+        "zip": "75001", "country": "FR"}
+
+
+def test_value_to_send():
+    assert value_to_send("text", "Jane", "Jane") is None  # Mailchimp has it
+    assert value_to_send("number", 3.0, 3) is None
+    assert value_to_send("text", "Jane", "") == "Jane"
+    assert value_to_send("text", "", "Jane") == ""  # Odoo's value changed to empty
+    assert value_to_send("address", dict(FULL, country="fr"), "") == FULL
+    assert value_to_send("address", FULL, FULL) is None
+    assert value_to_send("address", "", FULL) == ""  # Odoo's address emptied
+    assert value_to_send("address", "", "") is None
+
+
+@pytest.mark.parametrize("missing", ["addr1", "city", "state", "zip"])
+def test_incomplete_address_is_never_sent(missing):
+    partial = dict(FULL, **{missing: ""})
+    # Mailchimp has none: nothing to send, nothing lost
+    assert value_to_send("address", partial, "") is None
+    assert value_to_send("address", partial, None) is None
+    # Mailchimp has one: reported, never replaced by an empty or partial one
+    with pytest.raises(MergeValueError, match="complete address"):
+        value_to_send("address", partial, FULL)

@@ -218,20 +218,28 @@ def test_merge_field_validation(api):
     assert r.json()["merge_fields"]["ADDRESS"]["zip"] == "75001"
 
 
-def test_last_changed_is_monotonic_and_since_inclusive(api):
+@pytest.mark.parametrize("since", ["exclusive", "inclusive"])
+def test_last_changed_is_monotonic_and_since_follows_the_switch(api, sandbox, since):
+    sandbox.state.set_behaviour(since=since)
     emails = [f"lc{i}@acme-mail.com" for i in range(5)]
     stamps = []
     for e in emails:
         stamps.append(put(api, e).json()["last_changed"])
     page = api.get(M, params={"sort_field": "last_changed", "sort_dir": "ASC", "count": 100}).json()
     assert [m["email_address"] for m in page["members"]] == emails
-    # watermark = highest last_changed seen; since is inclusive, so the newest is re-read, never missed
+    # a change is listed after the newest earlier change, in the mark's second or later
     mark = max(stamps)
     put(api, emails[0], merge_fields={"FNAME": "changed"}).raise_for_status()
-    since = api.get(M, params={"since_last_changed": mark, "sort_field": "last_changed",
-                               "sort_dir": "ASC"}).json()["members"]
-    got = [m["email_address"] for m in since]
-    assert got[-1] == emails[0] and emails[4] in got
+    changed = api.get(f"{M}/{h(emails[0])}").json()["last_changed"]
+    since_mark = api.get(M, params={"since_last_changed": mark, "sort_field": "last_changed",
+                                    "sort_dir": "ASC"}).json()["members"]
+    got = [m["email_address"] for m in since_mark]
+    # exclusive ("changed after"): nothing of the mark's own second; inclusive: all of it
+    in_mark_second = [e for e, s in zip(emails, stamps, strict=True) if s == mark and e != emails[0]]
+    if since == "inclusive":
+        assert got[-1] == emails[0] and in_mark_second == got[:-1]
+    else:
+        assert got == ([emails[0]] if changed > mark else [])
     desc = api.get(M, params={"sort_field": "last_changed", "sort_dir": "DESC"}).json()["members"]
     assert desc[0]["email_address"] == emails[0]
     before = api.get(M, params={"before_last_changed": "2000-01-01T00:00:00+00:00"}).json()

@@ -48,9 +48,13 @@ def test_explicit_events_report_and_since(api, sandbox):
     assert since["total_items"] == 1
     assert [a["timestamp"] for a in since["emails"][0]["activity"]] == [
         "2030-03-02T10:00:00+00:00", "2030-03-02T10:00:05+00:00"]
-    # since is inclusive
+    # by default since is exclusive ("after a specific time"); the switch makes it inclusive
+    same = api.get(f"/reports/{camp['id']}/email-activity", params={"since": "2030-03-02T10:00:05+00:00"}).json()
+    assert same["total_items"] == 0
+    sandbox.state.set_behaviour(since="inclusive")
     same = api.get(f"/reports/{camp['id']}/email-activity", params={"since": "2030-03-02T10:00:05+00:00"}).json()
     assert same["total_items"] == 1 and len(same["emails"][0]["activity"]) == 1
+    sandbox.state.set_behaviour(since="exclusive")
     od = api.get(f"/reports/{camp['id']}/open-details", params={"since": "2030-03-02T00:00:00+00:00"}).json()
     assert od["total_items"] == 1 and od["total_opens"] == 1
     assert od["members"][0]["opens"] == [{"timestamp": "2030-03-02T10:00:00+00:00", "is_proxy_open": False}]
@@ -155,3 +159,21 @@ def test_million_events_campaign(api, sandbox):
     last = api.get(f"/reports/{camp['id']}/email-activity", params={"count": 1000, "offset": 99_000}).json()
     assert len(last["emails"]) == 1000 and len(last["emails"][0]["activity"]) == 10
     print(f"seed 100k: {t1 - t0:.2f}s, campaign with 1M events: {t2 - t1:.2f}s")
+
+
+def test_activity_added_after_the_send(api, sandbox):
+    sandbox.state.add_member(DEFAULT_LIST_ID, "late@acme-mail.com")
+    camp = make_campaign(sandbox, subject="Late", send_time="2030-04-01T09:00:00+00:00", events=[
+        {"email": "late@acme-mail.com", "action": "open", "timestamp": "2030-04-01T10:00:00+00:00"}])
+    r = requests.post(sandbox.url + f"/_sandbox/campaigns/{camp['id']}/events", json={"events": [
+        {"email": "late@acme-mail.com", "action": "click", "url": "https://x.acme-mail.com",
+         "timestamp": "2030-04-01T10:00:00+00:00"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["clicks"]["clicks_total"] == 1
+    act = api.get(f"/reports/{camp['id']}/email-activity").json()["emails"][0]["activity"]
+    assert [a["action"] for a in act] == ["open", "click"]
+    r = requests.post(sandbox.url + f"/_sandbox/campaigns/{camp['id']}/events", json={"events": [
+        {"email": "stranger@acme-mail.com", "action": "open"}]})
+    assert r.status_code == 400
+    assert requests.post(sandbox.url + "/_sandbox/campaigns/nope/events",
+                         json={"events": []}).status_code in (400, 404)

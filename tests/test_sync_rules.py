@@ -10,13 +10,17 @@ from mailchimp_utils.sync_rules import (
     MEMBER_STATUSES,
     Resolution,
     can_rename,
+    combine,
+    legacy_odoo_base,
     new_member_status,
-    next_watermark,
+    first_second_to_read,
+    mark_second,
+    mark_text,
     pick_winners,
     push_blocked_reason,
+    push_changes,
     rename_blocked_reason,
     resolve_fields,
-    settled_watermark,
     status_to_send,
 )
 
@@ -301,6 +305,13 @@ def test_new_member_gets_subscribed_or_pending(double_opt_in, expected):
     assert status_to_send("", double_opt_in) == expected
 
 
+@pytest.mark.parametrize("double_opt_in", [False, True])
+def test_an_odoo_opt_out_is_never_subscribed_nor_pending(double_opt_in):
+    # issue 10: a blacklisted contact goes in as unsubscribed (Mailchimp suppresses it)
+    assert new_member_status(double_opt_in, opted_out=True) == "unsubscribed"
+    assert new_member_status(double_opt_in, opted_out=False) == new_member_status(double_opt_in)
+
+
 @pytest.mark.parametrize("status", MEMBER_STATUSES)
 @pytest.mark.parametrize("double_opt_in", [False, True])
 def test_existing_member_never_gets_a_status(status, double_opt_in):
@@ -325,42 +336,60 @@ def test_only_subscribed_members_can_be_renamed():
 
 
 # --------------------------------------------------------------------------- watermark (F15)
-def test_watermark_takes_the_latest_instant_not_the_latest_string():
-    seen = ["2024-05-01T10:00:00+02:00", "2024-05-01T09:30:00+00:00", "2024-05-01T04:00:00-05:00"]
-    # 08:00Z, 09:30Z and 09:00Z: the +00:00 one is latest although "10:00" sorts higher
-    assert next_watermark(None, seen) == "2024-05-01T09:30:00+00:00"
+S = 1_795_428_005  # 2026-11-23T10:00:05Z, a second as whole epoch seconds
 
 
-def test_watermark_never_goes_backwards():
-    current = "2024-05-01T12:00:00+00:00"
-    assert next_watermark(current, ["2024-05-01T13:00:00+02:00"]) == current  # 11:00Z is older
-    assert next_watermark(current, []) == current
-    assert next_watermark(current, None) == current
+def test_mark_is_a_whole_second_read_as_an_instant_whatever_its_offset():
+    assert mark_second("2026-11-23T10:00:05+00:00") == S
+    assert mark_second("2026-11-23T12:00:05+02:00") == S  # "12:00" sorts higher, same instant
+    assert mark_second("2026-11-23T10:00:05.999999Z") == S  # rounded down: the second it is in
+    assert mark_second("2026-11-23T10:00:05") == S  # naive = UTC
+    assert mark_second(dt.datetime(2026, 11, 23, 10, 0, 5, tzinfo=dt.timezone.utc)) == S
+    assert mark_second(None) is None and mark_second("") is None
+    assert mark_text(S) == "2026-11-23T10:00:05+00:00"
+    assert mark_text(None) is None
+    assert mark_second(mark_text(S)) == S
 
 
-def test_watermark_moves_forward_across_offsets():
-    assert next_watermark("2024-05-01T12:00:00+02:00", ["2024-05-01T10:00:01Z"]) == "2024-05-01T10:00:01+00:00"
-
-
-def test_watermark_is_written_in_utc_like_mailchimp():
-    assert next_watermark("2024-05-01T12:00:00+02:00", []) == "2024-05-01T10:00:00+00:00"
-    assert next_watermark(None, ["2024-05-01T10:00:00"]) == "2024-05-01T10:00:00+00:00"  # naive = UTC
-    assert next_watermark(None, ["2024-05-01T10:00:00.250000+00:00"]) == "2024-05-01T10:00:00.250000+00:00"
-    assert next_watermark(None, [dt.datetime(2024, 5, 1, 10, tzinfo=dt.timezone.utc)]) == "2024-05-01T10:00:00+00:00"
-
-
-def test_watermark_without_anything_is_none():
-    assert next_watermark(None, []) is None
-    assert next_watermark("", ["", None]) is None
-
-
-def test_watermark_ignores_unreadable_timestamps_from_mailchimp():
-    assert next_watermark(None, ["", "never", None, "2024-05-01T10:00:00+00:00"]) == "2024-05-01T10:00:00+00:00"
-
-
-def test_unreadable_current_watermark_is_an_error():
+def test_unreadable_stored_mark_is_an_error():
     with pytest.raises(ValueError):
-        next_watermark("yesterday", ["2024-05-01T10:00:00+00:00"])
+        mark_second("yesterday")
+
+
+def test_seconds_still_open_when_the_walk_began_are_read_again():
+    # the walk began 1.5 s after 10:00:05 ended: with a 5 s margin, a change may
+    # still be listed with any second from 10:00:02 on, even one the walk has read
+    # (and, in a second's order Mailchimp does not document, before what it read)
+    assert first_second_to_read(S - 100, S, "2026-11-23T10:00:06.5+00:00", 5) == S - 4
+    # began 5 s after it ended: nothing more can be stamped 10:00:05
+    assert first_second_to_read(S - 100, S, "2026-11-23T10:00:11+00:00", 5) == S + 1
+    started = dt.datetime(2026, 11, 23, 10, 0, 6, tzinfo=dt.timezone.utc)
+    assert first_second_to_read(S - 100, S, started, 0) == S + 1
+
+
+def test_a_complete_walk_has_seen_every_second_before_its_start_minus_the_margin():
+    # nothing read since 10:00:05, the walk began an hour later: the next one
+    # starts at 10:59:55, whatever the newest second read
+    assert first_second_to_read(S, None, "2026-11-23T11:00:00+00:00", 5) == S + 3590
+    assert first_second_to_read(S - 100, S, "2026-11-23T11:00:00.9+00:00", 5) == S + 3590
+    # an empty audience read from the beginning
+    assert first_second_to_read(None, None, "2026-11-23T10:00:05+00:00", 5) == S - 5
+
+
+def test_an_incomplete_walk_goes_on_from_the_newest_second_it_read():
+    started = "2026-11-23T11:00:00+00:00"
+    assert first_second_to_read(S - 100, S, started, 5, complete=False) == S
+    assert first_second_to_read(S, None, started, 5, complete=False) == S
+    assert first_second_to_read(None, None, started, 5, complete=False) is None
+    # or from the first second still open when it began, if that is earlier
+    assert first_second_to_read(S - 100, S, "2026-11-23T10:00:03+00:00", 5, complete=False) == S - 7
+
+
+def test_the_mark_never_goes_back_and_nothing_known_is_none():
+    assert first_second_to_read(S, S - 1, "2026-11-23T10:00:06+00:00", 5) == S
+    assert first_second_to_read(S, None, None, 5) == S  # no time from Mailchimp
+    assert first_second_to_read(S - 9, S, None, 5) == S  # ... the newest second read again
+    assert first_second_to_read(None, None, None, 5) is None
 
 
 def test_to_odoo_datetime_gives_naive_utc():
@@ -374,23 +403,175 @@ def test_to_odoo_datetime_gives_naive_utc():
     assert to_odoo_datetime(None) is False
 
 
-# --------------------------------------------------------------------------- settled watermark
-def test_settled_watermark_moves_past_a_second_only_once_it_is_settled():
-    mark = "2026-11-23T10:00:05+00:00"
-    # the pull started 0.5 s after that second ended: keep it inclusive
-    assert settled_watermark(mark, "2026-11-23T10:00:06.5+00:00", 5) == mark
-    # started 5 s after it ended: nothing can still be stamped 10:00:05
-    assert (
-        settled_watermark(mark, "2026-11-23T10:00:11+00:00", 5)
-        == "2026-11-23T10:00:06+00:00"
-    )
-    # no margin asked, and an aware datetime as the start
-    started = dt.datetime(2026, 11, 23, 10, 0, 6, tzinfo=dt.timezone.utc)
-    assert settled_watermark(mark, started, 0) == "2026-11-23T10:00:06+00:00"
+# --------------------------------------------------------------------------- two bases (issue 10)
+# Where Odoo cannot hold Mailchimp's value exactly, each side has its own base:
+# Mailchimp's value as last read or written, Odoo's as it showed it then.
+BERLIN = {"addr1": "Unter den Linden 1", "addr2": "", "city": "Berlin", "state": "Berlin",
+          "zip": "10117", "country": "DE"}
+PARIS = {"addr1": "1 rue de Rivoli", "addr2": "", "city": "Paris", "state": "Île-de-France",
+         "zip": "75001", "country": "FR"}
 
 
-def test_settled_watermark_keeps_what_it_cannot_judge():
-    assert settled_watermark(None, "2026-11-23T10:00:11+00:00", 5) is None
-    assert settled_watermark("2026-11-23T10:00:05+00:00", None, 5) == (
-        "2026-11-23T10:00:05+00:00"
-    )
+def two(synced, odoo_synced, odoo, mc, winner="odoo", direction="both", **kw):
+    return resolve_fields(synced, odoo, mc, winner, direction, odoo_synced=odoo_synced, **kw)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+@pytest.mark.parametrize(
+    "mc, odoo",
+    [
+        ({"LNAME": "da Silva", "FNAME": "Françoise"}, {"LNAME": "Silva", "FNAME": "Françoise da"}),
+        ({"COMPANY": "Acme GmbH"}, {"COMPANY": ""}),  # a value Odoo could not keep
+        ({"ADDRESS": BERLIN}, {"ADDRESS": dict(BERLIN, state="DE-BE")}),
+        ({"ADDRESS": PARIS}, {"ADDRESS": dict(PARIS, state="")}),  # a state Odoo lacks
+        ({"AMOUNT": 3.14159}, {"AMOUNT": 3.14}),
+        ({"KIND": "invoice"}, {"KIND": "Invoice Address"}),
+    ],
+)
+def test_odoo_form_of_a_pulled_value_is_no_change(mc, odoo, winner, direction):
+    result = two(mc, odoo, odoo, mc, winner, direction)
+    assert (result.to_mailchimp, result.to_odoo, result.conflicts) == ({}, {}, [])
+    assert result.new_synced == mc and result.new_odoo_synced == odoo
+
+
+def test_each_side_changed_against_its_own_base():
+    synced = {"LNAME": "da Silva", "COMPANY": "Acme GmbH"}
+    odoo_synced = {"LNAME": "Silva", "COMPANY": ""}
+    # Odoo renames: sent, although Mailchimp's value differed from Odoo's before
+    result = two(synced, odoo_synced, {"LNAME": "Costa", "COMPANY": ""}, synced)
+    assert result.to_mailchimp == {"LNAME": "Costa"} and result.to_odoo == {}
+    assert result.new_synced == {"LNAME": "Costa", "COMPANY": "Acme GmbH"}
+    assert result.new_odoo_synced == {"LNAME": "Costa", "COMPANY": ""}
+    # Mailchimp changes the company: pulled
+    result = two(synced, odoo_synced, odoo_synced, dict(synced, COMPANY="Acme AG"))
+    assert result.to_odoo == {"COMPANY": "Acme AG"} and result.to_mailchimp == {}
+    assert result.new_synced["COMPANY"] == "Acme AG"
+
+
+@pytest.mark.parametrize(
+    "winner, expected_push, expected_pull",
+    [("odoo", {"LNAME": "Costa"}, {}), ("mailchimp", {}, {"LNAME": "Souza"})],
+)
+def test_both_sides_changed_is_a_conflict_the_winner_takes(winner, expected_push, expected_pull):
+    result = two({"LNAME": "da Silva"}, {"LNAME": "Silva"}, {"LNAME": "Costa"}, {"LNAME": "Souza"}, winner)
+    assert result.conflicts == ["LNAME"]
+    assert (result.to_mailchimp, result.to_odoo) == (expected_push, expected_pull)
+
+
+def test_an_empty_odoo_value_is_sent_only_when_odoo_emptied_it():
+    # Odoo never had it: nothing sent
+    result = two({"COMPANY": "Acme GmbH"}, {"COMPANY": ""}, {"COMPANY": ""}, {"COMPANY": "Acme GmbH"})
+    assert result.to_mailchimp == {}
+    # Odoo had it and cleared it: sent empty
+    result = two({"COMPANY": "Acme GmbH"}, {"COMPANY": "Acme"}, {"COMPANY": ""}, {"COMPANY": "Acme GmbH"})
+    assert result.to_mailchimp == {"COMPANY": ""}
+
+
+def test_address_sent_for_one_part_keeps_mailchimps_other_parts():
+    odoo_base = dict(PARIS, state="")
+    moved = dict(odoo_base, addr1="2 rue de Rivoli")
+    result = two({"ADDRESS": PARIS}, {"ADDRESS": odoo_base}, {"ADDRESS": moved}, {"ADDRESS": PARIS})
+    assert result.to_mailchimp == {"ADDRESS": dict(PARIS, addr1="2 rue de Rivoli")}
+    assert result.new_odoo_synced == {"ADDRESS": moved}
+    # a state Odoo writes otherwise ('DE-BE'): Mailchimp's 'Berlin' stays
+    odoo_base = dict(BERLIN, state="DE-BE")
+    result = two({"ADDRESS": BERLIN}, {"ADDRESS": odoo_base}, {"ADDRESS": dict(odoo_base, zip="10115")},
+                 {"ADDRESS": BERLIN})
+    assert result.to_mailchimp == {"ADDRESS": dict(BERLIN, zip="10115")}
+
+
+def test_address_conflict_won_by_odoo_keeps_mailchimps_parts_odoo_did_not_change():
+    mc_now = dict(PARIS, city="Lyon")
+    odoo_now = dict(PARIS, addr1="2 rue de Rivoli")
+    result = two({"ADDRESS": PARIS}, {"ADDRESS": PARIS}, {"ADDRESS": odoo_now}, {"ADDRESS": mc_now}, "odoo")
+    assert result.conflicts == ["ADDRESS"]
+    assert result.to_mailchimp == {"ADDRESS": dict(PARIS, addr1="2 rue de Rivoli", city="Lyon")}
+
+
+def test_value_that_may_not_move_keeps_each_sides_own_base():
+    result = two({"T": "a"}, {"T": "a"}, {"T": "a"}, {"T": "b"}, direction="odoo2mailchimp")
+    assert (result.to_mailchimp, result.to_odoo) == ({}, {})
+    assert (result.new_synced, result.new_odoo_synced) == ({"T": "b"}, {"T": "a"})
+    # a later change in Odoo goes without a conflict
+    later = two(result.new_synced, result.new_odoo_synced, {"T": "c"}, {"T": "b"}, direction="odoo2mailchimp")
+    assert (later.to_mailchimp, later.conflicts) == ({"T": "c"}, [])
+
+
+def test_missing_odoo_base_is_a_first_sync_of_odoos_side_only():
+    # Mailchimp's base known, Odoo's not (a pull Odoo refused): Odoo's value counts
+    result = two({"T": "a"}, {}, {"T": "x"}, {"T": "a"})
+    assert result.to_mailchimp == {"T": "x"}
+    result = two({"T": "a"}, {}, {"T": ""}, {"T": "a"})
+    assert (result.to_mailchimp, result.to_odoo) == ({}, {})
+
+
+def test_legacy_odoo_base():
+    synced = {"COMPANY": "Acme GmbH", "LNAME": "da Silva", "PHONE": "1"}
+    odoo_now = {"COMPANY": "", "LNAME": "Silva", "PHONE": "1"}
+    assert legacy_odoo_base(synced, odoo_now) == {"COMPANY": "", "LNAME": "da Silva", "PHONE": "1"}
+    assert legacy_odoo_base(None, odoo_now) == {}
+    # per part of an address: the state Odoo lacks is not a change, the street is
+    odoo_address = dict(PARIS, state="", addr1="2 rue de Rivoli")
+    base = legacy_odoo_base({"ADDRESS": PARIS}, {"ADDRESS": odoo_address})
+    assert base == {"ADDRESS": dict(PARIS, state="")}
+    assert push_changes({"ADDRESS": odoo_address}, base, {"ADDRESS": PARIS}) == {
+        "ADDRESS": dict(PARIS, addr1="2 rue de Rivoli")
+    }
+    # an empty Odoo value where the old base has one is not sent; another difference is
+    result = two(synced, legacy_odoo_base(synced, odoo_now), odoo_now, synced)
+    assert result.to_mailchimp == {"LNAME": "Silva"}
+
+
+def test_combine():
+    assert combine("x", "y", "z") == "x"
+    assert combine("", {"a": "1"}, {"a": "2"}) == ""
+    assert combine({"a": "1", "b": ""}, {"a": "0", "b": ""}, {"a": "9", "b": "B"}) == {"a": "1", "b": "B"}
+    assert combine({"a": "1", "b": ""}, "", "") == {"a": "1", "b": ""}
+    assert combine({"a": "1", "b": ""}, None, {"b": "B"}) == {"a": "1", "b": "B"}
+
+
+def test_push_changes():
+    synced = {"LNAME": "da Silva", "ADDRESS": PARIS, "PHONE": "1"}
+    odoo_synced = {"LNAME": "Silva", "ADDRESS": dict(PARIS, state=""), "PHONE": "1"}
+    odoo_now = {"LNAME": "Silva", "ADDRESS": dict(PARIS, state="", zip="75002"), "PHONE": "2", "NEW": "n"}
+    assert push_changes(odoo_now, odoo_synced, synced) == {
+        "ADDRESS": dict(PARIS, zip="75002"), "PHONE": "2", "NEW": "n",
+    }
+    assert push_changes(odoo_synced, odoo_synced, synced) == {}
+    # one shared base (None): Odoo's own form of Mailchimp's value is a change
+    assert push_changes(odoo_synced, None, synced) == {"LNAME": "Silva", "ADDRESS": dict(PARIS, state="")}
+
+
+# Lossy ways Odoo may hold a value pulled from Mailchimp, as the model shows them.
+LOSSY = {
+    "split": lambda v: {"Françoise da Silva": "Silva"}.get(v, v),
+    "drop": lambda v: "",
+    "code": lambda v: {"Berlin": "DE-BE"}.get(v, v),
+    "round": lambda v: round(v, 2) if isinstance(v, float) else v,
+    "strip": lambda v: v.strip() if isinstance(v, str) else v,
+    "exact": lambda v: v,
+}
+MC_VALUES = ("", "x", " x ", "Berlin", "Françoise da Silva", 3.14159, 2)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
+@pytest.mark.parametrize("lossy", sorted(LOSSY))
+def test_generated_round_trips_settle_and_real_changes_still_flow(lossy, winner, direction):
+    """Whatever Odoo makes of a pulled value, the next runs write nothing; a later
+    change on either side still moves (two bases)."""
+    hold = LOSSY[lossy]
+    for mc in MC_VALUES:
+        # pulled: Odoo holds its form of it; bases as the model stores them
+        synced, odoo_synced = {"T": mc}, {"T": hold(mc)}
+        for _run in ("incremental", "full"):
+            quiet = two(synced, odoo_synced, {"T": hold(mc)}, {"T": mc}, winner, direction)
+            assert (quiet.to_mailchimp, quiet.to_odoo, quiet.conflicts) == ({}, {}, []), (lossy, mc)
+            assert (quiet.new_synced, quiet.new_odoo_synced) == (synced, odoo_synced)
+        if direction != "mailchimp2odoo":
+            pushed = two(synced, odoo_synced, {"T": "new"}, {"T": mc}, winner, direction)
+            assert pushed.to_mailchimp == {"T": "new"}
+        if direction != "odoo2mailchimp":
+            pulled = two(synced, odoo_synced, {"T": hold(mc)}, {"T": "changed"}, winner, direction)
+            assert pulled.to_odoo == {"T": "changed"}

@@ -7,10 +7,12 @@ import pytest
 
 from mailchimp_utils.webhook_events import (
     EVENTS,
+    WebhookNotFollowed,
     WebhookParseError,
     WebhookTokenLogFilter,
     nest_form,
     parse_event,
+    raw_body_problem,
     redact_webhook_paths,
     registered_as_expected,
     registration_payload,
@@ -86,8 +88,8 @@ def test_other_member_events_use_data_email(kind):
 @pytest.mark.parametrize(
     "fields, reason",
     [
-        ([("type", "campaign"), ("data[list_id]", "L1"), ("data[id]", "c1")], "member event"),
-        ([("data[list_id]", "L1"), ("data[email]", "a@b.com")], "member event"),
+        ([("data[list_id]", "L1"), ("data[email]", "a@b.com")], "not a Mailchimp event"),
+        ([("type", "promotion"), ("data[list_id]", "L1")], "not a Mailchimp event"),
         ([("type", "unsubscribe"), ("data[email]", "a@b.com")], "list_id"),
         ([("type", "unsubscribe"), ("data[list_id]", "L1")], "address"),
         ([("type", "profile"), ("data[list_id]", "L1"), ("data[email]", "not an email")], "address"),
@@ -99,6 +101,21 @@ def test_other_member_events_use_data_email(kind):
 def test_bodies_that_are_not_member_events_are_refused(fields, reason):
     with pytest.raises(WebhookParseError, match=reason):
         parse_event(form(fields))
+
+
+def test_a_campaign_event_is_a_delivery_the_sync_does_not_follow():
+    with pytest.raises(WebhookNotFollowed):
+        parse_event(form([("type", "campaign"), ("data[list_id]", "L1"), ("data[id]", "c1")]))
+    assert not issubclass(WebhookNotFollowed, WebhookParseError)  # answered 200, not 400
+
+
+def test_raw_bodies_that_are_not_worth_parsing():
+    form = "application/x-www-form-urlencoded"
+    assert raw_body_problem(form, urlencode(UNSUBSCRIBE).encode()) is None
+    assert raw_body_problem(form, b"&".join([b"a=b"] * 500)) is None
+    assert "more than 500" in raw_body_problem(form, b"&".join([b"a=b"] * 501))
+    assert "not a form" in raw_body_problem("application/json", b"{}")
+    assert "not a form" in raw_body_problem("multipart/form-data", b"")
 
 
 def test_nesting_limits():

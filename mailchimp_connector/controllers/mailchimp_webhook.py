@@ -7,8 +7,11 @@ looking the token up (the pairing registering it has not committed its new
 secret yet) and it reveals and changes nothing. A POST is a delivery: an
 unknown or missing token gets an empty 404; a known one is applied at once
 (one member read from Mailchimp and merged) and answered 200, well within
-Mailchimp's 10 s. Deliveries Odoo cannot use are answered 200 too, so that
-Mailchimp does not retry them for an hour; the scheduled sync catches up.
+Mailchimp's 10 s. Events the sync does not follow are answered 200 too, so
+that Mailchimp does not retry them for an hour. A body that is not a
+Mailchimp delivery gets a bare 400 at once (a body that is not one urlencoded
+form of at most 500 fields before Odoo parses it, see ``ir_http.py``), and one
+over 1 MB a 413 before it is read (Odoo's ``max_content_length`` route option).
 """
 import logging
 
@@ -39,6 +42,8 @@ class MailchimpWebhook(http.Controller):
         methods=["GET", "POST"],
         csrf=False,
         save_session=False,
+        max_content_length=webhook_events.MAX_BODY_BYTES,
+        mailchimp_webhook=True,  # ir.http refuses bodies that are not deliveries, unparsed
     )
     def mailchimp_webhook(self, token=None, **_form):
         if not token:
@@ -50,9 +55,12 @@ class MailchimpWebhook(http.Controller):
             return _empty(404)
         try:
             event = webhook_events.parse_event(request.httprequest.form.items(multi=True))
-        except webhook_events.WebhookParseError as error:
-            _logger.info("Mailchimp sync %s: webhook body ignored (%s)", pairing.id, error)
+        except webhook_events.WebhookNotFollowed as kind:
+            _logger.info("Mailchimp sync %s: webhook event %s ignored", pairing.id, kind)
             return _empty(200)
+        except webhook_events.WebhookParseError as error:
+            _logger.info("Mailchimp sync %s: webhook body refused (%s)", pairing.id, error)
+            return _empty(400)
         # as the scheduler's runs: changes are OdooBot's, not the public user's
         outcome = pairing.with_user(SUPERUSER_ID)._webhook_receive(event)
         _logger.info("Mailchimp sync %s: webhook %s %s", pairing.id, event.type, outcome)

@@ -23,3 +23,4 @@ from . import mailchimp_tag_rule
 from . import mailchimp_interest_category
 from . import mailchimp_interest
 from . import mailchimp_interest_map
+from . import ir_http

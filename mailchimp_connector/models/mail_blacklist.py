@@ -8,8 +8,9 @@ class MailBlacklist(models.Model):
     Same effect as Odoo's own methods (normalized address, archived entry
     reactivated rather than duplicated, the reason as a note on the entry),
     but a page of a thousand members costs a handful of queries, not
-    thousands. Odoo's blacklist is only ever written here, never read to
-    be sent to Mailchimp.
+    thousands. Odoo's blacklist is only ever written here; the push reads it
+    (``mailchimp.sync.run._opt_out_sql``) so that an opted-out contact is never
+    subscribed in Mailchimp (issue 10).
     """
 
     _inherit = "mail.blacklist"

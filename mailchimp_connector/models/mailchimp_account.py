@@ -62,6 +62,10 @@ class MailchimpAccount(models.Model):
         groups=MANAGER_GROUP,
         help="Simultaneous connections to Mailchimp (Mailchimp allows 10 per user).",
     )
+    # what Mailchimp was seen doing where its documentation is silent, learnt by the
+    # syncs so that later runs pay nothing for not knowing it: {"since_last_changed":
+    # "inclusive"} once a member of the very second asked from was listed
+    since_semantics = fields.Json(readonly=True, copy=False, groups=MANAGER_GROUP)
     state = fields.Selection(
         [("draft", "Not connected"), ("connected", "Connected"), ("error", "Error")],
         default="draft",

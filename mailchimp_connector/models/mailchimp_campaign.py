@@ -26,6 +26,15 @@ PAGE_SIZE = 1000
 # a walk over email-activity re-reads from a little before it started: members
 # whose first activity arrives during the walk may shift the offset pages
 WALK_MARGIN = timedelta(minutes=5)
+# since_send_time / since are asked from one second before the mark: whether Mailchimp's
+# "after" keeps the mark's own second is not documented (campaigns and events are
+# known by id and key, so what is read twice is stored once)
+SINCE_BEFORE = timedelta(seconds=1)
+# what the campaign listing is read for
+CAMPAIGN_FIELDS = [
+    "id", "send_time", "emails_sent", "recipients.list_id", "settings.title",
+    "settings.subject_line",
+]
 # simultaneous report reads of one activity pull (pages fetched ahead while the
 # current one is written); never more than the account's connection limit
 ACTIVITY_CONNECTIONS = 4
@@ -224,12 +233,20 @@ class MailchimpCampaign(models.Model):
 
     @api.model
     def _pull_campaigns(self, account, client):
-        since = account.activity_campaign_watermark or (
-            fields.Datetime.now() - timedelta(days=account.activity_window_days or 30)
-        )
+        """Sent campaigns of the activity window (from the account's mark if it is older:
+        a pull that had stopped catches up), each created once.
+
+        Not from the newest send time read: a campaign's send_time is when its sending
+        started, so a big send that ends after a later one was read is listed then with
+        an earlier send_time. And since_send_time keeps what was sent "after" it, which
+        may or may not include its own second: asked from one second before (campaigns
+        are known by id, one read twice is skipped).
+        """
+        window_start = fields.Datetime.now() - timedelta(days=account.activity_window_days or 30)
+        since = min(account.activity_campaign_watermark or window_start, window_start)
         params = {
             "status": "sent",
-            "since_send_time": mailchimp_time(since),
+            "since_send_time": mailchimp_time(since - SINCE_BEFORE),
             "sort_field": "send_time",
             "sort_dir": "ASC",
         }
@@ -239,7 +256,9 @@ class MailchimpCampaign(models.Model):
                 [("account_id", "=", account.id)]
             )
         }
-        for page in client.pages("/campaigns", "campaigns", params=params, count=PAGE_SIZE):
+        for page in client.pages(
+            "/campaigns", "campaigns", params=params, count=PAGE_SIZE, fields=CAMPAIGN_FIELDS
+        ):
             ids = [item["id"] for item in page]
             known = set(
                 self.search(
@@ -270,7 +289,6 @@ class MailchimpCampaign(models.Model):
             send_times = [sync_rules.to_odoo_datetime(item.get("send_time")) for item in page]
             send_times = [t for t in send_times if t]
             if send_times:
-                # since_send_time is inclusive: same-second campaigns are re-read, not lost
                 account.activity_campaign_watermark = max(
                     [*send_times, account.activity_campaign_watermark or send_times[0]]
                 )
@@ -477,7 +495,9 @@ class MailchimpCampaign(models.Model):
             "emails.activity.url,emails.activity.type,total_items",
         }
         if since:
-            params["since"] = mailchimp_time(since)
+            # "events that occur after" it, its own second kept or not: from one second
+            # before (an event read twice is stored once, by its key)
+            params["since"] = mailchimp_time(since - SINCE_BEFORE)
 
         def fetch(client, offset):
             page = client.get(f"{path}/email-activity", params={**params, "offset": offset}) or {}

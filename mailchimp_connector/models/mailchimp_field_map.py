@@ -8,9 +8,13 @@ SOURCE_KINDS = [
     ("field", "Contact field"),
     ("first_name", "First name (from the name)"),
     ("last_name", "Last name (from the name)"),
+    ("company", "Company (the company the contact shows; pulled into its company name)"),
     ("address", "Address (street, city, zip, state, country)"),
 ]
 ADDRESS_FIELDS = ("street", "street2", "city", "zip", "state_id", "country_id")
+# the company Odoo shows (the parent company's name, else company_name), and the
+# field a pull writes: the computed one would not keep it
+COMPANY_FIELDS = ("commercial_company_name", "company_name")
 
 
 class MailchimpFieldMap(models.Model):
@@ -53,6 +57,12 @@ class MailchimpFieldMap(models.Model):
     can_pull = fields.Boolean(
         compute="_compute_directions", compute_sudo=True, string="Mailchimp → Odoo"
     )
+    pull_note = fields.Char(
+        compute="_compute_directions",
+        compute_sudo=True,
+        string="Not read back because",
+        help="Why Mailchimp's values of this field are not written to the contacts.",
+    )
 
     _sql_constraints = [
         (
@@ -65,12 +75,23 @@ class MailchimpFieldMap(models.Model):
     @api.depends("source_kind", "odoo_field_id", "merge_field_id")
     def _compute_directions(self):
         for mapping in self:
+            note = ""
             try:
                 directions = mapping._check_mapping()
             except (merge_values.MappingError, ValidationError):
                 directions = merge_values.Direction(0)
+            else:
+                if directions.can_push and not directions.can_pull:
+                    field = mapping._odoo_field()
+                    note = merge_values.why_not_pulled(
+                        mapping.source_kind,
+                        field.type if field is not None else False,
+                        mapping.merge_field_id.field_type,
+                        target=_target(field),
+                    )
             mapping.can_push = directions.can_push
             mapping.can_pull = directions.can_pull
+            mapping.pull_note = note
 
     @api.constrains("source_kind", "odoo_field_id", "merge_field_id")
     def _check_compatible(self):
@@ -92,16 +113,26 @@ class MailchimpFieldMap(models.Model):
             return self.odoo_field_id.field_description or "?"
         return dict(SOURCE_KINDS)[self.source_kind]
 
+    def _odoo_field(self):
+        """The mapped res.partner field (an ORM Field), or None for the other sources."""
+        if self.source_kind != "field" or not self.odoo_field_id:
+            return None
+        return self.env["res.partner"]._fields.get(self.odoo_field_id.name)
+
     def _check_mapping(self):
-        """The allowed directions, or MappingError with the reason."""
+        """The allowed directions, or MappingError with the reason.
+
+        A field that does not keep what is written (related, read-only, computed
+        without an inverse) is push-only: a pull never writes there.
+        """
         self.ensure_one()
         if self.source_kind == "field" and not self.odoo_field_id:
             raise ValidationError(self.env._("Choose the Odoo field to map."))
+        field = self._odoo_field()
         if self.source_kind == "field":
-            field = self.env["res.partner"]._fields.get(self.odoo_field_id.name)
-            odoo_type = field.type if field else self.odoo_field_id.ttype
+            odoo_type = field.type if field is not None else self.odoo_field_id.ttype
         else:
-            field, odoo_type = None, "char"
+            odoo_type = "char"
         selection = None
         if field is not None and field.type == "selection":
             selection = field._description_selection(self.env)
@@ -111,6 +142,7 @@ class MailchimpFieldMap(models.Model):
             self.merge_field_id.field_type,
             selection=selection,
             choices=(self.merge_field_id.options or {}).get("choices"),
+            target=_target(field),
         )
 
     # ------------------------------------------------------------------
@@ -138,6 +170,19 @@ class MailchimpFieldMap(models.Model):
         if country_id:
             domain.append(("country_id", "=", country_id))
         return self.env["res.country.state"].search(domain, limit=1).id
+
+
+def _target(field):
+    """What ``merge_values.pull_refusal`` needs to know of an ORM field (None: no field)."""
+    if field is None:
+        return None
+    return {
+        "related": bool(field.related),
+        "readonly": bool(field.readonly),
+        "computed": bool(field.compute),
+        "inverse": bool(field.inverse),
+        "stored": bool(field.store),
+    }
 
 
 class MappingSpec:
@@ -173,6 +218,12 @@ class FieldMapPlan:
 
     A sync converts every contact with every mapping; reading the mappings'
     fields through the ORM for each of them cost more than the rest of the run.
+
+    ``hints`` are Mailchimp's values for the contact ({TAG: value} in the form
+    of ``normalize``), most trusted first: Odoo's value is written the way
+    Mailchimp already writes it where both mean the same (a name split, a
+    state's name or code), so what Odoo cannot hold exactly is not taken for a
+    change and never sent back in Odoo's form.
     """
 
     def __init__(self, mappings):
@@ -184,6 +235,9 @@ class FieldMapPlan:
         self.tags = [spec.tag for spec in self.specs]
         self.push_only = [spec.tag for spec in self.specs if not spec.can_pull]
         self.pull_tags = [spec.tag for spec in self.specs if spec.can_pull]
+        # the merge fields that hold the name's halves, to split names like Mailchimp
+        self.first_tag = next((s.tag for s in self.specs if s.source_kind == "first_name"), None)
+        self.last_tag = next((s.tag for s in self.specs if s.source_kind == "last_name"), None)
 
     def partner_fields(self):
         """The partner fields to read so that these mappings can be computed."""
@@ -191,21 +245,33 @@ class FieldMapPlan:
         for spec in self.specs:
             if spec.source_kind == "address":
                 names.update(ADDRESS_FIELDS)
+            elif spec.source_kind == "company":
+                names.update(COMPANY_FIELDS)
             elif spec.field is not None:
                 names.add(spec.field.name)
         return sorted(names)
 
     # -- Odoo -> Mailchimp ---------------------------------------------------
 
-    def mailchimp_values_checked(self, partner):
+    def mailchimp_values_checked(self, partner, hints=()):
         """({TAG: value in Mailchimp's form}, {TAG: reason}): a value Mailchimp would
         refuse is left out and its reason names the field, so a person knows what to fix."""
         values, errors = {}, {}
+        hints = [hint for hint in hints if hint]
+        halves = None
         for spec in self.specs:
             if not spec.can_push:
                 continue
             try:
-                values[spec.tag] = self._to_mailchimp(spec, partner)
+                if spec.source_kind in ("first_name", "last_name"):
+                    if halves is None:
+                        halves = self.name_halves(partner, hints)
+                    half = halves[0] if spec.source_kind == "first_name" else halves[1]
+                    values[spec.tag] = merge_values.to_mailchimp(
+                        half, "char", spec.merge_type, spec.options
+                    )
+                else:
+                    values[spec.tag] = self._to_mailchimp(spec, partner, hints)
             except merge_values.MergeValueError as error:
                 errors[spec.tag] = self.env._(
                     "%(field)s (%(tag)s): %(reason)s",
@@ -214,6 +280,10 @@ class FieldMapPlan:
                     reason=error.reason,
                 )
         return values, errors
+
+    def sendable(self, tag, value, mailchimp_value):
+        """``merge_values.value_to_send`` for one mapped tag."""
+        return merge_values.value_to_send(self.by_tag[tag].merge_type, value, mailchimp_value)
 
     @staticmethod
     def person_name(partner):
@@ -224,19 +294,40 @@ class FieldMapPlan:
             return ""
         return name
 
-    def _to_mailchimp(self, spec, partner):
-        if spec.source_kind in ("first_name", "last_name"):
-            first, last = merge_values.split_name(self.person_name(partner))
-            half = first if spec.source_kind == "first_name" else last
-            return merge_values.to_mailchimp(half, "char", spec.merge_type, spec.options)
+    def name_halves(self, partner, hints=()):
+        """The contact's (first, last) name, split as Mailchimp splits it."""
+        pairs = [
+            (
+                hint.get(self.first_tag) if self.first_tag else None,
+                hint.get(self.last_tag) if self.last_tag else None,
+            )
+            for hint in hints
+            if hint
+        ]
+        return merge_values.split_name_like(self.person_name(partner), pairs)
+
+    def _to_mailchimp(self, spec, partner, hints):
+        if spec.source_kind == "company":
+            return merge_values.to_mailchimp(
+                partner.commercial_company_name, "char", spec.merge_type, spec.options
+            )
         if spec.source_kind == "address":
             state, country = partner.state_id, partner.country_id
+            label = ""
+            if state:
+                label = merge_values.state_label(
+                    state.code,
+                    state.name,
+                    "%(state_code)s" in (state.country_id.address_format or ""),
+                    [hint[spec.tag].get("state") for hint in hints
+                     if isinstance(hint.get(spec.tag), dict)],
+                )
             address = {
                 "street": partner.street,
                 "street2": partner.street2,
                 "city": partner.city,
                 "zip": partner.zip,
-                "state": state.code or state.name,
+                "state": label,
                 "country_code": country.code,
             }
             return merge_values.to_mailchimp(address, "address", spec.merge_type, spec.options)
@@ -252,20 +343,24 @@ class FieldMapPlan:
 
     # -- Mailchimp -> Odoo ---------------------------------------------------
 
-    def normalize(self, mailchimp_merge_fields):
-        """Mailchimp's merge values in the same form as ``mailchimp_values_checked``."""
+    def normalize(self, mailchimp_merge_fields, tags=None):
+        """Mailchimp's merge values in the same form as ``mailchimp_values_checked``
+        (``tags``: only those, when given)."""
         return {
             spec.tag: merge_values.normalize_mailchimp(
                 mailchimp_merge_fields.get(spec.tag), spec.merge_type, spec.options
             )
             for spec in self.specs
+            if tags is None or spec.tag in tags
         }
 
-    def odoo_vals(self, to_odoo, partner_name=None):
+    def odoo_vals(self, to_odoo, partner=None, hints=()):
         """Partner vals for the pulled {TAG: value}; MergeValueError on a bad value.
 
-        Many2one names are resolved by exact name; an unknown name is refused
-        rather than creating records behind the admin's back.
+        A name half changed in Mailchimp replaces that half of the contact's name
+        as Mailchimp splits it (``hints``). Many2one names are resolved by exact
+        name; an unknown name is refused rather than creating records behind the
+        admin's back.
         """
         vals, first, last = {}, None, None
         for tag, value in to_odoo.items():
@@ -276,18 +371,46 @@ class FieldMapPlan:
                 first = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
             elif spec.source_kind == "last_name":
                 last = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+            elif spec.source_kind == "company":
+                vals["company_name"] = merge_values.from_mailchimp(
+                    value,
+                    "char",
+                    spec.merge_type,
+                    spec.options,
+                    size=getattr(self.env["res.partner"]._fields["company_name"], "size", None),
+                )
             elif spec.source_kind == "address":
                 vals.update(self._address_vals(value))
             else:
                 vals.update(self._field_vals(spec, value))
         if first is not None or last is not None:
-            old_first, old_last = merge_values.split_name(partner_name or "")
+            old_first, old_last = (
+                self.name_halves(partner, hints) if partner is not None else ("", "")
+            )
             name = merge_values.join_name(
                 old_first if first is None else first, old_last if last is None else last
             )
             if name:
                 vals["name"] = name
         return vals
+
+    @staticmethod
+    def changed_vals(partner, vals):
+        """The part of ``vals`` that changes the contact (an unchanged value is not
+        written: the contact's write date stays as it was)."""
+        changed = {}
+        for name, value in vals.items():
+            field = partner._fields[name]
+            current = partner[name]
+            if field.type == "many2one":
+                same = current.id == (value or False)
+            elif field.type in ("one2many", "many2many"):
+                same = False
+            else:
+                same = (current or False) == (value or False)
+            if not same:
+                changed[name] = value
+        return changed
 
     def _address_vals(self, value):
         parts = merge_values.from_mailchimp(value, "address", "address")

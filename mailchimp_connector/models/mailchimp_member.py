@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
+from odoo.tools import SQL, sql
 
 MEMBER_STATUSES = [
     ("subscribed", "Subscribed"),
@@ -12,10 +13,16 @@ MEMBER_STATUSES = [
 
 
 class MailchimpMember(models.Model):
-    """One contact in one pairing: the link by email and what both sides last agreed on.
+    """One contact in one pairing: the link by email and what each side held at the last sync.
 
-    ``synced_values`` holds the merge values both sides had after the last sync;
-    the three-way merge compares each side against it to tell who changed what.
+    ``synced_values`` holds Mailchimp's merge values as the sync last read or
+    wrote them, ``odoo_synced_values`` the contact's values in Mailchimp's form
+    as Odoo showed them right after that sync. They differ where Odoo cannot
+    hold Mailchimp's value exactly (a name split, a state Odoo lacks, the
+    company of a parent company): the three-way merge compares each side with
+    its own base, so such a difference is not a change and is never sent back.
+    Members synced before the second base existed have none (NULL): their
+    ``synced_values`` stands for both (``sync_rules.legacy_odoo_base``).
     """
 
     _name = "mailchimp.member"
@@ -42,8 +49,9 @@ class MailchimpMember(models.Model):
     status = fields.Selection(MEMBER_STATUSES, readonly=True)
     mailchimp_last_changed = fields.Datetime(string="Changed in Mailchimp", readonly=True)
     last_sync_date = fields.Datetime(string="Last Updated", readonly=True)
-    synced_values = fields.Json(readonly=True, copy=False)
+    synced_values = fields.Json(string="Mailchimp's values at the last sync", readonly=True, copy=False)
     synced_fingerprint = fields.Char(readonly=True, copy=False)
+    odoo_synced_values = fields.Json(string="Odoo's values at the last sync", readonly=True, copy=False)
     # the contact's write_date when synced_values were taken from or written to it:
     # the push of the same run can tell, without converting it again, that a
     # contact its pull has just merged has not changed since
@@ -62,6 +70,17 @@ class MailchimpMember(models.Model):
         "mailchimp.member.consent", "member_id", string="Marketing Permissions"
     )
     synced_permissions = fields.Json(readonly=True, copy=False)
+    # Odoo's opt-out (email blacklist) of the contact as the sync last saw it: only a
+    # change of it is sent (issue 10), so a person who subscribes again in Mailchimp
+    # while still on Odoo's blacklist is not unsubscribed again at every run
+    odoo_opt_out = fields.Boolean(
+        string="Opted out in Odoo",
+        default=False,
+        readonly=True,
+        copy=False,
+        help="The contact's address was on Odoo's email blacklist when the sync last "
+        "looked. A change of it is what the sync acts on.",
+    )
 
     # tags (F13): the tag rules whose Mailchimp tag this sync put on the member
     tag_rule_ids = fields.Many2many(
@@ -91,6 +110,39 @@ class MailchimpMember(models.Model):
             "A contact is linked to one Mailchimp member per sync.",
         ),
     ]
+
+    def _auto_init(self):
+        """An upgrade that adds ``odoo_opt_out`` fills it with today's opt-outs: the
+        sync takes them as already seen, so the upgrade itself sends nothing."""
+        cr = self.env.cr
+        if sql.table_exists(cr, self._table) and not sql.column_exists(
+            cr, self._table, "odoo_opt_out"
+        ):
+            sql.create_column(cr, self._table, "odoo_opt_out", "boolean", "Opted out in Odoo")
+            cr.execute(
+                SQL(
+                    """
+                    UPDATE mailchimp_member m
+                       SET odoo_opt_out = TRUE
+                      FROM res_partner p, mail_blacklist bl
+                     WHERE p.id = m.partner_id
+                       AND bl.email = p.email_normalized
+                       AND bl.active
+                    """
+                )
+            )
+        return super()._auto_init()
+
+    def init(self):
+        super().init()
+        # the few members a sync remembers as opted out, found at each push (issue 10)
+        sql.create_index(
+            self.env.cr,
+            "mailchimp_member_odoo_opt_out_index",
+            self._table,
+            ["pairing_id"],
+            where="odoo_opt_out",
+        )
 
     @api.depends("email", "status")
     def _compute_display_name(self):

@@ -501,7 +501,7 @@ class MailchimpPairing(models.Model):
     @api.model
     def _watermark_margin(self):
         """Seconds after which Mailchimp can no longer stamp a change with a past
-        second (clock differences between its servers): see settled_watermark."""
+        second (clock differences between its servers): see first_second_to_read."""
         return float(
             self.env["ir.config_parameter"].sudo().get_param(
                 "mailchimp_connector.watermark_margin_seconds", "5"

@@ -33,7 +33,7 @@ class MailchimpPairingCursor(models.Model):
         "mailchimp.pairing", required=True, ondelete="cascade", index=True, readonly=True
     )
     mailchimp_watermark = fields.Char(
-        readonly=True, help="Last Mailchimp change (last_changed) already applied in Odoo."
+        readonly=True, help="First second of Mailchimp changes (last_changed) the next pull reads."
     )
     odoo_watermark_mark = fields.Datetime(readonly=True)
     odoo_watermark = fields.Datetime(

@@ -3,6 +3,7 @@ import json
 import logging
 import time
 from collections import Counter
+from types import SimpleNamespace
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import timedelta
@@ -12,6 +13,7 @@ import psycopg2
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import split_every
 
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import batch_jobs, consent, interest_rules, merge_values, schedule_rules, sync_rules
@@ -25,8 +27,11 @@ PUSH_CHUNK = 5000  # contacts read, planned, sent and committed together
 # new members of a chunk: up to this many by batch subscribe (500 per call, an answer
 # at once); more as one /batches job, a few requests whatever their number
 SUBSCRIBE_UP_TO = 1500
-# what the sync reads of a member Mailchimp returns from a /batches upsert
-MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed"
+# what the sync reads of a member Mailchimp returns from a /batches upsert or PATCH:
+# its merge values too, to remember what Mailchimp made of the values sent
+MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
+# members a full read did not see, confirmed one GET each up to this many, else by one /batches job
+CONFIRM_DIRECTLY = 10
 ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
 MEMBER_FIELDS = [
     "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
@@ -248,7 +253,8 @@ class MailchimpSyncRun(models.Model):
             {
                 "state": state,
                 "end_date": fields.Datetime.now(),
-                "message": message,
+                # after what the run noted on its way (_pull_note)
+                "message": "\n".join(part for part in (self.message, message) if part) or False,
                 "stage": "end",
             }
         )
@@ -287,62 +293,52 @@ class MailchimpSyncRun(models.Model):
     # ------------------------------------------------------------------
 
     def _pull(self, client, deadline=None):
-        """Read members changed since the watermark, oldest change first.
+        """Read the members changed since the first second still to read, oldest change first.
 
-        A full run reads everything, unless it is resuming: then it goes on
-        from the watermark its own committed pages left. The next page is
-        read from Mailchimp while this one is written to the database.
+        A full run reads everything, and the archived members apart, unless it is
+        resuming: then it goes on from the second its own committed pages reached.
+        The next page is read from Mailchimp while this one is written. A member a
+        complete full read did not see is archived only once Mailchimp confirms it
+        (``_pull_confirm_missing``).
         """
         pairing = self.pairing_id
-        state = pairing._sync_cursor()
         self._pull_consent_start()
-        since = None
-        if state.mailchimp_watermark and (not self.full or self.pull_resumed):
-            since = state.mailchimp_watermark
+        mark = self._pull_mark()
+        since = mark if mark is not None and (not self.full or self.pull_resumed) else None
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         maps = pairing.field_map_ids._plan()
         fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
         if pairing.interest_map_ids:
             fields_wanted.append("interests")  # stored as read (F14)
-        watermark, read_started = state.mailchimp_watermark or None, None
-        walk = client.pages_since(path, "members", since=since, fields=fields_wanted)
-        with closing(read_ahead(walk)) as pages:
-            for page in pages:
-                read_started = read_started or page.server_time
-                if page:
-                    self._pull_page_committed(page, maps, client)
-                    watermark = sync_rules.next_watermark(
-                        watermark, [member.get("last_changed") for member in page]
-                    )
-                    state.mailchimp_watermark = watermark
-                    self.pull_resumed = True
-                    self._commit()
-                if self._out_of_time(deadline):
-                    return False
+        walk = self._pull_walk(client, path, maps, fields_wanted, since, deadline)
+        if walk is None:
+            return False
         if self.full:
-            # archived members are listed only when asked for: read them so that a
-            # first sync links them and the push does not add back what was deleted
-            # in Mailchimp (F17); they do not move the watermark
-            walk = client.pages_since(
-                path, "members", params={"status": "archived"}, fields=fields_wanted
+            # archived members are listed only when asked for (or with the others: then
+            # those already read are not merged twice): read them so that a first sync
+            # links them and the push does not add back what was deleted in Mailchimp
+            # (F17); they do not move the mark
+            archived = self._pull_walk(
+                client, path, maps, fields_wanted, None, deadline,
+                params={"status": "archived"}, skip=walk.archived,
             )
-            with closing(read_ahead(walk)) as pages:
-                for page in pages:
-                    if page:
-                        self._pull_page_committed(page, maps, client)
-                        self._commit()
-                    if self._out_of_time(deadline):
-                        return False
-            # a full read that did not see a member: it was deleted in Mailchimp (F17)
-            self.env["mailchimp.member"].search(
-                [
-                    ("pairing_id", "=", pairing.id),
-                    ("last_seen_run_id", "!=", self.id),
-                    ("status", "!=", "archived"),
-                ]
-            ).write({"status": "archived"})
-        state.mailchimp_watermark = sync_rules.settled_watermark(
-            state.mailchimp_watermark, read_started, pairing._watermark_margin()
+            if archived is None:
+                return False
+            if walk.complete and archived.complete:
+                if not self._pull_confirm_missing(client, path, maps, fields_wanted, deadline):
+                    return False
+            else:
+                self._pull_note(
+                    self.env._(
+                        "Mailchimp's member list was incomplete while it was read (it served "
+                        "fewer members than it counted, or kept changing): no member was marked "
+                        "archived. The next full sync checks again."
+                    )
+                )
+        self._set_pull_mark(
+            sync_rules.first_second_to_read(
+                since, walk.newest, walk.started, pairing._watermark_margin(), walk.complete
+            )
         )
         push = self.direction in ("both", "odoo2mailchimp")
         self.stage = "push" if push else "end"
@@ -352,6 +348,138 @@ class MailchimpSyncRun(models.Model):
             # queries on its real size, not on the statistics of an empty table
             self.env.cr.execute("ANALYZE mailchimp_member")
         return True
+
+    def _pull_walk(self, client, path, maps, fields_wanted, since, deadline, params=None, skip=None):
+        """One walk over the audience's members (``MailchimpClient.pages_since``), each
+        page merged and committed. The main walk (no ``params``) commits with each page
+        the second a rerun must start from; ``skip``: (id, last_changed) not to merge
+        again. Returns what the walk saw, or None when ``deadline`` came first."""
+        account = self.pairing_id.account_id.sudo()
+        inclusive = (account.since_semantics or {}).get("since_last_changed") == "inclusive"
+        margin = self.pairing_id._watermark_margin()
+        seen = SimpleNamespace(complete=False, newest=None, started=None, archived=set())
+        pages = client.pages_since(
+            path, "members", params=params, since=since, fields=fields_wanted, inclusive=inclusive
+        )
+        with closing(read_ahead(pages)) as pages:
+            for page in pages:
+                seen.started = seen.started or page.server_time
+                if page.complete is not None:
+                    seen.complete = page.complete
+                if page.since_inclusive and not inclusive:
+                    # Mailchimp showed a member of the very second it was asked from:
+                    # its since_last_changed keeps that second, later walks ask from it
+                    inclusive = True
+                    semantics = dict(account.since_semantics or {}, since_last_changed="inclusive")
+                    # the account's row is people's and other jobs' too: written apart from
+                    # the run's pages, retried on a concurrent write (issue 10)
+                    self.pairing_id._write_concurrently(
+                        lambda semantics=semantics: account.write({"since_semantics": semantics})
+                    )
+                if skip:
+                    page = [m for m in page if (m["id"], m.get("last_changed")) not in skip]
+                if page:
+                    self._pull_page_committed(page, maps, client)
+                    seconds = [sync_rules.mark_second(m["last_changed"]) for m in page]
+                    if seen.newest is not None:
+                        seconds.append(seen.newest)
+                    seen.newest = max(seconds)
+                    seen.archived.update(
+                        (m["id"], m["last_changed"]) for m in page if m["status"] == "archived"
+                    )
+                    if params is None:
+                        # cut off now, the run would go on from there
+                        self._set_pull_mark(
+                            sync_rules.first_second_to_read(
+                                since, seen.newest, seen.started, margin, complete=False
+                            )
+                        )
+                        self.pull_resumed = True
+                    self._commit()
+                if self._out_of_time(deadline):
+                    return None
+        return seen
+
+    def _pull_confirm_missing(self, client, path, maps, fields_wanted, deadline):
+        """After a complete full read: the linked members it did not see. Absence is
+        not deletion: each is read from Mailchimp (a few directly, more as one
+        /batches job of GETs). A 404 or an archived member is marked archived; any
+        other member Mailchimp shows goes through the pull's merge (the listing simply
+        did not show it). Returns False when the job outlasts ``deadline`` (the next
+        pass reads its answers)."""
+        Member = self.env["mailchimp.member"]
+        missing = Member.search_fetch(
+            [
+                ("pairing_id", "=", self.pairing_id.id),
+                ("last_seen_run_id", "!=", self.id),
+                ("status", "!=", "archived"),
+            ],
+            ["subscriber_hash"],
+            order="id",
+        )
+        if not missing:
+            self.push_batch_id = False  # a job an earlier pass left for them: not needed now
+            return True
+        params = {"fields": ",".join(fields_wanted)}
+        answers = []  # (member, HTTP status, member as Mailchimp shows it)
+        if len(missing) <= CONFIRM_DIRECTLY and not self.push_batch_id:
+            for member in missing:
+                try:
+                    found = client.get(f"{path}/{member.subscriber_hash}", params=params)
+                except mc_errors.MailchimpNotFoundError:
+                    answers.append((member, 404, None))
+                else:
+                    answers.append((member, 200, found))
+        else:
+            operations = [
+                batch_jobs.operation(
+                    "get", member.id, "GET", f"{path}/{member.subscriber_hash}", None, params
+                )
+                for member in missing
+            ]
+            try:
+                reuse = self._left_over_batch(client, deadline)
+                results = self._run_batch(client, operations, reuse, deadline)
+            except batch_jobs.BatchStillRunning as waiting:
+                self.push_batch_id = waiting.batch_id
+                self._count_requests(client)
+                self._commit()
+                return False
+            by_id = {member.id: member for member in missing}
+            answers = [
+                (by_id[batch_jobs.record_id(result)], result["status_code"], result["response"])
+                for result in results
+            ]
+        gone = Member.browse([member.id for member, status, _body in answers if status == 404])
+        shown = [body for _member, status, body in answers if status == 200 and body]
+        gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
+        for chunk in split_every(1000, shown, list):
+            self._pull_page_committed(chunk, maps, client)
+        unconfirmed = len(missing) - len(gone) - len(shown)
+        if unconfirmed:
+            self._pull_note(
+                self.env._(
+                    "%s members not seen by the full read could not be checked with Mailchimp; "
+                    "they were left as they are.",
+                    unconfirmed,
+                )
+            )
+        self._count_requests(client)
+        self._commit()
+        return True
+
+    def _pull_mark(self):
+        """The first second the next pull must read (whole epoch seconds), or None:
+        the one place that reads where the pull stands (see _set_pull_mark)."""
+        return sync_rules.mark_second(self.pairing_id._sync_cursor().mailchimp_watermark)
+
+    def _set_pull_mark(self, second):
+        """Record, with the chunk being committed, the first second to read next."""
+        self.pairing_id._sync_cursor().mailchimp_watermark = sync_rules.mark_text(second)
+
+    def _pull_note(self, text):
+        """Something the run's message must say at its end."""
+        self.message = "\n".join(part for part in (self.message, text) if part)
 
     def _pull_page_committed(self, page, maps, client):
         """One page, in a savepoint, counted with the requests sent so far."""
@@ -374,7 +502,8 @@ class MailchimpSyncRun(models.Model):
                 ("mailchimp_contact_id", "in", contact_ids),
             ],
             ["subscriber_hash", "mailchimp_contact_id", "partner_id", "email", "status",
-             "mailchimp_last_changed", "synced_values", "synced_fingerprint"],
+             "mailchimp_last_changed", "synced_values", "synced_fingerprint",
+             "odoo_synced_values"],
             order="id",
         )
         by_hash = {member.subscriber_hash: member for member in linked}
@@ -398,6 +527,8 @@ class MailchimpSyncRun(models.Model):
             self._record_failures("mailchimp2odoo", duplicates, "skipped")
         push_only = maps.push_only
         to_create, member_vals, failures = [], [], []
+        written = []  # (member or None, vals, partner, tags pulled, Odoo's values before, pending)
+        unsendable = []  # Odoo values of merged contacts that Mailchimp cannot take
         counts = Counter()
         previous_status = {}  # for the consent part (blacklist option)
         for mc_member in page:
@@ -416,9 +547,9 @@ class MailchimpSyncRun(models.Model):
                 # interests are read only for syncs that map some (F14): stored as read
                 and ("interests" not in mc_member or mc_member["interests"] == member.mailchimp_interests)
             ):
-                # read again only because of the watermark's inclusive second (or
-                # what this sync itself sent): Mailchimp has nothing new for it. A
-                # full run merges it all the same (a new mapping, a missed change)
+                # read again only because the pull reads again the seconds that were
+                # still open (or what this sync itself sent): Mailchimp has nothing new
+                # for it. A full run merges it all the same (a new mapping, a missed change)
                 counts["unchanged" if member.partner_id else "skipped"] += 1
                 continue
             common = {
@@ -438,9 +569,12 @@ class MailchimpSyncRun(models.Model):
                     counts["skipped"] += 1
                     continue
                 synced = member.synced_values or {}
+                odoo_synced = member.odoo_synced_values
+                if odoo_synced is None or odoo_synced is False:
+                    odoo_synced = None if synced else {}  # None: synced before Odoo's base was kept
             else:
                 partner = candidates.get(email)
-                synced = None
+                synced, odoo_synced = None, {}
             if not partner:
                 if pairing.create_missing and self.direction != "odoo2mailchimp" and (
                     mc_member["status"] != "archived"
@@ -458,11 +592,16 @@ class MailchimpSyncRun(models.Model):
                 counts["unchanged"] += 1
                 continue
             resolution, pending, odoo_now, odoo_errors = self._merge(
-                partner, synced, mc_values, maps, push_only
+                partner, synced, odoo_synced, mc_values, maps, push_only
             )
-            odoo_vals, bad_values = self._pulled_vals(maps, resolution, partner, odoo_now)
+            odoo_vals, bad_values, pulled = self._pulled_vals(
+                maps, resolution, partner, odoo_now, synced
+            )
             if self.direction == "mailchimp2odoo":
                 bad_values = list(odoo_errors.values()) + bad_values  # no push to report them
+            elif odoo_errors and not pending:
+                # the push skips a contact this pull has merged: say it here
+                unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
             if bad_values:
                 failures.append((partner.id, email, "; ".join(bad_values)))
             if (
@@ -473,6 +612,7 @@ class MailchimpSyncRun(models.Model):
             ):
                 # renamed in Mailchimp (same contact id): rename the contact, no duplicate
                 odoo_vals["email"] = mc_member["email_address"]
+            odoo_vals = maps.changed_vals(partner, odoo_vals)
             if odoo_vals:
                 try:
                     with self.env.cr.savepoint():
@@ -488,11 +628,15 @@ class MailchimpSyncRun(models.Model):
             vals = dict(
                 common,
                 synced_values=resolution.new_synced,
-                synced_fingerprint=merge_values.values_fingerprint(resolution.new_synced),
+                odoo_synced_values=resolution.new_odoo_synced,
                 need_push=bool(pending),
                 last_sync_date=fields.Datetime.now(),
-                partner_write_date=partner.write_date,
             )
+            written.append((member, vals, partner, pulled, odoo_now, pending))
+        self._rebase_pulled(written, maps)
+        for member, vals, partner, *_rest in written:
+            vals["synced_fingerprint"] = merge_values.values_fingerprint(vals["synced_values"])
+            vals["partner_write_date"] = partner.write_date
             if member:
                 member.write(vals)
             else:
@@ -502,16 +646,24 @@ class MailchimpSyncRun(models.Model):
         Member.create(member_vals)
         self._add(**counts)
         self._record_failures("mailchimp2odoo", failures)
+        self._record_failures("odoo2mailchimp", unsendable)
         self._pull_page_consent(page, previous_status)
 
-    def _merge(self, partner, synced, mc_values, maps, push_only):
-        """Three-way merge; tags Odoo must still push keep their old base.
+    def _merge(self, partner, synced, odoo_synced, mc_values, maps, push_only):
+        """Three-way merge, each side against its own base; tags Odoo must still push
+        keep their old bases (the push compares them again).
 
-        A mapped Odoo value that cannot be converted (too long, not a number...)
-        is left out of the merge and keeps its old base: the push reports it,
-        and the contact's other fields and status still sync.
+        ``odoo_synced`` None: the member was synced before Odoo's base was kept
+        (``sync_rules.legacy_odoo_base``). Odoo's values are written the way
+        Mailchimp writes them where both mean the same (the hints: Mailchimp's
+        base, then what it has now). A mapped Odoo value that cannot be
+        converted (too long, not a number...) is left out of the merge and keeps
+        its old bases: the push reports it, and the contact's other fields and
+        status still sync.
         """
-        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner)
+        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner, [synced, mc_values])
+        if odoo_synced is None:
+            odoo_synced = sync_rules.legacy_odoo_base(synced, odoo_now)
         resolution = sync_rules.resolve_fields(
             synced,
             odoo_now,
@@ -520,35 +672,78 @@ class MailchimpSyncRun(models.Model):
             self.direction,
             push_only=push_only,
             tags=[tag for tag in mc_values if tag not in odoo_errors],
+            odoo_synced=odoo_synced,
         )
-        for tag in odoo_errors:
-            if tag in (synced or {}):
-                resolution.new_synced[tag] = synced[tag]
         pending = dict(resolution.to_mailchimp)
+        for tag in odoo_errors:
+            for new, old in ((resolution.new_synced, synced or {}),
+                             (resolution.new_odoo_synced, odoo_synced)):
+                if tag in old:
+                    new[tag] = old[tag]
+                else:
+                    new.pop(tag, None)
         for tag in pending:
-            resolution.new_synced[tag] = (synced or {}).get(tag, "")
+            # Mailchimp's value as read now: the push combines Odoo's with it
+            resolution.new_synced[tag] = merge_values.canonical(mc_values.get(tag))
+            # Odoo's base as it was, so that the push sends the change
+            resolution.new_odoo_synced[tag] = odoo_synced.get(tag, "")
         return resolution, pending, odoo_now, odoo_errors
 
-    def _pulled_vals(self, maps, resolution, partner, odoo_now):
-        """Partner vals for what Mailchimp brings, and the reasons of values Odoo refuses.
+    def _pulled_vals(self, maps, resolution, partner, odoo_now, synced):
+        """Partner vals for what Mailchimp brings, the reasons of values Odoo refuses,
+        and the tags pulled.
 
-        A refused value is left out on both sides (its base becomes Odoo's value, so
-        Odoo does not overwrite Mailchimp's either) and reported; the others apply.
+        A refused value is left out on both sides and reported: Odoo's base
+        becomes Odoo's value (Odoo does not overwrite Mailchimp's) and
+        Mailchimp's keeps its old one, so the next full read tries it again.
         """
+        hints = [synced, resolution.new_synced]
         try:
-            return maps.odoo_vals(resolution.to_odoo, maps.person_name(partner)), []
+            vals = maps.odoo_vals(resolution.to_odoo, partner, hints)
+            return vals, [], set(resolution.to_odoo)
         except merge_values.MergeValueError:
             pass
         good, errors = {}, []
         for tag, value in resolution.to_odoo.items():
             try:
-                maps.odoo_vals({tag: value}, maps.person_name(partner))
+                maps.odoo_vals({tag: value}, partner, hints)
             except merge_values.MergeValueError as error:
                 errors.append(f"{tag}: {error.reason}")
-                resolution.new_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+                resolution.new_odoo_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+                if tag in (synced or {}):
+                    resolution.new_synced[tag] = synced[tag]
+                else:
+                    resolution.new_synced.pop(tag, None)
             else:
                 good[tag] = value
-        return maps.odoo_vals(good, maps.person_name(partner)), errors
+        return maps.odoo_vals(good, partner, hints), errors, set(good)
+
+    def _rebase_pulled(self, written, maps):
+        """Odoo's base of the contacts a pull has just written: what Odoo shows once
+        it holds Mailchimp's values (in bulk for the page: the contacts are read and
+        their computed fields computed once for all of them).
+
+        A pulled tag's base is Odoo's value now, which may differ from Mailchimp's
+        (a name split otherwise, a state Odoo lacks, the company of a parent
+        company): that difference is not a change, so it is never sent back. A
+        mapped value of another tag that the write changed (a field computed from
+        a pulled one) is left to the push (``need_push``).
+        """
+        rewritten = [item for item in written if item[3]]
+        if not rewritten:
+            return
+        partners = self.env["res.partner"].browse([item[2].id for item in rewritten])
+        partners.fetch(maps.partner_fields())
+        for _member, vals, partner, pulled, odoo_before, pending in rewritten:
+            now, _errors = maps.mailchimp_values_checked(partner, [vals["synced_values"]])
+            base = dict(vals["odoo_synced_values"])
+            for tag, value in now.items():
+                value = merge_values.canonical(value)
+                if tag in pulled:
+                    base[tag] = value
+                elif tag not in pending and value != merge_values.canonical(odoo_before.get(tag)):
+                    vals["need_push"] = True
+            vals["odoo_synced_values"] = base
 
     def _partners_by_email(self, emails, read_fields):
         """The contact each email matches (F9): linked first, else the oldest, else lowest id.
@@ -609,25 +804,33 @@ class MailchimpSyncRun(models.Model):
                 # so that the contact belongs to the segment and its changes go back
                 vals["category_id"] = [Command.link(pairing.partner_tag_id.id)]
             partner_vals.append(vals)
-            kept.append((common, pullable))
+            kept.append((common, mc_values))
         partners = (
             self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         )
         self._add(created=len(partners))
         now = fields.Datetime.now()
-        return [
-            self._new_member(
-                dict(
-                    common,
-                    synced_values=synced,
-                    synced_fingerprint=merge_values.values_fingerprint(synced),
-                    last_sync_date=now,
-                    partner_write_date=partner.write_date,
-                ),
-                partner,
+        member_vals = []
+        # Odoo's base: the new contacts as Odoo shows them, read and computed once for all
+        partners.fetch(maps.partner_fields() + ["write_date"])
+        for partner, (common, synced) in zip(partners, kept):
+            odoo_synced, _errors = maps.mailchimp_values_checked(partner, [synced])
+            member_vals.append(
+                self._new_member(
+                    dict(
+                        common,
+                        synced_values=synced,
+                        synced_fingerprint=merge_values.values_fingerprint(synced),
+                        odoo_synced_values={
+                            tag: merge_values.canonical(value) for tag, value in odoo_synced.items()
+                        },
+                        last_sync_date=now,
+                        partner_write_date=partner.write_date,
+                    ),
+                    partner,
+                )
             )
-            for partner, (common, synced) in zip(partners, kept)
-        ]
+        return member_vals
 
     # ------------------------------------------------------------------
     # Odoo -> Mailchimp
@@ -643,8 +846,11 @@ class MailchimpSyncRun(models.Model):
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
+        # Odoo opt-outs changed since the last run: the blacklist does not touch write_date
+        optout_ids = self._optout_partner_ids()
         if not self.full and state.odoo_watermark:
             domain += [
+                "|",
                 "|",
                 "|",
                 # at the mark too: a write in the mark's own transaction has its timestamp
@@ -655,6 +861,7 @@ class MailchimpSyncRun(models.Model):
                     "any",
                     [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
                 ),
+                ("id", "in", optout_ids),
             ]
         Partner = self.env["res.partner"].with_context(active_test=False)
         list_id = pairing.audience_id.mailchimp_list_id
@@ -670,6 +877,7 @@ class MailchimpSyncRun(models.Model):
                         domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
                     )
                     plan = self._plan_push_chunk(chunk, maps) if chunk else None
+                    self._plan_push_optouts(plan)
                     self._plan_interests(plan, *interest_plan)
                     if sending:
                         self._save_push_chunk(client, list_id, sending)
@@ -703,7 +911,7 @@ class MailchimpSyncRun(models.Model):
             plan.subscribed = sender.submit(
                 client.batch_subscribe,
                 list_id,
-                self._new_members_payload(plan.new_items, plan.interests),
+                self._new_members_payload(plan.new_items, plan.interests, plan.optout_new),
                 update_existing=False,
             )
             return
@@ -711,7 +919,7 @@ class MailchimpSyncRun(models.Model):
         plan.subscribed = sender.submit(
             batch_jobs.run_batch,
             client,
-            self._upsert_operations(list_id, plan.new_items, plan.interests),
+            self._upsert_operations(list_id, plan.new_items, plan.interests, plan.optout_new),
             plan.reuse,
             plan.deadline,
         )
@@ -781,7 +989,7 @@ class MailchimpSyncRun(models.Model):
         members = self.env["mailchimp.member"].search_fetch(
             [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
             ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push",
-             "last_seen_run_id", "partner_write_date"],
+             "last_seen_run_id", "partner_write_date", "odoo_synced_values"],
             order="id",
         )
         member_of = {member.partner_id.id: member for member in members}
@@ -815,23 +1023,23 @@ class MailchimpSyncRun(models.Model):
                     (partner.id, partner.email, winners.get(("reason", partner.id)))
                 )
                 continue
-            values, errors = maps.mailchimp_values_checked(partner)
+            member = member_of.get(partner.id)
+            synced = (member.synced_values or {}) if member else {}
+            values, errors = maps.mailchimp_values_checked(partner, [synced])
+            if not errors:
+                changed, errors = self._odoo_changes(maps, member, values, synced)
             if errors:
                 plan.failures.append((partner.id, email, "; ".join(errors.values())))
                 continue
-            member = member_of.get(partner.id)
+            odoo_base = {tag: merge_values.canonical(value) for tag, value in values.items()}
             if not member:
-                plan.new_items.append((partner, values))
+                plan.new_items.append((partner, MemberValues(changed, odoo_base, maps)))
                 continue
-            synced = member.synced_values or {}
-            changed = {
-                tag: value
-                for tag, value in values.items()
-                if merge_values.canonical(value) != merge_values.canonical(synced.get(tag))
-            }
             renamed = email != member.email
             if not changed and not renamed:
                 plan.unchanged_ids.append(member.id)
+                if member.odoo_synced_values != odoo_base:
+                    plan.rebased[member.id] = odoo_base  # seen, with nothing to send
                 continue
             blocked = sync_rules.push_blocked_reason(member.status)
             if renamed and not blocked:
@@ -839,10 +1047,50 @@ class MailchimpSyncRun(models.Model):
             if blocked:
                 plan.skipped.append((partner.id, email, blocked))
                 continue
-            plan.updates.append((partner, member, values, changed, renamed))
+            mailchimp_base = dict(synced, **{
+                tag: merge_values.canonical(value) for tag, value in changed.items()
+            })
+            plan.updates.append(
+                (partner, member, MemberValues(mailchimp_base, odoo_base, maps), changed, renamed)
+            )
         plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
         self._plan_push_permissions(plan)
         return plan
+
+    def _odoo_changes(self, maps, member, values, synced):
+        """({tag: value to send}, {tag: reason}) for one contact of the push.
+
+        A new member gets every value Mailchimp can take. A linked one gets only
+        what Odoo changed since its own base (Mailchimp's value as last read or
+        written is the other base: a difference that is only Odoo's form of it
+        is not sent), composite values keeping Mailchimp's parts where Odoo's
+        did not change, and nothing Mailchimp already has.
+        """
+        if not member:
+            changes, synced = values, {}
+        else:
+            odoo_synced = member.odoo_synced_values
+            if odoo_synced is None or odoo_synced is False:
+                odoo_synced = sync_rules.legacy_odoo_base(synced, values)
+            changes = sync_rules.push_changes(values, odoo_synced, synced)
+        result, errors = {}, {}
+        for tag, value in changes.items():
+            try:
+                sent = maps.sendable(tag, value, synced.get(tag))
+            except merge_values.MergeValueError as error:
+                spec = maps.by_tag[tag]
+                errors[tag] = self.env._(
+                    "%(field)s (%(tag)s): %(reason)s",
+                    field=spec.label,
+                    tag=tag,
+                    reason=error.reason,
+                )
+                continue
+            if sent is not None:
+                result[tag] = sent
+            elif not member:
+                result[tag] = ""  # nothing Mailchimp can take (left out of the payload)
+        return result, errors
 
     def _merged_by_this_pull(self, member, partner):
         """This run's pull has just merged the contact and nobody wrote it since:
@@ -865,16 +1113,20 @@ class MailchimpSyncRun(models.Model):
                 self._store_new(
                     client, list_id, plan.new_items, plan.subscribed.result(), failures,
                     interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                    opted_out=plan.optout_new,
                 )
             if plan.subscribed:
                 self._push_new_member_permissions(client, list_id, plan, failures)
             self._send_updates(
                 client, list_id, plan.updates, failures, plan.permissions,
                 interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                unsubscribe=plan.unsubscribe,
             )
+            self._save_push_optouts(client, list_id, plan, failures)
             self._save_interests(plan, failures)
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
             unchanged.filtered("need_push").write({"need_push": False})
+            self._save_rebased(plan)
             self._add(unchanged=len(unchanged))
             self._record_failures("odoo2mailchimp", failures)
             self._record_failures(
@@ -888,6 +1140,15 @@ class MailchimpSyncRun(models.Model):
         # the one being prepared (the next chunk's members are read again if needed)
         plan.partners.invalidate_recordset()
         self.env["mailchimp.member"].invalidate_model()
+
+    def _save_rebased(self, plan):
+        """Odoo's base of the linked contacts the push saw with nothing to send (a
+        value only Odoo's form of Mailchimp's, one Mailchimp cannot take and does
+        not have): the next run compares with what Odoo shows now. One batched
+        UPDATE for the chunk when the ORM flushes."""
+        Member = self.env["mailchimp.member"]
+        for member_id, base in plan.rebased.items():
+            Member.browse(member_id).odoo_synced_values = base
 
     def _push_winners(self, partners, member_of):
         """{email: winning partner id} for the chunk's emails, and losers' reasons (F9).
@@ -964,14 +1225,15 @@ class MailchimpSyncRun(models.Model):
             if subscriber_hash(partner.email_normalized) not in busy
         ]
 
-    def _new_members_payload(self, new_items, interests=None):
+    def _new_members_payload(self, new_items, interests=None, opted_out=()):
         """Batch subscribe items for contacts new to the audience: with update_existing
-        off, no status is ever sent to an existing member (Mailchimp refuses them)."""
-        status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        off, no status is ever sent to an existing member (Mailchimp refuses them).
+        ``opted_out``: partner ids opted out in Odoo, added as unsubscribed."""
+        double_opt_in = self.pairing_id.double_opt_in
         return [
             {
                 "email_address": partner.email_normalized,
-                "status": status,
+                "status": sync_rules.new_member_status(double_opt_in, partner.id in opted_out),
                 "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
                 **_interests_item(interests, partner),
             }
@@ -980,7 +1242,7 @@ class MailchimpSyncRun(models.Model):
 
     def _store_new(
         self, client, list_id, new_items, result, failures, interests=None, reuse=None,
-        deadline=None,
+        deadline=None, opted_out=(),
     ):
         """Link the members a batch subscribe created; addresses Mailchimp already
         had are upserted without a status."""
@@ -1002,7 +1264,7 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(created=len(member_vals))
         if existing:
-            operations = self._upsert_operations(list_id, existing, interests)
+            operations = self._upsert_operations(list_id, existing, interests, opted_out)
             results = self._run_batch(client, operations, reuse, deadline)
             self._store_upserts(existing, results, failures, "updated")
 
@@ -1019,24 +1281,30 @@ class MailchimpSyncRun(models.Model):
         )
 
     def _member_vals(self, partner, values, mc_member):
-        return self._new_member({
+        sent = [tag for tag, value in values.items() if value not in ("", None)]
+        synced, odoo_synced = _bases_once_sent(values, sent, mc_member)
+        vals = {
             "email": partner.email_normalized,
             "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
             "mailchimp_contact_id": mc_member.get("contact_id"),
             "status": mc_member.get("status"),
             "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
-            "synced_values": values,
-            "synced_fingerprint": merge_values.values_fingerprint(values),
+            "synced_values": synced,
+            "synced_fingerprint": merge_values.values_fingerprint(synced),
             "last_sync_date": fields.Datetime.now(),
             "last_seen_run_id": self.id,
             "partner_write_date": partner.write_date,
-        }, partner)
+        }
+        if odoo_synced is not None:
+            vals["odoo_synced_values"] = odoo_synced
+        return self._new_member(vals, partner)
 
-    def _upsert_operations(self, list_id, items, interests=None):
+    def _upsert_operations(self, list_id, items, interests=None, opted_out=()):
         """PUTs by subscriber hash with ``status_if_new`` only: they create new members
         and never change an existing member's status (nor resubscribe anybody).
-        Empty Odoo values are left out: they never clear what Mailchimp has."""
-        status = sync_rules.new_member_status(self.pairing_id.double_opt_in)
+        Empty Odoo values are left out: they never clear what Mailchimp has.
+        ``opted_out``: partner ids opted out in Odoo, new ones added as unsubscribed."""
+        double_opt_in = self.pairing_id.double_opt_in
         return [
             batch_jobs.operation(
                 "put",
@@ -1045,7 +1313,9 @@ class MailchimpSyncRun(models.Model):
                 f"/lists/{list_id}/members/{subscriber_hash(partner.email_normalized)}",
                 {
                     "email_address": partner.email_normalized,
-                    "status_if_new": status,
+                    "status_if_new": sync_rules.new_member_status(
+                        double_opt_in, partner.id in opted_out
+                    ),
                     "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
                     **_interests_item(interests, partner),
                 },
@@ -1070,11 +1340,12 @@ class MailchimpSyncRun(models.Model):
 
     def _send_updates(
         self, client, list_id, updates, failures, permissions=None, interests=None, reuse=None,
-        deadline=None,
+        deadline=None, unsubscribe=(),
     ):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
         ``permissions``: {member id: (changed GDPR permissions, base once sent)};
-        ``interests``: {partner id: interests to send} (F14)."""
+        ``interests``: {partner id: interests to send} (F14); ``unsubscribe``: member
+        ids opted out in Odoo, sent ``status: unsubscribed`` (the only status Odoo sends)."""
         if not updates:
             return
         permissions = permissions or {}
@@ -1088,6 +1359,8 @@ class MailchimpSyncRun(models.Model):
                 body["marketing_permissions"] = consent.permissions_payload(
                     permissions[member.id][0]
                 )
+            if member.id in unsubscribe:
+                body["status"] = "unsubscribed"
             operations.append(
                 batch_jobs.operation(
                     "patch",
@@ -1098,26 +1371,28 @@ class MailchimpSyncRun(models.Model):
                     params={"fields": MEMBER_REPLY_FIELDS},
                 )
             )
-            by_id[member.id] = (partner, member, values)
+            by_id[member.id] = (partner, member, values, changed)
         for result in self._run_batch(client, operations, reuse, deadline):
-            partner, member, values = by_id[batch_jobs.record_id(result)]
+            partner, member, values, changed = by_id[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 response = result["response"] or {}
-                member.write(
-                    {
-                        "email": partner.email_normalized,
-                        "subscriber_hash": response.get("id") or member.subscriber_hash,
-                        "status": response.get("status") or member.status,
-                        "mailchimp_last_changed": sync_rules.to_odoo_datetime(
-                            response.get("last_changed")
-                        ),
-                        "synced_values": values,
-                        "synced_fingerprint": merge_values.values_fingerprint(values),
-                        "need_push": False,
-                        "last_sync_date": fields.Datetime.now(),
-                        "partner_write_date": partner.write_date,
-                    }
-                )
+                synced, odoo_synced = _bases_once_sent(values, changed, response)
+                vals = {
+                    "email": partner.email_normalized,
+                    "subscriber_hash": response.get("id") or member.subscriber_hash,
+                    "status": response.get("status") or member.status,
+                    "mailchimp_last_changed": sync_rules.to_odoo_datetime(
+                        response.get("last_changed")
+                    ),
+                    "synced_values": synced,
+                    "synced_fingerprint": merge_values.values_fingerprint(synced),
+                    "need_push": False,
+                    "last_sync_date": fields.Datetime.now(),
+                    "partner_write_date": partner.write_date,
+                }
+                if odoo_synced is not None:
+                    vals["odoo_synced_values"] = odoo_synced
+                member.write(vals)
                 if member.id in permissions:
                     member.synced_permissions = permissions[member.id][1]
                 self._add(updated=1)
@@ -1212,6 +1487,38 @@ class MailchimpSyncRun(models.Model):
         return action
 
 
+class MemberValues(dict):
+    """The merge values planned for one contact of the push: Mailchimp's base once
+    Mailchimp took them (for a new member: the values to send), with ``odoo``,
+    Odoo's values as the push saw them (Odoo's base once sent), and ``maps``, to
+    read what Mailchimp answers. Plain dicts (updates that send no merge value)
+    leave Odoo's base as it is."""
+
+    def __init__(self, values, odoo, maps):
+        super().__init__(values)
+        self.odoo = odoo
+        self.maps = maps
+
+
+def _bases_once_sent(values, sent_tags, mc_member):
+    """(Mailchimp's base, Odoo's base or None) of a member Mailchimp has just written.
+
+    Mailchimp's base is the values planned, where the tags sent take what
+    Mailchimp answers it holds now (it may store a value otherwise than sent,
+    e.g. fill in an address's country), so that the next pull does not take
+    Mailchimp's form of Odoo's value for a change; tags not sent keep their base,
+    so a change made in Mailchimp meanwhile is still pulled.
+    """
+    synced = {tag: merge_values.canonical(value) for tag, value in values.items()}
+    maps = getattr(values, "maps", None)
+    answered = (mc_member or {}).get("merge_fields")
+    if maps is not None and isinstance(answered, dict):
+        tags = [tag for tag in sent_tags if tag in answered]
+        for tag, value in maps.normalize(answered, tags).items():
+            synced[tag] = merge_values.canonical(value)
+    return synced, getattr(values, "odoo", None)
+
+
 def _interests_item(interests, partner):
     """The ``interests`` key of a member payload, when there is one to send."""
     sent = (interests or {}).get(partner.id)
@@ -1254,3 +1561,9 @@ class PushPlan:
         self.members = {}  # partner id: its member, for the chunk's linked contacts
         self.interests = {}  # partner id: {interest id: bool} to send (F14)
         self.interests_wanted = {}  # partner id: Odoo's interest values now
+        # Odoo opt-outs (issue 10)
+        self.optout_new = set()  # new contacts opted out in Odoo: added as unsubscribed
+        self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
+        self.optout_flags = {True: [], False: []}  # member ids whose opt-out to remember
+        self.optout_keep_push = []  # member ids whose values are still to be sent
+        self.rebased = {}  # member id: Odoo's base, for members with nothing to send

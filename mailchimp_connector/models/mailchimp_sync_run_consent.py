@@ -1,23 +1,37 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The consent part of a sync run: Odoo's blacklist option (F16) and GDPR marketing
-permissions, called from the pull and the push of ``mailchimp.sync.run``."""
+"""The consent part of a sync run: Odoo's blacklist option (F16), Odoo opt-outs
+(issue 10) and GDPR marketing permissions, called from the pull and the push of
+``mailchimp.sync.run``."""
 import json
 from collections import defaultdict
 
 import psycopg2
 
-from odoo import models
+from odoo import fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import split_every
+from odoo.tools import SQL, split_every
 
 from ..utils import batch_jobs, consent, sync_rules
-from .mailchimp_sync_run import QUIET, _op_reason
+from .mailchimp_sync_run import MEMBER_REPLY_FIELDS, QUIET, _op_reason
 
 BACKFILL_CHUNK = 1000
 
 
 class MailchimpSyncRun(models.Model):
     _inherit = "mailchimp.sync.run"
+
+    optout_added_count = fields.Integer(
+        string="Added as unsubscribed",
+        readonly=True,
+        help="Contacts opted out in Odoo (email blacklist) that this run put in the audience "
+        "as unsubscribed, never as subscribed or pending (also counted as created).",
+    )
+    optout_unsubscribed_count = fields.Integer(
+        string="Unsubscribed (Odoo opt-outs)",
+        readonly=True,
+        help="Members this run unsubscribed in Mailchimp because their contact was put on "
+        "Odoo's email blacklist (also counted as updated).",
+    )
 
     # ------------------------------------------------------------------
     # Mailchimp -> Odoo
@@ -243,3 +257,257 @@ class MailchimpSyncRun(models.Model):
                 failures.append((member.partner_id.id, member.email, _op_reason(result)))
         for key, member_ids in bases.items():
             members.browse(member_ids).write({"synced_permissions": json.loads(key)})
+
+    # ------------------------------------------------------------------
+    # Odoo opt-outs (issue 10): never subscribed, and unsubscribed on a change
+    # ------------------------------------------------------------------
+
+    def _unsubscribe_alone(self, client, list_id, plan, failures):
+        """Opt-outs whose PATCH Mailchimp refused for the other changes it carried
+        (a merge value, a permission, an interest): the status alone, in one more
+        /batches job, so that a bad value never holds an opt-out back (the value's
+        failure line stays)."""
+        members = {}
+        for partner, member, _values, changed, _renamed in plan.updates:
+            if (
+                member.id in plan.unsubscribe
+                and member.status in consent.OPT_OUT_UNSUBSCRIBES
+                and (changed or member.id in plan.permissions or plan.interests.get(partner.id))
+            ):
+                members[member.id] = (partner, member)
+        if not members:
+            return
+        operations = [
+            batch_jobs.operation(
+                "optout",
+                member.id,
+                "PATCH",
+                f"/lists/{list_id}/members/{member.subscriber_hash}",
+                {"status": "unsubscribed"},
+                params={"fields": MEMBER_REPLY_FIELDS},
+            )
+            for _partner, member in members.values()
+        ]
+        for result in self._run_batch(client, operations, plan.reuse, plan.deadline):
+            partner, member = members[batch_jobs.record_id(result)]
+            if result["status_code"] == 200:
+                response = result["response"] or {}
+                member.write(
+                    {
+                        "status": response.get("status") or member.status,
+                        "mailchimp_last_changed": sync_rules.to_odoo_datetime(
+                            response.get("last_changed")
+                        ),
+                    }
+                )
+            elif result["status_code"] == 404:
+                member.status = "archived"
+            else:
+                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+
+    def _opt_out_sql(self, email):
+        """SQL: the address ``email`` (an SQL expression) is opted out in Odoo, i.e. on
+        its email blacklist (Odoo 18 without mass_mailing has no other email opt-out)."""
+        return SQL(
+            "EXISTS (SELECT 1 FROM mail_blacklist bl WHERE bl.email = %s AND bl.active)", email
+        )
+
+    def _flush_opt_outs(self):
+        self.env["mail.blacklist"].flush_model(["email", "active"])
+        self.env["res.partner"].flush_model(["email_normalized"])
+        self.env["mailchimp.member"].flush_model(
+            ["pairing_id", "partner_id", "status", "odoo_opt_out"]
+        )
+
+    def _chunk_opt_outs(self, partner_ids):
+        """{partner id: (opted out in Odoo now, as its member of this sync remembers
+        it)} for the contacts of a chunk: one query."""
+        if not partner_ids:
+            return {}
+        self._flush_opt_outs()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.id, %s, COALESCE(m.odoo_opt_out, FALSE)
+                  FROM res_partner p
+             LEFT JOIN mailchimp_member m ON m.partner_id = p.id AND m.pairing_id = %s
+                 WHERE p.id = ANY(%s)
+                """,
+                self._opt_out_sql(SQL("p.email_normalized")),
+                self.pairing_id.id,
+                list(partner_ids),
+            )
+        )
+        return {
+            pid: (opted_out, remembered)
+            for pid, opted_out, remembered in self.env.cr.fetchall()
+        }
+
+    def _optout_partner_ids(self):
+        """Members whose contact's Odoo opt-out changed since the sync last saw it.
+
+        Joining or leaving the blacklist does not touch the contact's write_date, so
+        the push cannot find them by it: one query per run finds them all (driven by
+        the active blacklist entries for new opt-outs, by the few members remembered
+        as opted out for the others). Those with nothing to send are remembered at
+        once; returns the contacts whose member the push must unsubscribe.
+        """
+        pairing = self.pairing_id
+        self._flush_opt_outs()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT m.id, m.partner_id, m.status, TRUE
+                  FROM mail_blacklist bl
+                  JOIN res_partner p ON p.email_normalized = bl.email
+                  JOIN mailchimp_member m ON m.partner_id = p.id AND m.pairing_id = %(pairing)s
+                 WHERE bl.active
+                   AND m.odoo_opt_out IS NOT TRUE
+                UNION ALL
+                SELECT m.id, m.partner_id, m.status, FALSE
+                  FROM mailchimp_member m
+                  JOIN res_partner p ON p.id = m.partner_id
+                 WHERE m.pairing_id = %(pairing)s
+                   AND m.odoo_opt_out
+                   AND NOT %(opted_out)s
+                """,
+                pairing=pairing.id,
+                opted_out=self._opt_out_sql(SQL("p.email_normalized")),
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return []
+        flags, to_send = {True: [], False: []}, []
+        unsubscribe = self._optout_unsubscribe_enabled()
+        for member_id, partner_id, status, opted_out in rows:
+            action = consent.optout_action(
+                not opted_out, opted_out, status, unsubscribe=unsubscribe
+            )
+            if action == "unsubscribe":
+                to_send.append(partner_id)
+            elif action:
+                flags[action == "remember"].append(member_id)
+        self._remember_member_opt_outs(flags)
+        return to_send
+
+    def _optout_unsubscribe_enabled(self):
+        return self.pairing_id.optout_unsubscribe and self.direction != "mailchimp2odoo"
+
+    def _remember_member_opt_outs(self, flags):
+        """{True: member ids now opted out, False: no longer}: one write each."""
+        Member = self.env["mailchimp.member"]
+        for opted_out, member_ids in flags.items():
+            if member_ids:
+                Member.browse(member_ids).write({"odoo_opt_out": opted_out})
+
+    def _plan_push_optouts(self, plan):
+        """A planned chunk's Odoo opt-outs (one query for the chunk): new contacts
+        opted out go in as unsubscribed or are skipped (the sync's option), never
+        subscribed; linked members whose contact was opted out in Odoo since the
+        sync last saw it get ``status: unsubscribed`` in their PATCH of the chunk's
+        /batches job (an unchanged one becomes an update with nothing else)."""
+        if not plan:
+            return
+        pairing = self.pairing_id
+        linked = list(plan.members.values())
+        states = self._chunk_opt_outs(
+            [partner.id for partner, _values in plan.new_items]
+            + [member.partner_id.id for member in linked]
+        )
+        opted = {pid for pid, (opted_out, _remembered) in states.items() if opted_out}
+        if opted and plan.new_items:
+            kept = []
+            for partner, values in plan.new_items:
+                how = consent.new_member_opt_out(partner.id in opted, pairing.optout_new_policy)
+                if how == "skip":
+                    plan.skipped.append((partner.id, partner.email_normalized, self.env._(
+                        "opted out in Odoo (email blacklist): not added to Mailchimp, as the "
+                        "sync's option says"
+                    )))
+                    continue
+                if how == "unsubscribed":
+                    plan.optout_new.add(partner.id)
+                kept.append((partner, values))
+            plan.new_items = kept
+        changed = [
+            member
+            for member in linked
+            if states[member.partner_id.id][1] != (member.partner_id.id in opted)
+        ]
+        if not changed:
+            return
+        unsubscribe = self._optout_unsubscribe_enabled()
+        position = {entry[1].id: index for index, entry in enumerate(plan.updates)}
+        unchanged = set(plan.unchanged_ids)
+        failed = {row[0] for row in plan.failures}
+        moved, flags = [], {True: [], False: []}
+        for member in changed:
+            partner = plan.partners.browse(member.partner_id.id)
+            action = consent.optout_action(
+                states[partner.id][1], partner.id in opted, member.status, unsubscribe=unsubscribe
+            )
+            if action in ("remember", "forget"):
+                flags[action == "remember"].append(member.id)
+            elif action != "unsubscribe":
+                continue
+            elif member.id in position:
+                if plan.updates[position[member.id]][4]:
+                    # an email change goes first: Mailchimp renames subscribed members
+                    # only, so the status follows at the next run
+                    continue
+                plan.unsubscribe.add(member.id)
+            elif member.id in unchanged:
+                moved.append(member)
+                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.unsubscribe.add(member.id)
+            elif partner.id in failed and partner.email_normalized == member.email:
+                # a value Mailchimp cannot take does not hold back the opt-out: the
+                # status alone, the contact's values stay to be sent
+                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.unsubscribe.add(member.id)
+                if member.need_push:
+                    plan.optout_keep_push.append(member.id)
+            # else skipped (another contact has the address, archived, a rename Mailchimp
+            # refuses): the next run finds it again
+        plan.optout_flags = flags
+        if moved:
+            ids = {member.id for member in moved}
+            plan.unchanged_ids = [mid for mid in plan.unchanged_ids if mid not in ids]
+
+    def _save_push_optouts(self, client, list_id, plan, failures):
+        """After the chunk was sent: the opt-outs remembered, those sent counted.
+
+        A member counts as done once Mailchimp no longer mails it (the PATCH's answer
+        says unsubscribed, or it was found deleted); a refused one is a failure line
+        and is tried again at the next run.
+        """
+        self._unsubscribe_alone(client, list_id, plan, failures)
+        self._remember_member_opt_outs(plan.optout_flags)
+        Member = self.env["mailchimp.member"]
+        if plan.unsubscribe:
+            sent = Member.browse(sorted(plan.unsubscribe))
+            done = sent.filtered(
+                lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
+            )
+            done.write({"odoo_opt_out": True})
+            self._add(optout_unsubscribed=len(done.filtered(
+                lambda member: member.status == "unsubscribed"
+            )))
+            if plan.optout_keep_push:
+                Member.browse(plan.optout_keep_push).write({"need_push": True})
+        if plan.optout_new:
+            members = Member.search_fetch(
+                [
+                    ("pairing_id", "=", self.pairing_id.id),
+                    ("partner_id", "in", sorted(plan.optout_new)),
+                ],
+                ["status"],
+            )
+            # one Mailchimp already had (and still mails) is unsubscribed at the next run
+            members.filtered(
+                lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
+            ).write({"odoo_opt_out": True})
+            self._add(optout_added=len(members.filtered(
+                lambda member: member.status == "unsubscribed"
+            )))

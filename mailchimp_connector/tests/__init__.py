@@ -4,10 +4,13 @@ from . import test_mailchimp_tour
 from . import test_mailchimp_sync
 from . import test_mailchimp_sync_rules
 from . import test_mailchimp_sync_faults
+from . import test_mailchimp_sync_boundary
 from . import test_mailchimp_activity
 from . import test_mailchimp_webhook
 from . import test_mailchimp_consent
 from . import test_mailchimp_tag_rule
 from . import test_mailchimp_interest
+from . import test_mailchimp_optout
+from . import test_mailchimp_round_trip
 from . import test_mailchimp_screens
 from . import test_mailchimp_sync_schedule

@@ -6,12 +6,13 @@ from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from ..models import mailchimp_campaign
-from .common import MailchimpSyncCase
+from .common import ALTERNATIVE_BEHAVIOUR, MailchimpSyncCase, behaviour_variants
 
 URL = "https://www.example.com/offer?utm=1"
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestMailchimpActivity(MailchimpSyncCase):
     @classmethod
     def setUpClass(cls):
@@ -212,6 +213,46 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(len(self.account.campaign_ids), 2)
         # recipients are the subscribed members: ann2 unsubscribed through the first one
         self.assertEqual(len(self.activities()), count + 4 + 1)
+
+    # -- since_* at its boundary second (exclusive or inclusive, issue 10) ----------
+
+    def test_a_campaign_sent_in_the_second_of_the_last_one_read_is_found(self):
+        self.make_campaign(subject="First", events=self.standard_events())
+        self.sync()
+        # listed after the first pull, with the same send second
+        self.make_campaign(subject="Twin")
+        self.sync()
+        self.assertEqual(
+            sorted(self.account.campaign_ids.mapped("subject")), ["First", "Twin"]
+        )
+
+    def test_a_campaign_that_became_sent_after_a_later_one_was_read_is_found(self):
+        self.make_campaign(subject="Quick", events=self.standard_events())
+        self.sync()
+        # a big send started an hour earlier ends now: its send_time is when it started
+        self.make_campaign(
+            subject="Big", send_time=(self.send_time - timedelta(hours=1)).isoformat()
+        )
+        self.sync()
+        self.assertEqual(sorted(self.account.campaign_ids.mapped("subject")), ["Big", "Quick"])
+
+    def test_an_event_in_the_second_of_the_newest_event_read_is_stored(self):
+        campaign_json = self.make_campaign(events=self.standard_events())
+        self.sync()
+        campaign = self.account.campaign_ids
+        # the newest open, click or bounce read: ann0's click
+        newest = self.send_time.replace(tzinfo=None) + timedelta(minutes=11)
+        self.assertEqual(campaign.activity_watermark, newest)
+        # Mailchimp records an open stamped with that very second after the pull
+        self.sandbox_control(
+            "POST",
+            f"campaigns/{campaign_json['id']}/events",
+            {"events": [{"email": "ann3@corp.com", "action": "open", "timestamp": self.at(11)}]},
+        )
+        self.sync()
+        opens = self.activities(self.partner(3)).filtered(lambda a: a.action == "open")
+        self.assertEqual(len(opens), 1)
+        self.assertEqual(opens.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=11))
 
     def test_paged_walk_matches_single_page(self):
         self.make_campaign(

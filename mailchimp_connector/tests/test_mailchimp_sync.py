@@ -3,10 +3,11 @@ from datetime import timedelta
 
 from odoo.tests import tagged
 
-from .common import MailchimpSyncCase
+from .common import ALTERNATIVE_BEHAVIOUR, MailchimpSyncCase, behaviour_variants
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestMailchimpSyncBasics(MailchimpSyncCase):
     def test_initial_push_then_nothing_changed(self):
         partners = self.env["res.partner"].create(

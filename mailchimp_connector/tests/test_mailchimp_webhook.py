@@ -3,8 +3,11 @@
 to Odoo's test server (the sandbox POSTs each event as Mailchimp does)."""
 
 import logging
+import time
 from unittest.mock import patch
+from urllib.parse import urlencode
 
+from odoo import http as odoo_http
 from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -45,10 +48,10 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.env.invalidate_all()
         return deliveries
 
-    def post_webhook(self, token, fields):
+    def post_webhook(self, token, fields, headers=None):
         self.env.flush_all()
         path = f"{WEBHOOK}/{token}" if token is not None else WEBHOOK
-        response = self.url_open(path, data=fields)
+        response = self.url_open(path, data=fields, headers=headers)
         self.env.invalidate_all()
         return response
 
@@ -281,17 +284,81 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.post_webhook(pairing.webhook_token, unsubscribe["data"])
         self.assertEqual(pairing.member_ids.status, "subscribed")
 
-    def test_bodies_that_are_not_member_events_are_answered_and_ignored(self):
+    def test_events_the_sync_does_not_follow_are_answered_and_ignored(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
         for body in (
             {"type": "campaign", "data[id]": "c1", "data[list_id]": self.list_id},
             {"type": "unsubscribe", "data[list_id]": "another", "data[email]": "ann@corp.com"},
-            {"junk": "x"},
         ):
             response = self.post_webhook(pairing.webhook_token, body)
             self.assertEqual((response.status_code, response.content), (200, b""), body)
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertFalse(self.webhook_run(pairing))
+
+    def test_a_body_that_is_not_a_delivery_gets_400_quickly(self):
+        """Authenticated but not Mailchimp's form: refused at once with a bare 400,
+        nothing read from Mailchimp, nothing changed. A body of too many fields or
+        that is not a form is refused before Odoo parses it at all."""
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        almost_1mb = "x" * (1024 * 1024 - 4096)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        bodies = {  # name: (body as sent, headers, refused before Odoo parses it)
+            "junk": (urlencode({"junk": "x"}), form, False),
+            "no address": (urlencode({"type": "unsubscribe", "data[list_id]": self.list_id}),
+                           form, False),
+            "nested too deep": (urlencode({"type": "profile", "data[a][b][c][d][e][f]": "x"}),
+                                form, False),
+            "one huge field": (urlencode({"type": "profile", "data[list_id]": self.list_id,
+                                          "x": almost_1mb}), form, False),
+            "huge field name": (urlencode({"data[" + "y" * 500000 + "]": "x"}), form, False),
+            "too many fields": (urlencode({f"data[merges][F{n}]": "v" for n in range(20000)}),
+                                form, True),
+            # Odoo itself would parse this for most of a second before calling the route
+            "a quarter million tiny fields": ("&".join(["a=b"] * 250000), form, True),
+            "not a form": (b'{"type": "unsubscribe"}', {"Content-Type": "application/json"}, True),
+        }
+        self.sandbox_control("DELETE", "requests")
+        parse = odoo_http.Request.get_http_params
+        for name, (body, headers, unparsed) in bodies.items():
+            timings = []
+            for _attempt in range(3):  # the best of three: the machine may be busy
+                with patch.object(
+                    odoo_http.Request, "get_http_params", autospec=True, side_effect=parse
+                ) as parsing:
+                    started = time.monotonic()
+                    response = self.post_webhook(pairing.webhook_token, body, headers)
+                    timings.append(time.monotonic() - started)
+                self.assertEqual((response.status_code, response.content), (400, b""), name)
+                self.assertEqual(parsing.called, not unparsed, name)
+            self.assertLess(min(timings), 0.2, name)
+        self.assertFalse(self.api_calls(), "no member is read for a body Odoo cannot use")
+        self.assertEqual(pairing.member_ids.status, "subscribed")
+        self.assertFalse(self.webhook_run(pairing))
+
+    def test_bodies_over_1_mb_get_413_before_being_parsed(self):
+        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
+        body = {
+            "type": "unsubscribe",
+            "data[list_id]": self.list_id,
+            "data[email]": "ann@corp.com",
+            "data[merges][NOTE]": "x" * (1024 * 1024),
+        }
+        Pairing = type(self.env["mailchimp.pairing"])
+        for token in (pairing.webhook_token, "wrong"):
+            with patch.object(
+                Pairing, "_webhook_pairing_for_token", autospec=True
+            ) as lookup:
+                started = time.monotonic()
+                response = self.post_webhook(token, body)
+                elapsed = time.monotonic() - started
+            self.assertEqual(response.status_code, 413, token)
+            lookup.assert_not_called()
+            self.assertLess(elapsed, 0.5)
+        self.assertEqual(pairing.member_ids.status, "subscribed")
+        # a delivery just under the limit is read as usual
+        body["data[merges][NOTE]"] = "x" * 1000
+        self.assertEqual(self.post_webhook(pairing.webhook_token, body).status_code, 200)
+        self.assertEqual(pairing.member_ids.status, "subscribed")  # re-read: still subscribed
 
     def test_our_own_api_writes_are_not_echoed(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))

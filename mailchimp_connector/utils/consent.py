@@ -1,15 +1,25 @@
-"""Consent rules, free of any database: the email blacklist option (F16) and GDPR
-marketing permissions.
+"""Consent rules, free of any database: the email blacklist option (F16), Odoo opt-outs
+(issue 10) and GDPR marketing permissions.
 
 Blacklist mirroring (opt-in per sync, off by default):
 
 - a member whose status *becomes* unsubscribed or cleaned in Mailchimp (it was
   not one of them, or not known, before) puts its address on Odoo's email
   blacklist, with the reason;
-- Odoo's blacklist is never sent to Mailchimp (nothing here produces a status);
+- an opt-out mirrored this way came from Mailchimp: the sync remembers it at once,
+  so the Odoo opt-out rules below never send it back to that audience;
 - a member who subscribes again in Mailchimp (subscribed after unsubscribed or
   cleaned: Mailchimp only allows that with the person's own new opt-in) leaves
   the blacklist only when the admin opted into that as well.
+
+Odoo opt-outs (issue 10): a contact whose address is opted out in Odoo (on its
+email blacklist) is never added to Mailchimp as subscribed or pending (it is
+added as unsubscribed, or skipped, as the sync says). With the sync's option, an
+opt-out *made in Odoo* unsubscribes the member: the one status Odoo ever sends,
+only towards unsubscribed, only for a change (the sync remembers per member the
+opt-out it last saw, so a person who subscribes again in Mailchimp is not
+unsubscribed again at every run), never for a cleaned or archived member. Odoo
+never re-subscribes anybody: leaving the blacklist sends nothing.
 
 Marketing permissions: Mailchimp's member ``marketing_permissions`` are
 ``[{marketing_permission_id, text, enabled}]`` (one per permission of the
@@ -25,6 +35,10 @@ booleans that both moved away from their base agree: they never conflict).
 from .sync_rules import resolve_fields
 
 BLACKLIST_STATUSES = ("unsubscribed", "cleaned")
+# the statuses an Odoo opt-out moves to unsubscribed: those Mailchimp mails, or will
+# once the person confirms; never a cleaned, archived, transactional or unsubscribed one
+OPT_OUT_UNSUBSCRIBES = ("subscribed", "pending")
+NEW_OPT_OUT_POLICIES = ("unsubscribed", "skip")
 
 
 # --------------------------------------------------------------------------- blacklist (F16)
@@ -42,6 +56,45 @@ def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
     if mirror and unmirror and old_status in BLACKLIST_STATUSES and new_status == "subscribed":
         return "remove"
     return None
+
+
+# --------------------------------------------------------------------------- Odoo opt-outs
+def optout_action(remembered, opted_out, status, *, unsubscribe):
+    """What the push does about one linked member's Odoo opt-out.
+
+    ``remembered``: the opt-out the sync last saw for the member (None: never
+    seen, as False); ``opted_out``: Odoo's opt-out now; ``status``: the member's
+    status as last read from Mailchimp; ``unsubscribe``: the sync's option
+    "Odoo opt-outs unsubscribe in Mailchimp" (and a direction that pushes).
+
+    Returns None (nothing changed in Odoo: nothing to do, whatever Mailchimp's
+    status, so a person who subscribed again there stays subscribed),
+    "unsubscribe" (send ``status: unsubscribed``, remember once done),
+    "remember" (opted out now, nothing to send: the option is off, or Mailchimp
+    already does not mail the member) or "forget" (no longer opted out in Odoo:
+    nothing is sent, Odoo never re-subscribes).
+    """
+    if bool(remembered) == bool(opted_out):
+        return None
+    if not opted_out:
+        return "forget"
+    if unsubscribe and status in OPT_OUT_UNSUBSCRIBES:
+        return "unsubscribe"
+    return "remember"
+
+
+def new_member_opt_out(opted_out, policy):
+    """How a contact new to the audience goes, given its Odoo opt-out and the sync's
+    ``policy`` for them: "subscribe" (not opted out: the sync's usual status),
+    "unsubscribed" (added as unsubscribed, so Mailchimp suppresses the address) or
+    "skip" (left out, with a reason)."""
+    if not opted_out:
+        return "subscribe"
+    if policy not in NEW_OPT_OUT_POLICIES:
+        raise ValueError(
+            "policy must be one of %s, not %r." % (", ".join(NEW_OPT_OUT_POLICIES), policy)
+        )
+    return policy
 
 
 # --------------------------------------------------------------------------- marketing permissions

@@ -14,6 +14,7 @@ import random
 import re
 import threading
 import time
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -46,6 +47,11 @@ _logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
 MAX_CONNECTIONS = 10  # Mailchimp answers 429 beyond 10 simultaneous connections per user
 MAX_PAGE_SIZE = 1000  # Mailchimp's maximum `count`
+# a member walk asks each page from this many items before the end of the previous one
+# (plus the last one), to find its place again when members before it changed meanwhile
+WALK_OVERLAP = 10
+# walks started again from their last second when the listing moved more than that
+WALK_MAX_RESTARTS = 10
 AUTH_USERNAME = "anystring"  # Basic auth ignores the user name; the key is the password
 # Methods that can be re-sent when it is unknown whether the first attempt reached Mailchimp.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
@@ -258,8 +264,8 @@ class MailchimpClient:
 
         For collections that only grow at their end while they are read (sent
         campaigns by send time, a campaign's reports); members are read with
-        ``pages_since``, whose keyset walk cannot skip an item that changes
-        meanwhile (API_NOTES §9).
+        ``pages_since``, whose walk cannot skip an item that changes meanwhile
+        (API_NOTES §9).
         """
         count = max(1, min(int(count), MAX_PAGE_SIZE))
         query = dict(params or {})
@@ -286,49 +292,121 @@ class MailchimpClient:
         fields=None,
         key="last_changed",
         since_param="since_last_changed",
+        inclusive=False,
+        overlap=WALK_OVERLAP,
+        max_restarts=WALK_MAX_RESTARTS,
     ):
-        """Yield a collection in ascending ``key`` order, page by page, by keyset.
+        """Yield, page by page and in ascending ``key`` order, every item whose
+        ``key`` falls in the second ``since`` or later (every item without ``since``).
 
-        Each request asks for the items whose ``key`` is at least the last one
-        seen (``since_param`` is inclusive) and skips, by ``offset``, those of
-        that value already read. An item changed during the walk moves behind
-        the cursor and comes again later, so it shifts nothing and makes the
-        walk skip nothing (plain offset paging would, API_NOTES §9), and no
-        request is spent re-reading an overlap.
+        Timestamps are to the second and Mailchimp's reference says ``since_param``
+        keeps what changed "after" it: whether an item of that very second is kept
+        is not documented. So the walk asks from the second before ``since``
+        (exactly right if the filter is exclusive) and drops what is older, unless
+        ``inclusive`` says the filter was seen keeping its own second (then it asks
+        from ``since``). A page whose items include one of the second asked from
+        proves it inclusive: ``page.since_inclusive`` is then True, for the caller
+        to remember.
 
-        Pages are ``Page`` lists whose ``server_time`` is when Mailchimp
-        answered (its ``Date`` header, aware UTC, None if absent). The first
-        page is yielded even when empty, so callers always learn that time.
+        One walk keeps one ``since`` and pages by offset, each page asked from a
+        little before the end of the previous one (``overlap`` items) and checked:
+        the newest of those last items found in the answer is where the walk goes
+        on. An item changed meanwhile moves to the end of the listing (its new
+        ``key`` is now) and is read there again, with its change; members before
+        the walk's position that changed shift the rest left, which the overlap
+        absorbs. When none of those items is found (more changed than the overlap,
+        or they all changed), the walk starts again from the second of the last
+        item read, dropping what it already yielded (same id and ``key``), at most
+        ``max_restarts`` times. An item is never yielded twice with the same ``key``.
+
+        Pages are ``Page`` lists: ``server_time`` is when Mailchimp answered (its
+        ``Date`` header, aware UTC, None if absent); the first page is yielded even
+        when empty, so callers always learn when the walk started. The last page
+        (possibly empty) has ``complete``: True when the walk reached the end of the
+        listing and saw as many positions as its ``total_items``, False when the
+        listing served fewer than it counted or kept changing past
+        ``max_restarts`` (``None`` on the other pages).
         """
-        count = max(1, min(int(count), MAX_PAGE_SIZE))
+        count = max(2, min(int(count), MAX_PAGE_SIZE))
         query = dict(params or {}, sort_field=key, sort_dir="ASC")
         if fields:
-            wanted = list(fields) + ([key] if key not in fields else [])
+            wanted = list(fields) + [name for name in ("id", key) if name not in fields]
             query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
-        cursor, read_at_cursor, first = since, set(), True
+        # overlap + 1 items re-read per page: small next to a page, grows on a busy listing
+        slack = min(max(0, int(overlap)), (count - 2) // 4)
+        first_second = _epoch_second(since)
+        tail = []  # (id, key) of the last items received, in listing order
+        recent = set()  # (id, key) yielded in the newest second received
+        newest = None  # that second
+        offset, restarts, first, learned = 0, 0, True, False
         while True:
-            if cursor:
-                query[since_param] = cursor
-            offset = len(read_at_cursor)
-            body, response = self._call("GET", path, params={**query, "count": count, "offset": offset})
+            if first_second is not None:
+                query[since_param] = _iso_second(first_second if inclusive else first_second - 1)
+            start = max(0, offset - 1 - slack) if tail else offset
+            body, response = self._call("GET", path, params={**query, "count": count, "offset": start})
             body = body or {}
             items = body.get(items_key) or []
-            page = Page(item for item in items if item.get("id") not in read_at_cursor)
+            total = body.get("total_items")
+            keys = [(item.get("id"), item.get(key)) for item in items]
+            fresh_from = 0
+            if tail:
+                found = _newest_present(tail, keys)
+                if found is None:
+                    # the listing moved more than the overlap shows: again from the
+                    # second of the last item read, without what was yielded already
+                    restarts += 1
+                    if restarts > max_restarts:
+                        _logger.warning(
+                            "Mailchimp %s kept changing while it was read; stopped after %d restarts",
+                            path, max_restarts,
+                        )
+                        page = Page()
+                        page.server_time, page.complete = _server_time(response), False
+                        yield page
+                        return
+                    last_second = _epoch_second(tail[-1][1])
+                    if first_second is None or last_second > first_second:
+                        first_second = last_second
+                    offset, tail, slack = 0, [], min(slack * 4 + 1, (count - 2) // 4)
+                    inclusive = inclusive or learned  # a new listing: the since may change now
+                    continue
+                fresh_from = found + 1
+            page = Page()
             page.server_time = _server_time(response)
-            if page or first:
+            asked_second = None
+            if first_second is not None and not inclusive:
+                asked_second = first_second - 1
+            for item, item_key in zip(items[fresh_from:], keys[fresh_from:], strict=True):
+                if not item_key[1]:
+                    raise MailchimpError(
+                        "Mailchimp listed an item without %s; cannot page by it." % key, path=path
+                    )
+                second = _epoch_second(item_key[1])
+                if second == asked_second:
+                    page.since_inclusive = True  # the filter kept the second it was given
+                if first_second is not None and second < first_second:
+                    continue
+                if newest is not None and second < newest:
+                    raise MailchimpError(
+                        "Mailchimp listed items out of %s order; cannot page by it." % key, path=path
+                    )
+                if second != newest:
+                    newest, recent = second, set()
+                if item_key in recent or item_key in tail:
+                    continue  # read before a restart, or found again after a shift
+                recent.add(item_key)
+                page.append(item)
+            learned = learned or page.since_inclusive
+            offset = start + len(items)
+            tail = keys[-(slack + 1):]
+            done = len(items) < count or (total is not None and offset >= total)
+            if done:
+                page.complete = total is None or offset >= total
+            if page or first or done:
                 yield page
             first = False
-            total = body.get("total_items")
-            if len(items) < count or (total is not None and offset + len(items) >= total):
+            if done:
                 return
-            last = items[-1].get(key)
-            if not last:
-                raise MailchimpError(
-                    "Mailchimp listed an item without %s; cannot page by it." % key, path=path
-                )
-            if last != cursor:
-                cursor, read_at_cursor = last, set()
-            read_at_cursor.update(item.get("id") for item in items if item.get(key) == last)
 
     # -- bulk --------------------------------------------------------------
 
@@ -633,9 +711,43 @@ def _query(params):
 
 
 class Page(list):
-    """One page of items, with the moment Mailchimp answered (``server_time``)."""
+    """One page of items, with the moment Mailchimp answered (``server_time``) and,
+    for a walk by ``pages_since``, what the walk learned (``since_inclusive``,
+    ``complete`` on its last page)."""
 
     server_time = None
+    since_inclusive = False
+    complete = None
+
+
+def _epoch_second(value):
+    """A time (ISO 8601 with an offset, 'Z' or none = UTC; a datetime; epoch seconds)
+    as whole seconds since the epoch, rounded down; None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return int(value // 1)
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))  # noqa: FURB162
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # noqa: UP017 (Python 3.10)
+    return int(moment.timestamp() // 1)
+
+
+def _iso_second(second):
+    """Whole epoch seconds as Mailchimp writes times: ``2015-10-21T15:41:36+00:00``."""
+    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")  # noqa: UP017
+
+
+def _newest_present(tail, keys):
+    """Where in ``keys`` the newest item of ``tail`` still is (same id and time), or None."""
+    where = {item_key: index for index, item_key in enumerate(keys)}
+    for item_key in reversed(tail):
+        if item_key in where:
+            return where[item_key]
+    return None
 
 
 def _server_time(response):

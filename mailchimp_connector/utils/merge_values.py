@@ -24,11 +24,21 @@ selection              dropdown, radio, text            push+pull  by label; eve
 many2one               text                             push+name  pulled only as a name that the
                                                                    caller resolves to a record
 many2many              text                             push       names joined with ", "
-"first_name"/          text                             push+pull  split of the partner's name;
-"last_name"                                                        rebuild it with join_name()
+"first_name"/          text                             push+pull  split of the partner's name
+"last_name"                                                        the way Mailchimp already
+                                                                   splits it (split_name_like)
+"company"              text                             push+pull  the company Odoo shows (its
+                                                                   parent company's name or its
+                                                                   own company name); pulled
+                                                                   into the company name
 "address"              address                          push+pull  street, street2, city, zip,
                                                                    state, country together
 =====================  ===============================  =========  ===============================
+
+A pull also needs a target that keeps what is written: a related field (it
+shows another record's value), a read-only one or one Odoo computes without an
+inverse is push-only whatever its type (``pull_refusal`` says why), so a value
+pulled into it can never be lost and then sent back as Odoo's own.
 
 Everything else (html, one2many, binary, ...) is refused. No value is ever
 truncated: a push over Mailchimp's 255-character limit, or a pull longer than
@@ -37,8 +47,11 @@ contact as failed with the reason instead of silently losing text.
 
 All Mailchimp-side values are in the form Mailchimp accepts and returns
 (dates in the merge field's ``date_format``, numbers as numbers, address as a
-dict); ``normalize_mailchimp`` brings values read from Mailchimp to that same
-form so the sync can compare them with what ``to_mailchimp`` produced.
+dict of its six parts); ``normalize_mailchimp`` brings values read from
+Mailchimp to that same form so the sync can compare them with what
+``to_mailchimp`` produced. An address is compared part by part, complete or
+not; ``value_to_send`` says what of a changed value Mailchimp can be sent
+(Mailchimp refuses an address without street, city, state or zip).
 """
 import datetime as dt
 import enum
@@ -78,7 +91,7 @@ ODOO_TYPE_LABELS = {
     "many2many": "Many2many",
     "one2many": "One2many",
 }
-SOURCE_KINDS = ("field", "first_name", "last_name", "address")
+SOURCE_KINDS = ("field", "first_name", "last_name", "company", "address")
 DEFAULT_DATE_FORMATS = {"date": "MM/DD/YYYY", "birthday": "MM/DD"}
 
 # Same practical rules as Mailchimp (and the sandbox): dotted local part, a
@@ -147,6 +160,7 @@ SPECIAL_RULES = {
     "address": ("address", "address", PUSH_PULL),
     "first_name": ("text", "char", PUSH_PULL),
     "last_name": ("text", "char", PUSH_PULL),
+    "company": ("text", "char", PUSH_PULL),
 }
 # How each Odoo type is sent, to explain what a refused field could do instead.
 _HOW_SENT = {
@@ -207,13 +221,69 @@ def _selection_labels(selection):
     return [label for _key, label in selection]
 
 
-def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices=None):
+def pull_refusal(target):
+    """Why values must not be pulled into an Odoo field, or None when it keeps what is written.
+
+    ``target`` describes the field: ``{"related": bool, "readonly": bool,
+    "computed": bool, "inverse": bool, "stored": bool}`` (missing keys are
+    False). A related field shows another record's value, so a pull would
+    change that record; Odoo recomputes a computed field without an inverse
+    (or ignores what is written to it), so the value pulled would be lost and
+    the next push would send Odoo's instead; a read-only field is not for a
+    sync to write. An editable stored computed field (``readonly=False``, Odoo's
+    "computed with a default" idiom) keeps what is written.
+    """
+    target = target or {}
+    if target.get("related"):
+        return ("it is a related field: it shows a value of another record, which a pull "
+                "would change; map the field it comes from to read Mailchimp's values back")
+    if target.get("computed") and not target.get("inverse") and (
+        target.get("readonly") or not target.get("stored")
+    ):
+        return ("Odoo computes it from other fields and would replace a value pulled into "
+                "it, so it is only sent to Mailchimp")
+    if target.get("readonly"):
+        return "it is read-only in Odoo, so it is only sent to Mailchimp"
+    return None
+
+
+# Why a pair that check_mapping accepts is push-only (the admin sees it on the mapping).
+_PUSH_ONLY_REASONS = {
+    ("date", "birthday"): "a birthday has no year to write back into a date",
+    ("datetime", "birthday"): "a birthday has no year or time to write back",
+    ("datetime", "date"): "the time of day would be lost or made up on the way back",
+    ("datetime", "text"): "the time of day would be lost or made up on the way back",
+    ("boolean", "text"): "a Text field may hold anything, not only Yes or No",
+    ("many2many", "text"): "names joined with commas cannot be turned back into records safely",
+}
+
+
+def why_not_pulled(source_kind, odoo_type, merge_type, target=None):
+    """The reason an accepted pair is push-only ("" when it is pulled too)."""
+    if source_kind == "field":
+        reason = pull_refusal(target)
+        if reason:
+            return reason
+        return _PUSH_ONLY_REASONS.get((odoo_type, merge_type), "")
+    return ""
+
+
+def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices=None, target=None):
     """Return the ``Direction`` allowed for the pair, or raise ``MappingError`` saying why not.
 
     ``selection`` (the Odoo field's ``[(key, label)]``) and ``choices`` (the
     merge field's ``options["choices"]``) are needed for dropdown/radio,
     because Mailchimp refuses any value that is not one of its choices.
+    ``target`` describes the Odoo field (see ``pull_refusal``): a field that
+    does not keep what is written makes the pair push-only.
     """
+    directions = _check_types(source_kind, odoo_type, merge_type, selection=selection, choices=choices)
+    if source_kind == "field" and directions.can_pull and pull_refusal(target):
+        directions &= Direction.PUSH
+    return directions
+
+
+def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=None):
     if source_kind not in SOURCE_KINDS:
         raise ValueError("source_kind must be one of %s, not %r." % (", ".join(SOURCE_KINDS), source_kind))
     if merge_type not in MERGE_TYPE_LABELS:
@@ -261,6 +331,11 @@ def _check_special(source_kind, merge_type):
     wanted, _odoo_type, directions = SPECIAL_RULES[source_kind]
     if merge_type == wanted:
         return directions
+    if source_kind == "company":
+        raise MappingError(
+            "The contact's company name can only fill a Mailchimp Text field, not a %s field."
+            % _merge_label(merge_type)
+        )
     if source_kind == "address":
         raise MappingError(
             "The contact's address (street, city, zip, state, country) can only fill a Mailchimp "
@@ -309,7 +384,11 @@ def _candidates(tag, merge_type, partner_fields):
     if tag == "PHONE" or merge_type == "phone":
         return [("field", f) for f in ("phone", "mobile") if f in partner_fields]
     if tag == "COMPANY":
-        return [("field", f) for f in ("commercial_company_name", "company_name") if f in partner_fields]
+        # the company Odoo shows is computed (commercial_company_name): the "company"
+        # source sends it and pulls into company_name, which keeps what is written
+        if {"commercial_company_name", "company_name"} <= set(partner_fields):
+            return [("company", None)]
+        return [("field", "company_name")] if "company_name" in partner_fields else []
     if tag == "WEBSITE":
         return [("field", "website")] if "website" in partner_fields else []
     if "BIRTH" in tag or tag == "DOB":
@@ -323,7 +402,8 @@ def default_mappings(merge_fields, partner_fields):
     Only pairs that ``check_mapping`` accepts are proposed, each merge field
     and each Odoo source at most once. EMAIL is the match key, never a mapping.
     Returns ``[{merge_tag, source_kind, odoo_field}]`` in merge-field order
-    (``odoo_field`` is "name" for the name halves and None for the address).
+    (``odoo_field`` is "name" for the name halves and None for the company and
+    the address).
     """
     proposals, used = [], set()
     for merge_field in merge_fields:
@@ -339,7 +419,7 @@ def default_mappings(merge_fields, partner_fields):
             try:
                 check_mapping(
                     source_kind, spec.get("type"), merge_type,
-                    selection=spec.get("selection") or [], choices=choices,
+                    selection=spec.get("selection") or [], choices=choices, target=spec.get("target"),
                 )
             except MappingError:
                 continue
@@ -363,6 +443,39 @@ def split_name(name):
 def join_name(first, last):
     """Inverse of split_name, tolerating a missing half."""
     return " ".join(part for part in (str(first or "").strip(), str(last or "").strip()) if part)
+
+
+def _words(text):
+    return " ".join(str(text or "").split())
+
+
+def split_name_like(name, hints=()):
+    """Split a name into (first, last) the way Mailchimp already splits it.
+
+    ``hints`` are the (first, last) pairs Mailchimp holds for the person, most
+    trusted first (None for a half that is not mapped). A pair whose halves
+    join into the name is returned as it is, so that a name pulled from
+    Mailchimp ('Françoise' + 'da Silva') is never sent back re-split ('Françoise
+    da' + 'Silva'). Otherwise a pair whose last name ends the name keeps that
+    last name (a middle name added goes with the first name, as split_name
+    does), then one whose first name starts it keeps that first name ('Françoise
+    da Costa' -> 'Françoise' + 'da Costa'); else ``split_name``.
+    """
+    text = _words(name)
+    if not text:
+        return "", ""
+    hints = [(first, last) for first, last in hints if _words(first) or _words(last)]
+    for first, last in hints:
+        if join_name(_words(first), _words(last)) == text:
+            return str(first or ""), str(last or "")
+    for first, last in hints:
+        tail = _words(last)
+        if tail and text.endswith(" " + tail):
+            return text[: -len(tail) - 1], str(last)
+        head = _words(first)
+        if head and text.startswith(head + " "):
+            return str(first), text[len(head) + 1:]
+    return split_name(text)
 
 
 def normalize_email(email):
@@ -406,6 +519,41 @@ def address_to_mailchimp(street, street2, city, zip, state, country_code):
     if not all(address[key] for key in ("addr1", "city", "state", "zip")):
         return ""
     return address
+
+
+def address_parts(street, street2, city, zip, state, country_code):
+    """Odoo's address in Mailchimp's form, complete or not: the six parts, or ""
+    when it has none. Compared part by part with Mailchimp's; ``value_to_send``
+    decides whether Mailchimp can take it."""
+    address = {
+        "addr1": _clean(street),
+        "addr2": _clean(street2),
+        "city": _clean(city),
+        "state": _clean(state),
+        "zip": _clean(zip),
+        "country": _clean(country_code).upper(),
+    }
+    return address if any(address.values()) else ""
+
+
+def state_label(code, name, uses_code, hints=()):
+    """How to write an Odoo state in Mailchimp's address.
+
+    What Mailchimp already holds for it wins when it names that state (its code
+    or its name, compared without case, as the pull's lookup matches them):
+    'Berlin' stays 'Berlin'. Otherwise the code where the country writes its
+    addresses with state codes (``uses_code``: Odoo's address format has
+    ``%(state_code)s``, e.g. 'IL' in the US), else the name ('Berlin', not
+    Odoo's 'DE-BE', which nobody writes on a German address).
+    """
+    code, name = _clean(code), _clean(name)
+    if not code and not name:
+        return ""
+    known = {part.lower() for part in (code, name) if part}
+    for hint in hints:
+        if _clean(hint) and _clean(hint).lower() in known:
+            return _clean(hint)
+    return code if uses_code and code else name or code
 
 
 def address_from_mailchimp(value):
@@ -567,8 +715,10 @@ def _require(odoo_type, merge_type, pull):
 def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     """One Odoo value -> the merge value Mailchimp accepts (empty -> "").
 
-    Use odoo_type "address" with a dict of address_to_mailchimp's arguments,
-    and "char" for the first/last name halves. Raises ``MergeValueError``
+    Use odoo_type "address" with a dict of address_parts' arguments (the
+    address comes back with all its parts, complete or not: see
+    ``value_to_send``), and "char" for the first/last name halves and the
+    company. Raises ``MergeValueError``
     (``ValueTooLong``) for a value Mailchimp would refuse, so the sync records
     that contact as failed with the reason and goes on with the others.
     """
@@ -578,7 +728,7 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     if is_empty(value):
         return ""
     if odoo_type == "address":
-        return address_to_mailchimp(**{key: value.get(key) for key in (
+        return address_parts(**{key: value.get(key) for key in (
             "street", "street2", "city", "zip", "state", "country_code")})
     if merge_type == "number":
         return _as_number(value)
@@ -694,10 +844,39 @@ def normalize_mailchimp(value, merge_type, options=None):
         return value
     if merge_type == "address":
         parts = address_from_mailchimp(value)
-        return address_to_mailchimp(
+        return address_parts(
             parts["street"], parts["street2"], parts["city"], parts["zip"], parts["state_name"], parts["country_code"]
         )
     return value
+
+
+def value_to_send(merge_type, value, mailchimp_value):
+    """What to send Mailchimp for a value Odoo changed, or None when there is nothing to send.
+
+    ``mailchimp_value`` is what Mailchimp holds as far as the sync knows (its
+    normalised form; "" or None when nothing). Nothing is sent when Mailchimp
+    already has the value. An address must be complete (street, city, state,
+    zip) for Mailchimp: an address Odoo emptied clears Mailchimp's; one it
+    cannot take is left out when Mailchimp has none (nothing is lost: there is
+    nothing to overwrite) and otherwise raises ``MergeValueError``, so the
+    contact is reported instead of Mailchimp's address being wiped.
+    """
+    if canonical(value) == canonical(mailchimp_value):
+        return None
+    if merge_type != "address" or not isinstance(value, dict):
+        return value
+    missing = [part for part in ("addr1", "city", "state", "zip") if not _clean(value.get(part))]
+    if not missing:
+        return {key: _clean(value.get(key)) if key != "country" else _clean(value.get(key)).upper()
+                for key in _ADDRESS_KEYS}
+    if is_empty(mailchimp_value):
+        return None
+    labels = {"addr1": "street", "city": "city", "state": "state", "zip": "zip"}
+    raise MergeValueError(
+        "Mailchimp needs a complete address (street, city, state and zip) and this one has no %s; "
+        "Mailchimp keeps its own until the address is completed in Odoo."
+        % " and no ".join(labels[part] for part in missing)
+    )
 
 
 # --------------------------------------------------------------------------- change detection

@@ -1,13 +1,15 @@
 """Decisions the sync makes, kept free of any database so each rule is tested alone.
 
 - ``pick_winners``: one Odoo contact per email (F9), the others reported.
-- ``resolve_fields``: field-by-field three-way merge with the pairing's
-  conflict rule and direction (F6, F10).
+- ``resolve_fields`` / ``push_changes``: field-by-field three-way merge with
+  the pairing's conflict rule and direction (F6, F10), each side compared with
+  its own base so that what Odoo cannot hold exactly is never sent back.
 - ``status_to_send`` / ``can_rename``: what may be said about a member's
   status and email without resubscribing anyone (F16, F18).
-- ``next_watermark``: the incremental-pull mark, which must never go back (F15, F31).
+- ``first_second_to_read``: where the next incremental pull starts (F15, F31).
 """
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 from .merge_values import canonical, is_empty, normalize_email
@@ -66,46 +68,113 @@ def pick_winners(contacts):
 # --------------------------------------------------------------------------- three-way merge (F10)
 @dataclass
 class Resolution:
-    """What to write on each side for one contact, and the base to store afterwards.
+    """What to write on each side for one contact, and the bases to store afterwards.
 
     Values are in Mailchimp's form (convert Odoo values with to_mailchimp and
     Mailchimp's with normalize_mailchimp before resolving; convert ``to_odoo``
-    values with from_mailchimp). Store ``new_synced`` only once the writes
-    succeeded, so a failed push is retried by the next run.
+    values with from_mailchimp). Store the bases only once the writes
+    succeeded, so a failed push is retried by the next run: ``new_synced`` is
+    Mailchimp's value as the sync last read or wrote it, ``new_odoo_synced``
+    Odoo's value as the sync last saw it (for a tag in ``to_odoo`` it holds
+    Mailchimp's value until the caller replaces it with what Odoo shows once
+    written, which may differ: a name split, a state Odoo lacks). With one
+    shared base (``odoo_synced=None``) ``new_odoo_synced`` stays empty.
     """
 
     to_mailchimp: dict = field(default_factory=dict)
     to_odoo: dict = field(default_factory=dict)
     conflicts: list = field(default_factory=list)
     new_synced: dict = field(default_factory=dict)
+    new_odoo_synced: dict = field(default_factory=dict)
 
     @property
     def changed(self):
         return bool(self.to_mailchimp or self.to_odoo)
 
 
-def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None):
+def _changed(value, tag, base):
+    """Whether a side's value (canonical) moved from its base; a tag without a base is
+    a first sync, where a side with a value counts as changed."""
+    if tag in base:
+        return value != canonical(base[tag])
+    return value != ""
+
+
+def combine(odoo_value, odoo_base, mailchimp_value):
+    """The value Mailchimp gets for a value Odoo changed.
+
+    Plain values are Odoo's. For a composite value (a dict: the address) only
+    the parts Odoo changed since its base are Odoo's; the others keep what
+    Mailchimp has, so a part Odoo cannot hold (a state it lacks, a state it
+    writes otherwise) is never replaced by Odoo's empty or different copy. An
+    Odoo value that became empty as a whole is empty.
+    """
+    if not isinstance(odoo_value, dict):
+        return odoo_value
+    odoo_base = odoo_base if isinstance(odoo_base, dict) else {}
+    mailchimp_value = mailchimp_value if isinstance(mailchimp_value, dict) else {}
+    return {
+        key: part if canonical(part) != canonical(odoo_base.get(key)) else mailchimp_value.get(key, part)
+        for key, part in odoo_value.items()
+    }
+
+
+def legacy_odoo_base(synced, odoo_now):
+    """Odoo's base for a member synced before Odoo's own base was kept.
+
+    Both sides were taken to agree on ``synced`` then, except where Odoo could
+    not hold Mailchimp's value: an empty Odoo value (or part of an address)
+    where ``synced`` has one cannot be told from a value Odoo never kept, so it
+    does not count as a change (an empty value is never sent over Mailchimp's
+    on a guess).
+    """
+    base = {}
+    for tag, value in (synced or {}).items():
+        value = canonical(value)
+        if tag in odoo_now:
+            now = canonical(odoo_now[tag])
+            if now == "":
+                value = ""
+            elif isinstance(now, dict) and isinstance(value, dict):
+                value = {key: "" if part == "" else value.get(key, "") for key, part in now.items()}
+        base[tag] = value
+    return base
+
+
+def resolve_fields(
+    synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None, odoo_synced=None
+):
     """Decide, tag by tag, what to push, what to pull and which tags were in conflict.
 
-    ``synced`` holds the values both sides had after the last sync ({} or None
-    on a first sync; a tag missing from it is treated as a first sync for that
-    tag, e.g. a mapping added later). Only changed sides move: a change on one
-    side goes to the other, a change on both to different values is a
-    conflict the ``winner`` ("odoo" or "mailchimp") takes. A first sync with two
-    different values is a conflict too; an empty side is filled by the other.
+    ``synced`` holds Mailchimp's values as the sync last read or wrote them and
+    ``odoo_synced`` Odoo's as it last saw them ({} or None on a first sync; a
+    tag missing from one is a first sync of that side's tag, e.g. a mapping
+    added later). With ``odoo_synced`` None both sides share ``synced`` as their
+    base (values both sides hold exactly, like the booleans of marketing
+    permissions). Each side counts as changed only against its own base: two
+    values that differ only because Odoo cannot hold Mailchimp's exactly ('da
+    Silva' kept in a name split another way, a state Odoo lacks) are not a
+    change, so nothing moves. A change on one side goes to the other, a change
+    on both to different values is a conflict the ``winner`` ("odoo" or
+    "mailchimp") takes; a composite value sent keeps Mailchimp's parts where
+    Odoo's did not change (``combine``). A first sync with two different values
+    is a conflict too; an empty side is filled by the other.
     ``direction`` blocks pushes (mailchimp2odoo) or pulls (odoo2mailchimp);
     ``push_only`` names tags whose mapping cannot be pulled (see check_mapping).
     Tags default to those of ``odoo_now`` and ``mailchimp_now``: pass mapped tags only.
 
-    When a value may not move, ``new_synced`` keeps the value of the side that
-    would have received it, so the same difference is not reported as a new
-    conflict on every run; a later change on that side is a real conflict again.
+    When a value may not move, each side's base becomes its own value, so the
+    same difference is not reported again on every run; a later change on
+    either side moves again. (With one shared base, the base is the value of the
+    side that would have received it: a later change there is a conflict again.)
     """
     if winner not in WINNERS:
         raise ValueError("winner must be one of %s, not %r." % (", ".join(WINNERS), winner))
     if direction not in DIRECTIONS:
         raise ValueError("direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction))
     synced = synced or {}
+    shared = odoo_synced is None
+    odoo_base = synced if shared else odoo_synced
     push_only = set(push_only)
     if tags is None:
         tags = sorted(set(odoo_now) | set(mailchimp_now))
@@ -114,13 +183,19 @@ def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_o
         odoo_value = canonical(odoo_now.get(tag))
         mc_value = canonical(mailchimp_now.get(tag))
         if odoo_value == mc_value:
-            result.new_synced[tag] = odoo_value
+            result.new_synced[tag] = mc_value
+            _keep_odoo(result, shared, tag, odoo_value)
             continue
-        if tag in synced:
-            base = canonical(synced[tag])
-            odoo_changed, mc_changed = odoo_value != base, mc_value != base
-        else:  # first sync of this tag: a side with a value counts as changed
+        if shared and tag not in synced:  # first sync of this tag for both sides
             odoo_changed, mc_changed = odoo_value != "", mc_value != ""
+        else:
+            odoo_changed = _changed(odoo_value, tag, odoo_base)
+            mc_changed = _changed(mc_value, tag, synced)
+        if not odoo_changed and not mc_changed:
+            # each side as it was: Odoo's form of Mailchimp's value, not a change
+            result.new_synced[tag] = mc_value
+            _keep_odoo(result, shared, tag, odoo_value)
+            continue
         conflict = odoo_changed and mc_changed
         if conflict:
             result.conflicts.append(tag)
@@ -130,14 +205,43 @@ def resolve_fields(synced, odoo_now, mailchimp_now, winner, direction, *, push_o
         can_push = direction != "mailchimp2odoo"
         can_pull = direction != "odoo2mailchimp" and tag not in push_only
         if source == "odoo" and can_push:
-            result.to_mailchimp[tag] = _out(odoo_now.get(tag))
-            result.new_synced[tag] = odoo_value
+            sent = combine(odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag))
+            result.to_mailchimp[tag] = _out(sent)
+            result.new_synced[tag] = odoo_value if shared else canonical(sent)
+            _keep_odoo(result, shared, tag, odoo_value)
         elif source == "mailchimp" and can_pull:
             result.to_odoo[tag] = _out(mailchimp_now.get(tag))
             result.new_synced[tag] = mc_value
-        else:
+            _keep_odoo(result, shared, tag, mc_value)
+        elif shared:
             result.new_synced[tag] = mc_value if source == "odoo" else odoo_value
+        else:
+            result.new_synced[tag] = mc_value
+            _keep_odoo(result, shared, tag, odoo_value)
     return result
+
+
+def _keep_odoo(result, shared, tag, value):
+    """Odoo's own base, kept only when the sides have one each."""
+    if not shared:
+        result.new_odoo_synced[tag] = value
+
+
+def push_changes(odoo_now, odoo_synced, synced, *, tags=None):
+    """{tag: value to send} for the values Odoo changed since its own base (the push).
+
+    ``odoo_synced`` None means the shared base ``synced``. Composite values
+    keep Mailchimp's parts (``synced``) where Odoo's did not change. Whether
+    Mailchimp can take a value, or already has it, is ``value_to_send``'s call.
+    """
+    synced = synced or {}
+    odoo_base = synced if odoo_synced is None else odoo_synced
+    changes = {}
+    for tag in odoo_now if tags is None else tags:
+        value = canonical(odoo_now.get(tag))
+        if _changed(value, tag, odoo_base):
+            changes[tag] = _out(combine(odoo_now.get(tag), odoo_base.get(tag), synced.get(tag)))
+    return changes
 
 
 def _out(value):
@@ -145,8 +249,15 @@ def _out(value):
 
 
 # --------------------------------------------------------------------------- status and email (F16, F18)
-def new_member_status(double_opt_in):
-    """The status a new address gets: "pending" makes Mailchimp send the opt-in email."""
+def new_member_status(double_opt_in, opted_out=False):
+    """The status a new address gets: "pending" makes Mailchimp send the opt-in email.
+
+    An address opted out in Odoo (its email blacklist) is never subscribed nor
+    asked to confirm: it goes in as "unsubscribed", which Mailchimp keeps as a
+    suppressed address (issue 10).
+    """
+    if opted_out:
+        return "unsubscribed"
     return "pending" if double_opt_in else "subscribed"
 
 
@@ -221,23 +332,54 @@ def _format_timestamp(moment):
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
 
 
-def next_watermark(current, seen_timestamps):
-    """The highest ``last_changed`` seen, compared as instants, never below ``current``.
+def mark_second(value):
+    """A stored mark or a Mailchimp timestamp -> whole epoch seconds (rounded down),
+    None when empty. An unreadable value raises ValueError: a stored mark must never
+    be silently reset. Whole seconds are returned as they are."""
+    if isinstance(value, int):
+        return value
+    moment = _parse_timestamp(value)
+    return None if moment is None else math.floor(moment.timestamp())
 
-    Returns it as Mailchimp writes it (UTC, "+00:00"), or None when there is
-    neither a current mark nor a timestamp. Empty or unreadable timestamps
-    from Mailchimp are ignored; an unreadable ``current`` raises ValueError
-    because a stored mark must never be silently reset.
+
+def mark_text(second):
+    """Whole epoch seconds as stored and as Mailchimp writes times (UTC, "+00:00")."""
+    if second is None:
+        return None
+    return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))  # noqa: UP017
+
+
+def first_second_to_read(mark, highest_read, read_started, margin_seconds, complete=True):
+    """Where the next member walk starts: the first second it must read (or None).
+
+    ``mark`` is where this walk started (None: from the beginning),
+    ``highest_read`` the newest second it read, ``read_started`` when Mailchimp
+    answered its first page (its own clock), ``complete`` whether it reached the
+    end of the listing.
+
+    A change is listed at the latest ``margin_seconds`` after its second ended
+    (clock differences between Mailchimp's servers), so every second before
+    ``read_started - margin`` was settled when the walk began: its members could
+    only leave it (a member that changes gets a new time), and the walk, which
+    checks each page against the previous one, read all of them. A later second
+    may still receive changes, and where Mailchimp puts one inside its second is
+    not documented (by change time, or by id: then possibly before the walk's
+    position), so the next walk reads it again. Hence: a complete walk is followed
+    from that settled limit; an incomplete one (cut off, or a listing that served
+    fewer members than it counted) from the newest second it read, or that limit
+    if earlier. Never before ``mark``; without a time from Mailchimp, from the
+    newest second read (the one that may be partly read).
     """
-    best = _parse_timestamp(current)
-    for value in seen_timestamps or ():
-        try:
-            moment = _parse_timestamp(value)
-        except (TypeError, ValueError):
-            continue
-        if moment is not None and (best is None or moment > best):
-            best = moment
-    return _format_timestamp(best) if best is not None else None
+    if read_started is None:
+        known = [second for second in (mark, highest_read) if second is not None]
+        return max(known) if known else None
+    started = _parse_timestamp(read_started).timestamp()
+    settled = math.floor(started - max(0.0, float(margin_seconds)))
+    if not complete:
+        if highest_read is None:
+            return mark
+        settled = min(settled, highest_read)
+    return settled if mark is None else max(mark, settled)
 
 
 def to_odoo_datetime(value):
@@ -246,23 +388,3 @@ def to_odoo_datetime(value):
     if moment is None:
         return False
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
-def settled_watermark(watermark, read_started, margin_seconds):
-    """The mark the next pull starts from: exclusive of ``watermark``'s second when it is settled.
-
-    ``since_last_changed`` is inclusive and to the second, so a mark kept as is
-    makes every run read again all members changed in that second (thousands
-    after an import). Once the pull that reached the mark had started
-    ``margin_seconds`` after that second ended (``read_started``: Mailchimp's
-    own clock), nothing can still be stamped with it: the next pull may start
-    at the following second. Otherwise the mark stays inclusive.
-    """
-    if not watermark or not read_started:
-        return watermark
-    mark, started = _parse_timestamp(watermark), _parse_timestamp(read_started)
-    second = mark.replace(microsecond=0)
-    following = second + dt.timedelta(seconds=1)
-    if started >= following + dt.timedelta(seconds=max(0.0, float(margin_seconds))):
-        return _format_timestamp(max(mark, following))
-    return watermark

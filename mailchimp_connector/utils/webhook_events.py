@@ -4,8 +4,9 @@
   member events, sources user and admin but never api (our own writes must not
   come back as events).
 - ``parse_event``: a delivery's form fields (``type``, ``fired_at``,
-  ``data[merges][FNAME]``...) into a ``WebhookEvent``; a body that is not one
-  of the five events raises ``WebhookParseError``.
+  ``data[merges][FNAME]``...) into a ``WebhookEvent``; a body that is not a
+  Mailchimp delivery raises ``WebhookParseError``, a delivery of an event the
+  sync does not follow (``campaign``) ``WebhookNotFollowed``.
 - ``url_problem``: whether Mailchimp can reach the webhook URL at all (a
   localhost or private address cannot be reached from Mailchimp's servers).
 - ``redact_webhook_paths`` / ``WebhookTokenLogFilter``: the token is a secret,
@@ -25,6 +26,7 @@ WEBHOOK_PATH = "/mailchimp/webhook"
 EVENTS = ("subscribe", "unsubscribe", "profile", "upemail", "cleaned")
 ALL_EVENTS = EVENTS + ("campaign",)
 SOURCES = {"user": True, "admin": True, "api": False}
+MAX_BODY_BYTES = 1024 * 1024  # a real delivery is a few kB; larger bodies get 413 unread
 MAX_FIELDS = 500  # a real delivery has a few dozen; more is not Mailchimp
 MAX_DEPTH = 4  # data[merges][GROUPINGS][0][name]
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -32,7 +34,12 @@ _REDACT_RE = re.compile(r"(%s/)[^\s\"'?/#]+" % re.escape(WEBHOOK_PATH))
 
 
 class WebhookParseError(ValueError):
-    """The body is not a Mailchimp member event we can use."""
+    """The body is not a Mailchimp delivery: the sender gets a 4xx."""
+
+
+class WebhookNotFollowed(Exception):
+    """A well-formed delivery of an event the sync does not follow: answered 200
+    and ignored, so that Mailchimp does not send it again for an hour."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,20 @@ def registration_payload(url):
 
 def webhook_url(base_url, token):
     return f"{(base_url or '').rstrip('/')}{WEBHOOK_PATH}/{token}"
+
+
+def raw_body_problem(mimetype, body):
+    """Why a delivery's raw body is not worth parsing, or None.
+
+    Checked before Odoo parses the form (``ir.http._pre_dispatch``), so that a body
+    of a million tiny fields is refused in microseconds instead of being parsed for
+    a second: Mailchimp sends one urlencoded form of a few dozen fields.
+    """
+    if mimetype != "application/x-www-form-urlencoded":
+        return f"not a form: {str(mimetype)[:40]!r}"
+    if body.count(b"&") >= MAX_FIELDS:
+        return f"more than {MAX_FIELDS} fields"
+    return None
 
 
 def nest_form(pairs):
@@ -99,8 +120,10 @@ def parse_event(pairs):
     """A form-encoded delivery (``(key, value)`` pairs) into a ``WebhookEvent``."""
     body = nest_form(pairs)
     kind = body.get("type")
+    if kind not in ALL_EVENTS:
+        raise WebhookParseError(f"not a Mailchimp event: {str(kind)[:20]!r}")
     if kind not in EVENTS:
-        raise WebhookParseError(f"not a member event: {str(kind)[:20]!r}")
+        raise WebhookNotFollowed(kind)
     data = body.get("data")
     if not isinstance(data, dict):
         raise WebhookParseError("no data")

@@ -5,6 +5,10 @@ MAILCHIMP_SANDBOX_TIMEOUT (request timeout, default 120),
 MAILCHIMP_SANDBOX_MAX_CONNECTIONS (default 10), MAILCHIMP_SANDBOX_SEED
 (members to seed into the default audience), MAILCHIMP_SANDBOX_WEBHOOK_VALIDATION
 (0 to disable), MAILCHIMP_SANDBOX_VERBOSE (1 to log requests).
+Behaviour switches (kept by a reset): MAILCHIMP_SANDBOX_SINCE (exclusive, the
+default, or inclusive), MAILCHIMP_SANDBOX_ARCHIVED_LISTED (1: archived members
+listed without status=), MAILCHIMP_SANDBOX_SAME_SECOND_ORDER (change, the
+default, or id).
 """
 import argparse
 import os
@@ -28,6 +32,12 @@ def main(argv=None):
                         request_timeout=env("MAILCHIMP_SANDBOX_TIMEOUT"))
     if env("MAILCHIMP_SANDBOX_WEBHOOK_VALIDATION") == "0":
         sb.state.set_webhook_validation(False)
+    sb.state.set_behaviour(
+        default=True,
+        since=env("MAILCHIMP_SANDBOX_SINCE") or None,
+        archived_listed=env("MAILCHIMP_SANDBOX_ARCHIVED_LISTED") or None,
+        same_second_order=env("MAILCHIMP_SANDBOX_SAME_SECOND_ORDER") or None,
+    )
     if env("MAILCHIMP_SANDBOX_SEED"):
         sb.state.seed(DEFAULT_LIST_ID, int(env("MAILCHIMP_SANDBOX_SEED")))
     print(f"Mailchimp sandbox on http://{args.host}:{args.port}/us1/3.0 "

@@ -2,9 +2,9 @@
 
 Mailchimp renders timestamps to the second (``2015-10-21T15:41:36+00:00``).
 Internally every change gets a distinct microsecond tick so ordering by
-``last_changed`` is total even for two changes within one second; the
-``since_*`` filters compare at second granularity and are inclusive, so an
-incremental pull using the highest rendered ``last_changed`` never misses a row.
+``last_changed`` is total even for two changes within one second.  The
+``since_*`` filters compare at second granularity; whether a time equal to
+``since`` is kept is one of the sandbox's behaviour switches (``since_bound``).
 """
 import re
 import threading
@@ -21,15 +21,24 @@ class Clock:
 
     def __init__(self):
         self._last = 0
+        self._frozen = None
         self._lock = threading.Lock()
 
     def now_us(self) -> int:
         with self._lock:
-            t = time.time_ns() // 1000
+            t = self._frozen if self._frozen is not None else time.time_ns() // 1000
             if t <= self._last:
                 t = self._last + 1
             self._last = t
             return t
+
+    def freeze(self, frozen=True):
+        """Stamp every change with the current second (each a tick later than the
+        one before), as Mailchimp does for an import or a burst of writes that
+        fall in one second, until unfrozen; the real clock then goes on."""
+        with self._lock:
+            self._frozen = floor_second(time.time_ns() // 1000) if frozen else None
+        return self._frozen is not None
 
 
 def iso(us) -> str:
@@ -71,3 +80,15 @@ def parse_iso(value):
 
 def floor_second(us: int) -> int:
     return (us // US) * US
+
+
+def since_bound(since_us, exclusive):
+    """The first tick a ``since_*`` filter keeps, as an inclusive lower bound.
+
+    Inclusive: every time at or after ``since``.  Exclusive ("after the set
+    time", the documentation's wording): only times whose rendered second is
+    after it, i.e. from the second following ``since``'s own.
+    """
+    if since_us is None or not exclusive:
+        return since_us
+    return floor_second(since_us) + US

@@ -176,6 +176,21 @@ def _latency(state, body, query):
     return {"seconds": state.latency}
 
 
+@control("GET", "/behaviour")
+def _get_behaviour(state, body, query):
+    return dict(state.behaviour)
+
+
+@control("POST", "/behaviour")
+def _set_behaviour(state, body, query):
+    return state.set_behaviour(**body)
+
+
+@control("POST", "/clock")
+def _clock(state, body, query):
+    return state.freeze_clock(bool(body.get("frozen", True)))
+
+
 @control("POST", "/limits")
 def _limits(state, body, query):
     return state.set_limits(body.get("max_connections"), body.get("request_timeout"))
@@ -220,6 +235,12 @@ def _campaign(state, body, query):
                                    "preview_text", "from_name", "apply_to_members") if k in body}
     return state.create_campaign(body.get("api_key") or DEFAULT_API_KEY, body["list_id"],
                                  body.get("subject") or "Sandbox campaign", **kwargs)
+
+
+@control("POST", "/campaigns/{campaign_id}/events")
+def _campaign_events(state, body, query, campaign_id):
+    _need(body, "events")
+    return state.add_campaign_events(campaign_id, body["events"])
 
 
 @control("POST", "/webhooks/validation")

@@ -293,7 +293,8 @@ class Campaign:
         }
 
     def email_activity(self, state, i, since_us=None):
-        """One recipient's open/click/bounce activity (``since`` inclusive)."""
+        """One recipient's open/click/bounce activity from ``since_us`` on (the first
+        tick kept: the route has applied the ``since`` behaviour switch)."""
         acts = []
         for ts, action, btype, url, ip in self.events(i):
             if action in LIST_ACTIONS or (since_us is not None and ts < since_us):
@@ -388,6 +389,23 @@ def _explicit_events(camp_emails, index, events, send_us):
         explicit.setdefault(index[h], []).append(
             (ts, action, btype, ev.get("url") or "", ev.get("ip") or "127.0.0.1"))
     return explicit
+
+
+def add_events(state, campaign_id, events):
+    """Control API: activity that arrives after the campaign was sent, for its recipients
+    (member statuses are left as they are). Returns the campaign's report."""
+    with state.lock:
+        camp = state.campaigns.get(campaign_id)
+        if camp is None:
+            raise KeyError(f"no campaign {campaign_id!r}")
+        emails, index = list(camp.emails), dict(camp.index)
+        new = _explicit_events(emails, index, events, camp.send_us)
+        if len(emails) != camp.n:
+            raise ValueError("events can be added for the campaign's recipients only")
+        for i, more in new.items():
+            camp.explicit.setdefault(i, []).extend(more)
+        camp._summarise()
+        return camp.report(state)
 
 
 def create_campaign(state, api_key, list_id, subject, send_time=None, recipients=None, events=None,

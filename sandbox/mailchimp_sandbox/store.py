@@ -14,6 +14,44 @@ from collections import OrderedDict
 from . import constants as C
 from .clock import Clock, iso
 
+# Where Mailchimp's documentation is silent or ambiguous, the sandbox follows its
+# wording by default and offers the plausible alternatives as switches, so that a
+# client can be tested under each (control route /_sandbox/behaviour):
+# - since: "exclusive" ("changed after the set timeframe": a time in the second of
+#   ``since`` is not kept) or "inclusive" (it is), for every since_* filter;
+# - archived_listed: whether GET .../members without ``status`` lists archived
+#   members (the docs are silent; by default only ``status=archived`` lists them);
+# - same_second_order: how a sort by a time orders the items of one second, by the
+#   change itself ("change") or by member id ("id").
+BEHAVIOUR_CHOICES = {
+    "since": ("exclusive", "inclusive"),
+    "archived_listed": (False, True),
+    "same_second_order": ("change", "id"),
+}
+BEHAVIOUR_DEFAULTS = {"since": "exclusive", "archived_listed": False, "same_second_order": "change"}
+
+
+def check_behaviour(changes):
+    """The validated switches of ``changes`` (unknown names or values: ValueError)."""
+    out = {}
+    for name, value in changes.items():
+        if value is None:
+            continue
+        if name not in BEHAVIOUR_CHOICES:
+            raise ValueError(f"unknown behaviour switch {name!r}; known: {', '.join(BEHAVIOUR_CHOICES)}")
+        choices = BEHAVIOUR_CHOICES[name]
+        if isinstance(choices[0], bool):
+            if isinstance(value, str):
+                if value.lower() not in ("0", "1", "true", "false", "yes", "no"):
+                    raise ValueError(f"{name} must be true or false, not {value!r}")
+                value = value.lower() in ("1", "true", "yes")
+            value = bool(value)
+        elif value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        out[name] = value
+    return out
+
+
 DEFAULT_MERGE_FIELDS = (
     # tag, name, type, options
     ("FNAME", "First Name", "text", {"size": 25}),
@@ -126,6 +164,8 @@ class State:
     def __init__(self):
         self.lock = threading.RLock()
         self.clock = Clock()
+        # what a reset restores: the documented behaviour, or what the server was started with
+        self.behaviour_defaults = dict(BEHAVIOUR_DEFAULTS)
         # Components created lazily by their modules (import cycles kept out of here).
         from .batches import BatchRunner
         from .limits import Faults, Limiter
@@ -149,6 +189,8 @@ class State:
             self.campaigns = OrderedDict()
             self._counter = 1000
             self.latency = 0.0
+            self.behaviour = dict(self.behaviour_defaults)
+            self.clock.freeze(False)
             self.webhook_validation = True
             self.limiter.max_connections = C.MAX_CONNECTIONS
             self.request_timeout = C.REQUEST_TIMEOUT
@@ -344,9 +386,33 @@ class State:
         from .reports import create_campaign
         return create_campaign(self, api_key, list_id, subject, **kwargs)
 
+    def add_campaign_events(self, campaign_id, events):
+        """Events that arrive after the campaign was sent (reports.add_events)."""
+        from .reports import add_events
+        return add_events(self, campaign_id, events)
+
     # ---------------------------------------------------------------- control
     def set_latency(self, seconds):
         self.latency = max(0.0, float(seconds))
+
+    def set_behaviour(self, default=False, **changes):
+        """Change behaviour switches (see BEHAVIOUR_CHOICES); returns them all.
+
+        With ``default`` the change also becomes what a reset restores.
+        """
+        checked = check_behaviour(changes)
+        with self.lock:
+            self.behaviour.update(checked)
+            if default:
+                self.behaviour_defaults.update(checked)
+            return dict(self.behaviour)
+
+    def freeze_clock(self, frozen=True):
+        """Every change from now on carries this second, until unfrozen (Clock.freeze)."""
+        return {"frozen": self.clock.freeze(frozen)}
+
+    def since_exclusive(self):
+        return self.behaviour["since"] == "exclusive"
 
     def set_limits(self, max_connections=None, request_timeout=None):
         if max_connections is not None:

@@ -3,7 +3,7 @@ from .. import errors as E
 from ..members import resolve_hash
 from ..paging import page_bounds, paginate
 from ..router import route
-from .common import enum_param, time_param
+from .common import enum_param, since_param, time_param
 
 CAMPAIGN_STATUSES = ("save", "paused", "schedule", "sending", "sent", "canceled", "canceling", "archived")
 CAMPAIGN_TYPES = ("regular", "plaintext", "absplit", "rss", "variate")
@@ -30,7 +30,7 @@ def _filter(ctx, camps):
         camps = []
     for name, attr, op in (("since_send_time", "send_us", "ge"), ("before_send_time", "send_us", "lt"),
                            ("since_create_time", "create_us", "ge"), ("before_create_time", "create_us", "lt")):
-        t = time_param(q, name)
+        t = since_param(ctx, name) if op == "ge" else time_param(q, name)
         if t is not None:
             camps = [c for c in camps if (getattr(c, attr) >= t if op == "ge" else getattr(c, attr) < t)]
     if q.get("list_id"):
@@ -77,7 +77,7 @@ def get_report(ctx, campaign_id):
 @route("GET", "/reports/{campaign_id}/email-activity")
 def email_activity(ctx, campaign_id):
     camp = _get(ctx, campaign_id)
-    since = time_param(ctx.query, "since")
+    since = since_param(ctx, "since")
     idx = camp.with_activity_since(since)
     offset, count = page_bounds(ctx.query)
     page = idx[offset:offset + count]
@@ -88,7 +88,7 @@ def email_activity(ctx, campaign_id):
 @route("GET", "/reports/{campaign_id}/open-details")
 def open_details(ctx, campaign_id):
     camp = _get(ctx, campaign_id)
-    since = time_param(ctx.query, "since")
+    since = since_param(ctx, "since")
     idx, total = camp.opened_since(since)
     offset, count = page_bounds(ctx.query)
     return 200, {"members": [camp.open_details(ctx.state, i, since) for i in idx[offset:offset + count]],
@@ -107,7 +107,7 @@ def _recipient(camp, subscriber_hash):
 def member_email_activity(ctx, campaign_id, subscriber_hash):
     camp = _get(ctx, campaign_id)
     return 200, camp.email_activity(ctx.state, _recipient(camp, subscriber_hash),
-                                    time_param(ctx.query, "since"))
+                                    since_param(ctx, "since"))
 
 
 @route("GET", "/reports/{campaign_id}/sent-to")

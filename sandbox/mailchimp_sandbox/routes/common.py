@@ -1,6 +1,6 @@
 """Helpers shared by the handlers."""
 from .. import errors as E
-from ..clock import parse_iso
+from ..clock import parse_iso, since_bound
 
 
 def get_list(ctx, list_id):
@@ -32,3 +32,9 @@ def enum_param(query, name, allowed, default=None):
     if value not in allowed:
         raise E.field_errors([{"field": name, "message": "Value is not one of the allowed values: {}.".format(", ".join(allowed))}])
     return value
+
+
+def since_param(ctx, name):
+    """A ``since_*`` filter as the first tick it keeps (``>=``), per the sandbox's
+    ``since`` behaviour switch: exclusive keeps only later seconds."""
+    return since_bound(time_param(ctx.query, name), ctx.state.since_exclusive())

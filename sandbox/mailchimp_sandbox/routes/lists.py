@@ -6,7 +6,7 @@ from ..render import list_json, member_json
 from ..router import route
 from ..store import subscriber_hash
 from ..validation import email_problem
-from .common import body_object, enum_param, get_list, time_param
+from .common import body_object, enum_param, get_list, since_param, time_param
 
 LIST_SETTINGS = ("permission_reminder", "email_type_option", "double_optin", "use_archive_bar",
                  "notify_on_subscribe", "notify_on_unsubscribe", "visibility", "marketing_permissions",
@@ -49,7 +49,7 @@ def _validate_list_body(body, creating):
 def list_lists(ctx):
     q = ctx.query
     lists = [l for l in ctx.state.lists.values() if l.api_key == ctx.api_key]
-    since, before = time_param(q, "since_date_created"), time_param(q, "before_date_created")
+    since, before = since_param(ctx, "since_date_created"), time_param(q, "before_date_created")
     if since:
         lists = [l for l in lists if l.date_created_us >= since]
     if before:

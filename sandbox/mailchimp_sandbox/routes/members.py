@@ -1,21 +1,30 @@
 """Members of an audience: listing with incremental filters, CRUD, tags, activity."""
 from .. import errors as E
 from .. import members as M
-from ..clock import iso
+from ..clock import floor_second, iso
 from ..paging import bool_param, paginate
 from ..render import member_json
 from ..router import route
-from .common import body_object, enum_param, get_list, time_param
+from .common import body_object, enum_param, get_list, since_param, time_param
 
 SORT_FIELDS = ("timestamp_opt", "timestamp_signup", "last_changed")
 
 
-def _filtered(lst, q):
-    """Members matching the query filters, sorted; cached per audience version."""
+def _filtered(ctx, lst):
+    """Members matching the query filters, sorted; cached per audience version.
+
+    The sandbox's behaviour switches apply: whether ``since_*`` keeps the times of
+    its own second, whether archived members are listed without ``status``, how
+    one second's members are ordered by a time sort.
+    """
+    q = ctx.query
+    behaviour = ctx.state.behaviour
     status = enum_param(q, "status", M.ALL_STATUSES)
-    since_lc, before_lc = time_param(q, "since_last_changed"), time_param(q, "before_last_changed")
-    since_opt, before_opt = time_param(q, "since_timestamp_opt"), time_param(q, "before_timestamp_opt")
-    unsub_since = time_param(q, "unsubscribed_since")
+    since_lc, before_lc = since_param(ctx, "since_last_changed"), time_param(q, "before_last_changed")
+    since_opt, before_opt = since_param(ctx, "since_timestamp_opt"), time_param(q, "before_timestamp_opt")
+    unsub_since = since_param(ctx, "unsubscribed_since")
+    archived_listed = behaviour["archived_listed"]
+    by_id = behaviour["same_second_order"] == "id"
     if unsub_since is not None and status != "unsubscribed":
         raise E.invalid_resource("unsubscribed_since can only be used with status=unsubscribed.")
     if bool_param(q, "since_last_campaign") and not status:
@@ -31,7 +40,7 @@ def _filtered(lst, q):
     if ids and not cat_id:
         raise E.invalid_resource("interest_ids requires interest_category_id.")
     key = ("members", status, since_lc, before_lc, since_opt, before_opt, unsub_since, sort_field,
-           sort_dir, email_type, ueid, vip_only, cat_id, tuple(ids), match)
+           sort_dir, email_type, ueid, vip_only, cat_id, tuple(ids), match, archived_listed, by_id)
 
     def build():
         out = []
@@ -40,7 +49,7 @@ def _filtered(lst, q):
             if status:
                 if st != status:
                     continue
-            elif st == "archived":
+            elif st == "archived" and not archived_listed:
                 continue
             lc = m["last_changed"]
             if since_lc is not None and lc < since_lc:
@@ -65,7 +74,9 @@ def _filtered(lst, q):
                         or match == "none" and hits:
                     continue
             out.append(m)
-        if sort_field:
+        if sort_field and by_id:
+            out.sort(key=lambda m: (floor_second(m[sort_field]), m["id"]), reverse=(sort_dir == "DESC"))
+        elif sort_field:
             out.sort(key=lambda m: m[sort_field], reverse=(sort_dir == "DESC"))
         return out
 
@@ -75,7 +86,7 @@ def _filtered(lst, q):
 @route("GET", "/lists/{list_id}/members")
 def list_members(ctx, list_id):
     lst = get_list(ctx, list_id)
-    page, total = paginate(_filtered(lst, ctx.query), ctx.query)
+    page, total = paginate(_filtered(ctx, lst), ctx.query)
     return 200, {"members": [member_json(lst, m) for m in page], "list_id": lst.id,
                  "total_items": total}
 

@@ -10,7 +10,7 @@ from ..paging import bool_param, paginate
 from ..render import member_json, segment_json
 from ..router import route
 from ..store import subscriber_hash
-from .common import body_object, enum_param, get_list, time_param
+from .common import body_object, enum_param, get_list, since_param, time_param
 
 
 def _get(lst, segment_id):
@@ -33,7 +33,7 @@ def list_segments(ctx, list_id):
         segs = [s for s in segs if s["type"] == stype]
     for name, key, op in (("since_created_at", "created_at", "ge"), ("before_created_at", "created_at", "lt"),
                           ("since_updated_at", "updated_at", "ge"), ("before_updated_at", "updated_at", "lt")):
-        t = time_param(q, name)
+        t = since_param(ctx, name) if op == "ge" else time_param(q, name)
         if t is not None:
             segs = [s for s in segs if (s[key] >= t if op == "ge" else s[key] < t)]
     page, total = paginate(segs, q)
