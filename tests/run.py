@@ -6,7 +6,9 @@
    installed with its Odoo tests (``--test-enable``), an upgrade (``-u``), and an
    uninstall that must keep the contacts.  Without ``odoo`` it says so loudly.
    Before the uninstall, checks that need real commits and real processes:
-   a contact sync killed with SIGKILL (``odoo_crash_check.py``) and the email
+   a contact sync killed with SIGKILL (``odoo_crash_check.py``), a sync run
+   while its form is saved and Sync Now pressed, and a cron pass while a save
+   holds the sync (``odoo_concurrency_check.py``), and the email
    activity pull with its parallel writers, rerun, killed and rerun
    (``odoo_activity_check.py``).
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from odoo_activity_check import run_activity_check  # noqa: E402
+from odoo_concurrency_check import run_concurrency_check  # noqa: E402
 from odoo_crash_check import run_crash_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,6 +230,20 @@ def run_odoo_tests():
     failures += 1 if crash_failed else 0
     passed += 0 if crash_failed else 1
 
+    banner(f"Odoo: a sync run while the form is saved and Sync Now pressed, and a cron pass "
+           f"while a save holds the sync, with real transactions, on '{db}'")
+    try:
+        concurrency_checks = run_concurrency_check(
+            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
+        )
+    except Exception as error:  # noqa: BLE001 - reported as a failed check
+        concurrency_checks = [(f"concurrency check could not run: {error}", False)]
+    for name, ok in concurrency_checks:
+        print(f"concurrency check: {'ok' if ok else 'FAILED'} {name}")
+    concurrency_failed = not all(ok for _name, ok in concurrency_checks)
+    failures += 1 if concurrency_failed else 0
+    passed += 0 if concurrency_failed else 1
+
     banner(f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
            f"killed with SIGKILL mid-walk and rerun, on '{db}'")
     try:
@@ -264,7 +281,7 @@ def run_odoo_tests():
     drop_database(odoo, db)
     banner(
         f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} errors, "
-        f"{skipped} skipped) + upgrade, crash, activity and uninstall checks"
+        f"{skipped} skipped) + upgrade, crash, concurrency, activity and uninstall checks"
     )
     return (failures, passed, skipped)
 

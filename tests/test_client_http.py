@@ -317,12 +317,51 @@ def test_429_exhausted_raises_rate_limit_error(make_client):
 
 
 def test_5xx_exhausted_raises_server_error(make_client):
-    client, adapter, _ = make_client([problem(500, "Internal Server Error", "boom")] * 6)
+    client, adapter, _ = make_client([problem(500, "Internal Server Error", "boom")] * 6, max_retries=5)
     with pytest.raises(errors.MailchimpServerError) as info:
         client.get("/lists")
     assert info.value.attempts == 6  # first try + max_retries=5
     assert info.value.instance == "inst-500"
     assert len(adapter.requests) == 6
+
+
+def test_a_429_storm_is_ridden_out_within_the_time_budget_whatever_the_attempt_count(make_client):
+    """Issue 10: 20 throttled answers in a row, each asking for 1 s, fit the default 60 s:
+    the call succeeds instead of giving up after a fixed number of attempts."""
+    client, adapter, fake = make_client([reply(429, headers={"Retry-After": "1"})] * 20 + [reply(200, {"ok": 1})])
+    assert client.get("/lists/L1/members") == {"ok": 1}
+    assert len(adapter.requests) == 21
+    assert fake.sleeps == [1.0] * 20
+
+
+def test_network_errors_are_retried_for_the_whole_budget(make_client):
+    client, adapter, fake = make_client([connection_refused()] * 30 + [reply(200, {"ok": 1})], backoff_max=1)
+    client.random = MaxJitter()
+    assert client.get("/ping") == {"ok": 1}
+    assert len(adapter.requests) == 31
+    assert sum(fake.sleeps) <= 60
+
+
+def test_backoff_retries_use_the_whole_time_budget(make_client):
+    """Full jitter as before; the last wait is shortened to what is left of the budget, so
+    a call keeps trying for max_retry_seconds (default 60) and not a second more."""
+    client, adapter, fake = make_client([reply(500)] * 100)
+    client.random = MaxJitter()
+    with pytest.raises(errors.MailchimpServerError) as info:
+        client.get("/lists")
+    # 0.5 + 1 + 2 + 4 + 8 + 16 = 31.5; the next wait (30) is cut to the 28.5 s left
+    assert fake.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 28.5]
+    assert fake.now - 1000.0 == 60.0
+    assert info.value.attempts == 8
+    assert len(adapter.requests) == 8
+
+
+def test_an_attempt_cap_still_stops_retries_when_one_is_given(make_client):
+    client, adapter, fake = make_client([reply(429)] * 5, max_retries=0)
+    with pytest.raises(errors.MailchimpRateLimitError):
+        client.get("/lists/L1/members/abc")
+    assert len(adapter.requests) == 1
+    assert fake.sleeps == []
 
 
 def test_total_retry_time_is_bounded(make_client):
@@ -341,9 +380,9 @@ def test_total_retry_time_bound_with_jitter(make_client):
     client.random = MaxJitter()
     with pytest.raises(errors.MailchimpServerError):
         client.get("/lists")
-    # 0.5 + 1 + 2 + 4 + 8 = 15.5; the next wait (16) would end after 20 s.
-    assert fake.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0]
-    assert sum(fake.sleeps) <= 20
+    # 0.5 + 1 + 2 + 4 + 8 = 15.5; the next wait (16) is cut to the 4.5 s left of 20 s.
+    assert fake.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 4.5]
+    assert sum(fake.sleeps) == 20
 
 
 # -- network failures ---------------------------------------------------------
@@ -517,7 +556,7 @@ def test_key_never_in_exception_text_even_if_echoed(make_client):
 
 
 def test_key_never_in_network_error_text(make_client):
-    client, _, _ = make_client([requests.ConnectionError("proxy said %s" % KEY)] * 6)
+    client, _, _ = make_client([requests.ConnectionError("proxy said %s" % KEY)] * 6, max_retries=5)
     with pytest.raises(errors.MailchimpNetworkError) as info:
         client.get("/ping")
     for secret in _secret_forms():
@@ -536,8 +575,8 @@ def test_logs_say_what_happened_and_never_the_key(make_client, caplog):
         client.get("/lists/missing")
     logger = "mailchimp_utils.mailchimp_client"
     messages = [r.getMessage() for r in caplog.records if r.name == logger]
-    assert any("GET /3.0/lists -> 429; retry 1/5" in m for m in messages)
-    assert any("GET /3.0/lists -> 503; retry 2/5" in m for m in messages)
+    assert any("GET /3.0/lists -> 429; retry 1 in " in m and "s of 60s spent)" in m for m in messages)
+    assert any("GET /3.0/lists -> 503; retry 2 in " in m for m in messages)
     assert any(m.startswith("Mailchimp GET /3.0/lists -> 200 in ") and "(attempt 3)" in m for m in messages)
     assert any("GET /3.0/lists/missing failed: HTTP 404 Resource Not Found" in m for m in messages)
     levels = {r.levelname for r in caplog.records if r.name == logger}

@@ -2,6 +2,7 @@ from . import mailchimp_account
 from . import mailchimp_audience
 from . import mailchimp_merge_field
 from . import mailchimp_pairing
+from . import mailchimp_pairing_cursor
 from . import mailchimp_field_map
 from . import mailchimp_member
 from . import mailchimp_sync_run

@@ -151,16 +151,28 @@ class MailchimpAccount(models.Model):
         key = api_key or account.api_key
         if not key:
             raise UserError(self.env._("Enter the Mailchimp API key first."))
-        retry_seconds = self.env["ir.config_parameter"].sudo().get_param(
-            "mailchimp_connector.max_retry_seconds", "60"
-        )
         return MailchimpClient(
             key,
             base_url=account.api_base_url or None,
             timeout=account.request_timeout or 60,
             max_connections=account.max_connections or 10,
-            max_retry_seconds=float(retry_seconds),
+            # one call retries 429/5xx/network errors for this long, however many
+            # attempts it takes (no attempt cap)
+            max_retry_seconds=self._max_retry_seconds(),
         )
+
+    @api.model
+    def _max_retry_seconds(self):
+        """``mailchimp_connector.max_retry_seconds`` (default 60; a value that is not
+        a positive number counts as the default)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(
+            "mailchimp_connector.max_retry_seconds", "60"
+        )
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = 0
+        return seconds if seconds > 0 else 60.0
 
     def _mailchimp_error_message(self, error):
         """A sentence for a person, naming what went wrong and what to do."""
@@ -287,6 +299,7 @@ class MailchimpAccount(models.Model):
         self._check_same_mailchimp_account(info)
         self._mark_connected(info)
         refresh_error = self._refresh_audiences_or_error()
+        self._resume_stopped_syncs()
         if refresh_error:
             return self._notification(refresh_error, "warning")
         names = self.audience_ids.mapped("name")
@@ -347,7 +360,26 @@ class MailchimpAccount(models.Model):
         self.sudo().with_context(mailchimp_key_verified=True).write({"api_key": api_key})
         self._mark_connected(info)
         self.message_post(body=self.env._("The API key was replaced (reauthorized)."))
-        return self._refresh_audiences_or_error()
+        refresh_error = self._refresh_audiences_or_error()
+        self._resume_stopped_syncs()
+        return refresh_error
+
+    def _resume_stopped_syncs(self):
+        """The key works again (Reauthorize, Connect): the syncs its rejection stopped
+        run at once, each from its last committed watermarks (F3), and the scheduler
+        is woken for the others that came due meanwhile."""
+        connected = self.filtered(lambda account: account.state == "connected")
+        if not connected:
+            return
+        pairings = self.env["mailchimp.pairing"].sudo().search(
+            [("account_id", "in", connected.ids), ("state", "=", "active")]
+        )
+        stopped = pairings.filtered(lambda pairing: pairing.stopped_by == "auth")
+        stopped.filtered(lambda pairing: not pairing.sync_requested).write(
+            {"sync_requested": True}
+        )
+        if pairings:
+            self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
 
     def action_disconnect(self):
         """Forget the key and stop talking to Mailchimp; keep everything else."""

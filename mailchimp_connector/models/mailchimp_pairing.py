@@ -1,11 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import random
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools.safe_eval import safe_eval
 
 from ..utils import merge_values
@@ -18,6 +20,15 @@ DIRECTIONS = [
     ("both", "Bidirectional"),
 ]
 DEFAULT_DOMAIN = "[('email', '!=', False)]"
+# what runs and the scheduler write: on mailchimp.pairing.cursor, never on the pairing
+CURSOR_FIELDS = frozenset(
+    {
+        "mailchimp_watermark", "odoo_watermark", "initial_done", "last_sync_date",
+        "last_full_sync_date", "last_run_id", "next_sync_date", "retry_count",
+        "stopped_by", "retry_reason",
+    }
+)
+CONCURRENT_TRIES = 5  # a write meeting a concurrent one is tried again this many times
 
 
 class MailchimpPairing(models.Model):
@@ -105,28 +116,31 @@ class MailchimpPairing(models.Model):
     sync_interval = fields.Integer(
         string="Sync every (hours)", default=1, help="How often the scheduler runs this sync."
     )
-    next_sync_date = fields.Datetime(readonly=True, copy=False)
     sync_requested = fields.Boolean(readonly=True, copy=False)
-    initial_done = fields.Boolean(readonly=True, copy=False)
-    mailchimp_watermark = fields.Char(
+    odoo_rescan_date = fields.Datetime(
         readonly=True,
         copy=False,
-        help="First second of Mailchimp changes (last_changed) the next pull reads.",
+        help="What Odoo sends changed (e.g. the interest mapping): the next run compares "
+        "every contact of the segment.",
     )
-    odoo_watermark = fields.Datetime(
-        readonly=True,
-        copy=False,
-        help="Contacts changed after this moment are pushed at the next run.",
-    )
-    last_sync_date = fields.Datetime(readonly=True, copy=False)
-    last_full_sync_date = fields.Datetime(readonly=True, copy=False)
+    # the run-written state lives on its own row (see _sync_cursor); shown here read-only
+    sync_cursor_ids = fields.One2many("mailchimp.pairing.cursor", "pairing_id", readonly=True)
+    next_sync_date = fields.Datetime(related="sync_cursor_ids.next_sync_date", string="Next Sync")
+    initial_done = fields.Boolean(related="sync_cursor_ids.initial_done")
+    mailchimp_watermark = fields.Char(related="sync_cursor_ids.mailchimp_watermark")
+    odoo_watermark = fields.Datetime(related="sync_cursor_ids.odoo_watermark", readonly=True)
+    last_sync_date = fields.Datetime(related="sync_cursor_ids.last_sync_date")
+    last_full_sync_date = fields.Datetime(related="sync_cursor_ids.last_full_sync_date")
+    retry_count = fields.Integer(related="sync_cursor_ids.retry_count")
+    stopped_by = fields.Selection(related="sync_cursor_ids.stopped_by")
+    retry_reason = fields.Text(related="sync_cursor_ids.retry_reason")
     full_sync_days = fields.Integer(
         string="Full sync every (days)",
         default=7,
         help="Incremental runs cannot see members archived or deleted in Mailchimp; a full "
         "run reads the whole audience. 0: never after the first one.",
     )
-    last_run_id = fields.Many2one("mailchimp.sync.run", readonly=True, copy=False)
+    last_run_id = fields.Many2one(related="sync_cursor_ids.last_run_id", string="Last Run")
     last_run_state = fields.Selection(related="last_run_id.state", string="Last Run Status")
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
     member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
@@ -170,6 +184,46 @@ class MailchimpPairing(models.Model):
     def _check_sync_interval(self):
         if any(pairing.sync_interval < 1 for pairing in self):
             raise ValidationError(self.env._("Sync at most once an hour per sync."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Each sync gets its state row; initial state values may be given here."""
+        states = [
+            {name: vals.pop(name) for name in list(vals) if name in CURSOR_FIELDS}
+            for vals in vals_list
+        ]
+        pairings = super().create(vals_list)
+        self.env["mailchimp.pairing.cursor"].sudo().create(
+            [dict(state, pairing_id=pairing.id) for pairing, state in zip(pairings, states)]
+        )
+        return pairings
+
+    def write(self, vals):
+        moved = CURSOR_FIELDS.intersection(vals)
+        if moved:
+            # a run writing here would fight the form's saves again (issue 10)
+            raise ValueError(
+                "%s: a sync's run state is written through pairing._sync_cursor(), "
+                "never on mailchimp.pairing" % ", ".join(sorted(moved))
+            )
+        return super().write(vals)
+
+    def _sync_cursor(self):
+        """The sync's run-written state (``mailchimp.pairing.cursor``): watermarks
+        (``mailchimp_watermark``, ``odoo_watermark``), ``initial_done``,
+        ``last_sync_date``, ``last_full_sync_date``, ``last_run_id``,
+        ``next_sync_date`` and the retry streak. Runs and the scheduler read and
+        write these there, never on the pairing, whose row the form and Sync Now
+        write: e.g. ``state = pairing._sync_cursor(); since = state.mailchimp_watermark;
+        state.mailchimp_watermark = watermark``, committed with the chunk it covers.
+        """
+        self.ensure_one()
+        state = self.sync_cursor_ids[:1]
+        if not state:  # a sync made without create() (e.g. in SQL): made on first use
+            state = self.env["mailchimp.pairing.cursor"].sudo().create({"pairing_id": self.id})
+            state = state.with_env(self.env)
+            self.invalidate_recordset(["sync_cursor_ids"])
+        return state
 
     def _compute_counts(self):
         members = dict(
@@ -278,6 +332,23 @@ class MailchimpPairing(models.Model):
     def _unlock(self):
         self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._lock_key())
 
+    def _is_running(self):
+        """Whether a run (or a webhook delivery) holds this sync right now, in any
+        worker: its advisory lock is taken (read from pg_locks, nothing is locked)."""
+        self.ensure_one()
+        self.env.cr.execute(
+            """
+            SELECT 1
+              FROM pg_locks
+             WHERE locktype = 'advisory' AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid = %s AND objid = %s AND objsubid = 2
+             LIMIT 1
+            """,
+            self._lock_key(),
+        )
+        return bool(self.env.cr.fetchone())
+
     def run_sync(self, full=False, trigger="manual", deadline=None):
         """Run one complete sync of this pairing in this process.
 
@@ -297,27 +368,32 @@ class MailchimpPairing(models.Model):
             _logger.info("Mailchimp sync %s is already running: skipped", self.id)
             return self.env["mailchimp.sync.run"]
         try:
-            run = self._unfinished_run() or self.env["mailchimp.sync.run"].create(
-                {
-                    "pairing_id": self.id,
-                    "pairing_name": self.name,
-                    "company_id": self.company_id.id,
-                    "trigger": trigger,
-                    "full": full or self._full_sync_due(),
-                    "direction": self.direction,
-                }
-            )
-            self.last_run_id = run
-            run._execute(deadline)
+            return self._run_locked(full, trigger, deadline)
         finally:
             self._unlock()
+
+    def _run_locked(self, full, trigger, deadline):
+        """run_sync's work, the sync's lock held."""
+        run = self._unfinished_run() or self.env["mailchimp.sync.run"].create(
+            {
+                "pairing_id": self.id,
+                "pairing_name": self.name,
+                "company_id": self.company_id.id,
+                "trigger": trigger,
+                "full": full or self._full_sync_due(),
+                "direction": self.direction,
+            }
+        )
+        self._sync_cursor().last_run_id = run
+        run._execute(deadline)
         return run
 
     def _full_sync_due(self):
         """A full read now and then: only it sees members archived or deleted in Mailchimp."""
-        if not self.initial_done or not self.last_full_sync_date:
+        state = self._sync_cursor()
+        if not state.initial_done or not state.last_full_sync_date:
             return True
-        due = self.last_full_sync_date + timedelta(days=self.full_sync_days)
+        due = state.last_full_sync_date + timedelta(days=self.full_sync_days)
         return bool(self.full_sync_days) and fields.Datetime.now() >= due
 
     def _unfinished_run(self):
@@ -351,15 +427,31 @@ class MailchimpPairing(models.Model):
         return self.action_sync_now()
 
     def action_sync_now(self):
-        """Ask the scheduler to run these syncs now; the browser does not wait."""
+        """Ask the scheduler to run these syncs now; the browser does not wait.
+
+        A sync a run holds at this moment is not started twice: the notification
+        says it is running, and the scheduler runs it once more when that run
+        ends, for what changed meanwhile.
+        """
         self.check_access("write")
         if any(pairing.state == "broken" for pairing in self):
             raise UserError(
                 self.env._("Repair the broken sync first (see its message), then resume it.")
             )
+        running = self.filtered(lambda pairing: pairing._is_running())
         self.write({"sync_requested": True})
         self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
-        return self.env["mailchimp.account"]._notification(
+        Account = self.env["mailchimp.account"]
+        if running:
+            return Account._notification(
+                self.env._(
+                    "%(syncs)s: already running; its progress shows in its history. It runs "
+                    "once more as soon as this run ends, to take up what changed meanwhile.",
+                    syncs=", ".join(running.mapped("name")),
+                ),
+                "info",
+            )
+        return Account._notification(
             self.env._("The sync has started; its progress shows in its history.")
         )
 
@@ -371,12 +463,40 @@ class MailchimpPairing(models.Model):
 
     def _interests_remapped(self):
         """The interest mapping changed (F14): the next run compares every contact of
-        the segment once, not only those changed since the last run."""
-        self.filtered("odoo_watermark").write({"odoo_watermark": False})
+        the segment once, not only those changed since the last run. Asked on the
+        pairing (the run's watermark is the run's to write): a push mark older than
+        this request no longer counts."""
+        self.write({"odoo_rescan_date": fields.Datetime.now()})
 
     def _mark_broken(self, reason):
         self.write({"state": "broken", "broken_reason": reason, "sync_requested": False})
         self.message_post(body=reason)
+
+    def _write_concurrently(self, function):
+        """Run ``function``, which writes rows that people (the sync's form, Sync Now,
+        the account's form) or other jobs also write, in a transaction of its own:
+        what was pending is committed first, and the writes are committed at once and
+        tried again on a concurrency error (a save at that instant), as Odoo's HTTP
+        layer tries a request again. A run's work can therefore never fail on them.
+        Returns False when every try met a concurrent write (logged)."""
+        self._commit()
+        for attempt in range(1, CONCURRENT_TRIES + 1):
+            try:
+                with self.env.cr.savepoint():
+                    function()
+                self._commit()
+                return True
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
+                # a snapshot older than the other write cannot succeed: start afresh
+                self._rollback()
+                self.env.invalidate_all()
+                _logger.info(
+                    "Mailchimp sync %s: %s on try %d of %d",
+                    self.ids, type(error).__name__, attempt, CONCURRENT_TRIES,
+                )
+                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 (jitter)
+        _logger.warning("Mailchimp sync %s: gave up writing after %d tries", self.ids, CONCURRENT_TRIES)
+        return False
 
     @api.model
     def _watermark_margin(self):
@@ -393,7 +513,11 @@ class MailchimpPairing(models.Model):
         """Run the syncs that are due, asked for or unfinished, within a time budget.
 
         A pass stops before Odoo's worker time limit; an unfinished run is
-        taken up by the next pass, which the cron schedules at once.
+        taken up by the next pass, which the cron schedules at once. A sync that
+        a run or a webhook delivery holds is left to the next pass (its request
+        kept); the pass's own writes on a sync (its request taken, its next
+        time) go in a transaction of their own, tried again if a person saves
+        the sync at that instant.
         """
         budget = float(
             self.env["ir.config_parameter"].sudo().get_param(
@@ -409,29 +533,50 @@ class MailchimpPairing(models.Model):
                 "|",
                 "|",
                 ("sync_requested", "=", True),
-                ("last_run_id.state", "=", "running"),
+                ("sync_cursor_ids.last_run_id.state", "=", "running"),
                 "|",
-                ("next_sync_date", "=", False),
-                ("next_sync_date", "<=", now),
-            ],
-            order="sync_requested desc, next_sync_date asc, id",
+                ("sync_cursor_ids.next_sync_date", "=", False),
+                ("sync_cursor_ids.next_sync_date", "<=", now),
+            ]
+        ).sorted(
+            lambda p: (not p.sync_requested, p.next_sync_date or datetime.min, p.id)
         )
         cron = self.env["ir.cron"]
         for done, pairing in enumerate(pairings):
-            if pairing.last_run_id.state != "running":
-                pairing.write(
-                    {
-                        "sync_requested": False,
-                        "next_sync_date": now + timedelta(hours=pairing.sync_interval),
-                    }
-                )
-                pairing._commit()
-            run = pairing.run_sync(trigger="cron", deadline=deadline)
+            if not pairing._try_lock():
+                _logger.info("Mailchimp sync %s is busy: left to the next pass", pairing.id)
+                pairing._retrigger()
+                continue
+            try:
+                if pairing.last_run_id.state != "running" and not pairing._write_concurrently(
+                    lambda pairing=pairing: pairing._take_request(now)
+                ):
+                    pairing._retrigger()
+                    continue
+                pairing.invalidate_recordset(["state"])
+                if pairing.state != "active":  # paused or broken since the pass began
+                    continue
+                run = pairing._run_locked(False, "cron", deadline)
+            finally:
+                pairing._unlock()
             unfinished = run.state == "running"
             remaining = len(pairings) - done - (0 if unfinished else 1)
             cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
             if unfinished or time.monotonic() > deadline:
                 break
+
+    def _retrigger(self, at=None):
+        """Have the scheduler come back for this sync (in a minute by default)."""
+        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger(
+            at or fields.Datetime.now() + timedelta(minutes=1)
+        )
+
+    def _take_request(self, now):
+        """Before a new run: its request is taken (the pairing is written only when
+        there was one) and the next one is due an interval later."""
+        if self.sync_requested:
+            self.sync_requested = False
+        self._sync_cursor().next_sync_date = now + timedelta(hours=self.sync_interval)
 
     def _commit(self):
         """Commit unless running under tests, as Odoo's own batch crons do."""

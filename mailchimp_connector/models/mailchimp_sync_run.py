@@ -6,15 +6,17 @@ from collections import Counter
 from types import SimpleNamespace
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import timedelta
 
 import psycopg2
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import split_every
 
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import batch_jobs, consent, interest_rules, merge_values, sync_rules
+from ..utils import batch_jobs, consent, interest_rules, merge_values, schedule_rules, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -132,10 +134,22 @@ class MailchimpSyncRun(models.Model):
             vals = {"initial_done": True, "last_sync_date": fields.Datetime.now()}
             if self.full:
                 vals["last_full_sync_date"] = self.start_date
-            pairing.write(vals)
+            state = pairing._sync_cursor()
+            if state.stopped_by:  # the retries are over: back to the sync's interval
+                vals["next_sync_date"] = fields.Datetime.now() + timedelta(
+                    hours=pairing.sync_interval
+                )
+            state.write(dict(vals, retry_count=0, stopped_by=False, retry_reason=False))
             self._finish("done")
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay
+            self._count_requests(client)
+            self._fail(error)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
+            # another writer met at a chunk's commit: that chunk is undone, the earlier
+            # ones stay; tried again in minutes like a Mailchimp outage
+            _logger.warning("Mailchimp sync run %s met a concurrent write: %s", self.id, error)
+            self.pairing_id._rollback()
             self._count_requests(client)
             self._fail(error)
         except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
@@ -160,22 +174,81 @@ class MailchimpSyncRun(models.Model):
             self.http_requests += client.take_request_count()
 
     def _fail(self, error):
+        """End the run on ``error`` and say when the sync runs next.
+
+        A temporary error (throttling, a server error, a timeout, the network, a
+        concurrent write) is tried again within minutes, longer while it lasts
+        (schedule_rules.retry_delay); a rejected key puts the account in error and
+        the sync waits for Reauthorize (or Connect), which runs it at once; a
+        deleted audience breaks the sync. The run is finished and committed first:
+        the writes on the pairing, the account and the audience (rows people and
+        other jobs write too) come after, each in a transaction of its own, tried
+        again on a concurrent write, so they can never undo the run's work.
+        """
         pairing, account = self.pairing_id, self.pairing_id.account_id
-        message = account._mailchimp_error_message(error)
-        if isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (error.path or ""):
+        state = pairing._sync_cursor()
+        if isinstance(error, mc_errors.MailchimpError):
+            message = account._mailchimp_error_message(error)
+            kind = schedule_rules.stop_kind(error)
+        else:
+            message = self.env._(
+                "Another transaction changed the same records at that instant (%s).",
+                type(error).__name__,
+            )
+            kind = "transient"
+        audience_gone = isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (
+            error.path or ""
+        )
+        if audience_gone:
             message = self.env._(
                 "The Mailchimp audience %(audience)s no longer exists (deleted in Mailchimp). "
                 "Nothing was deleted in Odoo; pair the contacts with another audience.",
                 audience=pairing.audience_id.name,
             )
-            pairing._mark_broken(message)
-            pairing.audience_id.active = False
-        elif isinstance(error, mc_errors.MailchimpAuthError):
-            account._set_error(message)
+            state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
+        elif kind == "transient":
+            streak = state.retry_count + 1
+            delay = schedule_rules.retry_delay(streak, timedelta(hours=pairing.sync_interval))
+            next_try = fields.Datetime.now() + delay
+            state.write(
+                {
+                    "retry_count": streak,
+                    "stopped_by": "transient",
+                    "next_sync_date": next_try,
+                    "retry_reason": self.env._(
+                        "%(message)s The sync tries again by itself %(minutes)s minutes after "
+                        "the failed run (failed runs in a row: %(count)s).",
+                        message=message,
+                        minutes=int(delay.total_seconds() // 60),
+                        count=streak,
+                    ),
+                }
+            )
+            pairing._retrigger(next_try)
+        elif kind == "auth":
+            state.write(
+                {
+                    "retry_count": 0,
+                    "stopped_by": "auth",
+                    "retry_reason": self.env._(
+                        "%(message)s The sync resumes from where it stopped as soon as the "
+                        "account's key is fixed (Reauthorize).",
+                        message=message,
+                    ),
+                }
+            )
+        else:
+            state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
         _logger.warning("Mailchimp sync run %s failed: %s", self.id, type(error).__name__)
         self._finish("failed", message)
+        if audience_gone:
+            pairing._write_concurrently(lambda: pairing._mark_broken(message))
+            pairing._write_concurrently(lambda: pairing.audience_id.write({"active": False}))
+        elif kind == "auth":
+            pairing._write_concurrently(lambda: account._set_error(message))
 
     def _finish(self, state, message=False):
+        """The run's end, committed with the sync's state written with it."""
         self.write(
             {
                 "state": state,
@@ -297,8 +370,11 @@ class MailchimpSyncRun(models.Model):
                     # Mailchimp showed a member of the very second it was asked from:
                     # its since_last_changed keeps that second, later walks ask from it
                     inclusive = True
-                    account.since_semantics = dict(
-                        account.since_semantics or {}, since_last_changed="inclusive"
+                    semantics = dict(account.since_semantics or {}, since_last_changed="inclusive")
+                    # the account's row is people's and other jobs' too: written apart from
+                    # the run's pages, retried on a concurrent write (issue 10)
+                    self.pairing_id._write_concurrently(
+                        lambda semantics=semantics: account.write({"since_semantics": semantics})
                     )
                 if skip:
                     page = [m for m in page if (m["id"], m.get("last_changed")) not in skip]
@@ -395,11 +471,11 @@ class MailchimpSyncRun(models.Model):
     def _pull_mark(self):
         """The first second the next pull must read (whole epoch seconds), or None:
         the one place that reads where the pull stands (see _set_pull_mark)."""
-        return sync_rules.mark_second(self.pairing_id.mailchimp_watermark)
+        return sync_rules.mark_second(self.pairing_id._sync_cursor().mailchimp_watermark)
 
     def _set_pull_mark(self, second):
         """Record, with the chunk being committed, the first second to read next."""
-        self.pairing_id.mailchimp_watermark = sync_rules.mark_text(second)
+        self.pairing_id._sync_cursor().mailchimp_watermark = sync_rules.mark_text(second)
 
     def _pull_note(self, text):
         """Something the run's message must say at its end."""
@@ -763,6 +839,7 @@ class MailchimpSyncRun(models.Model):
     def _push(self, client, deadline=None):
         """Send new and changed contacts of the segment, PUSH_CHUNK at a time, by id."""
         pairing = self.pairing_id
+        state = pairing._sync_cursor()
         if not self.push_started:
             self.push_started = self._odoo_watermark_now()
         maps = pairing.field_map_ids._plan()
@@ -771,13 +848,13 @@ class MailchimpSyncRun(models.Model):
         domain = pairing._segment_domain()
         # Odoo opt-outs changed since the last run: the blacklist does not touch write_date
         optout_ids = self._optout_partner_ids()
-        if not self.full and pairing.odoo_watermark:
+        if not self.full and state.odoo_watermark:
             domain += [
                 "|",
                 "|",
                 "|",
                 # at the mark too: a write in the mark's own transaction has its timestamp
-                ("write_date", ">=", pairing.odoo_watermark),
+                ("write_date", ">=", state.odoo_watermark),
                 ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
                 (
                     "mailchimp_member_ids",
@@ -820,7 +897,7 @@ class MailchimpSyncRun(models.Model):
             self._commit()
             return False
         self._report_invalid_emails()
-        pairing.odoo_watermark = self.push_started
+        state.odoo_watermark = self.push_started
         self.stage = "end"
         return True
 
@@ -889,8 +966,9 @@ class MailchimpSyncRun(models.Model):
             ("email", "!=", False),
             ("email_normalized", "=", False),
         ]
-        if not self.full and pairing.odoo_watermark:
-            domain.append(("write_date", ">=", pairing.odoo_watermark))
+        state = pairing._sync_cursor()
+        if not self.full and state.odoo_watermark:
+            domain.append(("write_date", ">=", state.odoo_watermark))
         partners = self.env["res.partner"].search_fetch(domain, ["email"])
         self._record_failures(
             "odoo2mailchimp",

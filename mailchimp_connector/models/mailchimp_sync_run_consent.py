@@ -52,7 +52,8 @@ class MailchimpSyncRun(models.Model):
             pairing._mirror_blacklist_many(
                 [(member.email, None, member.status) for member in chunk]
             )
-        pairing.blacklist_backfilled = True
+        # the pairing's row is the form's too: written apart, never with the run's chunks
+        pairing._write_concurrently(lambda: pairing.write({"blacklist_backfilled": True}))
 
     def _pull_page_consent(self, page, previous_status):
         """After a page is stored: its status changes to Odoo's blacklist (one bulk

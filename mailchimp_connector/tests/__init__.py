@@ -12,3 +12,5 @@ from . import test_mailchimp_tag_rule
 from . import test_mailchimp_interest
 from . import test_mailchimp_optout
 from . import test_mailchimp_round_trip
+from . import test_mailchimp_screens
+from . import test_mailchimp_sync_schedule

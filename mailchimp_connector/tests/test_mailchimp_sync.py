@@ -58,7 +58,7 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
         # an incremental run cannot see an archive ...
         self.assertFalse(pairing.run_sync().full)
         # ... the periodic full run does, and deletes nothing in Odoo
-        pairing.last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        pairing._sync_cursor().last_full_sync_date -= timedelta(days=pairing.full_sync_days)
         run = pairing.run_sync()
         self.assertTrue(run.full)
         self.assertEqual(member.status, "archived")

@@ -68,7 +68,7 @@ class TestSyncBoundary(SyncRulesCase):
         )
 
     def due_full_run(self, pairing):
-        pairing.last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        pairing._sync_cursor().last_full_sync_date -= timedelta(days=pairing.full_sync_days)
         run = pairing.run_sync()
         self.assertTrue(run.full)
         self.assertRunDone(run)
@@ -251,7 +251,7 @@ class TestSyncBoundary(SyncRulesCase):
         hidden = [f"slow{i:02d}@corp.com" for i in range(1, 12)]
         self.sandbox_control("POST", "batches/config", {"paused": True})
         self.addCleanup(self.sandbox_control, "POST", "batches/config", {"paused": False})
-        pairing.last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        pairing._sync_cursor().last_full_sync_date -= timedelta(days=pairing.full_sync_days)
         with self.listing_without(hidden):
             run = pairing.run_sync(deadline=time.monotonic() + 3)
             self.assertTrue(run.full)
@@ -274,7 +274,7 @@ class TestSyncBoundary(SyncRulesCase):
         # the next run must read from the second after early@'s change: it asks from
         # early@'s second, which only an inclusive filter lists
         second = mark_second(self.mc_member("early@corp.com")["last_changed"])
-        pairing.mailchimp_watermark = mark_text(second + 1)
+        pairing._sync_cursor().mailchimp_watermark = mark_text(second + 1)
         self.sandbox_control("DELETE", "requests")
         run = pairing.run_sync()
         self.assertRunDone(run)
@@ -285,7 +285,7 @@ class TestSyncBoundary(SyncRulesCase):
         learnt = {"since_last_changed": "inclusive"} if inclusive else False
         self.assertEqual(self.account.sudo().since_semantics, learnt)
         # from then on the pulls ask from the first second they want
-        pairing.mailchimp_watermark = mark_text(second + 1)
+        pairing._sync_cursor().mailchimp_watermark = mark_text(second + 1)
         self.sandbox_control("DELETE", "requests")
         self.assertRunDone(pairing.run_sync())
         query = self.member_gets()[0]["query"]

@@ -681,7 +681,7 @@ class TestSyncDeletedAudience(SyncRulesCase):
         self.assertEqual(self.account.state, "connected")
         # the scheduler leaves it alone, Sync Now and run_sync refuse it
         runs = pairing.run_ids
-        pairing.next_sync_date = False
+        pairing._sync_cursor().next_sync_date = False
         self.env["mailchimp.pairing"]._cron_sync()
         self.assertEqual(pairing.run_ids, runs)
         with self.assertRaises(UserError):

@@ -214,7 +214,7 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(self.mc_tagged("VIP"), {"ann@corp.com", "bob@corp.com"})
         self.client.delete(f"/lists/{self.list_id}/segments/{rule.mailchimp_segment_id}")
         # no change: a full run checks the tag still exists
-        self.pairing.last_full_sync_date -= timedelta(days=self.pairing.full_sync_days)
+        self.pairing._sync_cursor().last_full_sync_date -= timedelta(days=self.pairing.full_sync_days)
         run = self.run_sync()
         self.assertTrue(run.full)
         self.assertEqual(self.mc_tagged("VIP"), {"ann@corp.com", "bob@corp.com"})

@@ -3,7 +3,8 @@
 Everything the sync needs from the wire lives here: one pooled session capped
 at Mailchimp's 10 simultaneous connections, an explicit timeout on every call,
 retries with exponential backoff and full jitter for throttling, 5xx and
-network failures (within a total time budget), typed exceptions from the
+network failures for up to a time budget whatever the number of attempts,
+typed exceptions from the
 problem+json body, offset paging, batch subscribe and ``/batches``.  The API
 key never appears in a log line, an exception or a URL.
 """
@@ -71,10 +72,13 @@ class MailchimpClient:
 
     ``base_url`` may contain ``{dc}``, replaced by the key's data center
     (default ``https://{dc}.api.mailchimp.com/3.0``).  ``timeout`` is the
-    requests ``(connect, read)`` timeout sent with every call.  Retries stop
-    after ``max_retries`` re-sends or when the next wait would end more than
-    ``max_retry_seconds`` after the first attempt started.  ``sleep``,
-    ``clock`` and ``random`` are attributes so tests can replace them.
+    requests ``(connect, read)`` timeout sent with every call.  A call is
+    retried (429, 5xx, network errors) for up to ``max_retry_seconds`` after
+    its first attempt started, however many attempts that takes; the last
+    backoff wait is cut to what is left, and a ``Retry-After`` that does not
+    fit ends the retries at once.  ``max_retries`` (default None: no cap)
+    additionally caps the re-sends, for callers that must answer quickly.
+    ``sleep``, ``clock`` and ``random`` are attributes so tests can replace them.
 
     When ``session`` is given it is used as is (its adapters, pool size and
     lifetime stay the caller's business); otherwise the client owns a session
@@ -87,7 +91,7 @@ class MailchimpClient:
         base_url=None,
         timeout=(5, 120),
         max_connections=10,
-        max_retries=5,
+        max_retries=None,
         max_retry_seconds=60,
         backoff_base=0.5,
         backoff_max=30,
@@ -107,7 +111,7 @@ class MailchimpClient:
             raise MailchimpConfigError("max_connections must be a whole number of at least 1.")
         self.max_connections = min(max_connections, MAX_CONNECTIONS)
         self.timeout = timeout
-        self.max_retries = max(0, int(max_retries))
+        self.max_retries = None if max_retries is None else max(0, int(max_retries))
         self.max_retry_seconds = float(max_retry_seconds)
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
@@ -589,13 +593,14 @@ class MailchimpClient:
                     )
                     raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
                 _logger.warning(
-                    "Mailchimp %s %s failed: %s; retry %d/%d in %.2fs",
+                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
                     method,
                     log_path,
                     reason,
                     attempt,
-                    self.max_retries,
                     delay,
+                    self.clock() - started,
+                    self.max_retry_seconds,
                 )
             else:
                 status = response.status_code
@@ -622,13 +627,14 @@ class MailchimpClient:
                     )
                     return response, attempt
                 _logger.warning(
-                    "Mailchimp %s %s -> %s; retry %d/%d in %.2fs",
+                    "Mailchimp %s %s -> %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
                     method,
                     log_path,
                     status,
                     attempt,
-                    self.max_retries,
                     delay,
+                    self.clock() - started,
+                    self.max_retry_seconds,
                 )
                 response.close()
             self.sleep(delay)
@@ -636,20 +642,24 @@ class MailchimpClient:
     def _retry_delay(self, attempt, started, retry_after=None):
         """Seconds to wait before re-sending, or None when retries are used up.
 
-        Full jitter (uniform between 0 and the exponential cap) spreads the
-        workers that Mailchimp throttled at the same moment; a Retry-After is
-        honoured as given.
+        The budget is time, not attempts: retries go on until
+        ``max_retry_seconds`` after the first attempt started (a storm of
+        throttled answers is ridden out however many it takes), unless an
+        explicit ``max_retries`` is reached first. Full jitter (uniform between
+        0 and the exponential cap) spreads the workers that Mailchimp throttled
+        at the same moment, and the last wait is cut to what is left of the
+        budget; a Retry-After is honoured as given, and ends the retries when
+        it does not fit (waiting less than Mailchimp asked cannot help).
         """
-        if attempt > self.max_retries:
+        if self.max_retries is not None and attempt > self.max_retries:
             return None
+        left = self.max_retry_seconds - (self.clock() - started)
         if retry_after is not None:
-            delay = retry_after
-        else:
-            cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-            delay = self.random.uniform(0, cap)
-        if self.clock() - started + delay > self.max_retry_seconds:
+            return retry_after if retry_after <= left else None
+        if left <= 0:
             return None
-        return delay
+        cap = min(self.backoff_max, self.backoff_base * 2 ** min(attempt - 1, 32))
+        return min(self.random.uniform(0, cap), left)
 
     def _error_from_response(self, response, method, log_path, attempts):
         """Map an HTTP error response (problem+json, HTML or empty) to its exception."""
