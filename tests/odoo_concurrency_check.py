@@ -19,7 +19,10 @@ each with its own database connection, as an Odoo server's workers do:
 4. the account's key is revoked and another job (the email activity pull) holds
    the account's row while a run fails on the key: the run must end "failed"
    with the key's message (not crash), the account must end in error, and the
-   other job's write must be kept.
+   other job's write must be kept;
+5. (before 4) an administrator renames a tag rule of the sync while the run's
+   tag step, its transaction begun, is creating that tag in Mailchimp: the run
+   must end "done", the rename must be kept, and the next run renames the tag.
 """
 import json
 import subprocess
@@ -162,6 +165,56 @@ with registry.cursor() as cr:
     second.update(name=p.name, requested=p.sync_requested, serialization=list(seen.lines))
 seen.lines.clear()
 
+# 5. the tag rule's form saved while the run's tag step creates the tag
+from odoo.addons.mailchimp_connector.models.mailchimp_tag_rule import MailchimpTagRule
+with registry.cursor() as cr:
+    rule_id = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.tag.rule'].create({
+        'pairing_id': pid, 'name': 'Concurrency VIP',
+        'partner_domain': "[('email', '=like', 'conc00001@%%')]"}).id
+    cr.commit()
+ensure_segment = MailchimpTagRule._ensure_segment
+in_tags, rule_saved = threading.Event(), threading.Event()
+
+def held_ensure_segment(rule, *args, **kwargs):
+    if threading.current_thread().name == 'sync-run':
+        rule.env.cr.execute('SELECT 1')  # the step's transaction has begun: its snapshot is taken
+        in_tags.set()
+        rule_saved.wait(60)
+    return ensure_segment(rule, *args, **kwargs)
+
+MailchimpTagRule._ensure_segment = held_ensure_segment
+outcome.clear()
+in_page.clear()
+thread = threading.Thread(target=sync_run, name='sync-run')
+thread.start()
+fifth = {'held': in_tags.wait(120) and 'state' not in outcome}
+try:
+    with registry.cursor() as cr:
+        uenv = api.Environment(cr, admin, {})
+        retrying(lambda: uenv['mailchimp.tag.rule'].browse(rule_id).write(
+            {'name': 'Concurrency VIP renamed'}), uenv)
+        cr.commit()
+except Exception as error:
+    fifth['error'] = repr(error)
+finally:
+    rule_saved.set()
+thread.join(300)
+MailchimpTagRule._ensure_segment = ensure_segment
+fifth.update(state=outcome.get('state'), message=outcome.get('message'))
+with registry.cursor() as cr:
+    renv = api.Environment(cr, SUPERUSER_ID, {})
+    rule = renv['mailchimp.tag.rule'].browse(rule_id)
+    fifth.update(name=rule.name, segment=rule.mailchimp_segment_id, tagged=rule.member_count,
+                 serialization=list(seen.lines))
+    again = renv['mailchimp.pairing'].browse(pid).run_sync()
+    cr.commit()
+    fifth.update(again=again.state)
+    segment = requests.get(
+        %(control)r.replace('/_sandbox', '/us1/3.0') + '/lists/' + audience.mailchimp_list_id
+        + '/segments/' + str(rule.mailchimp_segment_id), auth=('x', %(api_key)r), timeout=10)
+    fifth['mailchimp_name'] = segment.json().get('name')
+seen.lines.clear()
+
 # 4. a run failing on a revoked key while another job holds the account's row
 requests.post(%(control)r + '/accounts/revoke', json={'api_key': %(api_key)r}, timeout=10)
 job_holds, job_done = threading.Event(), threading.Event()
@@ -198,7 +251,8 @@ with registry.cursor() as cr:
 with registry.cursor() as cr:
     others.with_env(api.Environment(cr, SUPERUSER_ID, {})).write({'active': True})
     cr.commit()
-print('CONCURRENCY-CHECK ' + json.dumps({'first': first, 'second': second, 'third': third}))
+print('CONCURRENCY-CHECK ' + json.dumps(
+    {'first': first, 'second': second, 'third': third, 'fifth': fifth}))
 """
 
 
@@ -223,11 +277,12 @@ def run_concurrency_check(shell_command, db):
     if not lines:
         raise RuntimeError(f"CONCURRENCY-CHECK not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
     result = json.loads(lines[0].split(" ", 1)[1])
-    first, second, third = result["first"], result["second"], result["third"]
+    first, second, third, fifth = (result[key] for key in ("first", "second", "third", "fifth"))
     print(f"concurrency check: run during a save and a Sync Now: {json.dumps(first)}")
     print(f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}")
     print(f"concurrency check: a run failing on a revoked key while a job holds the account: "
           f"{json.dumps(third)}")
+    print(f"concurrency check: a tag rule renamed while the run creates its tag: {json.dumps(fifth)}")
     if "could not serialize" in log and not first.get("serialization"):
         print("concurrency check: the server log's serialization failures all came from the "
               "retried writes of scenarios 3 and 4 (the cron pass's, the failed run's)")
@@ -252,6 +307,14 @@ def run_concurrency_check(shell_command, db):
          "ended failed with the key's message and did not crash",
          third.get("state") == "failed" and "rejected the API key" in third.get("message", "")
          and bool(third.get("serialization"))),
+        ("a tag rule renamed while the run's tag step created its tag: the run ended done, "
+         "with no serialization failure",
+         fifth.get("held") and fifth.get("state") == "done" and fifth.get("serialization") == []),
+        ("the rename was kept, the tag made and given to its contact, and the next run renamed "
+         "the tag in Mailchimp",
+         fifth.get("name") == "Concurrency VIP renamed" and bool(fifth.get("segment"))
+         and fifth.get("tagged") == 1 and fifth.get("again") == "done"
+         and fifth.get("mailchimp_name") == "Concurrency VIP renamed"),
         ("the account ended in error and the job's write was kept",
          third.get("account") == "error" and "rejected the API key" in third.get("last_error", "")
          and third.get("activity_error") == "held by a job"),

@@ -57,8 +57,8 @@ class MailchimpPairing(models.Model):
     )
     webhook_error = fields.Text(readonly=True, copy=False)
     webhook_date = fields.Datetime(string="Webhook Registered On", readonly=True, copy=False)
-    # read from the history, not written on the pairing at each delivery (a running
-    # sync writes the pairing too: a delivery must not wait for its row lock)
+    # read from the history, not written on the pairing at each delivery (a person
+    # saving the sync's form must not wait for a delivery's row lock, nor the other way)
     webhook_last_event_date = fields.Datetime(
         string="Last Real-time Update", compute="_compute_webhook_last_event_date"
     )

@@ -174,12 +174,13 @@ class MailchimpTagRule(models.Model):
                 )
             except mc_errors.MailchimpNotFoundError:
                 self._forget_segment()
+        name = self.name  # as this run read it: a rename saved meanwhile is the next run's
         if self.mailchimp_segment_id:
-            if self.name != self.mailchimp_tag_name:
+            if name != self.mailchimp_tag_name:
                 try:
                     client.patch(
                         f"/lists/{list_id}/segments/{self.mailchimp_segment_id}",
-                        json={"name": self.name},
+                        json={"name": name},
                     )
                 except mc_errors.MailchimpNotFoundError:
                     self._forget_segment()  # deleted in Mailchimp: found or made again below
@@ -188,7 +189,7 @@ class MailchimpTagRule(models.Model):
                     self._fail(run, error)
                     return
                 else:
-                    self.mailchimp_tag_name = self.name
+                    self._write_run_state({"mailchimp_tag_name": name})
             if self.mailchimp_segment_id:
                 return
         if "all" not in tags:
@@ -201,13 +202,13 @@ class MailchimpTagRule(models.Model):
                 )
             )
         # an existing tag is adopted as it is, its name in another case included
-        segment = tag_rules.find_tag(tags["all"], self.name)
+        segment = tag_rules.find_tag(tags["all"], name)
         if not segment:
             segment = client.post(
-                f"/lists/{list_id}/segments", json={"name": self.name, "static_segment": []}
+                f"/lists/{list_id}/segments", json={"name": name, "static_segment": []}
             )
             tags["all"].append(segment)
-        self.write({"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": self.name})
+        self._write_run_state({"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": name})
 
     def _forget_segment(self):
         """The tag is gone from Mailchimp: nobody carries it any more."""
@@ -215,7 +216,13 @@ class MailchimpTagRule(models.Model):
             "DELETE FROM mailchimp_tag_rule_member_rel WHERE rule_id = %s", [self.id]
         )
         self._invalidate_links()
-        self.write({"mailchimp_segment_id": 0, "mailchimp_tag_name": False})
+        self._write_run_state({"mailchimp_segment_id": 0, "mailchimp_tag_name": False})
+
+    def _write_run_state(self, vals):
+        """What the run learnt of the rule's tag, written apart from the run's work:
+        the sync's form edits the same row (a rename, a domain) while a run goes on,
+        and a run must never fail on a person's save."""
+        self.pairing_id._write_concurrently(lambda: self.write(vals))
 
     def _member_domains(self):
         """(members to tag, members to untag): differences computed by PostgreSQL."""
@@ -282,7 +289,7 @@ class MailchimpTagRule(models.Model):
             start += size
             if run._out_of_time(deadline):
                 return False
-        self.last_sync_date = fields.Datetime.now()
+        self._write_run_state({"last_sync_date": fields.Datetime.now()})
         return True
 
     def _differences(self):
