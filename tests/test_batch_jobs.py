@@ -43,6 +43,21 @@ def test_run_batch_sends_one_job_and_returns_every_answer(client, sandbox):
     assert len(sandbox.state.batches.all()) == 1
 
 
+def test_a_job_just_submitted_is_polled_after_a_wait_not_at_once(client, sandbox):
+    """Mailchimp never finishes a job the instant it is submitted: the first poll
+    after a wait saves the request the immediate one wasted."""
+    sandbox.state.clear_request_log()
+    slept = []
+    client.sleep = lambda seconds: (slept.append(seconds), time.sleep(seconds))
+    batch_jobs.run_batch(client, [upsert(f"wait{i}@corp.com") for i in range(30)])
+    calls = [f"{entry['method']} {entry['api_path']}" for entry in sandbox.state.request_log()]
+    assert calls[0] == "POST /batches"
+    assert slept[0] == batch_jobs.FIRST_POLL_SECONDS
+    # a job of 30 upserts is done within half a second: one poll, then its results
+    assert [call.split("/")[1] for call in calls[1:]] == ["batches"]
+    assert len(sandbox.state.batches.all()) == 1
+
+
 def test_past_the_deadline_the_job_is_left_running_then_its_answers_are_reused(client, sandbox):
     sandbox.state.batches.pause(True)  # Mailchimp has not started it yet
     operations = [upsert(f"slow{i}@corp.com") for i in range(20)]

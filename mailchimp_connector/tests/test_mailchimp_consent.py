@@ -11,6 +11,7 @@ from odoo.tests import HttpCase, tagged
 from ..models.mail_blacklist import MailBlacklist
 from . import test_mailchimp_webhook
 from .test_mailchimp_sync_rules import SyncRulesCase
+from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 
 _logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class ConsentCase(SyncRulesCase):
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestBlacklistMirror(ConsentCase):
     """F16's option: Mailchimp's unsubscribes and cleaned addresses into mail.blacklist."""
 
@@ -163,6 +165,7 @@ class TestBlacklistMirror(ConsentCase):
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestMarketingPermissions(ConsentCase):
     """GDPR marketing permissions: read, shown, mapped, sent once."""
 

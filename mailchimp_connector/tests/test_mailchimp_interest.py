@@ -6,6 +6,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
 from .test_mailchimp_sync_rules import SyncRulesCase
+from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 
 
 class InterestCase(SyncRulesCase):
@@ -83,6 +84,7 @@ class InterestCase(SyncRulesCase):
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestInterests(InterestCase):
     def test_categories_and_interests_refreshed_from_mailchimp(self):
         self.mc_category("Region", ["Europe"], "dropdown")

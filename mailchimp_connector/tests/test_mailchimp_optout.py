@@ -16,6 +16,7 @@ from ..utils import batch_jobs
 from . import test_mailchimp_webhook
 from .test_mailchimp_consent import ConsentCase
 from .test_mailchimp_sync_faults import batch_subscribe_calls
+from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 
 _logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class OptOutCase(ConsentCase):
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestOptOutNeverSubscribed(OptOutCase):
     """New contacts opted out in Odoo: added as unsubscribed, or skipped; never
     subscribed, never pending."""
@@ -164,6 +166,7 @@ class TestOptOutNeverSubscribed(OptOutCase):
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestOptOutUnsubscribes(OptOutCase):
     """"Odoo opt-outs unsubscribe in Mailchimp": only a change in Odoo, only towards
     unsubscribed, never a cleaned or archived member, never the other way round."""

@@ -10,9 +10,11 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .test_mailchimp_sync_rules import SyncRulesCase
+from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 
 
 @tagged("post_install", "-at_install")
+@behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestTagRules(SyncRulesCase):
     def setUp(self):
         super().setUp()

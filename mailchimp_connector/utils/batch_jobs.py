@@ -85,5 +85,8 @@ def run_batch(client, operations, reuse=None, deadline=None):
     results = [reuse[op["operation_id"]] for op in operations if op["operation_id"] in reuse]
     rest = [op for op in operations if op["operation_id"] not in reuse]
     if rest:
-        results += wait_for_results(client, client.submit_batch(rest), deadline)
+        batch_id = client.submit_batch(rest)
+        # a job just submitted is still pending: its first poll waits (one request less)
+        client.sleep(FIRST_POLL_SECONDS)
+        results += wait_for_results(client, batch_id, deadline)
     return results
