@@ -24,6 +24,7 @@ each with its own database connection, as an Odoo server's workers do:
    tag step, its transaction begun, is creating that tag in Mailchimp: the run
    must end "done", the rename must be kept, and the next run renames the tag.
 """
+
 import json
 import subprocess
 
@@ -259,63 +260,133 @@ print('CONCURRENCY-CHECK ' + json.dumps(
 def run_concurrency_check(shell_command, db):
     """Returns a list of (check name, ok) pairs."""
     with sandbox_process() as base:
-        requests.post(f"{base}/_sandbox/accounts", timeout=10, json={
-            "api_key": API_KEY, "account_name": "Concurrency check", "default_list": True,
-        }).raise_for_status()
+        requests.post(
+            f"{base}/_sandbox/accounts",
+            timeout=10,
+            json={
+                "api_key": API_KEY,
+                "account_name": "Concurrency check",
+                "default_list": True,
+            },
+        ).raise_for_status()
         script = pairing_setup(
-            "Concurrency check", ("conc", "conc-corp.com"), "both", f"{base}/{{dc}}/3.0", 50,
+            "Concurrency check",
+            ("conc", "conc-corp.com"),
+            "both",
+            f"{base}/{{dc}}/3.0",
+            50,
             API_KEY,
-        ) + SCRIPT % {"control": f"{base}/_sandbox", "members": MEMBERS, "api_key": API_KEY}
+        ) + SCRIPT % {
+            "control": f"{base}/_sandbox",
+            "members": MEMBERS,
+            "api_key": API_KEY,
+        }
         result = subprocess.run(
-            shell_command, input=script, capture_output=True, text=True, cwd=ROOT, timeout=900
+            shell_command,
+            input=script,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=900,
         )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("CONCURRENCY-CHECK ")]
+    lines = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("CONCURRENCY-CHECK ")
+    ]
     log = result.stderr + "".join(
-        line for line in result.stdout.splitlines(keepends=True)
+        line
+        for line in result.stdout.splitlines(keepends=True)
         if not line.startswith("CONCURRENCY-CHECK ")
     )
     if not lines:
-        raise RuntimeError(f"CONCURRENCY-CHECK not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"CONCURRENCY-CHECK not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
     result = json.loads(lines[0].split(" ", 1)[1])
-    first, second, third, fifth = (result[key] for key in ("first", "second", "third", "fifth"))
+    first, second, third, fifth = (
+        result[key] for key in ("first", "second", "third", "fifth")
+    )
     print(f"concurrency check: run during a save and a Sync Now: {json.dumps(first)}")
-    print(f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}")
-    print(f"concurrency check: a run failing on a revoked key while a job holds the account: "
-          f"{json.dumps(third)}")
-    print(f"concurrency check: a tag rule renamed while the run creates its tag: {json.dumps(fifth)}")
+    print(
+        f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}"
+    )
+    print(
+        f"concurrency check: a run failing on a revoked key while a job holds the account: "
+        f"{json.dumps(third)}"
+    )
+    print(
+        f"concurrency check: a tag rule renamed while the run creates its tag: {json.dumps(fifth)}"
+    )
     if "could not serialize" in log and not first.get("serialization"):
-        print("concurrency check: the server log's serialization failures all came from the "
-              "retried writes of scenarios 3 and 4 (the cron pass's, the failed run's)")
+        print(
+            "concurrency check: the server log's serialization failures all came from the "
+            "retried writes of scenarios 3 and 4 (the cron pass's, the failed run's)"
+        )
     screen = first.get("screen", {})
     return [
-        ("the run was held mid-page while the screen saved and pressed Sync Now", first.get("held")),
+        (
+            "the run was held mid-page while the screen saved and pressed Sync Now",
+            first.get("held"),
+        ),
         ("the run ended done", first.get("state") == "done"),
-        ("the run kept all its data (every Mailchimp member and contact linked)",
-         first.get("linked") == first.get("members") == MEMBERS + 50),
-        ("the form's save went through and was kept",
-         screen.get("saved") == first.get("name") == "Renamed during the run"
-         and first.get("interval") == 3 and first.get("winner") == "mailchimp"),
-        ("Sync Now during the run said it is already running",
-         "already running" in (screen.get("sync_now") or "")),
-        ("no serialization failure in the server log while the run and the screen worked",
-         first.get("serialization") == []),
-        ("the cron's pass met the save holding the sync's row, tried again and did not crash",
-         "crashed" not in second and bool(second.get("serialization"))),
-        ("the cron's pass ran the sync Sync Now asked for", second.get("runs") == ["done"]),
-        ("the user's save was kept", second.get("name") == "Saved while the cron starts"),
-        ("a run failing on a revoked key while a job holds the account met the job's write, "
-         "ended failed with the key's message and did not crash",
-         third.get("state") == "failed" and "rejected the API key" in third.get("message", "")
-         and bool(third.get("serialization"))),
-        ("a tag rule renamed while the run's tag step created its tag: the run ended done, "
-         "with no serialization failure",
-         fifth.get("held") and fifth.get("state") == "done" and fifth.get("serialization") == []),
-        ("the rename was kept, the tag made and given to its contact, and the next run renamed "
-         "the tag in Mailchimp",
-         fifth.get("name") == "Concurrency VIP renamed" and bool(fifth.get("segment"))
-         and fifth.get("tagged") == 1 and fifth.get("again") == "done"
-         and fifth.get("mailchimp_name") == "Concurrency VIP renamed"),
-        ("the account ended in error and the job's write was kept",
-         third.get("account") == "error" and "rejected the API key" in third.get("last_error", "")
-         and third.get("activity_error") == "held by a job"),
+        (
+            "the run kept all its data (every Mailchimp member and contact linked)",
+            first.get("linked") == first.get("members") == MEMBERS + 50,
+        ),
+        (
+            "the form's save went through and was kept",
+            screen.get("saved") == first.get("name") == "Renamed during the run"
+            and first.get("interval") == 3
+            and first.get("winner") == "mailchimp",
+        ),
+        (
+            "Sync Now during the run said it is already running",
+            "already running" in (screen.get("sync_now") or ""),
+        ),
+        (
+            "no serialization failure in the server log while the run and the screen worked",
+            first.get("serialization") == [],
+        ),
+        (
+            "the cron's pass met the save holding the sync's row, tried again and did not crash",
+            "crashed" not in second and bool(second.get("serialization")),
+        ),
+        (
+            "the cron's pass ran the sync Sync Now asked for",
+            second.get("runs") == ["done"],
+        ),
+        (
+            "the user's save was kept",
+            second.get("name") == "Saved while the cron starts",
+        ),
+        (
+            "a run failing on a revoked key while a job holds the account met the job's write, "
+            "ended failed with the key's message and did not crash",
+            third.get("state") == "failed"
+            and "rejected the API key" in third.get("message", "")
+            and bool(third.get("serialization")),
+        ),
+        (
+            "a tag rule renamed while the run's tag step created its tag: the run ended done, "
+            "with no serialization failure",
+            fifth.get("held")
+            and fifth.get("state") == "done"
+            and fifth.get("serialization") == [],
+        ),
+        (
+            "the rename was kept, the tag made and given to its contact, and the next run renamed "
+            "the tag in Mailchimp",
+            fifth.get("name") == "Concurrency VIP renamed"
+            and bool(fifth.get("segment"))
+            and fifth.get("tagged") == 1
+            and fifth.get("again") == "done"
+            and fifth.get("mailchimp_name") == "Concurrency VIP renamed",
+        ),
+        (
+            "the account ended in error and the job's write was kept",
+            third.get("account") == "error"
+            and "rejected the API key" in third.get("last_error", "")
+            and third.get("activity_error") == "held by a job",
+        ),
     ]

@@ -22,6 +22,7 @@ Environment:
   SKIP_ODOO_TESTS=1   only the pure tests (says so loudly)
 Arguments after ``--`` go to pytest.
 """
+
 import configparser
 import os
 import re
@@ -39,7 +40,9 @@ from odoo_crash_check import run_crash_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
-SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+SUMMARY = re.compile(
+    r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database"
+)
 SKIPPED = re.compile(r"\.tests\.[\w.]+: skipped ")
 POST_TESTS = "odoo.service.server: Starting post tests"
 # log lines an install must not produce: warnings and errors about our addon, whoever logs them
@@ -94,7 +97,15 @@ def odoo_addons_path():
 
 def odoo_command(odoo, db, *args, subcommand=()):
     extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
-    return [odoo, *subcommand, f"--addons-path={odoo_addons_path()}", "-d", db, *extra, *args]
+    return [
+        odoo,
+        *subcommand,
+        f"--addons-path={odoo_addons_path()}",
+        "-d",
+        db,
+        *extra,
+        *args,
+    ]
 
 
 def run_logged(title, command, logfile=None):
@@ -170,9 +181,7 @@ def run_odoo_tests():
     """Returns (failed_count, passed_count, skipped_count) for the Odoo phase."""
     odoo = shutil.which("odoo")
     if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo:
-        reason = (
-            "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
-        )
+        reason = "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
         banner(
             f"ODOO TESTS SKIPPED ({reason}): 0 Odoo tests ran.\n"
             "Models, views, security, cron and chatter were NOT exercised.\n"
@@ -189,9 +198,16 @@ def run_odoo_tests():
     rc, output = run_logged(
         f"Odoo: install {ADDON} on a new database '{db}' and run its tests",
         odoo_command(
-            odoo, db, "-i", ADDON, "--test-enable", f"--test-tags={tags}",
-            "--stop-after-init", f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
-            "--without-demo=all", "--log-level=info",
+            odoo,
+            db,
+            "-i",
+            ADDON,
+            "--test-enable",
+            f"--test-tags={tags}",
+            "--stop-after-init",
+            f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
+            "--without-demo=all",
+            "--log-level=info",
         ),
         logdir / "odoo-install-tests.log",
     )
@@ -221,7 +237,9 @@ def run_odoo_tests():
 
     banner(f"Odoo: a sync killed with SIGKILL mid-run, then rerun, on '{db}'")
     try:
-        crash_checks = run_crash_check(odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db)
+        crash_checks = run_crash_check(
+            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
+        )
     except Exception as error:  # noqa: BLE001 - reported as a failed check
         crash_checks = [(f"crash check could not run: {error}", False)]
     for name, ok in crash_checks:
@@ -230,8 +248,10 @@ def run_odoo_tests():
     failures += 1 if crash_failed else 0
     passed += 0 if crash_failed else 1
 
-    banner(f"Odoo: a sync run while the form is saved and Sync Now pressed, and a cron pass "
-           f"while a save holds the sync, with real transactions, on '{db}'")
+    banner(
+        f"Odoo: a sync run while the form is saved and Sync Now pressed, and a cron pass "
+        f"while a save holds the sync, with real transactions, on '{db}'"
+    )
     try:
         concurrency_checks = run_concurrency_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
@@ -244,8 +264,10 @@ def run_odoo_tests():
     failures += 1 if concurrency_failed else 0
     passed += 0 if concurrency_failed else 1
 
-    banner(f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
-           f"killed with SIGKILL mid-walk and rerun, on '{db}'")
+    banner(
+        f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
+        f"killed with SIGKILL mid-walk and rerun, on '{db}'"
+    )
     try:
         activity_checks = run_activity_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
@@ -254,7 +276,9 @@ def run_odoo_tests():
         activity_checks = [(f"activity check could not run: {error}", False)]
     for name, ok in activity_checks:
         print(f"activity check: {'ok' if ok else 'FAILED'} {name}")
-    activity_failed = not activity_checks or not all(ok for _name, ok in activity_checks)
+    activity_failed = not activity_checks or not all(
+        ok for _name, ok in activity_checks
+    )
     failures += 1 if activity_failed else 0
     passed += 0 if activity_failed else 1
 
@@ -275,7 +299,9 @@ def run_odoo_tests():
     passed += 0 if uninstall_failed else 1
 
     if problems:
-        print(f"!! {len(problems)} warning/error line(s) about the addon during install/upgrade:")
+        print(
+            f"!! {len(problems)} warning/error line(s) about the addon during install/upgrade:"
+        )
         print("\n".join(problems[:20]))
         failures += 1
     drop_database(odoo, db)
@@ -287,7 +313,7 @@ def run_odoo_tests():
 
 
 def main(argv):
-    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     pure_rc, pure = run_pure_tests(pytest_args)
     odoo_result = run_odoo_tests()
     ok = pure_rc == 0 and (odoo_result is None or odoo_result[0] == 0)

@@ -1,6 +1,7 @@
 """Reading pages ahead while the caller works (``read_ahead``), the client's
 request count, and the sandbox's seeding over time; the member walk itself is
 tested in test_client_member_walk.py."""
+
 import threading
 import time
 
@@ -112,7 +113,11 @@ def test_seed_spread_gives_distinct_past_seconds(sandbox, api):
         f"/lists/{DEFAULT_LIST_ID}/members",
         params={"sort_field": "last_changed", "sort_dir": "ASC", "count": 1000},
     ).json()["members"]
-    stamps = [m["last_changed"] for m in members if m["email_address"].endswith("@seed-mail.com")]
+    stamps = [
+        m["last_changed"]
+        for m in members
+        if m["email_address"].endswith("@seed-mail.com")
+    ]
     assert len(stamps) == len(set(stamps)) == 5
 
 
@@ -120,6 +125,7 @@ def test_read_ahead_thread_names_the_callers_database_for_log_lines():
     caller = threading.current_thread()
     caller.dbname = "mc_db"
     try:
+
         def pages():
             yield threading.current_thread().dbname
 

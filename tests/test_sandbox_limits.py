@@ -1,4 +1,5 @@
 """Sandbox: 10-connection limit, latency, request timeout, injected faults, request log."""
+
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,8 +55,14 @@ def test_requests_slower_than_timeout_are_cut(sandbox):
     assert "502 Bad Gateway" in r.text
 
 
-@pytest.mark.parametrize("status,title", [(429, "Too Many Requests"), (500, "Internal Server Error"),
-                                          (503, "Service Unavailable")])
+@pytest.mark.parametrize(
+    "status,title",
+    [
+        (429, "Too Many Requests"),
+        (500, "Internal Server Error"),
+        (503, "Service Unavailable"),
+    ],
+)
 def test_problem_faults(sandbox, status, title):
     control(sandbox, "POST", "/faults", status=status, count=2, retry_after=7)
     url = sandbox.api_url("us1") + "/ping"
@@ -64,7 +71,7 @@ def test_problem_faults(sandbox, status, title):
         assert r.status_code == status
         assert r.json()["title"] == title and r.json()["status"] == status
         assert r.headers["Retry-After"] == "7"
-    assert requests.get(url, auth=AUTH).status_code == 200        # count consumed
+    assert requests.get(url, auth=AUTH).status_code == 200  # count consumed
 
 
 def test_502_html_and_bare_403_faults(sandbox):
@@ -79,12 +86,28 @@ def test_502_html_and_bare_403_faults(sandbox):
 
 def test_fault_matching_by_method_and_path(sandbox):
     api = sandbox.api_url("us1")
-    control(sandbox, "POST", "/faults", status=500, method="PUT", path_pattern=r"^/lists/[^/]+/members/", count=1)
-    assert requests.get(f"{api}/lists/{DEFAULT_LIST_ID}/members", auth=AUTH).status_code == 200
-    r = requests.put(f"{api}/lists/{DEFAULT_LIST_ID}/members/a@acme-mail.com", auth=AUTH,
-                     json={"email_address": "a@acme-mail.com", "status_if_new": "subscribed"})
+    control(
+        sandbox,
+        "POST",
+        "/faults",
+        status=500,
+        method="PUT",
+        path_pattern=r"^/lists/[^/]+/members/",
+        count=1,
+    )
+    assert (
+        requests.get(f"{api}/lists/{DEFAULT_LIST_ID}/members", auth=AUTH).status_code
+        == 200
+    )
+    r = requests.put(
+        f"{api}/lists/{DEFAULT_LIST_ID}/members/a@acme-mail.com",
+        auth=AUTH,
+        json={"email_address": "a@acme-mail.com", "status_if_new": "subscribed"},
+    )
     assert r.status_code == 500
-    assert sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com") is None   # nothing written
+    assert (
+        sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com") is None
+    )  # nothing written
     control(sandbox, "POST", "/faults", status=503, count=5)
     assert len(control(sandbox, "GET", "/faults")["faults"]) == 1
     control(sandbox, "DELETE", "/faults")
@@ -112,6 +135,9 @@ def test_request_log_never_holds_the_full_key(sandbox):
     assert first["query"] == {"count": "3"} and first["status"] == 200
     assert first["api_key_last4"] == DEFAULT_API_KEY.split("-")[0][-4:]
     assert first["duration"] >= 0 and first["time"] and "in_flight" in first
-    assert doc["requests"][2]["status"] == 401 and doc["requests"][2]["api_key_last4"] == ""
+    assert (
+        doc["requests"][2]["status"] == 401
+        and doc["requests"][2]["api_key_last4"] == ""
+    )
     control(sandbox, "DELETE", "/requests")
     assert control(sandbox, "GET", "/requests")["requests"] == []

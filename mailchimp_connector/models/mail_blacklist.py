@@ -31,9 +31,13 @@ class MailBlacklist(models.Model):
         revived = existing.filtered(lambda entry: not entry.active)
         revived.write({"active": True})
         known = set(existing.mapped("email"))
-        created = quiet.create([{"email": email} for email in wanted if email not in known])
+        created = quiet.create(
+            [{"email": email} for email in wanted if email not in known]
+        )
         changed = (revived | created).with_env(self.env)
-        changed._message_log_batch(bodies={entry.id: wanted[entry.email] for entry in changed})
+        changed._message_log_batch(
+            bodies={entry.id: wanted[entry.email] for entry in changed}
+        )
         return changed
 
     @api.model
@@ -48,7 +52,9 @@ class MailBlacklist(models.Model):
         )
         entries.write({"active": False})
         entries = entries.with_env(self.env)
-        entries._message_log_batch(bodies={entry.id: wanted[entry.email] for entry in entries})
+        entries._message_log_batch(
+            bodies={entry.id: wanted[entry.email] for entry in entries}
+        )
         return entries
 
     @api.model

@@ -165,8 +165,10 @@ class MailchimpAccount(models.Model):
     def _max_retry_seconds(self):
         """``mailchimp_connector.max_retry_seconds`` (default 60; a value that is not
         a positive number counts as the default)."""
-        value = self.env["ir.config_parameter"].sudo().get_param(
-            "mailchimp_connector.max_retry_seconds", "60"
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.max_retry_seconds", "60")
         )
         try:
             seconds = float(value)
@@ -242,7 +244,11 @@ class MailchimpAccount(models.Model):
         }
         if reload:
             params["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
-        return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": params,
+        }
 
     # ------------------------------------------------------------------
     # Actions
@@ -295,7 +301,9 @@ class MailchimpAccount(models.Model):
                 type(error).__name__,
             )
             self._set_error(message)
-            return self._notification(message, "danger", self.env._("Connection failed"))
+            return self._notification(
+                message, "danger", self.env._("Connection failed")
+            )
         self._check_same_mailchimp_account(info)
         self._mark_connected(info)
         refresh_error = self._refresh_audiences_or_error()
@@ -357,7 +365,9 @@ class MailchimpAccount(models.Model):
             # the old key stays: a failed reauthorization must not break anything
             raise UserError(self._mailchimp_error_message(error)) from None
         self._check_same_mailchimp_account(info)
-        self.sudo().with_context(mailchimp_key_verified=True).write({"api_key": api_key})
+        self.sudo().with_context(mailchimp_key_verified=True).write(
+            {"api_key": api_key}
+        )
         self._mark_connected(info)
         self.message_post(body=self.env._("The API key was replaced (reauthorized)."))
         refresh_error = self._refresh_audiences_or_error()
@@ -371,8 +381,10 @@ class MailchimpAccount(models.Model):
         connected = self.filtered(lambda account: account.state == "connected")
         if not connected:
             return
-        pairings = self.env["mailchimp.pairing"].sudo().search(
-            [("account_id", "in", connected.ids), ("state", "=", "active")]
+        pairings = (
+            self.env["mailchimp.pairing"]
+            .sudo()
+            .search([("account_id", "in", connected.ids), ("state", "=", "active")])
         )
         stopped = pairings.filtered(lambda pairing: pairing.stopped_by == "auth")
         stopped.filtered(lambda pairing: not pairing.sync_requested).write(
@@ -414,7 +426,11 @@ class MailchimpAccount(models.Model):
                     "/lists",
                     "lists",
                     fields=[
-                        "id", "web_id", "name", "stats.member_count", "date_created",
+                        "id",
+                        "web_id",
+                        "name",
+                        "stats.member_count",
+                        "date_created",
                         "marketing_permissions",
                     ],
                 )
@@ -461,10 +477,14 @@ class MailchimpAccount(models.Model):
         string="Campaigns Pulled Until", readonly=True, copy=False
     )
     activity_error = fields.Text(
-        string="Last Activity Error", readonly=True, copy=False,
+        string="Last Activity Error",
+        readonly=True,
+        copy=False,
         help="Why the last pull of email activity stopped; it resumes at the next pull.",
     )
-    campaign_ids = fields.One2many("mailchimp.campaign", "account_id", string="Campaigns")
+    campaign_ids = fields.One2many(
+        "mailchimp.campaign", "account_id", string="Campaigns"
+    )
     campaign_count = fields.Integer(compute="_compute_campaign_count")
 
     def _compute_campaign_count(self):

@@ -5,7 +5,12 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
-from ..utils.activity_events import ACTION_LABELS, BOUNCE_LABELS, ChatterBodies, staging_rows
+from ..utils.activity_events import (
+    ACTION_LABELS,
+    BOUNCE_LABELS,
+    ChatterBodies,
+    staging_rows,
+)
 
 ACTIONS = list(ACTION_LABELS.items())
 BOUNCE_TYPES = list(BOUNCE_LABELS.items())
@@ -35,11 +40,19 @@ class MailchimpActivity(models.Model):
     _log_access = False
 
     partner_id = fields.Many2one(
-        "res.partner", string="Contact", required=True, ondelete="cascade", index=True,
+        "res.partner",
+        string="Contact",
+        required=True,
+        ondelete="cascade",
+        index=True,
         readonly=True,
     )
     campaign_id = fields.Many2one(
-        "mailchimp.campaign", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.campaign",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="campaign_id.company_id")
     account_id = fields.Many2one(related="campaign_id.account_id")
@@ -62,7 +75,9 @@ class MailchimpActivity(models.Model):
         oldest member wins when several pairings share the audience)."""
         if not campaign.audience_id or not hashes:
             return {}
-        self.env["mailchimp.member"].flush_model(["pairing_id", "subscriber_hash", "partner_id"])
+        self.env["mailchimp.member"].flush_model(
+            ["pairing_id", "subscriber_hash", "partner_id"]
+        )
         self.env["mailchimp.pairing"].flush_model(["audience_id"])
         self.env.cr.execute(
             """
@@ -111,8 +126,11 @@ class MailchimpActivity(models.Model):
         bodies = ChatterBodies(campaign._activity_subject())
         return self._insert_staged(
             campaign,
-            [(partner_id, tail) for partner_id, event in rows
-             for _hash, _stamp, tail in staging_rows([event], bodies)],
+            [
+                (partner_id, tail)
+                for partner_id, event in rows
+                for _hash, _stamp, tail in staging_rows([event], bodies)
+            ],
         )
 
     @api.model

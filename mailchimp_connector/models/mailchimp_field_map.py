@@ -8,7 +8,10 @@ SOURCE_KINDS = [
     ("field", "Contact field"),
     ("first_name", "First name (from the name)"),
     ("last_name", "Last name (from the name)"),
-    ("company", "Company (the company the contact shows; pulled into its company name)"),
+    (
+        "company",
+        "Company (the company the contact shows; pulled into its company name)",
+    ),
     ("address", "Address (street, city, zip, state, country)"),
 ]
 ADDRESS_FIELDS = ("street", "street2", "city", "zip", "state_id", "country_id")
@@ -189,8 +192,15 @@ class MappingSpec:
     """One mapping as plain attributes (no ORM access per contact)."""
 
     __slots__ = (
-        "tag", "label", "merge_type", "options", "source_kind", "field", "selection",
-        "can_push", "can_pull",
+        "tag",
+        "label",
+        "merge_type",
+        "options",
+        "source_kind",
+        "field",
+        "selection",
+        "can_push",
+        "can_pull",
     )
 
     def __init__(self, mapping, partner_fields):
@@ -236,8 +246,12 @@ class FieldMapPlan:
         self.push_only = [spec.tag for spec in self.specs if not spec.can_pull]
         self.pull_tags = [spec.tag for spec in self.specs if spec.can_pull]
         # the merge fields that hold the name's halves, to split names like Mailchimp
-        self.first_tag = next((s.tag for s in self.specs if s.source_kind == "first_name"), None)
-        self.last_tag = next((s.tag for s in self.specs if s.source_kind == "last_name"), None)
+        self.first_tag = next(
+            (s.tag for s in self.specs if s.source_kind == "first_name"), None
+        )
+        self.last_tag = next(
+            (s.tag for s in self.specs if s.source_kind == "last_name"), None
+        )
 
     def partner_fields(self):
         """The partner fields to read so that these mappings can be computed."""
@@ -283,7 +297,9 @@ class FieldMapPlan:
 
     def sendable(self, tag, value, mailchimp_value):
         """``merge_values.value_to_send`` for one mapped tag."""
-        return merge_values.value_to_send(self.by_tag[tag].merge_type, value, mailchimp_value)
+        return merge_values.value_to_send(
+            self.by_tag[tag].merge_type, value, mailchimp_value
+        )
 
     @staticmethod
     def person_name(partner):
@@ -319,8 +335,11 @@ class FieldMapPlan:
                     state.code,
                     state.name,
                     "%(state_code)s" in (state.country_id.address_format or ""),
-                    [hint[spec.tag].get("state") for hint in hints
-                     if isinstance(hint.get(spec.tag), dict)],
+                    [
+                        hint[spec.tag].get("state")
+                        for hint in hints
+                        if isinstance(hint.get(spec.tag), dict)
+                    ],
                 )
             address = {
                 "street": partner.street,
@@ -330,7 +349,9 @@ class FieldMapPlan:
                 "state": label,
                 "country_code": country.code,
             }
-            return merge_values.to_mailchimp(address, "address", spec.merge_type, spec.options)
+            return merge_values.to_mailchimp(
+                address, "address", spec.merge_type, spec.options
+            )
         field = spec.field
         value = partner[field.name]
         if field.type == "many2one":
@@ -368,16 +389,28 @@ class FieldMapPlan:
             if not spec or not spec.can_pull:
                 continue
             if spec.source_kind == "first_name":
-                first = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+                first = (
+                    merge_values.from_mailchimp(
+                        value, "char", spec.merge_type, spec.options
+                    )
+                    or ""
+                )
             elif spec.source_kind == "last_name":
-                last = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+                last = (
+                    merge_values.from_mailchimp(
+                        value, "char", spec.merge_type, spec.options
+                    )
+                    or ""
+                )
             elif spec.source_kind == "company":
                 vals["company_name"] = merge_values.from_mailchimp(
                     value,
                     "char",
                     spec.merge_type,
                     spec.options,
-                    size=getattr(self.env["res.partner"]._fields["company_name"], "size", None),
+                    size=getattr(
+                        self.env["res.partner"]._fields["company_name"], "size", None
+                    ),
                 )
             elif spec.source_kind == "address":
                 vals.update(self._address_vals(value))
@@ -388,7 +421,8 @@ class FieldMapPlan:
                 self.name_halves(partner, hints) if partner is not None else ("", "")
             )
             name = merge_values.join_name(
-                old_first if first is None else first, old_last if last is None else last
+                old_first if first is None else first,
+                old_last if last is None else last,
             )
             if name:
                 vals["name"] = name
@@ -437,7 +471,9 @@ class FieldMapPlan:
         )
         if field.type == "many2one" and converted:
             Comodel = self.env[field.comodel_name]
-            record = Comodel.search([(Comodel._rec_name or "id", "=", converted)], limit=2)
+            record = Comodel.search(
+                [(Comodel._rec_name or "id", "=", converted)], limit=2
+            )
             if len(record) != 1:
                 raise merge_values.MergeValueError(
                     self.env._(

@@ -23,9 +23,16 @@ DEFAULT_DOMAIN = "[('email', '!=', False)]"
 # what runs and the scheduler write: on mailchimp.pairing.cursor, never on the pairing
 CURSOR_FIELDS = frozenset(
     {
-        "mailchimp_watermark", "odoo_watermark", "initial_done", "last_sync_date",
-        "last_full_sync_date", "last_run_id", "next_sync_date", "retry_count",
-        "stopped_by", "retry_reason",
+        "mailchimp_watermark",
+        "odoo_watermark",
+        "initial_done",
+        "last_sync_date",
+        "last_full_sync_date",
+        "last_run_id",
+        "next_sync_date",
+        "retry_count",
+        "stopped_by",
+        "retry_reason",
     }
 )
 CONCURRENT_TRIES = 5  # a write meeting a concurrent one is tried again this many times
@@ -49,7 +56,9 @@ class MailchimpPairing(models.Model):
         domain="[('state', '=', 'connected')]",
         tracking=True,
     )
-    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True
+    )
     audience_id = fields.Many2one(
         "mailchimp.audience",
         string="Mailchimp Audience",
@@ -69,7 +78,9 @@ class MailchimpPairing(models.Model):
         string="Contact Tag",
         help="Optional: only contacts carrying this tag.",
     )
-    direction = fields.Selection(DIRECTIONS, required=True, default="both", tracking=True)
+    direction = fields.Selection(
+        DIRECTIONS, required=True, default="both", tracking=True
+    )
     create_missing = fields.Boolean(
         string="Create missing records in Odoo",
         help="Contacts that exist only in Mailchimp are created in Odoo.",
@@ -93,7 +104,9 @@ class MailchimpPairing(models.Model):
         help="New members get a confirmation email (status pending) instead of being "
         "subscribed directly.",
     )
-    field_map_ids = fields.One2many("mailchimp.field.map", "pairing_id", string="Field Mapping")
+    field_map_ids = fields.One2many(
+        "mailchimp.field.map", "pairing_id", string="Field Mapping"
+    )
     state = fields.Selection(
         [
             ("draft", "Draft"),
@@ -109,12 +122,18 @@ class MailchimpPairing(models.Model):
     )
     broken_reason = fields.Text(readonly=True, copy=False)
     setup_step = fields.Selection(
-        [("configure", "Configure"), ("mapping", "Field Mapping"), ("review", "Review")],
+        [
+            ("configure", "Configure"),
+            ("mapping", "Field Mapping"),
+            ("review", "Review"),
+        ],
         default="configure",
         copy=False,
     )
     sync_interval = fields.Integer(
-        string="Sync every (hours)", default=1, help="How often the scheduler runs this sync."
+        string="Sync every (hours)",
+        default=1,
+        help="How often the scheduler runs this sync.",
     )
     sync_requested = fields.Boolean(readonly=True, copy=False)
     odoo_rescan_date = fields.Datetime(
@@ -124,11 +143,17 @@ class MailchimpPairing(models.Model):
         "every contact of the segment.",
     )
     # the run-written state lives on its own row (see _sync_cursor); shown here read-only
-    sync_cursor_ids = fields.One2many("mailchimp.pairing.cursor", "pairing_id", readonly=True)
-    next_sync_date = fields.Datetime(related="sync_cursor_ids.next_sync_date", string="Next Sync")
+    sync_cursor_ids = fields.One2many(
+        "mailchimp.pairing.cursor", "pairing_id", readonly=True
+    )
+    next_sync_date = fields.Datetime(
+        related="sync_cursor_ids.next_sync_date", string="Next Sync"
+    )
     initial_done = fields.Boolean(related="sync_cursor_ids.initial_done")
     mailchimp_watermark = fields.Char(related="sync_cursor_ids.mailchimp_watermark")
-    odoo_watermark = fields.Datetime(related="sync_cursor_ids.odoo_watermark", readonly=True)
+    odoo_watermark = fields.Datetime(
+        related="sync_cursor_ids.odoo_watermark", readonly=True
+    )
     last_sync_date = fields.Datetime(related="sync_cursor_ids.last_sync_date")
     last_full_sync_date = fields.Datetime(related="sync_cursor_ids.last_full_sync_date")
     retry_count = fields.Integer(related="sync_cursor_ids.retry_count")
@@ -140,8 +165,12 @@ class MailchimpPairing(models.Model):
         help="Incremental runs cannot see members archived or deleted in Mailchimp; a full "
         "run reads the whole audience. 0: never after the first one.",
     )
-    last_run_id = fields.Many2one(related="sync_cursor_ids.last_run_id", string="Last Run")
-    last_run_state = fields.Selection(related="last_run_id.state", string="Last Run Status")
+    last_run_id = fields.Many2one(
+        related="sync_cursor_ids.last_run_id", string="Last Run"
+    )
+    last_run_state = fields.Selection(
+        related="last_run_id.state", string="Last Run Status"
+    )
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
     member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
     tag_rule_ids = fields.One2many("mailchimp.tag.rule", "pairing_id", string="Tags")
@@ -166,7 +195,9 @@ class MailchimpPairing(models.Model):
         for pairing in self:
             if pairing.audience_id.account_id != pairing.account_id:
                 raise ValidationError(
-                    self.env._("The audience must belong to the sync's Mailchimp account.")
+                    self.env._(
+                        "The audience must belong to the sync's Mailchimp account."
+                    )
                 )
 
     @api.constrains("partner_domain")
@@ -194,7 +225,10 @@ class MailchimpPairing(models.Model):
         ]
         pairings = super().create(vals_list)
         self.env["mailchimp.pairing.cursor"].sudo().create(
-            [dict(state, pairing_id=pairing.id) for pairing, state in zip(pairings, states)]
+            [
+                dict(state, pairing_id=pairing.id)
+                for pairing, state in zip(pairings, states)
+            ]
         )
         return pairings
 
@@ -220,7 +254,11 @@ class MailchimpPairing(models.Model):
         self.ensure_one()
         state = self.sync_cursor_ids[:1]
         if not state:  # a sync made without create() (e.g. in SQL): made on first use
-            state = self.env["mailchimp.pairing.cursor"].sudo().create({"pairing_id": self.id})
+            state = (
+                self.env["mailchimp.pairing.cursor"]
+                .sudo()
+                .create({"pairing_id": self.id})
+            )
             state = state.with_env(self.env)
             self.invalidate_recordset(["sync_cursor_ids"])
         return state
@@ -233,7 +271,10 @@ class MailchimpPairing(models.Model):
         )
         failures = dict(
             self.env["mailchimp.sync.failure"]._read_group(
-                [("pairing_id", "in", self.ids), ("run_id", "in", self.last_run_id.ids)],
+                [
+                    ("pairing_id", "in", self.ids),
+                    ("run_id", "in", self.last_run_id.ids),
+                ],
                 ["pairing_id"],
                 ["__count"],
             )
@@ -362,7 +403,9 @@ class MailchimpPairing(models.Model):
         self.ensure_one()
         if self.state not in ("draft", "active"):
             raise UserError(
-                self.env._("The sync %(name)s is %(state)s.", name=self.name, state=self.state)
+                self.env._(
+                    "The sync %(name)s is %(state)s.", name=self.name, state=self.state
+                )
             )
         if not self._try_lock():
             _logger.info("Mailchimp sync %s is already running: skipped", self.id)
@@ -399,7 +442,9 @@ class MailchimpPairing(models.Model):
     def _unfinished_run(self):
         """Holding the lock, a run still "running" was interrupted: go on with it."""
         return self.env["mailchimp.sync.run"].search(
-            [("pairing_id", "=", self.id), ("state", "=", "running")], order="id desc", limit=1
+            [("pairing_id", "=", self.id), ("state", "=", "running")],
+            order="id desc",
+            limit=1,
         )
 
     def action_setup_next(self):
@@ -436,7 +481,9 @@ class MailchimpPairing(models.Model):
         self.check_access("write")
         if any(pairing.state == "broken" for pairing in self):
             raise UserError(
-                self.env._("Repair the broken sync first (see its message), then resume it.")
+                self.env._(
+                    "Repair the broken sync first (see its message), then resume it."
+                )
             )
         running = self.filtered(lambda pairing: pairing._is_running())
         self.write({"sync_requested": True})
@@ -469,7 +516,9 @@ class MailchimpPairing(models.Model):
         self.write({"odoo_rescan_date": fields.Datetime.now()})
 
     def _mark_broken(self, reason):
-        self.write({"state": "broken", "broken_reason": reason, "sync_requested": False})
+        self.write(
+            {"state": "broken", "broken_reason": reason, "sync_requested": False}
+        )
         self.message_post(body=reason)
 
     def _write_concurrently(self, function):
@@ -492,10 +541,17 @@ class MailchimpPairing(models.Model):
                 self.env.invalidate_all()
                 _logger.info(
                     "Mailchimp sync %s: %s on try %d of %d",
-                    self.ids, type(error).__name__, attempt, CONCURRENT_TRIES,
+                    self.ids,
+                    type(error).__name__,
+                    attempt,
+                    CONCURRENT_TRIES,
                 )
                 time.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 (jitter)
-        _logger.warning("Mailchimp sync %s: gave up writing after %d tries", self.ids, CONCURRENT_TRIES)
+        _logger.warning(
+            "Mailchimp sync %s: gave up writing after %d tries",
+            self.ids,
+            CONCURRENT_TRIES,
+        )
         return False
 
     @api.model
@@ -503,9 +559,9 @@ class MailchimpPairing(models.Model):
         """Seconds after which Mailchimp can no longer stamp a change with a past
         second (clock differences between its servers): see first_second_to_read."""
         return float(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "mailchimp_connector.watermark_margin_seconds", "5"
-            )
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.watermark_margin_seconds", "5")
         )
 
     @api.model
@@ -520,9 +576,9 @@ class MailchimpPairing(models.Model):
         the sync at that instant.
         """
         budget = float(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "mailchimp_connector.cron_time_budget", "60"
-            )
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.cron_time_budget", "60")
         )
         deadline = time.monotonic() + budget
         now = fields.Datetime.now()
@@ -544,12 +600,17 @@ class MailchimpPairing(models.Model):
         cron = self.env["ir.cron"]
         for done, pairing in enumerate(pairings):
             if not pairing._try_lock():
-                _logger.info("Mailchimp sync %s is busy: left to the next pass", pairing.id)
+                _logger.info(
+                    "Mailchimp sync %s is busy: left to the next pass", pairing.id
+                )
                 pairing._retrigger()
                 continue
             try:
-                if pairing.last_run_id.state != "running" and not pairing._write_concurrently(
-                    lambda pairing=pairing: pairing._take_request(now)
+                if (
+                    pairing.last_run_id.state != "running"
+                    and not pairing._write_concurrently(
+                        lambda pairing=pairing: pairing._take_request(now)
+                    )
                 ):
                     pairing._retrigger()
                     continue
@@ -561,7 +622,9 @@ class MailchimpPairing(models.Model):
                 pairing._unlock()
             unfinished = run.state == "running"
             remaining = len(pairings) - done - (0 if unfinished else 1)
-            cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
+            cron._notify_progress(
+                done=done + (0 if unfinished else 1), remaining=remaining
+            )
             if unfinished or time.monotonic() > deadline:
                 break
 

@@ -77,7 +77,10 @@ class MailchimpPairing(models.Model):
             cr, self._table, "optout_unsubscribe"
         ):
             sql.create_column(
-                cr, self._table, "optout_unsubscribe", "boolean",
+                cr,
+                self._table,
+                "optout_unsubscribe",
+                "boolean",
                 "Odoo opt-outs unsubscribe in Mailchimp",
             )
         return super()._auto_init()

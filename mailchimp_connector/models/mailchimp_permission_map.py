@@ -49,7 +49,9 @@ class MailchimpPermissionMap(models.Model):
         for mapping in self:
             if mapping.permission_id.audience_id != mapping.pairing_id.audience_id:
                 raise ValidationError(
-                    self.env._("The marketing permission must belong to the sync's audience.")
+                    self.env._(
+                        "The marketing permission must belong to the sync's audience."
+                    )
                 )
             field = self.env["res.partner"]._fields.get(mapping.odoo_field_id.name)
             if field is None or field.type != "boolean" or not field.store:

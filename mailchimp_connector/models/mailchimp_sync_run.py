@@ -16,7 +16,14 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import split_every
 
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import batch_jobs, consent, interest_rules, merge_values, schedule_rules, sync_rules
+from ..utils import (
+    batch_jobs,
+    consent,
+    interest_rules,
+    merge_values,
+    schedule_rules,
+    sync_rules,
+)
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -32,13 +39,24 @@ SUBSCRIBE_UP_TO = 1500
 MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
 # members a full read did not see, confirmed one GET each up to this many, else by one /batches job
 CONFIRM_DIRECTLY = 10
-ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
+ANALYZE_AFTER = (
+    10000  # contacts created or updated by a pull before the member table is analyzed
+)
 MEMBER_FIELDS = [
-    "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
+    "id",
+    "contact_id",
+    "email_address",
+    "status",
+    "last_changed",
+    "marketing_permissions",
     "merge_fields",  # last: the pull asks for the mapped merge fields only
 ]
 # partners written by the sync carry no chatter noise and no followers
-QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
+QUIET = {
+    "tracking_disable": True,
+    "mail_create_nolog": True,
+    "mail_create_nosubscribe": True,
+}
 
 
 class MailchimpSyncRun(models.Model):
@@ -72,7 +90,11 @@ class MailchimpSyncRun(models.Model):
     end_date = fields.Datetime(readonly=True)
     duration = fields.Float(compute="_compute_duration", string="Duration (s)")
     stage = fields.Selection(
-        [("pull", "Reading Mailchimp"), ("push", "Sending to Mailchimp"), ("end", "Finished")],
+        [
+            ("pull", "Reading Mailchimp"),
+            ("push", "Sending to Mailchimp"),
+            ("end", "Finished"),
+        ],
         default="pull",
         readonly=True,
     )
@@ -99,7 +121,9 @@ class MailchimpSyncRun(models.Model):
     def _compute_duration(self):
         for run in self:
             end = run.end_date or fields.Datetime.now()
-            run.duration = (end - run.start_date).total_seconds() if run.start_date else 0
+            run.duration = (
+                (end - run.start_date).total_seconds() if run.start_date else 0
+            )
 
     # ------------------------------------------------------------------
     # Orchestration
@@ -148,14 +172,18 @@ class MailchimpSyncRun(models.Model):
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
             # another writer met at a chunk's commit: that chunk is undone, the earlier
             # ones stay; tried again in minutes like a Mailchimp outage
-            _logger.warning("Mailchimp sync run %s met a concurrent write: %s", self.id, error)
+            _logger.warning(
+                "Mailchimp sync run %s met a concurrent write: %s", self.id, error
+            )
             self.pairing_id._rollback()
             self._count_requests(client)
             self._fail(error)
         except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
             # a bug, not Mailchimp: end the run with the reason rather than crash the
             # cron pass (and every other pairing with it) again and again
-            _logger.exception("Mailchimp sync run %s stopped on an unexpected error", self.id)
+            _logger.exception(
+                "Mailchimp sync run %s stopped on an unexpected error", self.id
+            )
             self.pairing_id._rollback()
             self._count_requests(client)
             self._finish(
@@ -196,9 +224,9 @@ class MailchimpSyncRun(models.Model):
                 type(error).__name__,
             )
             kind = "transient"
-        audience_gone = isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (
-            error.path or ""
-        )
+        audience_gone = isinstance(
+            error, mc_errors.MailchimpNotFoundError
+        ) and "/lists/" in (error.path or "")
         if audience_gone:
             message = self.env._(
                 "The Mailchimp audience %(audience)s no longer exists (deleted in Mailchimp). "
@@ -208,7 +236,9 @@ class MailchimpSyncRun(models.Model):
             state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
         elif kind == "transient":
             streak = state.retry_count + 1
-            delay = schedule_rules.retry_delay(streak, timedelta(hours=pairing.sync_interval))
+            delay = schedule_rules.retry_delay(
+                streak, timedelta(hours=pairing.sync_interval)
+            )
             next_try = fields.Datetime.now() + delay
             state.write(
                 {
@@ -239,11 +269,15 @@ class MailchimpSyncRun(models.Model):
             )
         else:
             state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
-        _logger.warning("Mailchimp sync run %s failed: %s", self.id, type(error).__name__)
+        _logger.warning(
+            "Mailchimp sync run %s failed: %s", self.id, type(error).__name__
+        )
         self._finish("failed", message)
         if audience_gone:
             pairing._write_concurrently(lambda: pairing._mark_broken(message))
-            pairing._write_concurrently(lambda: pairing.audience_id.write({"active": False}))
+            pairing._write_concurrently(
+                lambda: pairing.audience_id.write({"active": False})
+            )
         elif kind == "auth":
             pairing._write_concurrently(lambda: account._set_error(message))
 
@@ -254,7 +288,8 @@ class MailchimpSyncRun(models.Model):
                 "state": state,
                 "end_date": fields.Datetime.now(),
                 # after what the run noted on its way (_pull_note)
-                "message": "\n".join(part for part in (self.message, message) if part) or False,
+                "message": "\n".join(part for part in (self.message, message) if part)
+                or False,
                 "stage": "end",
             }
         )
@@ -304,10 +339,14 @@ class MailchimpSyncRun(models.Model):
         pairing = self.pairing_id
         self._pull_consent_start()
         mark = self._pull_mark()
-        since = mark if mark is not None and (not self.full or self.pull_resumed) else None
+        since = (
+            mark if mark is not None and (not self.full or self.pull_resumed) else None
+        )
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         maps = pairing.field_map_ids._plan()
-        fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
+        fields_wanted = MEMBER_FIELDS[:-1] + [
+            f"merge_fields.{tag}" for tag in maps.tags
+        ]
         if pairing.interest_map_ids:
             fields_wanted.append("interests")  # stored as read (F14)
         walk = self._pull_walk(client, path, maps, fields_wanted, since, deadline)
@@ -319,13 +358,21 @@ class MailchimpSyncRun(models.Model):
             # links them and the push does not add back what was deleted in Mailchimp
             # (F17); they do not move the mark
             archived = self._pull_walk(
-                client, path, maps, fields_wanted, None, deadline,
-                params={"status": "archived"}, skip=walk.archived,
+                client,
+                path,
+                maps,
+                fields_wanted,
+                None,
+                deadline,
+                params={"status": "archived"},
+                skip=walk.archived,
             )
             if archived is None:
                 return False
             if walk.complete and archived.complete:
-                if not self._pull_confirm_missing(client, path, maps, fields_wanted, deadline):
+                if not self._pull_confirm_missing(
+                    client, path, maps, fields_wanted, deadline
+                ):
                     return False
             else:
                 self._pull_note(
@@ -337,7 +384,11 @@ class MailchimpSyncRun(models.Model):
                 )
         self._set_pull_mark(
             sync_rules.first_second_to_read(
-                since, walk.newest, walk.started, pairing._watermark_margin(), walk.complete
+                since,
+                walk.newest,
+                walk.started,
+                pairing._watermark_margin(),
+                walk.complete,
             )
         )
         push = self.direction in ("both", "odoo2mailchimp")
@@ -349,17 +400,28 @@ class MailchimpSyncRun(models.Model):
             self.env.cr.execute("ANALYZE mailchimp_member")
         return True
 
-    def _pull_walk(self, client, path, maps, fields_wanted, since, deadline, params=None, skip=None):
+    def _pull_walk(
+        self, client, path, maps, fields_wanted, since, deadline, params=None, skip=None
+    ):
         """One walk over the audience's members (``MailchimpClient.pages_since``), each
         page merged and committed. The main walk (no ``params``) commits with each page
         the second a rerun must start from; ``skip``: (id, last_changed) not to merge
         again. Returns what the walk saw, or None when ``deadline`` came first."""
         account = self.pairing_id.account_id.sudo()
-        inclusive = (account.since_semantics or {}).get("since_last_changed") == "inclusive"
+        inclusive = (account.since_semantics or {}).get(
+            "since_last_changed"
+        ) == "inclusive"
         margin = self.pairing_id._watermark_margin()
-        seen = SimpleNamespace(complete=False, newest=None, started=None, archived=set())
+        seen = SimpleNamespace(
+            complete=False, newest=None, started=None, archived=set()
+        )
         pages = client.pages_since(
-            path, "members", params=params, since=since, fields=fields_wanted, inclusive=inclusive
+            path,
+            "members",
+            params=params,
+            since=since,
+            fields=fields_wanted,
+            inclusive=inclusive,
         )
         with closing(read_ahead(pages)) as pages:
             for page in pages:
@@ -370,14 +432,20 @@ class MailchimpSyncRun(models.Model):
                     # Mailchimp showed a member of the very second it was asked from:
                     # its since_last_changed keeps that second, later walks ask from it
                     inclusive = True
-                    semantics = dict(account.since_semantics or {}, since_last_changed="inclusive")
+                    semantics = dict(
+                        account.since_semantics or {}, since_last_changed="inclusive"
+                    )
                     # the account's row is people's and other jobs' too: written apart from
                     # the run's pages, retried on a concurrent write (issue 10)
                     self.pairing_id._write_concurrently(
-                        lambda semantics=semantics: account.write({"since_semantics": semantics})
+                        lambda semantics=semantics: account.write(
+                            {"since_semantics": semantics}
+                        )
                     )
                 if skip:
-                    page = [m for m in page if (m["id"], m.get("last_changed")) not in skip]
+                    page = [
+                        m for m in page if (m["id"], m.get("last_changed")) not in skip
+                    ]
                 if page:
                     self._pull_page_committed(page, maps, client)
                     seconds = [sync_rules.mark_second(m["last_changed"]) for m in page]
@@ -385,7 +453,9 @@ class MailchimpSyncRun(models.Model):
                         seconds.append(seen.newest)
                     seen.newest = max(seconds)
                     seen.archived.update(
-                        (m["id"], m["last_changed"]) for m in page if m["status"] == "archived"
+                        (m["id"], m["last_changed"])
+                        for m in page
+                        if m["status"] == "archived"
                     )
                     if params is None:
                         # cut off now, the run would go on from there
@@ -418,14 +488,18 @@ class MailchimpSyncRun(models.Model):
             order="id",
         )
         if not missing:
-            self.push_batch_id = False  # a job an earlier pass left for them: not needed now
+            self.push_batch_id = (
+                False  # a job an earlier pass left for them: not needed now
+            )
             return True
         params = {"fields": ",".join(fields_wanted)}
         answers = []  # (member, HTTP status, member as Mailchimp shows it)
         if len(missing) <= CONFIRM_DIRECTLY and not self.push_batch_id:
             for member in missing:
                 try:
-                    found = client.get(f"{path}/{member.subscriber_hash}", params=params)
+                    found = client.get(
+                        f"{path}/{member.subscriber_hash}", params=params
+                    )
                 except mc_errors.MailchimpNotFoundError:
                     answers.append((member, 404, None))
                 else:
@@ -433,7 +507,12 @@ class MailchimpSyncRun(models.Model):
         else:
             operations = [
                 batch_jobs.operation(
-                    "get", member.id, "GET", f"{path}/{member.subscriber_hash}", None, params
+                    "get",
+                    member.id,
+                    "GET",
+                    f"{path}/{member.subscriber_hash}",
+                    None,
+                    params,
                 )
                 for member in missing
             ]
@@ -447,10 +526,16 @@ class MailchimpSyncRun(models.Model):
                 return False
             by_id = {member.id: member for member in missing}
             answers = [
-                (by_id[batch_jobs.record_id(result)], result["status_code"], result["response"])
+                (
+                    by_id[batch_jobs.record_id(result)],
+                    result["status_code"],
+                    result["response"],
+                )
                 for result in results
             ]
-        gone = Member.browse([member.id for member, status, _body in answers if status == 404])
+        gone = Member.browse(
+            [member.id for member, status, _body in answers if status == 404]
+        )
         shown = [body for _member, status, body in answers if status == 200 and body]
         gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
         for chunk in split_every(1000, shown, list):
@@ -471,11 +556,15 @@ class MailchimpSyncRun(models.Model):
     def _pull_mark(self):
         """The first second the next pull must read (whole epoch seconds), or None:
         the one place that reads where the pull stands (see _set_pull_mark)."""
-        return sync_rules.mark_second(self.pairing_id._sync_cursor().mailchimp_watermark)
+        return sync_rules.mark_second(
+            self.pairing_id._sync_cursor().mailchimp_watermark
+        )
 
     def _set_pull_mark(self, second):
         """Record, with the chunk being committed, the first second to read next."""
-        self.pairing_id._sync_cursor().mailchimp_watermark = sync_rules.mark_text(second)
+        self.pairing_id._sync_cursor().mailchimp_watermark = sync_rules.mark_text(
+            second
+        )
 
     def _pull_note(self, text):
         """Something the run's message must say at its end."""
@@ -493,7 +582,9 @@ class MailchimpSyncRun(models.Model):
         Member = self.env["mailchimp.member"]
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         hashes = [member["id"] for member in page]
-        contact_ids = [member.get("contact_id") for member in page if member.get("contact_id")]
+        contact_ids = [
+            member.get("contact_id") for member in page if member.get("contact_id")
+        ]
         linked = Member.search_fetch(
             [
                 ("pairing_id", "=", pairing.id),
@@ -501,9 +592,17 @@ class MailchimpSyncRun(models.Model):
                 ("subscriber_hash", "in", hashes),
                 ("mailchimp_contact_id", "in", contact_ids),
             ],
-            ["subscriber_hash", "mailchimp_contact_id", "partner_id", "email", "status",
-             "mailchimp_last_changed", "synced_values", "synced_fingerprint",
-             "odoo_synced_values"],
+            [
+                "subscriber_hash",
+                "mailchimp_contact_id",
+                "partner_id",
+                "email",
+                "status",
+                "mailchimp_last_changed",
+                "synced_values",
+                "synced_fingerprint",
+                "odoo_synced_values",
+            ],
             order="id",
         )
         by_hash = {member.subscriber_hash: member for member in linked}
@@ -517,7 +616,8 @@ class MailchimpSyncRun(models.Model):
         unlinked = [
             merge_values.normalize_email(member["email_address"])
             for member in page
-            if member["id"] not in by_hash and member.get("contact_id") not in by_contact
+            if member["id"] not in by_hash
+            and member.get("contact_id") not in by_contact
         ]
         candidates, duplicates = self._partners_by_email(
             [email for email in unlinked if email], read_fields
@@ -533,7 +633,9 @@ class MailchimpSyncRun(models.Model):
         previous_status = {}  # for the consent part (blacklist option)
         for mc_member in page:
             email = merge_values.normalize_email(mc_member["email_address"])
-            member = by_hash.get(mc_member["id"]) or by_contact.get(mc_member.get("contact_id"))
+            member = by_hash.get(mc_member["id"]) or by_contact.get(
+                mc_member.get("contact_id")
+            )
             previous_status[mc_member["id"]] = member.status if member else None
             last_changed = sync_rules.to_odoo_datetime(mc_member.get("last_changed"))
             mc_values = maps.normalize(mc_member.get("merge_fields") or {})
@@ -543,9 +645,13 @@ class MailchimpSyncRun(models.Model):
                 and member.mailchimp_last_changed == last_changed
                 and member.email == email
                 and member.status == mc_member["status"]
-                and merge_values.values_fingerprint(mc_values) == member.synced_fingerprint
+                and merge_values.values_fingerprint(mc_values)
+                == member.synced_fingerprint
                 # interests are read only for syncs that map some (F14): stored as read
-                and ("interests" not in mc_member or mc_member["interests"] == member.mailchimp_interests)
+                and (
+                    "interests" not in mc_member
+                    or mc_member["interests"] == member.mailchimp_interests
+                )
             ):
                 # read again only because the pull reads again the seconds that were
                 # still open (or what this sync itself sent): Mailchimp has nothing new
@@ -571,13 +677,17 @@ class MailchimpSyncRun(models.Model):
                 synced = member.synced_values or {}
                 odoo_synced = member.odoo_synced_values
                 if odoo_synced is None or odoo_synced is False:
-                    odoo_synced = None if synced else {}  # None: synced before Odoo's base was kept
+                    odoo_synced = (
+                        None if synced else {}
+                    )  # None: synced before Odoo's base was kept
             else:
                 partner = candidates.get(email)
                 synced, odoo_synced = None, {}
             if not partner:
-                if pairing.create_missing and self.direction != "odoo2mailchimp" and (
-                    mc_member["status"] != "archived"
+                if (
+                    pairing.create_missing
+                    and self.direction != "odoo2mailchimp"
+                    and (mc_member["status"] != "archived")
                 ):
                     to_create.append((mc_member, mc_values, common))
                 else:
@@ -598,7 +708,9 @@ class MailchimpSyncRun(models.Model):
                 maps, resolution, partner, odoo_now, synced
             )
             if self.direction == "mailchimp2odoo":
-                bad_values = list(odoo_errors.values()) + bad_values  # no push to report them
+                bad_values = (
+                    list(odoo_errors.values()) + bad_values
+                )  # no push to report them
             elif odoo_errors and not pending:
                 # the push skips a contact this pull has merged: say it here
                 unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
@@ -635,7 +747,9 @@ class MailchimpSyncRun(models.Model):
             written.append((member, vals, partner, pulled, odoo_now, pending))
         self._rebase_pulled(written, maps)
         for member, vals, partner, *_rest in written:
-            vals["synced_fingerprint"] = merge_values.values_fingerprint(vals["synced_values"])
+            vals["synced_fingerprint"] = merge_values.values_fingerprint(
+                vals["synced_values"]
+            )
             vals["partner_write_date"] = partner.write_date
             if member:
                 member.write(vals)
@@ -661,7 +775,9 @@ class MailchimpSyncRun(models.Model):
         its old bases: the push reports it, and the contact's other fields and
         status still sync.
         """
-        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner, [synced, mc_values])
+        odoo_now, odoo_errors = maps.mailchimp_values_checked(
+            partner, [synced, mc_values]
+        )
         if odoo_synced is None:
             odoo_synced = sync_rules.legacy_odoo_base(synced, odoo_now)
         resolution = sync_rules.resolve_fields(
@@ -676,8 +792,10 @@ class MailchimpSyncRun(models.Model):
         )
         pending = dict(resolution.to_mailchimp)
         for tag in odoo_errors:
-            for new, old in ((resolution.new_synced, synced or {}),
-                             (resolution.new_odoo_synced, odoo_synced)):
+            for new, old in (
+                (resolution.new_synced, synced or {}),
+                (resolution.new_odoo_synced, odoo_synced),
+            ):
                 if tag in old:
                     new[tag] = old[tag]
                 else:
@@ -709,7 +827,9 @@ class MailchimpSyncRun(models.Model):
                 maps.odoo_vals({tag: value}, partner, hints)
             except merge_values.MergeValueError as error:
                 errors.append(f"{tag}: {error.reason}")
-                resolution.new_odoo_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+                resolution.new_odoo_synced[tag] = merge_values.canonical(
+                    odoo_now.get(tag)
+                )
                 if tag in (synced or {}):
                     resolution.new_synced[tag] = synced[tag]
                 else:
@@ -735,13 +855,17 @@ class MailchimpSyncRun(models.Model):
         partners = self.env["res.partner"].browse([item[2].id for item in rewritten])
         partners.fetch(maps.partner_fields())
         for _member, vals, partner, pulled, odoo_before, pending in rewritten:
-            now, _errors = maps.mailchimp_values_checked(partner, [vals["synced_values"]])
+            now, _errors = maps.mailchimp_values_checked(
+                partner, [vals["synced_values"]]
+            )
             base = dict(vals["odoo_synced_values"])
             for tag, value in now.items():
                 value = merge_values.canonical(value)
                 if tag in pulled:
                     base[tag] = value
-                elif tag not in pending and value != merge_values.canonical(odoo_before.get(tag)):
+                elif tag not in pending and value != merge_values.canonical(
+                    odoo_before.get(tag)
+                ):
                     vals["need_push"] = True
             vals["odoo_synced_values"] = base
 
@@ -777,7 +901,10 @@ class MailchimpSyncRun(models.Model):
         ]
         winners, skipped = sync_rules.pick_winners(contacts)
         return (
-            {email: partners.browse(contact["id"]) for email, contact in winners.items()},
+            {
+                email: partners.browse(contact["id"])
+                for email, contact in winners.items()
+            },
             [(contact["id"], contact["email"], reason) for contact, reason in skipped],
         )
 
@@ -805,9 +932,7 @@ class MailchimpSyncRun(models.Model):
                 vals["category_id"] = [Command.link(pairing.partner_tag_id.id)]
             partner_vals.append(vals)
             kept.append((common, mc_values))
-        partners = (
-            self.env["res.partner"].with_context(**QUIET).create(partner_vals)
-        )
+        partners = self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         self._add(created=len(partners))
         now = fields.Datetime.now()
         member_vals = []
@@ -822,7 +947,8 @@ class MailchimpSyncRun(models.Model):
                         synced_values=synced,
                         synced_fingerprint=merge_values.values_fingerprint(synced),
                         odoo_synced_values={
-                            tag: merge_values.canonical(value) for tag, value in odoo_synced.items()
+                            tag: merge_values.canonical(value)
+                            for tag, value in odoo_synced.items()
                         },
                         last_sync_date=now,
                         partner_write_date=partner.write_date,
@@ -870,11 +996,16 @@ class MailchimpSyncRun(models.Model):
             # chunk n+1 is read and converted while Mailchimp takes chunk n's new
             # members; one request at a time still, and each chunk is saved whole, in order
             sending = None
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailchimp-push") as sender:
+            with ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="mailchimp-push"
+            ) as sender:
                 while True:
                     cursor = sending.partners[-1].id if sending else self.push_cursor
                     chunk = Partner.search_fetch(
-                        domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
+                        domain + [("id", ">", cursor)],
+                        read_fields,
+                        order="id",
+                        limit=PUSH_CHUNK,
                     )
                     plan = self._plan_push_chunk(chunk, maps) if chunk else None
                     self._plan_push_optouts(plan)
@@ -911,7 +1042,9 @@ class MailchimpSyncRun(models.Model):
             plan.subscribed = sender.submit(
                 client.batch_subscribe,
                 list_id,
-                self._new_members_payload(plan.new_items, plan.interests, plan.optout_new),
+                self._new_members_payload(
+                    plan.new_items, plan.interests, plan.optout_new
+                ),
                 update_existing=False,
             )
             return
@@ -919,7 +1052,9 @@ class MailchimpSyncRun(models.Model):
         plan.subscribed = sender.submit(
             batch_jobs.run_batch,
             client,
-            self._upsert_operations(list_id, plan.new_items, plan.interests, plan.optout_new),
+            self._upsert_operations(
+                list_id, plan.new_items, plan.interests, plan.optout_new
+            ),
             plan.reuse,
             plan.deadline,
         )
@@ -988,8 +1123,17 @@ class MailchimpSyncRun(models.Model):
         pairing = self.pairing_id
         members = self.env["mailchimp.member"].search_fetch(
             [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
-            ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push",
-             "last_seen_run_id", "partner_write_date", "odoo_synced_values"],
+            [
+                "partner_id",
+                "email",
+                "subscriber_hash",
+                "status",
+                "synced_values",
+                "need_push",
+                "last_seen_run_id",
+                "partner_write_date",
+                "odoo_synced_values",
+            ],
             order="id",
         )
         member_of = {member.partner_id.id: member for member in members}
@@ -1031,7 +1175,9 @@ class MailchimpSyncRun(models.Model):
             if errors:
                 plan.failures.append((partner.id, email, "; ".join(errors.values())))
                 continue
-            odoo_base = {tag: merge_values.canonical(value) for tag, value in values.items()}
+            odoo_base = {
+                tag: merge_values.canonical(value) for tag, value in values.items()
+            }
             if not member:
                 plan.new_items.append((partner, MemberValues(changed, odoo_base, maps)))
                 continue
@@ -1047,11 +1193,20 @@ class MailchimpSyncRun(models.Model):
             if blocked:
                 plan.skipped.append((partner.id, email, blocked))
                 continue
-            mailchimp_base = dict(synced, **{
-                tag: merge_values.canonical(value) for tag, value in changed.items()
-            })
+            mailchimp_base = dict(
+                synced,
+                **{
+                    tag: merge_values.canonical(value) for tag, value in changed.items()
+                },
+            )
             plan.updates.append(
-                (partner, member, MemberValues(mailchimp_base, odoo_base, maps), changed, renamed)
+                (
+                    partner,
+                    member,
+                    MemberValues(mailchimp_base, odoo_base, maps),
+                    changed,
+                    renamed,
+                )
             )
         plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
         self._plan_push_permissions(plan)
@@ -1108,18 +1263,32 @@ class MailchimpSyncRun(models.Model):
         with self.env.cr.savepoint():
             failures = list(plan.failures)
             if plan.upserted:
-                self._store_upserts(plan.new_items, plan.subscribed.result(), failures, "created")
+                self._store_upserts(
+                    plan.new_items, plan.subscribed.result(), failures, "created"
+                )
             elif plan.subscribed:
                 self._store_new(
-                    client, list_id, plan.new_items, plan.subscribed.result(), failures,
-                    interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                    client,
+                    list_id,
+                    plan.new_items,
+                    plan.subscribed.result(),
+                    failures,
+                    interests=plan.interests,
+                    reuse=plan.reuse,
+                    deadline=plan.deadline,
                     opted_out=plan.optout_new,
                 )
             if plan.subscribed:
                 self._push_new_member_permissions(client, list_id, plan, failures)
             self._send_updates(
-                client, list_id, plan.updates, failures, plan.permissions,
-                interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                client,
+                list_id,
+                plan.updates,
+                failures,
+                plan.permissions,
+                interests=plan.interests,
+                reuse=plan.reuse,
+                deadline=plan.deadline,
                 unsubscribe=plan.unsubscribe,
             )
             self._save_push_optouts(client, list_id, plan, failures)
@@ -1197,9 +1366,15 @@ class MailchimpSyncRun(models.Model):
         one contact."""
         if not new_items:
             return new_items
-        hashes = {subscriber_hash(partner.email_normalized): partner for partner, _v in new_items}
+        hashes = {
+            subscriber_hash(partner.email_normalized): partner
+            for partner, _v in new_items
+        }
         taken = self.env["mailchimp.member"].search_fetch(
-            [("pairing_id", "=", self.pairing_id.id), ("subscriber_hash", "in", list(hashes))],
+            [
+                ("pairing_id", "=", self.pairing_id.id),
+                ("subscriber_hash", "in", list(hashes)),
+            ],
             ["subscriber_hash", "partner_id", "email"],
         )
         if not taken:
@@ -1233,23 +1408,39 @@ class MailchimpSyncRun(models.Model):
         return [
             {
                 "email_address": partner.email_normalized,
-                "status": sync_rules.new_member_status(double_opt_in, partner.id in opted_out),
-                "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+                "status": sync_rules.new_member_status(
+                    double_opt_in, partner.id in opted_out
+                ),
+                "merge_fields": {
+                    t: v for t, v in values.items() if v not in ("", None)
+                },
                 **_interests_item(interests, partner),
             }
             for partner, values in new_items
         ]
 
     def _store_new(
-        self, client, list_id, new_items, result, failures, interests=None, reuse=None,
-        deadline=None, opted_out=(),
+        self,
+        client,
+        list_id,
+        new_items,
+        result,
+        failures,
+        interests=None,
+        reuse=None,
+        deadline=None,
+        opted_out=(),
     ):
         """Link the members a batch subscribe created; addresses Mailchimp already
         had are upserted without a status."""
-        by_email = {partner.email_normalized: (partner, values) for partner, values in new_items}
+        by_email = {
+            partner.email_normalized: (partner, values) for partner, values in new_items
+        }
         member_vals, existing = [], []
         for mc_member in result.created:
-            partner, values = by_email.get(mc_member["email_address"].lower(), (None, None))
+            partner, values = by_email.get(
+                mc_member["email_address"].lower(), (None, None)
+            )
             if partner:
                 member_vals.append(self._member_vals(partner, values, mc_member))
         for error in result.errors:
@@ -1264,7 +1455,9 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(created=len(member_vals))
         if existing:
-            operations = self._upsert_operations(list_id, existing, interests, opted_out)
+            operations = self._upsert_operations(
+                list_id, existing, interests, opted_out
+            )
             results = self._run_batch(client, operations, reuse, deadline)
             self._store_upserts(existing, results, failures, "updated")
 
@@ -1285,10 +1478,13 @@ class MailchimpSyncRun(models.Model):
         synced, odoo_synced = _bases_once_sent(values, sent, mc_member)
         vals = {
             "email": partner.email_normalized,
-            "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
+            "subscriber_hash": mc_member.get("id")
+            or subscriber_hash(partner.email_normalized),
             "mailchimp_contact_id": mc_member.get("contact_id"),
             "status": mc_member.get("status"),
-            "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
+            "mailchimp_last_changed": sync_rules.to_odoo_datetime(
+                mc_member.get("last_changed")
+            ),
             "synced_values": synced,
             "synced_fingerprint": merge_values.values_fingerprint(synced),
             "last_sync_date": fields.Datetime.now(),
@@ -1316,7 +1512,9 @@ class MailchimpSyncRun(models.Model):
                     "status_if_new": sync_rules.new_member_status(
                         double_opt_in, partner.id in opted_out
                     ),
-                    "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+                    "merge_fields": {
+                        t: v for t, v in values.items() if v not in ("", None)
+                    },
                     **_interests_item(interests, partner),
                 },
                 params={"fields": MEMBER_REPLY_FIELDS},
@@ -1332,15 +1530,27 @@ class MailchimpSyncRun(models.Model):
         for result in results:
             partner, values = by_partner[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
-                member_vals.append(self._member_vals(partner, values, result["response"]))
+                member_vals.append(
+                    self._member_vals(partner, values, result["response"])
+                )
             else:
-                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+                failures.append(
+                    (partner.id, partner.email_normalized, _op_reason(result))
+                )
         self.env["mailchimp.member"].create(member_vals)
         self._add(**{counter: len(member_vals)})
 
     def _send_updates(
-        self, client, list_id, updates, failures, permissions=None, interests=None, reuse=None,
-        deadline=None, unsubscribe=(),
+        self,
+        client,
+        list_id,
+        updates,
+        failures,
+        permissions=None,
+        interests=None,
+        reuse=None,
+        deadline=None,
+        unsubscribe=(),
     ):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
         ``permissions``: {member id: (changed GDPR permissions, base once sent)};
@@ -1399,11 +1609,16 @@ class MailchimpSyncRun(models.Model):
             elif result["status_code"] == 404:
                 member.status = "archived"
                 failures.append(
-                    (partner.id, partner.email_normalized,
-                     self.env._("The member was deleted in Mailchimp."))
+                    (
+                        partner.id,
+                        partner.email_normalized,
+                        self.env._("The member was deleted in Mailchimp."),
+                    )
                 )
             else:
-                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+                failures.append(
+                    (partner.id, partner.email_normalized, _op_reason(result))
+                )
 
     # ------------------------------------------------------------------
     # Tags and interests (F13, F14)
@@ -1425,10 +1640,14 @@ class MailchimpSyncRun(models.Model):
         did not change sends nothing)."""
         if not plan or not rules:
             return
-        wanted = self.env["mailchimp.interest.map"]._wanted(rules, fields_read, plan.partners)
+        wanted = self.env["mailchimp.interest.map"]._wanted(
+            rules, fields_read, plan.partners
+        )
         plan.interests_wanted = wanted
         for partner, _values in plan.new_items:
-            plan.interests[partner.id] = interest_rules.new_member_interests(wanted[partner.id])
+            plan.interests[partner.id] = interest_rules.new_member_interests(
+                wanted[partner.id]
+            )
         for partner, member, _values, _changed, _renamed in plan.updates:
             plan.interests[partner.id] = interest_rules.interest_changes(
                 wanted[partner.id], member.synced_interests, member.mailchimp_interests
@@ -1439,10 +1658,14 @@ class MailchimpSyncRun(models.Model):
             member = members[member_id]
             partner = plan.partners.browse(member.partner_id.id)
             changes = interest_rules.interest_changes(
-                wanted.get(partner.id, {}), member.synced_interests, member.mailchimp_interests
+                wanted.get(partner.id, {}),
+                member.synced_interests,
+                member.mailchimp_interests,
             )
             if changes and not sync_rules.push_blocked_reason(member.status):
-                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.updates.append(
+                    (partner, member, member.synced_values or {}, {}, False)
+                )
                 plan.interests[partner.id] = changes
             else:
                 unchanged.append(member_id)
@@ -1457,7 +1680,11 @@ class MailchimpSyncRun(models.Model):
         members = self.env["mailchimp.member"].search_fetch(
             [
                 ("pairing_id", "=", self.pairing_id.id),
-                ("partner_id", "in", [pid for pid in plan.interests_wanted if pid not in not_done]),
+                (
+                    "partner_id",
+                    "in",
+                    [pid for pid in plan.interests_wanted if pid not in not_done],
+                ),
             ],
             ["partner_id", "synced_interests"],
         )
@@ -1537,9 +1764,12 @@ def _op_reason(result):
     if isinstance(response, dict):
         detail = response.get("detail") or response.get("title")
         errors = "; ".join(
-            f"{err.get('field')}: {err.get('message')}" for err in response.get("errors") or []
+            f"{err.get('field')}: {err.get('message')}"
+            for err in response.get("errors") or []
         )
-        return " ".join(part for part in (detail, errors) if part) or str(result["status_code"])
+        return " ".join(part for part in (detail, errors) if part) or str(
+            result["status_code"]
+        )
     return str(response)[:500]
 
 
@@ -1564,6 +1794,9 @@ class PushPlan:
         # Odoo opt-outs (issue 10)
         self.optout_new = set()  # new contacts opted out in Odoo: added as unsubscribed
         self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
-        self.optout_flags = {True: [], False: []}  # member ids whose opt-out to remember
+        self.optout_flags = {
+            True: [],
+            False: [],
+        }  # member ids whose opt-out to remember
         self.optout_keep_push = []  # member ids whose values are still to be sent
         self.rebased = {}  # member id: Odoo's base, for members with nothing to send

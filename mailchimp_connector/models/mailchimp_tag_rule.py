@@ -35,7 +35,11 @@ class MailchimpTagRule(models.Model):
         help="An archived rule is no longer applied: its tag stays as it is in Mailchimp.",
     )
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", string="Sync", required=True, ondelete="cascade", index=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        index=True,
     )
     company_id = fields.Many2one(related="pairing_id.company_id", store=True)
     name = fields.Char(
@@ -93,7 +97,10 @@ class MailchimpTagRule(models.Model):
             if not tag_rules.tag_key(rule.name):
                 raise ValidationError(self.env._("A tag needs a name."))
             others = rule.pairing_id.with_context(active_test=False).tag_rule_ids - rule
-            if any(tag_rules.tag_key(o.name) == tag_rules.tag_key(rule.name) for o in others):
+            if any(
+                tag_rules.tag_key(o.name) == tag_rules.tag_key(rule.name)
+                for o in others
+            ):
                 raise ValidationError(
                     self.env._(
                         "The sync %(sync)s already has a rule for the tag %(tag)s (Mailchimp "
@@ -174,7 +181,9 @@ class MailchimpTagRule(models.Model):
                 )
             except mc_errors.MailchimpNotFoundError:
                 self._forget_segment()
-        name = self.name  # as this run read it: a rename saved meanwhile is the next run's
+        name = (
+            self.name
+        )  # as this run read it: a rename saved meanwhile is the next run's
         if self.mailchimp_segment_id:
             if name != self.mailchimp_tag_name:
                 try:
@@ -208,7 +217,9 @@ class MailchimpTagRule(models.Model):
                 f"/lists/{list_id}/segments", json={"name": name, "static_segment": []}
             )
             tags["all"].append(segment)
-        self._write_run_state({"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": name})
+        self._write_run_state(
+            {"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": name}
+        )
 
     def _forget_segment(self):
         """The tag is gone from Mailchimp: nobody carries it any more."""
@@ -255,9 +266,13 @@ class MailchimpTagRule(models.Model):
         adds, removes = self._differences()
         start = 0
         while start < max(len(adds), len(removes)):
-            add_rows, remove_rows = adds[start : start + size], removes[start : start + size]
+            add_rows, remove_rows = (
+                adds[start : start + size],
+                removes[start : start + size],
+            )
             body = tag_rules.bulk_bodies(
-                [email for _id, email, _p in add_rows], [email for _id, email, _p in remove_rows]
+                [email for _id, email, _p in add_rows],
+                [email for _id, email, _p in remove_rows],
             )[0]
             try:
                 response = client.post(
@@ -295,7 +310,10 @@ class MailchimpTagRule(models.Model):
     def _differences(self):
         """[(member id, email, partner id)] to tag and to untag, in id order."""
         Member = self.env["mailchimp.member"]
-        columns = [SQL.identifier(Member._table, name) for name in ("id", "email", "partner_id")]
+        columns = [
+            SQL.identifier(Member._table, name)
+            for name in ("id", "email", "partner_id")
+        ]
         return [
             self.env.execute_query(Member._search(domain, order="id").select(*columns))
             for domain in self._member_domains()

@@ -38,7 +38,9 @@ class ResPartner(models.Model):
         order = [status for status, _label in MEMBER_STATUSES]
         for partner in self:
             statuses = partner.mailchimp_member_ids.mapped("status")
-            partner.mailchimp_status = min(statuses, key=order.index) if statuses else False
+            partner.mailchimp_status = (
+                min(statuses, key=order.index) if statuses else False
+            )
 
     def action_open_mailchimp_members(self):
         self.ensure_one()

@@ -9,6 +9,7 @@ which is both what the event key was always computed from and what
 PostgreSQL reads as a ``timestamp``; ``key`` is the deterministic key that
 makes a rerun store nothing twice.
 """
+
 import concurrent.futures
 import hashlib
 import threading
@@ -47,7 +48,12 @@ def utc_stamp(value):
     """
     if not value:
         return ""
-    if isinstance(value, str) and len(value) == 25 and value.endswith("+00:00") and value[10] == "T":
+    if (
+        isinstance(value, str)
+        and len(value) == 25
+        and value.endswith("+00:00")
+        and value[10] == "T"
+    ):
         return value[:19]
     moment = to_odoo_datetime(value)
     return moment.isoformat() if moment else ""
@@ -82,7 +88,12 @@ def email_activity_events(campaign_id, items):
                 latest = stamp
             events.append(
                 make_event(
-                    campaign_id, member, act.get("action"), stamp, act.get("url"), act.get("type")
+                    campaign_id,
+                    member,
+                    act.get("action"),
+                    stamp,
+                    act.get("url"),
+                    act.get("type"),
                 )
             )
     return events, latest
@@ -93,11 +104,16 @@ def chatter_body(subject, action, bounce_type, url):
     label = ACTION_LABELS.get(action, action)
     if action == "click" and url:
         return "Mailchimp: %s <b>%s</b> — <a href='%s' target='_blank'>%s</a>" % (
-            escape(label), escape(subject), escape(url), escape(url)
+            escape(label),
+            escape(subject),
+            escape(url),
+            escape(url),
         )
     if action == "bounce" and bounce_type in BOUNCE_LABELS:
         return "Mailchimp: %s (%s) <b>%s</b>" % (
-            escape(label), escape(BOUNCE_LABELS[bounce_type].lower()), escape(subject)
+            escape(label),
+            escape(BOUNCE_LABELS[bounce_type].lower()),
+            escape(subject),
         )
     return "Mailchimp: %s <b>%s</b>" % (escape(label), escape(subject))
 
@@ -116,7 +132,9 @@ class ChatterBodies:
         if body is None:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            body = self._cache[key] = chatter_body(self.subject, action, bounce_type, url)
+            body = self._cache[key] = chatter_body(
+                self.subject, action, bounce_type, url
+            )
         return body
 
 

@@ -32,6 +32,7 @@ a False never withdraws consent the person gave on the other side. After that,
 any change (a withdrawal too) goes the way the sync's direction allows (two
 booleans that both moved away from their base agree: they never conflict).
 """
+
 from .sync_rules import resolve_fields
 
 BLACKLIST_STATUSES = ("unsubscribed", "cleaned")
@@ -43,7 +44,7 @@ NEW_OPT_OUT_POLICIES = ("unsubscribed", "skip")
 
 # --------------------------------------------------------------------------- blacklist (F16)
 def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
-    """"add", "remove" or None for one member whose status went from ``old_status``
+    """ "add", "remove" or None for one member whose status went from ``old_status``
     (None: not known before) to ``new_status`` in Mailchimp.
 
     ``mirror``: the sync's opt-in; ``unmirror``: the second opt-in (leave the
@@ -51,9 +52,18 @@ def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
     known as unsubscribed is not blacklisted again by each full read (an admin
     who took it off Odoo's blacklist keeps that choice).
     """
-    if mirror and new_status in BLACKLIST_STATUSES and old_status not in BLACKLIST_STATUSES:
+    if (
+        mirror
+        and new_status in BLACKLIST_STATUSES
+        and old_status not in BLACKLIST_STATUSES
+    ):
         return "add"
-    if mirror and unmirror and old_status in BLACKLIST_STATUSES and new_status == "subscribed":
+    if (
+        mirror
+        and unmirror
+        and old_status in BLACKLIST_STATUSES
+        and new_status == "subscribed"
+    ):
         return "remove"
     return None
 
@@ -92,7 +102,8 @@ def new_member_opt_out(opted_out, policy):
         return "subscribe"
     if policy not in NEW_OPT_OUT_POLICIES:
         raise ValueError(
-            "policy must be one of %s, not %r." % (", ".join(NEW_OPT_OUT_POLICIES), policy)
+            "policy must be one of %s, not %r."
+            % (", ".join(NEW_OPT_OUT_POLICIES), policy)
         )
     return policy
 
@@ -134,7 +145,9 @@ def resolve_permissions(synced, odoo_now, mailchimp_now, winner, direction):
         direction,
         tags=ids,
     )
-    resolution.to_mailchimp = {pid: bool(v) for pid, v in resolution.to_mailchimp.items()}
+    resolution.to_mailchimp = {
+        pid: bool(v) for pid, v in resolution.to_mailchimp.items()
+    }
     resolution.to_odoo = {pid: bool(v) for pid, v in resolution.to_odoo.items()}
     resolution.new_synced = {pid: bool(v) for pid, v in resolution.new_synced.items()}
     return resolution
@@ -162,5 +175,6 @@ def changed_permissions(synced, odoo_now):
 def permissions_payload(values):
     """Mailchimp's write form: [{"marketing_permission_id", "enabled"}], sorted by id."""
     return [
-        {"marketing_permission_id": pid, "enabled": bool(values[pid])} for pid in sorted(values)
+        {"marketing_permission_id": pid, "enabled": bool(values[pid])}
+        for pid in sorted(values)
     ]

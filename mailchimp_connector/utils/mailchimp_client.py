@@ -8,6 +8,7 @@ typed exceptions from the
 problem+json body, offset paging, batch subscribe and ``/batches``.  The API
 key never appears in a log line, an exception or a URL.
 """
+
 import json as jsonlib
 import logging
 import random
@@ -45,7 +46,9 @@ from .mailchimp_keys import basic_auth_token, parse_api_key, redact
 _logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
-MAX_CONNECTIONS = 10  # Mailchimp answers 429 beyond 10 simultaneous connections per user
+MAX_CONNECTIONS = (
+    10  # Mailchimp answers 429 beyond 10 simultaneous connections per user
+)
 MAX_PAGE_SIZE = 1000  # Mailchimp's maximum `count`
 # a member walk asks each page from this many items before the end of the previous one
 # (plus the last one), to find its place again when members before it changed meanwhile
@@ -108,7 +111,9 @@ class MailchimpClient:
         except (TypeError, ValueError):
             max_connections = 0
         if max_connections < 1:
-            raise MailchimpConfigError("max_connections must be a whole number of at least 1.")
+            raise MailchimpConfigError(
+                "max_connections must be a whole number of at least 1."
+            )
         self.max_connections = min(max_connections, MAX_CONNECTIONS)
         self.timeout = timeout
         self.max_retries = None if max_retries is None else max(0, int(max_retries))
@@ -154,7 +159,9 @@ class MailchimpClient:
 
     # -- core --------------------------------------------------------------
 
-    def request(self, method, path, params=None, json=None, expected=(200, 204), idempotent=None):
+    def request(
+        self, method, path, params=None, json=None, expected=(200, 204), idempotent=None
+    ):
         """Call the API and return the parsed JSON body (None for an empty answer).
 
         Raises a MailchimpError subclass when the final status is not in
@@ -165,7 +172,9 @@ class MailchimpClient:
         """
         return self._call(method, path, params, json, expected, idempotent)[0]
 
-    def _call(self, method, path, params=None, json=None, expected=(200, 204), idempotent=None):
+    def _call(
+        self, method, path, params=None, json=None, expected=(200, 204), idempotent=None
+    ):
         """``request``, returning ``(parsed body, final response)``."""
         method = method.upper()
         url = self._url(path)
@@ -235,7 +244,15 @@ class MailchimpClient:
 
     # -- paging ------------------------------------------------------------
 
-    def paginate(self, path, items_key, params=None, count=MAX_PAGE_SIZE, fields=None, exclude_fields=None):
+    def paginate(
+        self,
+        path,
+        items_key,
+        params=None,
+        count=MAX_PAGE_SIZE,
+        fields=None,
+        exclude_fields=None,
+    ):
         """Yield every item of a paged collection, walking ``offset`` by ``count``.
 
         ``fields``/``exclude_fields`` are item-level (``["id", "email_address"]``)
@@ -248,10 +265,14 @@ class MailchimpClient:
         if fields:
             query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
         if exclude_fields:
-            excluded = [f for f in _prefixed(items_key, exclude_fields) if f != "total_items"]
+            excluded = [
+                f for f in _prefixed(items_key, exclude_fields) if f != "total_items"
+            ]
             query["exclude_fields"] = ",".join(excluded)
         while True:
-            page = self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            page = (
+                self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            )
             items = page.get(items_key) or []
             yield from items
             offset += len(items)
@@ -273,7 +294,9 @@ class MailchimpClient:
             query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
         offset = 0
         while True:
-            page = self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            page = (
+                self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            )
             items = page.get(items_key) or []
             if items:
                 yield items
@@ -341,9 +364,13 @@ class MailchimpClient:
         offset, restarts, first, learned = 0, 0, True, False
         while True:
             if first_second is not None:
-                query[since_param] = _iso_second(first_second if inclusive else first_second - 1)
+                query[since_param] = _iso_second(
+                    first_second if inclusive else first_second - 1
+                )
             start = max(0, offset - 1 - slack) if tail else offset
-            body, response = self._call("GET", path, params={**query, "count": count, "offset": start})
+            body, response = self._call(
+                "GET", path, params={**query, "count": count, "offset": start}
+            )
             body = body or {}
             items = body.get(items_key) or []
             total = body.get("total_items")
@@ -358,7 +385,8 @@ class MailchimpClient:
                     if restarts > max_restarts:
                         _logger.warning(
                             "Mailchimp %s kept changing while it was read; stopped after %d restarts",
-                            path, max_restarts,
+                            path,
+                            max_restarts,
                         )
                         page = Page()
                         page.server_time, page.complete = _server_time(response), False
@@ -368,7 +396,9 @@ class MailchimpClient:
                     if first_second is None or last_second > first_second:
                         first_second = last_second
                     offset, tail, slack = 0, [], min(slack * 4 + 1, (count - 2) // 4)
-                    inclusive = inclusive or learned  # a new listing: the since may change now
+                    inclusive = (
+                        inclusive or learned
+                    )  # a new listing: the since may change now
                     continue
                 fresh_from = found + 1
             page = Page()
@@ -376,19 +406,26 @@ class MailchimpClient:
             asked_second = None
             if first_second is not None and not inclusive:
                 asked_second = first_second - 1
-            for item, item_key in zip(items[fresh_from:], keys[fresh_from:], strict=True):
+            for item, item_key in zip(
+                items[fresh_from:], keys[fresh_from:], strict=True
+            ):
                 if not item_key[1]:
                     raise MailchimpError(
-                        "Mailchimp listed an item without %s; cannot page by it." % key, path=path
+                        "Mailchimp listed an item without %s; cannot page by it." % key,
+                        path=path,
                     )
                 second = _epoch_second(item_key[1])
                 if second == asked_second:
-                    page.since_inclusive = True  # the filter kept the second it was given
+                    page.since_inclusive = (
+                        True  # the filter kept the second it was given
+                    )
                 if first_second is not None and second < first_second:
                     continue
                 if newest is not None and second < newest:
                     raise MailchimpError(
-                        "Mailchimp listed items out of %s order; cannot page by it." % key, path=path
+                        "Mailchimp listed items out of %s order; cannot page by it."
+                        % key,
+                        path=path,
                     )
                 if second != newest:
                     newest, recent = second, set()
@@ -398,7 +435,7 @@ class MailchimpClient:
                 page.append(item)
             learned = learned or page.since_inclusive
             offset = start + len(items)
-            tail = keys[-(slack + 1):]
+            tail = keys[-(slack + 1) :]
             done = len(items) < count or (total is not None and offset >= total)
             if done:
                 page.complete = total is None or offset >= total
@@ -410,7 +447,9 @@ class MailchimpClient:
 
     # -- bulk --------------------------------------------------------------
 
-    def batch_subscribe(self, list_id, members, update_existing=True, skip_merge_validation=False):
+    def batch_subscribe(
+        self, list_id, members, update_existing=True, skip_merge_validation=False
+    ):
         """Add or update members of an audience, 500 per call (``POST /lists/{id}``).
 
         Mailchimp answers 200 even when some members were refused: read
@@ -423,7 +462,12 @@ class MailchimpClient:
             body = {"members": chunk, "update_existing": bool(update_existing)}
             try:
                 # With update_existing the call is an upsert, so re-sending it is safe.
-                response = self.post("/lists/%s" % list_id, json=body, params=params, idempotent=update_existing)
+                response = self.post(
+                    "/lists/%s" % list_id,
+                    json=body,
+                    params=params,
+                    idempotent=update_existing,
+                )
             except MailchimpError as error:
                 error.partial_result = result
                 raise
@@ -439,7 +483,11 @@ class MailchimpClient:
         """
         payload = [
             batch_operation(
-                op["method"], op["path"], op.get("params"), op.get("body"), op.get("operation_id")
+                op["method"],
+                op["path"],
+                op.get("params"),
+                op.get("body"),
+                op.get("operation_id"),
             )
             for op in operations
         ]
@@ -451,7 +499,9 @@ class MailchimpClient:
         """``GET /batches/{id}``: status, counters and ``response_body_url``."""
         return self.get("/batches/%s" % batch_id)
 
-    def wait_for_batch(self, batch_id, poll_interval=2, timeout=600, max_poll_interval=None):
+    def wait_for_batch(
+        self, batch_id, poll_interval=2, timeout=600, max_poll_interval=None
+    ):
         """Poll a batch until it is finished and return it.
 
         With ``max_poll_interval`` the wait doubles after each poll up to that
@@ -480,7 +530,12 @@ class MailchimpClient:
                 )
                 error.batch = batch
                 raise error
-            _logger.debug("Mailchimp batch %s is %s; polling again in %ss", batch_id, status, poll_interval)
+            _logger.debug(
+                "Mailchimp batch %s is %s; polling again in %ss",
+                batch_id,
+                status,
+                poll_interval,
+            )
             self.sleep(poll_interval)
             if max_poll_interval:
                 poll_interval = min(poll_interval * 2, max_poll_interval)
@@ -497,7 +552,8 @@ class MailchimpClient:
         url = batch.get("response_body_url")
         if not url:
             raise MailchimpError(
-                "Batch %s has no results to download yet (status %s)." % (batch.get("id"), batch.get("status"))
+                "Batch %s has no results to download yet (status %s)."
+                % (batch.get("id"), batch.get("status"))
             )
         response, attempts = self._send(
             "GET",
@@ -508,7 +564,9 @@ class MailchimpClient:
             idempotent=True,
         )
         if response.status_code != 200:
-            error_class = MailchimpServerError if response.status_code >= 500 else MailchimpError
+            error_class = (
+                MailchimpServerError if response.status_code >= 500 else MailchimpError
+            )
             raise error_class(
                 "Could not download the results of batch %s; the link may have expired, read the "
                 "batch again to get a fresh one." % batch.get("id"),
@@ -522,7 +580,12 @@ class MailchimpClient:
     def _build_base_url(self, base_url):
         url = str(base_url).strip().replace("{dc}", self.dc)
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
             raise MailchimpConfigError(
                 "The Mailchimp API address %r is not a valid http(s) URL such as "
                 "https://us6.api.mailchimp.com/3.0." % self._redact(url)
@@ -533,14 +596,28 @@ class MailchimpClient:
         if str(path).startswith(("http://", "https://")):
             # Absolute links (e.g. `_links.href`) are only followed on the API's own host.
             if path != self.base_url and not path.startswith(self.base_url + "/"):
-                raise ValueError("Refusing to send the Mailchimp credentials outside %s." % self.base_url)
+                raise ValueError(
+                    "Refusing to send the Mailchimp credentials outside %s."
+                    % self.base_url
+                )
             return path
         return "%s/%s" % (self.base_url, str(path).lstrip("/"))
 
     def _redact(self, text):
         return redact(text, *self._secrets)
 
-    def _send(self, method, url, log_path, *, params=None, data=None, headers=None, auth=None, idempotent=True):
+    def _send(
+        self,
+        method,
+        url,
+        log_path,
+        *,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        idempotent=True,
+    ):
         """Send with retries; return ``(final response, attempts)``.
 
         The final response may be an error status for the caller to map;
@@ -569,18 +646,34 @@ class MailchimpClient:
                 reason = type(exc).__name__
                 detail = self._redact("%s: %s" % (reason, exc))
                 query = urlsplit(url).query
-                if query:  # a pre-signed results link carries its signature in the query
+                if (
+                    query
+                ):  # a pre-signed results link carries its signature in the query
                     detail = detail.replace(query, "...")
                 if error_class is MailchimpError:
-                    _logger.warning("Mailchimp %s %s failed: %s; not retryable", method, log_path, reason)
-                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                    _logger.warning(
+                        "Mailchimp %s %s failed: %s; not retryable",
+                        method,
+                        log_path,
+                        reason,
+                    )
+                    raise error_class(
+                        detail, method=method, path=log_path, attempts=attempt
+                    ) from None
                 if may_have_arrived and not idempotent:
-                    _logger.warning("Mailchimp %s %s failed: %s; not re-sent", method, log_path, reason)
+                    _logger.warning(
+                        "Mailchimp %s %s failed: %s; not re-sent",
+                        method,
+                        log_path,
+                        reason,
+                    )
                     detail += (
                         " The request may have reached Mailchimp, so it was not sent again"
                         " (%s is not idempotent)." % method
                     )
-                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                    raise error_class(
+                        detail, method=method, path=log_path, attempts=attempt
+                    ) from None
                 delay = self._retry_delay(attempt, started)
                 if delay is None:
                     _logger.warning(
@@ -591,7 +684,9 @@ class MailchimpClient:
                         attempt,
                         self.clock() - started,
                     )
-                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                    raise error_class(
+                        detail, method=method, path=log_path, attempts=attempt
+                    ) from None
                 _logger.warning(
                     "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
                     method,
@@ -682,10 +777,17 @@ class MailchimpClient:
         else:
             detail = "Mailchimp sent an empty HTTP %s response." % status
         if status not in range(400, 600):
-            detail = " ".join(filter(None, ["Unexpected HTTP %s response." % status, detail]))
-        error_class = error_class_for(status, title, problem.get("type"), empty_body=not text.strip())
+            detail = " ".join(
+                filter(None, ["Unexpected HTTP %s response." % status, detail])
+            )
+        error_class = error_class_for(
+            status, title, problem.get("type"), empty_body=not text.strip()
+        )
         errors = [
-            {"field": self._redact(e.get("field")), "message": self._redact(e.get("message"))}
+            {
+                "field": self._redact(e.get("field")),
+                "message": self._redact(e.get("message")),
+            }
             for e in problem.get("errors") or []
             if isinstance(e, dict)
         ]
@@ -707,7 +809,11 @@ class MailchimpClient:
 def _query(params):
     if not params:
         return None
-    return {key: query_param_value(value) for key, value in params.items() if value is not None}
+    return {
+        key: query_param_value(value)
+        for key, value in params.items()
+        if value is not None
+    }
 
 
 class Page(list):
@@ -738,7 +844,9 @@ def _epoch_second(value):
 
 def _iso_second(second):
     """Whole epoch seconds as Mailchimp writes times: ``2015-10-21T15:41:36+00:00``."""
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")  # noqa: UP017
+    return datetime.fromtimestamp(second, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S+00:00"
+    )  # noqa: UP017
 
 
 def _newest_present(tail, keys):
@@ -760,7 +868,10 @@ def _server_time(response):
 
 def _prefixed(items_key, names):
     prefix = items_key + "."
-    return [name if name.startswith(prefix) or name == "total_items" else prefix + name for name in names]
+    return [
+        name if name.startswith(prefix) or name == "total_items" else prefix + name
+        for name in names
+    ]
 
 
 def _retryable_status(response, idempotent):
@@ -797,9 +908,18 @@ def _classify_exception(exc):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         not_sent = isinstance(reason, urllib3.exceptions.NewConnectionError)
         return MailchimpNetworkError, not not_sent
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ),
+    ):
         return MailchimpNetworkError, True
-    return MailchimpError, True  # invalid URL, too many redirects...: retrying cannot help
+    return (
+        MailchimpError,
+        True,
+    )  # invalid URL, too many redirects...: retrying cannot help
 
 
 def _describe_non_json(text, content_type):

@@ -7,11 +7,16 @@ code must tell apart "fix your key" (auth), "this person cannot be subscribed"
 resource) and "try again later" (rate limit, server, network), and store a
 sentence a user can act on.  ``transient`` says whether a later retry may work.
 """
+
 import re
 
 # Titles Mailchimp uses, normalised by _token(): "Member In Compliance State" ->
 # "memberincompliancestate".  The glossary codes (the tail of `type`) use the same form.
-_COMPLIANCE = {"memberincompliancestate", "forgottenemailnotsubscribed", "compliancerelated"}
+_COMPLIANCE = {
+    "memberincompliancestate",
+    "forgottenemailnotsubscribed",
+    "compliancerelated",
+}
 _INVALID_RESOURCE = {"invalidresource"}
 _WRONG_DC = {"wrongdatacenter"}
 
@@ -79,7 +84,11 @@ class MailchimpError(Exception):
         if self.title:
             parts.append(str(self.title))
         head = " ".join(parts)
-        text = "%s: %s" % (head, self.detail) if head and self.detail else (head or self.detail or self.lead)
+        text = (
+            "%s: %s" % (head, self.detail)
+            if head and self.detail
+            else (head or self.detail or self.lead)
+        )
         if self.errors:
             text += " [%s]" % self._field_errors()
         if self.method and self.path:
@@ -88,7 +97,8 @@ class MailchimpError(Exception):
 
     def _field_errors(self):
         return "; ".join(
-            "%s: %s" % (e["field"], e["message"]) if e["field"] else e["message"] for e in self.errors
+            "%s: %s" % (e["field"], e["message"]) if e["field"] else e["message"]
+            for e in self.errors
         )
 
     def user_message(self):
@@ -179,7 +189,6 @@ class MailchimpRateLimitError(MailchimpError):
     transient = True
     lead = "Mailchimp is limiting the number of requests right now."
     hint = "Too many requests ran at once; the synchronisation will try again later."
-
 
 
 class MailchimpServerError(MailchimpError):

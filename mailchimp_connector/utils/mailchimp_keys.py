@@ -4,6 +4,7 @@ The data center ("dc") lives in the key's suffix and decides the API host, so
 a malformed key must be refused before any request is built. ``redact`` exists
 because the key must never reach a log line, an exception or a cassette.
 """
+
 import base64
 import hashlib
 import re

@@ -53,6 +53,7 @@ Mailchimp to that same form so the sync can compare them with what
 not; ``value_to_send`` says what of a changed value Mailchimp can be sent
 (Mailchimp refuses an address without street, city, state or zip).
 """
+
 import datetime as dt
 import enum
 import hashlib
@@ -60,7 +61,9 @@ import json
 import math
 import re
 
-MAILCHIMP_TEXT_LIMIT = 255  # Mailchimp refuses longer merge values ("255 characters or less")
+MAILCHIMP_TEXT_LIMIT = (
+    255  # Mailchimp refuses longer merge values ("255 characters or less")
+)
 PHONE_MAX_LENGTH = 50
 
 MERGE_TYPE_LABELS = {
@@ -111,7 +114,9 @@ class Direction(enum.Flag):
     NONE = 0
     PUSH = enum.auto()  # Odoo -> Mailchimp
     PULL = enum.auto()  # Mailchimp -> Odoo, written as from_mailchimp() returns it
-    PULL_BY_NAME = enum.auto()  # Mailchimp -> Odoo only as a name to resolve to a record
+    PULL_BY_NAME = (
+        enum.auto()
+    )  # Mailchimp -> Odoo only as a name to resolve to a record
 
     @property
     def can_push(self):
@@ -210,7 +215,9 @@ def _odoo_label(odoo_type):
 def _targets_sentence(odoo_type):
     targets = [m for (o, m) in FIELD_RULES if o == odoo_type]
     labels = [_merge_label(m) for m in targets]
-    labels = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+    labels = (
+        ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+    )
     how = _HOW_SENT.get(odoo_type)
     return "it can fill a %s field%s" % (labels, " (%s)" % how if how else "")
 
@@ -235,13 +242,19 @@ def pull_refusal(target):
     """
     target = target or {}
     if target.get("related"):
-        return ("it is a related field: it shows a value of another record, which a pull "
-                "would change; map the field it comes from to read Mailchimp's values back")
-    if target.get("computed") and not target.get("inverse") and (
-        target.get("readonly") or not target.get("stored")
+        return (
+            "it is a related field: it shows a value of another record, which a pull "
+            "would change; map the field it comes from to read Mailchimp's values back"
+        )
+    if (
+        target.get("computed")
+        and not target.get("inverse")
+        and (target.get("readonly") or not target.get("stored"))
     ):
-        return ("Odoo computes it from other fields and would replace a value pulled into "
-                "it, so it is only sent to Mailchimp")
+        return (
+            "Odoo computes it from other fields and would replace a value pulled into "
+            "it, so it is only sent to Mailchimp"
+        )
     if target.get("readonly"):
         return "it is read-only in Odoo, so it is only sent to Mailchimp"
     return None
@@ -254,7 +267,10 @@ _PUSH_ONLY_REASONS = {
     ("datetime", "date"): "the time of day would be lost or made up on the way back",
     ("datetime", "text"): "the time of day would be lost or made up on the way back",
     ("boolean", "text"): "a Text field may hold anything, not only Yes or No",
-    ("many2many", "text"): "names joined with commas cannot be turned back into records safely",
+    (
+        "many2many",
+        "text",
+    ): "names joined with commas cannot be turned back into records safely",
 }
 
 
@@ -268,7 +284,9 @@ def why_not_pulled(source_kind, odoo_type, merge_type, target=None):
     return ""
 
 
-def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices=None, target=None):
+def check_mapping(
+    source_kind, odoo_type, merge_type, *, selection=None, choices=None, target=None
+):
     """Return the ``Direction`` allowed for the pair, or raise ``MappingError`` saying why not.
 
     ``selection`` (the Odoo field's ``[(key, label)]``) and ``choices`` (the
@@ -277,7 +295,9 @@ def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices
     ``target`` describes the Odoo field (see ``pull_refusal``): a field that
     does not keep what is written makes the pair push-only.
     """
-    directions = _check_types(source_kind, odoo_type, merge_type, selection=selection, choices=choices)
+    directions = _check_types(
+        source_kind, odoo_type, merge_type, selection=selection, choices=choices
+    )
     if source_kind == "field" and directions.can_pull and pull_refusal(target):
         directions &= Direction.PUSH
     return directions
@@ -285,7 +305,10 @@ def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices
 
 def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=None):
     if source_kind not in SOURCE_KINDS:
-        raise ValueError("source_kind must be one of %s, not %r." % (", ".join(SOURCE_KINDS), source_kind))
+        raise ValueError(
+            "source_kind must be one of %s, not %r."
+            % (", ".join(SOURCE_KINDS), source_kind)
+        )
     if merge_type not in MERGE_TYPE_LABELS:
         raise MappingError(
             "'%s' is not a Mailchimp merge field type; Mailchimp's types are: %s."
@@ -301,28 +324,42 @@ def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=
             % _odoo_label(odoo_type)
         )
     if odoo_type in _UNMAPPABLE:
-        raise MappingError("Odoo %s fields cannot be mapped: %s." % (_odoo_label(odoo_type), _UNMAPPABLE[odoo_type]))
+        raise MappingError(
+            "Odoo %s fields cannot be mapped: %s."
+            % (_odoo_label(odoo_type), _UNMAPPABLE[odoo_type])
+        )
     directions = FIELD_RULES.get((odoo_type, merge_type))
     if directions is None:
         if not any(o == odoo_type for (o, _m) in FIELD_RULES):
             raise MappingError(
                 "Odoo %s fields cannot be mapped to Mailchimp; map a Char, Text, number, date, "
-                "Boolean, Selection, Many2one or Many2many field instead." % _odoo_label(odoo_type)
+                "Boolean, Selection, Many2one or Many2many field instead."
+                % _odoo_label(odoo_type)
             )
         raise MappingError(
             "An Odoo %s field cannot fill a Mailchimp %s field; %s."
-            % (_odoo_label(odoo_type), _merge_label(merge_type), _targets_sentence(odoo_type))
+            % (
+                _odoo_label(odoo_type),
+                _merge_label(merge_type),
+                _targets_sentence(odoo_type),
+            )
         )
     if odoo_type == "selection" and merge_type in ("dropdown", "radio"):
         if selection is None:
-            raise TypeError("check_mapping needs the Odoo field's selection to check a %s field." % merge_type)
+            raise TypeError(
+                "check_mapping needs the Odoo field's selection to check a %s field."
+                % merge_type
+            )
         available = set(choices or [])
-        missing = [label for label in _selection_labels(selection) if label not in available]
+        missing = [
+            label for label in _selection_labels(selection) if label not in available
+        ]
         if missing:
             raise MappingError(
                 "The Mailchimp %s field has no choice for these options of the Odoo field: %s. "
                 "Add them as choices in Mailchimp (spelled exactly the same), or map the field "
-                "to a Text field." % (_merge_label(merge_type), ", ".join("'%s'" % m for m in missing))
+                "to a Text field."
+                % (_merge_label(merge_type), ", ".join("'%s'" % m for m in missing))
             )
     return directions
 
@@ -344,7 +381,8 @@ def _check_special(source_kind, merge_type):
         )
     raise MappingError(
         "The contact's %s name (taken from its Name) can only fill a Mailchimp Text field, "
-        "not a %s field." % ("first" if source_kind == "first_name" else "last", _merge_label(merge_type))
+        "not a %s field."
+        % ("first" if source_kind == "first_name" else "last", _merge_label(merge_type))
     )
 
 
@@ -368,7 +406,11 @@ def _birthday_fields(partner_fields):
         bare = name.removeprefix("x_")
         label = str(spec.get("string") or "").lower()
         if bare in _BIRTHDAY_NAMES or "birth" in bare or "birth" in label:
-            rank = _BIRTHDAY_NAMES.index(bare) if bare in _BIRTHDAY_NAMES else len(_BIRTHDAY_NAMES)
+            rank = (
+                _BIRTHDAY_NAMES.index(bare)
+                if bare in _BIRTHDAY_NAMES
+                else len(_BIRTHDAY_NAMES)
+            )
             found.append((spec["type"] != "date", rank, name))
     return [name for *_rank, name in sorted(found)]
 
@@ -418,13 +460,19 @@ def default_mappings(merge_fields, partner_fields):
             spec = partner_fields.get(odoo_field) or {}
             try:
                 check_mapping(
-                    source_kind, spec.get("type"), merge_type,
-                    selection=spec.get("selection") or [], choices=choices, target=spec.get("target"),
+                    source_kind,
+                    spec.get("type"),
+                    merge_type,
+                    selection=spec.get("selection") or [],
+                    choices=choices,
+                    target=spec.get("target"),
                 )
             except MappingError:
                 continue
             used.add((source_kind, odoo_field))
-            proposals.append({"merge_tag": tag, "source_kind": source_kind, "odoo_field": odoo_field})
+            proposals.append(
+                {"merge_tag": tag, "source_kind": source_kind, "odoo_field": odoo_field}
+            )
             break
     return proposals
 
@@ -442,7 +490,9 @@ def split_name(name):
 
 def join_name(first, last):
     """Inverse of split_name, tolerating a missing half."""
-    return " ".join(part for part in (str(first or "").strip(), str(last or "").strip()) if part)
+    return " ".join(
+        part for part in (str(first or "").strip(), str(last or "").strip()) if part
+    )
 
 
 def _words(text):
@@ -474,7 +524,7 @@ def split_name_like(name, hints=()):
             return text[: -len(tail) - 1], str(last)
         head = _words(first)
         if head and text.startswith(head + " "):
-            return str(first), text[len(head) + 1:]
+            return str(first), text[len(head) + 1 :]
     return split_name(text)
 
 
@@ -566,7 +616,9 @@ def address_from_mailchimp(value):
     parts there is no addr2 (as Mailchimp and the sandbox read them).
     """
     if isinstance(value, str):
-        parts = [part.strip() for part in re.split(r"\s{2,}", value.strip()) if part.strip()]
+        parts = [
+            part.strip() for part in re.split(r"\s{2,}", value.strip()) if part.strip()
+        ]
         if len(parts) >= 6:
             value = dict(zip(_ADDRESS_KEYS, parts))
         elif len(parts) >= 4:
@@ -604,7 +656,9 @@ def is_empty(value):
 
 
 def _date_pattern(merge_type, options):
-    fmt = str((options or {}).get("date_format") or DEFAULT_DATE_FORMATS[merge_type]).upper()
+    fmt = str(
+        (options or {}).get("date_format") or DEFAULT_DATE_FORMATS[merge_type]
+    ).upper()
     return fmt.replace("YYYY", "%Y").replace("MM", "%m").replace("DD", "%d"), fmt
 
 
@@ -657,7 +711,11 @@ def _format_date(value, merge_type, options):
     day = _as_date(value)
     pattern, _fmt = _date_pattern(merge_type, options)
     # strftime pads the year of early dates inconsistently across platforms
-    return pattern.replace("%Y", "%04d" % day.year).replace("%m", "%02d" % day.month).replace("%d", "%02d" % day.day)
+    return (
+        pattern.replace("%Y", "%04d" % day.year)
+        .replace("%m", "%02d" % day.month)
+        .replace("%d", "%02d" % day.day)
+    )
 
 
 def _as_number(value):
@@ -699,8 +757,14 @@ def _name_of(value):
 
 def _selection_pairs(selection):
     if selection is None:
-        raise TypeError("Converting a selection value needs the Odoo field's selection.")
-    return list(selection.items()) if isinstance(selection, dict) else [tuple(pair) for pair in selection]
+        raise TypeError(
+            "Converting a selection value needs the Odoo field's selection."
+        )
+    return (
+        list(selection.items())
+        if isinstance(selection, dict)
+        else [tuple(pair) for pair in selection]
+    )
 
 
 def _require(odoo_type, merge_type, pull):
@@ -708,7 +772,11 @@ def _require(odoo_type, merge_type, pull):
     if not (directions.can_pull if pull else directions.can_push):
         raise MappingError(
             "Values of an Odoo %s field are not %s a Mailchimp %s field."
-            % (_odoo_label(odoo_type), "read back from" if pull else "sent to", _merge_label(merge_type))
+            % (
+                _odoo_label(odoo_type),
+                "read back from" if pull else "sent to",
+                _merge_label(merge_type),
+            )
         )
 
 
@@ -728,8 +796,12 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     if is_empty(value):
         return ""
     if odoo_type == "address":
-        return address_parts(**{key: value.get(key) for key in (
-            "street", "street2", "city", "zip", "state", "country_code")})
+        return address_parts(
+            **{
+                key: value.get(key)
+                for key in ("street", "street2", "city", "zip", "state", "country_code")
+            }
+        )
     if merge_type == "number":
         return _as_number(value)
     if merge_type in ("date", "birthday"):
@@ -742,7 +814,8 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
         choices = (options or {}).get("choices") or []
         if merge_type in ("dropdown", "radio") and text not in choices:
             raise MergeValueError(
-                "'%s' is not one of the Mailchimp field's choices (%s)." % (text, ", ".join(choices))
+                "'%s' is not one of the Mailchimp field's choices (%s)."
+                % (text, ", ".join(choices))
             )
     elif odoo_type in ("integer", "float", "monetary"):
         text = str(_as_number(value))
@@ -753,7 +826,9 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     elif odoo_type == "many2one":
         text = _name_of(value)
     elif odoo_type == "many2many":
-        text = ", ".join(name for name in (_name_of(item).strip() for item in value) if name)
+        text = ", ".join(
+            name for name in (_name_of(item).strip() for item in value) if name
+        )
     else:
         text = str(value)
     return _check_text(text, merge_type)
@@ -765,7 +840,9 @@ def _check_text(text, merge_type):
         text = text.strip()
         _check_length(text, PHONE_MAX_LENGTH, "a Mailchimp Phone field")
         if len(re.sub(r"\D", "", text)) < 3:
-            raise MergeValueError("'%s' is not a phone number Mailchimp accepts." % text)
+            raise MergeValueError(
+                "'%s' is not a phone number Mailchimp accepts." % text
+            )
         return text
     if merge_type in ("url", "imageurl"):
         text = text.strip()
@@ -778,12 +855,15 @@ def _check_text(text, merge_type):
         if not _ZIP_RE.match(text):
             raise MergeValueError(
                 "'%s' is not a US ZIP code; Mailchimp's Zip Code field takes 12345 or 12345-6789 only. "
-                "Map postcodes to a Text field or send them in the Address field." % text
+                "Map postcodes to a Text field or send them in the Address field."
+                % text
             )
     return _check_length(text, MAILCHIMP_TEXT_LIMIT, "Mailchimp")
 
 
-def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None, size=None):
+def from_mailchimp(
+    value, odoo_type, merge_type, options=None, *, selection=None, size=None
+):
     """One merge value -> the value to write in Odoo (empty -> False).
 
     many2one gives the name to resolve (e.g. with name_search); "address"
@@ -808,7 +888,9 @@ def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None
         try:
             return dt.date.fromisoformat(str(value).strip()[:10])
         except ValueError:
-            raise MergeValueError("'%s' is not a date written YYYY-MM-DD." % value) from None
+            raise MergeValueError(
+                "'%s' is not a date written YYYY-MM-DD." % value
+            ) from None
     text = str(value).strip() if odoo_type == "many2one" else str(value)
     if odoo_type == "selection":
         pairs = _selection_pairs(selection)
@@ -819,7 +901,8 @@ def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None
             if key == text:
                 return key
         raise MergeValueError(
-            "'%s' matches no option of the Odoo field (%s)." % (text, ", ".join(str(label) for _k, label in pairs))
+            "'%s' matches no option of the Odoo field (%s)."
+            % (text, ", ".join(str(label) for _k, label in pairs))
         )
     if size:
         _check_length(text, size, "the Odoo field")
@@ -839,13 +922,20 @@ def normalize_mailchimp(value, merge_type, options=None):
         if merge_type == "number":
             return _as_number(value)
         if merge_type in ("date", "birthday"):
-            return _format_date(_parse_mailchimp_date(value, merge_type, options), merge_type, options)
+            return _format_date(
+                _parse_mailchimp_date(value, merge_type, options), merge_type, options
+            )
     except MergeValueError:
         return value
     if merge_type == "address":
         parts = address_from_mailchimp(value)
         return address_parts(
-            parts["street"], parts["street2"], parts["city"], parts["zip"], parts["state_name"], parts["country_code"]
+            parts["street"],
+            parts["street2"],
+            parts["city"],
+            parts["zip"],
+            parts["state_name"],
+            parts["country_code"],
         )
     return value
 
@@ -865,10 +955,18 @@ def value_to_send(merge_type, value, mailchimp_value):
         return None
     if merge_type != "address" or not isinstance(value, dict):
         return value
-    missing = [part for part in ("addr1", "city", "state", "zip") if not _clean(value.get(part))]
+    missing = [
+        part
+        for part in ("addr1", "city", "state", "zip")
+        if not _clean(value.get(part))
+    ]
     if not missing:
-        return {key: _clean(value.get(key)) if key != "country" else _clean(value.get(key)).upper()
-                for key in _ADDRESS_KEYS}
+        return {
+            key: _clean(value.get(key))
+            if key != "country"
+            else _clean(value.get(key)).upper()
+            for key in _ADDRESS_KEYS
+        }
     if is_empty(mailchimp_value):
         return None
     labels = {"addr1": "street", "city": "city", "state": "state", "zip": "zip"}
@@ -900,6 +998,10 @@ def canonical(value):
 def values_fingerprint(values):
     """A short stable hash of merge values, stored to tell cheaply whether anything changed."""
     payload = json.dumps(
-        canonical(dict(values or {})), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        canonical(dict(values or {})),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

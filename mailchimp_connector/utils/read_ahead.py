@@ -6,6 +6,7 @@ The iterator runs entirely in that one thread (it must not share anything
 with the caller that is not thread-safe: the Mailchimp client's session is
 fine as long as the caller makes no request of its own meanwhile).
 """
+
 import queue
 import threading
 

@@ -8,6 +8,7 @@
   status and email without resubscribing anyone (F16, F18).
 - ``first_second_to_read``: where the next incremental pull starts (F15, F31).
 """
+
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -16,7 +17,14 @@ from .merge_values import canonical, is_empty, normalize_email
 
 WINNERS = ("odoo", "mailchimp")
 DIRECTIONS = ("odoo2mailchimp", "mailchimp2odoo", "both")
-MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
+MEMBER_STATUSES = (
+    "subscribed",
+    "unsubscribed",
+    "cleaned",
+    "pending",
+    "transactional",
+    "archived",
+)
 
 
 # --------------------------------------------------------------------------- duplicates (F9)
@@ -28,7 +36,9 @@ def _create_key(contact):
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)  # Odoo stores naive UTC
+        value = value.astimezone(dt.timezone.utc).replace(
+            tzinfo=None
+        )  # Odoo stores naive UTC
     return (value is None, value or dt.datetime.min)
 
 
@@ -60,7 +70,9 @@ def pick_winners(contacts):
         ranked = sorted(groups[email], key=_rank)
         winner = winners[email] = ranked[0]
         for loser in ranked[1:]:
-            skipped.append((loser, "duplicate email: contact #%s is synced for it" % winner["id"]))
+            skipped.append(
+                (loser, "duplicate email: contact #%s is synced for it" % winner["id"])
+            )
     skipped.sort(key=lambda item: item[0]["id"])
     return winners, skipped
 
@@ -114,7 +126,9 @@ def combine(odoo_value, odoo_base, mailchimp_value):
     odoo_base = odoo_base if isinstance(odoo_base, dict) else {}
     mailchimp_value = mailchimp_value if isinstance(mailchimp_value, dict) else {}
     return {
-        key: part if canonical(part) != canonical(odoo_base.get(key)) else mailchimp_value.get(key, part)
+        key: part
+        if canonical(part) != canonical(odoo_base.get(key))
+        else mailchimp_value.get(key, part)
         for key, part in odoo_value.items()
     }
 
@@ -136,13 +150,24 @@ def legacy_odoo_base(synced, odoo_now):
             if now == "":
                 value = ""
             elif isinstance(now, dict) and isinstance(value, dict):
-                value = {key: "" if part == "" else value.get(key, "") for key, part in now.items()}
+                value = {
+                    key: "" if part == "" else value.get(key, "")
+                    for key, part in now.items()
+                }
         base[tag] = value
     return base
 
 
 def resolve_fields(
-    synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None, odoo_synced=None
+    synced,
+    odoo_now,
+    mailchimp_now,
+    winner,
+    direction,
+    *,
+    push_only=(),
+    tags=None,
+    odoo_synced=None,
 ):
     """Decide, tag by tag, what to push, what to pull and which tags were in conflict.
 
@@ -169,9 +194,13 @@ def resolve_fields(
     side that would have received it: a later change there is a conflict again.)
     """
     if winner not in WINNERS:
-        raise ValueError("winner must be one of %s, not %r." % (", ".join(WINNERS), winner))
+        raise ValueError(
+            "winner must be one of %s, not %r." % (", ".join(WINNERS), winner)
+        )
     if direction not in DIRECTIONS:
-        raise ValueError("direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction))
+        raise ValueError(
+            "direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction)
+        )
     synced = synced or {}
     shared = odoo_synced is None
     odoo_base = synced if shared else odoo_synced
@@ -205,7 +234,9 @@ def resolve_fields(
         can_push = direction != "mailchimp2odoo"
         can_pull = direction != "odoo2mailchimp" and tag not in push_only
         if source == "odoo" and can_push:
-            sent = combine(odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag))
+            sent = combine(
+                odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag)
+            )
             result.to_mailchimp[tag] = _out(sent)
             result.new_synced[tag] = odoo_value if shared else canonical(sent)
             _keep_odoo(result, shared, tag, odoo_value)
@@ -240,7 +271,9 @@ def push_changes(odoo_now, odoo_synced, synced, *, tags=None):
     for tag in odoo_now if tags is None else tags:
         value = canonical(odoo_now.get(tag))
         if _changed(value, tag, odoo_base):
-            changes[tag] = _out(combine(odoo_now.get(tag), odoo_base.get(tag), synced.get(tag)))
+            changes[tag] = _out(
+                combine(odoo_now.get(tag), odoo_base.get(tag), synced.get(tag))
+            )
     return changes
 
 
@@ -287,8 +320,10 @@ def push_blocked_reason(member_known_status):
     sync leaves it alone and reports it.
     """
     if member_known_status == "archived":
-        return ("archived in Mailchimp: the sync does not add it back, as that would subscribe it "
-                "again; restore it in Mailchimp to sync it")
+        return (
+            "archived in Mailchimp: the sync does not add it back, as that would subscribe it "
+            "again; restore it in Mailchimp to sync it"
+        )
     return None
 
 
@@ -309,8 +344,11 @@ def rename_blocked_reason(status):
     """The failed-record reason for an email change Mailchimp will not take, or None."""
     if can_rename(status):
         return None
-    return ("the email address changed in Odoo but Mailchimp only changes it for subscribed members "
-            "and this member is %s; change it in Mailchimp by hand" % (status or "not in the audience"))
+    return (
+        "the email address changed in Odoo but Mailchimp only changes it for subscribed members "
+        "and this member is %s; change it in Mailchimp by hand"
+        % (status or "not in the audience")
+    )
 
 
 # --------------------------------------------------------------------------- watermark (F15)
@@ -329,7 +367,9 @@ def _parse_timestamp(value):
 
 
 def _format_timestamp(moment):
-    return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return moment.isoformat(
+        timespec="microseconds" if moment.microsecond else "seconds"
+    )
 
 
 def mark_second(value):
@@ -349,7 +389,9 @@ def mark_text(second):
     return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))  # noqa: UP017
 
 
-def first_second_to_read(mark, highest_read, read_started, margin_seconds, complete=True):
+def first_second_to_read(
+    mark, highest_read, read_started, margin_seconds, complete=True
+):
     """Where the next member walk starts: the first second it must read (or None).
 
     ``mark`` is where this walk started (None: from the beginning),

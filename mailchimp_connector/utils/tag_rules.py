@@ -25,7 +25,10 @@ def find_tag(segments, name):
     """The static segment (tag) of ``segments`` named ``name``, ignoring case, or None."""
     key = tag_key(name)
     for segment in segments:
-        if segment.get("type", "static") == "static" and tag_key(segment.get("name")) == key:
+        if (
+            segment.get("type", "static") == "static"
+            and tag_key(segment.get("name")) == key
+        ):
             return segment
     return None
 

@@ -6,6 +6,7 @@ Internally every change gets a distinct microsecond tick so ordering by
 ``since_*`` filters compare at second granularity; whether a time equal to
 ``since`` is kept is one of the sandbox's behaviour switches (``since_bound``).
 """
+
 import re
 import threading
 import time

@@ -4,6 +4,7 @@
 Mailchimp caps ``count`` at 1000; asking for more is a 400, not a silent clamp,
 so a client that would rely on big pages finds out in tests.
 """
+
 from .constants import DEFAULT_COUNT, MAX_COUNT
 from .errors import field_errors
 
@@ -17,10 +18,17 @@ def int_param(query, name, default, minimum=0, maximum=None):
     except (TypeError, ValueError):
         raise field_errors([{"field": name, "message": f"{name} must be an integer."}])
     if value < minimum:
-        raise field_errors([{"field": name, "message": f"{name} must be {minimum} or greater."}])
+        raise field_errors(
+            [{"field": name, "message": f"{name} must be {minimum} or greater."}]
+        )
     if maximum is not None and value > maximum:
         raise field_errors(
-            [{"field": name, "message": f"{name} must be less than or equal to {maximum}."}]
+            [
+                {
+                    "field": name,
+                    "message": f"{name} must be less than or equal to {maximum}.",
+                }
+            ]
         )
     return value
 
@@ -42,7 +50,7 @@ def page_bounds(query):
 def paginate(items, query):
     """Slice a sequence for the request; returns (page, total_items)."""
     offset, count = page_bounds(query)
-    return items[offset:offset + count], len(items)
+    return items[offset : offset + count], len(items)
 
 
 def _split(spec):

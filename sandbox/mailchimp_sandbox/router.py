@@ -5,6 +5,7 @@
 executes each operation against these same routes, so batch results are
 exactly what the direct call would have answered.
 """
+
 import json
 import re
 
@@ -26,7 +27,7 @@ class Ctx:
         self.query = query
         self.body = body
         self.base_url = base_url
-        self.events = []          # webhook events produced by API writes (source "api")
+        self.events = []  # webhook events produced by API writes (source "api")
 
 
 class Result:
@@ -57,6 +58,7 @@ def match(method, path):
             continue
         if m == method:
             from urllib.parse import unquote
+
             return fn, {k: unquote(v) for k, v in found.groupdict().items()}, lock
         allowed.append(m)
     if allowed:
@@ -94,6 +96,7 @@ def dispatch(state, account, method, path, query, raw_body, base_url):
         return Result(exc.status, exc, headers=exc.headers)
     except Exception:  # noqa: BLE001  (a sandbox bug must still answer like Mailchimp: 500 problem)
         import traceback
+
         traceback.print_exc()
         err = E.internal_error()
         return Result(err.status, err)

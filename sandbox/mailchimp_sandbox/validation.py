@@ -6,6 +6,7 @@ anti-abuse check: local part exactly ``test``, ``fake`` or ``asdf``, or a
 domain ending ``.invalid``, ``.test`` or ``.example`` (so ``example.com``
 addresses stay valid).
 """
+
 import re
 from datetime import datetime
 
@@ -19,8 +20,17 @@ FAKE_LOCAL_PARTS = {"test", "fake", "asdf"}
 FAKE_SUFFIXES = (".invalid", ".test", ".example")
 
 MERGE_TYPES = (
-    "text", "number", "address", "phone", "date", "url",
-    "imageurl", "radio", "dropdown", "birthday", "zip",
+    "text",
+    "number",
+    "address",
+    "phone",
+    "date",
+    "url",
+    "imageurl",
+    "radio",
+    "dropdown",
+    "birthday",
+    "zip",
 )
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 ZIP_RE = re.compile(r"^\d{5}(?:-\d{4})?$")
@@ -32,7 +42,9 @@ def email_problem(email):
         return "Please provide a valid email address."
     local, _, domain = email.strip().lower().rpartition("@")
     if local in FAKE_LOCAL_PARTS or domain.endswith(FAKE_SUFFIXES):
-        return f"{email.strip()} looks fake or invalid, please enter a real email address."
+        return (
+            f"{email.strip()} looks fake or invalid, please enter a real email address."
+        )
     return None
 
 
@@ -77,10 +89,19 @@ def check_merge_value(field, value):
                 return value, "Please enter a complete address"
         if not isinstance(value, dict):
             return value, "Please enter a complete address"
-        missing = [k for k in ("addr1", "city", "state", "zip") if not str(value.get(k) or "").strip()]
+        missing = [
+            k
+            for k in ("addr1", "city", "state", "zip")
+            if not str(value.get(k) or "").strip()
+        ]
         if missing:
-            return value, "Please enter a complete address (missing: {})".format(", ".join(missing))
-        clean = {k: str(value.get(k) or "") for k in ("addr1", "addr2", "city", "state", "zip", "country")}
+            return value, "Please enter a complete address (missing: {})".format(
+                ", ".join(missing)
+            )
+        clean = {
+            k: str(value.get(k) or "")
+            for k in ("addr1", "addr2", "city", "state", "zip", "country")
+        }
         clean["country"] = clean["country"] or "US"
         return clean, None
     if isinstance(value, (dict, list)):
@@ -102,15 +123,21 @@ def check_merge_value(field, value):
         return value, None
     if mtype in ("radio", "dropdown"):
         if value not in (opts.get("choices") or []):
-            return value, "Please choose one of the available options: {}".format(", ".join(opts.get("choices") or []))
+            return value, "Please choose one of the available options: {}".format(
+                ", ".join(opts.get("choices") or [])
+            )
         return value, None
     if mtype == "date":
         if not _valid_date(value, opts.get("date_format") or "MM/DD/YYYY"):
-            return value, "Please enter the date in the format %s" % (opts.get("date_format") or "MM/DD/YYYY")
+            return value, "Please enter the date in the format %s" % (
+                opts.get("date_format") or "MM/DD/YYYY"
+            )
         return value, None
     if mtype == "birthday":
         if not _valid_date(value, opts.get("date_format") or "MM/DD", with_year=False):
-            return value, "Please enter the birthday in the format %s" % (opts.get("date_format") or "MM/DD")
+            return value, "Please enter the birthday in the format %s" % (
+                opts.get("date_format") or "MM/DD"
+            )
         return value, None
     if mtype in ("url", "imageurl"):
         if not URL_RE.match(value):
@@ -127,7 +154,9 @@ def check_merge_value(field, value):
     return value, None
 
 
-def validate_merge_fields(fields_by_tag, values, *, is_new, current=None, skip_required=False):
+def validate_merge_fields(
+    fields_by_tag, values, *, is_new, current=None, skip_required=False
+):
     """Check ``merge_fields`` from a request against the audience's fields.
 
     Unknown tags are ignored (Mailchimp drops them silently).  A required field
@@ -136,7 +165,12 @@ def validate_merge_fields(fields_by_tag, values, *, is_new, current=None, skip_r
     """
     values = values or {}
     if not isinstance(values, dict):
-        return {}, [{"field": "merge_fields", "message": "Data did not match any of the schemas described in anyOf."}]
+        return {}, [
+            {
+                "field": "merge_fields",
+                "message": "Data did not match any of the schemas described in anyOf.",
+            }
+        ]
     clean, errors = {}, []
     for tag, value in values.items():
         field = fields_by_tag.get(tag)

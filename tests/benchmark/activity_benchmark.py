@@ -25,6 +25,7 @@ keep it), an ``odoo shell`` script:
 4. runs it a second time (nothing new: how long a rerun that finds everything
    stored takes).
 """
+
 import argparse
 import json
 import os
@@ -206,12 +207,23 @@ def main():
     parser.add_argument("--clicks", type=float, default=2.0, help="clicks per member")
     parser.add_argument("--db", default="mailchimp_activity_benchmark")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--connections", type=int, default=0,
-                        help="report pages read at once (default: the addon's ACTIVITY_CONNECTIONS)")
-    parser.add_argument("--writers", type=int, default=0,
-                        help="pages written at once (default: the addon's ACTIVITY_WRITERS)")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="cProfile the first pull and write its stats to FILE")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="report pages read at once (default: the addon's ACTIVITY_CONNECTIONS)",
+    )
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=0,
+        help="pages written at once (default: the addon's ACTIVITY_WRITERS)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile the first pull and write its stats to FILE",
+    )
     parser.add_argument("--odoo-args", default=os.environ.get("ODOO_TEST_ARGS", ""))
     args = parser.parse_args()
     odoo = shutil.which("odoo")
@@ -221,20 +233,43 @@ def main():
     common = [f"--addons-path={odoo_addons_path()}", "-d", args.db, *extra]
     base = [odoo, *common]
     db_args = [a for a in extra if a.startswith("--db")]
-    subprocess.call([odoo, "db", *db_args, "drop", args.db], stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
+    subprocess.call(
+        [odoo, "db", *db_args, "drop", args.db],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port = free_port()
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "sandbox")),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mailchimp_sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "sandbox")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(url + "/_sandbox/health")
         print(f"installing {ADDON} in {args.db} ...", flush=True)
-        subprocess.run([*base, "-i", ADDON, "--stop-after-init", "--no-http",
-                        "--without-demo=all", "--log-level=warn"], check=True)
+        subprocess.run(
+            [
+                *base,
+                "-i",
+                ADDON,
+                "--stop-after-init",
+                "--no-http",
+                "--without-demo=all",
+                "--log-level=warn",
+            ],
+            check=True,
+        )
         params = (
             f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = {DEFAULT_API_KEY!r}\n"
             f"N = {args.contacts}\nOPENS = {args.opens}\nCLICKS = {args.clicks}\n"
@@ -244,24 +279,37 @@ def main():
         )
         print(f"benchmark: {args.contacts:,} contacts ...", flush=True)
         result = subprocess.run(
-            [odoo, "shell", *common, "--no-http", "--log-level=warn"], input=params + SHELL,
-            capture_output=True, text=True,
+            [odoo, "shell", *common, "--no-http", "--log-level=warn"],
+            input=params + SHELL,
+            capture_output=True,
+            text=True,
         )
-        figures = [json.loads(line[len(MARK):]) for line in result.stdout.splitlines()
-                   if line.startswith(MARK)]
+        figures = [
+            json.loads(line[len(MARK) :])
+            for line in result.stdout.splitlines()
+            if line.startswith(MARK)
+        ]
         if len(figures) < 4:
             print(result.stdout[-4000:], result.stderr[-4000:])
         if args.profile:
-            print("\n".join(line for line in result.stdout.splitlines()
-                            if not line.startswith(MARK))[-6000:])
+            print(
+                "\n".join(
+                    line
+                    for line in result.stdout.splitlines()
+                    if not line.startswith(MARK)
+                )[-6000:]
+            )
         for figure in figures:
             print(json.dumps(figure))
     finally:
         sandbox.terminate()
         sandbox.wait(10)
         if not args.keep:
-            subprocess.call([odoo, "db", *db_args, "drop", args.db], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+            subprocess.call(
+                [odoo, "db", *db_args, "drop", args.db],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
 
 if __name__ == "__main__":

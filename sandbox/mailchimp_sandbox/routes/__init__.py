@@ -1,4 +1,5 @@
 """API handlers, one module per resource family; importing registers routes."""
+
 from . import (  # noqa: F401
     batches,
     campaigns,
