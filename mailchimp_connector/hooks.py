@@ -16,7 +16,7 @@ def uninstall_hook(env):
     )
     try:
         left = pairings._webhook_unregister()
-    except Exception:  # noqa: BLE001 - a Mailchimp problem must not block the uninstall
+    except Exception:  # a Mailchimp problem must not block the uninstall
         _logger.exception("Mailchimp webhooks could not be removed on uninstall")
         return
     for message in left:

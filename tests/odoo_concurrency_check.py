@@ -29,6 +29,7 @@ import json
 import subprocess
 
 import requests
+
 from odoo_crash_check import ROOT, pairing_setup, sandbox_process
 
 MEMBERS = 2500  # three pages of Mailchimp members

@@ -7,13 +7,13 @@ chunks, kills it, reruns it and compares both sides.
 """
 
 import json
-from contextlib import contextmanager
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests

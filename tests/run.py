@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_activity_check import run_activity_check  # noqa: E402
-from odoo_concurrency_check import run_concurrency_check  # noqa: E402
-from odoo_crash_check import run_crash_check  # noqa: E402
+from odoo_activity_check import run_activity_check
+from odoo_concurrency_check import run_concurrency_check
+from odoo_crash_check import run_crash_check
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
@@ -240,7 +240,7 @@ def run_odoo_tests():
         crash_checks = run_crash_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
         )
-    except Exception as error:  # noqa: BLE001 - reported as a failed check
+    except Exception as error:  # reported as a failed check
         crash_checks = [(f"crash check could not run: {error}", False)]
     for name, ok in crash_checks:
         print(f"crash check: {'ok' if ok else 'FAILED'} {name}")
@@ -256,7 +256,7 @@ def run_odoo_tests():
         concurrency_checks = run_concurrency_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
         )
-    except Exception as error:  # noqa: BLE001 - reported as a failed check
+    except Exception as error:  # reported as a failed check
         concurrency_checks = [(f"concurrency check could not run: {error}", False)]
     for name, ok in concurrency_checks:
         print(f"concurrency check: {'ok' if ok else 'FAILED'} {name}")
@@ -272,7 +272,7 @@ def run_odoo_tests():
         activity_checks = run_activity_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
         )
-    except Exception as error:  # noqa: BLE001 - reported as a failed check
+    except Exception as error:  # reported as a failed check
         activity_checks = [(f"activity check could not run: {error}", False)]
     for name, ok in activity_checks:
         print(f"activity check: {'ok' if ok else 'FAILED'} {name}")

@@ -3,8 +3,8 @@
 import time
 
 import pytest
-from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
+from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 from mailchimp_utils import batch_jobs
 from mailchimp_utils.mailchimp_client import MailchimpClient
 from mailchimp_utils.mailchimp_keys import subscriber_hash

@@ -60,7 +60,7 @@ RECORD = os.environ.get("MAILCHIMP_RECORD", "").strip().lower()
 
 
 def _email(local, domain=EMAIL_DOMAIN):
-    return "cassette.%s@%s" % (local, domain)
+    return f"cassette.{local}@{domain}"
 
 
 class _Target:
@@ -80,15 +80,15 @@ def _target(request):
         or EMAIL_DOMAIN
     )
     if RECORD == "sandbox":
-        from mailchimp_sandbox import DEFAULT_API_KEY  # noqa: PLC0415 (only needed when recording)
+        from mailchimp_sandbox import DEFAULT_API_KEY  # only needed when recording
 
         sandbox = request.getfixturevalue("sandbox")
         return _Target(DEFAULT_API_KEY, sandbox.api_url("us1"), domain)
     api_key = os.environ.get("MAILCHIMP_API_KEY", "").strip()
     if RECORD not in ("1", "true", "yes") or not api_key:
         pytest.fail(
-            "MAILCHIMP_RECORD=%r: use MAILCHIMP_RECORD=sandbox, or MAILCHIMP_RECORD=1 together "
-            "with MAILCHIMP_API_KEY." % RECORD
+            f"MAILCHIMP_RECORD={RECORD!r}: use MAILCHIMP_RECORD=sandbox, or MAILCHIMP_RECORD=1 together "
+            "with MAILCHIMP_API_KEY."
         )
     return _Target(
         api_key, None, domain
@@ -106,7 +106,7 @@ class _Scrubber:
 
     def __init__(self, client, target):
         parts = urlsplit(client.base_url)
-        origin = "%s://%s" % (parts.scheme, parts.netloc)
+        origin = f"{parts.scheme}://{parts.netloc}"
         pairs = [
             (client.base_url, CANONICAL_BASE),
             (origin, "https://" + CANONICAL_HOST),
@@ -187,14 +187,13 @@ class Harness:
 @pytest.fixture()
 def mc(request):
     target = _target(request)
-    path = CASSETTES / ("%s.yaml" % request.node.name)
+    path = CASSETTES / f"{request.node.name}.yaml"
     if RECORD:
         CASSETTES.mkdir(exist_ok=True)
         path.unlink(missing_ok=True)
     elif not path.exists():
         pytest.fail(
-            "Cassette %s is missing: record it with MAILCHIMP_RECORD=sandbox (module docstring)."
-            % path.name
+            f"Cassette {path.name} is missing: record it with MAILCHIMP_RECORD=sandbox (module docstring)."
         )
     probe = MailchimpClient(target.api_key, base_url=target.base_url)
     scrubber = _Scrubber(probe, target)
@@ -246,7 +245,9 @@ def test_list_audiences(mc):
 def test_read_merge_fields(mc):
     audience = mc.audience()
     fields = list(
-        mc.client.paginate("/lists/%s/merge-fields" % audience["id"], "merge_fields")
+        mc.client.paginate(
+            "/lists/{}/merge-fields".format(audience["id"]), "merge_fields"
+        )
     )
     by_tag = {f["tag"]: f for f in fields}
     assert {"FNAME", "LNAME"} <= set(by_tag)
@@ -257,7 +258,7 @@ def test_read_merge_fields(mc):
 def test_upsert_and_read_back_member(mc):
     audience = mc.audience()
     email = mc.email("upsert")
-    path = "/lists/%s/members/%s" % (audience["id"], subscriber_hash(email))
+    path = "/lists/{}/members/{}".format(audience["id"], subscriber_hash(email))
     written = mc.client.put(
         path,
         json={
@@ -278,7 +279,9 @@ def test_upsert_and_read_back_member(mc):
 
 def test_missing_member_is_not_found(mc):
     audience = mc.audience()
-    path = "/lists/%s/members/%s" % (audience["id"], subscriber_hash(mc.email("never")))
+    path = "/lists/{}/members/{}".format(
+        audience["id"], subscriber_hash(mc.email("never"))
+    )
     with pytest.raises(errors.MailchimpNotFoundError) as info:
         mc.client.get(path)
     error = info.value
@@ -347,4 +350,4 @@ def test_cassettes_hold_no_secret():
         assert "uri: https://mailchimp.invalid/3.0/" in text, name
         lowered = text.lower()
         for secret in forbidden:
-            assert secret.lower() not in lowered, "%s contains %r" % (name, secret)
+            assert secret.lower() not in lowered, f"{name} contains {secret!r}"

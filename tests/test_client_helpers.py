@@ -26,7 +26,7 @@ KEY = "0123456789abcdef0123456789abcdef-us6"
     ("key", "dc"),
     [
         (KEY, "us6"),
-        ("  %s\n" % KEY, "us6"),
+        (f"  {KEY}\n", "us6"),
         ("ABCDEF0123456789abcdef0123456789-us21", "us21"),
     ],
 )
@@ -69,7 +69,7 @@ def test_malformed_keys_raise_a_config_error_that_hides_the_key(key, reason):
 
 
 def test_redact_hides_the_key_and_its_hex_part():
-    text = "key=%s hex=%s other=keep" % (KEY, KEY[:32])
+    text = f"key={KEY} hex={KEY[:32]} other=keep"
     assert redact(text, KEY) == "key=*** hex=*** other=keep"
     assert redact(text, None, "") == text
     assert redact(None, KEY) is None

@@ -42,13 +42,13 @@ def problem(status, title, detail="", **extra):
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": "inst-%s" % status,
+        "instance": f"inst-{status}",
     }
     body.update(extra)
     return reply(
         status,
         body,
-        {"Content-Type": "application/problem+json", "X-Request-Id": "req-%s" % status},
+        {"Content-Type": "application/problem+json", "X-Request-Id": f"req-{status}"},
     )
 
 
@@ -82,7 +82,7 @@ class ScriptedAdapter(BaseAdapter):
     ):
         self.requests.append(request)
         self.timeouts.append(timeout)
-        assert self.script, "unexpected request %s %s" % (request.method, request.url)
+        assert self.script, f"unexpected request {request.method} {request.url}"
         item = self.script.pop(0)
         if isinstance(item, BaseException):
             raise item
@@ -94,7 +94,7 @@ class ScriptedAdapter(BaseAdapter):
         )
         body = item["body"]
         headers = dict(item["headers"])
-        if isinstance(body, (dict, list)):
+        if isinstance(body, dict | list):
             body = json.dumps(body)
             headers.setdefault("Content-Type", "application/json")
         if isinstance(body, str):
@@ -555,7 +555,7 @@ def test_unretryable_request_exception_is_raised_once(make_client):
     ],
 )
 def test_problem_json_maps_to_typed_exception(make_client, status, title, expected):
-    client, _, _ = make_client([problem(status, title, "Details for %s." % title)])
+    client, _, _ = make_client([problem(status, title, f"Details for {title}.")])
     with pytest.raises(expected) as info:
         client.put("/lists/L1/members/h", json={"email_address": "a@example.com"})
     error = info.value
@@ -563,13 +563,13 @@ def test_problem_json_maps_to_typed_exception(make_client, status, title, expect
     assert (error.status, error.title, error.detail) == (
         status,
         title,
-        "Details for %s." % title,
+        f"Details for {title}.",
     )
-    assert error.instance == "inst-%s" % status
-    assert error.request_id == "req-%s" % status
+    assert error.instance == f"inst-{status}"
+    assert error.request_id == f"req-{status}"
     assert error.error_type == "https://mailchimp.com/developer/marketing/docs/errors/"
     assert (error.method, error.path) == ("PUT", "/3.0/lists/L1/members/h")
-    assert "Details for %s." % title in error.user_message()
+    assert f"Details for {title}." in error.user_message()
 
 
 def test_invalid_resource_carries_field_errors(make_client):
@@ -654,8 +654,8 @@ def test_key_never_in_exception_text_even_if_echoed(make_client):
             problem(
                 401,
                 "API Key Invalid",
-                "Key %s is invalid" % KEY,
-                errors=[{"field": "apikey", "message": "bad %s" % KEY[:32]}],
+                f"Key {KEY} is invalid",
+                errors=[{"field": "apikey", "message": f"bad {KEY[:32]}"}],
             )
         ]
     )
@@ -678,7 +678,7 @@ def test_key_never_in_exception_text_even_if_echoed(make_client):
 
 def test_key_never_in_network_error_text(make_client):
     client, _, _ = make_client(
-        [requests.ConnectionError("proxy said %s" % KEY)] * 6, max_retries=5
+        [requests.ConnectionError(f"proxy said {KEY}")] * 6, max_retries=5
     )
     with pytest.raises(errors.MailchimpNetworkError) as info:
         client.get("/ping")
@@ -816,7 +816,7 @@ def _batch_reply(request_members, bad=()):
             "errors": [
                 {
                     "email_address": email,
-                    "error": "%s looks fake or invalid" % email,
+                    "error": f"{email} looks fake or invalid",
                     "error_code": "ERROR_GENERIC",
                     "field": "email_address",
                     "field_message": "invalid",
@@ -1047,8 +1047,7 @@ def test_batch_results_errors(make_client):
 
 def test_batch_results_network_error_hides_the_signed_link(make_client):
     failure = requests.ConnectionError(
-        "Max retries exceeded with url: /abc-response.tar.gz?%s"
-        % urlsplit(RESULTS_URL).query
+        f"Max retries exceeded with url: /abc-response.tar.gz?{urlsplit(RESULTS_URL).query}"
     )
     client, adapter, _ = make_client([failure] * 3, max_retries=2)
     with pytest.raises(errors.MailchimpNetworkError) as info:

@@ -15,7 +15,6 @@ from mailchimp_utils.consent import (
     resolve_permissions,
 )
 
-
 # --------------------------------------------------------------------------- Odoo opt-outs
 ALL_STATUSES = [
     "subscribed",

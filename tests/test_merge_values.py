@@ -860,7 +860,7 @@ def test_address_from_dict_with_missing_keys():
 )
 def test_address_from_legacy_string(legacy, expected):
     keys = ("street", "street2", "city", "zip", "state_name", "country_code")
-    assert address_from_mailchimp(legacy) == dict(zip(keys, expected))
+    assert address_from_mailchimp(legacy) == dict(zip(keys, expected, strict=True))
 
 
 def test_address_round_trip():

@@ -3,6 +3,7 @@
 import base64
 
 import requests
+
 from mailchimp_sandbox import DEFAULT_ACCOUNT_NAME, DEFAULT_API_KEY, DEFAULT_LIST_ID
 
 AUTH = ("anystring", DEFAULT_API_KEY)

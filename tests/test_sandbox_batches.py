@@ -6,6 +6,7 @@ import tarfile
 import time
 
 import requests
+
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
 AUTH = ("anystring", DEFAULT_API_KEY)

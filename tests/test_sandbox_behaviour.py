@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
 AUTH = ("anystring", DEFAULT_API_KEY)
 ROOT = Path(__file__).resolve().parent.parent
 US = 1_000_000
 # 2030-01-01T10:00:00Z in microsecond ticks, and its rendering
-T0 = int(datetime(2030, 1, 1, 10, tzinfo=timezone.utc).timestamp()) * US  # noqa: UP017
+T0 = int(datetime(2030, 1, 1, 10, tzinfo=timezone.utc).timestamp()) * US
 T0_ISO = "2030-01-01T10:00:00+00:00"
 DEFAULTS = {
     "since": "exclusive",

@@ -1,6 +1,7 @@
 """Sandbox: GDPR marketing permissions of audiences and members (sandbox/mailchimp_sandbox/consent.py)."""
 
 import requests
+
 from mailchimp_sandbox import DEFAULT_LIST_ID, subscriber_hash
 
 M = f"/lists/{DEFAULT_LIST_ID}/members"
@@ -180,7 +181,8 @@ def test_control_route_keeps_texts_once(sandbox):
 
 def test_permission_writes_and_members_conform_to_the_spec(sandbox):
     # the spec checker of test_sandbox_spec: request bodies and 2xx answers
-    from test_sandbox_spec import SpecClient, spec as spec_fixture
+    from test_sandbox_spec import SpecClient
+    from test_sandbox_spec import spec as spec_fixture
 
     client = SpecClient(spec_fixture.__wrapped__(), sandbox)
     ids = add_permissions(sandbox, "Email", "Direct Mail")

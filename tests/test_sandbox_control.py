@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
 AUTH = ("anystring", DEFAULT_API_KEY)
@@ -62,7 +63,7 @@ def test_reset_restores_defaults(sandbox):
     r = requests.post(sandbox.url + "/_sandbox/reset")
     assert r.status_code == 200
     lists = requests.get(f"{api}/lists", auth=AUTH).json()
-    assert [l["id"] for l in lists["lists"]] == [DEFAULT_LIST_ID]
+    assert [audience["id"] for audience in lists["lists"]] == [DEFAULT_LIST_ID]
     assert lists["lists"][0]["stats"]["total_contacts"] == 0
     assert (
         requests.get(f"{api}/lists/{DEFAULT_LIST_ID}/merge-fields", auth=AUTH).json()[
@@ -94,7 +95,7 @@ def test_account_with_default_list_and_isolation(sandbox):
     assert len(acct["lists"]) == 1 and "api_key_last4" in acct
     api = sandbox.api_url("us3")
     lists = requests.get(f"{api}/lists", auth=("x", key)).json()
-    assert [l["id"] for l in lists["lists"]] == acct["lists"]
+    assert [audience["id"] for audience in lists["lists"]] == acct["lists"]
     assert lists["lists"][0]["name"] == "Newsletter"
     r = requests.post(sandbox.url + "/_sandbox/accounts", json={"api_key": "short-us1"})
     assert r.status_code == 400

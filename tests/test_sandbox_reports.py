@@ -4,6 +4,7 @@ import time
 
 import pytest
 import requests
+
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
 AUTH = ("anystring", DEFAULT_API_KEY)

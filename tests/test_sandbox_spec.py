@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import requests
+
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
+
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
 AUTH = ("anystring", DEFAULT_API_KEY)

@@ -206,7 +206,7 @@ class MailchimpPairing(models.Model):
             try:
                 pairing._segment_domain()
                 self.env["res.partner"].search_count(pairing._segment_domain(), limit=1)
-            except Exception as error:  # noqa: BLE001 - any bad domain is the admin's to fix
+            except Exception as error:  # any bad domain is the admin's to fix
                 raise ValidationError(
                     self.env._("The Odoo segment is not a valid domain: %s", error)
                 ) from None
@@ -227,7 +227,7 @@ class MailchimpPairing(models.Model):
         self.env["mailchimp.pairing.cursor"].sudo().create(
             [
                 dict(state, pairing_id=pairing.id)
-                for pairing, state in zip(pairings, states)
+                for pairing, state in zip(pairings, states, strict=True)
             ]
         )
         return pairings
@@ -237,8 +237,8 @@ class MailchimpPairing(models.Model):
         if moved:
             # a run writing here would fight the form's saves again (issue 10)
             raise ValueError(
-                "%s: a sync's run state is written through pairing._sync_cursor(), "
-                "never on mailchimp.pairing" % ", ".join(sorted(moved))
+                "{}: a sync's run state is written through pairing._sync_cursor(), "
+                "never on mailchimp.pairing".format(", ".join(sorted(moved)))
             )
         return super().write(vals)
 
@@ -546,7 +546,7 @@ class MailchimpPairing(models.Model):
                     attempt,
                     CONCURRENT_TRIES,
                 )
-                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 (jitter)
+                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # jitter
         _logger.warning(
             "Mailchimp sync %s: gave up writing after %d tries",
             self.ids,

@@ -296,7 +296,7 @@ class MailchimpPairing(models.Model):
         try:
             with self.env.cr.savepoint():
                 run._pull_page([mc_member], maps)
-        except Exception:  # noqa: BLE001 - a bug here must not lose the change
+        except Exception:  # a bug here must not lose the change
             _logger.exception(
                 "Mailchimp sync %s: webhook delivery not applied", self.id
             )

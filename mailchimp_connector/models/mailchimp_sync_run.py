@@ -3,10 +3,10 @@ import json
 import logging
 import time
 from collections import Counter
-from types import SimpleNamespace
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import timedelta
+from types import SimpleNamespace
 
 import psycopg2
 
@@ -15,7 +15,6 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import split_every
 
-from ..utils import mailchimp_errors as mc_errors
 from ..utils import (
     batch_jobs,
     consent,
@@ -24,6 +23,7 @@ from ..utils import (
     schedule_rules,
     sync_rules,
 )
+from ..utils import mailchimp_errors as mc_errors
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -178,7 +178,7 @@ class MailchimpSyncRun(models.Model):
             self.pairing_id._rollback()
             self._count_requests(client)
             self._fail(error)
-        except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
+        except Exception as error:  # one sync's bug must not stop the others
             # a bug, not Mailchimp: end the run with the reason rather than crash the
             # cron pass (and every other pairing with it) again and again
             _logger.exception(
@@ -938,7 +938,7 @@ class MailchimpSyncRun(models.Model):
         member_vals = []
         # Odoo's base: the new contacts as Odoo shows them, read and computed once for all
         partners.fetch(maps.partner_fields() + ["write_date"])
-        for partner, (common, synced) in zip(partners, kept):
+        for partner, (common, synced) in zip(partners, kept, strict=True):
             odoo_synced, _errors = maps.mailchimp_values_checked(partner, [synced])
             member_vals.append(
                 self._new_member(

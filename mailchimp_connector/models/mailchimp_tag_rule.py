@@ -82,7 +82,7 @@ class MailchimpTagRule(models.Model):
         for rule in self:
             try:
                 self.env["res.partner"].search_count(rule._partner_domain(), limit=1)
-            except Exception as error:  # noqa: BLE001 - any bad domain is the admin's to fix
+            except Exception as error:  # any bad domain is the admin's to fix
                 raise ValidationError(
                     self.env._(
                         "The contacts of tag %(tag)s are not a valid domain: %(error)s",

@@ -10,8 +10,8 @@ from odoo.tests import HttpCase, tagged
 
 from ..models.mail_blacklist import MailBlacklist
 from . import test_mailchimp_webhook
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 _logger = logging.getLogger(__name__)
 

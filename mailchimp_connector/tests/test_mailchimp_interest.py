@@ -5,8 +5,8 @@ Odoo values mapped to them and sent with the member upserts, only when changed."
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 
 class InterestCase(SyncRulesCase):

@@ -14,9 +14,9 @@ from ..models.mailchimp_sync_run import MailchimpSyncRun
 from ..models.mailchimp_sync_run_consent import MailchimpSyncRun as ConsentRun
 from ..utils import batch_jobs
 from . import test_mailchimp_webhook
+from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 from .test_mailchimp_consent import ConsentCase
 from .test_mailchimp_sync_faults import batch_subscribe_calls
-from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 
 _logger = logging.getLogger(__name__)
 

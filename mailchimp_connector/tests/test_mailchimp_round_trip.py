@@ -9,8 +9,8 @@ from unittest.mock import patch
 from odoo import Command
 from odoo.tests import tagged
 
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 COMPANIES = ["Acme GmbH", "Société Générale", "株式会社 山田商事", "Müller & Söhne KG"]
 # multi-word last names, accents, non-Latin scripts, a first name only

@@ -9,8 +9,8 @@ from unittest.mock import patch
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 
 @tagged("post_install", "-at_install")

@@ -483,7 +483,11 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         pairing.sync_requested = False
         tried = []
         Pairing = self.registry["mailchimp.pairing"]
-        busy = lambda self: tried.append(self.id) and False  # noqa: E731
+
+        def busy(self):
+            tried.append(self.id)
+            return False
+
         with patch.object(Pairing, "_webhook_try_lock", busy):
             self.assertEqual(
                 self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200

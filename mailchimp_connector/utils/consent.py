@@ -102,8 +102,9 @@ def new_member_opt_out(opted_out, policy):
         return "subscribe"
     if policy not in NEW_OPT_OUT_POLICIES:
         raise ValueError(
-            "policy must be one of %s, not %r."
-            % (", ".join(NEW_OPT_OUT_POLICIES), policy)
+            "policy must be one of {}, not {!r}.".format(
+                ", ".join(NEW_OPT_OUT_POLICIES), policy
+            )
         )
     return policy
 

@@ -57,8 +57,9 @@ def batch_operation(method, path, params=None, body=None, operation_id=None):
     method = str(method or "").upper()
     if method not in BATCH_METHODS:
         raise ValueError(
-            "Batch operation method must be one of %s, not %r."
-            % (", ".join(BATCH_METHODS), method)
+            "Batch operation method must be one of {}, not {!r}.".format(
+                ", ".join(BATCH_METHODS), method
+            )
         )
     if not path:
         raise ValueError("Batch operation needs a path.")
@@ -78,7 +79,7 @@ def query_param_value(value):
     """Mailchimp wants lower-case booleans and comma-separated lists in query strings."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (list, tuple, set)):
+    if isinstance(value, list | tuple | set):
         return ",".join(str(item) for item in value)
     return value
 

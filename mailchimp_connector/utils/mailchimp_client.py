@@ -123,7 +123,7 @@ class MailchimpClient:
         self.user_agent = user_agent
         self.sleep = time.sleep
         self.clock = time.monotonic
-        self.random = random.Random()  # noqa: S311 (jitter, not cryptography)
+        self.random = random.Random()  # jitter, not cryptography
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -142,7 +142,7 @@ class MailchimpClient:
         self._count_lock = threading.Lock()
 
     def __repr__(self):
-        return "<MailchimpClient dc=%s base_url=%s>" % (self.dc, self.base_url)
+        return f"<MailchimpClient dc={self.dc} base_url={self.base_url}>"
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -411,7 +411,7 @@ class MailchimpClient:
             ):
                 if not item_key[1]:
                     raise MailchimpError(
-                        "Mailchimp listed an item without %s; cannot page by it." % key,
+                        f"Mailchimp listed an item without {key}; cannot page by it.",
                         path=path,
                     )
                 second = _epoch_second(item_key[1])
@@ -423,8 +423,7 @@ class MailchimpClient:
                     continue
                 if newest is not None and second < newest:
                     raise MailchimpError(
-                        "Mailchimp listed items out of %s order; cannot page by it."
-                        % key,
+                        f"Mailchimp listed items out of {key} order; cannot page by it.",
                         path=path,
                     )
                 if second != newest:
@@ -463,7 +462,7 @@ class MailchimpClient:
             try:
                 # With update_existing the call is an upsert, so re-sending it is safe.
                 response = self.post(
-                    "/lists/%s" % list_id,
+                    f"/lists/{list_id}",
                     json=body,
                     params=params,
                     idempotent=update_existing,
@@ -497,7 +496,7 @@ class MailchimpClient:
 
     def get_batch(self, batch_id):
         """``GET /batches/{id}``: status, counters and ``response_body_url``."""
-        return self.get("/batches/%s" % batch_id)
+        return self.get(f"/batches/{batch_id}")
 
     def wait_for_batch(
         self, batch_id, poll_interval=2, timeout=600, max_poll_interval=None
@@ -517,8 +516,7 @@ class MailchimpClient:
                 return batch
             if self.clock() - started + poll_interval > timeout:
                 error = MailchimpTimeoutError(
-                    "Batch %s is still %s after %ss (%s of %s operations finished)."
-                    % (
+                    "Batch {} is still {} after {}s ({} of {} operations finished).".format(
                         batch_id,
                         status,
                         timeout,
@@ -526,7 +524,7 @@ class MailchimpClient:
                         batch.get("total_operations"),
                     ),
                     method="GET",
-                    path="/batches/%s" % batch_id,
+                    path=f"/batches/{batch_id}",
                 )
                 error.batch = batch
                 raise error
@@ -552,13 +550,14 @@ class MailchimpClient:
         url = batch.get("response_body_url")
         if not url:
             raise MailchimpError(
-                "Batch %s has no results to download yet (status %s)."
-                % (batch.get("id"), batch.get("status"))
+                "Batch {} has no results to download yet (status {}).".format(
+                    batch.get("id"), batch.get("status")
+                )
             )
         response, attempts = self._send(
             "GET",
             url,
-            "batch %s results" % batch.get("id"),
+            "batch {} results".format(batch.get("id")),
             headers={"User-Agent": self.user_agent},
             auth=_NoAuth(),
             idempotent=True,
@@ -568,8 +567,8 @@ class MailchimpClient:
                 MailchimpServerError if response.status_code >= 500 else MailchimpError
             )
             raise error_class(
-                "Could not download the results of batch %s; the link may have expired, read the "
-                "batch again to get a fresh one." % batch.get("id"),
+                "Could not download the results of batch {}; the link may have expired, read the "
+                "batch again to get a fresh one.".format(batch.get("id")),
                 status=response.status_code,
                 attempts=attempts,
             )
@@ -587,8 +586,8 @@ class MailchimpClient:
             or parts.fragment
         ):
             raise MailchimpConfigError(
-                "The Mailchimp API address %r is not a valid http(s) URL such as "
-                "https://us6.api.mailchimp.com/3.0." % self._redact(url)
+                f"The Mailchimp API address {self._redact(url)!r} is not a valid http(s) URL such as "
+                "https://us6.api.mailchimp.com/3.0."
             )
         return url.rstrip("/")
 
@@ -597,11 +596,10 @@ class MailchimpClient:
             # Absolute links (e.g. `_links.href`) are only followed on the API's own host.
             if path != self.base_url and not path.startswith(self.base_url + "/"):
                 raise ValueError(
-                    "Refusing to send the Mailchimp credentials outside %s."
-                    % self.base_url
+                    f"Refusing to send the Mailchimp credentials outside {self.base_url}."
                 )
             return path
-        return "%s/%s" % (self.base_url, str(path).lstrip("/"))
+        return "{}/{}".format(self.base_url, str(path).lstrip("/"))
 
     def _redact(self, text):
         return redact(text, *self._secrets)
@@ -644,7 +642,7 @@ class MailchimpClient:
             except requests.RequestException as exc:
                 error_class, may_have_arrived = _classify_exception(exc)
                 reason = type(exc).__name__
-                detail = self._redact("%s: %s" % (reason, exc))
+                detail = self._redact(f"{reason}: {exc}")
                 query = urlsplit(url).query
                 if (
                     query
@@ -669,7 +667,7 @@ class MailchimpClient:
                     )
                     detail += (
                         " The request may have reached Mailchimp, so it was not sent again"
-                        " (%s is not idempotent)." % method
+                        f" ({method} is not idempotent)."
                     )
                     raise error_class(
                         detail, method=method, path=log_path, attempts=attempt
@@ -775,10 +773,10 @@ class MailchimpClient:
         elif text.strip():
             detail = _describe_non_json(text, response.headers.get("Content-Type"))
         else:
-            detail = "Mailchimp sent an empty HTTP %s response." % status
+            detail = f"Mailchimp sent an empty HTTP {status} response."
         if status not in range(400, 600):
             detail = " ".join(
-                filter(None, ["Unexpected HTTP %s response." % status, detail])
+                filter(None, [f"Unexpected HTTP {status} response.", detail])
             )
         error_class = error_class_for(
             status, title, problem.get("type"), empty_body=not text.strip()
@@ -831,14 +829,14 @@ def _epoch_second(value):
     as whole seconds since the epoch, rounded down; None when empty."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, int | float):
         return int(value // 1)
     if isinstance(value, datetime):
         moment = value
     else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))  # noqa: FURB162
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # noqa: UP017 (Python 3.10)
+        moment = moment.replace(tzinfo=timezone.utc)  # Python 3.10 has no datetime.UTC
     return int(moment.timestamp() // 1)
 
 
@@ -846,7 +844,7 @@ def _iso_second(second):
     """Whole epoch seconds as Mailchimp writes times: ``2015-10-21T15:41:36+00:00``."""
     return datetime.fromtimestamp(second, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S+00:00"
-    )  # noqa: UP017
+    )
 
 
 def _newest_present(tail, keys):
@@ -902,7 +900,7 @@ def _classify_exception(exc):
         return MailchimpTimeoutError, False
     if isinstance(exc, requests.Timeout):
         return MailchimpTimeoutError, True
-    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
         return MailchimpNetworkError, False
     if isinstance(exc, requests.ConnectionError):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
@@ -910,10 +908,8 @@ def _classify_exception(exc):
         return MailchimpNetworkError, not not_sent
     if isinstance(
         exc,
-        (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ),
+        requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError,
     ):
         return MailchimpNetworkError, True
     return (
@@ -928,4 +924,4 @@ def _describe_non_json(text, content_type):
     summary = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     summary = " ".join(summary.split())[:200]
     kind = (content_type or "non-JSON").split(";")[0]
-    return "Mailchimp answered with a %s page instead of JSON: %s" % (kind, summary)
+    return f"Mailchimp answered with a {kind} page instead of JSON: {summary}"

@@ -80,24 +80,24 @@ class MailchimpError(Exception):
     def _summary(self):
         parts = []
         if self.status:
-            parts.append("HTTP %s" % self.status)
+            parts.append(f"HTTP {self.status}")
         if self.title:
             parts.append(str(self.title))
         head = " ".join(parts)
         text = (
-            "%s: %s" % (head, self.detail)
+            f"{head}: {self.detail}"
             if head and self.detail
             else (head or self.detail or self.lead)
         )
         if self.errors:
-            text += " [%s]" % self._field_errors()
+            text += f" [{self._field_errors()}]"
         if self.method and self.path:
-            text += " (%s %s)" % (self.method, self.path)
+            text += f" ({self.method} {self.path})"
         return text
 
     def _field_errors(self):
         return "; ".join(
-            "%s: %s" % (e["field"], e["message"]) if e["field"] else e["message"]
+            "{}: {}".format(e["field"], e["message"]) if e["field"] else e["message"]
             for e in self.errors
         )
 
@@ -112,14 +112,14 @@ class MailchimpError(Exception):
         if said:
             # Without a status the detail is ours (network, config), not Mailchimp's words.
             source = "Mailchimp said" if self.status else "Details"
-            sentences.append(_sentence("%s: %s" % (source, said)))
+            sentences.append(_sentence(f"{source}: {said}"))
         if self.errors:
-            sentences.append(_sentence("Fields: %s" % self._field_errors()))
+            sentences.append(_sentence(f"Fields: {self._field_errors()}"))
         if self.hint:
             sentences.append(self.hint)
         reference = self.instance or self.request_id
         if reference:
-            sentences.append("Mailchimp reference: %s." % reference)
+            sentences.append(f"Mailchimp reference: {reference}.")
         return " ".join(sentences)
 
 

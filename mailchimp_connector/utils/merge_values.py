@@ -219,7 +219,7 @@ def _targets_sentence(odoo_type):
         ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
     )
     how = _HOW_SENT.get(odoo_type)
-    return "it can fill a %s field%s" % (labels, " (%s)" % how if how else "")
+    return "it can fill a {} field{}".format(labels, f" ({how})" if how else "")
 
 
 def _selection_labels(selection):
@@ -306,49 +306,42 @@ def check_mapping(
 def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=None):
     if source_kind not in SOURCE_KINDS:
         raise ValueError(
-            "source_kind must be one of %s, not %r."
-            % (", ".join(SOURCE_KINDS), source_kind)
+            "source_kind must be one of {}, not {!r}.".format(
+                ", ".join(SOURCE_KINDS), source_kind
+            )
         )
     if merge_type not in MERGE_TYPE_LABELS:
         raise MappingError(
-            "'%s' is not a Mailchimp merge field type; Mailchimp's types are: %s."
-            % (merge_type, ", ".join(MERGE_TYPE_LABELS))
+            "'{}' is not a Mailchimp merge field type; Mailchimp's types are: {}.".format(
+                merge_type, ", ".join(MERGE_TYPE_LABELS)
+            )
         )
     if source_kind in SPECIAL_RULES:
         return _check_special(source_kind, merge_type)
     if merge_type == "address":
         raise MappingError(
             "A Mailchimp Address field can only be filled from the contact's whole address "
-            "(street, street2, city, zip, state, country), not from one Odoo %s field. "
+            f"(street, street2, city, zip, state, country), not from one Odoo {_odoo_label(odoo_type)} field. "
             "Choose the contact's address as the source, or map this field to a Text field."
-            % _odoo_label(odoo_type)
         )
     if odoo_type in _UNMAPPABLE:
         raise MappingError(
-            "Odoo %s fields cannot be mapped: %s."
-            % (_odoo_label(odoo_type), _UNMAPPABLE[odoo_type])
+            f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped: {_UNMAPPABLE[odoo_type]}."
         )
     directions = FIELD_RULES.get((odoo_type, merge_type))
     if directions is None:
         if not any(o == odoo_type for (o, _m) in FIELD_RULES):
             raise MappingError(
-                "Odoo %s fields cannot be mapped to Mailchimp; map a Char, Text, number, date, "
+                f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped to Mailchimp; map a Char, Text, number, date, "
                 "Boolean, Selection, Many2one or Many2many field instead."
-                % _odoo_label(odoo_type)
             )
         raise MappingError(
-            "An Odoo %s field cannot fill a Mailchimp %s field; %s."
-            % (
-                _odoo_label(odoo_type),
-                _merge_label(merge_type),
-                _targets_sentence(odoo_type),
-            )
+            f"An Odoo {_odoo_label(odoo_type)} field cannot fill a Mailchimp {_merge_label(merge_type)} field; {_targets_sentence(odoo_type)}."
         )
     if odoo_type == "selection" and merge_type in ("dropdown", "radio"):
         if selection is None:
             raise TypeError(
-                "check_mapping needs the Odoo field's selection to check a %s field."
-                % merge_type
+                f"check_mapping needs the Odoo field's selection to check a {merge_type} field."
             )
         available = set(choices or [])
         missing = [
@@ -356,10 +349,11 @@ def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=
         ]
         if missing:
             raise MappingError(
-                "The Mailchimp %s field has no choice for these options of the Odoo field: %s. "
+                "The Mailchimp {} field has no choice for these options of the Odoo field: {}. "
                 "Add them as choices in Mailchimp (spelled exactly the same), or map the field "
-                "to a Text field."
-                % (_merge_label(merge_type), ", ".join("'%s'" % m for m in missing))
+                "to a Text field.".format(
+                    _merge_label(merge_type), ", ".join(f"'{m}'" for m in missing)
+                )
             )
     return directions
 
@@ -370,19 +364,19 @@ def _check_special(source_kind, merge_type):
         return directions
     if source_kind == "company":
         raise MappingError(
-            "The contact's company name can only fill a Mailchimp Text field, not a %s field."
-            % _merge_label(merge_type)
+            f"The contact's company name can only fill a Mailchimp Text field, not a {_merge_label(merge_type)} field."
         )
     if source_kind == "address":
         raise MappingError(
             "The contact's address (street, city, zip, state, country) can only fill a Mailchimp "
-            "Address field, not a %s field. To send one part of it, map that Odoo field "
-            "(for example City) instead." % _merge_label(merge_type)
+            f"Address field, not a {_merge_label(merge_type)} field. To send one part of it, map that Odoo field "
+            "(for example City) instead."
         )
     raise MappingError(
-        "The contact's %s name (taken from its Name) can only fill a Mailchimp Text field, "
-        "not a %s field."
-        % ("first" if source_kind == "first_name" else "last", _merge_label(merge_type))
+        "The contact's {} name (taken from its Name) can only fill a Mailchimp Text field, "
+        "not a {} field.".format(
+            "first" if source_kind == "first_name" else "last", _merge_label(merge_type)
+        )
     )
 
 
@@ -620,9 +614,11 @@ def address_from_mailchimp(value):
             part.strip() for part in re.split(r"\s{2,}", value.strip()) if part.strip()
         ]
         if len(parts) >= 6:
-            value = dict(zip(_ADDRESS_KEYS, parts))
+            value = dict(zip(_ADDRESS_KEYS, parts, strict=False))
         elif len(parts) >= 4:
-            value = dict(zip(("addr1", "city", "state", "zip", "country"), parts))
+            value = dict(
+                zip(("addr1", "city", "state", "zip", "country"), parts, strict=False)
+            )
         else:
             value = {"addr1": " ".join(parts)} if parts else {}
     value = value if isinstance(value, dict) else {}
@@ -652,7 +648,7 @@ def is_empty(value):
     """None, False and "" (and empty containers) mean "no value"; 0 is a value."""
     if value is None or value is False:
         return True
-    return isinstance(value, (str, list, tuple, dict, set)) and not value
+    return isinstance(value, str | list | tuple | dict | set) and not value
 
 
 def _date_pattern(merge_type, options):
@@ -671,7 +667,7 @@ def _as_date(value):
     try:
         return dt.datetime.fromisoformat(str(value).strip()).date()
     except ValueError:
-        raise MergeValueError("'%s' is not a date." % value) from None
+        raise MergeValueError(f"'{value}' is not a date.") from None
 
 
 def _as_datetime(value):
@@ -680,7 +676,7 @@ def _as_datetime(value):
     try:
         return dt.datetime.fromisoformat(str(value).strip())
     except ValueError:
-        raise MergeValueError("'%s' is not a date and time." % value) from None
+        raise MergeValueError(f"'{value}' is not a date and time.") from None
 
 
 def _parse_mailchimp_date(value, merge_type, options):
@@ -704,7 +700,7 @@ def _parse_mailchimp_date(value, merge_type, options):
         except ValueError:
             continue
         return parsed.replace(year=2000) if merge_type == "birthday" else parsed
-    raise MergeValueError("'%s' is not a date in the format %s." % (text, fmt))
+    raise MergeValueError(f"'{text}' is not a date in the format {fmt}.")
 
 
 def _format_date(value, merge_type, options):
@@ -721,17 +717,17 @@ def _format_date(value, merge_type, options):
 def _as_number(value):
     """A finite number; integral values become int so 3.0 and 3 compare and hash alike."""
     if isinstance(value, bool):
-        raise MergeValueError("%r is not a number." % value)
-    if isinstance(value, (int, float)):
+        raise MergeValueError(f"{value!r} is not a number.")
+    if isinstance(value, int | float):
         number = value
     else:
         try:
             number = float(str(value).strip())
         except ValueError:
-            raise MergeValueError("'%s' is not a number." % value) from None
+            raise MergeValueError(f"'{value}' is not a number.") from None
     if isinstance(number, float):
         if not math.isfinite(number):
-            raise MergeValueError("'%s' is not a number Mailchimp can store." % value)
+            raise MergeValueError(f"'{value}' is not a number Mailchimp can store.")
         if number.is_integer():
             return int(number)
     return number
@@ -748,7 +744,7 @@ def _check_length(text, limit, what):
 
 def _name_of(value):
     """A many2one value as Odoo gives it ('name', (id, 'name') or a record) -> its name."""
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, tuple | list):
         return str(value[1]) if len(value) > 1 else ""
     if hasattr(value, "display_name"):
         return str(value.display_name or "")
@@ -771,8 +767,7 @@ def _require(odoo_type, merge_type, pull):
     directions = allowed_directions(odoo_type, merge_type)
     if not (directions.can_pull if pull else directions.can_push):
         raise MappingError(
-            "Values of an Odoo %s field are not %s a Mailchimp %s field."
-            % (
+            "Values of an Odoo {} field are not {} a Mailchimp {} field.".format(
                 _odoo_label(odoo_type),
                 "read back from" if pull else "sent to",
                 _merge_label(merge_type),
@@ -809,13 +804,14 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     if odoo_type == "selection":
         labels = dict(_selection_pairs(selection))
         if value not in labels:
-            raise MergeValueError("'%s' is not an option of the Odoo field." % value)
+            raise MergeValueError(f"'{value}' is not an option of the Odoo field.")
         text = str(labels[value])
         choices = (options or {}).get("choices") or []
         if merge_type in ("dropdown", "radio") and text not in choices:
             raise MergeValueError(
-                "'%s' is not one of the Mailchimp field's choices (%s)."
-                % (text, ", ".join(choices))
+                "'{}' is not one of the Mailchimp field's choices ({}).".format(
+                    text, ", ".join(choices)
+                )
             )
     elif odoo_type in ("integer", "float", "monetary"):
         text = str(_as_number(value))
@@ -840,23 +836,20 @@ def _check_text(text, merge_type):
         text = text.strip()
         _check_length(text, PHONE_MAX_LENGTH, "a Mailchimp Phone field")
         if len(re.sub(r"\D", "", text)) < 3:
-            raise MergeValueError(
-                "'%s' is not a phone number Mailchimp accepts." % text
-            )
+            raise MergeValueError(f"'{text}' is not a phone number Mailchimp accepts.")
         return text
     if merge_type in ("url", "imageurl"):
         text = text.strip()
         if text and "://" not in text:
             text = "http://" + text  # as Odoo itself completes a website
         if not _URL_RE.match(text):
-            raise MergeValueError("'%s' is not a web address Mailchimp accepts." % text)
+            raise MergeValueError(f"'{text}' is not a web address Mailchimp accepts.")
     if merge_type == "zip":
         text = text.strip()
         if not _ZIP_RE.match(text):
             raise MergeValueError(
-                "'%s' is not a US ZIP code; Mailchimp's Zip Code field takes 12345 or 12345-6789 only. "
+                f"'{text}' is not a US ZIP code; Mailchimp's Zip Code field takes 12345 or 12345-6789 only. "
                 "Map postcodes to a Text field or send them in the Address field."
-                % text
             )
     return _check_length(text, MAILCHIMP_TEXT_LIMIT, "Mailchimp")
 
@@ -879,7 +872,7 @@ def from_mailchimp(
         number = _as_number(value)
         if odoo_type == "integer":
             if not isinstance(number, int):
-                raise MergeValueError("'%s' is not a whole number." % value)
+                raise MergeValueError(f"'{value}' is not a whole number.")
             return number
         return float(number)
     if odoo_type == "date":
@@ -889,7 +882,7 @@ def from_mailchimp(
             return dt.date.fromisoformat(str(value).strip()[:10])
         except ValueError:
             raise MergeValueError(
-                "'%s' is not a date written YYYY-MM-DD." % value
+                f"'{value}' is not a date written YYYY-MM-DD."
             ) from None
     text = str(value).strip() if odoo_type == "many2one" else str(value)
     if odoo_type == "selection":
@@ -901,8 +894,9 @@ def from_mailchimp(
             if key == text:
                 return key
         raise MergeValueError(
-            "'%s' matches no option of the Odoo field (%s)."
-            % (text, ", ".join(str(label) for _k, label in pairs))
+            "'{}' matches no option of the Odoo field ({}).".format(
+                text, ", ".join(str(label) for _k, label in pairs)
+            )
         )
     if size:
         _check_length(text, size, "the Odoo field")
@@ -971,16 +965,17 @@ def value_to_send(merge_type, value, mailchimp_value):
         return None
     labels = {"addr1": "street", "city": "city", "state": "state", "zip": "zip"}
     raise MergeValueError(
-        "Mailchimp needs a complete address (street, city, state and zip) and this one has no %s; "
-        "Mailchimp keeps its own until the address is completed in Odoo."
-        % " and no ".join(labels[part] for part in missing)
+        "Mailchimp needs a complete address (street, city, state and zip) and this one has no {}; "
+        "Mailchimp keeps its own until the address is completed in Odoo.".format(
+            " and no ".join(labels[part] for part in missing)
+        )
     )
 
 
 # --------------------------------------------------------------------------- change detection
 def canonical(value):
     """A JSON-friendly form where equal merge values are equal (None/False -> "", 3.0 -> 3)."""
-    if is_empty(value) and not isinstance(value, (list, tuple)):
+    if is_empty(value) and not isinstance(value, list | tuple):
         return ""
     if isinstance(value, bool):
         return value
@@ -988,9 +983,9 @@ def canonical(value):
         return int(value)
     if isinstance(value, dict):
         return {str(key): canonical(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return [canonical(item) for item in value]
-    if isinstance(value, (dt.date, dt.datetime)):
+    if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     return value
 

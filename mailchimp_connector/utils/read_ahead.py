@@ -39,7 +39,7 @@ def read_ahead(iterable, ahead=1):
                 if not hand_over((item, None)):
                     return
             hand_over((_END, None))
-        except BaseException as error:  # noqa: BLE001 - handed to the caller
+        except BaseException as error:  # handed to the caller
             hand_over((_END, error))
         finally:
             close = getattr(iterator, "close", None)

@@ -71,7 +71,12 @@ def pick_winners(contacts):
         winner = winners[email] = ranked[0]
         for loser in ranked[1:]:
             skipped.append(
-                (loser, "duplicate email: contact #%s is synced for it" % winner["id"])
+                (
+                    loser,
+                    "duplicate email: contact #{} is synced for it".format(
+                        winner["id"]
+                    ),
+                )
             )
     skipped.sort(key=lambda item: item[0]["id"])
     return winners, skipped
@@ -195,11 +200,13 @@ def resolve_fields(
     """
     if winner not in WINNERS:
         raise ValueError(
-            "winner must be one of %s, not %r." % (", ".join(WINNERS), winner)
+            "winner must be one of {}, not {!r}.".format(", ".join(WINNERS), winner)
         )
     if direction not in DIRECTIONS:
         raise ValueError(
-            "direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction)
+            "direction must be one of {}, not {!r}.".format(
+                ", ".join(DIRECTIONS), direction
+            )
         )
     synced = synced or {}
     shared = odoo_synced is None
@@ -278,7 +285,7 @@ def push_changes(odoo_now, odoo_synced, synced, *, tags=None):
 
 
 def _out(value):
-    return "" if is_empty(value) and not isinstance(value, (list, tuple)) else value
+    return "" if is_empty(value) and not isinstance(value, list | tuple) else value
 
 
 # --------------------------------------------------------------------------- status and email (F16, F18)
@@ -360,7 +367,7 @@ def _parse_timestamp(value):
         moment = value
     else:
         # Python 3.10 (supported by Odoo 18) does not read a "Z" suffix itself
-        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))  # noqa: FURB162
+        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)
@@ -386,7 +393,7 @@ def mark_text(second):
     """Whole epoch seconds as stored and as Mailchimp writes times (UTC, "+00:00")."""
     if second is None:
         return None
-    return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))  # noqa: UP017
+    return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))
 
 
 def first_second_to_read(

@@ -33,7 +33,7 @@ MAX_BODY_BYTES = (
 MAX_FIELDS = 500  # a real delivery has a few dozen; more is not Mailchimp
 MAX_DEPTH = 4  # data[merges][GROUPINGS][0][name]
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
-_REDACT_RE = re.compile(r"(%s/)[^\s\"'?/#]+" % re.escape(WEBHOOK_PATH))
+_REDACT_RE = re.compile(rf"({re.escape(WEBHOOK_PATH)}/)[^\s\"'?/#]+")
 
 
 class WebhookParseError(ValueError):

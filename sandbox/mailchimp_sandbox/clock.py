@@ -12,7 +12,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-UTC = timezone.utc  # noqa: UP017  (datetime.UTC needs Python 3.11; the sandbox runs on 3.10+)
+UTC = timezone.utc  # datetime.UTC needs Python 3.11; the sandbox runs on 3.10+
 
 US = 1_000_000
 

@@ -197,7 +197,7 @@ def _timestamp(value, field):
     except ValueError:
         raise E.field_errors(
             [{"field": field, "message": "Please provide a valid ISO 8601 timestamp."}]
-        )
+        ) from None
 
 
 # --------------------------------------------------------------------- writes

@@ -16,7 +16,9 @@ def int_param(query, name, default, minimum=0, maximum=None):
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise field_errors([{"field": name, "message": f"{name} must be an integer."}])
+        raise field_errors(
+            [{"field": name, "message": f"{name} must be an integer."}]
+        ) from None
     if value < minimum:
         raise field_errors(
             [{"field": name, "message": f"{name} must be {minimum} or greater."}]
@@ -92,7 +94,7 @@ def _exclude(obj, paths):
 
 def filter_fields(doc, query):
     """Apply ``fields`` then ``exclude_fields`` (comma-separated dot paths)."""
-    if not isinstance(doc, (dict, list)):
+    if not isinstance(doc, dict | list):
         return doc
     inc = _split(query.get("fields"))
     exc = _split(query.get("exclude_fields"))

@@ -84,7 +84,13 @@ def check_merge_value(field, value):
         if isinstance(value, str):
             parts = [p.strip() for p in re.split(r"\s{2,}", value.strip())]
             if len(parts) >= 4:
-                value = dict(zip(("addr1", "city", "state", "zip", "country"), parts))
+                value = dict(
+                    zip(
+                        ("addr1", "city", "state", "zip", "country"),
+                        parts,
+                        strict=False,
+                    )
+                )
             else:
                 return value, "Please enter a complete address"
         if not isinstance(value, dict):
@@ -104,12 +110,12 @@ def check_merge_value(field, value):
         }
         clean["country"] = clean["country"] or "US"
         return clean, None
-    if isinstance(value, (dict, list)):
+    if isinstance(value, dict | list):
         return value, "Please enter a single value"
     if mtype == "number":
         if isinstance(value, bool):
             return value, "Please enter a number"
-        if isinstance(value, (int, float)):
+        if isinstance(value, int | float):
             return value, None
         try:
             num = float(str(value).strip())

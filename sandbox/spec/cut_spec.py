@@ -38,7 +38,7 @@ WIRE_TO_SPEC = {
 
 def served_operations():
     """[(METHOD, spec path)] for every route the sandbox implements."""
-    from mailchimp_sandbox import routes  # noqa: F401  (registers routes)
+    from mailchimp_sandbox import routes  # noqa: F401 (importing registers routes)
     from mailchimp_sandbox.router import _ROUTES
 
     ops = []

@@ -41,7 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from run import odoo_addons_path  # noqa: E402
+from run import odoo_addons_path  # noqa: E402 (found once tests/ is on the path)
 
 ADDON = "mailchimp_connector"
 DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"

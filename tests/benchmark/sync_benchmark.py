@@ -59,7 +59,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from run import odoo_addons_path  # noqa: E402  (the test command's way to find Odoo's addons)
+from run import odoo_addons_path  # noqa: E402 (how tests/run.py finds Odoo)
 
 ADDON = "mailchimp_connector"
 DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
@@ -326,7 +326,7 @@ class SandboxProcess:
         self.process = None
 
     def start(self):
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "w")  # closed in stop()
         self.process = subprocess.Popen(
             [
                 sys.executable,

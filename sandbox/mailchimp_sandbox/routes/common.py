@@ -38,7 +38,7 @@ def time_param(query, name):
                     "e.g. 2015-10-21T15:41:36+00:00.",
                 }
             ]
-        )
+        ) from None
 
 
 def enum_param(query, name, allowed, default=None):

@@ -86,26 +86,30 @@ def _validate_list_body(body, creating):
 @route("GET", "/lists")
 def list_lists(ctx):
     q = ctx.query
-    lists = [l for l in ctx.state.lists.values() if l.api_key == ctx.api_key]
+    lists = [
+        audience
+        for audience in ctx.state.lists.values()
+        if audience.api_key == ctx.api_key
+    ]
     since, before = (
         since_param(ctx, "since_date_created"),
         time_param(q, "before_date_created"),
     )
     if since:
-        lists = [l for l in lists if l.date_created_us >= since]
+        lists = [audience for audience in lists if audience.date_created_us >= since]
     if before:
-        lists = [l for l in lists if l.date_created_us < before]
+        lists = [audience for audience in lists if audience.date_created_us < before]
     if q.get("email"):
         h = subscriber_hash(q["email"])
-        lists = [l for l in lists if h in l.members]
+        lists = [audience for audience in lists if h in audience.members]
     if enum_param(q, "sort_field", ("date_created",)):
         lists.sort(
-            key=lambda l: l.date_created_us,
+            key=lambda audience: audience.date_created_us,
             reverse=enum_param(q, "sort_dir", ("ASC", "DESC"), "ASC") == "DESC",
         )
     page, total = paginate(lists, q)
     return 200, {
-        "lists": [list_json(ctx.state, l) for l in page],
+        "lists": [list_json(ctx.state, audience) for audience in page],
         "total_items": total,
         "constraints": {
             "may_create": True,

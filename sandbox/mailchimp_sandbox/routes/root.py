@@ -12,9 +12,16 @@ def ping(ctx):
 @route("GET", "/")
 def account_info(ctx):
     acct = ctx.account
-    lists = [l for l in ctx.state.lists.values() if l.api_key == acct.api_key]
+    lists = [
+        audience
+        for audience in ctx.state.lists.values()
+        if audience.api_key == acct.api_key
+    ]
     total = sum(
-        1 for l in lists for m in l.members.values() if m["status"] == "subscribed"
+        1
+        for audience in lists
+        for m in audience.members.values()
+        if m["status"] == "subscribed"
     )
     return 200, {
         "account_id": acct.account_id,
