@@ -88,7 +88,8 @@ def traced(self, campaign, staged):
         if in_walk:
             activity_pages.append(pid)
         if in_walk and len(activity_pages) == KILL_AT_PAGE:
-            self.env.cr.commit()  # what the writer's cursor does right after this returns
+            # what the writer's cursor does right after this returns
+            self.env.cr.commit()
             print('ACT-KILLED', flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
     return result
@@ -101,7 +102,8 @@ def dump(label):
     cr = env.cr
     subtype = env.ref('mailchimp_connector.mt_mailchimp_activity').id
     cr.execute('''
-        SELECT a.partner_id, c.mailchimp_campaign_id, a.action, a.timestamp, a.url, a.bounce_type
+        SELECT a.partner_id, c.mailchimp_campaign_id, a.action, a.timestamp, a.url,
+               a.bounce_type
           FROM mailchimp_activity a JOIN mailchimp_campaign c ON c.id = a.campaign_id
          WHERE c.account_id = %%s''', (account.id,))
     events = [[p, c, a, t.isoformat(), u, b] for p, c, a, t, u, b in cr.fetchall()]
@@ -109,15 +111,17 @@ def dump(label):
                    WHERE subtype_id = %%s AND model = 'res.partner' ''', (subtype,))
     messages = [[r, d.isoformat(), str(b)] for r, d, b in cr.fetchall()]
     cr.execute('''SELECT (SELECT count(*) FROM mail_notification n JOIN mail_message m
-                                   ON m.id = n.mail_message_id WHERE m.subtype_id = %%s),
+                                   ON m.id = n.mail_message_id
+                           WHERE m.subtype_id = %%s),
                          (SELECT count(*) FROM mail_mail mm JOIN mail_message m
-                                   ON m.id = mm.mail_message_id WHERE m.subtype_id = %%s),
+                                   ON m.id = mm.mail_message_id
+                           WHERE m.subtype_id = %%s),
                          (SELECT max(id) FROM mailchimp_activity),
                          (SELECT max(id) FROM mail_message WHERE subtype_id = %%s)''',
                (subtype, subtype, subtype))
     notified, mails, max_activity, max_message = cr.fetchone()
-    cr.execute('SELECT subscriber_hash, partner_id FROM mailchimp_member WHERE pairing_id = %%s',
-               (pairing.id,))
+    cr.execute('SELECT subscriber_hash, partner_id FROM mailchimp_member '
+               'WHERE pairing_id = %%s', (pairing.id,))
     members = dict(cr.fetchall())
     env.invalidate_all()
     campaigns = {
@@ -133,9 +137,10 @@ def dump(label):
     print('%(mark)s ' + json.dumps({
         'label': label, 'events': events, 'messages': messages, 'notified': notified,
         'mails': mails, 'max_activity': max_activity, 'max_message': max_message,
-        'members': members, 'campaigns': campaigns, 'error': account.activity_error or '',
-        'writes': writes, 'main_pid': main_pid,
-        'settings': [campaign_module.ACTIVITY_CONNECTIONS, campaign_module.ACTIVITY_WRITERS],
+        'members': members, 'campaigns': campaigns,
+        'error': account.activity_error or '', 'writes': writes, 'main_pid': main_pid,
+        'settings': [campaign_module.ACTIVITY_CONNECTIONS,
+                     campaign_module.ACTIVITY_WRITERS],
     }), flush=True)
     writes.clear()
 
@@ -153,7 +158,8 @@ dump('after')
 
 
 def _load_activity_events():
-    """The addon's pure ``utils.activity_events`` (no odoo import), for the chatter bodies."""
+    """The addon's pure ``utils.activity_events``
+    (no odoo import), for the chatter bodies."""
     name = "mailchimp_utils"
     if name not in sys.modules:
         utils = ROOT / "mailchimp_connector" / "utils"
@@ -167,7 +173,8 @@ def _load_activity_events():
 
 
 def _dumps(shell_command, script, timeout=600):
-    """Run ``script`` in ``odoo shell``; returns (dumps by label, seconds of the pull)."""
+    """Run ``script`` in ``odoo shell``; returns
+    (dumps by label, seconds of the pull)."""
     result = subprocess.run(
         shell_command,
         input=script,
@@ -384,14 +391,16 @@ def verify(label, dump, truth, bodies):
     extra = stored - expected
     print(
         f"activity check: {label}: {sum(stored.values())} events stored "
-        f"({dict(sorted(per_action.items()))}), sandbox has "
-        f"{sum(expected.values())} for known contacts ({dict(sorted(wanted_per_action.items()))})"
-        f" and {sum(unknown.values())} of unknown recipients; {sum(lines.values())} chatter "
-        f"lines; missing {sum(missing.values())}, extra/duplicated {sum(extra.values())}"
+        f"({dict(sorted(per_action.items()))}), sandbox has {sum(expected.values())} "
+        f"for known contacts ({dict(sorted(wanted_per_action.items()))}) and "
+        f"{sum(unknown.values())} of unknown recipients; {sum(lines.values())} chatter "
+        f"lines; missing {sum(missing.values())}, extra/duplicated "
+        f"{sum(extra.values())}"
     )
     if missing or extra:
         print(
-            f"activity check: {label}: e.g. missing {list(missing)[:3]}, extra {list(extra)[:3]}"
+            f"activity check: {label}: e.g. missing {list(missing)[:3]}, extra "
+            f"{list(extra)[:3]}"
         )
     unknown_counts = {
         cid: (campaigns.get(cid, {}).get("unknown"), unknown[cid]) for cid in truth
@@ -402,7 +411,8 @@ def verify(label, dump, truth, bodies):
     return [
         (f"{label}: no pull error", not dump["error"]),
         (
-            f"{label}: every event of a known contact stored exactly once, per action as served "
+            f"{label}: every event of a known contact stored exactly once, per action "
+            "as served "
             f"({', '.join(f'{a} {n}' for a, n in sorted(per_action.items()))})",
             stored == expected
             and set(wanted_per_action)
@@ -420,7 +430,8 @@ def verify(label, dump, truth, bodies):
             and dump["mails"] == 0,
         ),
         (
-            f"{label}: events of unknown recipients counted on their campaign, not stored",
+            f"{label}: events of unknown recipients counted on their campaign, not "
+            "stored",
             all(
                 counted == served and served > 0
                 for counted, served in unknown_counts.values()
@@ -437,7 +448,16 @@ def verify(label, dump, truth, bodies):
                 and sent_done
                 and sent_offset == recipients
                 and synced
-                for watermark, latest, offset, walk_since, sent_done, sent_offset, recipients, synced in positions.values()
+                for (
+                    watermark,
+                    latest,
+                    offset,
+                    walk_since,
+                    sent_done,
+                    sent_offset,
+                    recipients,
+                    synced,
+                ) in positions.values()
             ),
         ),
     ]
@@ -542,7 +562,8 @@ def run_activity_check(shell_command, db):
         first, seconds = pull()
         first = first["after"]
         print(
-            f"activity check: first pull of {len(first['events'])} events in {seconds} s"
+            f"activity check: first pull of {len(first['events'])} events in {seconds} "
+            "s"
         )
         checks += verify("first pull", first, truth, bodies)
         checks.append(parallel_writes("first pull", first))
@@ -553,7 +574,8 @@ def run_activity_check(shell_command, db):
         checks += verify("second pull", second, truth, bodies)
         checks.append(
             (
-                "second pull adds nothing (same events, chatter lines, highest ids, unknown counts)",
+                "second pull adds nothing (same events, chatter lines, highest ids, "
+                "unknown counts)",
                 sorted(map(tuple, second["events"]))
                 == sorted(map(tuple, first["events"]))
                 and sorted(map(tuple, second["messages"]))
@@ -590,9 +612,15 @@ def run_activity_check(shell_command, db):
             timeout=600,
         )
         killed = victim.returncode == -9 and "ACT-KILLED" in victim.stdout
+        how = (
+            "killed with SIGKILL after a writer committed email-activity page "
+            f"{KILL_AT_PAGE}"
+            if killed
+            else "not killed"
+        )
         print(
-            f"activity check: the pull of the fourth campaign exited {victim.returncode} "
-            f"({'killed with SIGKILL after a writer committed email-activity page ' + str(KILL_AT_PAGE) if killed else 'not killed'})"
+            "activity check: the pull of the fourth campaign exited "
+            f"{victim.returncode} ({how})"
         )
         if not killed:
             print(victim.stdout[-2000:], victim.stderr[-3000:])
@@ -613,14 +641,16 @@ def run_activity_check(shell_command, db):
         }
         crash_stored = sum(1 for e in after_kill["events"] if e[1] == crash_id)
         print(
-            f"activity check: after the kill, the fourth campaign had {crash_stored} events "
-            f"stored, its saved position {crash_state.get('offset')} of {len(order)} "
-            f"recipients with activity, {len(beyond)} recipients' events committed beyond it, "
-            f"watermark {crash_state.get('watermark')}; rerun in {seconds} s"
+            f"activity check: after the kill, the fourth campaign had {crash_stored} "
+            f"events stored, its saved position {crash_state.get('offset')} of "
+            f"{len(order)} recipients with activity, {len(beyond)} recipients' events "
+            f"committed beyond it, watermark {crash_state.get('watermark')}; rerun in "
+            f"{seconds} s"
         )
         checks.append(
             (
-                "the pull was killed mid-walk with a committed page beyond the saved position",
+                "the pull was killed mid-walk with a committed page beyond the saved "
+                "position",
                 killed
                 and not crash_state.get("watermark")
                 and not crash_state.get("synced")

@@ -38,7 +38,8 @@ API_KEY = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0-us1"  # an account of its own in the
 SCRIPT = """
 env['mailchimp.pairing'].browse(pairing.id).write({
     'create_missing': True, 'default_owner_id': env.ref('base.user_admin').id})
-# the cron's pass below must meet this sync only (the other checks' syncs stay as they are)
+# the cron's pass below must meet this sync only (the other checks' syncs stay as
+# they are)
 others = env['mailchimp.pairing'].search([('id', '!=', pairing.id)])
 others.write({'active': False})
 env.cr.commit()
@@ -87,8 +88,8 @@ logging.getLogger().addHandler(seen)
 def sync_run():
     try:
         with registry.cursor() as cr:
-            run = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing'].browse(pid).run_sync(
-                trigger='cron')
+            Pairing = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing']
+            run = Pairing.browse(pid).run_sync(trigger='cron')
             cr.commit()
             outcome.update(run=run.id, state=run.state, message=run.message or '')
     except Exception as error:
@@ -110,9 +111,10 @@ held = in_page.wait(120) and 'state' not in outcome
 screen = {}
 try:
     saved = as_screen(lambda p: p.web_save(
-        {'name': 'Renamed during the run', 'sync_interval': 3, 'conflict_winner': 'mailchimp'},
-        {'name': {}, 'sync_interval': {}, 'conflict_winner': {}, 'mailchimp_watermark': {},
-         'last_run_id': {'fields': {'display_name': {}}}}))
+        {'name': 'Renamed during the run', 'sync_interval': 3,
+         'conflict_winner': 'mailchimp'},
+        {'name': {}, 'sync_interval': {}, 'conflict_winner': {},
+         'mailchimp_watermark': {}, 'last_run_id': {'fields': {'display_name': {}}}}))
     screen['saved'] = saved[0]['name']
     screen['sync_now'] = as_screen(lambda p: p.action_sync_now())['params']['message']
 except Exception as error:
@@ -124,10 +126,11 @@ thread.join(300)
 with registry.cursor() as cr:
     cenv = api.Environment(cr, SUPERUSER_ID, {})
     p = cenv['mailchimp.pairing'].browse(pid)
-    first = dict(outcome, held=held, screen=screen, name=p.name, interval=p.sync_interval,
-                 winner=p.conflict_winner, members=len(p.member_ids),
-                 linked=len(p.member_ids.filtered('partner_id')), requested=p.sync_requested,
-                 serialization=list(seen.lines))
+    first = dict(outcome, held=held, screen=screen, name=p.name,
+                 interval=p.sync_interval, winner=p.conflict_winner,
+                 members=len(p.member_ids),
+                 linked=len(p.member_ids.filtered('partner_id')),
+                 requested=p.sync_requested, serialization=list(seen.lines))
 seen.lines.clear()
 
 # 3. a user's save holds the row while the cron's pass takes the sync up
@@ -137,7 +140,8 @@ user_holds, user_done = threading.Event(), threading.Event()
 def user_save():
     with registry.cursor() as cr:
         uenv = api.Environment(cr, admin, {})
-        uenv['mailchimp.pairing'].browse(pid).write({'name': 'Saved while the cron starts'})
+        uenv['mailchimp.pairing'].browse(pid).write(
+            {'name': 'Saved while the cron starts'})
         uenv.flush_all()
         user_holds.set()
         user_done.wait(3)  # the cron's pass meets the row lock meanwhile
@@ -156,7 +160,8 @@ try:
         before = cenv['mailchimp.sync.run'].search([('pairing_id', '=', pid)]).ids
         cenv['mailchimp.pairing']._cron_sync()
         cr.commit()
-        runs = cenv['mailchimp.sync.run'].search([('pairing_id', '=', pid), ('id', 'not in', before)])
+        runs = cenv['mailchimp.sync.run'].search(
+            [('pairing_id', '=', pid), ('id', 'not in', before)])
         second.update(runs=runs.mapped('state'))
 except Exception as error:
     second['crashed'] = repr(error)
@@ -164,7 +169,8 @@ user_done.set()
 user.join(30)
 with registry.cursor() as cr:
     p = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing'].browse(pid)
-    second.update(name=p.name, requested=p.sync_requested, serialization=list(seen.lines))
+    second.update(name=p.name, requested=p.sync_requested,
+                  serialization=list(seen.lines))
 seen.lines.clear()
 
 # 5. the tag rule's form saved while the run's tag step creates the tag
@@ -179,7 +185,8 @@ in_tags, rule_saved = threading.Event(), threading.Event()
 
 def held_ensure_segment(rule, *args, **kwargs):
     if threading.current_thread().name == 'sync-run':
-        rule.env.cr.execute('SELECT 1')  # the step's transaction has begun: its snapshot is taken
+        # the step's transaction has begun: its snapshot is taken
+        rule.env.cr.execute('SELECT 1')
         in_tags.set()
         rule_saved.wait(60)
     return ensure_segment(rule, *args, **kwargs)
@@ -206,25 +213,28 @@ fifth.update(state=outcome.get('state'), message=outcome.get('message'))
 with registry.cursor() as cr:
     renv = api.Environment(cr, SUPERUSER_ID, {})
     rule = renv['mailchimp.tag.rule'].browse(rule_id)
-    fifth.update(name=rule.name, segment=rule.mailchimp_segment_id, tagged=rule.member_count,
-                 serialization=list(seen.lines))
+    fifth.update(name=rule.name, segment=rule.mailchimp_segment_id,
+                 tagged=rule.member_count, serialization=list(seen.lines))
     again = renv['mailchimp.pairing'].browse(pid).run_sync()
     cr.commit()
     fifth.update(again=again.state)
     segment = requests.get(
-        %(control)r.replace('/_sandbox', '/us1/3.0') + '/lists/' + audience.mailchimp_list_id
-        + '/segments/' + str(rule.mailchimp_segment_id), auth=('x', %(api_key)r), timeout=10)
+        %(control)r.replace('/_sandbox', '/us1/3.0') + '/lists/'
+        + audience.mailchimp_list_id + '/segments/' + str(rule.mailchimp_segment_id),
+        auth=('x', %(api_key)r), timeout=10)
     fifth['mailchimp_name'] = segment.json().get('name')
 seen.lines.clear()
 
 # 4. a run failing on a revoked key while another job holds the account's row
-requests.post(%(control)r + '/accounts/revoke', json={'api_key': %(api_key)r}, timeout=10)
+requests.post(
+    %(control)r + '/accounts/revoke', json={'api_key': %(api_key)r}, timeout=10)
 job_holds, job_done = threading.Event(), threading.Event()
 
 def activity_job():
     with registry.cursor() as cr:
         jenv = api.Environment(cr, SUPERUSER_ID, {})
-        jenv['mailchimp.account'].browse(account.id).write({'activity_error': 'held by a job'})
+        jenv['mailchimp.account'].browse(account.id).write(
+            {'activity_error': 'held by a job'})
         jenv.flush_all()
         job_holds.set()
         job_done.wait(3)
@@ -246,8 +256,8 @@ job_done.set()
 job.join(30)
 with registry.cursor() as cr:
     a = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.account'].browse(account.id)
-    third.update(account=a.state, last_error=a.last_error or '', activity_error=a.activity_error,
-                 serialization=list(seen.lines))
+    third.update(account=a.state, last_error=a.last_error or '',
+                 activity_error=a.activity_error, serialization=list(seen.lines))
     cr.commit()
 
 with registry.cursor() as cr:
@@ -302,7 +312,8 @@ def run_concurrency_check(shell_command, db):
     )
     if not lines:
         raise RuntimeError(
-            f"CONCURRENCY-CHECK not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+            "CONCURRENCY-CHECK not "
+            f"printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
         )
     result = json.loads(lines[0].split(" ", 1)[1])
     first, second, third, fifth = (
@@ -313,16 +324,18 @@ def run_concurrency_check(shell_command, db):
         f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}"
     )
     print(
-        f"concurrency check: a run failing on a revoked key while a job holds the account: "
-        f"{json.dumps(third)}"
+        "concurrency check: a run failing on a revoked key while a job holds the "
+        f"account: {json.dumps(third)}"
     )
     print(
-        f"concurrency check: a tag rule renamed while the run creates its tag: {json.dumps(fifth)}"
+        "concurrency check: a tag rule renamed while the run creates its tag: "
+        f"{json.dumps(fifth)}"
     )
     if "could not serialize" in log and not first.get("serialization"):
         print(
-            "concurrency check: the server log's serialization failures all came from the "
-            "retried writes of scenarios 3 and 4 (the cron pass's, the failed run's)"
+            "concurrency check: the server log's serialization failures all came from "
+            "the retried writes of scenarios 3 and 4 (the cron pass's, the failed "
+            "run's)"
         )
     screen = first.get("screen", {})
     return [
@@ -346,11 +359,13 @@ def run_concurrency_check(shell_command, db):
             "already running" in (screen.get("sync_now") or ""),
         ),
         (
-            "no serialization failure in the server log while the run and the screen worked",
+            "no serialization failure in the server log while the run and the screen "
+            "worked",
             first.get("serialization") == [],
         ),
         (
-            "the cron's pass met the save holding the sync's row, tried again and did not crash",
+            "the cron's pass met the save holding the sync's row, tried again and did "
+            "not crash",
             "crashed" not in second and bool(second.get("serialization")),
         ),
         (
@@ -362,22 +377,22 @@ def run_concurrency_check(shell_command, db):
             second.get("name") == "Saved while the cron starts",
         ),
         (
-            "a run failing on a revoked key while a job holds the account met the job's write, "
-            "ended failed with the key's message and did not crash",
+            "a run failing on a revoked key while a job holds the account met the "
+            "job's write, ended failed with the key's message and did not crash",
             third.get("state") == "failed"
             and "rejected the API key" in third.get("message", "")
             and bool(third.get("serialization")),
         ),
         (
-            "a tag rule renamed while the run's tag step created its tag: the run ended done, "
-            "with no serialization failure",
+            "a tag rule renamed while the run's tag step created its tag: the run "
+            "ended done, with no serialization failure",
             fifth.get("held")
             and fifth.get("state") == "done"
             and fifth.get("serialization") == [],
         ),
         (
-            "the rename was kept, the tag made and given to its contact, and the next run renamed "
-            "the tag in Mailchimp",
+            "the rename was kept, the tag made and given to its contact, and the next "
+            "run renamed the tag in Mailchimp",
             fifth.get("name") == "Concurrency VIP renamed"
             and bool(fifth.get("segment"))
             and fifth.get("tagged") == 1

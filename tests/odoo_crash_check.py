@@ -1,4 +1,4 @@
-"""Crash check: a sync killed with SIGKILL mid-run, then run again, loses and duplicates nothing.
+"""Crash check: a sync SIGKILLed mid-run, then run again, loses and duplicates nothing.
 
 Run by ``tests/run.py`` on its Odoo test database (the addon installed), because
 it needs real commits and a real process to kill, which Odoo's test classes
@@ -50,7 +50,8 @@ pairing.action_apply_default_mapping()
 
 SETUP_DONE = """
 env.cr.commit()
-print('CRASH-SETUP ' + json.dumps({'pairing': pairing.id, 'list_id': audience.mailchimp_list_id}))
+print('CRASH-SETUP ' + json.dumps(
+    {'pairing': pairing.id, 'list_id': audience.mailchimp_list_id}))
 """
 
 RUN = """
@@ -182,8 +183,8 @@ def run_crash_check(shell_command, db):
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
         print(
-            f"crash check: killed the sync with SIGKILL after {committed} of {CONTACTS} "
-            "members were committed"
+            f"crash check: killed the sync with SIGKILL after {committed} of "
+            f"{CONTACTS} members were committed"
         )
         requests.post(f"{base}/_sandbox/latency", json={"seconds": 0}, timeout=5)
         rerun = _shell(shell_command, RUN % setup, "CRASH-RUN")
@@ -195,7 +196,8 @@ def run_crash_check(shell_command, db):
             timeout=30,
         ).json()["total_items"]
         print(
-            f"crash check: rerun {rerun}; Odoo {check}; Mailchimp members {in_mailchimp}"
+            f"crash check: rerun {rerun}; Odoo {check}; Mailchimp members "
+            f"{in_mailchimp}"
         )
         return [
             ("the sync was killed mid-run", killed_mid_run),

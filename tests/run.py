@@ -45,7 +45,8 @@ SUMMARY = re.compile(
 )
 SKIPPED = re.compile(r"\.tests\.[\w.]+: skipped ")
 POST_TESTS = "odoo.service.server: Starting post tests"
-# log lines an install must not produce: warnings and errors about our addon, whoever logs them
+# log lines an install must not produce: warnings
+# and errors about our addon, whoever logs them
 LOG_PROBLEM = re.compile(r" (?:WARNING|ERROR|CRITICAL) \S+ (\S+): (.*)")
 
 
@@ -109,7 +110,8 @@ def odoo_command(odoo, db, *args, subcommand=()):
 
 
 def run_logged(title, command, logfile=None):
-    """Run a command, echo its output, keep it (and write it to ``logfile``) for parsing."""
+    """Run a command, echo its output, keep it
+    (and write it to ``logfile``) for parsing."""
     banner(title)
     print("$ " + " ".join(shlex.quote(part) for part in command), flush=True)
     started = time.monotonic()
@@ -145,18 +147,23 @@ def drop_database(odoo, db):
 
 
 UNINSTALL_CHECK = f"""
-partner = env['res.partner'].create({{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
+partner = env['res.partner'].create(
+    {{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
 # email activity (issue 4): one event with its chatter line and its UTM campaign
-mc_account = env['mailchimp.account'].create({{'name': 'Uninstall check', 'api_key': '0123456789abcdef' * 2 + '-us1'}})
+mc_account = env['mailchimp.account'].create(
+    {{'name': 'Uninstall check', 'api_key': '0123456789abcdef' * 2 + '-us1'}})
 mc_campaign = env['mailchimp.campaign'].create({{
-    'account_id': mc_account.id, 'mailchimp_campaign_id': 'uninst1', 'title': 'Kept UTM campaign',
-    'subject': 'Kept subject', 'send_time': '2026-01-01 10:00:00'}})
+    'account_id': mc_account.id, 'mailchimp_campaign_id': 'uninst1',
+    'title': 'Kept UTM campaign', 'subject': 'Kept subject',
+    'send_time': '2026-01-01 10:00:00'}})
 mc_campaign._ensure_utm_campaign()
 utm_id = mc_campaign.utm_campaign_id.id
 from odoo.addons.{ADDON}.utils.activity_events import make_event
 env['mailchimp.activity']._insert_events(mc_campaign, [
-    (partner.id, make_event(mc_campaign.id, 'uninstall-check', 'open', '2026-01-01T11:00:00'))])
-message_ids = env['mail.message'].search([('model', '=', 'res.partner'), ('res_id', '=', partner.id),
+    (partner.id, make_event(mc_campaign.id, 'uninstall-check', 'open',
+                            '2026-01-01T11:00:00'))])
+message_ids = env['mail.message'].search([
+    ('model', '=', 'res.partner'), ('res_id', '=', partner.id),
     ('subtype_id', '=', env.ref('mailchimp_connector.mt_mailchimp_activity').id)]).ids
 env.cr.commit()
 module = env['ir.module.module'].search([('name', '=', '{ADDON}')])
@@ -183,9 +190,9 @@ def run_odoo_tests():
     if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo:
         reason = "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
         banner(
-            f"ODOO TESTS SKIPPED ({reason}): 0 Odoo tests ran.\n"
-            "Models, views, security, cron and chatter were NOT exercised.\n"
-            "Put an Odoo 18.0 `odoo` on PATH (official image or a source install) to run them."
+            f"ODOO TESTS SKIPPED ({reason}): 0 Odoo tests ran.\nModels, views, "
+            "security, cron and chatter were NOT exercised.\nPut an Odoo 18.0 `odoo` "
+            "on PATH (official image or a source install) to run them."
         )
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
@@ -249,8 +256,8 @@ def run_odoo_tests():
     passed += 0 if crash_failed else 1
 
     banner(
-        f"Odoo: a sync run while the form is saved and Sync Now pressed, and a cron pass "
-        f"while a save holds the sync, with real transactions, on '{db}'"
+        "Odoo: a sync run while the form is saved and Sync Now pressed, and a cron "
+        f"pass while a save holds the sync, with real transactions, on '{db}'"
     )
     try:
         concurrency_checks = run_concurrency_check(
@@ -300,14 +307,16 @@ def run_odoo_tests():
 
     if problems:
         print(
-            f"!! {len(problems)} warning/error line(s) about the addon during install/upgrade:"
+            f"!! {len(problems)} warning/error line(s) about the addon during "
+            "install/upgrade:"
         )
         print("\n".join(problems[:20]))
         failures += 1
     drop_database(odoo, db)
     banner(
-        f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} errors, "
-        f"{skipped} skipped) + upgrade, crash, concurrency, activity and uninstall checks"
+        f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} "
+        f"errors, {skipped} skipped) + upgrade, crash, concurrency, activity and "
+        "uninstall checks"
     )
     return (failures, passed, skipped)
 
@@ -326,12 +335,13 @@ def main(argv):
         + (
             "Odoo tests: SKIPPED, 0 ran (see the line above)"
             if odoo_result is None
-            else f"Odoo tests: {odoo_passed} passed, {odoo_failed} failed, {odoo_skipped} skipped"
+            else f"Odoo tests: {odoo_passed} passed, {odoo_failed} failed, "
+            f"{odoo_skipped} skipped"
         )
     )
     print(
-        f"total: {pure['passed'] + odoo_passed} passed, {pure_failed + odoo_failed} failed, "
-        f"{pure['skipped'] + odoo_skipped} skipped"
+        f"total: {pure['passed'] + odoo_passed} passed, {pure_failed + odoo_failed} "
+        f"failed, {pure['skipped'] + odoo_skipped} skipped"
     )
     return 0 if ok else 1
 

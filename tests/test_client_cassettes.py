@@ -18,8 +18,9 @@ Re-record against a fresh sandbox (the usual way)
     its old cassette and records a new one.
 
 Re-record against a real Mailchimp account
-    ``MAILCHIMP_RECORD=1 MAILCHIMP_API_KEY=<32 hex>-<dc> [MAILCHIMP_TEST_EMAIL_DOMAIN=your-domain.org]
-    python -m pytest tests/test_client_cassettes.py``.
+    ``MAILCHIMP_RECORD=1 MAILCHIMP_API_KEY=<32 hex>-<dc>
+    [MAILCHIMP_TEST_EMAIL_DOMAIN=your-domain.org] python -m pytest
+    tests/test_client_cassettes.py``.
     Calls go to ``https://<dc>.api.mailchimp.com/3.0``.  Use a test account:
     the tests add and update members ``cassette.*@<domain>`` in the audience
     named "Newsletter" (else the first audience).  Mailchimp refuses
@@ -87,8 +88,8 @@ def _target(request):
     api_key = os.environ.get("MAILCHIMP_API_KEY", "").strip()
     if RECORD not in ("1", "true", "yes") or not api_key:
         pytest.fail(
-            f"MAILCHIMP_RECORD={RECORD!r}: use MAILCHIMP_RECORD=sandbox, or MAILCHIMP_RECORD=1 together "
-            "with MAILCHIMP_API_KEY."
+            f"MAILCHIMP_RECORD={RECORD!r}: use MAILCHIMP_RECORD=sandbox, or "
+            "MAILCHIMP_RECORD=1 together with MAILCHIMP_API_KEY."
         )
     return _Target(
         api_key, None, domain
@@ -193,7 +194,8 @@ def mc(request):
         path.unlink(missing_ok=True)
     elif not path.exists():
         pytest.fail(
-            f"Cassette {path.name} is missing: record it with MAILCHIMP_RECORD=sandbox (module docstring)."
+            f"Cassette {path.name} is missing: record it with MAILCHIMP_RECORD=sandbox "
+            "(module docstring)."
         )
     probe = MailchimpClient(target.api_key, base_url=target.base_url)
     scrubber = _Scrubber(probe, target)

@@ -179,9 +179,10 @@ def test_user_message_is_one_clear_paragraph():
     )
     message = error.user_message()
     assert message == (
-        "Mailchimp rejected the data that was sent. Mailchimp said: Your merge fields were invalid. "
-        "Fields: FNAME: Please enter a value; Too long. Correct the email address or the listed "
-        "fields, then sync again. Mailchimp reference: abc-123."
+        "Mailchimp rejected the data that was sent. Mailchimp said: Your merge fields "
+        "were invalid. Fields: FNAME: Please enter a value; Too long. Correct the "
+        "email address or the listed fields, then sync again. Mailchimp reference: "
+        "abc-123."
     )
     assert "\n" not in message
     assert str(error) == (
@@ -196,7 +197,8 @@ def test_user_message_uses_request_id_and_title_when_no_detail():
     )
     message = error.user_message()
     assert message.startswith(
-        "Mailchimp will not subscribe this address. Mailchimp said: Member In Compliance State."
+        "Mailchimp will not subscribe this address. Mailchimp said: Member In "
+        "Compliance State."
     )
     assert "signup form" in message
     assert message.endswith("Mailchimp reference: req-9.")

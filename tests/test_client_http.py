@@ -390,8 +390,8 @@ def test_5xx_exhausted_raises_server_error(make_client):
 def test_a_429_storm_is_ridden_out_within_the_time_budget_whatever_the_attempt_count(
     make_client,
 ):
-    """Issue 10: 20 throttled answers in a row, each asking for 1 s, fit the default 60 s:
-    the call succeeds instead of giving up after a fixed number of attempts."""
+    """Issue 10: 20 throttled answers in a row, each asking for 1 s, fit the default 60
+    s: the call succeeds instead of giving up after a fixed number of attempts."""
     client, adapter, fake = make_client(
         [reply(429, headers={"Retry-After": "1"})] * 20 + [reply(200, {"ok": 1})]
     )
@@ -411,8 +411,8 @@ def test_network_errors_are_retried_for_the_whole_budget(make_client):
 
 
 def test_backoff_retries_use_the_whole_time_budget(make_client):
-    """Full jitter as before; the last wait is shortened to what is left of the budget, so
-    a call keeps trying for max_retry_seconds (default 60) and not a second more."""
+    """Full jitter as before; the last wait is shortened to what is left of the budget,
+    so a call keeps trying for max_retry_seconds (default 60) and not a second more."""
     client, adapter, fake = make_client([reply(500)] * 100)
     client.random = MaxJitter()
     with pytest.raises(errors.MailchimpServerError) as info:
@@ -433,7 +433,8 @@ def test_an_attempt_cap_still_stops_retries_when_one_is_given(make_client):
 
 
 def test_total_retry_time_is_bounded(make_client):
-    # Each request takes 2 s and Mailchimp asks for 3 s: 2+3=5, 7+3=10, then 12+3 > 12 -> stop.
+    # Each request takes 2 s and Mailchimp asks for
+    # 3 s: 2+3=5, 7+3=10, then 12+3 > 12 -> stop.
     script = [reply(429, headers={"Retry-After": "3"}, duration=2)] * 10
     client, adapter, fake = make_client(script, max_retries=50, max_retry_seconds=12)
     with pytest.raises(errors.MailchimpRateLimitError):
@@ -505,7 +506,8 @@ def test_connection_refused_is_retried_then_network_error(make_client):
         "Mailchimp said" not in message
     )  # the detail is ours, not an answer from Mailchimp
     assert message.endswith(
-        "Check this server's internet access, DNS, proxy and TLS settings, then try again."
+        "Check this server's internet access, DNS, proxy and TLS settings, then try "
+        "again."
     )
 
 
@@ -599,8 +601,8 @@ def test_invalid_resource_carries_field_errors(make_client):
 
 def test_html_502_is_a_server_error_with_a_readable_detail(make_client):
     html = (
-        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
-        "</h1></center></body></html>"
+        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+        "Gateway</h1></center></body></html>"
     )
     client, adapter, _ = make_client(
         [reply(502, html, {"Content-Type": "text/html"})] * 3, max_retries=2
@@ -758,7 +760,8 @@ def test_paginate_stops_when_offset_reaches_total_without_extra_call(make_client
 
 
 def test_paginate_stops_on_a_short_page(make_client):
-    # total_items says more, but the page came back short (the set shrank during the walk).
+    # total_items says more, but the page came
+    # back short (the set shrank during the walk).
     client, adapter, _ = make_client(
         [_page(0, 3, 10, "lists"), _page(3, 1, 10, "lists")]
     )
@@ -1047,7 +1050,8 @@ def test_batch_results_errors(make_client):
 
 def test_batch_results_network_error_hides_the_signed_link(make_client):
     failure = requests.ConnectionError(
-        f"Max retries exceeded with url: /abc-response.tar.gz?{urlsplit(RESULTS_URL).query}"
+        "Max retries exceeded with url: "
+        f"/abc-response.tar.gz?{urlsplit(RESULTS_URL).query}"
     )
     client, adapter, _ = make_client([failure] * 3, max_retries=2)
     with pytest.raises(errors.MailchimpNetworkError) as info:

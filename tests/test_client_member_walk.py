@@ -43,7 +43,8 @@ def _name(behaviour):
 
 @pytest.fixture(params=BEHAVIOURS, ids=_name)
 def mc(request, sandbox):
-    """The sandbox under one behaviour, a client, and helpers on the default audience."""
+    """The sandbox under one behaviour, a client,
+    and helpers on the default audience."""
     from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
     sandbox.state.set_behaviour(**request.param)
@@ -59,7 +60,8 @@ def mc(request, sandbox):
             self.client = client
 
         def seed(self, count, spread_seconds=0, **kwargs):
-            """Members changed an hour ago: in one second (an import), or one per second."""
+            """Members changed an hour ago: in one
+            second (an import), or one per second."""
             with self.state.lock:
                 before = set(self.state.lists[self.list_id].members)
                 self.state.seed(
@@ -232,7 +234,7 @@ def test_the_second_asked_for_is_read_whatever_since_means(mc):
         assert again[0].since_inclusive is False
 
 
-# ----------------------------------------------------------------- changes during the walk
+# -------------------------------------------------------------- changes during the walk
 SCENARIOS = [
     "read-of-current-second",
     "anchor",

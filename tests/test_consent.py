@@ -1,4 +1,5 @@
-"""Consent rules without a database (utils/consent.py): blacklist option (F16), GDPR permissions."""
+"""Consent rules without a database (utils/consent.py):
+blacklist option (F16), GDPR permissions."""
 
 import pytest
 
@@ -15,7 +16,7 @@ from mailchimp_utils.consent import (
     resolve_permissions,
 )
 
-# --------------------------------------------------------------------------- Odoo opt-outs
+# ------------------------------------------------------------------------ Odoo opt-outs
 ALL_STATUSES = [
     "subscribed",
     "pending",
@@ -33,7 +34,8 @@ ALL_STATUSES = [
     "remembered,opted_out", [(False, False), (True, True), (None, False)]
 )
 def test_no_change_in_odoo_does_nothing(remembered, opted_out, status, unsubscribe):
-    # a person who subscribed again in Mailchimp while still blacklisted stays subscribed
+    # a person who subscribed again in Mailchimp
+    # while still blacklisted stays subscribed
     assert optout_action(remembered, opted_out, status, unsubscribe=unsubscribe) is None
 
 
@@ -51,7 +53,8 @@ def test_a_new_opt_out_unsubscribes_only_who_mailchimp_mails(remembered, status)
     if status in ("subscribed", "pending"):
         assert action == "unsubscribe"
     else:
-        # cleaned, archived, transactional, already unsubscribed, not known: no status sent
+        # cleaned, archived, transactional, already
+        # unsubscribed, not known: no status sent
         assert action == "remember"
     assert OPT_OUT_UNSUBSCRIBES == ("subscribed", "pending")
 
@@ -84,7 +87,8 @@ def test_becoming_unsubscribed_or_cleaned_blacklists_when_opted_in(old, new):
 @pytest.mark.parametrize("old", BLACKLIST_STATUSES)
 @pytest.mark.parametrize("new", BLACKLIST_STATUSES)
 def test_no_change_no_new_blacklisting(old, new):
-    # an admin who took the address off Odoo's blacklist keeps that until a new unsubscribe
+    # an admin who took the address off Odoo's
+    # blacklist keeps that until a new unsubscribe
     assert blacklist_action(old, new, mirror=True) is None
 
 
@@ -106,7 +110,7 @@ def test_other_statuses_never_touch_the_blacklist(status):
         assert blacklist_action(old, status, mirror=True, unmirror=True) is None
 
 
-# --------------------------------------------------------------------------- reading permissions
+# ------------------------------------------------------------------ reading permissions
 MEMBER = {
     "marketing_permissions": [
         {"marketing_permission_id": "aaa", "text": "Email", "enabled": True},
@@ -138,7 +142,7 @@ def test_payload_is_mailchimps_write_form_sorted():
     assert permissions_payload({}) == []
 
 
-# --------------------------------------------------------------------------- merging permissions
+# ------------------------------------------------------------------ merging permissions
 def test_first_sync_enabled_side_wins_and_false_never_withdraws():
     r = resolve_permissions(
         None, {"aaa": True, "bbb": False}, {"aaa": False, "bbb": True}, "odoo", "both"
@@ -166,7 +170,8 @@ def test_withdrawal_goes_across_after_the_first_sync():
 
 
 def test_booleans_changed_on_both_sides_agree():
-    # two sides that both moved away from a boolean base hold the same value: no conflict
+    # two sides that both moved away from a
+    # boolean base hold the same value: no conflict
     for winner in ("odoo", "mailchimp"):
         r = resolve_permissions(
             {"aaa": True}, {"aaa": False}, {"aaa": False}, winner, "both"

@@ -36,7 +36,7 @@ from mailchimp_utils.merge_values import (
 TIERS = [("gold", "Gold"), ("silver", "Silver")]
 
 
-# --------------------------------------------------------------------------- check_mapping: accepted
+# -------------------------------------------------------------- check_mapping: accepted
 @pytest.mark.parametrize(
     "odoo_type, merge_type, expected",
     [
@@ -105,7 +105,7 @@ def test_directions_say_what_may_be_pushed_and_pulled():
     assert not Direction.NONE.can_push and not Direction.NONE.can_pull
 
 
-# --------------------------------------------------------------------------- check_mapping: refused
+# --------------------------------------------------------------- check_mapping: refused
 @pytest.mark.parametrize(
     "source_kind, odoo_type, merge_type, fragments",
     [
@@ -229,7 +229,7 @@ def test_refused_pairs_have_no_directions():
     assert allowed_directions("address", "address") == PUSH_PULL
 
 
-# --------------------------------------------------------------------------- default_mappings
+# --------------------------------------------------------------------- default_mappings
 SANDBOX_FIELDS = [
     {"tag": "FNAME", "type": "text", "required": False, "options": {"size": 25}},
     {"tag": "LNAME", "type": "text", "required": False, "options": {"size": 25}},
@@ -290,7 +290,8 @@ def test_default_mappings_for_a_new_audience():
         {"merge_tag": "ADDRESS", "source_kind": "address", "odoo_field": None},
         {"merge_tag": "PHONE", "source_kind": "field", "odoo_field": "phone"},
         {"merge_tag": "BIRTHDAY", "source_kind": "field", "odoo_field": "x_birthday"},
-        # the company Odoo shows is computed: the "company" source pulls into company_name
+        # the company Odoo shows is computed: the
+        # "company" source pulls into company_name
         {"merge_tag": "COMPANY", "source_kind": "company", "odoo_field": None},
     ]
 
@@ -367,7 +368,7 @@ def test_default_mappings_without_address_fields_propose_no_address():
     }
 
 
-# --------------------------------------------------------------------------- to_mailchimp
+# ------------------------------------------------------------------------- to_mailchimp
 @pytest.mark.parametrize("empty", [None, False, ""])
 @pytest.mark.parametrize(
     "odoo_type, merge_type",
@@ -583,7 +584,7 @@ def test_refused_pairs_cannot_be_converted(odoo_type, merge_type):
         to_mailchimp("x", odoo_type, merge_type)
 
 
-# --------------------------------------------------------------------------- from_mailchimp
+# ----------------------------------------------------------------------- from_mailchimp
 @pytest.mark.parametrize("empty", [None, ""])
 @pytest.mark.parametrize(
     "odoo_type, merge_type",
@@ -730,7 +731,7 @@ def test_round_trip_of_pullable_pairs(value, odoo_type, merge_type, options):
     )
 
 
-# --------------------------------------------------------------------------- normalize_mailchimp
+# ------------------------------------------------------------------ normalize_mailchimp
 def test_normalize_brings_mailchimp_values_to_the_sent_form():
     assert (
         normalize_mailchimp("2024-03-07", "date", {"date_format": "DD/MM/YYYY"})
@@ -875,7 +876,7 @@ def test_address_round_trip():
     }
 
 
-# --------------------------------------------------------------------------- emails (F9)
+# -------------------------------------------------------------------------- emails (F9)
 @pytest.mark.parametrize(
     "raw, expected",
     [
@@ -917,7 +918,7 @@ def test_invalid_emails_give_none(raw):
     assert normalize_email(raw) is None
 
 
-# --------------------------------------------------------------------------- fingerprint
+# -------------------------------------------------------------------------- fingerprint
 def test_fingerprint_is_short_stable_and_order_free():
     a = values_fingerprint({"FNAME": "Jane", "LNAME": "Doe", "AGE": 42})
     b = values_fingerprint({"AGE": 42, "LNAME": "Doe", "FNAME": "Jane"})
@@ -941,7 +942,7 @@ def test_fingerprint_changes_with_any_value():
     )
 
 
-# --------------------------------------------------------------------------- against the sandbox
+# ------------------------------------------------------------------ against the sandbox
 def _sandbox_check():
     validation = pytest.importorskip("mailchimp_sandbox.validation")
     return validation.check_merge_value
@@ -1027,7 +1028,7 @@ def test_sandbox_refuses_the_partial_address_we_never_send():
     assert check_merge_value({"type": "address"}, "") == ("", None)
 
 
-# --------------------------------------------------------------------------- pull targets (issue 10)
+# -------------------------------------------------------------- pull targets (issue 10)
 COMPUTED = {"computed": True, "readonly": True, "stored": True}
 TARGETS_REFUSED = [
     (
@@ -1091,7 +1092,8 @@ def test_default_mappings_never_pull_into_a_computed_field():
         "company",
         None,
     )
-    # a field with that name that Odoo computes: proposed, push-only through check_mapping
+    # a field with that name that Odoo computes:
+    # proposed, push-only through check_mapping
     phone = {"phone": {"type": "char", "target": COMPUTED}}
     assert _by_tag(default_mappings(SANDBOX_FIELDS, phone))["PHONE"] == (
         "field",
@@ -1100,7 +1102,7 @@ def test_default_mappings_never_pull_into_a_computed_field():
     assert check_mapping("field", "char", "phone", target=COMPUTED) == PUSH_ONLY
 
 
-# --------------------------------------------------------------------------- names split like Mailchimp
+# ----------------------------------------------------------- names split like Mailchimp
 @pytest.mark.parametrize(
     "name, hints, expected",
     [
@@ -1160,7 +1162,7 @@ def test_split_name_like_gives_back_the_name():
         assert join_name(*split_name_like(name, hints)) == name
 
 
-# --------------------------------------------------------------------------- states and addresses
+# ----------------------------------------------------------------- states and addresses
 @pytest.mark.parametrize(
     "code, name, uses_code, hints, expected",
     [

@@ -1,4 +1,5 @@
-"""The repository's own files hold together: manifest, access rules, compose, CI, README."""
+"""The repository's own files hold together:
+manifest, access rules, compose, CI, README."""
 
 import ast
 import csv

@@ -1,4 +1,5 @@
-"""Sandbox: audiences, batch subscribe, merge fields, tags/segments, paging and partial responses."""
+"""Sandbox: audiences, batch subscribe, merge fields,
+tags/segments, paging and partial responses."""
 
 import hashlib
 
@@ -353,7 +354,8 @@ def test_paging_and_partial_responses(api, sandbox):
         f"{L}/members",
         params={
             "count": 2,
-            "fields": "members.id,members.email_address,members.merge_fields.FNAME,total_items",
+            "fields": "members.id,members.email_address,members.merge_fields.FNAME,"
+            "total_items",
         },
     ).json()
     assert set(slim) == {"members", "total_items"}

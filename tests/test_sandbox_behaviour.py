@@ -180,14 +180,16 @@ def test_campaign_and_report_since_filters(sandbox, control, get, since):
     )
     page = get(activity, since="2030-01-02T00:00:00+00:00")
     assert [a["timestamp"] for a in page["emails"][0]["activity"]] == stamps
+    member_id = sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com")["id"]
     one = get(
-        f"{activity}/{sandbox.state.get_member(DEFAULT_LIST_ID, 'a@acme-mail.com')['id']}",
+        f"{activity}/{member_id}",
         since="2030-01-02T00:00:00+00:00",
     )
     assert [a["timestamp"] for a in one["activity"]] == stamps
     opens = get(f"/reports/{at['id']}/open-details", since="2030-01-02T00:00:00+00:00")
     assert opens["total_opens"] == len(stamps)
-    # nothing after the last event's second, whatever the switch, unless inclusive keeps it
+    # nothing after the last event's second,
+    # whatever the switch, unless inclusive keeps it
     last = get(activity, since="2030-01-02T00:00:07+00:00")
     assert last["total_items"] == (1 if inclusive else 0)
 

@@ -1,4 +1,5 @@
-"""Sandbox: GDPR marketing permissions of audiences and members (sandbox/mailchimp_sandbox/consent.py)."""
+"""Sandbox: GDPR marketing permissions of audiences and members
+(sandbox/mailchimp_sandbox/consent.py)."""
 
 import requests
 

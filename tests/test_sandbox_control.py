@@ -1,4 +1,5 @@
-"""Sandbox: control API (reset, seeding, accounts, raw state) and the command line entry point."""
+"""Sandbox: control API (reset, seeding, accounts,
+raw state) and the command line entry point."""
 
 import os
 import socket
@@ -105,9 +106,9 @@ def test_raw_member_state(sandbox):
     sandbox.state.add_member(
         DEFAULT_LIST_ID, "raw@acme-mail.com", merge_fields={"FNAME": "R"}, tags=["t1"]
     )
+    raw_hash = subscriber_hash("raw@acme-mail.com")
     r = requests.get(
-        sandbox.url
-        + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/{subscriber_hash('raw@acme-mail.com')}"
+        sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/{raw_hash}"
     )
     assert r.status_code == 200
     raw = r.json()

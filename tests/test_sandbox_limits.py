@@ -1,4 +1,5 @@
-"""Sandbox: 10-connection limit, latency, request timeout, injected faults, request log."""
+"""Sandbox: 10-connection limit, latency,
+request timeout, injected faults, request log."""
 
 import json
 import time

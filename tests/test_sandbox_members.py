@@ -1,4 +1,5 @@
-"""Sandbox: member rules (identity, upsert, compliance, archive, forget, rename, validation)."""
+"""Sandbox: member rules (identity, upsert,
+compliance, archive, forget, rename, validation)."""
 
 import hashlib
 
@@ -59,7 +60,8 @@ def test_put_upsert_identity_and_status_kept(api):
     # raw email in path works too
     assert api.get(f"{M}/Ann.Lee@Example.com").json()["id"] == m["id"]
     api.patch(f"{M}/{m['id']}", json={"status": "unsubscribed"}).raise_for_status()
-    # PUT without status keeps the current status (status_if_new is ignored for existing)
+    # PUT without status keeps the current status
+    # (status_if_new is ignored for existing)
     r = put(api, "ann.lee@example.com", merge_fields={"LNAME": "Lee"})
     assert r.json()["status"] == "unsubscribed"
     assert r.json()["merge_fields"] == {
@@ -371,7 +373,8 @@ def test_last_changed_is_monotonic_and_since_follows_the_switch(api, sandbox, si
         },
     ).json()["members"]
     got = [m["email_address"] for m in since_mark]
-    # exclusive ("changed after"): nothing of the mark's own second; inclusive: all of it
+    # exclusive ("changed after"): nothing of
+    # the mark's own second; inclusive: all of it
     in_mark_second = [
         e for e, s in zip(emails, stamps, strict=True) if s == mark and e != emails[0]
     ]

@@ -1,4 +1,5 @@
-"""Sandbox: campaigns, reports, email-activity paging and ``since`` filtering, generated activity."""
+"""Sandbox: campaigns, reports, email-activity paging
+and ``since`` filtering, generated activity."""
 
 import time
 
@@ -95,7 +96,8 @@ def test_explicit_events_report_and_since(api, sandbox):
         "2030-03-02T10:00:00+00:00",
         "2030-03-02T10:00:05+00:00",
     ]
-    # by default since is exclusive ("after a specific time"); the switch makes it inclusive
+    # by default since is exclusive ("after a
+    # specific time"); the switch makes it inclusive
     same = api.get(
         f"/reports/{camp['id']}/email-activity",
         params={"since": "2030-03-02T10:00:05+00:00"},

@@ -1,4 +1,5 @@
-"""Sandbox: webhook creation (URL validation), delivery format and the events/sources filters."""
+"""Sandbox: webhook creation (URL validation),
+delivery format and the events/sources filters."""
 
 import re
 import threading

@@ -43,7 +43,7 @@ def _ids(winners, skipped):
     ]
 
 
-# --------------------------------------------------------------------------- pick_winners (F9)
+# -------------------------------------------------------------------- pick_winners (F9)
 def test_one_contact_per_email_is_its_own_winner():
     winners, skipped = pick_winners(
         [contact(1, "a@example.com"), contact(2, "b@example.com")]
@@ -166,7 +166,7 @@ def test_winners_are_keyed_by_normalised_email():
     assert list(winners) == ["jane.doe@example.com"]
 
 
-# --------------------------------------------------------------------------- resolve_fields (F10, F6)
+# ------------------------------------------------------------- resolve_fields (F10, F6)
 def resolve(synced, odoo, mc, winner="odoo", direction="both", **kw):
     return resolve_fields(synced, odoo, mc, winner, direction, **kw)
 
@@ -425,7 +425,8 @@ VALUES = ("", "x", "y", "z")
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("winner", ["odoo", "mailchimp"])
 def test_after_applying_a_resolution_the_next_run_is_quiet(direction, winner):
-    """Whatever the start, applying the writes and storing new_synced settles the field."""
+    """Whatever the start, applying the writes
+    and storing new_synced settles the field."""
     for base, odoo, mc in itertools.product((None,) + VALUES, VALUES, VALUES):
         synced = {} if base is None else {"T": base}
         first = resolve_fields(synced, {"T": odoo}, {"T": mc}, winner, direction)
@@ -444,7 +445,7 @@ def test_after_applying_a_resolution_the_next_run_is_quiet(direction, winner):
         assert second.new_synced == first.new_synced
 
 
-# --------------------------------------------------------------------------- status (F16)
+# ------------------------------------------------------------------------- status (F16)
 @pytest.mark.parametrize(
     "double_opt_in, expected", [(False, "subscribed"), (True, "pending")]
 )
@@ -482,7 +483,7 @@ def test_archived_members_are_not_written_back():
         assert push_blocked_reason(status) is None
 
 
-# --------------------------------------------------------------------------- email change (F18)
+# ------------------------------------------------------------------- email change (F18)
 def test_only_subscribed_members_can_be_renamed():
     assert can_rename("subscribed") is True
     assert rename_blocked_reason("subscribed") is None
@@ -500,7 +501,7 @@ def test_only_subscribed_members_can_be_renamed():
         assert (status or "not in the audience") in reason
 
 
-# --------------------------------------------------------------------------- watermark (F15)
+# ---------------------------------------------------------------------- watermark (F15)
 S = 1_795_428_005  # 2026-11-23T10:00:05Z, a second as whole epoch seconds
 
 
@@ -583,7 +584,7 @@ def test_to_odoo_datetime_gives_naive_utc():
     assert to_odoo_datetime(None) is False
 
 
-# --------------------------------------------------------------------------- two bases (issue 10)
+# -------------------------------------------------------------------- two bases
 # Where Odoo cannot hold Mailchimp's value exactly, each side has its own base:
 # Mailchimp's value as last read or written, Odoo's as it showed it then.
 BERLIN = {

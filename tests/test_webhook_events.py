@@ -1,4 +1,5 @@
-"""Webhook bodies, registration and URL checks without Odoo (utils/webhook_events.py): F19."""
+"""Webhook bodies, registration and URL checks
+without Odoo (utils/webhook_events.py): F19."""
 
 import datetime as dt
 import logging

@@ -46,7 +46,8 @@ class MailchimpWebhook(http.Controller):
         csrf=False,
         save_session=False,
         max_content_length=webhook_events.MAX_BODY_BYTES,
-        mailchimp_webhook=True,  # ir.http refuses bodies that are not deliveries, unparsed
+        # ir.http refuses bodies that are not deliveries, unparsed
+        mailchimp_webhook=True,
     )
     def mailchimp_webhook(self, token=None, **_form):
         if not token:

@@ -255,7 +255,8 @@ class MailchimpAccount(models.Model):
     # ------------------------------------------------------------------
 
     def _fetch_account_info(self, api_key):
-        """Ping, then read the account: both must succeed before we call it connected."""
+        """Ping, then read the account: both must
+        succeed before we call it connected."""
         with self._get_client(api_key) as client:
             client.ping()
             return client.account()
@@ -460,7 +461,8 @@ class MailchimpAccount(models.Model):
                 )
                 audience._sync_merge_fields(list(merge_fields))
                 audience._sync_marketing_permissions(client)
-                # interest groups are created in Mailchimp too: read them alongside (F14)
+                # interest groups are created in
+                # Mailchimp too: read them alongside (F14)
                 self.env["mailchimp.interest.category"]._sync_audience(audience, client)
         return seen
 
@@ -471,7 +473,8 @@ class MailchimpAccount(models.Model):
     activity_window_days = fields.Integer(
         string="Activity Window (days)",
         default=30,
-        help="Email activity of a campaign is pulled for this many days after its send.",
+        help="Email activity of a campaign is pulled for this many days after its "
+        "send.",
     )
     activity_campaign_watermark = fields.Datetime(
         string="Campaigns Pulled Until", readonly=True, copy=False
@@ -480,7 +483,8 @@ class MailchimpAccount(models.Model):
         string="Last Activity Error",
         readonly=True,
         copy=False,
-        help="Why the last pull of email activity stopped; it resumes at the next pull.",
+        help="Why the last pull of email activity stopped; it resumes at the next "
+        "pull.",
     )
     campaign_ids = fields.One2many(
         "mailchimp.campaign", "account_id", string="Campaigns"

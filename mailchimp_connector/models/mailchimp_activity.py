@@ -86,7 +86,8 @@ class MailchimpActivity(models.Model):
              CROSS JOIN LATERAL (
                     SELECT partner_id
                       FROM mailchimp_member
-                     WHERE pairing_id IN (SELECT id FROM mailchimp_pairing WHERE audience_id = %s)
+                     WHERE pairing_id IN (
+                           SELECT id FROM mailchimp_pairing WHERE audience_id = %s)
                        AND subscriber_hash = h.hash AND partner_id IS NOT NULL
                      ORDER BY id
                      LIMIT 1
@@ -161,8 +162,10 @@ class MailchimpActivity(models.Model):
                 """
                 WITH new AS (
                     INSERT INTO mailchimp_activity
-                           (partner_id, campaign_id, action, bounce_type, url, timestamp, event_key)
-                    SELECT partner_id, %(campaign)s, action, bounce_type, url, timestamp, event_key
+                           (partner_id, campaign_id, action, bounce_type, url,
+                            timestamp, event_key)
+                    SELECT partner_id, %(campaign)s, action, bounce_type, url,
+                           timestamp, event_key
                       FROM %(staging)s
                      ORDER BY event_key
                     ON CONFLICT (event_key) DO NOTHING
@@ -171,10 +174,11 @@ class MailchimpActivity(models.Model):
                 INSERT INTO mail_message
                        (model, res_id, message_type, subtype_id, is_internal, author_id,
                         email_from, date, body, message_id, reply_to_force_new,
-                        email_add_signature, create_uid, write_uid, create_date, write_date)
-                SELECT 'res.partner', s.partner_id, 'notification', %(subtype)s, TRUE, %(author)s,
-                       %(email_from)s, s.timestamp, s.body, %(message_id)s, FALSE,
-                       FALSE, %(uid)s, %(uid)s, %(now)s, %(now)s
+                        email_add_signature, create_uid, write_uid, create_date,
+                        write_date)
+                SELECT 'res.partner', s.partner_id, 'notification', %(subtype)s, TRUE,
+                       %(author)s, %(email_from)s, s.timestamp, s.body, %(message_id)s,
+                       FALSE, FALSE, %(uid)s, %(uid)s, %(now)s, %(now)s
                   FROM %(staging)s s JOIN new USING (event_key)
                 """,
                 staging=SQL.identifier(STAGING_TABLE),

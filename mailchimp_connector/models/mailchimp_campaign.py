@@ -48,7 +48,8 @@ ACTIVITY_WRITERS = 2
 
 
 def stamp_to_datetime(stamp):
-    """Naive UTC ISO text (``activity_events.utc_stamp``) -> datetime, False if empty."""
+    """Naive UTC ISO text (``activity_events.utc_stamp``)
+    -> datetime, False if empty."""
     return datetime.fromisoformat(stamp) if stamp else False
 
 
@@ -122,7 +123,8 @@ class MailchimpCampaign(models.Model):
         string="Events of Unknown Contacts",
         compute="_compute_unknown_event_count",
         store=True,
-        help="Events of recipients that are not linked to an Odoo contact: counted, not stored.",
+        help="Events of recipients that are not linked to an Odoo contact: counted, "
+        "not stored.",
     )
     activity_count = fields.Integer(compute="_compute_activity_count")
     last_activity_sync = fields.Datetime(readonly=True, copy=False)
@@ -249,8 +251,8 @@ class MailchimpCampaign(models.Model):
 
     @api.model
     def _pull_campaigns(self, account, client):
-        """Sent campaigns of the activity window (from the account's mark if it is older:
-        a pull that had stopped catches up), each created once.
+        """Sent campaigns of the activity window (from the account's mark if it is
+        older: a pull that had stopped catches up), each created once.
 
         Not from the newest send time read: a campaign's send_time is when its sending
         started, so a big send that ends after a later one was read is listed then with
@@ -424,9 +426,9 @@ class MailchimpCampaign(models.Model):
 
     def _store_pages(self, pages):
         """Store the events of ``pages`` (``(offset, page)`` from ``_read_pages``)
-        and yield ``(offset, page, times of the unknown events)`` in page order, each once its
-        events and chatter lines are committed, so that the caller can record the
-        position after it.
+        and yield ``(offset, page, times of the unknown events)`` in page order, each
+        once its events and chatter lines are committed, so
+        that the caller can record the position after it.
 
         ``ACTIVITY_WRITERS`` pages are written at once, each in a transaction of
         its own cursor.  Pages are independent: an event is stored once whoever
@@ -540,8 +542,9 @@ class MailchimpCampaign(models.Model):
         params = {
             "count": PAGE_SIZE,
             # only what is stored: a third of the JSON to read and keep in memory
-            "fields": "emails.email_id,emails.activity.action,emails.activity.timestamp,"
-            "emails.activity.url,emails.activity.type,total_items",
+            "fields": "emails.email_id,emails.activity.action,"
+            "emails.activity.timestamp,emails.activity.url,emails.activity.type,"
+            "total_items",
         }
         if since:
             # "events that occur after" it, its own second kept or not: from one second

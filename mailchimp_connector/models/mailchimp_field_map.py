@@ -117,7 +117,8 @@ class MailchimpFieldMap(models.Model):
         return dict(SOURCE_KINDS)[self.source_kind]
 
     def _odoo_field(self):
-        """The mapped res.partner field (an ORM Field), or None for the other sources."""
+        """The mapped res.partner field (an ORM
+        Field), or None for the other sources."""
         if self.source_kind != "field" or not self.odoo_field_id:
             return None
         return self.env["res.partner"]._fields.get(self.odoo_field_id.name)
@@ -176,7 +177,8 @@ class MailchimpFieldMap(models.Model):
 
 
 def _target(field):
-    """What ``merge_values.pull_refusal`` needs to know of an ORM field (None: no field)."""
+    """What ``merge_values.pull_refusal`` needs
+    to know of an ORM field (None: no field)."""
     if field is None:
         return None
     return {
@@ -269,7 +271,8 @@ class FieldMapPlan:
 
     def mailchimp_values_checked(self, partner, hints=()):
         """({TAG: value in Mailchimp's form}, {TAG: reason}): a value Mailchimp would
-        refuse is left out and its reason names the field, so a person knows what to fix."""
+        refuse is left out and its reason names the
+        field, so a person knows what to fix."""
         values, errors = {}, {}
         hints = [hint for hint in hints if hint]
         halves = None

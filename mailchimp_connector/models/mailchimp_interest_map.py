@@ -50,7 +50,8 @@ class MailchimpInterestMap(models.Model):
         "ir.model.fields",
         string="Contact Field",
         ondelete="cascade",
-        domain="[('model', '=', 'res.partner'), ('store', '=', True), ('ttype', '=', source_kind)]",
+        domain="[('model', '=', 'res.partner'), ('store', '=', True), ('ttype', '=', "
+        "source_kind)]",
     )
     selection_value_id = fields.Many2one(
         "ir.model.fields.selection",

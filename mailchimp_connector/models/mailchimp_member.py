@@ -13,7 +13,8 @@ MEMBER_STATUSES = [
 
 
 class MailchimpMember(models.Model):
-    """One contact in one pairing: the link by email and what each side held at the last sync.
+    """One contact in one pairing: the link by
+    email and what each side held at the last sync.
 
     ``synced_values`` holds Mailchimp's merge values as the sync last read or
     wrote them, ``odoo_synced_values`` the contact's values in Mailchimp's form

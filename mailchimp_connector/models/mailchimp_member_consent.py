@@ -3,7 +3,8 @@ from odoo import fields, models
 
 
 class MailchimpMemberConsent(models.Model):
-    """One marketing permission of one member as Mailchimp last showed it (read-only)."""
+    """One marketing permission of one member
+    as Mailchimp last showed it (read-only)."""
 
     _name = "mailchimp.member.consent"
     _description = "Mailchimp Member Marketing Permission"

@@ -139,10 +139,11 @@ class MailchimpPairing(models.Model):
     odoo_rescan_date = fields.Datetime(
         readonly=True,
         copy=False,
-        help="What Odoo sends changed (e.g. the interest mapping): the next run compares "
-        "every contact of the segment.",
+        help="What Odoo sends changed (e.g. the interest mapping): the next run "
+        "compares every contact of the segment.",
     )
-    # the run-written state lives on its own row (see _sync_cursor); shown here read-only
+    # the run-written state lives on its own row
+    # (see _sync_cursor); shown here read-only
     sync_cursor_ids = fields.One2many(
         "mailchimp.pairing.cursor", "pairing_id", readonly=True
     )
@@ -162,8 +163,8 @@ class MailchimpPairing(models.Model):
     full_sync_days = fields.Integer(
         string="Full sync every (days)",
         default=7,
-        help="Incremental runs cannot see members archived or deleted in Mailchimp; a full "
-        "run reads the whole audience. 0: never after the first one.",
+        help="Incremental runs cannot see members archived or deleted in Mailchimp; a "
+        "full run reads the whole audience. 0: never after the first one.",
     )
     last_run_id = fields.Many2one(
         related="sync_cursor_ids.last_run_id", string="Last Run"
@@ -186,7 +187,8 @@ class MailchimpPairing(models.Model):
             if pairing.create_missing and not pairing.default_owner_id:
                 raise ValidationError(
                     self.env._(
-                        "Choose a Default Owner: contacts created from Mailchimp need one."
+                        "Choose a Default Owner: contacts created from Mailchimp need "
+                        "one."
                     )
                 )
 
@@ -293,7 +295,8 @@ class MailchimpPairing(models.Model):
     # ------------------------------------------------------------------
 
     def _segment_domain(self, email=True):
-        """The contacts of this sync: the admin's domain, the tag, an email, the company.
+        """The contacts of this sync: the admin's
+        domain, the tag, an email, the company.
 
         ``email=False`` leaves out the condition on a valid address (to report the
         contacts whose email is not one).
@@ -309,7 +312,8 @@ class MailchimpPairing(models.Model):
         return domain
 
     def action_apply_default_mapping(self):
-        """Propose the usual pairs for the audience's merge fields; keep existing ones."""
+        """Propose the usual pairs for the audience's
+        merge fields; keep existing ones."""
         for pairing in self:
             merge_fields = pairing.audience_id.merge_field_ids
             partner_fields = {
@@ -382,7 +386,8 @@ class MailchimpPairing(models.Model):
             SELECT 1
               FROM pg_locks
              WHERE locktype = 'advisory' AND granted
-               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND database = (
+                   SELECT oid FROM pg_database WHERE datname = current_database())
                AND classid = %s AND objid = %s AND objsubid = 2
              LIMIT 1
             """,
@@ -432,7 +437,8 @@ class MailchimpPairing(models.Model):
         return run
 
     def _full_sync_due(self):
-        """A full read now and then: only it sees members archived or deleted in Mailchimp."""
+        """A full read now and then: only it sees
+        members archived or deleted in Mailchimp."""
         state = self._sync_cursor()
         if not state.initial_done or not state.last_full_sync_date:
             return True
@@ -492,8 +498,9 @@ class MailchimpPairing(models.Model):
         if running:
             return Account._notification(
                 self.env._(
-                    "%(syncs)s: already running; its progress shows in its history. It runs "
-                    "once more as soon as this run ends, to take up what changed meanwhile.",
+                    "%(syncs)s: already running; its progress shows in its history. It "
+                    "runs once more as soon as this run ends, to take up what changed "
+                    "meanwhile.",
                     syncs=", ".join(running.mapped("name")),
                 ),
                 "info",

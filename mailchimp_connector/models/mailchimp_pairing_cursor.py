@@ -44,8 +44,8 @@ class MailchimpPairingCursor(models.Model):
     odoo_watermark = fields.Datetime(
         compute="_compute_odoo_watermark",
         inverse="_inverse_odoo_watermark",
-        help="Contacts changed after this moment are pushed at the next run (empty: the "
-        "next run compares every contact of the segment).",
+        help="Contacts changed after this moment are pushed at the next run (empty: "
+        "the next run compares every contact of the segment).",
     )
     initial_done = fields.Boolean(readonly=True)
     last_sync_date = fields.Datetime(readonly=True)
@@ -117,7 +117,9 @@ class MailchimpPairingCursor(models.Model):
                 SELECT p.id, p.create_uid, p.write_uid, p.create_date, p.write_date%s
                   FROM mailchimp_pairing p
                  WHERE NOT EXISTS (
-                       SELECT 1 FROM mailchimp_pairing_cursor c WHERE c.pairing_id = p.id)
+                       SELECT 1
+                         FROM mailchimp_pairing_cursor c
+                        WHERE c.pairing_id = p.id)
                 """,
                 SQL(", %s", targets) if legacy else SQL(""),
                 SQL(", %s", sources) if legacy else SQL(""),

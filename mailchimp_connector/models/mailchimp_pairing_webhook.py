@@ -162,10 +162,11 @@ class MailchimpPairing(models.Model):
         )
         if problem:
             return self.env._(
-                "Mailchimp cannot reach %(base_url)s (the system parameter web.base.url): "
-                "it is not a public http(s) address. Set web.base.url to the address at "
-                "which this Odoo is reached from the internet, then press Re-register "
-                "webhook. Until then the scheduled sync keeps contacts in step.",
+                "Mailchimp cannot reach %(base_url)s (the system parameter "
+                "web.base.url): it is not a public http(s) address. Set web.base.url "
+                "to the address at which this Odoo is reached from the internet, then "
+                "press Re-register webhook. Until then the scheduled sync keeps "
+                "contacts in step.",
                 base_url=base_url or "''",
             )
         list_id = self.audience_id.mailchimp_list_id
@@ -227,9 +228,10 @@ class MailchimpPairing(models.Model):
                     else str(error)
                 )
                 left = self.env._(
-                    "The webhook of the sync %(sync)s could not be removed from the audience "
-                    "%(audience)s (%(reason)s). Odoo now refuses its deliveries; remove it in "
-                    "Mailchimp under Audience > Settings > Webhooks.",
+                    "The webhook of the sync %(sync)s could not be removed from the "
+                    "audience %(audience)s (%(reason)s). Odoo now refuses its "
+                    "deliveries; remove it in Mailchimp under Audience > Settings > "
+                    "Webhooks.",
                     sync=pairing.name,
                     audience=pairing.audience_id.name,
                     reason=reason,
@@ -278,7 +280,8 @@ class MailchimpPairing(models.Model):
             )
             return "ignored"
         if not self._webhook_try_lock():
-            # a run is writing this sync's members now; its reads or the next run's see it
+            # a run is writing this sync's members
+            # now; its reads or the next run's see it
             return self._webhook_defer()
         maps = self.field_map_ids._plan()
         try:
@@ -287,7 +290,8 @@ class MailchimpPairing(models.Model):
             return "ignored"  # erased since; the next full run sees it gone
         except mc_errors.MailchimpError as error:
             _logger.info(
-                "Mailchimp sync %s: webhook member read failed (%s), left to the scheduled run",
+                "Mailchimp sync %s: webhook member read failed (%s), left to the "
+                "scheduled run",
                 self.id,
                 type(error).__name__,
             )

@@ -37,7 +37,8 @@ SUBSCRIBE_UP_TO = 1500
 # what the sync reads of a member Mailchimp returns from a /batches upsert or PATCH:
 # its merge values too, to remember what Mailchimp made of the values sent
 MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
-# members a full read did not see, confirmed one GET each up to this many, else by one /batches job
+# members a full read did not see, confirmed one
+# GET each up to this many, else by one /batches job
 CONFIRM_DIRECTLY = 10
 ANALYZE_AFTER = (
     10000  # contacts created or updated by a pull before the member table is analyzed
@@ -99,7 +100,8 @@ class MailchimpSyncRun(models.Model):
         readonly=True,
     )
     progress_done = fields.Integer(string="Processed", readonly=True)
-    # where an interrupted run (time budget, crash) goes on from; committed with each chunk
+    # where an interrupted run (time budget, crash)
+    # goes on from; committed with each chunk
     pull_resumed = fields.Boolean(readonly=True)
     push_cursor = fields.Integer(readonly=True)
     push_started = fields.Datetime(readonly=True)
@@ -229,8 +231,9 @@ class MailchimpSyncRun(models.Model):
         ) and "/lists/" in (error.path or "")
         if audience_gone:
             message = self.env._(
-                "The Mailchimp audience %(audience)s no longer exists (deleted in Mailchimp). "
-                "Nothing was deleted in Odoo; pair the contacts with another audience.",
+                "The Mailchimp audience %(audience)s no longer exists (deleted in "
+                "Mailchimp). Nothing was deleted in Odoo; pair the contacts with "
+                "another audience.",
                 audience=pairing.audience_id.name,
             )
             state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
@@ -246,8 +249,9 @@ class MailchimpSyncRun(models.Model):
                     "stopped_by": "transient",
                     "next_sync_date": next_try,
                     "retry_reason": self.env._(
-                        "%(message)s The sync tries again by itself %(minutes)s minutes after "
-                        "the failed run (failed runs in a row: %(count)s).",
+                        "%(message)s The sync tries again by itself %(minutes)s "
+                        "minutes after the failed run (failed runs in a row: "
+                        "%(count)s).",
                         message=message,
                         minutes=int(delay.total_seconds() // 60),
                         count=streak,
@@ -261,8 +265,8 @@ class MailchimpSyncRun(models.Model):
                     "retry_count": 0,
                     "stopped_by": "auth",
                     "retry_reason": self.env._(
-                        "%(message)s The sync resumes from where it stopped as soon as the "
-                        "account's key is fixed (Reauthorize).",
+                        "%(message)s The sync resumes from where it stopped as soon as "
+                        "the account's key is fixed (Reauthorize).",
                         message=message,
                     ),
                 }
@@ -328,7 +332,8 @@ class MailchimpSyncRun(models.Model):
     # ------------------------------------------------------------------
 
     def _pull(self, client, deadline=None):
-        """Read the members changed since the first second still to read, oldest change first.
+        """Read the members changed since the first
+        second still to read, oldest change first.
 
         A full run reads everything, and the archived members apart, unless it is
         resuming: then it goes on from the second its own committed pages reached.
@@ -377,9 +382,9 @@ class MailchimpSyncRun(models.Model):
             else:
                 self._pull_note(
                     self.env._(
-                        "Mailchimp's member list was incomplete while it was read (it served "
-                        "fewer members than it counted, or kept changing): no member was marked "
-                        "archived. The next full sync checks again."
+                        "Mailchimp's member list was incomplete while it was read (it "
+                        "served fewer members than it counted, or kept changing): no "
+                        "member was marked archived. The next full sync checks again."
                     )
                 )
         self._set_pull_mark(
@@ -435,8 +440,8 @@ class MailchimpSyncRun(models.Model):
                     semantics = dict(
                         account.since_semantics or {}, since_last_changed="inclusive"
                     )
-                    # the account's row is people's and other jobs' too: written apart from
-                    # the run's pages, retried on a concurrent write (issue 10)
+                    # the account's row is people's and other jobs' too: written apart
+                    # from the run's pages, retried on a concurrent write (issue 10)
                     self.pairing_id._write_concurrently(
                         lambda semantics=semantics: account.write(
                             {"since_semantics": semantics}
@@ -544,8 +549,8 @@ class MailchimpSyncRun(models.Model):
         if unconfirmed:
             self._pull_note(
                 self.env._(
-                    "%s members not seen by the full read could not be checked with Mailchimp; "
-                    "they were left as they are.",
+                    "%s members not seen by the full read could not be checked with "
+                    "Mailchimp; they were left as they are.",
                     unconfirmed,
                 )
             )
@@ -627,7 +632,8 @@ class MailchimpSyncRun(models.Model):
             self._record_failures("mailchimp2odoo", duplicates, "skipped")
         push_only = maps.push_only
         to_create, member_vals, failures = [], [], []
-        written = []  # (member or None, vals, partner, tags pulled, Odoo's values before, pending)
+        # (member or None, vals, partner, tags pulled, Odoo's values before, pending)
+        written = []
         unsendable = []  # Odoo values of merged contacts that Mailchimp cannot take
         counts = Counter()
         previous_status = {}  # for the consent part (blacklist option)
@@ -655,7 +661,8 @@ class MailchimpSyncRun(models.Model):
             ):
                 # read again only because the pull reads again the seconds that were
                 # still open (or what this sync itself sent): Mailchimp has nothing new
-                # for it. A full run merges it all the same (a new mapping, a missed change)
+                # for it. A full run merges it all the
+                # same (a new mapping, a missed change)
                 counts["unchanged" if member.partner_id else "skipped"] += 1
                 continue
             common = {
@@ -694,7 +701,8 @@ class MailchimpSyncRun(models.Model):
                     counts["skipped"] += 1
                 continue
             if mc_member["status"] == "archived":
-                # deleted in Mailchimp: keep the link and the status, change nothing (F17)
+                # deleted in Mailchimp: keep the link
+                # and the status, change nothing (F17)
                 if member:
                     member.write(common)
                 else:
@@ -722,7 +730,8 @@ class MailchimpSyncRun(models.Model):
                 and self.direction != "odoo2mailchimp"
                 and partner.email_normalized == member.email
             ):
-                # renamed in Mailchimp (same contact id): rename the contact, no duplicate
+                # renamed in Mailchimp (same contact
+                # id): rename the contact, no duplicate
                 odoo_vals["email"] = mc_member["email_address"]
             odoo_vals = maps.changed_vals(partner, odoo_vals)
             if odoo_vals:
@@ -870,7 +879,8 @@ class MailchimpSyncRun(models.Model):
             vals["odoo_synced_values"] = base
 
     def _partners_by_email(self, emails, read_fields):
-        """The contact each email matches (F9): linked first, else the oldest, else lowest id.
+        """The contact each email matches (F9):
+        linked first, else the oldest, else lowest id.
 
         Returns ({email: partner}, [(partner id, email, reason)] for the others).
         """
@@ -936,7 +946,8 @@ class MailchimpSyncRun(models.Model):
         self._add(created=len(partners))
         now = fields.Datetime.now()
         member_vals = []
-        # Odoo's base: the new contacts as Odoo shows them, read and computed once for all
+        # Odoo's base: the new contacts as Odoo
+        # shows them, read and computed once for all
         partners.fetch(maps.partner_fields() + ["write_date"])
         for partner, (common, synced) in zip(partners, kept, strict=True):
             odoo_synced, _errors = maps.mailchimp_values_checked(partner, [synced])
@@ -972,14 +983,16 @@ class MailchimpSyncRun(models.Model):
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
-        # Odoo opt-outs changed since the last run: the blacklist does not touch write_date
+        # Odoo opt-outs changed since the last run:
+        # the blacklist does not touch write_date
         optout_ids = self._optout_partner_ids()
         if not self.full and state.odoo_watermark:
             domain += [
                 "|",
                 "|",
                 "|",
-                # at the mark too: a write in the mark's own transaction has its timestamp
+                # at the mark too: a write in the mark's
+                # own transaction has its timestamp
                 ("write_date", ">=", state.odoo_watermark),
                 ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
                 (
@@ -994,7 +1007,8 @@ class MailchimpSyncRun(models.Model):
         try:
             reuse = self._left_over_batch(client, deadline)
             # chunk n+1 is read and converted while Mailchimp takes chunk n's new
-            # members; one request at a time still, and each chunk is saved whole, in order
+            # members; one request at a time still,
+            # and each chunk is saved whole, in order
             sending = None
             with ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="mailchimp-push"
@@ -1386,8 +1400,8 @@ class MailchimpSyncRun(models.Model):
                     partner.id,
                     partner.email,
                     self.env._(
-                        "duplicate email: the Mailchimp member %(email)s is synced with "
-                        "contact #%(id)s",
+                        "duplicate email: the Mailchimp member %(email)s is synced "
+                        "with contact #%(id)s",
                         email=member.email,
                         id=member.partner_id.id,
                     ),
@@ -1555,7 +1569,8 @@ class MailchimpSyncRun(models.Model):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
         ``permissions``: {member id: (changed GDPR permissions, base once sent)};
         ``interests``: {partner id: interests to send} (F14); ``unsubscribe``: member
-        ids opted out in Odoo, sent ``status: unsubscribed`` (the only status Odoo sends)."""
+        ids opted out in Odoo, sent ``status:
+        unsubscribed`` (the only status Odoo sends)."""
         if not updates:
             return
         permissions = permissions or {}

@@ -24,14 +24,15 @@ class MailchimpSyncRun(models.Model):
     optout_added_count = fields.Integer(
         string="Added as unsubscribed",
         readonly=True,
-        help="Contacts opted out in Odoo (email blacklist) that this run put in the audience "
-        "as unsubscribed, never as subscribed or pending (also counted as created).",
+        help="Contacts opted out in Odoo (email blacklist) that this run put in the "
+        "audience as unsubscribed, never as subscribed or pending (also counted as "
+        "created).",
     )
     optout_unsubscribed_count = fields.Integer(
         string="Unsubscribed (Odoo opt-outs)",
         readonly=True,
-        help="Members this run unsubscribed in Mailchimp because their contact was put on "
-        "Odoo's email blacklist (also counted as updated).",
+        help="Members this run unsubscribed in Mailchimp because their contact was put "
+        "on Odoo's email blacklist (also counted as updated).",
     )
 
     # ------------------------------------------------------------------
@@ -56,7 +57,8 @@ class MailchimpSyncRun(models.Model):
             pairing._mirror_blacklist_many(
                 [(member.email, None, member.status) for member in chunk]
             )
-        # the pairing's row is the form's too: written apart, never with the run's chunks
+        # the pairing's row is the form's too:
+        # written apart, never with the run's chunks
         pairing._write_concurrently(
             lambda: pairing.write({"blacklist_backfilled": True})
         )
@@ -342,9 +344,11 @@ class MailchimpSyncRun(models.Model):
 
     def _opt_out_sql(self, email):
         """SQL: the address ``email`` (an SQL expression) is opted out in Odoo, i.e. on
-        its email blacklist (Odoo 18 without mass_mailing has no other email opt-out)."""
+        its email blacklist (Odoo 18 without
+        mass_mailing has no other email opt-out)."""
         return SQL(
-            "EXISTS (SELECT 1 FROM mail_blacklist bl WHERE bl.email = %s AND bl.active)",
+            "EXISTS (SELECT 1 FROM mail_blacklist bl "
+            "WHERE bl.email = %s AND bl.active)",
             email,
         )
 
@@ -396,7 +400,8 @@ class MailchimpSyncRun(models.Model):
                 SELECT m.id, m.partner_id, m.status, TRUE
                   FROM mail_blacklist bl
                   JOIN res_partner p ON p.email_normalized = bl.email
-                  JOIN mailchimp_member m ON m.partner_id = p.id AND m.pairing_id = %(pairing)s
+                  JOIN mailchimp_member m
+                    ON m.partner_id = p.id AND m.pairing_id = %(pairing)s
                  WHERE bl.active
                    AND m.odoo_opt_out IS NOT TRUE
                 UNION ALL
@@ -464,8 +469,8 @@ class MailchimpSyncRun(models.Model):
                             partner.id,
                             partner.email_normalized,
                             self.env._(
-                                "opted out in Odoo (email blacklist): not added to Mailchimp, as the "
-                                "sync's option says"
+                                "opted out in Odoo (email blacklist): not added to "
+                                "Mailchimp, as the sync's option says"
                             ),
                         )
                     )
@@ -519,8 +524,8 @@ class MailchimpSyncRun(models.Model):
                 plan.unsubscribe.add(member.id)
                 if member.need_push:
                     plan.optout_keep_push.append(member.id)
-            # else skipped (another contact has the address, archived, a rename Mailchimp
-            # refuses): the next run finds it again
+            # else skipped (another contact has the address, archived, a rename
+            # Mailchimp refuses): the next run finds it again
         plan.optout_flags = flags
         if moved:
             ids = {member.id for member in moved}
@@ -557,7 +562,8 @@ class MailchimpSyncRun(models.Model):
                 ],
                 ["status"],
             )
-            # one Mailchimp already had (and still mails) is unsubscribed at the next run
+            # one Mailchimp already had (and still
+            # mails) is unsubscribed at the next run
             members.filtered(
                 lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
             ).write({"odoo_opt_out": True})

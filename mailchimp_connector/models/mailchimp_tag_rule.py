@@ -32,7 +32,8 @@ class MailchimpTagRule(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(
         default=True,
-        help="An archived rule is no longer applied: its tag stays as it is in Mailchimp.",
+        help="An archived rule is no longer applied: its tag stays as it is in "
+        "Mailchimp.",
     )
     pairing_id = fields.Many2one(
         "mailchimp.pairing",
@@ -45,25 +46,28 @@ class MailchimpTagRule(models.Model):
     name = fields.Char(
         string="Mailchimp Tag",
         required=True,
-        help="Tag names are case-insensitive in Mailchimp: an existing tag of that name is used.",
+        help="Tag names are case-insensitive in Mailchimp: an existing tag of that "
+        "name is used.",
     )
     partner_domain = fields.Char(
         string="Contacts",
         required=True,
         default="[]",
-        help="The sync's linked contacts matching this domain carry the tag; the others do not.",
+        help="The sync's linked contacts matching this domain carry the tag; the "
+        "others do not.",
     )
     mailchimp_segment_id = fields.Integer(
         string="Mailchimp Tag ID",
         readonly=True,
         copy=False,
-        help="The tag's static segment in Mailchimp, found or created at the first sync.",
+        help="The tag's static segment in Mailchimp, found or created at the first "
+        "sync.",
     )
     mailchimp_tag_name = fields.Char(
         readonly=True,
         copy=False,
-        help="The rule's name when its tag was last found, created or renamed in Mailchimp: "
-        "when the rule's name changes, the tag is renamed.",
+        help="The rule's name when its tag was last found, created or renamed in "
+        "Mailchimp: when the rule's name changes, the tag is renamed.",
     )
     member_ids = fields.Many2many(
         "mailchimp.member",
@@ -103,8 +107,9 @@ class MailchimpTagRule(models.Model):
             ):
                 raise ValidationError(
                     self.env._(
-                        "The sync %(sync)s already has a rule for the tag %(tag)s (Mailchimp "
-                        "tags are case-insensitive): give that rule both conditions.",
+                        "The sync %(sync)s already has a rule for the tag %(tag)s "
+                        "(Mailchimp tags are case-insensitive): give that rule both "
+                        "conditions.",
                         sync=rule.pairing_id.name,
                         tag=rule.name,
                     )
@@ -192,7 +197,8 @@ class MailchimpTagRule(models.Model):
                         json={"name": name},
                     )
                 except mc_errors.MailchimpNotFoundError:
-                    self._forget_segment()  # deleted in Mailchimp: found or made again below
+                    # deleted in Mailchimp: found or made again below
+                    self._forget_segment()
                 except mc_errors.MailchimpError as error:
                     # e.g. another tag has that name: keep the old one in step, say why
                     self._fail(run, error)

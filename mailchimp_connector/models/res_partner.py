@@ -19,7 +19,8 @@ class ResPartner(models.Model):
         compute="_compute_mailchimp_status",
         string="Mailchimp Status",
         groups="mailchimp_connector.group_mailchimp_user",
-        help="Subscribed if subscribed to any synced audience, else the most telling status.",
+        help="Subscribed if subscribed to any synced audience, else the most telling "
+        "status.",
     )
 
     def init(self):

@@ -39,7 +39,8 @@ class ConsentCase(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestBlacklistMirror(ConsentCase):
-    """F16's option: Mailchimp's unsubscribes and cleaned addresses into mail.blacklist."""
+    """F16's option: Mailchimp's unsubscribes
+    and cleaned addresses into mail.blacklist."""
 
     def setUp(self):
         super().setUp()
@@ -122,7 +123,8 @@ class TestBlacklistMirror(ConsentCase):
         self.member_action("sam@corp.com", "unsubscribe")
         self.assertRunDone(pairing.run_sync())
         self.assertIn("sam@corp.com", self.blacklisted(*self.emails))
-        # an admin takes Una off Odoo's blacklist: later runs (a full one too) leave that
+        # an admin takes Una off Odoo's blacklist:
+        # later runs (a full one too) leave that
         self.blacklist("una@corp.com").action_archive()
         self.assertRunDone(pairing.run_sync(full=True))
         self.assertNotIn("una@corp.com", self.blacklisted(*self.emails))
@@ -307,7 +309,8 @@ class TestMarketingPermissions(ConsentCase):
         self.assertEqual(self.mc_permissions("ann@corp.com")["Email"], False)
 
     def test_first_sync_odoo_false_never_withdraws_mailchimp_consent(self):
-        # Odoo wins conflicts, yet its default False is no evidence: Mailchimp's consent stays
+        # Odoo wins conflicts, yet its default False
+        # is no evidence: Mailchimp's consent stays
         ann = self.contact("ann@corp.com")
         self.mailchimp_put("ann@corp.com")
         self.mc_set("ann@corp.com", Email=True)
@@ -540,7 +543,8 @@ class TestConsentAtScale(ConsentCase):
             )
         members = pairing.member_ids
         self.assertEqual(len(members.consent_ids), 1200)
-        # the 600 given in Odoo went to Mailchimp in one /batches call (a chunk holds them all)
+        # the 600 given in Odoo went to Mailchimp in
+        # one /batches call (a chunk holds them all)
         self.assertEqual(len(self.batch_posts()), 1)
         given = [
             m
@@ -556,7 +560,8 @@ class TestConsentAtScale(ConsentCase):
 
 @tagged("post_install", "-at_install")
 class TestBlacklistByWebhook(ConsentCase, HttpCase):
-    """A webhook delivery goes through the sync's pull code: the option applies at once."""
+    """A webhook delivery goes through the sync's
+    pull code: the option applies at once."""
 
     # the webhook tests' helpers (not their class: its tests would run twice)
     active_pairing = test_mailchimp_webhook.TestMailchimpWebhook.active_pairing

@@ -144,9 +144,7 @@ class TestOptOutNeverSubscribed(OptOutCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(self.mc_member("ann@corp.com")["status"], "subscribed")
 
-    def test_an_address_added_in_mailchimp_meanwhile_keeps_its_status_then_is_unsubscribed(
-        self,
-    ):
+    def test_address_added_in_mailchimp_meanwhile_keeps_status_then_unsubscribed(self):
         """Batch subscribe answers "already a member" for an address Mailchimp got
         after the pull: the upsert that follows never sets a status; the next run
         applies the opt-out like for any linked member."""
@@ -238,7 +236,8 @@ class TestOptOutUnsubscribes(OptOutCase):
                 "arch@corp.com": "archived",
             },
         )
-        # one job for Bob's change and Ann's unsubscribe; nothing for cleaned or archived
+        # one job for Bob's change and Ann's
+        # unsubscribe; nothing for cleaned or archived
         self.assertEqual(len(jobs), 1)
         self.assertEqual(len(self.batch_posts()), 1)
         self.assertEqual(
@@ -329,7 +328,8 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertIn("LNAME", reasons[self.ann])
         self.assertIn("JOB", reasons[self.bob])
         self.assertEqual(run.optout_unsubscribed_count, 2)
-        # Ann's status alone in the chunk's job; Bob's refused PATCH, then his status alone
+        # Ann's status alone in the chunk's job;
+        # Bob's refused PATCH, then his status alone
         self.assertEqual(len(jobs), 2)
         self.assertEqual(
             sorted(op["body"] for op in jobs[1]), [{"status": "unsubscribed"}]
@@ -616,7 +616,8 @@ class TestOptOutAtScale(OptOutCase):
         queries = self.env.cr.sql_log_count - before
         self.assertRunDone(run)
         _logger.info(
-            "1,200 opt-outs: find %s, plan %s, save %s SQL queries; run %s queries, %s requests",
+            "1,200 opt-outs: find %s, plan %s, save %s SQL queries; run %s queries, %s "
+            "requests",
             find_calls,
             plan_calls,
             save_calls,

@@ -138,7 +138,8 @@ class RoundTripCase(SyncRulesCase):
             len(rewritten),
             0,
             f"{len(rewritten)} of {len(before_mc)} members rewritten in Mailchimp by a "
-            f"{'full' if full else 'incremental'} run with nothing changed, e.g. {sample}",
+            f"{'full' if full else 'incremental'} run with nothing changed, e.g. "
+            f"{sample}",
         )
         self.assertEqual(self.mailchimp_writes(), [])
         written = {pid for ids, _vals in writes for pid in ids if pid in partners.ids}
@@ -608,7 +609,8 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
             }
         )
         self.assertRunDone(pairing.run_sync())
-        # Mailchimp gets a code longer than Odoo keeps; Odoo a text longer than Mailchimp keeps
+        # Mailchimp gets a code longer than Odoo keeps;
+        # Odoo a text longer than Mailchimp keeps
         self.client.patch(
             self.member_path("pat@corp.com"), json={"merge_fields": {"CODE": "C" * 20}}
         )
@@ -729,7 +731,8 @@ class TestRealChangesStillFlow(RoundTripCase):
                 },
             }
         )
-        # a state Odoo changes is written as addresses of its country are: a name in Germany
+        # a state Odoo changes is written as addresses
+        # of its country are: a name in Germany
         berlin.state_id = self.env.ref("base.state_de_by")
         self.assertRunDone(self.pairing.run_sync())
         self.assertOnlyChanged(
@@ -929,7 +932,8 @@ class TestLegacyMembers(RoundTripCase):
         self.assertEqual(len(partners), 40)
         # as the old code left them: one base, Mailchimp's values
         self.env.cr.execute(
-            "UPDATE mailchimp_member SET odoo_synced_values = NULL WHERE pairing_id = %s",
+            "UPDATE mailchimp_member SET odoo_synced_values = NULL WHERE pairing_id = "
+            "%s",
             (pairing.id,),
         )
         pairing.member_ids.invalidate_recordset()

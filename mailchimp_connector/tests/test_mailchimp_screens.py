@@ -477,7 +477,8 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
                 parent.get("name") == "button_box" for parent in node.iterancestors()
             )
             if not smart and (self.manager_view or node.get("confirm")):
-                continue  # an administrator's buttons act; only the screens they open count
+                # an administrator's buttons act; only the screens they open count
+                continue
             action = self.guard(
                 f"{label}: button {name}",
                 self.call_button,

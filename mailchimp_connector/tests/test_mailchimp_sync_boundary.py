@@ -46,7 +46,8 @@ class TestSyncBoundary(SyncRulesCase):
 
     @contextmanager
     def one_second(self):
-        """Every change made inside carries one and the same second (an import, a push)."""
+        """Every change made inside carries one
+        and the same second (an import, a push)."""
         self.sandbox_control("POST", "clock", {"frozen": True})
         try:
             yield

@@ -187,7 +187,8 @@ class TestSyncBadInput(SyncRulesCase):
         self.assertIn("'n/a' is not a phone number", reasons[bad_phone][0])
         self.assertIn("'forty' is not a number", " ".join(reasons[words]))
         self.assertEqual(words.color, 0)
-        # Mailchimp's value stays there for a person to fix; the rest of the contact synced
+        # Mailchimp's value stays there for a person
+        # to fix; the rest of the contact synced
         words_member = self.mc_member("words@corp.com")
         self.assertEqual(words_member["merge_fields"]["SCORE"], "forty")
         self.assertEqual(words_member["merge_fields"]["LNAME"], "Person")
@@ -232,7 +233,8 @@ class TestSyncBadInput(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestSyncFaults(SyncRulesCase):
-    """F31: throttling, timeouts, a revoked key, a crash: nothing lost, nothing duplicated."""
+    """F31: throttling, timeouts, a revoked key,
+    a crash: nothing lost, nothing duplicated."""
 
     def test_rate_limit_storm_is_retried(self):
         partners = self.contacts([{"email": f"storm{i}@corp.com"} for i in range(5)])
@@ -308,7 +310,8 @@ class TestSyncFaults(SyncRulesCase):
         def failing_second_call(run, *args, **kwargs):
             calls.append(1)
             if len(calls) == 2:
-                # Mailchimp answers the 2nd batch subscribe with a 502 (not retried: a POST)
+                # Mailchimp answers the 2nd batch subscribe
+                # with a 502 (not retried: a POST)
                 self.sandbox_control(
                     "POST", "faults", {"status": 502, "method": "POST"}
                 )
@@ -340,7 +343,8 @@ class TestSyncFaults(SyncRulesCase):
         def answer_lost_on_second_call(run, *args, **kwargs):
             calls.append(1)
             if len(calls) == 2:
-                # Mailchimp has applied the 2nd batch subscribe; its answer never arrives
+                # Mailchimp has applied the 2nd batch
+                # subscribe; its answer never arrives
                 raise mc_errors.MailchimpNetworkError("Connection reset by peer")
             return store_new(run, *args, **kwargs)
 
@@ -466,7 +470,8 @@ class TestSyncScale(SyncRulesCase):
         self.assertFalse(pairing.member_ids)
         self.assertFalse(run.failure_ids)
         self.assertEqual(self.batch_jobs(), [1600])
-        # a salesperson renames a contact meanwhile: that upsert is no longer the one sent
+        # a salesperson renames a contact meanwhile:
+        # that upsert is no longer the one sent
         partners[5].name = "Renamed Person"
         self.sandbox_control("POST", "batches/config", {"paused": False})
         self.assertEqual(pairing.run_sync(), run)
@@ -549,8 +554,9 @@ class TestSyncScale(SyncRulesCase):
         third = pairing.run_sync()
         self.assertRunDone(third)
         if third.http_requests > 1:
-            # asked from the second before the mark, only an inclusive since_last_changed
-            # lists that second (the import): the account remembers it, once
+            # asked from the second before the mark, only an inclusive
+            # since_last_changed lists that second (the
+            # import): the account remembers it, once
             self.assertEqual(self.sandbox_behaviour.get("since"), "inclusive")
             self.assertEqual(
                 self.account.sudo().since_semantics, {"since_last_changed": "inclusive"}

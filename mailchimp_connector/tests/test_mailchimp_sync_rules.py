@@ -152,7 +152,8 @@ class TestSyncMatching(SyncRulesCase):
     def test_match_by_normalized_email_only(self):
         ann = self.contact("  Ann.Smith@Corp.COM ", "Ann Smith")
         bob = self.contact("bob@corp.com", "Bob Jones")
-        # same address in another case: the same member; same name, other address: not a match
+        # same address in another case: the same
+        # member; same name, other address: not a match
         self.mailchimp_put("ANN.SMITH@corp.com", FNAME="Ann", LNAME="Smith")
         self.mailchimp_put("bob.jones@corp.com", FNAME="Bob", LNAME="Jones")
         pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
@@ -653,7 +654,8 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestSyncConflicts(SyncRulesCase):
-    """F10: a mapped field changed on both sides goes to the pairing's winner, field by field."""
+    """F10: a mapped field changed on both sides
+    goes to the pairing's winner, field by field."""
 
     def _conflict(self, winner):
         ann = self.contact("ann@corp.com", "Ann Smith", phone="+32 470 00 00 01")
@@ -734,7 +736,8 @@ class TestSyncDeletedAudience(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestSyncOperations(SyncRulesCase):
-    """Sync Now and the cron (F15, F23), Delete Sync (F24), access (F33), status (F28)."""
+    """Sync Now and the cron (F15, F23), Delete
+    Sync (F24), access (F33), status (F28)."""
 
     def test_sync_now_triggers_the_cron_which_runs_due_pairings(self):
         cron = self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")

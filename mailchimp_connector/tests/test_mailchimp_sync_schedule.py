@@ -300,7 +300,8 @@ class TestSyncState(SyncRulesCase):
         state = pairing._sync_cursor()
         state.odoo_watermark = fields.Datetime.now() - timedelta(minutes=5)
         self.assertTrue(pairing.odoo_watermark)
-        pairing._interests_remapped()  # the form's save: the pairing is written, not the state
+        # the form's save: the pairing is written, not the state
+        pairing._interests_remapped()
         self.assertFalse(state.odoo_watermark)
         self.assertFalse(pairing.odoo_watermark)
         self.assertTrue(state.odoo_watermark_mark)

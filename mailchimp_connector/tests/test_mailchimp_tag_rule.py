@@ -79,7 +79,8 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(rule.member_ids.partner_id, ann | bob)
         self.assertEqual(rule.member_count, 2)
         self.assertTrue(rule.mailchimp_segment_id)
-        # one bulk call for both contacts (after the segment was created), none per contact
+        # one bulk call for both contacts (after
+        # the segment was created), none per contact
         self.assertEqual(len(self.segment_calls()), 1)
         self.assertEqual(self.per_contact_tag_calls(), [])
 
@@ -191,7 +192,8 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(
             self.segment_calls("POST"), [], "members keep the tag: nothing to send"
         )
-        # a name another Mailchimp tag has (in any case): refused, reported, nothing lost
+        # a name another Mailchimp tag has (in any
+        # case): refused, reported, nothing lost
         self.client.post(
             f"/lists/{self.list_id}/segments",
             json={"name": "Silver", "static_segment": []},
@@ -266,7 +268,8 @@ class TestTagRules(SyncRulesCase):
             status=400, method="POST", path_pattern=r"/segments$", count=1
         ):
             run = self.run_sync()
-        # the contact is synced, the first tag failed and is reported, the second went on
+        # the contact is synced, the first tag
+        # failed and is reported, the second went on
         self.assertIn("ann@corp.com", self.mailchimp_members())
         failures = self.failures(run)
         self.assertEqual(len(failures), 1)

@@ -106,7 +106,8 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertTrue(pairing.sync_requested)
 
     def test_mailchimp_refusing_the_url_is_recorded(self):
-        # nothing listens there: the sandbox's validation GET fails, as Mailchimp's would
+        # nothing listens there: the sandbox's
+        # validation GET fails, as Mailchimp's would
         self.env["ir.config_parameter"].set_param("web.base.url", "http://127.0.0.1:9")
         pairing = self.make_pairing(state="draft")
         pairing.action_start_sync()

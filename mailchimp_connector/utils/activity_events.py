@@ -60,8 +60,12 @@ def utc_stamp(value):
 
 
 def event_key(campaign_id, subscriber_hash, action, stamp, url, bounce_type):
-    """The key of one event: md5 of campaign, recipient, action, time, URL, bounce type."""
-    raw = f"{campaign_id}|{subscriber_hash or ''}|{action}|{stamp}|{url or ''}|{bounce_type or ''}"
+    """The key of one event: md5 of campaign,
+    recipient, action, time, URL, bounce type."""
+    raw = (
+        f"{campaign_id}|{subscriber_hash or ''}|{action}|{stamp}|"
+        f"{url or ''}|{bounce_type or ''}"
+    )
     return hashlib.md5(raw.encode("utf-8")).hexdigest()  # a key, not a secret
 
 
@@ -103,9 +107,15 @@ def chatter_body(subject, action, bounce_type, url):
     """The HTML of the chatter line of one event (escaped)."""
     label = ACTION_LABELS.get(action, action)
     if action == "click" and url:
-        return f"Mailchimp: {escape(label)} <b>{escape(subject)}</b> — <a href='{escape(url)}' target='_blank'>{escape(url)}</a>"
+        return (
+            f"Mailchimp: {escape(label)} <b>{escape(subject)}</b> — <a "
+            f"href='{escape(url)}' target='_blank'>{escape(url)}</a>"
+        )
     if action == "bounce" and bounce_type in BOUNCE_LABELS:
-        return f"Mailchimp: {escape(label)} ({escape(BOUNCE_LABELS[bounce_type].lower())}) <b>{escape(subject)}</b>"
+        return (
+            f"Mailchimp: {escape(label)} "
+            f"({escape(BOUNCE_LABELS[bounce_type].lower())}) <b>{escape(subject)}</b>"
+        )
     return f"Mailchimp: {escape(label)} <b>{escape(subject)}</b>"
 
 

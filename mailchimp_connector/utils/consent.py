@@ -42,7 +42,7 @@ OPT_OUT_UNSUBSCRIBES = ("subscribed", "pending")
 NEW_OPT_OUT_POLICIES = ("unsubscribed", "skip")
 
 
-# --------------------------------------------------------------------------- blacklist (F16)
+# ---------------------------------------------------------------------- blacklist (F16)
 def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
     """ "add", "remove" or None for one member whose status went from ``old_status``
     (None: not known before) to ``new_status`` in Mailchimp.
@@ -68,7 +68,7 @@ def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
     return None
 
 
-# --------------------------------------------------------------------------- Odoo opt-outs
+# ------------------------------------------------------------------------ Odoo opt-outs
 def optout_action(remembered, opted_out, status, *, unsubscribe):
     """What the push does about one linked member's Odoo opt-out.
 
@@ -109,9 +109,10 @@ def new_member_opt_out(opted_out, policy):
     return policy
 
 
-# --------------------------------------------------------------------------- marketing permissions
+# ---------------------------------------------------------------- marketing permissions
 def member_permissions(mc_member):
-    """{permission id: {"text": ..., "enabled": bool}} of a member as Mailchimp shows it."""
+    """{permission id: {"text": ..., "enabled":
+    bool}} of a member as Mailchimp shows it."""
     result = {}
     for item in (mc_member or {}).get("marketing_permissions") or ():
         if not isinstance(item, dict) or not item.get("marketing_permission_id"):
@@ -174,7 +175,8 @@ def changed_permissions(synced, odoo_now):
 
 
 def permissions_payload(values):
-    """Mailchimp's write form: [{"marketing_permission_id", "enabled"}], sorted by id."""
+    """Mailchimp's write form: [{"marketing_permission_id",
+    "enabled"}], sorted by id."""
     return [
         {"marketing_permission_id": pid, "enabled": bool(values[pid])}
         for pid in sorted(values)

@@ -76,7 +76,8 @@ def batch_operation(method, path, params=None, body=None, operation_id=None):
 
 
 def query_param_value(value):
-    """Mailchimp wants lower-case booleans and comma-separated lists in query strings."""
+    """Mailchimp wants lower-case booleans and
+    comma-separated lists in query strings."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple | set):

@@ -56,7 +56,8 @@ WALK_OVERLAP = 10
 # walks started again from their last second when the listing moved more than that
 WALK_MAX_RESTARTS = 10
 AUTH_USERNAME = "anystring"  # Basic auth ignores the user name; the key is the password
-# Methods that can be re-sent when it is unknown whether the first attempt reached Mailchimp.
+# Methods that can be re-sent when it is unknown
+# whether the first attempt reached Mailchimp.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 # Gateway errors after which Mailchimp may still have processed the request.
 OUTCOME_UNKNOWN_STATUSES = frozenset({502, 504})
@@ -229,13 +230,15 @@ class MailchimpClient:
         return self.request("DELETE", path, params=params, **kwargs)
 
     def take_request_count(self):
-        """The requests sent since the last call: for callers that record them in chunks."""
+        """The requests sent since the last call:
+        for callers that record them in chunks."""
         with self._count_lock:
             count, self._requests_untaken = self._requests_untaken, 0
         return count
 
     def ping(self):
-        """``GET /ping``: checks key and reachability, returns ``{"health_status": ...}``."""
+        """``GET /ping``: checks key and reachability,
+        returns ``{"health_status": ...}``."""
         return self.get("/ping")
 
     def account(self):
@@ -355,7 +358,8 @@ class MailchimpClient:
         if fields:
             wanted = list(fields) + [name for name in ("id", key) if name not in fields]
             query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
-        # overlap + 1 items re-read per page: small next to a page, grows on a busy listing
+        # overlap + 1 items re-read per page: small
+        # next to a page, grows on a busy listing
         slack = min(max(0, int(overlap)), (count - 2) // 4)
         first_second = _epoch_second(since)
         tail = []  # (id, key) of the last items received, in listing order
@@ -384,7 +388,8 @@ class MailchimpClient:
                     restarts += 1
                     if restarts > max_restarts:
                         _logger.warning(
-                            "Mailchimp %s kept changing while it was read; stopped after %d restarts",
+                            "Mailchimp %s kept changing while it was read; stopped "
+                            "after %d restarts",
                             path,
                             max_restarts,
                         )
@@ -423,7 +428,8 @@ class MailchimpClient:
                     continue
                 if newest is not None and second < newest:
                     raise MailchimpError(
-                        f"Mailchimp listed items out of {key} order; cannot page by it.",
+                        f"Mailchimp listed items out of {key} order; "
+                        "cannot page by it.",
                         path=path,
                     )
                 if second != newest:
@@ -516,13 +522,9 @@ class MailchimpClient:
                 return batch
             if self.clock() - started + poll_interval > timeout:
                 error = MailchimpTimeoutError(
-                    "Batch {} is still {} after {}s ({} of {} operations finished).".format(
-                        batch_id,
-                        status,
-                        timeout,
-                        batch.get("finished_operations"),
-                        batch.get("total_operations"),
-                    ),
+                    f"Batch {batch_id} is still {status} after {timeout}s "
+                    f"({batch.get('finished_operations')} of "
+                    f"{batch.get('total_operations')} operations finished).",
                     method="GET",
                     path=f"/batches/{batch_id}",
                 )
@@ -567,8 +569,9 @@ class MailchimpClient:
                 MailchimpServerError if response.status_code >= 500 else MailchimpError
             )
             raise error_class(
-                "Could not download the results of batch {}; the link may have expired, read the "
-                "batch again to get a fresh one.".format(batch.get("id")),
+                "Could not download the results of batch {}; the link may have "
+                "expired, read the batch again to get a fresh "
+                "one.".format(batch.get("id")),
                 status=response.status_code,
                 attempts=attempts,
             )
@@ -586,17 +589,19 @@ class MailchimpClient:
             or parts.fragment
         ):
             raise MailchimpConfigError(
-                f"The Mailchimp API address {self._redact(url)!r} is not a valid http(s) URL such as "
-                "https://us6.api.mailchimp.com/3.0."
+                f"The Mailchimp API address {self._redact(url)!r} is not a valid "
+                "http(s) URL such as https://us6.api.mailchimp.com/3.0."
             )
         return url.rstrip("/")
 
     def _url(self, path):
         if str(path).startswith(("http://", "https://")):
-            # Absolute links (e.g. `_links.href`) are only followed on the API's own host.
+            # Absolute links (e.g. `_links.href`) are
+            # only followed on the API's own host.
             if path != self.base_url and not path.startswith(self.base_url + "/"):
                 raise ValueError(
-                    f"Refusing to send the Mailchimp credentials outside {self.base_url}."
+                    "Refusing to send the Mailchimp credentials outside "
+                    f"{self.base_url}."
                 )
             return path
         return "{}/{}".format(self.base_url, str(path).lstrip("/"))
@@ -666,8 +671,8 @@ class MailchimpClient:
                         reason,
                     )
                     detail += (
-                        " The request may have reached Mailchimp, so it was not sent again"
-                        f" ({method} is not idempotent)."
+                        " The request may have reached Mailchimp, so it was not sent "
+                        f"again ({method} is not idempotent)."
                     )
                     raise error_class(
                         detail, method=method, path=log_path, attempts=attempt
@@ -675,7 +680,8 @@ class MailchimpClient:
                 delay = self._retry_delay(attempt, started)
                 if delay is None:
                     _logger.warning(
-                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in %.1fs",
+                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in "
+                        "%.1fs",
                         method,
                         log_path,
                         reason,
@@ -686,7 +692,8 @@ class MailchimpClient:
                         detail, method=method, path=log_path, attempts=attempt
                     ) from None
                 _logger.warning(
-                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
+                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs "
+                    "spent)",
                     method,
                     log_path,
                     reason,
@@ -848,7 +855,8 @@ def _iso_second(second):
 
 
 def _newest_present(tail, keys):
-    """Where in ``keys`` the newest item of ``tail`` still is (same id and time), or None."""
+    """Where in ``keys`` the newest item of ``tail``
+    still is (same id and time), or None."""
     where = {item_key: index for index, item_key in enumerate(keys)}
     for item_key in reversed(tail):
         if item_key in where:

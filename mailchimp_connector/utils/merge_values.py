@@ -1,39 +1,40 @@
-"""Which Odoo field may fill which Mailchimp merge field (F11), and the value conversions.
+"""Which Odoo field may fill which Mailchimp
+merge field (F11), and the value conversions.
 
 Plain Python so the rules can be tested without Odoo and shown to the user as
 they are. ``check_mapping`` refuses a pair with a sentence the admin can act on
 and otherwise says which way values may flow:
 
-=====================  ===============================  =========  ===============================
-Odoo source            Mailchimp merge field            Flows      Why / how
-=====================  ===============================  =========  ===============================
-char                   text, phone, url, imageurl, zip  push+pull  same string both ways; phone,
-                                                                   url and zip are checked first
-text                   text                             push+pull  at most 255 characters
-integer/float/monetary number, text                     push+pull  pull refuses text that is not
-                                                                   a number (integer: whole ones)
-date                   date                             push+pull  in the field's date_format
-date                   text                             push+pull  as YYYY-MM-DD
-date, datetime         birthday                         push       month/day only: no year to
-                                                                   pull back
-datetime               date, text                       push       the time would be lost or
-                                                                   made up on the way back
-boolean                text                             push       sent as "Yes" / "No"
-selection              dropdown, radio, text            push+pull  by label; every label must be a
-                                                                   dropdown/radio choice
-many2one               text                             push+name  pulled only as a name that the
-                                                                   caller resolves to a record
-many2many              text                             push       names joined with ", "
-"first_name"/          text                             push+pull  split of the partner's name
-"last_name"                                                        the way Mailchimp already
-                                                                   splits it (split_name_like)
-"company"              text                             push+pull  the company Odoo shows (its
-                                                                   parent company's name or its
-                                                                   own company name); pulled
-                                                                   into the company name
-"address"              address                          push+pull  street, street2, city, zip,
-                                                                   state, country together
-=====================  ===============================  =========  ===============================
+======================  =================  =========  ================================
+Odoo source             Mailchimp field    Flows      Why / how
+======================  =================  =========  ================================
+char                    text, phone, url,  push+pull  same string both ways; phone,
+                        imageurl, zip                 url and zip are checked first
+text                    text               push+pull  at most 255 characters
+integer/float/monetary  number, text       push+pull  pull refuses text that is not a
+                                                      number (integer: whole ones)
+date                    date               push+pull  in the field's date_format
+date                    text               push+pull  as YYYY-MM-DD
+date, datetime          birthday           push       month/day only: no year to pull
+                                                      back
+datetime                date, text         push       the time would be lost or made
+                                                      up on the way back
+boolean                 text               push       sent as "Yes" / "No"
+selection               dropdown, radio,   push+pull  by label; every label must be a
+                        text                          dropdown/radio choice
+many2one                text               push+name  pulled only as a name that the
+                                                      caller resolves to a record
+many2many               text               push       names joined with ", "
+"first_name"/           text               push+pull  split of the partner's name the
+"last_name"                                           way Mailchimp already splits it
+                                                      (split_name_like)
+"company"               text               push+pull  the company Odoo shows (its
+                                                      parent company's name or its own
+                                                      company name); pulled
+                                                      into the company name
+"address"               address            push+pull  street, street2, city, zip,
+                                                      state, country together
+======================  =================  =========  ================================
 
 A pull also needs a target that keeps what is written: a related field (it
 shows another record's value), a read-only one or one Odoo computes without an
@@ -176,10 +177,10 @@ _HOW_SENT = {
     "datetime": "date part only",
 }
 _UNMAPPABLE = {
-    "html": "an Html field holds formatting that a Mailchimp field would show as raw tags; "
-    "map a Char or Text field instead",
-    "one2many": "a One2many field lists other records and cannot be kept in one Mailchimp field; "
-    "map a field of the contact itself instead",
+    "html": "an Html field holds formatting that a Mailchimp field would show as raw "
+    "tags; map a Char or Text field instead",
+    "one2many": "a One2many field lists other records and cannot be kept in one "
+    "Mailchimp field; map a field of the contact itself instead",
 }
 
 
@@ -192,7 +193,8 @@ class MappingError(ValueError):
 
 
 class MergeValueError(ValueError):
-    """One value cannot be converted; the sync records it as a failed record with ``reason``."""
+    """One value cannot be converted; the sync
+    records it as a failed record with ``reason``."""
 
     def __init__(self, reason):
         super().__init__(reason)
@@ -203,7 +205,7 @@ class ValueTooLong(MergeValueError):
     """A value is longer than the other side keeps; we refuse rather than truncate."""
 
 
-# --------------------------------------------------------------------------- mapping rules
+# ------------------------------------------------------------------------ mapping rules
 def _merge_label(merge_type):
     return MERGE_TYPE_LABELS.get(merge_type, merge_type)
 
@@ -229,7 +231,8 @@ def _selection_labels(selection):
 
 
 def pull_refusal(target):
-    """Why values must not be pulled into an Odoo field, or None when it keeps what is written.
+    """Why values must not be pulled into an Odoo
+    field, or None when it keeps what is written.
 
     ``target`` describes the field: ``{"related": bool, "readonly": bool,
     "computed": bool, "inverse": bool, "stored": bool}`` (missing keys are
@@ -287,7 +290,8 @@ def why_not_pulled(source_kind, odoo_type, merge_type, target=None):
 def check_mapping(
     source_kind, odoo_type, merge_type, *, selection=None, choices=None, target=None
 ):
-    """Return the ``Direction`` allowed for the pair, or raise ``MappingError`` saying why not.
+    """Return the ``Direction`` allowed for the
+    pair, or raise ``MappingError`` saying why not.
 
     ``selection`` (the Odoo field's ``[(key, label)]``) and ``choices`` (the
     merge field's ``options["choices"]``) are needed for dropdown/radio,
@@ -312,36 +316,40 @@ def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=
         )
     if merge_type not in MERGE_TYPE_LABELS:
         raise MappingError(
-            "'{}' is not a Mailchimp merge field type; Mailchimp's types are: {}.".format(
-                merge_type, ", ".join(MERGE_TYPE_LABELS)
-            )
+            f"'{merge_type}' is not a Mailchimp merge field type; Mailchimp's types "
+            f"are: {', '.join(MERGE_TYPE_LABELS)}."
         )
     if source_kind in SPECIAL_RULES:
         return _check_special(source_kind, merge_type)
     if merge_type == "address":
         raise MappingError(
-            "A Mailchimp Address field can only be filled from the contact's whole address "
-            f"(street, street2, city, zip, state, country), not from one Odoo {_odoo_label(odoo_type)} field. "
-            "Choose the contact's address as the source, or map this field to a Text field."
+            "A Mailchimp Address field can only be filled from the contact's whole "
+            "address (street, street2, city, zip, state, country), not from one Odoo "
+            f"{_odoo_label(odoo_type)} field. Choose the contact's address as the "
+            "source, or map this field to a Text field."
         )
     if odoo_type in _UNMAPPABLE:
         raise MappingError(
-            f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped: {_UNMAPPABLE[odoo_type]}."
+            f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped: "
+            f"{_UNMAPPABLE[odoo_type]}."
         )
     directions = FIELD_RULES.get((odoo_type, merge_type))
     if directions is None:
         if not any(o == odoo_type for (o, _m) in FIELD_RULES):
             raise MappingError(
-                f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped to Mailchimp; map a Char, Text, number, date, "
-                "Boolean, Selection, Many2one or Many2many field instead."
+                f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped to Mailchimp; "
+                "map a Char, Text, number, date, Boolean, Selection, Many2one or "
+                "Many2many field instead."
             )
         raise MappingError(
-            f"An Odoo {_odoo_label(odoo_type)} field cannot fill a Mailchimp {_merge_label(merge_type)} field; {_targets_sentence(odoo_type)}."
+            f"An Odoo {_odoo_label(odoo_type)} field cannot fill a Mailchimp "
+            f"{_merge_label(merge_type)} field; {_targets_sentence(odoo_type)}."
         )
     if odoo_type == "selection" and merge_type in ("dropdown", "radio"):
         if selection is None:
             raise TypeError(
-                f"check_mapping needs the Odoo field's selection to check a {merge_type} field."
+                "check_mapping needs the Odoo field's selection to check a "
+                f"{merge_type} field."
             )
         available = set(choices or [])
         missing = [
@@ -349,9 +357,9 @@ def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=
         ]
         if missing:
             raise MappingError(
-                "The Mailchimp {} field has no choice for these options of the Odoo field: {}. "
-                "Add them as choices in Mailchimp (spelled exactly the same), or map the field "
-                "to a Text field.".format(
+                "The Mailchimp {} field has no choice for these options of the Odoo "
+                "field: {}. Add them as choices in Mailchimp (spelled exactly the "
+                "same), or map the field to a Text field.".format(
                     _merge_label(merge_type), ", ".join(f"'{m}'" for m in missing)
                 )
             )
@@ -364,30 +372,32 @@ def _check_special(source_kind, merge_type):
         return directions
     if source_kind == "company":
         raise MappingError(
-            f"The contact's company name can only fill a Mailchimp Text field, not a {_merge_label(merge_type)} field."
+            "The contact's company name can only fill a Mailchimp Text field, not a "
+            f"{_merge_label(merge_type)} field."
         )
     if source_kind == "address":
         raise MappingError(
-            "The contact's address (street, city, zip, state, country) can only fill a Mailchimp "
-            f"Address field, not a {_merge_label(merge_type)} field. To send one part of it, map that Odoo field "
-            "(for example City) instead."
+            "The contact's address (street, city, zip, state, country) can only fill "
+            f"a Mailchimp Address field, not a {_merge_label(merge_type)} field. To "
+            "send one part of it, map that Odoo field (for example City) instead."
         )
     raise MappingError(
-        "The contact's {} name (taken from its Name) can only fill a Mailchimp Text field, "
-        "not a {} field.".format(
+        "The contact's {} name (taken from its Name) can only fill a Mailchimp Text "
+        "field, not a {} field.".format(
             "first" if source_kind == "first_name" else "last", _merge_label(merge_type)
         )
     )
 
 
 def allowed_directions(odoo_type, merge_type):
-    """Directions of a pair without the choices check (``Direction.NONE`` if refused)."""
+    """Directions of a pair without the choices
+    check (``Direction.NONE`` if refused)."""
     if odoo_type == "address":
         return PUSH_PULL if merge_type == "address" else Direction.NONE
     return FIELD_RULES.get((odoo_type, merge_type), Direction.NONE)
 
 
-# --------------------------------------------------------------------------- default mapping
+# ---------------------------------------------------------------------- default mapping
 _BIRTHDAY_NAMES = ("birthday", "birthdate", "birth_date", "date_of_birth", "dob")
 
 
@@ -471,9 +481,10 @@ def default_mappings(merge_fields, partner_fields):
     return proposals
 
 
-# --------------------------------------------------------------------------- names, emails
+# ------------------------------------------------------------------------ names, emails
 def split_name(name):
-    """'Jean Claude Van Damme' -> ('Jean Claude Van', 'Damme'); one word is a first name."""
+    """'Jean Claude Van Damme' -> ('Jean Claude
+    Van', 'Damme'); one word is a first name."""
     words = str(name or "").split()
     if not words:
         return "", ""
@@ -601,7 +612,8 @@ def state_label(code, name, uses_code, hints=()):
 
 
 def address_from_mailchimp(value):
-    """Mailchimp address (dict, or legacy string parts split by 2+ spaces) -> Odoo parts.
+    """Mailchimp address (dict, or legacy string
+    parts split by 2+ spaces) -> Odoo parts.
 
     Returns ``{street, street2, city, zip, state_name, country_code}`` with
     False for empty parts; ``state_name`` is whatever Mailchimp holds (a code
@@ -643,7 +655,7 @@ def _clean(value):
     return str(value).strip()
 
 
-# --------------------------------------------------------------------------- value conversion
+# --------------------------------------------------------------------- value conversion
 def is_empty(value):
     """None, False and "" (and empty containers) mean "no value"; 0 is a value."""
     if value is None or value is False:
@@ -715,7 +727,8 @@ def _format_date(value, merge_type, options):
 
 
 def _as_number(value):
-    """A finite number; integral values become int so 3.0 and 3 compare and hash alike."""
+    """A finite number; integral values become
+    int so 3.0 and 3 compare and hash alike."""
     if isinstance(value, bool):
         raise MergeValueError(f"{value!r} is not a number.")
     if isinstance(value, int | float):
@@ -736,14 +749,15 @@ def _as_number(value):
 def _check_length(text, limit, what):
     if len(text) > limit:
         raise ValueTooLong(
-            "The value is %d characters long; %s keeps at most %d. Shorten it in Odoo or Mailchimp."
-            % (len(text), what, limit)
+            "The value is %d characters long; %s keeps at most %d. Shorten it in Odoo "
+            "or Mailchimp." % (len(text), what, limit)
         )
     return text
 
 
 def _name_of(value):
-    """A many2one value as Odoo gives it ('name', (id, 'name') or a record) -> its name."""
+    """A many2one value as Odoo gives it ('name',
+    (id, 'name') or a record) -> its name."""
     if isinstance(value, tuple | list):
         return str(value[1]) if len(value) > 1 else ""
     if hasattr(value, "display_name"):
@@ -848,8 +862,9 @@ def _check_text(text, merge_type):
         text = text.strip()
         if not _ZIP_RE.match(text):
             raise MergeValueError(
-                f"'{text}' is not a US ZIP code; Mailchimp's Zip Code field takes 12345 or 12345-6789 only. "
-                "Map postcodes to a Text field or send them in the Address field."
+                f"'{text}' is not a US ZIP code; Mailchimp's Zip Code field takes "
+                "12345 or 12345-6789 only. Map postcodes to a Text field or send them "
+                "in the Address field."
             )
     return _check_length(text, MAILCHIMP_TEXT_LIMIT, "Mailchimp")
 
@@ -935,7 +950,8 @@ def normalize_mailchimp(value, merge_type, options=None):
 
 
 def value_to_send(merge_type, value, mailchimp_value):
-    """What to send Mailchimp for a value Odoo changed, or None when there is nothing to send.
+    """What to send Mailchimp for a value Odoo
+    changed, or None when there is nothing to send.
 
     ``mailchimp_value`` is what Mailchimp holds as far as the sync knows (its
     normalised form; "" or None when nothing). Nothing is sent when Mailchimp
@@ -965,16 +981,16 @@ def value_to_send(merge_type, value, mailchimp_value):
         return None
     labels = {"addr1": "street", "city": "city", "state": "state", "zip": "zip"}
     raise MergeValueError(
-        "Mailchimp needs a complete address (street, city, state and zip) and this one has no {}; "
-        "Mailchimp keeps its own until the address is completed in Odoo.".format(
-            " and no ".join(labels[part] for part in missing)
-        )
+        "Mailchimp needs a complete address (street, city, state and zip) and this one "
+        "has no {}; Mailchimp keeps its own until the address is completed in "
+        "Odoo.".format(" and no ".join(labels[part] for part in missing))
     )
 
 
-# --------------------------------------------------------------------------- change detection
+# --------------------------------------------------------------------- change detection
 def canonical(value):
-    """A JSON-friendly form where equal merge values are equal (None/False -> "", 3.0 -> 3)."""
+    """A JSON-friendly form where equal merge values
+    are equal (None/False -> "", 3.0 -> 3)."""
     if is_empty(value) and not isinstance(value, list | tuple):
         return ""
     if isinstance(value, bool):
@@ -991,7 +1007,8 @@ def canonical(value):
 
 
 def values_fingerprint(values):
-    """A short stable hash of merge values, stored to tell cheaply whether anything changed."""
+    """A short stable hash of merge values, stored
+    to tell cheaply whether anything changed."""
     payload = json.dumps(
         canonical(dict(values or {})),
         sort_keys=True,

@@ -27,7 +27,7 @@ MEMBER_STATUSES = (
 )
 
 
-# --------------------------------------------------------------------------- duplicates (F9)
+# ---------------------------------------------------------------------- duplicates (F9)
 def _create_key(contact):
     """Oldest first; a missing create_date sorts after every known one."""
     value = contact.get("create_date")
@@ -82,7 +82,7 @@ def pick_winners(contacts):
     return winners, skipped
 
 
-# --------------------------------------------------------------------------- three-way merge (F10)
+# ---------------------------------------------------------------- three-way merge (F10)
 @dataclass
 class Resolution:
     """What to write on each side for one contact, and the bases to store afterwards.
@@ -288,7 +288,7 @@ def _out(value):
     return "" if is_empty(value) and not isinstance(value, list | tuple) else value
 
 
-# --------------------------------------------------------------------------- status and email (F16, F18)
+# ---------------------------------------------------------- status and email (F16, F18)
 def new_member_status(double_opt_in, opted_out=False):
     """The status a new address gets: "pending" makes Mailchimp send the opt-in email.
 
@@ -328,8 +328,8 @@ def push_blocked_reason(member_known_status):
     """
     if member_known_status == "archived":
         return (
-            "archived in Mailchimp: the sync does not add it back, as that would subscribe it "
-            "again; restore it in Mailchimp to sync it"
+            "archived in Mailchimp: the sync does not add it back, as that would "
+            "subscribe it again; restore it in Mailchimp to sync it"
         )
     return None
 
@@ -352,15 +352,16 @@ def rename_blocked_reason(status):
     if can_rename(status):
         return None
     return (
-        "the email address changed in Odoo but Mailchimp only changes it for subscribed members "
-        "and this member is %s; change it in Mailchimp by hand"
+        "the email address changed in Odoo but Mailchimp only changes it for "
+        "subscribed members and this member is %s; change it in Mailchimp by hand"
         % (status or "not in the audience")
     )
 
 
-# --------------------------------------------------------------------------- watermark (F15)
+# ---------------------------------------------------------------------- watermark (F15)
 def _parse_timestamp(value):
-    """ISO-8601 (any offset, 'Z' or none = UTC) -> aware UTC datetime, None when empty."""
+    """ISO-8601 (any offset, 'Z' or none = UTC)
+    -> aware UTC datetime, None when empty."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -432,7 +433,8 @@ def first_second_to_read(
 
 
 def to_odoo_datetime(value):
-    """A Mailchimp timestamp (ISO 8601 with offset) -> naive UTC, as Odoo stores it; False if none."""
+    """A Mailchimp timestamp (ISO 8601 with offset)
+    -> naive UTC, as Odoo stores it; False if none."""
     moment = _parse_timestamp(value) if value else None
     if moment is None:
         return False

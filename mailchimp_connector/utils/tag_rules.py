@@ -22,7 +22,8 @@ def tag_key(name):
 
 
 def find_tag(segments, name):
-    """The static segment (tag) of ``segments`` named ``name``, ignoring case, or None."""
+    """The static segment (tag) of ``segments``
+    named ``name``, ignoring case, or None."""
     key = tag_key(name)
     for segment in segments:
         if (

@@ -170,7 +170,7 @@ def registered_as_expected(hook, url):
     )
 
 
-# --------------------------------------------------------------------------- reachability
+# ------------------------------------------------------------------------- reachability
 def _is_local_host(host):
     host = (host or "").strip("[]").lower().rstrip(".")
     if (

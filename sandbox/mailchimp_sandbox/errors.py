@@ -87,5 +87,6 @@ def internal_error():
     return ApiError(
         500,
         "Internal Server Error",
-        "An unexpected internal error has occurred. Please contact Support for more information.",
+        "An unexpected internal error has occurred. Please contact Support for more "
+        "information.",
     )

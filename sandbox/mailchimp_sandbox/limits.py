@@ -13,10 +13,11 @@ import threading
 from .constants import MAX_CONNECTIONS
 
 CDN_502_HTML = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n"
-    "<p>The server encountered a temporary error and could not complete your request.</p>\r\n"
-    "<hr><center>Akamai</center>\r\n</body>\r\n</html>\r\n"
+    "<html>\r\n<head><title>502 Bad "
+    "Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+    "Gateway</h1></center>\r\n<p>The server encountered a temporary error and could "
+    "not complete your "
+    "request.</p>\r\n<hr><center>Akamai</center>\r\n</body>\r\n</html>\r\n"
 )
 
 FAULT_PROBLEMS = {
@@ -26,7 +27,8 @@ FAULT_PROBLEMS = {
     ),
     500: (
         "Internal Server Error",
-        "An unexpected internal error has occurred. Please contact Support for more information.",
+        "An unexpected internal error has occurred. Please contact Support for more "
+        "information.",
     ),
     503: (
         "Service Unavailable",

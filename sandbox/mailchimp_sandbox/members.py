@@ -288,7 +288,8 @@ def create_member(
         raise E.ApiError(
             400,
             "Member Exists",
-            f"{email} is already a list member. Use PUT to insert or update list members.",
+            f"{email} is already a list member. Use PUT to insert or update list "
+            "members.",
         )
     if existing is not None:  # re-adding an archived contact
         return update_member(
@@ -332,11 +333,12 @@ def upsert_member(
         email = check_email(body["email_address"])
         if subscriber_hash(email) != resolve_hash(token):
             raise E.invalid_resource(
-                "The subscriber hash in the URL does not match the email_address in the body. "
-                "Use md5(lowercase(email_address))."
+                "The subscriber hash in the URL does not match the email_address in "
+                "the body. Use md5(lowercase(email_address))."
             )
         _check_not_forgotten(lst, email)
-        # API_NOTES §4: status_if_new is what counts for a new address, status for an existing one
+        # API_NOTES §4: status_if_new is what counts
+        # for a new address, status for an existing one
         status = body["status_if_new"]
         return _insert(state, lst, email, status, body, skip_merge_validation, source)
     return update_member(state, lst, m, body, skip_merge_validation, put=True)
@@ -363,7 +365,8 @@ def update_member(state, lst, m, body, skip=False, put=False):
         if wanted.lower() != m["email"].lower():
             if m["status"] != "subscribed":
                 raise E.invalid_resource(
-                    "You can only update email addresses for members with a status of subscribed."
+                    "You can only update email addresses for members with a status of "
+                    "subscribed."
                 )
             new_hash = subscriber_hash(wanted)
             if new_hash in lst.members:
@@ -469,7 +472,8 @@ def delete_permanent(state, lst, token):
 
 # ----------------------------------------------------------------------- tags
 def tag_key(name):
-    """Tag names are case-insensitive in Mailchimp: "Customers" and "customers" are one tag."""
+    """Tag names are case-insensitive in Mailchimp:
+    "Customers" and "customers" are one tag."""
     return " ".join(str(name or "").split()).casefold()
 
 
@@ -526,7 +530,8 @@ def remove_from_segment(state, lst, seg, m):
 
 
 def set_tags(state, lst, m, tags):
-    """POST .../members/{hash}/tags: active tags are created if unknown; inactive removed."""
+    """POST .../members/{hash}/tags: active tags
+    are created if unknown; inactive removed."""
     if not isinstance(tags, list):
         raise E.required("tags")
     for t in tags:
@@ -539,7 +544,8 @@ def set_tags(state, lst, m, tags):
                 [
                     {
                         "field": "tags.status",
-                        "message": "Value is not one of the allowed values: active, inactive.",
+                        "message": "Value is not one of the allowed values: active, "
+                        "inactive.",
                     }
                 ]
             )
@@ -557,7 +563,8 @@ def set_tags(state, lst, m, tags):
 def batch_subscribe(
     state, lst, body, skip_merge_validation=False, skip_duplicate_check=False
 ):
-    """POST /lists/{id}: up to 500 members; per-member failures go to errors[] in a 200."""
+    """POST /lists/{id}: up to 500 members;
+    per-member failures go to errors[] in a 200."""
     from .constants import MAX_BATCH_SUBSCRIBE
 
     if not isinstance(body, dict) or not isinstance(body.get("members"), list):
@@ -605,8 +612,8 @@ def batch_subscribe(
             if not skip_duplicate_check:
                 fail(
                     email,
-                    f"{email} was already in the request. Duplicate addresses are not allowed "
-                    "(use skip_duplicate_check=true to keep the first one).",
+                    f"{email} was already in the request. Duplicate addresses are not "
+                    "allowed (use skip_duplicate_check=true to keep the first one).",
                 )
             continue
         seen.add(h)

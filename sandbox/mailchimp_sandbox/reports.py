@@ -215,7 +215,8 @@ class Campaign:
         self._since_cache = {}
 
     def with_activity_since(self, since_us):
-        """Recipient indexes with open/click/bounce activity at or after ``since_us``."""
+        """Recipient indexes with open/click/bounce
+        activity at or after ``since_us``."""
         if since_us is None:
             return range(self.n)
         hit = self._since_cache.get(since_us)
@@ -228,7 +229,8 @@ class Campaign:
         return hit
 
     def opened_since(self, since_us):
-        """(recipient indexes with an open at/after ``since_us``, their opens in total)."""
+        """(recipient indexes with an open at/after
+        ``since_us``, their opens in total)."""
         key = ("opens", since_us)
         hit = self._since_cache.get(key)
         if hit is None:
@@ -558,8 +560,8 @@ def _explicit_events(camp_emails, index, events, send_us):
 
 
 def add_events(state, campaign_id, events):
-    """Control API: activity that arrives after the campaign was sent, for its recipients
-    (member statuses are left as they are). Returns the campaign's report."""
+    """Control API: activity that arrives after the campaign was sent, for its
+    recipients (member statuses are left as they are). Returns the campaign's report."""
     with state.lock:
         camp = state.campaigns.get(campaign_id)
         if camp is None:
@@ -591,7 +593,8 @@ def create_campaign(
     """Control API: a sent campaign with report data.
 
     ``recipients`` (emails) defaults to every subscribed member. ``events`` is an
-    explicit list of {email, action open|click|bounce|unsub|abuse, timestamp?, url?, type?, ip?};
+    explicit list of {email, action open|click|bounce|unsub|abuse, timestamp?, url?,
+    type?, ip?};
     ``generate`` = {opens_per_member, clicks_per_member, bounce_rate, unsub_rate, seed}.
     With ``apply_to_members`` unsubscribes and hard bounces change member statuses.
     """

@@ -32,7 +32,8 @@ OVERRIDABLE = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def extract_key(auth_header):
-    """API key from ``Basic base64(any:key)`` or ``Bearer key`` (also ``apikey key``)."""
+    """API key from ``Basic base64(any:key)``
+    or ``Bearer key`` (also ``apikey key``)."""
     if not auth_header:
         return None
     scheme, _, cred = auth_header.strip().partition(" ")
@@ -209,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
                 entry["throttled"] = True
                 self._problem(
                     E.too_many_requests(
-                        f"You have exceeded the limit of {state.limiter.max_connections} simultaneous connections."
+                        "You have exceeded the limit of "
+                        f"{state.limiter.max_connections} simultaneous connections."
                     ),
                     request_id,
                 )
@@ -263,7 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
                 E.ApiError(
                     401,
                     "API Key Invalid",
-                    "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+                    "Your API key may be invalid, or you've attempted to access the "
+                    "wrong datacenter.",
                 ),
                 request_id,
             )
@@ -272,8 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
                 E.ApiError(
                     403,
                     "Wrong Datacenter",
-                    f"The API key provided is linked to datacenter '{acct.dc}', not '{dc}'. "
-                    f"Use https://{acct.dc}.api.mailchimp.com/3.0/.",
+                    f"The API key provided is linked to datacenter '{acct.dc}', not "
+                    f"'{dc}'. Use https://{acct.dc}.api.mailchimp.com/3.0/.",
                 ),
                 request_id,
             )
@@ -289,8 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
                     E.ApiError(
                         422,
                         "Invalid Method Override",
-                        "X-HTTP-Method-Override is only honoured on POST requests and must name "
-                        "GET, PUT, PATCH or DELETE.",
+                        "X-HTTP-Method-Override is only honoured on POST requests and "
+                        "must name GET, PUT, PATCH or DELETE.",
                     ),
                     request_id,
                 )

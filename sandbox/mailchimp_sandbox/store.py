@@ -44,7 +44,8 @@ def check_behaviour(changes):
             continue
         if name not in BEHAVIOUR_CHOICES:
             raise ValueError(
-                f"unknown behaviour switch {name!r}; known: {', '.join(BEHAVIOUR_CHOICES)}"
+                f"unknown behaviour switch {name!r}; known: "
+                f"{', '.join(BEHAVIOUR_CHOICES)}"
             )
         choices = BEHAVIOUR_CHOICES[name]
         if isinstance(choices[0], bool):
@@ -187,7 +188,8 @@ class State:
     def __init__(self):
         self.lock = threading.RLock()
         self.clock = Clock()
-        # what a reset restores: the documented behaviour, or what the server was started with
+        # what a reset restores: the documented
+        # behaviour, or what the server was started with
         self.behaviour_defaults = dict(BEHAVIOUR_DEFAULTS)
         # Components created lazily by their modules (import cycles kept out of here).
         from .batches import BatchRunner
@@ -322,8 +324,9 @@ class State:
         email=None,
         default_list=False,
     ):
-        """Add an account reachable with ``api_key`` (generated if omitted; ``<32 hex>-<dc>``).
-        No audience unless ``default_list`` (then a "Newsletter" with default fields)."""
+        """Add an account reachable with ``api_key`` (generated if omitted; ``<32
+        hex>-<dc>``). No audience unless ``default_list``
+        (then a "Newsletter" with default fields)."""
         with self.lock:
             if not api_key:
                 api_key = secrets.token_hex(16) + "-us1"
@@ -360,7 +363,8 @@ class State:
         with self.lock:
             if not valid_key_shape(new_api_key):
                 raise ValueError(
-                    f"new_api_key must look like <32 hex>-<dc>, e.g. {C.DEFAULT_API_KEY}"
+                    "new_api_key must look like <32 hex>-<dc>, e.g. "
+                    f"{C.DEFAULT_API_KEY}"
                 )
             if new_api_key in self.accounts:
                 raise ValueError("an account with this new_api_key already exists")
@@ -399,7 +403,8 @@ class State:
         interests=None,
         **extra,
     ):
-        """Fast setup: store a member directly (no validation, no webhooks). Returns it raw."""
+        """Fast setup: store a member directly (no
+        validation, no webhooks). Returns it raw."""
         from .members import make_member, set_tags
 
         with self.lock:
@@ -434,14 +439,16 @@ class State:
 
     def add_marketing_permissions(self, list_id, texts):
         """Give the audience GDPR marketing permissions (as Mailchimp's UI does) and
-        turn its marketing_permissions flag on. Returns [{marketing_permission_id, text}]."""
+        turn its marketing_permissions flag on.
+        Returns [{marketing_permission_id, text}]."""
         from .consent import add_permissions
 
         with self.lock:
             return add_permissions(self, self._require_list(list_id), texts)
 
     def set_compliance(self, list_id, email_or_hash, flagged=True):
-        """Flag a member as under compliance review: it can no longer be set subscribed."""
+        """Flag a member as under compliance review:
+        it can no longer be set subscribed."""
         from .members import resolve_hash
 
         with self.lock:
@@ -510,7 +517,8 @@ class State:
         subject="Sandbox campaign",
         **kwargs,
     ):
-        """A sent campaign with report data (see reports.Campaign). Returns the campaign JSON."""
+        """A sent campaign with report data (see
+        reports.Campaign). Returns the campaign JSON."""
         from .reports import create_campaign
 
         return create_campaign(self, api_key, list_id, subject, **kwargs)
@@ -538,7 +546,8 @@ class State:
             return dict(self.behaviour)
 
     def freeze_clock(self, frozen=True):
-        """Every change from now on carries this second, until unfrozen (Clock.freeze)."""
+        """Every change from now on carries this
+        second, until unfrozen (Clock.freeze)."""
         return {"frozen": self.clock.freeze(frozen)}
 
     def since_exclusive(self):

@@ -75,7 +75,8 @@ def _valid_date(value, date_format, with_year=True):
 
 
 def check_merge_value(field, value):
-    """Validate and normalise one merge value. Returns (value, error message or None)."""
+    """Validate and normalise one merge value.
+    Returns (value, error message or None)."""
     mtype = field["type"]
     opts = field.get("options") or {}
     if value is None or value == "":

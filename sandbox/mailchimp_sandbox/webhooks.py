@@ -127,12 +127,14 @@ def validate_url(url, timeout=WEBHOOK_TIMEOUT):
     except Exception as exc:  # refused, timeout, DNS...: all mean "not validated"
         return (
             False,
-            f"We couldn't verify the URL is working. Please double check and try again. ({exc.__class__.__name__})",
+            "We couldn't verify the URL is working. Please double check and try "
+            f"again. ({exc.__class__.__name__})",
         )
     if code != 200:
         return (
             False,
-            f"We couldn't verify the URL is working. Please double check and try again. HTTP Code: {code}",
+            "We couldn't verify the URL is working. Please double check and try "
+            f"again. HTTP Code: {code}",
         )
     return True, ""
 

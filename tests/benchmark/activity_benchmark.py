@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Email-activity benchmark (issue 4): measures and prints, asserts nothing.
 
-    python3 tests/benchmark/activity_benchmark.py                    # 100,000 contacts, ~1,000,000 events
-    python3 tests/benchmark/activity_benchmark.py --contacts 10000   # a quick check
+    # 100,000 contacts, ~1,000,000 events
+    python3 tests/benchmark/activity_benchmark.py
+    # a quick check
+    python3 tests/benchmark/activity_benchmark.py --contacts 10000
 
 Beside a local Odoo 18 (``odoo`` on PATH, PostgreSQL reachable as for
 ``tests/run.py``) and the project's Mailchimp sandbox, started here as a
@@ -107,23 +109,30 @@ cr = env.cr
 cr.execute("""
     INSERT INTO res_partner (name, complete_name, email, email_normalized, active, type,
                              is_company, create_uid, write_uid, create_date, write_date)
-    SELECT e, e, e, e, true, 'contact', false, 1, 1, now(), now() FROM unnest(%s::text[]) e
+    SELECT e, e, e, e, true, 'contact', false, 1, 1, now(), now()
+      FROM unnest(%s::text[]) e
     RETURNING id, email
 """, (emails,))
 partner_ids = dict((email, pid) for pid, email in cr.fetchall())
-rows = [(pairing.id, audience.id, partner_ids[e], e, subscriber_hash(e)) for e in emails]
+rows = [
+    (pairing.id, audience.id, partner_ids[e], e, subscriber_hash(e)) for e in emails
+]
 cr.execute("""
-    INSERT INTO mailchimp_member (pairing_id, audience_id, partner_id, email, subscriber_hash,
-                                  status, create_uid, write_uid, create_date, write_date)
+    INSERT INTO mailchimp_member (pairing_id, audience_id, partner_id, email,
+                                  subscriber_hash, status, create_uid, write_uid,
+                                  create_date, write_date)
     SELECT p, a, r, e, h, 'subscribed', 1, 1, now(), now()
-      FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[]) AS t(p, a, r, e, h)
+      FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[])
+           AS t(p, a, r, e, h)
 """, ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
       [r[3] for r in rows], [r[4] for r in rows]))
 env.invalidate_all()
 cr.commit()
 camp = control("campaigns", {
     "list_id": LIST_ID, "subject": "Benchmark campaign", "apply_to_members": False,
-    "send_time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 86400)),
+    "send_time": time.strftime(
+        "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 86400)
+    ),
     "generate": {"opens_per_member": OPENS, "clicks_per_member": CLICKS,
                  "bounce_rate": 0.02, "unsub_rate": 0.01, "seed": 1}})
 emit(step="setup", seconds=round(time.monotonic() - started, 1), campaign=camp["id"],
@@ -145,7 +154,8 @@ for label in ("first pull", "rerun"):
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
     rss_before = status_kb("VmRSS")
-    queries_before = sql_db.sql_counter  # every cursor's queries (pages are written by several)
+    # every cursor's queries (pages are written by several)
+    queries_before = sql_db.sql_counter
     backends_before = db_backends()
     sandbox_cpu_before = cpu_seconds(SANDBOX_PID)
     cpu_before = time.process_time()
@@ -160,7 +170,9 @@ for label in ("first pull", "rerun"):
     odoo_cpu = time.process_time() - cpu_before
     sandbox_cpu = cpu_seconds(SANDBOX_PID) - sandbox_cpu_before
     backends_after = db_backends()
-    db_cpu = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
+    db_cpu = sum(
+        cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items()
+    )
     if profiler:
         profiler.dump_stats(PROFILE)
         out = io.StringIO()
@@ -175,7 +187,8 @@ for label in ("first pull", "rerun"):
     campaign = Campaign.search([("account_id", "=", account.id)])
     emit(step=label, events=events, chatter_lines=messages, seconds=round(seconds, 1),
          events_per_s=round(events / seconds) if events else 0,
-         queries=queries, queries_per_1000_events=round(1000 * queries / events, 1) if events else None,
+         queries=queries,
+         queries_per_1000_events=round(1000 * queries / events, 1) if events else None,
          peak_memory_growth_mb=round(peak_mb, 1), unknown=campaign.unknown_event_count,
          cpu_s={"odoo": round(odoo_cpu, 1), "postgres": round(db_cpu, 1),
                 "sandbox": round(sandbox_cpu, 1)},
@@ -271,11 +284,11 @@ def main():
             check=True,
         )
         params = (
-            f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = {DEFAULT_API_KEY!r}\n"
-            f"N = {args.contacts}\nOPENS = {args.opens}\nCLICKS = {args.clicks}\n"
-            f"SANDBOX_PID = {sandbox.pid}\n"
-            f"CONNECTIONS = {args.connections}\nWRITERS = {args.writers}\n"
-            f"PROFILE = {str(Path(args.profile).resolve()) if args.profile else None!r}\n"
+            f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = "
+            f"{DEFAULT_API_KEY!r}\nN = {args.contacts}\nOPENS = {args.opens}\nCLICKS = "
+            f"{args.clicks}\nSANDBOX_PID = {sandbox.pid}\nCONNECTIONS = "
+            f"{args.connections}\nWRITERS = {args.writers}\nPROFILE = "
+            f"{str(Path(args.profile).resolve()) if args.profile else None!r}\n"
         )
         print(f"benchmark: {args.contacts:,} contacts ...", flush=True)
         result = subprocess.run(

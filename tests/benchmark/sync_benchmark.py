@@ -22,8 +22,8 @@ in a database copied from one fresh install of the addon:
 Between the set-up and the first run, ``VACUUM ANALYZE`` (``--no-analyze`` to
 skip it) stands for the autovacuum a database whose contacts are not brand new
 has had.  Every ``run_sync()`` runs in its own ``odoo shell`` process (fed a
-script on stdin), so its memory figure is not blurred by the previous step.  The figures:
-HTTP requests (the run's ``http_requests`` and the sandbox's request log), SQL
+script on stdin), so its memory figure is not blurred by the previous step.  The
+figures: HTTP requests (the run's ``http_requests`` and the sandbox's request log), SQL
 queries (``env.cr.sql_log_count`` before/after), wall time of ``run_sync()`` with
 the part spent waiting for the sandbox (its request log's durations) and in
 ``cursor.execute`` (a query hook),
@@ -82,7 +82,11 @@ TARGET_MEMORY_MB = 25  # peak memory growth from 10k to 100k
 SHELL_PRELUDE = r"""
 import gc, json, sys, threading, time
 MARK = "BENCH-JSON "
-QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
+QUIET = {
+    "tracking_disable": True,
+    "mail_create_nolog": True,
+    "mail_create_nosubscribe": True,
+}
 
 
 def emit(**values):
@@ -109,7 +113,9 @@ def partner_vals(i, domain):
 SHELL_SETUP = r"""
 result = {"kind": "setup"}
 # contacts with an email that a fresh database already has (the default segment's)
-result["base_partners"] = env["res.partner"].search_count([("email_normalized", "!=", False)])
+result["base_partners"] = env["res.partner"].search_count(
+    [("email_normalized", "!=", False)]
+)
 n = PARAMS["partners"]
 if n:
     # the baseline: the same partners bulk-created by the bare ORM, in batches,
@@ -119,7 +125,12 @@ if n:
     gc.collect()
     queries0, started = env.cr.sql_log_count, time.perf_counter()
     for start in range(0, n, batch):
-        Partner.create([partner_vals(i, PARAMS["domain"]) for i in range(start, min(n, start + batch))])
+        Partner.create(
+            [
+                partner_vals(i, PARAMS["domain"])
+                for i in range(start, min(n, start + batch))
+            ]
+        )
         env.flush_all()
         env.invalidate_all()
     env.cr.commit()
@@ -198,7 +209,8 @@ if profile_dir:
         while frame is not None:
             code = frame.f_code
             if addon_marker in code.co_filename and "/tests/" not in code.co_filename:
-                where = f"{code.co_filename.split(addon_marker, 1)[1]}:{frame.f_lineno} {code.co_name}"
+                addon_file = code.co_filename.split(addon_marker, 1)[1]
+                where = f"{addon_file}:{frame.f_lineno} {code.co_name}"
                 break
             frame = frame.f_back
         text = query if isinstance(query, str) else str(query)
@@ -213,7 +225,9 @@ threading.current_thread().query_hooks = [query_hook]
 if PARAMS.get("explain_ms"):
     # plans of the slow statements, with actual row counts, in PostgreSQL's server log
     env.cr.execute("LOAD 'auto_explain'")
-    env.cr.execute("SET auto_explain.log_min_duration = %s", [int(PARAMS["explain_ms"])])
+    env.cr.execute(
+        "SET auto_explain.log_min_duration = %s", [int(PARAMS["explain_ms"])]
+    )
     env.cr.execute("SET auto_explain.log_analyze = on")
     env.cr.execute("SET auto_explain.log_timing = off")
 if profile_dir:
@@ -230,7 +244,8 @@ if profile_dir:
     profiler.dump_stats(base + ".prof")
     with open(base + ".queries.txt", "w") as out:
         out.write("  queries  seconds  caller in the addon  |  query\n")
-        for (where, query), (count, spent) in sorted(by_caller.items(), key=lambda i: -i[1][1]):
+        slowest = sorted(by_caller.items(), key=lambda i: -i[1][1])
+        for (where, query), (count, spent) in slowest:
             out.write(f"{count:>9} {spent:>8.2f}  {where}  |  {query}\n")
 if memory_mode == "tracemalloc":
     peak = tracemalloc.get_traced_memory()[1]
@@ -416,7 +431,8 @@ class Odoo:
         if done.returncode:
             tail = "".join(log_path.read_text(errors="replace").splitlines(True)[-40:])
             raise RuntimeError(
-                f"{title}: exit {done.returncode}\n$ {shlex.join(command)}\n{done.stdout}\n{tail}"
+                f"{title}: exit {done.returncode}\n$ "
+                f"{shlex.join(command)}\n{done.stdout}\n{tail}"
             )
         return done.stdout
 
@@ -517,7 +533,8 @@ class Benchmark:
                 },
             )
             log(
-                f"  sandbox seeded with {seeded['created']} members in {seeded['seconds']} s"
+                f"  sandbox seeded with {seeded['created']} members in "
+                f"{seeded['seconds']} s"
             )
         self.sandbox.control("POST", "latency", {"seconds": self.args.latency})
 
@@ -541,8 +558,8 @@ class Benchmark:
         if "baseline" in result:
             b = result["baseline"]
             log(
-                f"  bare ORM bulk create of {b['contacts']:,} partners: {b['seconds']:.1f} s, "
-                f"{b['queries']:,} queries"
+                f"  bare ORM bulk create of {b['contacts']:,} partners: "
+                f"{b['seconds']:.1f} s, {b['queries']:,} queries"
             )
         return result
 
@@ -550,7 +567,8 @@ class Benchmark:
         # the runs of one sync are minutes apart (the scheduler's interval), and an
         # audience's members were imported before its first sync, not in the seconds
         # before: a run starting within watermark_margin_seconds (5 s) of the newest
-        # change it reads reads that second again once, which is not what a later run does
+        # change it reads reads that second again
+        # once, which is not what a later run does
         since = self.last_run_end if "rerun" in label else self.seeded_at
         if since is not None:
             time.sleep(max(0.0, self.args.interval - (time.monotonic() - since)))
@@ -736,7 +754,8 @@ def request_cell(kind, requests, n):
     if kind == "unchanged":
         return (
             f"{requests} /run",
-            f"<= {TARGET_UNCHANGED_REQ}/run {_verdict(requests <= TARGET_UNCHANGED_REQ)}",
+            f"<= {TARGET_UNCHANGED_REQ}/run "
+            f"{_verdict(requests <= TARGET_UNCHANGED_REQ)}",
         )
     return f"{per_k:.2f}/1k", ""
 
@@ -769,7 +788,8 @@ def print_table(n, figures, args):
         )
     )
     header = (
-        f"{'scenario':<44}{'contacts':>9}{'wall s':>8}{'API s':>7}{'SQL s':>7}{'x ORM':>7}{'requests':>10}{'per 1k/run':>12}"
+        f"{'scenario':<44}{'contacts':>9}{'wall s':>8}{'API s':>7}{'SQL s':>7}"
+        f"{'x ORM':>7}{'requests':>10}{'per 1k/run':>12}"
         f"  {'target':<22}{'SQL':>9}{'q/partner':>10}  {'target':<22}{'mem MB':>8}"
         f"  {'done':<34}"
     )
@@ -777,7 +797,8 @@ def print_table(n, figures, args):
     print("-" * len(header))
     if baseline:
         print(
-            f"{'bare ORM bulk create of N partners':<44}{n:>9,}{baseline['seconds']:>8.1f}{'':>7}{'':>7}{1:>7.2f}"
+            f"{'bare ORM bulk create of N partners':<44}{n:>9,}"
+            f"{baseline['seconds']:>8.1f}{'':>7}{'':>7}{1:>7.2f}"
             f"{'-':>10}{'':>12}  {'':<22}{baseline['queries']:>9,}"
             f"{baseline['queries'] / n:>10.3f}  {'(baseline)':<22}{'':>8}"
         )
@@ -801,8 +822,9 @@ def print_table(n, figures, args):
             f"{r['memory_growth'] / 2**20:>8.1f}  {done:<34}"
         )
     print(
-        "(wall s = run_sync(); API s = time the sandbox took to answer its calls, latency "
-        "included; SQL s = time in cursor.execute; x ORM = wall s / bare ORM create of N;"
+        "(wall s = run_sync(); API s = time the sandbox took to answer its calls, "
+        "latency included; SQL s = time in cursor.execute; x ORM = wall s / bare ORM "
+        "create of N;"
     )
     print(
         " requests = the run's http_requests; the sandbox logged "
@@ -814,7 +836,8 @@ def print_table(n, figures, args):
         + " API calls;"
     )
     print(
-        " done: c created, u updated, = unchanged, s skipped, f failed, as the run counted them)"
+        " done: c created, u updated, = unchanged, s skipped, f failed, as the run "
+        "counted them)"
     )
     print()
 
@@ -826,9 +849,10 @@ def print_summary(results, args):
     big = results.get(100000, {}).get("both")
     if big:
         print(
-            f"100k both ways, initial run: {big['seconds']:.1f} s "
-            f"(target <= {TARGET_BOTH_SECONDS} s: {_verdict(big['seconds'] <= TARGET_BOTH_SECONDS)})"
-            f" on {os.cpu_count()} CPUs"
+            f"100k both ways, initial run: {big['seconds']:.1f} s (target <= "
+            f"{TARGET_BOTH_SECONDS} s: "
+            f"{_verdict(big['seconds'] <= TARGET_BOTH_SECONDS)}) on {os.cpu_count()} "
+            "CPUs"
         )
     else:
         print(f"100k both ways: not measured (target <= {TARGET_BOTH_SECONDS} s)")
