@@ -35,9 +35,8 @@ def test_an_operation_id_names_the_request():
         "email_address": "a@corp.com",
         "merge_fields": {"FNAME": "Ann", "LNAME": "Lee"},
     }
-    same = dict(
-        body, merge_fields={"LNAME": "Lee", "FNAME": "Ann"}
-    )  # key order is no change
+    # key order is no change
+    same = dict(body, merge_fields={"LNAME": "Lee", "FNAME": "Ann"})
     first = batch_jobs.operation_id("put", 42, "PUT", "/lists/L/members/h", body)
     assert first.startswith("put-42-")
     assert batch_jobs.record_id({"operation_id": first}) == 42

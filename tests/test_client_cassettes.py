@@ -52,9 +52,8 @@ from mailchimp_utils.mailchimp_keys import basic_auth_token, redact, subscriber_
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 CANONICAL_BASE = "https://mailchimp.invalid/3.0"
 CANONICAL_HOST = "mailchimp.invalid"
-REPLAY_KEY = (
-    "0123456789abcdef0123456789abcdef-us1"  # never sent anywhere: replays are offline
-)
+# never sent anywhere: replays are offline
+REPLAY_KEY = "0123456789abcdef0123456789abcdef-us1"
 EMAIL_DOMAIN = "example.com"
 AUDIENCE_NAME = "Newsletter"
 RECORD = os.environ.get("MAILCHIMP_RECORD", "").strip().lower()
@@ -91,9 +90,8 @@ def _target(request):
             f"MAILCHIMP_RECORD={RECORD!r}: use MAILCHIMP_RECORD=sandbox, or "
             "MAILCHIMP_RECORD=1 together with MAILCHIMP_API_KEY."
         )
-    return _Target(
-        api_key, None, domain
-    )  # None: the client's default https://<dc>.api.mailchimp.com/3.0
+    # None: the client's default https://<dc>.api.mailchimp.com/3.0
+    return _Target(api_key, None, domain)
 
 
 class _Scrubber:

@@ -464,9 +464,8 @@ def test_connect_timeouts_exhausted_raise_timeout_error(make_client):
         [requests.ConnectTimeout("connect timed out")] * 3, max_retries=2
     )
     with pytest.raises(errors.MailchimpTimeoutError) as info:
-        client.post(
-            "/batches", json={"operations": []}
-        )  # never sent, so safe to retry even a POST
+        # never sent, so safe to retry even a POST
+        client.post("/batches", json={"operations": []})
     assert isinstance(info.value, errors.MailchimpNetworkError)
     assert info.value.attempts == 3
     assert "ConnectTimeout" in info.value.detail
@@ -502,9 +501,8 @@ def test_connection_refused_is_retried_then_network_error(make_client):
     assert message.startswith(
         "Mailchimp could not be reached. Details: ConnectionError: "
     )
-    assert (
-        "Mailchimp said" not in message
-    )  # the detail is ours, not an answer from Mailchimp
+    # the detail is ours, not an answer from Mailchimp
+    assert "Mailchimp said" not in message
     assert message.endswith(
         "Check this server's internet access, DNS, proxy and TLS settings, then try "
         "again."

@@ -107,9 +107,8 @@ def test_fault_matching_by_method_and_path(sandbox):
         json={"email_address": "a@acme-mail.com", "status_if_new": "subscribed"},
     )
     assert r.status_code == 500
-    assert (
-        sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com") is None
-    )  # nothing written
+    # nothing written
+    assert sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com") is None
     control(sandbox, "POST", "/faults", status=503, count=5)
     assert len(control(sandbox, "GET", "/faults")["faults"]) == 1
     control(sandbox, "DELETE", "/faults")

@@ -311,9 +311,8 @@ def test_merge_field_validation(api):
             "merge_fields": {"UNKNOWN": 1},
         },
     )
-    assert (
-        r.status_code == 200 and "UNKNOWN" not in r.json()["merge_fields"]
-    )  # unknown tag ignored
+    # unknown tag ignored
+    assert r.status_code == 200 and "UNKNOWN" not in r.json()["merge_fields"]
     bad = {
         "FNAME": "x" * 256,
         "AGE": "twelve",

@@ -84,9 +84,8 @@ def test_explicit_events_report_and_since(api, sandbox):
             "ip": "127.0.0.1",
         }
     ]
-    assert (
-        by["c@acme-mail.com"]["activity"] == []
-    )  # unsubscribes are not email activity
+    # unsubscribes are not email activity
+    assert by["c@acme-mail.com"]["activity"] == []
     since = api.get(
         f"/reports/{camp['id']}/email-activity",
         params={"since": "2030-03-02T00:00:00+00:00"},

@@ -288,13 +288,14 @@ def test_every_endpoint_conforms(client, sandbox):
         expect=200,
     )
     c.call("GET", f"/lists/{new['id']}", expect=200)
+    # spec: 5 required fields
     c.call(
         "PATCH",
         f"/lists/{new['id']}",
         json_body={"name": "Spec 2"},
         expect=400,
         invalid=True,
-    )  # spec: 5 required fields
+    )
     c.call(
         "PATCH",
         f"/lists/{new['id']}",

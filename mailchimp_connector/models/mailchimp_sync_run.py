@@ -40,9 +40,8 @@ MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fie
 # members a full read did not see, confirmed one
 # GET each up to this many, else by one /batches job
 CONFIRM_DIRECTLY = 10
-ANALYZE_AFTER = (
-    10000  # contacts created or updated by a pull before the member table is analyzed
-)
+# contacts created or updated by a pull before the member table is analyzed
+ANALYZE_AFTER = 10000
 MEMBER_FIELDS = [
     "id",
     "contact_id",
@@ -493,9 +492,8 @@ class MailchimpSyncRun(models.Model):
             order="id",
         )
         if not missing:
-            self.push_batch_id = (
-                False  # a job an earlier pass left for them: not needed now
-            )
+            # a job an earlier pass left for them: not needed now
+            self.push_batch_id = False
             return True
         params = {"fields": ",".join(fields_wanted)}
         answers = []  # (member, HTTP status, member as Mailchimp shows it)
@@ -665,28 +663,14 @@ class MailchimpSyncRun(models.Model):
                 # same (a new mapping, a missed change)
                 counts["unchanged" if member.partner_id else "skipped"] += 1
                 continue
-            common = {
-                "email": email,
-                "subscriber_hash": mc_member["id"],
-                "mailchimp_contact_id": mc_member.get("contact_id"),
-                "status": mc_member["status"],
-                "mailchimp_last_changed": last_changed,
-                "last_seen_run_id": self.id,
-            }
-            if "interests" in mc_member:
-                common["mailchimp_interests"] = mc_member["interests"]
+            common = self._pulled_member_common(mc_member, email, last_changed)
             if member:
                 partner = member.partner_id
                 if not partner:
                     member.write(common)
                     counts["skipped"] += 1
                     continue
-                synced = member.synced_values or {}
-                odoo_synced = member.odoo_synced_values
-                if odoo_synced is None or odoo_synced is False:
-                    odoo_synced = (
-                        None if synced else {}
-                    )  # None: synced before Odoo's base was kept
+                synced, odoo_synced = _member_bases(member)
             else:
                 partner = candidates.get(email)
                 synced, odoo_synced = None, {}
@@ -715,15 +699,9 @@ class MailchimpSyncRun(models.Model):
             odoo_vals, bad_values, pulled = self._pulled_vals(
                 maps, resolution, partner, odoo_now, synced
             )
-            if self.direction == "mailchimp2odoo":
-                bad_values = (
-                    list(odoo_errors.values()) + bad_values
-                )  # no push to report them
-            elif odoo_errors and not pending:
-                # the push skips a contact this pull has merged: say it here
-                unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
-            if bad_values:
-                failures.append((partner.id, email, "; ".join(bad_values)))
+            self._note_refused_values(
+                partner, email, odoo_errors, bad_values, pending, failures, unsendable
+            )
             if (
                 member
                 and email != member.email
@@ -755,6 +733,44 @@ class MailchimpSyncRun(models.Model):
             )
             written.append((member, vals, partner, pulled, odoo_now, pending))
         self._rebase_pulled(written, maps)
+        self._save_pulled_members(written, member_vals, to_create, maps, failures)
+        self._add(**counts)
+        self._record_failures("mailchimp2odoo", failures)
+        self._record_failures("odoo2mailchimp", unsendable)
+        self._pull_page_consent(page, previous_status)
+
+    def _pulled_member_common(self, mc_member, email, last_changed):
+        """The member's values as Mailchimp shows them, written whatever the merge."""
+        common = {
+            "email": email,
+            "subscriber_hash": mc_member["id"],
+            "mailchimp_contact_id": mc_member.get("contact_id"),
+            "status": mc_member["status"],
+            "mailchimp_last_changed": last_changed,
+            "last_seen_run_id": self.id,
+        }
+        if "interests" in mc_member:
+            common["mailchimp_interests"] = mc_member["interests"]
+        return common
+
+    def _note_refused_values(
+        self, partner, email, odoo_errors, bad_values, pending, failures, unsendable
+    ):
+        """A merged contact's values that a side refuses, as failures of the run:
+        ``odoo_errors`` Odoo's values Mailchimp cannot take, ``bad_values``
+        Mailchimp's values Odoo cannot take."""
+        if self.direction == "mailchimp2odoo":
+            # no push to report them
+            bad_values = list(odoo_errors.values()) + bad_values
+        elif odoo_errors and not pending:
+            # the push skips a contact this pull has merged: say it here
+            unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
+        if bad_values:
+            failures.append((partner.id, email, "; ".join(bad_values)))
+
+    def _save_pulled_members(self, written, member_vals, to_create, maps, failures):
+        """Write the merged members, then create the new ones with the contacts
+        ``to_create`` (Mailchimp's members that no contact matched)."""
         for member, vals, partner, *_rest in written:
             vals["synced_fingerprint"] = merge_values.values_fingerprint(
                 vals["synced_values"]
@@ -766,11 +782,7 @@ class MailchimpSyncRun(models.Model):
                 member_vals.append(self._new_member(vals, partner))
         if to_create:
             member_vals += self._create_partners(to_create, maps, failures)
-        Member.create(member_vals)
-        self._add(**counts)
-        self._record_failures("mailchimp2odoo", failures)
-        self._record_failures("odoo2mailchimp", unsendable)
-        self._pull_page_consent(page, previous_status)
+        self.env["mailchimp.member"].create(member_vals)
 
     def _merge(self, partner, synced, odoo_synced, mc_values, maps, push_only):
         """Three-way merge, each side against its own base; tags Odoo must still push
@@ -1788,6 +1800,16 @@ def _op_reason(result):
     return str(response)[:500]
 
 
+def _member_bases(member):
+    """(Mailchimp's base, Odoo's base) of a linked member: the values each side held
+    at its last sync. Odoo's is None for a member synced before it was kept."""
+    synced = member.synced_values or {}
+    odoo_synced = member.odoo_synced_values
+    if odoo_synced is None or odoo_synced is False:
+        odoo_synced = None if synced else {}
+    return synced, odoo_synced
+
+
 class PushPlan:
     """One chunk of the push, prepared before it is sent."""
 
@@ -1809,9 +1831,10 @@ class PushPlan:
         # Odoo opt-outs (issue 10)
         self.optout_new = set()  # new contacts opted out in Odoo: added as unsubscribed
         self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
+        # member ids whose opt-out to remember
         self.optout_flags = {
             True: [],
             False: [],
-        }  # member ids whose opt-out to remember
+        }
         self.optout_keep_push = []  # member ids whose values are still to be sent
         self.rebased = {}  # member id: Odoo's base, for members with nothing to send

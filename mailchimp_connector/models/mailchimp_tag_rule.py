@@ -186,9 +186,8 @@ class MailchimpTagRule(models.Model):
                 )
             except mc_errors.MailchimpNotFoundError:
                 self._forget_segment()
-        name = (
-            self.name
-        )  # as this run read it: a rename saved meanwhile is the next run's
+        # as this run read it: a rename saved meanwhile is the next run's
+        name = self.name
         if self.mailchimp_segment_id:
             if name != self.mailchimp_tag_name:
                 try:

@@ -326,10 +326,11 @@ class TestInterestsByWebhook(InterestCase, HttpCase):
         pairing.action_start_sync()
         self.assertEqual(pairing.webhook_state, "registered", pairing.webhook_error)
         self.run_sync()
+        # an API write: not delivered
         self.client.patch(
             self.member_path("ann@corp.com"),
             json={"interests": {self.mc_ids["Billing"]: True}},
-        )  # an API write: not delivered
+        )
         self.env.flush_all()
         self.member_action("ann@corp.com", "profile", merges={"FNAME": "Ann"})
         self.env.invalidate_all()

@@ -306,9 +306,8 @@ class TestSyncBoundary(SyncRulesCase):
             self.assertEqual(pairing.run_sync(), run)
         self.assertRunDone(run)
         self.assertFalse(run.push_batch_id)
-        self.assertEqual(
-            self.batch_jobs(), [12]
-        )  # its answers were read, not asked again
+        # its answers were read, not asked again
+        self.assertEqual(self.batch_jobs(), [12])
         archived = pairing.member_ids.filtered(lambda m: m.status == "archived")
         self.assertEqual(archived.mapped("email"), ["slow00@corp.com"])
 
@@ -316,9 +315,8 @@ class TestSyncBoundary(SyncRulesCase):
         pairing = self.pull_pairing()
         self.mailchimp_put("early@corp.com", FNAME="Early")
         self.assertRunDone(pairing.run_sync())
-        self.assertFalse(
-            self.account.sudo().since_semantics
-        )  # a full read asks no since
+        # a full read asks no since
+        self.assertFalse(self.account.sudo().since_semantics)
         # the next run must read from the second after early@'s change: it asks from
         # early@'s second, which only an inclusive filter lists
         second = mark_second(self.mc_member("early@corp.com")["last_changed"])

@@ -267,9 +267,8 @@ class TestSyncFaults(SyncRulesCase):
         # one slow answer: the GET is sent again
         with self.sandbox_fault(status=500, count=1, method="GET", hang=1.5):
             run = pairing.run_sync()
-            self.assertEqual(
-                self.sandbox_control("GET", "faults")["faults"], []
-            )  # it was hit
+            # it was hit
+            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])
         self.assertRunDone(run)
         self.assertEveryContactOnce(pairing, partners)
         # Mailchimp stays silent: the run fails with a clear message, the account stays
@@ -291,9 +290,8 @@ class TestSyncFaults(SyncRulesCase):
         self.assertIn("rejected the API key", run.message)
         self.assertNotIn(self.account.api_key, run.message)
         self.assertEqual(self.account.state, "error")
-        self.assertEqual(
-            pairing.state, "active"
-        )  # not broken: reauthorizing repairs it
+        # not broken: reauthorizing repairs it
+        self.assertEqual(pairing.state, "active")
         self.assertTrue(partners.exists())
         # the scheduler does not run syncs of an account in error
         runs = pairing.run_ids
@@ -477,9 +475,8 @@ class TestSyncScale(SyncRulesCase):
         self.assertEqual(pairing.run_sync(), run)
         self.assertRunDone(run)
         self.assertFalse(run.push_batch_id)
-        self.assertEqual(
-            self.batch_jobs(), [1600, 1]
-        )  # the others' answers were reused
+        # the others' answers were reused
+        self.assertEqual(self.batch_jobs(), [1600, 1])
         self.assertEqual(run.created_count, 1600)
         self.assertEveryContactOnce(pairing, partners)
         members = self.mailchimp_members()
@@ -547,9 +544,8 @@ class TestSyncScale(SyncRulesCase):
         time.sleep(1.1)  # the import's second is over, whatever the first run saw
         second = pairing.run_sync()
         self.assertRunDone(second)
-        self.assertLessEqual(
-            second.http_requests, 2
-        )  # at most the import's second again
+        # at most the import's second again
+        self.assertLessEqual(second.http_requests, 2)
         self.assertEqual(second.created_count + second.updated_count, 0)
         third = pairing.run_sync()
         self.assertRunDone(third)

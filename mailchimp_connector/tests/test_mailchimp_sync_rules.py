@@ -174,9 +174,8 @@ class TestSyncMatching(SyncRulesCase):
             sorted(self.mailchimp_members()),
             ["ANN.SMITH@corp.com", "bob.jones@corp.com", "bob@corp.com"],
         )
-        self.assertEqual(
-            run.created_count, 2
-        )  # one contact in Odoo, one member in Mailchimp
+        # one contact in Odoo, one member in Mailchimp
+        self.assertEqual(run.created_count, 2)
 
     def test_duplicate_emails_one_deterministic_winner(self):
         first, second, third = self.contacts(
@@ -240,9 +239,8 @@ class TestSyncMatching(SyncRulesCase):
         self.assertEqual(pairing.member_ids.partner_id, old)
         self.assertEqual(old.name, "Twin Member")
         self.assertEqual(young.name, "Young Twin")
-        self.assertEqual(
-            len(self.partners_with_email("twin@corp.com")), 2
-        )  # none created
+        # none created
+        self.assertEqual(len(self.partners_with_email("twin@corp.com")), 2)
         skipped = self.failures(run, "skipped")
         self.assertEqual(skipped.partner_id, young)
         self.assertEqual(skipped.direction, "mailchimp2odoo")

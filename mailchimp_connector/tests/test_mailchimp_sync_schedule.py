@@ -63,9 +63,8 @@ class TestSyncRetries(SyncRulesCase):
             status=429, count=20, path_pattern="/members", retry_after=0.05
         ):
             run = pairing.run_sync()
-            self.assertEqual(
-                self.sandbox_control("GET", "faults")["faults"], []
-            )  # all used
+            # all used
+            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])
         self.assertRunDone(run)
         throttled = [call for call in self.api_calls() if call["status"] == 429]
         self.assertEqual(len(throttled), 20)
@@ -175,9 +174,8 @@ class TestSyncRetries(SyncRulesCase):
 
     def test_a_rejected_key_stops_the_sync_until_the_key_is_fixed(self):
         pairing, _early, _watermark, failed = self._stopped_by_a_revoked_key()
-        self.assertEqual(
-            pairing.retry_count, 0
-        )  # no retry in minutes: the key must change
+        # no retry in minutes: the key must change
+        self.assertEqual(pairing.retry_count, 0)
         self.assertIn("Reauthorize", pairing.retry_reason)
         self.make_due(pairing)
         self.cron()
@@ -280,9 +278,8 @@ class TestSyncState(SyncRulesCase):
 
     def test_the_run_state_cannot_be_written_on_the_pairing(self):
         later = fields.Datetime.now() + timedelta(hours=2)
-        pairing = self.make_pairing(
-            next_sync_date=later
-        )  # an initial state, at creation
+        # an initial state, at creation
+        pairing = self.make_pairing(next_sync_date=later)
         self.assertEqual(pairing._sync_cursor().next_sync_date, later)
         self.assertEqual(pairing.next_sync_date, later)
         with self.assertRaisesRegex(ValueError, "_sync_cursor"):

@@ -438,9 +438,8 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual(
             self.post_webhook(pairing.webhook_token, body).status_code, 200
         )
-        self.assertEqual(
-            pairing.member_ids.status, "subscribed"
-        )  # re-read: still subscribed
+        # re-read: still subscribed
+        self.assertEqual(pairing.member_ids.status, "subscribed")
 
     def test_our_own_api_writes_are_not_echoed(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))

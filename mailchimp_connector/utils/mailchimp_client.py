@@ -46,9 +46,8 @@ from .mailchimp_keys import basic_auth_token, parse_api_key, redact
 _logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
-MAX_CONNECTIONS = (
-    10  # Mailchimp answers 429 beyond 10 simultaneous connections per user
-)
+# Mailchimp answers 429 beyond 10 simultaneous connections per user
+MAX_CONNECTIONS = 10
 MAX_PAGE_SIZE = 1000  # Mailchimp's maximum `count`
 # a member walk asks each page from this many items before the end of the previous one
 # (plus the last one), to find its place again when members before it changed meanwhile
@@ -363,8 +362,7 @@ class MailchimpClient:
         slack = min(max(0, int(overlap)), (count - 2) // 4)
         first_second = _epoch_second(since)
         tail = []  # (id, key) of the last items received, in listing order
-        recent = set()  # (id, key) yielded in the newest second received
-        newest = None  # that second
+        newest = _NewestSecond()
         offset, restarts, first, learned = 0, 0, True, False
         while True:
             if first_second is not None:
@@ -401,9 +399,8 @@ class MailchimpClient:
                     if first_second is None or last_second > first_second:
                         first_second = last_second
                     offset, tail, slack = 0, [], min(slack * 4 + 1, (count - 2) // 4)
-                    inclusive = (
-                        inclusive or learned
-                    )  # a new listing: the since may change now
+                    # a new listing: the since may change now
+                    inclusive = inclusive or learned
                     continue
                 fresh_from = found + 1
             page = Page()
@@ -411,33 +408,17 @@ class MailchimpClient:
             asked_second = None
             if first_second is not None and not inclusive:
                 asked_second = first_second - 1
-            for item, item_key in zip(
-                items[fresh_from:], keys[fresh_from:], strict=True
-            ):
-                if not item_key[1]:
-                    raise MailchimpError(
-                        f"Mailchimp listed an item without {key}; cannot page by it.",
-                        path=path,
-                    )
-                second = _epoch_second(item_key[1])
-                if second == asked_second:
-                    page.since_inclusive = (
-                        True  # the filter kept the second it was given
-                    )
-                if first_second is not None and second < first_second:
-                    continue
-                if newest is not None and second < newest:
-                    raise MailchimpError(
-                        f"Mailchimp listed items out of {key} order; "
-                        "cannot page by it.",
-                        path=path,
-                    )
-                if second != newest:
-                    newest, recent = second, set()
-                if item_key in recent or item_key in tail:
-                    continue  # read before a restart, or found again after a shift
-                recent.add(item_key)
-                page.append(item)
+            _add_new_items(
+                page,
+                items[fresh_from:],
+                keys[fresh_from:],
+                tail,
+                newest,
+                key=key,
+                path=path,
+                first_second=first_second,
+                asked_second=asked_second,
+            )
             learned = learned or page.since_inclusive
             offset = start + len(items)
             tail = keys[-(slack + 1) :]
@@ -854,6 +835,47 @@ def _iso_second(second):
     )
 
 
+class _NewestSecond:
+    """The newest second a walk yielded items of, and the (id, key) it yielded in it."""
+
+    __slots__ = ("second", "keys")
+
+    def __init__(self):
+        self.second = None
+        self.keys = set()
+
+
+def _add_new_items(
+    page, items, keys, tail, newest, *, key, path, first_second, asked_second
+):
+    """Append to ``page`` the ``items`` (their (id, key) in ``keys``) that the walk
+    has not yielded yet and that are not older than ``first_second``; check that
+    they come in ``key`` order. ``newest`` (a ``_NewestSecond``) is kept up to date.
+    """
+    for item, item_key in zip(items, keys, strict=True):
+        if not item_key[1]:
+            raise MailchimpError(
+                f"Mailchimp listed an item without {key}; cannot page by it.",
+                path=path,
+            )
+        second = _epoch_second(item_key[1])
+        if second == asked_second:
+            page.since_inclusive = True  # the filter kept the second it was given
+        if first_second is not None and second < first_second:
+            continue
+        if newest.second is not None and second < newest.second:
+            raise MailchimpError(
+                f"Mailchimp listed items out of {key} order; cannot page by it.",
+                path=path,
+            )
+        if second != newest.second:
+            newest.second, newest.keys = second, set()
+        if item_key in newest.keys or item_key in tail:
+            continue  # read before a restart, or found again after a shift
+        newest.keys.add(item_key)
+        page.append(item)
+
+
 def _newest_present(tail, keys):
     """Where in ``keys`` the newest item of ``tail``
     still is (same id and time), or None."""
@@ -920,10 +942,11 @@ def _classify_exception(exc):
         | requests.exceptions.ContentDecodingError,
     ):
         return MailchimpNetworkError, True
+    # invalid URL, too many redirects...: retrying cannot help
     return (
         MailchimpError,
         True,
-    )  # invalid URL, too many redirects...: retrying cannot help
+    )
 
 
 def _describe_non_json(text, content_type):

@@ -62,9 +62,8 @@ import json
 import math
 import re
 
-MAILCHIMP_TEXT_LIMIT = (
-    255  # Mailchimp refuses longer merge values ("255 characters or less")
-)
+# Mailchimp refuses longer merge values ("255 characters or less")
+MAILCHIMP_TEXT_LIMIT = 255
 PHONE_MAX_LENGTH = 50
 
 MERGE_TYPE_LABELS = {
@@ -115,9 +114,8 @@ class Direction(enum.Flag):
     NONE = 0
     PUSH = enum.auto()  # Odoo -> Mailchimp
     PULL = enum.auto()  # Mailchimp -> Odoo, written as from_mailchimp() returns it
-    PULL_BY_NAME = (
-        enum.auto()
-    )  # Mailchimp -> Odoo only as a name to resolve to a record
+    # Mailchimp -> Odoo only as a name to resolve to a record
+    PULL_BY_NAME = enum.auto()
 
     @property
     def can_push(self):

@@ -36,9 +36,8 @@ def _create_key(contact):
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(
-            tzinfo=None
-        )  # Odoo stores naive UTC
+        # Odoo stores naive UTC
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return (value is None, value or dt.datetime.min)
 
 

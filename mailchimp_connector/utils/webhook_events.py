@@ -27,9 +27,8 @@ WEBHOOK_PATH = "/mailchimp/webhook"
 EVENTS = ("subscribe", "unsubscribe", "profile", "upemail", "cleaned")
 ALL_EVENTS = EVENTS + ("campaign",)
 SOURCES = {"user": True, "admin": True, "api": False}
-MAX_BODY_BYTES = (
-    1024 * 1024
-)  # a real delivery is a few kB; larger bodies get 413 unread
+# a real delivery is a few kB; larger bodies get 413 unread
+MAX_BODY_BYTES = 1024 * 1024
 MAX_FIELDS = 500  # a real delivery has a few dozen; more is not Mailchimp
 MAX_DEPTH = 4  # data[merges][GROUPINGS][0][name]
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")

@@ -661,29 +661,7 @@ def batch_subscribe(
                 created.append(m)
             events += ev
             if isinstance(item.get("tags"), list):
-                names = [
-                    t if isinstance(t, str) else t.get("name") for t in item["tags"]
-                ]
-                names = [n for n in names if n]
-                if sync_tags:
-                    current = [
-                        lst.segments[s]["name"]
-                        for s in list(m["tags"])
-                        if s in lst.segments
-                    ]
-                    set_tags(
-                        state,
-                        lst,
-                        m,
-                        [
-                            {"name": n, "status": "inactive"}
-                            for n in current
-                            if n not in names
-                        ],
-                    )
-                set_tags(
-                    state, lst, m, [{"name": n, "status": "active"} for n in names]
-                )
+                _batch_tags(state, lst, m, item["tags"], sync_tags)
         except E.ApiError as exc:
             field, msg = "", ""
             if exc.errors:
@@ -696,6 +674,23 @@ def batch_subscribe(
             )
             fail(email, message, field=field, field_message=msg)
     return created, updated, errs, events
+
+
+def _batch_tags(state, lst, m, tags, sync_tags):
+    """A batch item's ``tags``: added, and with ``sync_tags`` the others removed."""
+    names = [t if isinstance(t, str) else t.get("name") for t in tags]
+    names = [n for n in names if n]
+    if sync_tags:
+        current = [
+            lst.segments[s]["name"] for s in list(m["tags"]) if s in lst.segments
+        ]
+        set_tags(
+            state,
+            lst,
+            m,
+            [{"name": n, "status": "inactive"} for n in current if n not in names],
+        )
+    set_tags(state, lst, m, [{"name": n, "status": "active"} for n in names])
 
 
 # ------------------------------------------------------------------- seeding

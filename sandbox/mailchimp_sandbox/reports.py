@@ -180,27 +180,10 @@ class Campaign:
                     s["unsubs"] += 1
                     unsub_idx.append(i)
             if i in self.explicit:
-                ev = self.explicit[i]
-                kinds = {e[1] for e in ev}
-                for e in ev:
-                    if e[1] == "open":
-                        s["opens"] += 1
-                        last_open[i] = max(last_open[i], e[0])
-                        s["last_open"] = max(s["last_open"], e[0])
-                    elif e[1] == "click":
-                        s["clicks"] += 1
-                        s["last_click"] = max(s["last_click"], e[0])
-                    elif e[1] == "bounce":
-                        s["hard" if e[2] != "soft" else "soft"] += 1
-                        bounce_idx.append(i)
-                    elif e[1] == "unsub":
-                        s["unsubs"] += 1
-                        unsub_idx.append(i)
-                    elif e[1] == "abuse":
-                        s["abuse"] += 1
-                        abuse_idx.append(i)
-                    if e[1] not in LIST_ACTIONS:
-                        mx = max(mx, e[0])
+                mx = self._count_explicit(
+                    i, s, last_open, (unsub_idx, bounce_idx, abuse_idx), mx
+                )
+                kinds = {e[1] for e in self.explicit[i]}
                 if "open" in kinds and not opens:
                     s["unique_opens"] += 1
                 if "click" in kinds and not clicks:
@@ -213,6 +196,31 @@ class Campaign:
         self.bounce_idx = sorted(set(bounce_idx))
         self.abuse_idx = sorted(set(abuse_idx))
         self._since_cache = {}
+
+    def _count_explicit(self, i, s, last_open, indexes, mx):
+        """Add recipient ``i``'s explicit events to the summary ``s``; returns the
+        time of its latest activity, ``mx`` if none is later."""
+        unsub_idx, bounce_idx, abuse_idx = indexes
+        for e in self.explicit[i]:
+            if e[1] == "open":
+                s["opens"] += 1
+                last_open[i] = max(last_open[i], e[0])
+                s["last_open"] = max(s["last_open"], e[0])
+            elif e[1] == "click":
+                s["clicks"] += 1
+                s["last_click"] = max(s["last_click"], e[0])
+            elif e[1] == "bounce":
+                s["hard" if e[2] != "soft" else "soft"] += 1
+                bounce_idx.append(i)
+            elif e[1] == "unsub":
+                s["unsubs"] += 1
+                unsub_idx.append(i)
+            elif e[1] == "abuse":
+                s["abuse"] += 1
+                abuse_idx.append(i)
+            if e[1] not in LIST_ACTIONS:
+                mx = max(mx, e[0])
+        return mx
 
     def with_activity_since(self, since_us):
         """Recipient indexes with open/click/bounce

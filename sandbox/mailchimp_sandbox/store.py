@@ -146,12 +146,10 @@ class Audience:
         self.members = {}  # subscriber hash -> member dict
         self.merge_fields = OrderedDict()  # merge_id -> field dict
         self.next_merge_id = 1
-        self.segments = (
-            OrderedDict()
-        )  # segment id -> segment dict (members: set of hashes)
-        self.categories = (
-            OrderedDict()
-        )  # category id -> {..., "interests": OrderedDict}
+        # segment id -> segment dict (members: set of hashes)
+        self.segments = OrderedDict()
+        # category id -> {..., "interests": OrderedDict}
+        self.categories = OrderedDict()
         self.webhooks = OrderedDict()  # webhook id -> webhook dict
         self.forgotten = set()  # hashes permanently deleted: never re-importable
         self.version = 0  # bumped on every member change (cache key)

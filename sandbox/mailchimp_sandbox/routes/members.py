@@ -1,5 +1,7 @@
 """Members of an audience: listing with incremental filters, CRUD, tags, activity."""
 
+from dataclasses import astuple, dataclass
+
 from .. import errors as E
 from .. import members as M
 from ..clock import floor_second, iso
@@ -11,13 +13,30 @@ from .common import body_object, enum_param, get_list, since_param, time_param
 SORT_FIELDS = ("timestamp_opt", "timestamp_signup", "last_changed")
 
 
-def _filtered(ctx, lst):
-    """Members matching the query filters, sorted; cached per audience version.
+@dataclass(frozen=True)
+class _MemberQuery:
+    """The filters and sort of a member listing, as read from its query string."""
 
-    The sandbox's behaviour switches apply: whether ``since_*`` keeps the times of
-    its own second, whether archived members are listed without ``status``, how
-    one second's members are ordered by a time sort.
-    """
+    status: str | None
+    since_lc: int | None
+    before_lc: int | None
+    since_opt: int | None
+    before_opt: int | None
+    unsub_since: int | None
+    sort_field: str | None
+    sort_dir: str
+    email_type: str | None
+    ueid: str | None
+    vip_only: bool
+    cat_id: str | None
+    ids: tuple
+    match: str
+    archived_listed: bool
+    by_id: bool
+
+
+def _member_query(ctx):
+    """Read and check the listing's query (errors as Mailchimp words them)."""
     q = ctx.query
     behaviour = ctx.state.behaviour
     status = enum_param(q, "status", M.ALL_STATUSES)
@@ -30,8 +49,6 @@ def _filtered(ctx, lst):
         time_param(q, "before_timestamp_opt"),
     )
     unsub_since = since_param(ctx, "unsubscribed_since")
-    archived_listed = behaviour["archived_listed"]
-    by_id = behaviour["same_second_order"] == "id"
     if unsub_since is not None and status != "unsubscribed":
         raise E.invalid_resource(
             "unsubscribed_since can only be used with status=unsubscribed."
@@ -48,8 +65,7 @@ def _filtered(ctx, lst):
     match = enum_param(q, "interest_match", ("any", "all", "none"), "any")
     if ids and not cat_id:
         raise E.invalid_resource("interest_ids requires interest_category_id.")
-    key = (
-        "members",
+    return _MemberQuery(
         status,
         since_lc,
         before_lc,
@@ -64,58 +80,70 @@ def _filtered(ctx, lst):
         cat_id,
         tuple(ids),
         match,
-        archived_listed,
-        by_id,
+        behaviour["archived_listed"],
+        behaviour["same_second_order"] == "id",
     )
 
+
+def _within(value, since, before):
+    return (since is None or value >= since) and (before is None or value < before)
+
+
+def _interests_match(m, ids, match):
+    hits = sum(1 for i in ids if m["interests"].get(i))
+    if match == "any":
+        return hits != 0
+    if match == "all":
+        return hits == len(ids)
+    return not hits  # "none"
+
+
+def _matches(m, query):
+    status = m["status"]
+    if query.status:
+        if status != query.status:
+            return False
+    elif status == "archived" and not query.archived_listed:
+        return False
+    last_changed = m["last_changed"]
+    if not _within(last_changed, query.since_lc, query.before_lc):
+        return False
+    if not _within(m["timestamp_opt"], query.since_opt, query.before_opt):
+        return False
+    if query.unsub_since is not None and last_changed < query.unsub_since:
+        return False
+    if query.ueid and m["unique_email_id"] != query.ueid:
+        return False
+    if query.email_type and m["email_type"] != query.email_type:
+        return False
+    if query.vip_only and not m["vip"]:
+        return False
+    return not query.ids or _interests_match(m, query.ids, query.match)
+
+
+def _filtered(ctx, lst):
+    """Members matching the query filters, sorted; cached per audience version.
+
+    The sandbox's behaviour switches apply: whether ``since_*`` keeps the times of
+    its own second, whether archived members are listed without ``status``, how
+    one second's members are ordered by a time sort.
+    """
+    query = _member_query(ctx)
+
     def build():
-        out = []
-        for m in lst.members.values():
-            st = m["status"]
-            if status:
-                if st != status:
-                    continue
-            elif st == "archived" and not archived_listed:
-                continue
-            lc = m["last_changed"]
-            if since_lc is not None and lc < since_lc:
-                continue
-            if before_lc is not None and lc >= before_lc:
-                continue
-            if since_opt is not None and m["timestamp_opt"] < since_opt:
-                continue
-            if before_opt is not None and m["timestamp_opt"] >= before_opt:
-                continue
-            if unsub_since is not None and lc < unsub_since:
-                continue
-            if ueid and m["unique_email_id"] != ueid:
-                continue
-            if email_type and m["email_type"] != email_type:
-                continue
-            if vip_only and not m["vip"]:
-                continue
-            if ids:
-                hits = sum(1 for i in ids if m["interests"].get(i))
-                if (
-                    match == "any"
-                    and hits == 0
-                    or match == "all"
-                    and hits != len(ids)
-                    or match == "none"
-                    and hits
-                ):
-                    continue
-            out.append(m)
-        if sort_field and by_id:
+        out = [m for m in lst.members.values() if _matches(m, query)]
+        if query.sort_field and query.by_id:
             out.sort(
-                key=lambda m: (floor_second(m[sort_field]), m["id"]),
-                reverse=(sort_dir == "DESC"),
+                key=lambda m: (floor_second(m[query.sort_field]), m["id"]),
+                reverse=(query.sort_dir == "DESC"),
             )
-        elif sort_field:
-            out.sort(key=lambda m: m[sort_field], reverse=(sort_dir == "DESC"))
+        elif query.sort_field:
+            out.sort(
+                key=lambda m: m[query.sort_field], reverse=(query.sort_dir == "DESC")
+            )
         return out
 
-    return lst.cached(key, build)
+    return lst.cached(("members", *astuple(query)), build)
 
 
 @route("GET", "/lists/{list_id}/members")
