@@ -25,6 +25,9 @@ each with its own database connection, as an Odoo server's workers do:
    must end "done", the rename must be kept, and the next run renames the tag.
 """
 
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import json
 import subprocess
 

@@ -6,6 +6,9 @@ cannot give.  It starts its own sandbox process, lets a sync commit a few
 chunks, kills it, reruns it and compares both sides.
 """
 
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import json
 import os
 import signal

@@ -23,6 +23,9 @@ Environment:
 Arguments after ``--`` go to pytest.
 """
 
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import configparser
 import os
 import re

@@ -12,6 +12,9 @@ from mailchimp_utils import mailchimp_errors as errors
 from mailchimp_utils.mailchimp_client import MailchimpClient
 from mailchimp_utils.read_ahead import read_ahead
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 LIST = "/lists/{}/members"
 
 
@@ -108,6 +111,7 @@ def test_seed_spread_gives_distinct_past_seconds(sandbox, api):
     requests.post(
         sandbox.url + f"/_sandbox/lists/{DEFAULT_LIST_ID}/seed",
         json={"count": 5, "spread_seconds": 50},
+        timeout=TIMEOUT,
     ).raise_for_status()
     members = api.get(
         f"/lists/{DEFAULT_LIST_ID}/members",

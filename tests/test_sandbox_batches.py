@@ -9,6 +9,9 @@ import requests
 
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 AUTH = ("anystring", DEFAULT_API_KEY)
 
 
@@ -16,7 +19,7 @@ def wait_finished(api, batch_id, timeout=10):
     deadline = time.time() + timeout
     statuses = []
     while time.time() < deadline:
-        b = requests.get(f"{api}/batches/{batch_id}", auth=AUTH).json()
+        b = requests.get(f"{api}/batches/{batch_id}", auth=AUTH, timeout=TIMEOUT).json()
         statuses.append(b["status"])
         if b["status"] == "finished":
             return b, statuses
@@ -25,7 +28,7 @@ def wait_finished(api, batch_id, timeout=10):
 
 
 def read_results(url):
-    r = requests.get(url)
+    r = requests.get(url, timeout=TIMEOUT)
     assert r.status_code == 200
     out = []
     with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as tar:
@@ -61,7 +64,9 @@ def test_batch_end_to_end(sandbox):
         },
         {"method": "GET", "path": "/lists/missing", "operation_id": "missing"},
     ]
-    r = requests.post(f"{api}/batches", auth=AUTH, json={"operations": ops})
+    r = requests.post(
+        f"{api}/batches", auth=AUTH, json={"operations": ops}, timeout=TIMEOUT
+    )
     assert r.status_code == 200
     batch = r.json()
     assert batch["id"] and batch["status"] in ("pending", "started", "finished")
@@ -88,31 +93,43 @@ def test_batch_end_to_end(sandbox):
         sandbox.state.get_member(DEFAULT_LIST_ID, "a@acme-mail.com")["status"]
         == "subscribed"
     )
-    listing = requests.get(f"{api}/batches", auth=AUTH).json()
+    listing = requests.get(f"{api}/batches", auth=AUTH, timeout=TIMEOUT).json()
     assert listing["total_items"] == 1 and listing["batches"][0]["id"] == batch["id"]
 
 
 def test_batch_status_progression_pause_and_delete(sandbox):
     api = sandbox.api_url("us1")
     requests.post(
-        sandbox.url + "/_sandbox/batches/config", json={"paused": True}
+        sandbox.url + "/_sandbox/batches/config",
+        json={"paused": True},
+        timeout=TIMEOUT,
     ).raise_for_status()
     ops = [{"method": "GET", "path": "/ping"}] * 3
-    b = requests.post(f"{api}/batches", auth=AUTH, json={"operations": ops}).json()
+    b = requests.post(
+        f"{api}/batches", auth=AUTH, json={"operations": ops}, timeout=TIMEOUT
+    ).json()
     time.sleep(0.1)
     assert (
-        requests.get(f"{api}/batches/{b['id']}", auth=AUTH).json()["status"]
+        requests.get(f"{api}/batches/{b['id']}", auth=AUTH, timeout=TIMEOUT).json()[
+            "status"
+        ]
         == "pending"
     )
     requests.post(
         sandbox.url + "/_sandbox/batches/config",
         json={"paused": False, "operation_delay": 0.1},
+        timeout=TIMEOUT,
     ).raise_for_status()
     _done, statuses = wait_finished(api, b["id"])
     assert "started" in statuses and statuses[-1] == "finished"
     assert statuses.index("started") < statuses.index("finished")
-    assert requests.delete(f"{api}/batches/{b['id']}", auth=AUTH).status_code == 204
-    r = requests.get(f"{api}/batches/{b['id']}", auth=AUTH)
+    assert (
+        requests.delete(
+            f"{api}/batches/{b['id']}", auth=AUTH, timeout=TIMEOUT
+        ).status_code
+        == 204
+    )
+    r = requests.get(f"{api}/batches/{b['id']}", auth=AUTH, timeout=TIMEOUT)
     assert r.status_code == 404 and r.json()["title"] == "Resource Not Found"
 
 
@@ -130,11 +147,15 @@ def test_batch_validation_and_pending_limit(sandbox):
                 }
             ]
         },
+        timeout=TIMEOUT,
     )
     assert (
         r.status_code == 400 and r.json()["errors"][0]["field"] == "operations.0.body"
     )
-    assert requests.post(f"{api}/batches", auth=AUTH, json={}).status_code == 400
+    assert (
+        requests.post(f"{api}/batches", auth=AUTH, json={}, timeout=TIMEOUT).status_code
+        == 400
+    )
     sandbox.state.pause_batches(True)
     for _ in range(500):
         sandbox.state.batches.submit(
@@ -144,6 +165,7 @@ def test_batch_validation_and_pending_limit(sandbox):
         f"{api}/batches",
         auth=AUTH,
         json={"operations": [{"method": "GET", "path": "/ping"}]},
+        timeout=TIMEOUT,
     )
     assert r.status_code == 429 and r.json()["title"] == "Too Many Requests"
     assert "500 pending batches" in r.json()["detail"]

@@ -5,6 +5,9 @@ import requests
 
 from mailchimp_sandbox import DEFAULT_LIST_ID, subscriber_hash
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 M = f"/lists/{DEFAULT_LIST_ID}/members"
 
 
@@ -12,6 +15,7 @@ def add_permissions(sandbox, *texts):
     r = requests.post(
         f"{sandbox.url}/_sandbox/lists/{DEFAULT_LIST_ID}/marketing-permissions",
         json={"permissions": list(texts)},
+        timeout=TIMEOUT,
     )
     assert r.status_code == 200, r.text
     return {
@@ -176,6 +180,7 @@ def test_control_route_keeps_texts_once(sandbox):
     r = requests.post(
         f"{sandbox.url}/_sandbox/lists/{DEFAULT_LIST_ID}/marketing-permissions",
         json={"permissions": "Email"},
+        timeout=TIMEOUT,
     )
     assert r.status_code == 400
 

@@ -12,6 +12,9 @@ import requests
 
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 AUTH = ("anystring", DEFAULT_API_KEY)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,13 +24,17 @@ def test_seed_100k_members(sandbox):
     r = requests.post(
         sandbox.url + f"/_sandbox/lists/{DEFAULT_LIST_ID}/seed",
         json={"count": 100_000, "merge_fields": {"FNAME": "Seed {n}", "LNAME": "X"}},
+        timeout=TIMEOUT,
     )
     elapsed = time.perf_counter() - t0
     assert r.status_code == 200
     assert r.json()["created"] == 100_000
-    print(f"seeded 100,000 members in {elapsed:.2f}s")
+    # the timing, for whoever runs the test with -s; nothing asserts it
+    print(f"seeded 100,000 members in {elapsed:.2f}s")  # pylint: disable=print-used
     api = sandbox.api_url("us1")
-    lst = requests.get(f"{api}/lists/{DEFAULT_LIST_ID}", auth=AUTH).json()
+    lst = requests.get(
+        f"{api}/lists/{DEFAULT_LIST_ID}", auth=AUTH, timeout=TIMEOUT
+    ).json()
     assert lst["stats"]["member_count"] == 100_000
     page = requests.get(
         f"{api}/lists/{DEFAULT_LIST_ID}/members",
@@ -37,6 +44,7 @@ def test_seed_100k_members(sandbox):
             "offset": 99_500,
             "fields": "members.email_address,members.merge_fields,total_items",
         },
+        timeout=TIMEOUT,
     ).json()
     assert page["total_items"] == 100_000 and len(page["members"]) == 500
     assert page["members"][-1]["email_address"] == "member099999@seed-mail.com"
@@ -45,6 +53,7 @@ def test_seed_100k_members(sandbox):
     again = requests.post(
         sandbox.url + f"/_sandbox/lists/{DEFAULT_LIST_ID}/seed",
         json={"count": 10, "start": 99_995, "status": "unsubscribed"},
+        timeout=TIMEOUT,
     ).json()
     assert again["created"] == 5 and again["total_members"] == 100_005
 
@@ -55,31 +64,41 @@ def test_reset_restores_defaults(sandbox):
         f"{api}/lists/{DEFAULT_LIST_ID}/merge-fields",
         auth=AUTH,
         json={"name": "X", "type": "text"},
+        timeout=TIMEOUT,
     )
     sandbox.state.seed(DEFAULT_LIST_ID, 10)
     sandbox.state.create_list(name="Extra")
     sandbox.state.set_latency(0.01)
     sandbox.state.add_fault(500, count=100, path_pattern="^/nothing$")
     sandbox.state.create_account(api_key="0" * 32 + "-us9")
-    r = requests.post(sandbox.url + "/_sandbox/reset")
+    r = requests.post(sandbox.url + "/_sandbox/reset", timeout=TIMEOUT)
     assert r.status_code == 200
-    lists = requests.get(f"{api}/lists", auth=AUTH).json()
+    lists = requests.get(f"{api}/lists", auth=AUTH, timeout=TIMEOUT).json()
     assert [audience["id"] for audience in lists["lists"]] == [DEFAULT_LIST_ID]
     assert lists["lists"][0]["stats"]["total_contacts"] == 0
     assert (
-        requests.get(f"{api}/lists/{DEFAULT_LIST_ID}/merge-fields", auth=AUTH).json()[
-            "total_items"
-        ]
+        requests.get(
+            f"{api}/lists/{DEFAULT_LIST_ID}/merge-fields", auth=AUTH, timeout=TIMEOUT
+        ).json()["total_items"]
         == 6
     )
     assert sandbox.state.latency == 0 and sandbox.state.faults.list() == []
     assert (
         requests.get(
-            sandbox.url + "/us9/3.0/ping", auth=("x", "0" * 32 + "-us9")
+            sandbox.url + "/us9/3.0/ping",
+            auth=("x", "0" * 32 + "-us9"),
+            timeout=TIMEOUT,
         ).status_code
         == 401
     )
-    assert len(requests.get(sandbox.url + "/_sandbox/requests").json()["requests"]) == 3
+    assert (
+        len(
+            requests.get(sandbox.url + "/_sandbox/requests", timeout=TIMEOUT).json()[
+                "requests"
+            ]
+        )
+        == 3
+    )
 
 
 def test_account_with_default_list_and_isolation(sandbox):
@@ -92,13 +111,18 @@ def test_account_with_default_list_and_isolation(sandbox):
             "email": "c@acme-mail.com",
             "default_list": True,
         },
+        timeout=TIMEOUT,
     ).json()
     assert len(acct["lists"]) == 1 and "api_key_last4" in acct
     api = sandbox.api_url("us3")
-    lists = requests.get(f"{api}/lists", auth=("x", key)).json()
+    lists = requests.get(f"{api}/lists", auth=("x", key), timeout=TIMEOUT).json()
     assert [audience["id"] for audience in lists["lists"]] == acct["lists"]
     assert lists["lists"][0]["name"] == "Newsletter"
-    r = requests.post(sandbox.url + "/_sandbox/accounts", json={"api_key": "short-us1"})
+    r = requests.post(
+        sandbox.url + "/_sandbox/accounts",
+        json={"api_key": "short-us1"},
+        timeout=TIMEOUT,
+    )
     assert r.status_code == 400
 
 
@@ -108,7 +132,8 @@ def test_raw_member_state(sandbox):
     )
     raw_hash = subscriber_hash("raw@acme-mail.com")
     r = requests.get(
-        sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/{raw_hash}"
+        sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/{raw_hash}",
+        timeout=TIMEOUT,
     )
     assert r.status_code == 200
     raw = r.json()
@@ -116,21 +141,30 @@ def test_raw_member_state(sandbox):
     assert list(raw["tags"]) == ["t1"] and raw["compliance"] is False
     assert isinstance(raw["last_changed"], int)  # microsecond ticks as stored
     r = requests.get(
-        sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/raw@acme-mail.com"
+        sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/raw@acme-mail.com",
+        timeout=TIMEOUT,
     )
     assert r.json()["id"] == raw["id"]
     assert (
         requests.get(
-            sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/nobody"
+            sandbox.url + f"/_sandbox/state/{DEFAULT_LIST_ID}/members/nobody",
+            timeout=TIMEOUT,
         ).status_code
         == 404
     )
     assert (
-        requests.get(sandbox.url + "/_sandbox/state/nolist/members/x").status_code
+        requests.get(
+            sandbox.url + "/_sandbox/state/nolist/members/x", timeout=TIMEOUT
+        ).status_code
         == 404
     )
-    assert requests.get(sandbox.url + "/_sandbox/nope").status_code == 404
-    assert requests.get(sandbox.url + "/_sandbox/health").json()["status"] == "ok"
+    assert (
+        requests.get(sandbox.url + "/_sandbox/nope", timeout=TIMEOUT).status_code == 404
+    )
+    assert (
+        requests.get(sandbox.url + "/_sandbox/health", timeout=TIMEOUT).json()["status"]
+        == "ok"
+    )
 
 
 def _free_port():

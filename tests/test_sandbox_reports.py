@@ -8,12 +8,15 @@ import requests
 
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 AUTH = ("anystring", DEFAULT_API_KEY)
 
 
 def make_campaign(sandbox, **body):
     body.setdefault("list_id", DEFAULT_LIST_ID)
-    r = requests.post(sandbox.url + "/_sandbox/campaigns", json=body)
+    r = requests.post(sandbox.url + "/_sandbox/campaigns", json=body, timeout=TIMEOUT)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -299,7 +302,10 @@ def test_million_events_campaign(api, sandbox):
         params={"count": 1000, "offset": 99_000},
     ).json()
     assert len(last["emails"]) == 1000 and len(last["emails"][0]["activity"]) == 10
-    print(f"seed 100k: {t1 - t0:.2f}s, campaign with 1M events: {t2 - t1:.2f}s")
+    # the timings, for whoever runs the test with -s; nothing asserts them
+    print(  # pylint: disable=print-used
+        f"seed 100k: {t1 - t0:.2f}s, campaign with 1M events: {t2 - t1:.2f}s"
+    )
 
 
 def test_activity_added_after_the_send(api, sandbox):
@@ -328,6 +334,7 @@ def test_activity_added_after_the_send(api, sandbox):
                 }
             ]
         },
+        timeout=TIMEOUT,
     )
     assert r.status_code == 200, r.text
     assert r.json()["clicks"]["clicks_total"] == 1
@@ -338,8 +345,11 @@ def test_activity_added_after_the_send(api, sandbox):
     r = requests.post(
         sandbox.url + f"/_sandbox/campaigns/{camp['id']}/events",
         json={"events": [{"email": "stranger@acme-mail.com", "action": "open"}]},
+        timeout=TIMEOUT,
     )
     assert r.status_code == 400
     assert requests.post(
-        sandbox.url + "/_sandbox/campaigns/nope/events", json={"events": []}
+        sandbox.url + "/_sandbox/campaigns/nope/events",
+        json={"events": []},
+        timeout=TIMEOUT,
     ).status_code in (400, 404)

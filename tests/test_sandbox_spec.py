@@ -19,6 +19,9 @@ import requests
 
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID, subscriber_hash
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILE = ROOT / "sandbox" / "spec" / "marketing-openapi.subset.json"
 AUTH = ("anystring", DEFAULT_API_KEY)
@@ -639,17 +642,20 @@ def test_transport_errors_are_problem_documents(spec, sandbox):
     problem = {"$ref": "#/components/schemas/ProblemDetailDocument"}
     api = sandbox.api_url("us1")
     responses = [
-        requests.get(api + "/ping"),
-        requests.get(api + "/ping", auth=("x", "f" * 32 + "-us1")),
-        requests.get(sandbox.api_url("us2") + "/ping", auth=AUTH),
-        requests.put(api + "/ping", auth=AUTH),
+        requests.get(api + "/ping", timeout=TIMEOUT),
+        requests.get(api + "/ping", auth=("x", "f" * 32 + "-us1"), timeout=TIMEOUT),
+        requests.get(sandbox.api_url("us2") + "/ping", auth=AUTH, timeout=TIMEOUT),
+        requests.put(api + "/ping", auth=AUTH, timeout=TIMEOUT),
         requests.get(
-            api + "/ping", auth=AUTH, headers={"X-HTTP-Method-Override": "PUT"}
+            api + "/ping",
+            auth=AUTH,
+            headers={"X-HTTP-Method-Override": "PUT"},
+            timeout=TIMEOUT,
         ),
     ]
     for status in (429, 500, 503):  # faults are served before authentication
         sandbox.state.add_fault(status, count=1, path_pattern="^/ping$")
-        responses.append(requests.get(api + "/ping", auth=AUTH))
+        responses.append(requests.get(api + "/ping", auth=AUTH, timeout=TIMEOUT))
     assert [r.status_code for r in responses] == [
         401,
         401,

@@ -12,6 +12,9 @@ import requests
 
 from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
+
 AUTH = ("anystring", DEFAULT_API_KEY)
 L = f"/lists/{DEFAULT_LIST_ID}"
 
@@ -75,7 +78,9 @@ def receiver():
 
 def deliveries(sandbox):
     return requests.get(
-        sandbox.url + "/_sandbox/webhooks/deliveries", params={"wait": 1}
+        sandbox.url + "/_sandbox/webhooks/deliveries",
+        params={"wait": 1},
+        timeout=TIMEOUT,
     ).json()["deliveries"]
 
 
@@ -105,7 +110,9 @@ def test_creation_validates_url_with_get(api, receiver):
 
 def test_validation_can_be_switched_off(api, sandbox):
     requests.post(
-        sandbox.url + "/_sandbox/webhooks/validation", json={"enabled": False}
+        sandbox.url + "/_sandbox/webhooks/validation",
+        json={"enabled": False},
+        timeout=TIMEOUT,
     ).raise_for_status()
     created = hook(api, "http://127.0.0.1:9/no-receiver")
     assert (
@@ -138,6 +145,7 @@ def test_member_action_delivers_form_encoded_payload(api, sandbox, receiver):
             "source": "user",
             "merges": {"FNAME": "Pat"},
         },
+        timeout=TIMEOUT,
     )
     assert r.status_code == 200
     out = r.json()
@@ -158,6 +166,7 @@ def test_member_action_delivers_form_encoded_payload(api, sandbox, receiver):
     requests.post(
         sandbox.url + f"/_sandbox/lists/{DEFAULT_LIST_ID}/member-action",
         json={"email": "pat@acme-mail.com", "action": "unsubscribe", "source": "user"},
+        timeout=TIMEOUT,
     )
     form = receiver.posts("/hook")[-1]["form"]
     assert (
@@ -268,7 +277,9 @@ def test_events_filter(api, sandbox, receiver):
 
 def test_failed_delivery_is_reported(api, sandbox):
     requests.post(
-        sandbox.url + "/_sandbox/webhooks/validation", json={"enabled": False}
+        sandbox.url + "/_sandbox/webhooks/validation",
+        json={"enabled": False},
+        timeout=TIMEOUT,
     )
     hook(api, "http://127.0.0.1:9/down", sources={"user": True})
     t0 = time.perf_counter()

@@ -567,8 +567,6 @@ def test_the_mark_never_goes_back_and_nothing_known_is_none():
 
 
 def test_to_odoo_datetime_gives_naive_utc():
-    import datetime as dt
-
     from mailchimp_utils.sync_rules import to_odoo_datetime
 
     assert to_odoo_datetime("2015-10-21T17:41:36+02:00") == dt.datetime(

@@ -19,7 +19,7 @@ class IrHttp(models.AbstractModel):
         """Refuse a webhook body that is not a Mailchimp delivery before Odoo parses it
         (Odoo parses a form before calling the route; a 1 MB form of tiny fields takes
         it most of a second). Bodies over the route's limit already got 413 here."""
-        super()._pre_dispatch(rule, args)
+        res = super()._pre_dispatch(rule, args)
         if (
             rule.endpoint.routing.get("mailchimp_webhook")
             and request.httprequest.method == "POST"
@@ -33,3 +33,4 @@ class IrHttp(models.AbstractModel):
                     "Mailchimp webhook body refused before parsing (%s)", problem
                 )
                 werkzeug.exceptions.abort(Response(status=400))
+        return res

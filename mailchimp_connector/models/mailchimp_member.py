@@ -151,7 +151,7 @@ class MailchimpMember(models.Model):
         return super()._auto_init()
 
     def init(self):
-        super().init()
+        res = super().init()
         # the few members a sync remembers as opted out, found at each push (issue 10)
         sql.create_index(
             self.env.cr,
@@ -160,6 +160,7 @@ class MailchimpMember(models.Model):
             ["pairing_id"],
             where="odoo_opt_out",
         )
+        return res
 
     @api.depends("email", "status")
     def _compute_display_name(self):

@@ -100,7 +100,7 @@ class MailchimpPairingCursor(models.Model):
         from the version that kept these values on mailchimp_pairing, each pairing's
         own values (its columns are still there), so every sync goes on from its
         watermarks. Runs on every install and upgrade; rows already there stay."""
-        super().init()
+        res = super().init()
         cr = self.env.cr
         legacy = [
             (old, new)
@@ -125,3 +125,4 @@ class MailchimpPairingCursor(models.Model):
                 SQL(", %s", sources) if legacy else SQL(""),
             )
         )
+        return res

@@ -4,7 +4,7 @@ import logging
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, suppress
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -837,11 +837,10 @@ class MailchimpSyncRun(models.Model):
         Mailchimp's keeps its old one, so the next full read tries it again.
         """
         hints = [synced, resolution.new_synced]
-        try:
+        # all at once, unless a value is refused: then value by value
+        with suppress(merge_values.MergeValueError):
             vals = maps.odoo_vals(resolution.to_odoo, partner, hints)
             return vals, [], set(resolution.to_odoo)
-        except merge_values.MergeValueError:
-            pass
         good, errors = {}, []
         for tag, value in resolution.to_odoo.items():
             try:

@@ -17,14 +17,13 @@ class ResPartner(models.Model):
     mailchimp_status = fields.Selection(
         MEMBER_STATUSES,
         compute="_compute_mailchimp_status",
-        string="Mailchimp Status",
         groups="mailchimp_connector.group_mailchimp_user",
         help="Subscribed if subscribed to any synced audience, else the most telling "
         "status.",
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # matching is by normalized email only (F9); Odoo 18 does not index it
         create_index(
             self.env.cr,
@@ -33,6 +32,7 @@ class ResPartner(models.Model):
             ["email_normalized"],
             where="email_normalized IS NOT NULL",
         )
+        return res
 
     @api.depends("mailchimp_member_ids.status")
     def _compute_mailchimp_status(self):

@@ -11,7 +11,11 @@ listed without status=), MAILCHIMP_SANDBOX_SAME_SECOND_ORDER (change, the
 default, or id).
 """
 
+# a command-line program: what it prints is its output, not a log line
+# pylint: disable=print-used
+
 import argparse
+import contextlib
 import os
 
 from .constants import DEFAULT_API_KEY, DEFAULT_LIST_ID
@@ -59,10 +63,8 @@ def main(argv=None):
         f"(key {DEFAULT_API_KEY}, audience {DEFAULT_LIST_ID})",
         flush=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it quietly
         sb.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

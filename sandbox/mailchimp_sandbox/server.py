@@ -9,6 +9,7 @@ route (404/405) -> body (400) -> handler.
 """
 
 import base64
+import contextlib
 import json
 import re
 import socket
@@ -59,13 +60,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self):
-        super().setup()
+        res = super().setup()
         # headers and body are separate writes: without NODELAY, Nagle plus the
         # client's delayed ACK add ~40 ms to every keep-alive response
-        try:
+        with contextlib.suppress(OSError):  # a socket without the option is only slower
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+        return res
 
     # every method goes through the same path so unknown ones get JSON, not HTML
     def do_GET(self):
@@ -91,7 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         if getattr(self.server, "verbose", False):
-            super().log_message(fmt, *args)
+            return super().log_message(fmt, *args)
+        return None
 
     def send_error(self, code, message=None, explain=None):
         """Malformed requests also get a problem document."""

@@ -10,6 +10,9 @@ the sha256 recorded in PROVENANCE.md so the subset always comes from the same
 file.
 """
 
+# a command-line program: what it prints is its output, not a log line
+# pylint: disable=print-used
+
 import hashlib
 import json
 import re

@@ -43,6 +43,9 @@ calling line, per run; slows the runs, so its timings are not the benchmark's),
 See README.md here.
 """
 
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import argparse
 import json
 import os
