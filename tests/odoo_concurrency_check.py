@@ -1,4 +1,4 @@
-"""Concurrency check: the screen and the scheduler never break a running sync (issue 10).
+"""Concurrency check: the screen and the scheduler never break a running sync.
 
 Run by ``tests/run.py`` on its Odoo test database, because it needs real
 transactions committed side by side, which Odoo's test classes cannot give

@@ -152,7 +152,7 @@ def drop_database(odoo, db):
 UNINSTALL_CHECK = f"""
 partner = env['res.partner'].create(
     {{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
-# email activity (issue 4): one event with its chatter line and its UTM campaign
+# email activity (F27): one event with its chatter line and its UTM campaign
 mc_account = env['mailchimp.account'].create(
     {{'name': 'Uninstall check', 'api_key': '0123456789abcdef' * 2 + '-us1'}})
 mc_campaign = env['mailchimp.campaign'].create({{

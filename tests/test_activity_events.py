@@ -1,4 +1,4 @@
-"""Email-activity rows without a database (utils/activity_events.py): issue 4, F27.
+"""Email-activity rows without a database (utils/activity_events.py): F27.
 
 What the threads that fetch report pages compute: event times, keys, chatter
 bodies, the COPY text PostgreSQL reads, and the ordered prefetching itself.

@@ -390,8 +390,8 @@ def test_5xx_exhausted_raises_server_error(make_client):
 def test_a_429_storm_is_ridden_out_within_the_time_budget_whatever_the_attempt_count(
     make_client,
 ):
-    """Issue 10: 20 throttled answers in a row, each asking for 1 s, fit the default 60
-    s: the call succeeds instead of giving up after a fixed number of attempts."""
+    """20 throttled answers in a row, each asking for 1 s, fit the default 60 s: the
+    call succeeds instead of giving up after a fixed number of attempts."""
     client, adapter, fake = make_client(
         [reply(429, headers={"Retry-After": "1"})] * 20 + [reply(200, {"ok": 1})]
     )

@@ -1028,7 +1028,7 @@ def test_sandbox_refuses_the_partial_address_we_never_send():
     assert check_merge_value({"type": "address"}, "") == ("", None)
 
 
-# -------------------------------------------------------------- pull targets (issue 10)
+# ------------------------------------------------------------------------- pull targets
 COMPUTED = {"computed": True, "readonly": True, "stored": True}
 TARGETS_REFUSED = [
     (

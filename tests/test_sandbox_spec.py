@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILE = ROOT / "sandbox" / "spec" / "marketing-openapi.subset.json"
 AUTH = ("anystring", DEFAULT_API_KEY)
 
-# Where Mailchimp's observed behaviour (API_NOTES.md) and the spec disagree the
-# sandbox follows API_NOTES; these request-side differences are expected.
+# Where Mailchimp's observed behaviour and the spec disagree the sandbox follows
+# Mailchimp; these request-side differences are expected.
 # (field of a request body, reason) - see sandbox/README.md "Spec deviations".
 REQUEST_DEVIATIONS = {
     (
@@ -40,7 +40,7 @@ REQUEST_DEVIATIONS = {
 
 # Both directions: the spec types every merge field value as an object, but
 # Mailchimp takes and returns text/number/date... values as scalars and only
-# ADDRESS as an object (API_NOTES §10).
+# ADDRESS as an object.
 SCHEMA_DEVIATIONS = [
     (
         re.compile(r"merge_fields/[A-Z0-9_]+: .* is not of type 'object'"),

@@ -1,4 +1,4 @@
-"""When a sync runs again after a failed run (utils/schedule_rules.py, issue 10)."""
+"""When a sync runs again after a failed run (utils/schedule_rules.py)."""
 
 from datetime import timedelta
 

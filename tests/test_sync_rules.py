@@ -457,7 +457,7 @@ def test_new_member_gets_subscribed_or_pending(double_opt_in, expected):
 
 @pytest.mark.parametrize("double_opt_in", [False, True])
 def test_an_odoo_opt_out_is_never_subscribed_nor_pending(double_opt_in):
-    # issue 10: a blacklisted contact goes in as unsubscribed (Mailchimp suppresses it)
+    # a blacklisted contact goes in as unsubscribed (Mailchimp suppresses it)
     assert new_member_status(double_opt_in, opted_out=True) == "unsubscribed"
     assert new_member_status(double_opt_in, opted_out=False) == new_member_status(
         double_opt_in

@@ -10,7 +10,7 @@ class MailBlacklist(models.Model):
     but a page of a thousand members costs a handful of queries, not
     thousands. Odoo's blacklist is only ever written here; the push reads it
     (``mailchimp.sync.run._opt_out_sql``) so that an opted-out contact is never
-    subscribed in Mailchimp (issue 10).
+    subscribed in Mailchimp.
     """
 
     _inherit = "mail.blacklist"

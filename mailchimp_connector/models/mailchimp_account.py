@@ -467,7 +467,7 @@ class MailchimpAccount(models.Model):
         return seen
 
     # ------------------------------------------------------------------
-    # Email activity (issue 4)
+    # Email activity (F27, F29)
     # ------------------------------------------------------------------
 
     activity_window_days = fields.Integer(

@@ -84,7 +84,7 @@ class MailchimpMember(models.Model):
     )
     synced_permissions = fields.Json(readonly=True, copy=False)
     # Odoo's opt-out (email blacklist) of the contact as the sync last saw it: only a
-    # change of it is sent (issue 10), so a person who subscribes again in Mailchimp
+    # change of it is sent, so a person who subscribes again in Mailchimp
     # while still on Odoo's blacklist is not unsubscribed again at every run
     odoo_opt_out = fields.Boolean(
         string="Opted out in Odoo",
@@ -152,7 +152,7 @@ class MailchimpMember(models.Model):
 
     def init(self):
         res = super().init()
-        # the few members a sync remembers as opted out, found at each push (issue 10)
+        # the few members a sync remembers as opted out, found at each push
         sql.create_index(
             self.env.cr,
             "mailchimp_member_odoo_opt_out_index",

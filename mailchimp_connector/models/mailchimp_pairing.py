@@ -237,7 +237,7 @@ class MailchimpPairing(models.Model):
     def write(self, vals):
         moved = CURSOR_FIELDS.intersection(vals)
         if moved:
-            # a run writing here would fight the form's saves again (issue 10)
+            # a run writing here would make a save of the sync's form fail again
             raise ValueError(
                 "{}: a sync's run state is written through pairing._sync_cursor(), "
                 "never on mailchimp.pairing".format(", ".join(sorted(moved)))

@@ -7,8 +7,8 @@ from ..utils.mailchimp_keys import subscriber_hash
 
 
 class MailchimpPairing(models.Model):
-    """Consent options of a sync: the email blacklist (F16), Odoo opt-outs (issue 10)
-    and GDPR marketing permissions."""
+    """Consent options of a sync: the email blacklist (F16), Odoo opt-outs and GDPR
+    marketing permissions."""
 
     _inherit = "mailchimp.pairing"
 
@@ -33,7 +33,7 @@ class MailchimpPairing(models.Model):
         help="The members already unsubscribed or cleaned when the option was turned "
         "on have been mirrored (by the next run).",
     )
-    # Odoo opt-outs (issue 10): a contact on Odoo's email blacklist is never
+    # Odoo opt-outs: a contact on Odoo's email blacklist is never
     # subscribed in Mailchimp by the sync
     optout_new_policy = fields.Selection(
         [

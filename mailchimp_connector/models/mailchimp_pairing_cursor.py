@@ -21,7 +21,7 @@ class MailchimpPairingCursor(models.Model):
     One row per pairing, read and written through ``pairing._sync_cursor()``.
     Runs and the scheduler write here, never on the pairing, whose row the sync's
     form (and Sync Now) writes: a save during a run never meets the run's writes,
-    so neither makes the other fail (issue 10). The form shows these values through
+    so neither makes the other fail. The form shows these values through
     read-only related fields.
     """
 

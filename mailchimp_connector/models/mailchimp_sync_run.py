@@ -440,7 +440,7 @@ class MailchimpSyncRun(models.Model):
                         account.since_semantics or {}, since_last_changed="inclusive"
                     )
                     # the account's row is people's and other jobs' too: written apart
-                    # from the run's pages, retried on a concurrent write (issue 10)
+                    # from the run's pages, retried on a concurrent write
                     self.pairing_id._write_concurrently(
                         lambda semantics=semantics: account.write(
                             {"since_semantics": semantics}
@@ -1827,7 +1827,7 @@ class PushPlan:
         self.members = {}  # partner id: its member, for the chunk's linked contacts
         self.interests = {}  # partner id: {interest id: bool} to send (F14)
         self.interests_wanted = {}  # partner id: Odoo's interest values now
-        # Odoo opt-outs (issue 10)
+        # Odoo opt-outs
         self.optout_new = set()  # new contacts opted out in Odoo: added as unsubscribed
         self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
         # member ids whose opt-out to remember

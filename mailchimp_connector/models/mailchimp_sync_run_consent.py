@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The consent part of a sync run: Odoo's blacklist option (F16), Odoo opt-outs
-(issue 10) and GDPR marketing permissions, called from the pull and the push of
+and GDPR marketing permissions, called from the pull and the push of
 ``mailchimp.sync.run``."""
 
 import json
@@ -290,7 +290,7 @@ class MailchimpSyncRun(models.Model):
             members.browse(member_ids).write({"synced_permissions": json.loads(key)})
 
     # ------------------------------------------------------------------
-    # Odoo opt-outs (issue 10): never subscribed, and unsubscribed on a change
+    # Odoo opt-outs: never subscribed, and unsubscribed on a change
     # ------------------------------------------------------------------
 
     def _unsubscribe_alone(self, client, list_id, plan, failures):

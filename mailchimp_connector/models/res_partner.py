@@ -51,7 +51,7 @@ class ResPartner(models.Model):
         action["domain"] = [("partner_id", "=", self.id)]
         return action
 
-    # email activity (issue 4)
+    # email activity (F27, F28)
     mailchimp_activity_count = fields.Integer(
         compute="_compute_mailchimp_activity_count",
         string="Email Activity",
@@ -76,7 +76,7 @@ class ResPartner(models.Model):
         action["context"] = {"default_partner_id": self.id}
         return action
 
-    # GDPR marketing permissions (issue 5)
+    # GDPR marketing permissions
     mailchimp_consent_ids = fields.One2many(
         "mailchimp.member.consent",
         "partner_id",

@@ -275,7 +275,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
         # recipients are the subscribed members: ann2 unsubscribed through the first one
         self.assertEqual(len(self.activities()), count + 4 + 1)
 
-    # -- since_* at its boundary second (exclusive or inclusive, issue 10) ----------
+    # -- since_* at its boundary second (exclusive or inclusive) ---------------------
 
     def test_a_campaign_sent_in_the_second_of_the_last_one_read_is_found(self):
         self.make_campaign(subject="First", events=self.standard_events())

@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 5, consent: Odoo's blacklist option (F16) and GDPR marketing permissions,
-on real Odoo against the sandbox."""
+"""Consent: Odoo's blacklist option (F16) and GDPR marketing permissions, on real
+Odoo against the sandbox."""
 
 import logging
 from unittest.mock import patch
@@ -130,8 +130,8 @@ class TestBlacklistMirror(ConsentCase):
         self.assertNotIn("una@corp.com", self.blacklisted(*self.emails))
 
     def test_never_the_other_way_round(self):
-        """Without "Odoo opt-outs unsubscribe in Mailchimp" (issue 10, off on syncs
-        that existed before it) Odoo's blacklist is not sent to Mailchimp: a
+        """Without "Odoo opt-outs unsubscribe in Mailchimp" (off on syncs that
+        existed before the option) Odoo's blacklist is not sent to Mailchimp: a
         blacklisted member stays subscribed there, and its changes still sync."""
         pairing = self.make_pairing(blacklist_mirror=True, optout_unsubscribe=False)
         self.assertRunDone(pairing.run_sync())

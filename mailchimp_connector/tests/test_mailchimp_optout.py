@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 10, defect 3: an Odoo opt-out (the email blacklist) is never subscribed in
-Mailchimp, and an opt-out made in Odoo unsubscribes the member (the one status Odoo
-ever sends), on real Odoo against the sandbox."""
+"""An Odoo opt-out (the email blacklist) is never subscribed in Mailchimp, and an
+opt-out made in Odoo unsubscribes the member (the one status Odoo ever sends), on
+real Odoo against the sandbox."""
 
 import logging
 from collections import deque

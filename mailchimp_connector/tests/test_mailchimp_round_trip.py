@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Round-trip stability (issue 10): a sync followed by runs where nothing changed,
+"""Round-trip stability: a sync followed by runs where nothing changed,
 incremental and full, writes nothing on either side, whatever Odoo cannot hold
 exactly (a name split, a state it lacks, a computed company name...)."""
 
@@ -153,8 +153,9 @@ class RoundTripCase(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestDefaultMappingRoundTrip(RoundTripCase):
-    """Defect 2: with the mapping the addon proposes, a sync then a full run rewrote
-    250 of 300 members in Mailchimp although nobody changed anything."""
+    """With the mapping the addon proposes, a sync then a full run must rewrite
+    nothing in Mailchimp when nobody changed anything (it once rewrote 250 of 300
+    members)."""
 
     def test_300_members_survive_an_incremental_and_a_full_run(self):
         members = [

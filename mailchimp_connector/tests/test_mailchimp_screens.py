@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Every Mailchimp screen a user is given opens without an error (F33, issue 10).
+"""Every Mailchimp screen a user is given opens without an error (F33).
 
 The screens are opened by the web client's own calls, through
 ``/web/dataset/call_kw`` as that user: the menus the user sees

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 10, defect 1: the member walk and its watermark lose nothing and read
+"""The member walk and its watermark lose nothing and read
 nothing twice whatever ``since_last_changed`` means at its boundary second, and a
 member a full read did not see is archived only once Mailchimp confirms it.
 

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 3's safety rules: bad input, faults, reruns, locking and scale (F30-F32)."""
+"""Safety rules: bad input, faults, reruns, locking and scale (F30-F32)."""
 
 import time
 from unittest.mock import patch

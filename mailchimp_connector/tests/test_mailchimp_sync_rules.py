@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 3's sync rules, one scenario each, on real Odoo against the sandbox.
+"""The sync rules, one scenario each, on real Odoo against the sandbox.
 
 Matching (F9), Odoo -> Mailchimp (F16, F18, F11), Mailchimp -> Odoo (F8, F15,
 F16, F17, F18), a deleted audience (F17), conflicts (F10) and the hub's

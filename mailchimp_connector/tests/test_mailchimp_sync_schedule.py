@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 10: retries that ride out a storm, and runs the screen never breaks.
+"""Retries that ride out a storm, and runs the screen never breaks.
 
 One call rides out a burst of throttled answers; a run stopped by a temporary
 Mailchimp error is tried again within minutes (2, 5, 15, 30), not after the whole

@@ -1,5 +1,5 @@
 """Consent rules, free of any database: the email blacklist option (F16), Odoo opt-outs
-(issue 10) and GDPR marketing permissions.
+and GDPR marketing permissions.
 
 Blacklist mirroring (opt-in per sync, off by default):
 
@@ -12,7 +12,7 @@ Blacklist mirroring (opt-in per sync, off by default):
   cleaned: Mailchimp only allows that with the person's own new opt-in) leaves
   the blacklist only when the admin opted into that as well.
 
-Odoo opt-outs (issue 10): a contact whose address is opted out in Odoo (on its
+Odoo opt-outs: a contact whose address is opted out in Odoo (on its
 email blacklist) is never added to Mailchimp as subscribed or pending (it is
 added as unsubscribed, or skipped, as the sync says). With the sync's option, an
 opt-out *made in Odoo* unsubscribes the member: the one status Odoo ever sends,

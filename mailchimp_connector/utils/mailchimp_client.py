@@ -287,8 +287,8 @@ class MailchimpClient:
 
         For collections that only grow at their end while they are read (sent
         campaigns by send time, a campaign's reports); members are read with
-        ``pages_since``, whose walk cannot skip an item that changes meanwhile
-        (API_NOTES §9).
+        ``pages_since``, whose walk cannot skip an item that changes meanwhile (a
+        member changed during an offset walk moves to the end of the listing).
         """
         count = max(1, min(int(count), MAX_PAGE_SIZE))
         query = dict(params or {})

@@ -293,7 +293,7 @@ def new_member_status(double_opt_in, opted_out=False):
 
     An address opted out in Odoo (its email blacklist) is never subscribed nor
     asked to confirm: it goes in as "unsubscribed", which Mailchimp keeps as a
-    suppressed address (issue 10).
+    suppressed address.
     """
     if opted_out:
         return "unsubscribed"
@@ -303,9 +303,9 @@ def new_member_status(double_opt_in, opted_out=False):
 def status_to_send(member_known_status, double_opt_in):
     """The status to write for a member, or None: never one for an existing member.
 
-    Mailchimp's status is the truth for anyone it knows (API_NOTES §5):
-    sending "subscribed" for an unsubscribed or cleaned member would
-    resubscribe them or fail with "Member In Compliance State". So:
+    Mailchimp's status is the truth for anyone it knows: sending "subscribed" for
+    an unsubscribed or cleaned member would resubscribe them or fail with "Member
+    In Compliance State". So:
     - PUT upserts send ``status_if_new = new_member_status(double_opt_in)``
       (PUT requires it; Mailchimp applies it only to new addresses) and
       never ``status``;

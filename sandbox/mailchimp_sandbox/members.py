@@ -337,8 +337,8 @@ def upsert_member(
                 "the body. Use md5(lowercase(email_address))."
             )
         _check_not_forgotten(lst, email)
-        # API_NOTES §4: status_if_new is what counts
-        # for a new address, status for an existing one
+        # as Mailchimp does: status_if_new is what counts for a new address,
+        # status for an existing one
         status = body["status_if_new"]
         return _insert(state, lst, email, status, body, skip_merge_validation, source)
     return update_member(state, lst, m, body, skip_merge_validation, put=True)

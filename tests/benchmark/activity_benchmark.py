@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Email-activity benchmark (issue 4): measures and prints, asserts nothing.
+"""Email-activity benchmark (F27, F29): measures and prints, asserts nothing.
 
     # 100,000 contacts, ~1,000,000 events
     python3 tests/benchmark/activity_benchmark.py

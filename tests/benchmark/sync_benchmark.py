@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Contact-sync benchmark (issue 3): measures and prints, asserts nothing.
+"""Contact-sync benchmark (F30): measures and prints, asserts nothing.
 
     python3 tests/benchmark/sync_benchmark.py                 # N = 10,000 and 100,000
     python3 tests/benchmark/sync_benchmark.py --sizes 1000    # a quick check
@@ -69,7 +69,7 @@ DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
 DEFAULT_LIST_ID = "f0a1b2c3d4"
 MARK = "BENCH-JSON "
 
-# Targets of issue 3's "Benchmark" section
+# The targets the figures are compared with (the "target" columns of the table)
 TARGET_PUSH_REQ = 2.1  # requests per 1,000 contacts, initial push
 TARGET_PULL_REQ = 1.1  # requests per 1,000 contacts, initial pull
 TARGET_UNCHANGED_REQ = 1  # requests per pairing for a run where nothing changed

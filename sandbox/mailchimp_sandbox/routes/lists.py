@@ -147,7 +147,8 @@ def update_list(ctx, list_id):
     lst = get_list(ctx, list_id)
     body = body_object(ctx)
     # The spec (SubscriberList2) marks the same five fields required on PATCH as on
-    # POST; API_NOTES says nothing else, so the sandbox enforces the spec.
+    # POST; nothing observed of Mailchimp says otherwise, so the sandbox enforces
+    # the spec.
     _validate_list_body(body, creating=True)
     if "name" in body:
         lst.name = body["name"].strip()
