@@ -4,6 +4,7 @@ The addon's ``utils`` package is plain Python, but importing it as
 ``mailchimp_connector.utils`` would run the addon's ``__init__`` (which imports
 odoo).  It is therefore loaded here under the alias ``mailchimp_utils``.
 """
+
 import importlib.util
 import sys
 from pathlib import Path

@@ -24,6 +24,10 @@ sandbox process:
    campaign's saved position), then pulled again: the same properties hold for all
    four campaigns.
 """
+
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import importlib.util
 import json
 import subprocess
@@ -87,7 +91,8 @@ def traced(self, campaign, staged):
         if in_walk:
             activity_pages.append(pid)
         if in_walk and len(activity_pages) == KILL_AT_PAGE:
-            self.env.cr.commit()  # what the writer's cursor does right after this returns
+            # what the writer's cursor does right after this returns
+            self.env.cr.commit()
             print('ACT-KILLED', flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
     return result
@@ -100,7 +105,8 @@ def dump(label):
     cr = env.cr
     subtype = env.ref('mailchimp_connector.mt_mailchimp_activity').id
     cr.execute('''
-        SELECT a.partner_id, c.mailchimp_campaign_id, a.action, a.timestamp, a.url, a.bounce_type
+        SELECT a.partner_id, c.mailchimp_campaign_id, a.action, a.timestamp, a.url,
+               a.bounce_type
           FROM mailchimp_activity a JOIN mailchimp_campaign c ON c.id = a.campaign_id
          WHERE c.account_id = %%s''', (account.id,))
     events = [[p, c, a, t.isoformat(), u, b] for p, c, a, t, u, b in cr.fetchall()]
@@ -108,15 +114,17 @@ def dump(label):
                    WHERE subtype_id = %%s AND model = 'res.partner' ''', (subtype,))
     messages = [[r, d.isoformat(), str(b)] for r, d, b in cr.fetchall()]
     cr.execute('''SELECT (SELECT count(*) FROM mail_notification n JOIN mail_message m
-                                   ON m.id = n.mail_message_id WHERE m.subtype_id = %%s),
+                                   ON m.id = n.mail_message_id
+                           WHERE m.subtype_id = %%s),
                          (SELECT count(*) FROM mail_mail mm JOIN mail_message m
-                                   ON m.id = mm.mail_message_id WHERE m.subtype_id = %%s),
+                                   ON m.id = mm.mail_message_id
+                           WHERE m.subtype_id = %%s),
                          (SELECT max(id) FROM mailchimp_activity),
                          (SELECT max(id) FROM mail_message WHERE subtype_id = %%s)''',
                (subtype, subtype, subtype))
     notified, mails, max_activity, max_message = cr.fetchone()
-    cr.execute('SELECT subscriber_hash, partner_id FROM mailchimp_member WHERE pairing_id = %%s',
-               (pairing.id,))
+    cr.execute('SELECT subscriber_hash, partner_id FROM mailchimp_member '
+               'WHERE pairing_id = %%s', (pairing.id,))
     members = dict(cr.fetchall())
     env.invalidate_all()
     campaigns = {
@@ -132,9 +140,10 @@ def dump(label):
     print('%(mark)s ' + json.dumps({
         'label': label, 'events': events, 'messages': messages, 'notified': notified,
         'mails': mails, 'max_activity': max_activity, 'max_message': max_message,
-        'members': members, 'campaigns': campaigns, 'error': account.activity_error or '',
-        'writes': writes, 'main_pid': main_pid,
-        'settings': [campaign_module.ACTIVITY_CONNECTIONS, campaign_module.ACTIVITY_WRITERS],
+        'members': members, 'campaigns': campaigns,
+        'error': account.activity_error or '', 'writes': writes, 'main_pid': main_pid,
+        'settings': [campaign_module.ACTIVITY_CONNECTIONS,
+                     campaign_module.ACTIVITY_WRITERS],
     }), flush=True)
     writes.clear()
 
@@ -152,7 +161,8 @@ dump('after')
 
 
 def _load_activity_events():
-    """The addon's pure ``utils.activity_events`` (no odoo import), for the chatter bodies."""
+    """The addon's pure ``utils.activity_events``
+    (no odoo import), for the chatter bodies."""
     name = "mailchimp_utils"
     if name not in sys.modules:
         utils = ROOT / "mailchimp_connector" / "utils"
@@ -166,20 +176,28 @@ def _load_activity_events():
 
 
 def _dumps(shell_command, script, timeout=600):
-    """Run ``script`` in ``odoo shell``; returns (dumps by label, seconds of the pull)."""
+    """Run ``script`` in ``odoo shell``; returns
+    (dumps by label, seconds of the pull)."""
     result = subprocess.run(
-        shell_command, input=script, capture_output=True, text=True, cwd=ROOT, timeout=timeout
+        shell_command,
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
     )
     dumps, seconds = {}, None
     for line in result.stdout.splitlines():
         if line.startswith(MARK + " "):
-            dump = json.loads(line[len(MARK) + 1:])
+            dump = json.loads(line[len(MARK) + 1 :])
             dumps[dump["label"]] = dump
         elif line.startswith("ACT-SECONDS "):
             seconds = float(line.split()[1])
     if "after" not in dumps:
-        raise RuntimeError(f"the pull printed no state:\n{result.stdout[-2000:]}\n"
-                           f"{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"the pull printed no state:\n{result.stdout[-2000:]}\n"
+            f"{result.stderr[-3000:]}"
+        )
     return dumps, seconds
 
 
@@ -211,8 +229,10 @@ class SandboxTruth:
         email-activity recipients in walk order, latest email-activity time)."""
         path = f"/reports/{campaign_id}"
         send = stamp(self.get(f"/campaigns/{campaign_id}")["send_time"])
-        events = [(item["email_id"], campaign_id, "sent", send, None, None)
-                  for item in self.collection(f"{path}/sent-to", "sent_to")]
+        events = [
+            (item["email_id"], campaign_id, "sent", send, None, None)
+            for item in self.collection(f"{path}/sent-to", "sent_to")
+        ]
         order, latest = [], ""
         for item in self.collection(f"{path}/email-activity", "emails"):
             order.append(item["email_id"])
@@ -220,15 +240,38 @@ class SandboxTruth:
                 when = stamp(act["timestamp"])
                 latest = max(latest, when)
                 bounce = act.get("type") if act["action"] == "bounce" else None
-                events.append((item["email_id"], campaign_id, act["action"], when,
-                               act.get("url") or None,
-                               bounce if bounce in ("hard", "soft") else None))
+                events.append(
+                    (
+                        item["email_id"],
+                        campaign_id,
+                        act["action"],
+                        when,
+                        act.get("url") or None,
+                        bounce if bounce in ("hard", "soft") else None,
+                    )
+                )
         for item in self.collection(f"{path}/unsubscribed", "unsubscribes"):
-            events.append((item["email_id"], campaign_id, "unsubscribe",
-                           stamp(item["timestamp"]), None, None))
+            events.append(
+                (
+                    item["email_id"],
+                    campaign_id,
+                    "unsubscribe",
+                    stamp(item["timestamp"]),
+                    None,
+                    None,
+                )
+            )
         for item in self.get(f"{path}/abuse-reports").get("abuse_reports") or []:
-            events.append((item["email_id"], campaign_id, "abuse", stamp(item["date"]), None,
-                           None))
+            events.append(
+                (
+                    item["email_id"],
+                    campaign_id,
+                    "abuse",
+                    stamp(item["date"]),
+                    None,
+                    None,
+                )
+            )
         return events, order, latest
 
 
@@ -240,27 +283,54 @@ def _campaign_request(list_id, index, send_time):
     events = []
     for i in range(index * 10, index * 10 + 6):
         email = f"act{i:05d}@activity-check.com"
-        events.append({"email": email, "action": "abuse",
-                       "timestamp": (at + timedelta(minutes=400 + i)).isoformat()})
-        events.append({"email": email, "action": "click",
-                       "url": f"https://shop.example.com/p?id={i}&ref='mc'<b>",
-                       "timestamp": (at + timedelta(minutes=401 + i)).isoformat()})
-    stranger_actions = [("open", None), ("click", None), ("bounce", "soft"), ("bounce", "hard"),
-                        ("unsub", None), ("abuse", None)]
+        events.append(
+            {
+                "email": email,
+                "action": "abuse",
+                "timestamp": (at + timedelta(minutes=400 + i)).isoformat(),
+            }
+        )
+        events.append(
+            {
+                "email": email,
+                "action": "click",
+                "url": f"https://shop.example.com/p?id={i}&ref='mc'<b>",
+                "timestamp": (at + timedelta(minutes=401 + i)).isoformat(),
+            }
+        )
+    stranger_actions = [
+        ("open", None),
+        ("click", None),
+        ("bounce", "soft"),
+        ("bounce", "hard"),
+        ("unsub", None),
+        ("abuse", None),
+    ]
     for j in range(STRANGERS):
         action, kind = stranger_actions[j % len(stranger_actions)]
-        event = {"email": f"stranger{j:03d}@elsewhere.example.com", "action": action,
-                 "timestamp": (at + timedelta(minutes=20 + j)).isoformat()}
+        event = {
+            "email": f"stranger{j:03d}@elsewhere.example.com",
+            "action": action,
+            "timestamp": (at + timedelta(minutes=20 + j)).isoformat(),
+        }
         if action == "click":
             event["url"] = f"https://www.example.com/stranger/{j}"
         if kind:
             event["type"] = kind
         events.append(event)
     return {
-        "api_key": API_KEY, "list_id": list_id, "subject": f"Activity check campaign {index}",
-        "send_time": at.isoformat(), "events": events,
-        "generate": {"opens_per_member": 1.5, "clicks_per_member": 0.4, "bounce_rate": 0.03,
-                     "unsub_rate": 0.02, "seed": index + 1},
+        "api_key": API_KEY,
+        "list_id": list_id,
+        "subject": f"Activity check campaign {index}",
+        "send_time": at.isoformat(),
+        "events": events,
+        "generate": {
+            "opens_per_member": 1.5,
+            "clicks_per_member": 0.4,
+            "bounce_rate": 0.03,
+            "unsub_rate": 0.02,
+            "seed": index + 1,
+        },
     }
 
 
@@ -269,10 +339,16 @@ def _wait_unlocked(db, account_id, seconds=20):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         out = subprocess.run(
-            ["psql", "-d", db, "-tAc",
-             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-             f"AND classid = 7301 AND objid = {int(account_id)}"],
-            capture_output=True, text=True,
+            [
+                "psql",
+                "-d",
+                db,
+                "-tAc",
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                f"AND classid = 7301 AND objid = {int(account_id)}",
+            ],
+            capture_output=True,
+            text=True,
         )
         if out.stdout.strip() == "0":
             return
@@ -302,66 +378,120 @@ def verify(label, dump, truth, bodies):
     lines = Counter(tuple(row) for row in dump["messages"])
     campaigns = dump["campaigns"]
     positions = {
-        cid: (campaigns.get(cid, {}).get("watermark"), latest or None,
-              campaigns.get(cid, {}).get("offset"), campaigns.get(cid, {}).get("walk_since"),
-              campaigns.get(cid, {}).get("sent_to_done"),
-              campaigns.get(cid, {}).get("sent_to_offset"),
-              sum(1 for e in events if e[2] == "sent"),
-              campaigns.get(cid, {}).get("synced"))
+        cid: (
+            campaigns.get(cid, {}).get("watermark"),
+            latest or None,
+            campaigns.get(cid, {}).get("offset"),
+            campaigns.get(cid, {}).get("walk_since"),
+            campaigns.get(cid, {}).get("sent_to_done"),
+            campaigns.get(cid, {}).get("sent_to_offset"),
+            sum(1 for e in events if e[2] == "sent"),
+            campaigns.get(cid, {}).get("synced"),
+        )
         for cid, (events, _order, latest) in truth.items()
     }
     missing = expected - stored
     extra = stored - expected
-    print(f"activity check: {label}: {sum(stored.values())} events stored "
-          f"({dict(sorted(per_action.items()))}), sandbox has "
-          f"{sum(expected.values())} for known contacts ({dict(sorted(wanted_per_action.items()))})"
-          f" and {sum(unknown.values())} of unknown recipients; {sum(lines.values())} chatter "
-          f"lines; missing {sum(missing.values())}, extra/duplicated {sum(extra.values())}")
+    print(
+        f"activity check: {label}: {sum(stored.values())} events stored "
+        f"({dict(sorted(per_action.items()))}), sandbox has {sum(expected.values())} "
+        f"for known contacts ({dict(sorted(wanted_per_action.items()))}) and "
+        f"{sum(unknown.values())} of unknown recipients; {sum(lines.values())} chatter "
+        f"lines; missing {sum(missing.values())}, extra/duplicated "
+        f"{sum(extra.values())}"
+    )
     if missing or extra:
-        print(f"activity check: {label}: e.g. missing {list(missing)[:3]}, extra {list(extra)[:3]}")
-    unknown_counts = {cid: (campaigns.get(cid, {}).get("unknown"), unknown[cid]) for cid in truth}
-    print(f"activity check: {label}: unknown counted/served per campaign {unknown_counts}")
+        print(
+            f"activity check: {label}: e.g. missing {list(missing)[:3]}, extra "
+            f"{list(extra)[:3]}"
+        )
+    unknown_counts = {
+        cid: (campaigns.get(cid, {}).get("unknown"), unknown[cid]) for cid in truth
+    }
+    print(
+        f"activity check: {label}: unknown counted/served per campaign {unknown_counts}"
+    )
     return [
         (f"{label}: no pull error", not dump["error"]),
-        (f"{label}: every event of a known contact stored exactly once, per action as served "
-         f"({', '.join(f'{a} {n}' for a, n in sorted(per_action.items()))})",
-         stored == expected and set(wanted_per_action) == {
-             "sent", "open", "click", "bounce", "unsubscribe", "abuse"}
-         and {e[5] for e in expected if e[2] == "bounce"} == {"hard", "soft"}
-         and any(e[4] for e in expected if e[2] == "click")),
-        (f"{label}: one chatter line per stored event under 'Mailchimp activity', "
-         "none duplicated, nobody notified",
-         lines == wanted_lines and max(lines.values(), default=0) == 1
-         and sum(lines.values()) == sum(stored.values())
-         and dump["notified"] == 0 and dump["mails"] == 0),
-        (f"{label}: events of unknown recipients counted on their campaign, not stored",
-         all(counted == served and served > 0 for counted, served in unknown_counts.values())
-         and all(partner in known_partners for partner, *_rest in stored)),
-        (f"{label}: each campaign's watermark at its latest event, walk closed, "
-         "recipients read to the end",
-         all(watermark == latest and offset == 0 and not walk_since and sent_done
-             and sent_offset == recipients and synced
-             for watermark, latest, offset, walk_since, sent_done, sent_offset, recipients, synced
-             in positions.values())),
+        (
+            f"{label}: every event of a known contact stored exactly once, per action "
+            "as served "
+            f"({', '.join(f'{a} {n}' for a, n in sorted(per_action.items()))})",
+            stored == expected
+            and set(wanted_per_action)
+            == {"sent", "open", "click", "bounce", "unsubscribe", "abuse"}
+            and {e[5] for e in expected if e[2] == "bounce"} == {"hard", "soft"}
+            and any(e[4] for e in expected if e[2] == "click"),
+        ),
+        (
+            f"{label}: one chatter line per stored event under 'Mailchimp activity', "
+            "none duplicated, nobody notified",
+            lines == wanted_lines
+            and max(lines.values(), default=0) == 1
+            and sum(lines.values()) == sum(stored.values())
+            and dump["notified"] == 0
+            and dump["mails"] == 0,
+        ),
+        (
+            f"{label}: events of unknown recipients counted on their campaign, not "
+            "stored",
+            all(
+                counted == served and served > 0
+                for counted, served in unknown_counts.values()
+            )
+            and all(partner in known_partners for partner, *_rest in stored),
+        ),
+        (
+            f"{label}: each campaign's watermark at its latest event, walk closed, "
+            "recipients read to the end",
+            all(
+                watermark == latest
+                and offset == 0
+                and not walk_since
+                and sent_done
+                and sent_offset == recipients
+                and synced
+                for (
+                    watermark,
+                    latest,
+                    offset,
+                    walk_since,
+                    sent_done,
+                    sent_offset,
+                    recipients,
+                    synced,
+                ) in positions.values()
+            ),
+        ),
     ]
 
 
 def parallel_writes(label, dump):
     """Pages written by two transactions at once, on connections other than the
     pull's own: the path the benchmark measures, here with its default settings."""
-    writers = [w for w in dump["writes"] if w[0].startswith("mailchimp-activity-writer")]
+    writers = [
+        w for w in dump["writes"] if w[0].startswith("mailchimp-activity-writer")
+    ]
     pids = {w[1] for w in writers}
     overlapping = sum(
-        1 for i, a in enumerate(writers) for b in writers[i + 1:]
+        1
+        for i, a in enumerate(writers)
+        for b in writers[i + 1 :]
         if a[1] != b[1] and a[2] < b[3] and b[2] < a[3]
     )
-    print(f"activity check: {label}: settings (connections, writers) {dump['settings']}; "
-          f"{len(writers)} pages written by writer threads on {len(pids)} connections, "
-          f"{overlapping} pairs written at the same time")
-    return (f"{label}: pages written by two transactions at once on their own connections "
-            "(default settings)",
-            dump["settings"][1] == 2 and len(pids) >= 2 and dump["main_pid"] not in pids
-            and overlapping > 0)
+    print(
+        f"activity check: {label}: settings (connections, writers) {dump['settings']}; "
+        f"{len(writers)} pages written by writer threads on {len(pids)} connections, "
+        f"{overlapping} pairs written at the same time"
+    )
+    return (
+        f"{label}: pages written by two transactions at once on their own connections "
+        "(default settings)",
+        dump["settings"][1] == 2
+        and len(pids) >= 2
+        and dump["main_pid"] not in pids
+        and overlapping > 0,
+    )
 
 
 def run_activity_check(shell_command, db):
@@ -372,38 +502,72 @@ def run_activity_check(shell_command, db):
     started = time.monotonic()
     checks = []
     with sandbox_process() as base:
-        requests.post(f"{base}/_sandbox/accounts", timeout=10, json={
-            "api_key": API_KEY, "account_name": "Activity check", "default_list": True,
-        }).raise_for_status()
-        setup = json.loads(_shell(
-            shell_command,
-            pairing_setup("Activity check", ("act", "activity-check.com"), "odoo2mailchimp",
-                          f"{base}/{{dc}}/3.0", CONTACTS, API_KEY) + SETUP_DONE,
-            "ACT-SETUP",
-        ))
-        checks.append(("the contacts were synced to the sandbox", setup["sync"] == "done"))
+        requests.post(
+            f"{base}/_sandbox/accounts",
+            timeout=10,
+            json={
+                "api_key": API_KEY,
+                "account_name": "Activity check",
+                "default_list": True,
+            },
+        ).raise_for_status()
+        setup = json.loads(
+            _shell(
+                shell_command,
+                pairing_setup(
+                    "Activity check",
+                    ("act", "activity-check.com"),
+                    "odoo2mailchimp",
+                    f"{base}/{{dc}}/3.0",
+                    CONTACTS,
+                    API_KEY,
+                )
+                + SETUP_DONE,
+                "ACT-SETUP",
+            )
+        )
+        checks.append(
+            ("the contacts were synced to the sandbox", setup["sync"] == "done")
+        )
         now = datetime.now(timezone.utc)
         campaign_ids = []
-        for index, sent in enumerate((now - timedelta(days=3), now - timedelta(days=2),
-                                      now - timedelta(days=2, hours=-2))):
-            response = requests.post(f"{base}/_sandbox/campaigns",
-                                     json=_campaign_request(setup["list_id"], index, sent),
-                                     timeout=60)
+        for index, sent in enumerate(
+            (
+                now - timedelta(days=3),
+                now - timedelta(days=2),
+                now - timedelta(days=2, hours=-2),
+            )
+        ):
+            response = requests.post(
+                f"{base}/_sandbox/campaigns",
+                json=_campaign_request(setup["list_id"], index, sent),
+                timeout=60,
+            )
             response.raise_for_status()
             campaign_ids.append(response.json()["id"])
         sandbox_api = SandboxTruth(base)
         truth = {cid: sandbox_api.campaign(cid, stamp) for cid in campaign_ids}
 
         def pull(kill_campaign="", dump_before=False):
-            return _dumps(shell_command, RUN % {
-                "account": setup["account"], "pairing": setup["pairing"], "mark": MARK,
-                "kill_campaign": kill_campaign, "kill_at_page": KILL_AT_PAGE,
-                "dump_before": dump_before,
-            })
+            return _dumps(
+                shell_command,
+                RUN
+                % {
+                    "account": setup["account"],
+                    "pairing": setup["pairing"],
+                    "mark": MARK,
+                    "kill_campaign": kill_campaign,
+                    "kill_at_page": KILL_AT_PAGE,
+                    "dump_before": dump_before,
+                },
+            )
 
         first, seconds = pull()
         first = first["after"]
-        print(f"activity check: first pull of {len(first['events'])} events in {seconds} s")
+        print(
+            f"activity check: first pull of {len(first['events'])} events in {seconds} "
+            "s"
+        )
         checks += verify("first pull", first, truth, bodies)
         checks.append(parallel_writes("first pull", first))
 
@@ -411,33 +575,56 @@ def run_activity_check(shell_command, db):
         second = second["after"]
         print(f"activity check: second pull in {seconds} s")
         checks += verify("second pull", second, truth, bodies)
-        checks.append((
-            "second pull adds nothing (same events, chatter lines, highest ids, unknown counts)",
-            sorted(map(tuple, second["events"])) == sorted(map(tuple, first["events"]))
-            and sorted(map(tuple, second["messages"])) == sorted(map(tuple, first["messages"]))
-            and (second["max_activity"], second["max_message"])
-            == (first["max_activity"], first["max_message"])
-            and {c: i["unknown"] for c, i in second["campaigns"].items()}
-            == {c: i["unknown"] for c, i in first["campaigns"].items()},
-        ))
+        checks.append(
+            (
+                "second pull adds nothing (same events, chatter lines, highest ids, "
+                "unknown counts)",
+                sorted(map(tuple, second["events"]))
+                == sorted(map(tuple, first["events"]))
+                and sorted(map(tuple, second["messages"]))
+                == sorted(map(tuple, first["messages"]))
+                and (second["max_activity"], second["max_message"])
+                == (first["max_activity"], first["max_message"])
+                and {c: i["unknown"] for c, i in second["campaigns"].items()}
+                == {c: i["unknown"] for c, i in first["campaigns"].items()},
+            )
+        )
 
         response = requests.post(
             f"{base}/_sandbox/campaigns",
-            json=_campaign_request(setup["list_id"], 3, now - timedelta(days=1)), timeout=60,
+            json=_campaign_request(setup["list_id"], 3, now - timedelta(days=1)),
+            timeout=60,
         )
         response.raise_for_status()
         crash_id = response.json()["id"]
         truth[crash_id] = sandbox_api.campaign(crash_id, stamp)
         victim = subprocess.run(
-            shell_command, input=RUN % {
-                "account": setup["account"], "pairing": setup["pairing"], "mark": MARK,
-                "kill_campaign": crash_id, "kill_at_page": KILL_AT_PAGE, "dump_before": False,
+            shell_command,
+            input=RUN
+            % {
+                "account": setup["account"],
+                "pairing": setup["pairing"],
+                "mark": MARK,
+                "kill_campaign": crash_id,
+                "kill_at_page": KILL_AT_PAGE,
+                "dump_before": False,
             },
-            capture_output=True, text=True, cwd=ROOT, timeout=600,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
         )
         killed = victim.returncode == -9 and "ACT-KILLED" in victim.stdout
-        print(f"activity check: the pull of the fourth campaign exited {victim.returncode} "
-              f"({'killed with SIGKILL after a writer committed email-activity page ' + str(KILL_AT_PAGE) if killed else 'not killed'})")
+        how = (
+            "killed with SIGKILL after a writer committed email-activity page "
+            f"{KILL_AT_PAGE}"
+            if killed
+            else "not killed"
+        )
+        print(
+            "activity check: the pull of the fourth campaign exited "
+            f"{victim.returncode} ({how})"
+        )
         if not killed:
             print(victim.stdout[-2000:], victim.stderr[-3000:])
         _wait_unlocked(db, setup["account"])
@@ -449,20 +636,31 @@ def run_activity_check(shell_command, db):
         rank = {email_id: index for index, email_id in enumerate(order)}
         members_by_partner = {p: h for h, p in after_kill["members"].items()}
         beyond = {
-            members_by_partner[p] for p, c, action, *_rest in after_kill["events"]
-            if c == crash_id and action in EMAIL_ACTIVITY_ACTIONS
+            members_by_partner[p]
+            for p, c, action, *_rest in after_kill["events"]
+            if c == crash_id
+            and action in EMAIL_ACTIVITY_ACTIONS
             and rank.get(members_by_partner.get(p), -1) >= crash_state.get("offset", 0)
         }
         crash_stored = sum(1 for e in after_kill["events"] if e[1] == crash_id)
-        print(f"activity check: after the kill, the fourth campaign had {crash_stored} events "
-              f"stored, its saved position {crash_state.get('offset')} of {len(order)} "
-              f"recipients with activity, {len(beyond)} recipients' events committed beyond it, "
-              f"watermark {crash_state.get('watermark')}; rerun in {seconds} s")
-        checks.append((
-            "the pull was killed mid-walk with a committed page beyond the saved position",
-            killed and not crash_state.get("watermark") and not crash_state.get("synced")
-            and crash_state.get("offset", 0) < len(order) and bool(beyond),
-        ))
+        print(
+            f"activity check: after the kill, the fourth campaign had {crash_stored} "
+            f"events stored, its saved position {crash_state.get('offset')} of "
+            f"{len(order)} recipients with activity, {len(beyond)} recipients' events "
+            f"committed beyond it, watermark {crash_state.get('watermark')}; rerun in "
+            f"{seconds} s"
+        )
+        checks.append(
+            (
+                "the pull was killed mid-walk with a committed page beyond the saved "
+                "position",
+                killed
+                and not crash_state.get("watermark")
+                and not crash_state.get("synced")
+                and crash_state.get("offset", 0) < len(order)
+                and bool(beyond),
+            )
+        )
         checks += verify("rerun after the kill", rerun, truth, bodies)
     print(f"activity check: ran in {time.monotonic() - started:.0f} s")
     return checks

@@ -1,4 +1,4 @@
-"""Concurrency check: the screen and the scheduler never break a running sync (issue 10).
+"""Concurrency check: the screen and the scheduler never break a running sync.
 
 Run by ``tests/run.py`` on its Odoo test database, because it needs real
 transactions committed side by side, which Odoo's test classes cannot give
@@ -24,10 +24,15 @@ each with its own database connection, as an Odoo server's workers do:
    tag step, its transaction begun, is creating that tag in Mailchimp: the run
    must end "done", the rename must be kept, and the next run renames the tag.
 """
+
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import json
 import subprocess
 
 import requests
+
 from odoo_crash_check import ROOT, pairing_setup, sandbox_process
 
 MEMBERS = 2500  # three pages of Mailchimp members
@@ -36,7 +41,8 @@ API_KEY = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0-us1"  # an account of its own in the
 SCRIPT = """
 env['mailchimp.pairing'].browse(pairing.id).write({
     'create_missing': True, 'default_owner_id': env.ref('base.user_admin').id})
-# the cron's pass below must meet this sync only (the other checks' syncs stay as they are)
+# the cron's pass below must meet this sync only (the other checks' syncs stay as
+# they are)
 others = env['mailchimp.pairing'].search([('id', '!=', pairing.id)])
 others.write({'active': False})
 env.cr.commit()
@@ -85,8 +91,8 @@ logging.getLogger().addHandler(seen)
 def sync_run():
     try:
         with registry.cursor() as cr:
-            run = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing'].browse(pid).run_sync(
-                trigger='cron')
+            Pairing = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing']
+            run = Pairing.browse(pid).run_sync(trigger='cron')
             cr.commit()
             outcome.update(run=run.id, state=run.state, message=run.message or '')
     except Exception as error:
@@ -108,9 +114,10 @@ held = in_page.wait(120) and 'state' not in outcome
 screen = {}
 try:
     saved = as_screen(lambda p: p.web_save(
-        {'name': 'Renamed during the run', 'sync_interval': 3, 'conflict_winner': 'mailchimp'},
-        {'name': {}, 'sync_interval': {}, 'conflict_winner': {}, 'mailchimp_watermark': {},
-         'last_run_id': {'fields': {'display_name': {}}}}))
+        {'name': 'Renamed during the run', 'sync_interval': 3,
+         'conflict_winner': 'mailchimp'},
+        {'name': {}, 'sync_interval': {}, 'conflict_winner': {},
+         'mailchimp_watermark': {}, 'last_run_id': {'fields': {'display_name': {}}}}))
     screen['saved'] = saved[0]['name']
     screen['sync_now'] = as_screen(lambda p: p.action_sync_now())['params']['message']
 except Exception as error:
@@ -122,10 +129,11 @@ thread.join(300)
 with registry.cursor() as cr:
     cenv = api.Environment(cr, SUPERUSER_ID, {})
     p = cenv['mailchimp.pairing'].browse(pid)
-    first = dict(outcome, held=held, screen=screen, name=p.name, interval=p.sync_interval,
-                 winner=p.conflict_winner, members=len(p.member_ids),
-                 linked=len(p.member_ids.filtered('partner_id')), requested=p.sync_requested,
-                 serialization=list(seen.lines))
+    first = dict(outcome, held=held, screen=screen, name=p.name,
+                 interval=p.sync_interval, winner=p.conflict_winner,
+                 members=len(p.member_ids),
+                 linked=len(p.member_ids.filtered('partner_id')),
+                 requested=p.sync_requested, serialization=list(seen.lines))
 seen.lines.clear()
 
 # 3. a user's save holds the row while the cron's pass takes the sync up
@@ -135,7 +143,8 @@ user_holds, user_done = threading.Event(), threading.Event()
 def user_save():
     with registry.cursor() as cr:
         uenv = api.Environment(cr, admin, {})
-        uenv['mailchimp.pairing'].browse(pid).write({'name': 'Saved while the cron starts'})
+        uenv['mailchimp.pairing'].browse(pid).write(
+            {'name': 'Saved while the cron starts'})
         uenv.flush_all()
         user_holds.set()
         user_done.wait(3)  # the cron's pass meets the row lock meanwhile
@@ -154,7 +163,8 @@ try:
         before = cenv['mailchimp.sync.run'].search([('pairing_id', '=', pid)]).ids
         cenv['mailchimp.pairing']._cron_sync()
         cr.commit()
-        runs = cenv['mailchimp.sync.run'].search([('pairing_id', '=', pid), ('id', 'not in', before)])
+        runs = cenv['mailchimp.sync.run'].search(
+            [('pairing_id', '=', pid), ('id', 'not in', before)])
         second.update(runs=runs.mapped('state'))
 except Exception as error:
     second['crashed'] = repr(error)
@@ -162,7 +172,8 @@ user_done.set()
 user.join(30)
 with registry.cursor() as cr:
     p = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.pairing'].browse(pid)
-    second.update(name=p.name, requested=p.sync_requested, serialization=list(seen.lines))
+    second.update(name=p.name, requested=p.sync_requested,
+                  serialization=list(seen.lines))
 seen.lines.clear()
 
 # 5. the tag rule's form saved while the run's tag step creates the tag
@@ -177,7 +188,8 @@ in_tags, rule_saved = threading.Event(), threading.Event()
 
 def held_ensure_segment(rule, *args, **kwargs):
     if threading.current_thread().name == 'sync-run':
-        rule.env.cr.execute('SELECT 1')  # the step's transaction has begun: its snapshot is taken
+        # the step's transaction has begun: its snapshot is taken
+        rule.env.cr.execute('SELECT 1')
         in_tags.set()
         rule_saved.wait(60)
     return ensure_segment(rule, *args, **kwargs)
@@ -204,25 +216,28 @@ fifth.update(state=outcome.get('state'), message=outcome.get('message'))
 with registry.cursor() as cr:
     renv = api.Environment(cr, SUPERUSER_ID, {})
     rule = renv['mailchimp.tag.rule'].browse(rule_id)
-    fifth.update(name=rule.name, segment=rule.mailchimp_segment_id, tagged=rule.member_count,
-                 serialization=list(seen.lines))
+    fifth.update(name=rule.name, segment=rule.mailchimp_segment_id,
+                 tagged=rule.member_count, serialization=list(seen.lines))
     again = renv['mailchimp.pairing'].browse(pid).run_sync()
     cr.commit()
     fifth.update(again=again.state)
     segment = requests.get(
-        %(control)r.replace('/_sandbox', '/us1/3.0') + '/lists/' + audience.mailchimp_list_id
-        + '/segments/' + str(rule.mailchimp_segment_id), auth=('x', %(api_key)r), timeout=10)
+        %(control)r.replace('/_sandbox', '/us1/3.0') + '/lists/'
+        + audience.mailchimp_list_id + '/segments/' + str(rule.mailchimp_segment_id),
+        auth=('x', %(api_key)r), timeout=10)
     fifth['mailchimp_name'] = segment.json().get('name')
 seen.lines.clear()
 
 # 4. a run failing on a revoked key while another job holds the account's row
-requests.post(%(control)r + '/accounts/revoke', json={'api_key': %(api_key)r}, timeout=10)
+requests.post(
+    %(control)r + '/accounts/revoke', json={'api_key': %(api_key)r}, timeout=10)
 job_holds, job_done = threading.Event(), threading.Event()
 
 def activity_job():
     with registry.cursor() as cr:
         jenv = api.Environment(cr, SUPERUSER_ID, {})
-        jenv['mailchimp.account'].browse(account.id).write({'activity_error': 'held by a job'})
+        jenv['mailchimp.account'].browse(account.id).write(
+            {'activity_error': 'held by a job'})
         jenv.flush_all()
         job_holds.set()
         job_done.wait(3)
@@ -244,8 +259,8 @@ job_done.set()
 job.join(30)
 with registry.cursor() as cr:
     a = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.account'].browse(account.id)
-    third.update(account=a.state, last_error=a.last_error or '', activity_error=a.activity_error,
-                 serialization=list(seen.lines))
+    third.update(account=a.state, last_error=a.last_error or '',
+                 activity_error=a.activity_error, serialization=list(seen.lines))
     cr.commit()
 
 with registry.cursor() as cr:
@@ -259,63 +274,138 @@ print('CONCURRENCY-CHECK ' + json.dumps(
 def run_concurrency_check(shell_command, db):
     """Returns a list of (check name, ok) pairs."""
     with sandbox_process() as base:
-        requests.post(f"{base}/_sandbox/accounts", timeout=10, json={
-            "api_key": API_KEY, "account_name": "Concurrency check", "default_list": True,
-        }).raise_for_status()
+        requests.post(
+            f"{base}/_sandbox/accounts",
+            timeout=10,
+            json={
+                "api_key": API_KEY,
+                "account_name": "Concurrency check",
+                "default_list": True,
+            },
+        ).raise_for_status()
         script = pairing_setup(
-            "Concurrency check", ("conc", "conc-corp.com"), "both", f"{base}/{{dc}}/3.0", 50,
+            "Concurrency check",
+            ("conc", "conc-corp.com"),
+            "both",
+            f"{base}/{{dc}}/3.0",
+            50,
             API_KEY,
-        ) + SCRIPT % {"control": f"{base}/_sandbox", "members": MEMBERS, "api_key": API_KEY}
+        ) + SCRIPT % {
+            "control": f"{base}/_sandbox",
+            "members": MEMBERS,
+            "api_key": API_KEY,
+        }
         result = subprocess.run(
-            shell_command, input=script, capture_output=True, text=True, cwd=ROOT, timeout=900
+            shell_command,
+            input=script,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=900,
         )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("CONCURRENCY-CHECK ")]
+    lines = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("CONCURRENCY-CHECK ")
+    ]
     log = result.stderr + "".join(
-        line for line in result.stdout.splitlines(keepends=True)
+        line
+        for line in result.stdout.splitlines(keepends=True)
         if not line.startswith("CONCURRENCY-CHECK ")
     )
     if not lines:
-        raise RuntimeError(f"CONCURRENCY-CHECK not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            "CONCURRENCY-CHECK not "
+            f"printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
     result = json.loads(lines[0].split(" ", 1)[1])
-    first, second, third, fifth = (result[key] for key in ("first", "second", "third", "fifth"))
+    first, second, third, fifth = (
+        result[key] for key in ("first", "second", "third", "fifth")
+    )
     print(f"concurrency check: run during a save and a Sync Now: {json.dumps(first)}")
-    print(f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}")
-    print(f"concurrency check: a run failing on a revoked key while a job holds the account: "
-          f"{json.dumps(third)}")
-    print(f"concurrency check: a tag rule renamed while the run creates its tag: {json.dumps(fifth)}")
+    print(
+        f"concurrency check: cron pass while a save holds the row: {json.dumps(second)}"
+    )
+    print(
+        "concurrency check: a run failing on a revoked key while a job holds the "
+        f"account: {json.dumps(third)}"
+    )
+    print(
+        "concurrency check: a tag rule renamed while the run creates its tag: "
+        f"{json.dumps(fifth)}"
+    )
     if "could not serialize" in log and not first.get("serialization"):
-        print("concurrency check: the server log's serialization failures all came from the "
-              "retried writes of scenarios 3 and 4 (the cron pass's, the failed run's)")
+        print(
+            "concurrency check: the server log's serialization failures all came from "
+            "the retried writes of scenarios 3 and 4 (the cron pass's, the failed "
+            "run's)"
+        )
     screen = first.get("screen", {})
     return [
-        ("the run was held mid-page while the screen saved and pressed Sync Now", first.get("held")),
+        (
+            "the run was held mid-page while the screen saved and pressed Sync Now",
+            first.get("held"),
+        ),
         ("the run ended done", first.get("state") == "done"),
-        ("the run kept all its data (every Mailchimp member and contact linked)",
-         first.get("linked") == first.get("members") == MEMBERS + 50),
-        ("the form's save went through and was kept",
-         screen.get("saved") == first.get("name") == "Renamed during the run"
-         and first.get("interval") == 3 and first.get("winner") == "mailchimp"),
-        ("Sync Now during the run said it is already running",
-         "already running" in (screen.get("sync_now") or "")),
-        ("no serialization failure in the server log while the run and the screen worked",
-         first.get("serialization") == []),
-        ("the cron's pass met the save holding the sync's row, tried again and did not crash",
-         "crashed" not in second and bool(second.get("serialization"))),
-        ("the cron's pass ran the sync Sync Now asked for", second.get("runs") == ["done"]),
-        ("the user's save was kept", second.get("name") == "Saved while the cron starts"),
-        ("a run failing on a revoked key while a job holds the account met the job's write, "
-         "ended failed with the key's message and did not crash",
-         third.get("state") == "failed" and "rejected the API key" in third.get("message", "")
-         and bool(third.get("serialization"))),
-        ("a tag rule renamed while the run's tag step created its tag: the run ended done, "
-         "with no serialization failure",
-         fifth.get("held") and fifth.get("state") == "done" and fifth.get("serialization") == []),
-        ("the rename was kept, the tag made and given to its contact, and the next run renamed "
-         "the tag in Mailchimp",
-         fifth.get("name") == "Concurrency VIP renamed" and bool(fifth.get("segment"))
-         and fifth.get("tagged") == 1 and fifth.get("again") == "done"
-         and fifth.get("mailchimp_name") == "Concurrency VIP renamed"),
-        ("the account ended in error and the job's write was kept",
-         third.get("account") == "error" and "rejected the API key" in third.get("last_error", "")
-         and third.get("activity_error") == "held by a job"),
+        (
+            "the run kept all its data (every Mailchimp member and contact linked)",
+            first.get("linked") == first.get("members") == MEMBERS + 50,
+        ),
+        (
+            "the form's save went through and was kept",
+            screen.get("saved") == first.get("name") == "Renamed during the run"
+            and first.get("interval") == 3
+            and first.get("winner") == "mailchimp",
+        ),
+        (
+            "Sync Now during the run said it is already running",
+            "already running" in (screen.get("sync_now") or ""),
+        ),
+        (
+            "no serialization failure in the server log while the run and the screen "
+            "worked",
+            first.get("serialization") == [],
+        ),
+        (
+            "the cron's pass met the save holding the sync's row, tried again and did "
+            "not crash",
+            "crashed" not in second and bool(second.get("serialization")),
+        ),
+        (
+            "the cron's pass ran the sync Sync Now asked for",
+            second.get("runs") == ["done"],
+        ),
+        (
+            "the user's save was kept",
+            second.get("name") == "Saved while the cron starts",
+        ),
+        (
+            "a run failing on a revoked key while a job holds the account met the "
+            "job's write, ended failed with the key's message and did not crash",
+            third.get("state") == "failed"
+            and "rejected the API key" in third.get("message", "")
+            and bool(third.get("serialization")),
+        ),
+        (
+            "a tag rule renamed while the run's tag step created its tag: the run "
+            "ended done, with no serialization failure",
+            fifth.get("held")
+            and fifth.get("state") == "done"
+            and fifth.get("serialization") == [],
+        ),
+        (
+            "the rename was kept, the tag made and given to its contact, and the next "
+            "run renamed the tag in Mailchimp",
+            fifth.get("name") == "Concurrency VIP renamed"
+            and bool(fifth.get("segment"))
+            and fifth.get("tagged") == 1
+            and fifth.get("again") == "done"
+            and fifth.get("mailchimp_name") == "Concurrency VIP renamed",
+        ),
+        (
+            "the account ended in error and the job's write was kept",
+            third.get("account") == "error"
+            and "rejected the API key" in third.get("last_error", "")
+            and third.get("activity_error") == "held by a job",
+        ),
     ]

@@ -1,18 +1,22 @@
-"""Crash check: a sync killed with SIGKILL mid-run, then run again, loses and duplicates nothing.
+"""Crash check: a sync SIGKILLed mid-run, then run again, loses and duplicates nothing.
 
 Run by ``tests/run.py`` on its Odoo test database (the addon installed), because
 it needs real commits and a real process to kill, which Odoo's test classes
 cannot give.  It starts its own sandbox process, lets a sync commit a few
 chunks, kills it, reruns it and compares both sides.
 """
+
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import json
-from contextlib import contextmanager
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -49,7 +53,8 @@ pairing.action_apply_default_mapping()
 
 SETUP_DONE = """
 env.cr.commit()
-print('CRASH-SETUP ' + json.dumps({'pairing': pairing.id, 'list_id': audience.mailchimp_list_id}))
+print('CRASH-SETUP ' + json.dumps(
+    {'pairing': pairing.id, 'list_id': audience.mailchimp_list_id}))
 """
 
 RUN = """
@@ -86,7 +91,15 @@ def sandbox_process():
     its base URL once it answers, and stops it afterwards."""
     port = _free_port()
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "mailchimp_sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT / "sandbox",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -111,15 +124,23 @@ def _shell(command, script, marker, timeout=600):
     )
     for line in result.stdout.splitlines():
         if line.startswith(marker):
-            return line[len(marker) + 1:]
-    raise RuntimeError(f"{marker} not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+            return line[len(marker) + 1 :]
+    raise RuntimeError(
+        f"{marker} not printed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    )
 
 
 def _members_committed(db, pairing_id):
     out = subprocess.run(
-        ["psql", "-d", db, "-tAc",
-         f"SELECT count(*) FROM mailchimp_member WHERE pairing_id = {pairing_id}"],
-        capture_output=True, text=True,
+        [
+            "psql",
+            "-d",
+            db,
+            "-tAc",
+            f"SELECT count(*) FROM mailchimp_member WHERE pairing_id = {pairing_id}",
+        ],
+        capture_output=True,
+        text=True,
     )
     return int(out.stdout.strip() or 0)
 
@@ -130,16 +151,27 @@ def run_crash_check(shell_command, db):
         setup = json.loads(
             _shell(
                 shell_command,
-                pairing_setup("Crash check", ("crash", "crash-corp.com"), "both", f"{base}/{{dc}}/3.0",
-                              CONTACTS) + SETUP_DONE,
+                pairing_setup(
+                    "Crash check",
+                    ("crash", "crash-corp.com"),
+                    "both",
+                    f"{base}/{{dc}}/3.0",
+                    CONTACTS,
+                )
+                + SETUP_DONE,
                 "CRASH-SETUP",
             )
         )
         # slow Mailchimp down so that the kill lands mid-run
         requests.post(f"{base}/_sandbox/latency", json={"seconds": 0.3}, timeout=5)
         victim = subprocess.Popen(
-            shell_command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, text=True, cwd=ROOT, start_new_session=True,
+            shell_command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+            start_new_session=True,
         )
         victim.stdin.write(RUN % setup)
         victim.stdin.close()
@@ -153,8 +185,10 @@ def run_crash_check(shell_command, db):
         killed_mid_run = victim.poll() is None and 0 < committed < CONTACTS
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
-        print(f"crash check: killed the sync with SIGKILL after {committed} of {CONTACTS} "
-              "members were committed")
+        print(
+            f"crash check: killed the sync with SIGKILL after {committed} of "
+            f"{CONTACTS} members were committed"
+        )
         requests.post(f"{base}/_sandbox/latency", json={"seconds": 0}, timeout=5)
         rerun = _shell(shell_command, RUN % setup, "CRASH-RUN")
         check = json.loads(_shell(shell_command, CHECK % setup, "CRASH-CHECK"))
@@ -164,14 +198,24 @@ def run_crash_check(shell_command, db):
             auth=("x", DEFAULT_KEY),
             timeout=30,
         ).json()["total_items"]
-        print(f"crash check: rerun {rerun}; Odoo {check}; Mailchimp members {in_mailchimp}")
+        print(
+            f"crash check: rerun {rerun}; Odoo {check}; Mailchimp members "
+            f"{in_mailchimp}"
+        )
         return [
             ("the sync was killed mid-run", killed_mid_run),
             ("the rerun finished", rerun.startswith("done")),
             ("every contact is in Mailchimp exactly once", in_mailchimp == CONTACTS),
-            ("one member record per contact, no duplicate",
-             check["members"] == check["distinct_partners"] == check["distinct_hashes"]
-             == check["partners"] == CONTACTS),
-            ("the interrupted run was taken up again and finished",
-             check["runs"] == ["done"]),
+            (
+                "one member record per contact, no duplicate",
+                check["members"]
+                == check["distinct_partners"]
+                == check["distinct_hashes"]
+                == check["partners"]
+                == CONTACTS,
+            ),
+            (
+                "the interrupted run was taken up again and finished",
+                check["runs"] == ["done"],
+            ),
         ]

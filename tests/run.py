@@ -22,6 +22,10 @@ Environment:
   SKIP_ODOO_TESTS=1   only the pure tests (says so loudly)
 Arguments after ``--`` go to pytest.
 """
+
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import configparser
 import os
 import re
@@ -33,16 +37,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_activity_check import run_activity_check  # noqa: E402
-from odoo_concurrency_check import run_concurrency_check  # noqa: E402
-from odoo_crash_check import run_crash_check  # noqa: E402
+from odoo_activity_check import run_activity_check
+from odoo_concurrency_check import run_concurrency_check
+from odoo_crash_check import run_crash_check
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
-SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+SUMMARY = re.compile(
+    r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database"
+)
 SKIPPED = re.compile(r"\.tests\.[\w.]+: skipped ")
 POST_TESTS = "odoo.service.server: Starting post tests"
-# log lines an install must not produce: warnings and errors about our addon, whoever logs them
+# log lines an install must not produce: warnings
+# and errors about our addon, whoever logs them
 LOG_PROBLEM = re.compile(r" (?:WARNING|ERROR|CRITICAL) \S+ (\S+): (.*)")
 
 
@@ -94,11 +101,20 @@ def odoo_addons_path():
 
 def odoo_command(odoo, db, *args, subcommand=()):
     extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
-    return [odoo, *subcommand, f"--addons-path={odoo_addons_path()}", "-d", db, *extra, *args]
+    return [
+        odoo,
+        *subcommand,
+        f"--addons-path={odoo_addons_path()}",
+        "-d",
+        db,
+        *extra,
+        *args,
+    ]
 
 
 def run_logged(title, command, logfile=None):
-    """Run a command, echo its output, keep it (and write it to ``logfile``) for parsing."""
+    """Run a command, echo its output, keep it
+    (and write it to ``logfile``) for parsing."""
     banner(title)
     print("$ " + " ".join(shlex.quote(part) for part in command), flush=True)
     started = time.monotonic()
@@ -134,18 +150,23 @@ def drop_database(odoo, db):
 
 
 UNINSTALL_CHECK = f"""
-partner = env['res.partner'].create({{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
-# email activity (issue 4): one event with its chatter line and its UTM campaign
-mc_account = env['mailchimp.account'].create({{'name': 'Uninstall check', 'api_key': '0123456789abcdef' * 2 + '-us1'}})
+partner = env['res.partner'].create(
+    {{'name': 'Kept after uninstall', 'email': 'kept@corp.com'}})
+# email activity (F27): one event with its chatter line and its UTM campaign
+mc_account = env['mailchimp.account'].create(
+    {{'name': 'Uninstall check', 'api_key': '0123456789abcdef' * 2 + '-us1'}})
 mc_campaign = env['mailchimp.campaign'].create({{
-    'account_id': mc_account.id, 'mailchimp_campaign_id': 'uninst1', 'title': 'Kept UTM campaign',
-    'subject': 'Kept subject', 'send_time': '2026-01-01 10:00:00'}})
+    'account_id': mc_account.id, 'mailchimp_campaign_id': 'uninst1',
+    'title': 'Kept UTM campaign', 'subject': 'Kept subject',
+    'send_time': '2026-01-01 10:00:00'}})
 mc_campaign._ensure_utm_campaign()
 utm_id = mc_campaign.utm_campaign_id.id
 from odoo.addons.{ADDON}.utils.activity_events import make_event
 env['mailchimp.activity']._insert_events(mc_campaign, [
-    (partner.id, make_event(mc_campaign.id, 'uninstall-check', 'open', '2026-01-01T11:00:00'))])
-message_ids = env['mail.message'].search([('model', '=', 'res.partner'), ('res_id', '=', partner.id),
+    (partner.id, make_event(mc_campaign.id, 'uninstall-check', 'open',
+                            '2026-01-01T11:00:00'))])
+message_ids = env['mail.message'].search([
+    ('model', '=', 'res.partner'), ('res_id', '=', partner.id),
     ('subtype_id', '=', env.ref('mailchimp_connector.mt_mailchimp_activity').id)]).ids
 env.cr.commit()
 module = env['ir.module.module'].search([('name', '=', '{ADDON}')])
@@ -170,13 +191,11 @@ def run_odoo_tests():
     """Returns (failed_count, passed_count, skipped_count) for the Odoo phase."""
     odoo = shutil.which("odoo")
     if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo:
-        reason = (
-            "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
-        )
+        reason = "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
         banner(
-            f"ODOO TESTS SKIPPED ({reason}): 0 Odoo tests ran.\n"
-            "Models, views, security, cron and chatter were NOT exercised.\n"
-            "Put an Odoo 18.0 `odoo` on PATH (official image or a source install) to run them."
+            f"ODOO TESTS SKIPPED ({reason}): 0 Odoo tests ran.\nModels, views, "
+            "security, cron and chatter were NOT exercised.\nPut an Odoo 18.0 `odoo` "
+            "on PATH (official image or a source install) to run them."
         )
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
@@ -189,9 +208,16 @@ def run_odoo_tests():
     rc, output = run_logged(
         f"Odoo: install {ADDON} on a new database '{db}' and run its tests",
         odoo_command(
-            odoo, db, "-i", ADDON, "--test-enable", f"--test-tags={tags}",
-            "--stop-after-init", f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
-            "--without-demo=all", "--log-level=info",
+            odoo,
+            db,
+            "-i",
+            ADDON,
+            "--test-enable",
+            f"--test-tags={tags}",
+            "--stop-after-init",
+            f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
+            "--without-demo=all",
+            "--log-level=info",
         ),
         logdir / "odoo-install-tests.log",
     )
@@ -221,8 +247,10 @@ def run_odoo_tests():
 
     banner(f"Odoo: a sync killed with SIGKILL mid-run, then rerun, on '{db}'")
     try:
-        crash_checks = run_crash_check(odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db)
-    except Exception as error:  # noqa: BLE001 - reported as a failed check
+        crash_checks = run_crash_check(
+            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
+        )
+    except Exception as error:  # reported as a failed check
         crash_checks = [(f"crash check could not run: {error}", False)]
     for name, ok in crash_checks:
         print(f"crash check: {'ok' if ok else 'FAILED'} {name}")
@@ -230,13 +258,15 @@ def run_odoo_tests():
     failures += 1 if crash_failed else 0
     passed += 0 if crash_failed else 1
 
-    banner(f"Odoo: a sync run while the form is saved and Sync Now pressed, and a cron pass "
-           f"while a save holds the sync, with real transactions, on '{db}'")
+    banner(
+        "Odoo: a sync run while the form is saved and Sync Now pressed, and a cron "
+        f"pass while a save holds the sync, with real transactions, on '{db}'"
+    )
     try:
         concurrency_checks = run_concurrency_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
         )
-    except Exception as error:  # noqa: BLE001 - reported as a failed check
+    except Exception as error:  # reported as a failed check
         concurrency_checks = [(f"concurrency check could not run: {error}", False)]
     for name, ok in concurrency_checks:
         print(f"concurrency check: {'ok' if ok else 'FAILED'} {name}")
@@ -244,17 +274,21 @@ def run_odoo_tests():
     failures += 1 if concurrency_failed else 0
     passed += 0 if concurrency_failed else 1
 
-    banner(f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
-           f"killed with SIGKILL mid-walk and rerun, on '{db}'")
+    banner(
+        f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
+        f"killed with SIGKILL mid-walk and rerun, on '{db}'"
+    )
     try:
         activity_checks = run_activity_check(
             odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
         )
-    except Exception as error:  # noqa: BLE001 - reported as a failed check
+    except Exception as error:  # reported as a failed check
         activity_checks = [(f"activity check could not run: {error}", False)]
     for name, ok in activity_checks:
         print(f"activity check: {'ok' if ok else 'FAILED'} {name}")
-    activity_failed = not activity_checks or not all(ok for _name, ok in activity_checks)
+    activity_failed = not activity_checks or not all(
+        ok for _name, ok in activity_checks
+    )
     failures += 1 if activity_failed else 0
     passed += 0 if activity_failed else 1
 
@@ -275,19 +309,23 @@ def run_odoo_tests():
     passed += 0 if uninstall_failed else 1
 
     if problems:
-        print(f"!! {len(problems)} warning/error line(s) about the addon during install/upgrade:")
+        print(
+            f"!! {len(problems)} warning/error line(s) about the addon during "
+            "install/upgrade:"
+        )
         print("\n".join(problems[:20]))
         failures += 1
     drop_database(odoo, db)
     banner(
-        f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} errors, "
-        f"{skipped} skipped) + upgrade, crash, concurrency, activity and uninstall checks"
+        f"Odoo tests: {ran} ran ({tests_passed} passed, {failed} failed, {errors} "
+        f"errors, {skipped} skipped) + upgrade, crash, concurrency, activity and "
+        "uninstall checks"
     )
     return (failures, passed, skipped)
 
 
 def main(argv):
-    pytest_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     pure_rc, pure = run_pure_tests(pytest_args)
     odoo_result = run_odoo_tests()
     ok = pure_rc == 0 and (odoo_result is None or odoo_result[0] == 0)
@@ -300,12 +338,13 @@ def main(argv):
         + (
             "Odoo tests: SKIPPED, 0 ran (see the line above)"
             if odoo_result is None
-            else f"Odoo tests: {odoo_passed} passed, {odoo_failed} failed, {odoo_skipped} skipped"
+            else f"Odoo tests: {odoo_passed} passed, {odoo_failed} failed, "
+            f"{odoo_skipped} skipped"
         )
     )
     print(
-        f"total: {pure['passed'] + odoo_passed} passed, {pure_failed + odoo_failed} failed, "
-        f"{pure['skipped'] + odoo_skipped} skipped"
+        f"total: {pure['passed'] + odoo_passed} passed, {pure_failed + odoo_failed} "
+        f"failed, {pure['skipped'] + odoo_skipped} skipped"
     )
     return 0 if ok else 1
 

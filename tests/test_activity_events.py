@@ -1,8 +1,9 @@
-"""Email-activity rows without a database (utils/activity_events.py): issue 4, F27.
+"""Email-activity rows without a database (utils/activity_events.py): F27.
 
 What the threads that fetch report pages compute: event times, keys, chatter
 bodies, the COPY text PostgreSQL reads, and the ordered prefetching itself.
 """
+
 import datetime as dt
 import hashlib
 import threading
@@ -52,9 +53,10 @@ def test_event_key_formula_is_the_one_rows_were_stored_with():
     store and post those events again."""
     stamp = dt.datetime(2030, 3, 1, 10, 0, 5).isoformat()
     raw = f"7|abc|click|{stamp}|https://x.test/a|"
-    assert event_key(7, "abc", "click", stamp, "https://x.test/a", None) == hashlib.md5(
-        raw.encode()
-    ).hexdigest()
+    assert (
+        event_key(7, "abc", "click", stamp, "https://x.test/a", None)
+        == hashlib.md5(raw.encode()).hexdigest()
+    )
     assert event_key(7, "abc", "open", stamp, None, None) != event_key(
         7, "abc", "open", stamp, None, "soft"
     )
@@ -62,13 +64,27 @@ def test_event_key_formula_is_the_one_rows_were_stored_with():
 
 def test_email_activity_page_gives_events_and_latest_time():
     items = [
-        {"email_id": "h1", "activity": [
-            {"action": "open", "timestamp": "2030-03-01T10:00:00+00:00"},
-            {"action": "click", "timestamp": "2030-03-01T10:00:30+00:00", "url": "https://x.test"},
-        ]},
-        {"email_id": "h2", "activity": [
-            {"action": "bounce", "type": "hard", "timestamp": "2030-03-01T09:01:00+00:00"},
-        ]},
+        {
+            "email_id": "h1",
+            "activity": [
+                {"action": "open", "timestamp": "2030-03-01T10:00:00+00:00"},
+                {
+                    "action": "click",
+                    "timestamp": "2030-03-01T10:00:30+00:00",
+                    "url": "https://x.test",
+                },
+            ],
+        },
+        {
+            "email_id": "h2",
+            "activity": [
+                {
+                    "action": "bounce",
+                    "type": "hard",
+                    "timestamp": "2030-03-01T09:01:00+00:00",
+                },
+            ],
+        },
         {"email_id": "h3", "activity": []},
     ]
     events, latest = email_activity_events(5, items)
@@ -78,7 +94,9 @@ def test_email_activity_page_gives_events_and_latest_time():
         ("h2", "bounce", None, "hard"),
     ]
     assert latest == "2030-03-01T10:00:30"
-    assert events[1].key == event_key(5, "h1", "click", "2030-03-01T10:00:30", "https://x.test", None)
+    assert events[1].key == event_key(
+        5, "h1", "click", "2030-03-01T10:00:30", "https://x.test", None
+    )
     assert email_activity_events(5, []) == ([], "")
 
 
@@ -95,14 +113,25 @@ def test_email_activity_page_gives_events_and_latest_time():
 )
 def test_chatter_body_is_what_markup_wrote(action, bounce_type, url):
     """Same HTML as the Markup templates that wrote the lines before, escaped."""
-    subject = "Spring <offer> & \"more\""
-    labels = {"sent": "Sent", "open": "Opened", "click": "Clicked", "bounce": "Bounced",
-              "unsubscribe": "Unsubscribed", "abuse": "Marked as Spam"}
+    subject = 'Spring <offer> & "more"'
+    labels = {
+        "sent": "Sent",
+        "open": "Opened",
+        "click": "Clicked",
+        "bounce": "Bounced",
+        "unsubscribe": "Unsubscribed",
+        "abuse": "Marked as Spam",
+    }
     if action == "click":
-        expected = Markup("Mailchimp: %s <b>%s</b> — <a href='%s' target='_blank'>%s</a>") % (
-            labels[action], subject, url, url)
+        expected = Markup(
+            "Mailchimp: %s <b>%s</b> — <a href='%s' target='_blank'>%s</a>"
+        ) % (labels[action], subject, url, url)
     elif action == "bounce":
-        expected = Markup("Mailchimp: %s (%s) <b>%s</b>") % (labels[action], bounce_type, subject)
+        expected = Markup("Mailchimp: %s (%s) <b>%s</b>") % (
+            labels[action],
+            bounce_type,
+            subject,
+        )
     else:
         expected = Markup("Mailchimp: %s <b>%s</b>") % (labels[action], subject)
     assert chatter_body(subject, action, bounce_type, url) == str(expected)
@@ -130,7 +159,9 @@ def test_staging_rows_one_per_key_and_never_without_time_or_action():
             click,  # the same event twice on a page
             make_event(1, "h2", "bounce", "2030-03-01T10:00:00", bounce_type="weird"),
             make_event(1, "h3", "open", ""),  # no time: no stable key
-            make_event(1, "h4", None, "2030-03-01T10:00:00"),  # no action: nothing to store
+            make_event(
+                1, "h4", None, "2030-03-01T10:00:00"
+            ),  # no action: nothing to store
         ],
         bodies,
     )
@@ -140,7 +171,11 @@ def test_staging_rows_one_per_key_and_never_without_time_or_action():
     ]
     fields = rows[0][2].split("\t")
     assert fields == [
-        "click", "\\N", "https://x.test/\\t", "2030-03-01T10:00:00", click.key,
+        "click",
+        "\\N",
+        "https://x.test/\\t",
+        "2030-03-01T10:00:00",
+        click.key,
         "Mailchimp: Clicked <b>S</b> — <a href='https://x.test/\\t' target='_blank'>"
         "https://x.test/\\t</a>",
     ]
@@ -212,7 +247,9 @@ def test_prefetch_stays_bounded_and_stops_when_the_consumer_stops():
             asked.append(offset)
             yield offset
 
-    for offset, _page in prefetch_pages(fetcher([], delay=0), offsets(), clients, ahead=3):
+    for offset, _page in prefetch_pages(
+        fetcher([], delay=0), offsets(), clients, ahead=3
+    ):
         assert len(asked) <= offset + 1 + 3
         if offset == 5:
             break

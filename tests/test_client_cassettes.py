@@ -18,8 +18,9 @@ Re-record against a fresh sandbox (the usual way)
     its old cassette and records a new one.
 
 Re-record against a real Mailchimp account
-    ``MAILCHIMP_RECORD=1 MAILCHIMP_API_KEY=<32 hex>-<dc> [MAILCHIMP_TEST_EMAIL_DOMAIN=your-domain.org]
-    python -m pytest tests/test_client_cassettes.py``.
+    ``MAILCHIMP_RECORD=1 MAILCHIMP_API_KEY=<32 hex>-<dc>
+    [MAILCHIMP_TEST_EMAIL_DOMAIN=your-domain.org] python -m pytest
+    tests/test_client_cassettes.py``.
     Calls go to ``https://<dc>.api.mailchimp.com/3.0``.  Use a test account:
     the tests add and update members ``cassette.*@<domain>`` in the audience
     named "Newsletter" (else the first audience).  Mailchimp refuses
@@ -36,6 +37,7 @@ What is scrubbed while recording (and applied again to every replayed request)
     become ``https://mailchimp.invalid/3.0``), Set-Cookie headers and the
     recording email domain.  ``test_cassettes_hold_no_secret`` checks the files.
 """
+
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,14 +52,15 @@ from mailchimp_utils.mailchimp_keys import basic_auth_token, redact, subscriber_
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 CANONICAL_BASE = "https://mailchimp.invalid/3.0"
 CANONICAL_HOST = "mailchimp.invalid"
-REPLAY_KEY = "0123456789abcdef0123456789abcdef-us1"  # never sent anywhere: replays are offline
+# never sent anywhere: replays are offline
+REPLAY_KEY = "0123456789abcdef0123456789abcdef-us1"
 EMAIL_DOMAIN = "example.com"
 AUDIENCE_NAME = "Newsletter"
 RECORD = os.environ.get("MAILCHIMP_RECORD", "").strip().lower()
 
 
 def _email(local, domain=EMAIL_DOMAIN):
-    return "cassette.%s@%s" % (local, domain)
+    return f"cassette.{local}@{domain}"
 
 
 class _Target:
@@ -72,19 +75,23 @@ class _Target:
 def _target(request):
     if not RECORD:
         return _Target(REPLAY_KEY, CANONICAL_BASE)
-    domain = os.environ.get("MAILCHIMP_TEST_EMAIL_DOMAIN", "").strip().lower() or EMAIL_DOMAIN
+    domain = (
+        os.environ.get("MAILCHIMP_TEST_EMAIL_DOMAIN", "").strip().lower()
+        or EMAIL_DOMAIN
+    )
     if RECORD == "sandbox":
-        from mailchimp_sandbox import DEFAULT_API_KEY  # noqa: PLC0415 (only needed when recording)
+        from mailchimp_sandbox import DEFAULT_API_KEY  # only needed when recording
 
         sandbox = request.getfixturevalue("sandbox")
         return _Target(DEFAULT_API_KEY, sandbox.api_url("us1"), domain)
     api_key = os.environ.get("MAILCHIMP_API_KEY", "").strip()
     if RECORD not in ("1", "true", "yes") or not api_key:
         pytest.fail(
-            "MAILCHIMP_RECORD=%r: use MAILCHIMP_RECORD=sandbox, or MAILCHIMP_RECORD=1 together "
-            "with MAILCHIMP_API_KEY." % RECORD
+            f"MAILCHIMP_RECORD={RECORD!r}: use MAILCHIMP_RECORD=sandbox, or "
+            "MAILCHIMP_RECORD=1 together with MAILCHIMP_API_KEY."
         )
-    return _Target(api_key, None, domain)  # None: the client's default https://<dc>.api.mailchimp.com/3.0
+    # None: the client's default https://<dc>.api.mailchimp.com/3.0
+    return _Target(api_key, None, domain)
 
 
 class _Scrubber:
@@ -98,24 +105,35 @@ class _Scrubber:
 
     def __init__(self, client, target):
         parts = urlsplit(client.base_url)
-        origin = "%s://%s" % (parts.scheme, parts.netloc)
-        pairs = [(client.base_url, CANONICAL_BASE), (origin, "https://" + CANONICAL_HOST),
-                 (parts.netloc, CANONICAL_HOST)]
+        origin = f"{parts.scheme}://{parts.netloc}"
+        pairs = [
+            (client.base_url, CANONICAL_BASE),
+            (origin, "https://" + CANONICAL_HOST),
+            (parts.netloc, CANONICAL_HOST),
+        ]
         if target.email_domain != EMAIL_DOMAIN:
             for local in self.EMAIL_LOCALS:
                 real, fake = _email(local, target.email_domain), _email(local)
                 pairs += [(real, fake), (subscriber_hash(real), subscriber_hash(fake))]
             pairs.append(("@" + target.email_domain, "@" + EMAIL_DOMAIN))
         # JSON may escape slashes; replace both spellings, longest first.
-        pairs += [(old.replace("/", "\\/"), new.replace("/", "\\/")) for old, new in pairs if "/" in old]
-        self.pairs = sorted({p for p in pairs if p[0] != p[1]}, key=lambda p: -len(p[0]))
+        pairs += [
+            (old.replace("/", "\\/"), new.replace("/", "\\/"))
+            for old, new in pairs
+            if "/" in old
+        ]
+        self.pairs = sorted(
+            {p for p in pairs if p[0] != p[1]}, key=lambda p: -len(p[0])
+        )
         self.secrets = (target.api_key, basic_auth_token(AUTH_USERNAME, target.api_key))
 
     def text(self, value):
         if value is None:
             return None
         is_bytes = isinstance(value, bytes)
-        text = value.decode("utf-8", errors="surrogateescape") if is_bytes else str(value)
+        text = (
+            value.decode("utf-8", errors="surrogateescape") if is_bytes else str(value)
+        )
         text = redact(text, *self.secrets)
         for old, new in self.pairs:
             text = text.replace(old, new)
@@ -168,12 +186,15 @@ class Harness:
 @pytest.fixture()
 def mc(request):
     target = _target(request)
-    path = CASSETTES / ("%s.yaml" % request.node.name)
+    path = CASSETTES / f"{request.node.name}.yaml"
     if RECORD:
         CASSETTES.mkdir(exist_ok=True)
         path.unlink(missing_ok=True)
     elif not path.exists():
-        pytest.fail("Cassette %s is missing: record it with MAILCHIMP_RECORD=sandbox (module docstring)." % path.name)
+        pytest.fail(
+            f"Cassette {path.name} is missing: record it with MAILCHIMP_RECORD=sandbox "
+            "(module docstring)."
+        )
     probe = MailchimpClient(target.api_key, base_url=target.base_url)
     scrubber = _Scrubber(probe, target)
     probe.close()
@@ -210,7 +231,11 @@ def test_account(mc):
 
 
 def test_list_audiences(mc):
-    audiences = list(mc.client.paginate("/lists", "lists", fields=["id", "name", "stats.member_count"]))
+    audiences = list(
+        mc.client.paginate(
+            "/lists", "lists", fields=["id", "name", "stats.member_count"]
+        )
+    )
     assert AUDIENCE_NAME in [a["name"] for a in audiences]
     for audience in audiences:
         assert set(audience) == {"id", "name", "stats"}
@@ -219,7 +244,11 @@ def test_list_audiences(mc):
 
 def test_read_merge_fields(mc):
     audience = mc.audience()
-    fields = list(mc.client.paginate("/lists/%s/merge-fields" % audience["id"], "merge_fields"))
+    fields = list(
+        mc.client.paginate(
+            "/lists/{}/merge-fields".format(audience["id"]), "merge_fields"
+        )
+    )
     by_tag = {f["tag"]: f for f in fields}
     assert {"FNAME", "LNAME"} <= set(by_tag)
     assert by_tag["FNAME"]["type"] == "text"
@@ -229,14 +258,20 @@ def test_read_merge_fields(mc):
 def test_upsert_and_read_back_member(mc):
     audience = mc.audience()
     email = mc.email("upsert")
-    path = "/lists/%s/members/%s" % (audience["id"], subscriber_hash(email))
+    path = "/lists/{}/members/{}".format(audience["id"], subscriber_hash(email))
     written = mc.client.put(
         path,
-        json={"email_address": email, "status_if_new": "subscribed", "merge_fields": {"FNAME": "Cassette"}},
+        json={
+            "email_address": email,
+            "status_if_new": "subscribed",
+            "merge_fields": {"FNAME": "Cassette"},
+        },
     )
     assert written["id"] == subscriber_hash(email)
     assert written["email_address"].lower() == email
-    member = mc.client.get(path, params={"fields": "id,email_address,status,merge_fields"})
+    member = mc.client.get(
+        path, params={"fields": "id,email_address,status,merge_fields"}
+    )
     assert member["id"] == written["id"]
     assert member["status"] == "subscribed"
     assert member["merge_fields"]["FNAME"] == "Cassette"
@@ -244,7 +279,9 @@ def test_upsert_and_read_back_member(mc):
 
 def test_missing_member_is_not_found(mc):
     audience = mc.audience()
-    path = "/lists/%s/members/%s" % (audience["id"], subscriber_hash(mc.email("never")))
+    path = "/lists/{}/members/{}".format(
+        audience["id"], subscriber_hash(mc.email("never"))
+    )
     with pytest.raises(errors.MailchimpNotFoundError) as info:
         mc.client.get(path)
     error = info.value
@@ -275,7 +312,9 @@ def test_batch_subscribe_reports_the_invalid_email(mc):
         {"email_address": mc.email("batch2"), "status": "subscribed"},
     ]
     result = mc.client.batch_subscribe(audience["id"], members)
-    accepted = sorted(m["email_address"].lower() for m in result.created + result.updated)
+    accepted = sorted(
+        m["email_address"].lower() for m in result.created + result.updated
+    )
     assert accepted == sorted([mc.email("batch1"), mc.email("batch2")])
     assert len(result.errors) == 1
     error = result.errors[0]
@@ -288,18 +327,27 @@ def test_batch_subscribe_reports_the_invalid_email(mc):
 def test_cassettes_hold_no_secret():
     """The recordings carry no key, no Authorization header and no recording host."""
     expected = {
-        "test_ping", "test_account", "test_list_audiences", "test_read_merge_fields",
-        "test_upsert_and_read_back_member", "test_missing_member_is_not_found",
-        "test_bad_key_is_an_auth_error", "test_batch_subscribe_reports_the_invalid_email",
+        "test_ping",
+        "test_account",
+        "test_list_audiences",
+        "test_read_merge_fields",
+        "test_upsert_and_read_back_member",
+        "test_missing_member_is_not_found",
+        "test_bad_key_is_an_auth_error",
+        "test_batch_subscribe_reports_the_invalid_email",
     }
     files = {p.stem: p.read_text(encoding="utf-8") for p in CASSETTES.glob("*.yaml")}
     assert expected <= set(files)
     forbidden = ["authorization:", "127.0.0.1", "localhost", "api.mailchimp.com"]
-    keys = [REPLAY_KEY, "f" * 32 + "-us1", os.environ.get("MAILCHIMP_API_KEY", "").strip()]
+    keys = [
+        REPLAY_KEY,
+        "f" * 32 + "-us1",
+        os.environ.get("MAILCHIMP_API_KEY", "").strip(),
+    ]
     for key in filter(None, keys):
         forbidden += [key[:32], basic_auth_token(AUTH_USERNAME, key)]
     for name, text in files.items():
         assert "uri: https://mailchimp.invalid/3.0/" in text, name
         lowered = text.lower()
         for secret in forbidden:
-            assert secret.lower() not in lowered, "%s contains %r" % (name, secret)
+            assert secret.lower() not in lowered, f"{name} contains {secret!r}"

@@ -1,4 +1,5 @@
 """Pure helpers of the Mailchimp client: keys, hashes, error taxonomy, bulk payloads."""
+
 import hashlib
 import io
 import json
@@ -25,7 +26,7 @@ KEY = "0123456789abcdef0123456789abcdef-us6"
     ("key", "dc"),
     [
         (KEY, "us6"),
-        ("  %s\n" % KEY, "us6"),
+        (f"  {KEY}\n", "us6"),
         ("ABCDEF0123456789abcdef0123456789-us21", "us21"),
     ],
 )
@@ -43,7 +44,10 @@ def test_parse_api_key_returns_the_data_center(key, dc):
         ("0123456789abcdef0123456789abcdef-", "not a data center"),
         ("0123456789abcdef0123456789abcdef-US6", "not a data center"),
         ("0123456789abcdef0123456789abcde-us6", "32 hexadecimal characters (it has 31"),
-        ("0123456789abcdef0123456789abcdeg-us6", "32 hexadecimal characters (it has 32"),
+        (
+            "0123456789abcdef0123456789abcdeg-us6",
+            "32 hexadecimal characters (it has 32",
+        ),
         ("0123456789abcdef 0123456789abcdef-us6", "32 hexadecimal characters"),
     ],
 )
@@ -57,13 +61,15 @@ def test_malformed_keys_raise_a_config_error_that_hides_the_key(key, reason):
         secret = key.strip().rpartition("-")[0] or key.strip()
         for text in (str(error), repr(error), error.user_message()):
             assert secret not in text
-    assert error.user_message().startswith("The Mailchimp connection is not configured correctly. Details: ")
+    assert error.user_message().startswith(
+        "The Mailchimp connection is not configured correctly. Details: "
+    )
     assert reason in error.user_message()
     assert "Mailchimp said" not in error.user_message()
 
 
 def test_redact_hides_the_key_and_its_hex_part():
-    text = "key=%s hex=%s other=keep" % (KEY, KEY[:32])
+    text = f"key={KEY} hex={KEY[:32]} other=keep"
     assert redact(text, KEY) == "key=*** hex=*** other=keep"
     assert redact(text, None, "") == text
     assert redact(None, KEY) is None
@@ -89,12 +95,29 @@ def test_subscriber_hash_is_md5_of_trimmed_lowercase_email():
         (403, "Forbidden", None, False, errors.MailchimpAuthError),
         (403, "User Disabled", None, False, errors.MailchimpAuthError),
         (403, "Wrong Datacenter", None, False, errors.MailchimpWrongDatacenterError),
-        (403, None, "https://mailchimp.com/developer/marketing/docs/errors/#WrongDatacenter", False,
-         errors.MailchimpWrongDatacenterError),
+        (
+            403,
+            None,
+            "https://mailchimp.com/developer/marketing/docs/errors/#WrongDatacenter",
+            False,
+            errors.MailchimpWrongDatacenterError,
+        ),
         (403, None, None, True, errors.MailchimpRateLimitError),
         (404, "Resource Not Found", None, False, errors.MailchimpNotFoundError),
-        (400, "Member In Compliance State", None, False, errors.MailchimpComplianceError),
-        (400, "Forgotten Email Not Subscribed", None, False, errors.MailchimpComplianceError),
+        (
+            400,
+            "Member In Compliance State",
+            None,
+            False,
+            errors.MailchimpComplianceError,
+        ),
+        (
+            400,
+            "Forgotten Email Not Subscribed",
+            None,
+            False,
+            errors.MailchimpComplianceError,
+        ),
         (403, "Compliance Related", None, False, errors.MailchimpComplianceError),
         (400, "Invalid Resource", None, False, errors.MailchimpInvalidResourceError),
         (400, "Member Exists", None, False, errors.MailchimpBadRequestError),
@@ -108,7 +131,9 @@ def test_subscriber_hash_is_md5_of_trimmed_lowercase_email():
     ],
 )
 def test_error_class_for_picks_the_subclass(status, title, error_type, empty, expected):
-    assert errors.error_class_for(status, title, error_type, empty_body=empty) is expected
+    assert (
+        errors.error_class_for(status, title, error_type, empty_body=empty) is expected
+    )
 
 
 def test_hierarchy_and_transient_flags():
@@ -129,7 +154,9 @@ def test_hierarchy_and_transient_flags():
     transient = {
         cls.__name__
         for cls in vars(errors).values()
-        if isinstance(cls, type) and issubclass(cls, errors.MailchimpError) and cls.transient
+        if isinstance(cls, type)
+        and issubclass(cls, errors.MailchimpError)
+        and cls.transient
     }
     assert transient == {
         "MailchimpRateLimitError",
@@ -145,13 +172,17 @@ def test_user_message_is_one_clear_paragraph():
         status=400,
         title="Invalid Resource",
         instance="abc-123",
-        errors=[{"field": "FNAME", "message": "Please enter a value"}, {"message": "Too long"}],
+        errors=[
+            {"field": "FNAME", "message": "Please enter a value"},
+            {"message": "Too long"},
+        ],
     )
     message = error.user_message()
     assert message == (
-        "Mailchimp rejected the data that was sent. Mailchimp said: Your merge fields were invalid. "
-        "Fields: FNAME: Please enter a value; Too long. Correct the email address or the listed "
-        "fields, then sync again. Mailchimp reference: abc-123."
+        "Mailchimp rejected the data that was sent. Mailchimp said: Your merge fields "
+        "were invalid. Fields: FNAME: Please enter a value; Too long. Correct the "
+        "email address or the listed fields, then sync again. Mailchimp reference: "
+        "abc-123."
     )
     assert "\n" not in message
     assert str(error) == (
@@ -161,9 +192,14 @@ def test_user_message_is_one_clear_paragraph():
 
 
 def test_user_message_uses_request_id_and_title_when_no_detail():
-    error = errors.MailchimpComplianceError(status=400, title="Member In Compliance State", request_id="req-9")
+    error = errors.MailchimpComplianceError(
+        status=400, title="Member In Compliance State", request_id="req-9"
+    )
     message = error.user_message()
-    assert message.startswith("Mailchimp will not subscribe this address. Mailchimp said: Member In Compliance State.")
+    assert message.startswith(
+        "Mailchimp will not subscribe this address. Mailchimp said: Member In "
+        "Compliance State."
+    )
     assert "signup form" in message
     assert message.endswith("Mailchimp reference: req-9.")
 
@@ -178,8 +214,11 @@ def test_chunked_splits_at_the_size():
 
 def test_batch_operation_encodes_body_as_json_string():
     op = batch_operation(
-        "put", "lists/L1/members/h", params={"skip_merge_validation": True, "fields": ["id", "status"]},
-        body={"email_address": "a@example.com"}, operation_id=7,
+        "put",
+        "lists/L1/members/h",
+        params={"skip_merge_validation": True, "fields": ["id", "status"]},
+        body={"email_address": "a@example.com"},
+        operation_id=7,
     )
     assert op == {
         "method": "PUT",
@@ -217,23 +256,40 @@ def test_parse_batch_results_reads_every_json_file():
             "d1a2/": None,
             "d1a2/0.json": json.dumps(
                 [
-                    {"status_code": 200, "operation_id": "op-1", "response": json.dumps({"id": "h1"})},
+                    {
+                        "status_code": 200,
+                        "operation_id": "op-1",
+                        "response": json.dumps({"id": "h1"}),
+                    },
                     {"status_code": 204, "operation_id": "op-2", "response": ""},
                 ]
             ),
             "d1a2/1.json": json.dumps(
-                [{"status_code": 400, "operation_id": "op-3",
-                  "response": json.dumps({"title": "Invalid Resource", "status": 400})}]
+                [
+                    {
+                        "status_code": 400,
+                        "operation_id": "op-3",
+                        "response": json.dumps(
+                            {"title": "Invalid Resource", "status": 400}
+                        ),
+                    }
+                ]
             ),
             "d1a2/readme.txt": "not results",
-            "d1a2/2.json": json.dumps([{"status_code": 500, "operation_id": None, "response": "<html>"}]),
+            "d1a2/2.json": json.dumps(
+                [{"status_code": 500, "operation_id": None, "response": "<html>"}]
+            ),
         }
     )
     results = parse_batch_results(archive)
     assert results == [
         {"status_code": 200, "operation_id": "op-1", "response": {"id": "h1"}},
         {"status_code": 204, "operation_id": "op-2", "response": None},
-        {"status_code": 400, "operation_id": "op-3", "response": {"title": "Invalid Resource", "status": 400}},
+        {
+            "status_code": 400,
+            "operation_id": "op-3",
+            "response": {"title": "Invalid Resource", "status": 400},
+        },
         {"status_code": 500, "operation_id": None, "response": "<html>"},
     ]
 
@@ -245,14 +301,25 @@ def test_batch_subscribe_result_normalises_errors():
         {
             "new_members": [{"email_address": "a@example.com"}],
             "updated_members": [{"email_address": "b@example.com"}],
-            "errors": [{"email_address": "bad", "error": "looks fake", "error_code": "ERROR_GENERIC"}],
+            "errors": [
+                {
+                    "email_address": "bad",
+                    "error": "looks fake",
+                    "error_code": "ERROR_GENERIC",
+                }
+            ],
         }
     )
     result.add_response({"new_members": [], "updated_members": [], "errors": []})
     assert [m["email_address"] for m in result.created] == ["a@example.com"]
     assert [m["email_address"] for m in result.updated] == ["b@example.com"]
     assert result.errors == [
-        {"email_address": "bad", "error": "looks fake", "error_code": "ERROR_GENERIC", "field": None,
-         "field_message": None}
+        {
+            "email_address": "bad",
+            "error": "looks fake",
+            "error_code": "ERROR_GENERIC",
+            "field": None,
+            "field_message": None,
+        }
     ]
     assert not result.ok

@@ -9,6 +9,7 @@ between two pages (already read ones of the current second, the walk's anchor,
 more than the overlap), and with a change stamped in the second of the newest
 change read, which the next walk must read.
 """
+
 import itertools
 import math
 import time
@@ -32,14 +33,18 @@ FIELDS = ["id", "email_address", "status"]
 
 def _name(behaviour):
     return "-".join(
-        [behaviour["since"], "listed" if behaviour["archived_listed"] else "unlisted",
-         behaviour["same_second_order"]]
+        [
+            behaviour["since"],
+            "listed" if behaviour["archived_listed"] else "unlisted",
+            behaviour["same_second_order"],
+        ]
     )
 
 
 @pytest.fixture(params=BEHAVIOURS, ids=_name)
 def mc(request, sandbox):
-    """The sandbox under one behaviour, a client, and helpers on the default audience."""
+    """The sandbox under one behaviour, a client,
+    and helpers on the default audience."""
     from mailchimp_sandbox import DEFAULT_API_KEY, DEFAULT_LIST_ID
 
     sandbox.state.set_behaviour(**request.param)
@@ -55,10 +60,13 @@ def mc(request, sandbox):
             self.client = client
 
         def seed(self, count, spread_seconds=0, **kwargs):
-            """Members changed an hour ago: in one second (an import), or one per second."""
+            """Members changed an hour ago: in one
+            second (an import), or one per second."""
             with self.state.lock:
                 before = set(self.state.lists[self.list_id].members)
-                self.state.seed(self.list_id, count, spread_seconds=spread_seconds, **kwargs)
+                self.state.seed(
+                    self.list_id, count, spread_seconds=spread_seconds, **kwargs
+                )
                 lst = self.state.lists[self.list_id]
                 for member_id, member in lst.members.items():
                     if member_id not in before:
@@ -79,13 +87,19 @@ def mc(request, sandbox):
         def change(self, member_id, n=0):
             with self.state.lock:
                 email = self.state.lists[self.list_id].members[member_id]["email"]
-            self.state.member_action(self.list_id, email, "profile", merges={"FNAME": f"Changed {n}"})
+            self.state.member_action(
+                self.list_id, email, "profile", merges={"FNAME": f"Changed {n}"}
+            )
 
         def archive(self, member_id):
             from mailchimp_sandbox import members
 
-            with self.state.lock:  # as DELETE .../members/{hash} does, without the client
-                members.archive_member(self.state, self.state.lists[self.list_id], member_id)
+            with (
+                self.state.lock
+            ):  # as DELETE .../members/{hash} does, without the client
+                members.archive_member(
+                    self.state, self.state.lists[self.list_id], member_id
+                )
 
         def add(self, email):
             self.state.add_member(self.list_id, email)
@@ -95,7 +109,9 @@ def mc(request, sandbox):
             pages = []
             before = self.client.requests_sent
             for index, page in enumerate(
-                self.client.pages_since(self.path, "members", since=since, fields=FIELDS, **kwargs)
+                self.client.pages_since(
+                    self.path, "members", since=since, fields=FIELDS, **kwargs
+                )
             ):
                 pages.append(page)
                 if hook and page.complete is None:
@@ -122,14 +138,18 @@ def assert_walk_sound(mc, pages, since=None):
     yielded, or (one second's members ordered by id, where a change may land before
     the walk's position) is stamped with a second the next walk reads again."""
     keys = _keys(pages)
-    assert len(keys) == len(set(keys)), "a member was yielded twice with the same last_changed"
+    assert len(keys) == len(
+        set(keys)
+    ), "a member was yielded twice with the same last_changed"
     seconds = [mark_second(lc) for _id, lc in keys]
     assert seconds == sorted(seconds)
     first = mark_second(since)
     if first is not None:
         assert all(second >= first for second in seconds)
     newest = max(seconds) if seconds else first
-    next_first = first_second_to_read(first, newest, pages[0].server_time, 5, pages[-1].complete)
+    next_first = first_second_to_read(
+        first, newest, pages[0].server_time, 5, pages[-1].complete
+    )
     yielded = set(keys)
     in_change_order = mc.behaviour["same_second_order"] == "change"
     lost = {
@@ -188,12 +208,18 @@ def test_the_second_asked_for_is_read_whatever_since_means(mc):
     from mailchimp_sandbox.clock import iso
 
     base = mark_second("2030-01-01T10:00:00+00:00") * US
-    for n, offset in enumerate((-US, 0, 500_000, US)):  # the second before, twice the second, after
-        mc.state.add_member(mc.list_id, f"s{n}@acme-mail.com", last_changed=base + offset)
+    for n, offset in enumerate(
+        (-US, 0, 500_000, US)
+    ):  # the second before, twice the second, after
+        mc.state.add_member(
+            mc.list_id, f"s{n}@acme-mail.com", last_changed=base + offset
+        )
     since = iso(base)
     pages, _requests = mc.walk(since=since)
     assert sorted(m["email_address"] for m in pages[0]) == [
-        "s1@acme-mail.com", "s2@acme-mail.com", "s3@acme-mail.com"
+        "s1@acme-mail.com",
+        "s2@acme-mail.com",
+        "s3@acme-mail.com",
     ]
     inclusive = mc.behaviour["since"] == "inclusive"
     # asked from the second before: only an inclusive filter shows that second
@@ -208,8 +234,15 @@ def test_the_second_asked_for_is_read_whatever_since_means(mc):
         assert again[0].since_inclusive is False
 
 
-# ----------------------------------------------------------------- changes during the walk
-SCENARIOS = ["read-of-current-second", "anchor", "more-than-the-overlap", "unread", "new", "archived"]
+# -------------------------------------------------------------- changes during the walk
+SCENARIOS = [
+    "read-of-current-second",
+    "anchor",
+    "more-than-the-overlap",
+    "unread",
+    "new",
+    "archived",
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -227,12 +260,14 @@ def test_members_changing_during_the_walk(mc, scenario, spread):
         read = [m["id"] for m in page if m["id"] not in done]
         if scenario == "read-of-current-second":
             # an already-read member of the second the walk is in
-            same = [m["id"] for m in page if mark_second(m["last_changed"]) == last_second]
+            same = [
+                m["id"] for m in page if mark_second(m["last_changed"]) == last_second
+            ]
             targets = [same[len(same) // 2]]
         elif scenario == "anchor":
             targets = [page[-1]["id"]]  # the last item read
         elif scenario == "more-than-the-overlap":
-            targets = read[-(3 * WALK_OVERLAP):]
+            targets = read[-(3 * WALK_OVERLAP) :]
         elif scenario == "unread":
             targets = [i for i in mc.listing() if i not in seen][-3:]
         elif scenario == "new":
@@ -270,7 +305,9 @@ def test_a_change_in_the_second_of_the_newest_change_read_is_read_next_time(mc):
         mc.state.freeze_clock(False)
     changed = mc.listing()[target]
     assert mark_second(changed) == read_second
-    since = first_second_to_read(None, read_second, first[0].server_time, 5, first[-1].complete)
+    since = first_second_to_read(
+        None, read_second, first[0].server_time, 5, first[-1].complete
+    )
     assert since <= read_second  # not settled: read again
     second, requests = mc.walk(since=since)
     keys = assert_walk_sound(mc, second, since=since)
@@ -296,7 +333,9 @@ def test_a_walk_restarted_too_often_ends_incomplete(mc):
     assert first_second_to_read(None, newest, pages[0].server_time, 5, False) == newest
 
 
-def test_a_listing_that_serves_fewer_members_than_it_counts_is_incomplete(mc, monkeypatch):
+def test_a_listing_that_serves_fewer_members_than_it_counts_is_incomplete(
+    mc, monkeypatch
+):
     mc.seed(1200, spread_seconds=1200)
     real = mc.client._call
 
@@ -333,4 +372,8 @@ def test_the_walk_reads_ahead_and_counts_its_requests(mc):
     pages = list(read_ahead(mc.client.pages_since(mc.path, "members", fields=FIELDS)))
     assert time.perf_counter() - started < 30
     assert len(_keys(pages)) == 2500
-    assert mc.client.requests_sent - before == mc.client.take_request_count() == pages_needed(2500)
+    assert (
+        mc.client.requests_sent - before
+        == mc.client.take_request_count()
+        == pages_needed(2500)
+    )

@@ -1,6 +1,7 @@
 """Reading pages ahead while the caller works (``read_ahead``), the client's
 request count, and the sandbox's seeding over time; the member walk itself is
 tested in test_client_member_walk.py."""
+
 import threading
 import time
 
@@ -10,6 +11,9 @@ import requests
 from mailchimp_utils import mailchimp_errors as errors
 from mailchimp_utils.mailchimp_client import MailchimpClient
 from mailchimp_utils.read_ahead import read_ahead
+
+# seconds: a sandbox that stops answering fails the test instead of hanging it
+TIMEOUT = 30
 
 LIST = "/lists/{}/members"
 
@@ -107,12 +111,17 @@ def test_seed_spread_gives_distinct_past_seconds(sandbox, api):
     requests.post(
         sandbox.url + f"/_sandbox/lists/{DEFAULT_LIST_ID}/seed",
         json={"count": 5, "spread_seconds": 50},
+        timeout=TIMEOUT,
     ).raise_for_status()
     members = api.get(
         f"/lists/{DEFAULT_LIST_ID}/members",
         params={"sort_field": "last_changed", "sort_dir": "ASC", "count": 1000},
     ).json()["members"]
-    stamps = [m["last_changed"] for m in members if m["email_address"].endswith("@seed-mail.com")]
+    stamps = [
+        m["last_changed"]
+        for m in members
+        if m["email_address"].endswith("@seed-mail.com")
+    ]
     assert len(stamps) == len(set(stamps)) == 5
 
 
@@ -120,6 +129,7 @@ def test_read_ahead_thread_names_the_callers_database_for_log_lines():
     caller = threading.current_thread()
     caller.dbname = "mc_db"
     try:
+
         def pages():
             yield threading.current_thread().dbname
 

@@ -1,4 +1,6 @@
-"""The repository's own files hold together: manifest, access rules, compose, CI, README."""
+"""The repository's own files hold together:
+manifest, access rules, compose, CI, README."""
+
 import ast
 import csv
 import re
@@ -31,16 +33,28 @@ def test_every_model_has_access_rules_for_users_and_managers():
     declared = set()
     for folder in ("models", "wizards"):
         for source in (ADDON / folder).glob("*.py"):
-            declared |= set(re.findall(r'^\s+_name = "([\w.]+)"', source.read_text(), re.M))
-    assert {"mailchimp.account", "mailchimp.audience", "mailchimp.merge.field"} <= declared
+            declared |= set(
+                re.findall(r'^\s+_name = "([\w.]+)"', source.read_text(), re.M)
+            )
+    assert {
+        "mailchimp.account",
+        "mailchimp.audience",
+        "mailchimp.merge.field",
+    } <= declared
     with open(ADDON / "security" / "ir.model.access.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    covered = {row["model_id:id"].removeprefix("model_").replace("_", ".") for row in rows}
+    covered = {
+        row["model_id:id"].removeprefix("model_").replace("_", ".") for row in rows
+    }
     assert declared <= covered, declared - covered
     for row in rows:
         if row["group_id:id"].endswith("group_mailchimp_user"):
             # salespeople only ever read
-            assert (row["perm_write"], row["perm_create"], row["perm_unlink"]) == ("0", "0", "0")
+            assert (row["perm_write"], row["perm_create"], row["perm_unlink"]) == (
+                "0",
+                "0",
+                "0",
+            )
 
 
 def test_neutralization_wipes_the_api_keys():
@@ -62,7 +76,9 @@ def test_compose_runs_postgres_official_odoo_18_and_the_sandbox():
     assert "requirements.txt" in dockerfile.read_text()
     mounts = [volume.split(":") for volume in odoo["volumes"]]
     addon_mounts = [m for m in mounts if m[0] == "./mailchimp_connector"]
-    assert addon_mounts and addon_mounts[0][1] == "/mnt/extra-addons/mailchimp_connector"
+    assert (
+        addon_mounts and addon_mounts[0][1] == "/mnt/extra-addons/mailchimp_connector"
+    )
     assert (ROOT / "mailchimp_connector" / "__manifest__.py").is_file()
     assert odoo["command"][odoo["command"].index("-i") + 1] == "mailchimp_connector"
     assert odoo["environment"]["HOST"] == "db"
@@ -98,4 +114,6 @@ def test_ci_and_readme_use_the_same_test_command():
     assert TEST_COMMAND in readme
     assert "docker compose up -d" in readme
     for feature in range(1, 34):
-        assert f"| F{feature} " in readme, f"F{feature} missing from the README's feature table"
+        assert (
+            f"| F{feature} " in readme
+        ), f"F{feature} missing from the README's feature table"

@@ -1,4 +1,5 @@
-"""When a sync runs again after a failed run (utils/schedule_rules.py, issue 10)."""
+"""When a sync runs again after a failed run (utils/schedule_rules.py)."""
+
 from datetime import timedelta
 
 import pytest

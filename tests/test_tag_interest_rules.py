@@ -61,7 +61,10 @@ def test_bulk_outcome_reads_mailchimp_errors():
                 "email_addresses": ["gone@x.com"],
                 "error": "Email addresses do not belong to this list",
             },
-            {"email_addresses": ["d@x.com"], "error": "Email addresses are not in this segment"},
+            {
+                "email_addresses": ["d@x.com"],
+                "error": "Email addresses are not in this segment",
+            },
         ]
     }
     added, removed, refused = bulk_outcome(body, response)
@@ -95,7 +98,9 @@ def test_wanted_interests_or_the_rules_of_one_interest():
         "i1": True,
         "i2": True,
     }
-    assert wanted_interests(RULES, {"category_id": [], "is_company": True, "type": "other"}) == {
+    assert wanted_interests(
+        RULES, {"category_id": [], "is_company": True, "type": "other"}
+    ) == {
         "i1": True,
         "i2": False,
     }
@@ -106,7 +111,10 @@ def test_wanted_interests_or_the_rules_of_one_interest():
 def test_interest_changes_send_only_what_changed_in_odoo():
     # unchanged since the last sync: nothing, whatever Mailchimp shows now
     assert (
-        interest_changes({"i1": True, "i2": False}, {"i1": True, "i2": False}, {"i1": False}) == {}
+        interest_changes(
+            {"i1": True, "i2": False}, {"i1": True, "i2": False}, {"i1": False}
+        )
+        == {}
     )
     # changed in Odoo: sent, both ways
     assert interest_changes({"i1": False, "i2": True}, {"i1": True, "i2": False}) == {
@@ -117,13 +125,15 @@ def test_interest_changes_send_only_what_changed_in_odoo():
 
 def test_interest_changes_never_take_away_on_first_link():
     # never synced: on in Odoo and not on in Mailchimp -> sent; off is not sent
-    assert interest_changes({"i1": True, "i2": False}, None, {"i1": False, "i2": True}) == {
-        "i1": True
-    }
+    assert interest_changes(
+        {"i1": True, "i2": False}, None, {"i1": False, "i2": True}
+    ) == {"i1": True}
     assert interest_changes({"i1": True}, None, {"i1": True}) == {}
     assert interest_changes({"i1": True, "i2": False}, None, None) == {"i1": True}
     # a new rule on a synced member: its interest is unknown, the others are known
-    assert interest_changes({"i1": True, "i3": True}, {"i1": True}, {"i3": False}) == {"i3": True}
+    assert interest_changes({"i1": True, "i3": True}, {"i1": True}, {"i3": False}) == {
+        "i3": True
+    }
 
 
 def test_new_member_interests_are_the_ones_on():

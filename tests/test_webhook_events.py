@@ -1,4 +1,6 @@
-"""Webhook bodies, registration and URL checks without Odoo (utils/webhook_events.py): F19."""
+"""Webhook bodies, registration and URL checks
+without Odoo (utils/webhook_events.py): F19."""
+
 import datetime as dt
 import logging
 from urllib.parse import parse_qsl, urlencode
@@ -88,14 +90,38 @@ def test_other_member_events_use_data_email(kind):
 @pytest.mark.parametrize(
     "fields, reason",
     [
-        ([("data[list_id]", "L1"), ("data[email]", "a@b.com")], "not a Mailchimp event"),
+        (
+            [("data[list_id]", "L1"), ("data[email]", "a@b.com")],
+            "not a Mailchimp event",
+        ),
         ([("type", "promotion"), ("data[list_id]", "L1")], "not a Mailchimp event"),
         ([("type", "unsubscribe"), ("data[email]", "a@b.com")], "list_id"),
         ([("type", "unsubscribe"), ("data[list_id]", "L1")], "address"),
-        ([("type", "profile"), ("data[list_id]", "L1"), ("data[email]", "not an email")], "address"),
-        ([("type", "upemail"), ("data[list_id]", "L1"), ("data[new_email]", "n@b.com")], "old_email"),
+        (
+            [
+                ("type", "profile"),
+                ("data[list_id]", "L1"),
+                ("data[email]", "not an email"),
+            ],
+            "address",
+        ),
+        (
+            [
+                ("type", "upemail"),
+                ("data[list_id]", "L1"),
+                ("data[new_email]", "n@b.com"),
+            ],
+            "old_email",
+        ),
         ([("type", "subscribe"), ("data", "x")], "no data"),
-        ([("type", "subscribe"), ("data[list_id][x]", "L1"), ("data[email]", "a@b.com")], "list_id"),
+        (
+            [
+                ("type", "subscribe"),
+                ("data[list_id][x]", "L1"),
+                ("data[email]", "a@b.com"),
+            ],
+            "list_id",
+        ),
     ],
 )
 def test_bodies_that_are_not_member_events_are_refused(fields, reason):
@@ -105,8 +131,11 @@ def test_bodies_that_are_not_member_events_are_refused(fields, reason):
 
 def test_a_campaign_event_is_a_delivery_the_sync_does_not_follow():
     with pytest.raises(WebhookNotFollowed):
-        parse_event(form([("type", "campaign"), ("data[list_id]", "L1"), ("data[id]", "c1")]))
-    assert not issubclass(WebhookNotFollowed, WebhookParseError)  # answered 200, not 400
+        parse_event(
+            form([("type", "campaign"), ("data[list_id]", "L1"), ("data[id]", "c1")])
+        )
+    # answered 200, not 400
+    assert not issubclass(WebhookNotFollowed, WebhookParseError)
 
 
 def test_raw_bodies_that_are_not_worth_parsing():
@@ -153,9 +182,17 @@ def test_webhook_url():
     "url, api, problem",
     [
         ("https://erp.example.com/mailchimp/webhook/t", None, None),
-        ("http://erp.example.com/mailchimp/webhook/t", "https://us1.api.mailchimp.com/3.0", None),
+        (
+            "http://erp.example.com/mailchimp/webhook/t",
+            "https://us1.api.mailchimp.com/3.0",
+            None,
+        ),
         ("http://localhost:8069/mailchimp/webhook/t", None, "local"),
-        ("http://localhost:8069/mailchimp/webhook/t", "https://{dc}.api.mailchimp.com/3.0", "local"),
+        (
+            "http://localhost:8069/mailchimp/webhook/t",
+            "https://{dc}.api.mailchimp.com/3.0",
+            "local",
+        ),
         ("http://127.0.0.1:8069/x", "https://us1.api.mailchimp.com/3.0", "local"),
         ("http://[::1]:8069/x", None, "local"),
         ("http://192.168.1.10/x", None, "local"),
@@ -179,15 +216,25 @@ def test_tokens_are_redacted_from_access_log_lines():
     assert redact_webhook_paths(line) == (
         '127.0.0.1 - - [x] "POST /mailchimp/webhook/*** HTTP/1.1" 200 - 3'
     )
-    assert redact_webhook_paths("/mailchimp/webhook/tok?x=1") == "/mailchimp/webhook/***?x=1"
+    assert (
+        redact_webhook_paths("/mailchimp/webhook/tok?x=1")
+        == "/mailchimp/webhook/***?x=1"
+    )
     assert redact_webhook_paths("/web/login") == "/web/login"
     record = logging.LogRecord(
-        "werkzeug", logging.INFO, __file__, 1, '%s - - "%s" %s %s',
-        ("127.0.0.1", "GET /mailchimp/webhook/SeCrEt HTTP/1.1", "200", "-"), None,
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - "%s" %s %s',
+        ("127.0.0.1", "GET /mailchimp/webhook/SeCrEt HTTP/1.1", "200", "-"),
+        None,
     )
     assert WebhookTokenLogFilter().filter(record)
     assert "SeCrEt" not in record.getMessage()
     assert "/mailchimp/webhook/*** HTTP/1.1" in record.getMessage()
-    untouched = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "%s", ("GET /web",), None)
+    untouched = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, "%s", ("GET /web",), None
+    )
     assert WebhookTokenLogFilter().filter(untouched)
     assert untouched.args == ("GET /web",)

@@ -26,7 +26,16 @@ class MailchimpFailureExport(http.Controller):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         _ = request.env._
-        writer.writerow([_("Email"), _("Contact"), _("Direction"), _("Result"), _("Reason"), _("Date")])
+        writer.writerow(
+            [
+                _("Email"),
+                _("Contact"),
+                _("Direction"),
+                _("Result"),
+                _("Reason"),
+                _("Date"),
+            ]
+        )
         for failure in failures:
             writer.writerow(
                 [
@@ -35,7 +44,8 @@ class MailchimpFailureExport(http.Controller):
                     sides.get(failure.direction, ""),
                     kinds.get(failure.kind, ""),
                     failure.reason,
-                    failure.date and failure.date.isoformat(sep=" ", timespec="seconds"),
+                    failure.date
+                    and failure.date.isoformat(sep=" ", timespec="seconds"),
                 ]
             )
         filename = f"mailchimp-failed-records-{pairing.id}.csv"

@@ -13,6 +13,7 @@ Mailchimp delivery gets a bare 400 at once (a body that is not one urlencoded
 form of at most 500 fields before Odoo parses it, see ``ir_http.py``), and one
 over 1 MB a 413 before it is read (Odoo's ``max_content_length`` route option).
 """
+
 import logging
 
 from odoo import SUPERUSER_ID, http
@@ -27,7 +28,9 @@ logging.getLogger("werkzeug").addFilter(webhook_events.WebhookTokenLogFilter())
 
 
 def _empty(status):
-    return request.make_response(b"", headers=[("Content-Type", "text/plain")], status=status)
+    return request.make_response(
+        b"", headers=[("Content-Type", "text/plain")], status=status
+    )
 
 
 class MailchimpWebhook(http.Controller):
@@ -43,7 +46,8 @@ class MailchimpWebhook(http.Controller):
         csrf=False,
         save_session=False,
         max_content_length=webhook_events.MAX_BODY_BYTES,
-        mailchimp_webhook=True,  # ir.http refuses bodies that are not deliveries, unparsed
+        # ir.http refuses bodies that are not deliveries, unparsed
+        mailchimp_webhook=True,
     )
     def mailchimp_webhook(self, token=None, **_form):
         if not token:
@@ -54,14 +58,22 @@ class MailchimpWebhook(http.Controller):
         if not pairing:
             return _empty(404)
         try:
-            event = webhook_events.parse_event(request.httprequest.form.items(multi=True))
+            event = webhook_events.parse_event(
+                request.httprequest.form.items(multi=True)
+            )
         except webhook_events.WebhookNotFollowed as kind:
-            _logger.info("Mailchimp sync %s: webhook event %s ignored", pairing.id, kind)
+            _logger.info(
+                "Mailchimp sync %s: webhook event %s ignored", pairing.id, kind
+            )
             return _empty(200)
         except webhook_events.WebhookParseError as error:
-            _logger.info("Mailchimp sync %s: webhook body refused (%s)", pairing.id, error)
+            _logger.info(
+                "Mailchimp sync %s: webhook body refused (%s)", pairing.id, error
+            )
             return _empty(400)
         # as the scheduler's runs: changes are OdooBot's, not the public user's
         outcome = pairing.with_user(SUPERUSER_ID)._webhook_receive(event)
-        _logger.info("Mailchimp sync %s: webhook %s %s", pairing.id, event.type, outcome)
+        _logger.info(
+            "Mailchimp sync %s: webhook %s %s", pairing.id, event.type, outcome
+        )
         return _empty(200)

@@ -19,12 +19,18 @@ class IrHttp(models.AbstractModel):
         """Refuse a webhook body that is not a Mailchimp delivery before Odoo parses it
         (Odoo parses a form before calling the route; a 1 MB form of tiny fields takes
         it most of a second). Bodies over the route's limit already got 413 here."""
-        super()._pre_dispatch(rule, args)
-        if rule.endpoint.routing.get("mailchimp_webhook") and request.httprequest.method == "POST":
+        res = super()._pre_dispatch(rule, args)
+        if (
+            rule.endpoint.routing.get("mailchimp_webhook")
+            and request.httprequest.method == "POST"
+        ):
             httprequest = request.httprequest
             problem = webhook_events.raw_body_problem(
                 httprequest.mimetype, httprequest.get_data(cache=True)
             )
             if problem:
-                _logger.info("Mailchimp webhook body refused before parsing (%s)", problem)
+                _logger.info(
+                    "Mailchimp webhook body refused before parsing (%s)", problem
+                )
                 werkzeug.exceptions.abort(Response(status=400))
+        return res

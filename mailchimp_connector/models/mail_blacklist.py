@@ -10,7 +10,7 @@ class MailBlacklist(models.Model):
     but a page of a thousand members costs a handful of queries, not
     thousands. Odoo's blacklist is only ever written here; the push reads it
     (``mailchimp.sync.run._opt_out_sql``) so that an opted-out contact is never
-    subscribed in Mailchimp (issue 10).
+    subscribed in Mailchimp.
     """
 
     _inherit = "mail.blacklist"
@@ -31,9 +31,13 @@ class MailBlacklist(models.Model):
         revived = existing.filtered(lambda entry: not entry.active)
         revived.write({"active": True})
         known = set(existing.mapped("email"))
-        created = quiet.create([{"email": email} for email in wanted if email not in known])
+        created = quiet.create(
+            [{"email": email} for email in wanted if email not in known]
+        )
         changed = (revived | created).with_env(self.env)
-        changed._message_log_batch(bodies={entry.id: wanted[entry.email] for entry in changed})
+        changed._message_log_batch(
+            bodies={entry.id: wanted[entry.email] for entry in changed}
+        )
         return changed
 
     @api.model
@@ -48,7 +52,9 @@ class MailBlacklist(models.Model):
         )
         entries.write({"active": False})
         entries = entries.with_env(self.env)
-        entries._message_log_batch(bodies={entry.id: wanted[entry.email] for entry in entries})
+        entries._message_log_batch(
+            bodies={entry.id: wanted[entry.email] for entry in entries}
+        )
         return entries
 
     @api.model

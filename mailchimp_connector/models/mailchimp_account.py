@@ -165,8 +165,10 @@ class MailchimpAccount(models.Model):
     def _max_retry_seconds(self):
         """``mailchimp_connector.max_retry_seconds`` (default 60; a value that is not
         a positive number counts as the default)."""
-        value = self.env["ir.config_parameter"].sudo().get_param(
-            "mailchimp_connector.max_retry_seconds", "60"
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.max_retry_seconds", "60")
         )
         try:
             seconds = float(value)
@@ -242,14 +244,19 @@ class MailchimpAccount(models.Model):
         }
         if reload:
             params["next"] = {"type": "ir.actions.client", "tag": "soft_reload"}
-        return {"type": "ir.actions.client", "tag": "display_notification", "params": params}
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": params,
+        }
 
     # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------
 
     def _fetch_account_info(self, api_key):
-        """Ping, then read the account: both must succeed before we call it connected."""
+        """Ping, then read the account: both must
+        succeed before we call it connected."""
         with self._get_client(api_key) as client:
             client.ping()
             return client.account()
@@ -295,7 +302,9 @@ class MailchimpAccount(models.Model):
                 type(error).__name__,
             )
             self._set_error(message)
-            return self._notification(message, "danger", self.env._("Connection failed"))
+            return self._notification(
+                message, "danger", self.env._("Connection failed")
+            )
         self._check_same_mailchimp_account(info)
         self._mark_connected(info)
         refresh_error = self._refresh_audiences_or_error()
@@ -357,7 +366,9 @@ class MailchimpAccount(models.Model):
             # the old key stays: a failed reauthorization must not break anything
             raise UserError(self._mailchimp_error_message(error)) from None
         self._check_same_mailchimp_account(info)
-        self.sudo().with_context(mailchimp_key_verified=True).write({"api_key": api_key})
+        self.sudo().with_context(mailchimp_key_verified=True).write(
+            {"api_key": api_key}
+        )
         self._mark_connected(info)
         self.message_post(body=self.env._("The API key was replaced (reauthorized)."))
         refresh_error = self._refresh_audiences_or_error()
@@ -371,8 +382,10 @@ class MailchimpAccount(models.Model):
         connected = self.filtered(lambda account: account.state == "connected")
         if not connected:
             return
-        pairings = self.env["mailchimp.pairing"].sudo().search(
-            [("account_id", "in", connected.ids), ("state", "=", "active")]
+        pairings = (
+            self.env["mailchimp.pairing"]
+            .sudo()
+            .search([("account_id", "in", connected.ids), ("state", "=", "active")])
         )
         stopped = pairings.filtered(lambda pairing: pairing.stopped_by == "auth")
         stopped.filtered(lambda pairing: not pairing.sync_requested).write(
@@ -414,7 +427,11 @@ class MailchimpAccount(models.Model):
                     "/lists",
                     "lists",
                     fields=[
-                        "id", "web_id", "name", "stats.member_count", "date_created",
+                        "id",
+                        "web_id",
+                        "name",
+                        "stats.member_count",
+                        "date_created",
                         "marketing_permissions",
                     ],
                 )
@@ -444,27 +461,34 @@ class MailchimpAccount(models.Model):
                 )
                 audience._sync_merge_fields(list(merge_fields))
                 audience._sync_marketing_permissions(client)
-                # interest groups are created in Mailchimp too: read them alongside (F14)
+                # interest groups are created in
+                # Mailchimp too: read them alongside (F14)
                 self.env["mailchimp.interest.category"]._sync_audience(audience, client)
         return seen
 
     # ------------------------------------------------------------------
-    # Email activity (issue 4)
+    # Email activity (F27, F29)
     # ------------------------------------------------------------------
 
     activity_window_days = fields.Integer(
         string="Activity Window (days)",
         default=30,
-        help="Email activity of a campaign is pulled for this many days after its send.",
+        help="Email activity of a campaign is pulled for this many days after its "
+        "send.",
     )
     activity_campaign_watermark = fields.Datetime(
         string="Campaigns Pulled Until", readonly=True, copy=False
     )
     activity_error = fields.Text(
-        string="Last Activity Error", readonly=True, copy=False,
-        help="Why the last pull of email activity stopped; it resumes at the next pull.",
+        string="Last Activity Error",
+        readonly=True,
+        copy=False,
+        help="Why the last pull of email activity stopped; it resumes at the next "
+        "pull.",
     )
-    campaign_ids = fields.One2many("mailchimp.campaign", "account_id", string="Campaigns")
+    campaign_ids = fields.One2many(
+        "mailchimp.campaign", "account_id", string="Campaigns"
+    )
     campaign_count = fields.Integer(compute="_compute_campaign_count")
 
     def _compute_campaign_count(self):

@@ -5,7 +5,12 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
-from ..utils.activity_events import ACTION_LABELS, BOUNCE_LABELS, ChatterBodies, staging_rows
+from ..utils.activity_events import (
+    ACTION_LABELS,
+    BOUNCE_LABELS,
+    ChatterBodies,
+    staging_rows,
+)
 
 ACTIONS = list(ACTION_LABELS.items())
 BOUNCE_TYPES = list(BOUNCE_LABELS.items())
@@ -35,11 +40,19 @@ class MailchimpActivity(models.Model):
     _log_access = False
 
     partner_id = fields.Many2one(
-        "res.partner", string="Contact", required=True, ondelete="cascade", index=True,
+        "res.partner",
+        string="Contact",
+        required=True,
+        ondelete="cascade",
+        index=True,
         readonly=True,
     )
     campaign_id = fields.Many2one(
-        "mailchimp.campaign", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.campaign",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="campaign_id.company_id")
     account_id = fields.Many2one(related="campaign_id.account_id")
@@ -62,7 +75,9 @@ class MailchimpActivity(models.Model):
         oldest member wins when several pairings share the audience)."""
         if not campaign.audience_id or not hashes:
             return {}
-        self.env["mailchimp.member"].flush_model(["pairing_id", "subscriber_hash", "partner_id"])
+        self.env["mailchimp.member"].flush_model(
+            ["pairing_id", "subscriber_hash", "partner_id"]
+        )
         self.env["mailchimp.pairing"].flush_model(["audience_id"])
         self.env.cr.execute(
             """
@@ -71,7 +86,8 @@ class MailchimpActivity(models.Model):
              CROSS JOIN LATERAL (
                     SELECT partner_id
                       FROM mailchimp_member
-                     WHERE pairing_id IN (SELECT id FROM mailchimp_pairing WHERE audience_id = %s)
+                     WHERE pairing_id IN (
+                           SELECT id FROM mailchimp_pairing WHERE audience_id = %s)
                        AND subscriber_hash = h.hash AND partner_id IS NOT NULL
                      ORDER BY id
                      LIMIT 1
@@ -111,8 +127,11 @@ class MailchimpActivity(models.Model):
         bodies = ChatterBodies(campaign._activity_subject())
         return self._insert_staged(
             campaign,
-            [(partner_id, tail) for partner_id, event in rows
-             for _hash, _stamp, tail in staging_rows([event], bodies)],
+            [
+                (partner_id, tail)
+                for partner_id, event in rows
+                for _hash, _stamp, tail in staging_rows([event], bodies)
+            ],
         )
 
     @api.model
@@ -143,8 +162,10 @@ class MailchimpActivity(models.Model):
                 """
                 WITH new AS (
                     INSERT INTO mailchimp_activity
-                           (partner_id, campaign_id, action, bounce_type, url, timestamp, event_key)
-                    SELECT partner_id, %(campaign)s, action, bounce_type, url, timestamp, event_key
+                           (partner_id, campaign_id, action, bounce_type, url,
+                            timestamp, event_key)
+                    SELECT partner_id, %(campaign)s, action, bounce_type, url,
+                           timestamp, event_key
                       FROM %(staging)s
                      ORDER BY event_key
                     ON CONFLICT (event_key) DO NOTHING
@@ -153,10 +174,11 @@ class MailchimpActivity(models.Model):
                 INSERT INTO mail_message
                        (model, res_id, message_type, subtype_id, is_internal, author_id,
                         email_from, date, body, message_id, reply_to_force_new,
-                        email_add_signature, create_uid, write_uid, create_date, write_date)
-                SELECT 'res.partner', s.partner_id, 'notification', %(subtype)s, TRUE, %(author)s,
-                       %(email_from)s, s.timestamp, s.body, %(message_id)s, FALSE,
-                       FALSE, %(uid)s, %(uid)s, %(now)s, %(now)s
+                        email_add_signature, create_uid, write_uid, create_date,
+                        write_date)
+                SELECT 'res.partner', s.partner_id, 'notification', %(subtype)s, TRUE,
+                       %(author)s, %(email_from)s, s.timestamp, s.body, %(message_id)s,
+                       FALSE, FALSE, %(uid)s, %(uid)s, %(now)s, %(now)s
                   FROM %(staging)s s JOIN new USING (event_key)
                 """,
                 staging=SQL.identifier(STAGING_TABLE),

@@ -18,9 +18,15 @@ class MailchimpAudience(models.Model):
     name = fields.Char(required=True, readonly=True)
     active = fields.Boolean(default=True)
     account_id = fields.Many2one(
-        "mailchimp.account", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.account",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
-    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True
+    )
     mailchimp_list_id = fields.Char(
         string="Mailchimp Audience ID", required=True, readonly=True
     )

@@ -32,7 +32,11 @@ WALK_MARGIN = timedelta(minutes=5)
 SINCE_BEFORE = timedelta(seconds=1)
 # what the campaign listing is read for
 CAMPAIGN_FIELDS = [
-    "id", "send_time", "emails_sent", "recipients.list_id", "settings.title",
+    "id",
+    "send_time",
+    "emails_sent",
+    "recipients.list_id",
+    "settings.title",
     "settings.subject_line",
 ]
 # simultaneous report reads of one activity pull (pages fetched ahead while the
@@ -44,7 +48,8 @@ ACTIVITY_WRITERS = 2
 
 
 def stamp_to_datetime(stamp):
-    """Naive UTC ISO text (``activity_events.utc_stamp``) -> datetime, False if empty."""
+    """Naive UTC ISO text (``activity_events.utc_stamp``)
+    -> datetime, False if empty."""
     return datetime.fromisoformat(stamp) if stamp else False
 
 
@@ -67,7 +72,11 @@ class MailchimpCampaign(models.Model):
     _rec_name = "title"
 
     account_id = fields.Many2one(
-        "mailchimp.account", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.account",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="account_id.company_id", store=True)
     mailchimp_campaign_id = fields.Char(
@@ -96,7 +105,9 @@ class MailchimpCampaign(models.Model):
         "utm.campaign", string="UTM Campaign", readonly=True, ondelete="set null"
     )
     activity_watermark = fields.Datetime(
-        readonly=True, copy=False, help="Latest event time seen in Mailchimp's activity."
+        readonly=True,
+        copy=False,
+        help="Latest event time seen in Mailchimp's activity.",
     )
     activity_next_since = fields.Datetime(readonly=True, copy=False)
     activity_walk_since = fields.Datetime(readonly=True, copy=False)
@@ -112,7 +123,8 @@ class MailchimpCampaign(models.Model):
         string="Events of Unknown Contacts",
         compute="_compute_unknown_event_count",
         store=True,
-        help="Events of recipients that are not linked to an Odoo contact: counted, not stored.",
+        help="Events of recipients that are not linked to an Odoo contact: counted, "
+        "not stored.",
     )
     activity_count = fields.Integer(compute="_compute_activity_count")
     last_activity_sync = fields.Datetime(readonly=True, copy=False)
@@ -169,9 +181,9 @@ class MailchimpCampaign(models.Model):
     @api.model
     def _cron_sync_activity(self):
         budget = float(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "mailchimp_connector.cron_time_budget", "60"
-            )
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.cron_time_budget", "60")
         )
         deadline = time.monotonic() + budget
         accounts = self.env["mailchimp.account"].search([("state", "=", "connected")])
@@ -191,14 +203,18 @@ class MailchimpCampaign(models.Model):
         cr = self.env.cr
         cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (7301, account.id))
         if not cr.fetchone()[0]:
-            _logger.info("Mailchimp activity of account %s is already being pulled", account.id)
+            _logger.info(
+                "Mailchimp activity of account %s is already being pulled", account.id
+            )
             return 0
         try:
             with contextlib.ExitStack() as stack:
                 # one client (one requests session) per simultaneous connection
                 clients = [
                     stack.enter_context(account._get_client())
-                    for _i in range(min(ACTIVITY_CONNECTIONS, account.max_connections or 10))
+                    for _i in range(
+                        min(ACTIVITY_CONNECTIONS, account.max_connections or 10)
+                    )
                 ]
                 client = clients[0]
                 self._pull_campaigns(account, client)
@@ -219,7 +235,9 @@ class MailchimpCampaign(models.Model):
             self._rollback()
             account.sudo().activity_error = account._mailchimp_error_message(error)
             self._commit()
-            _logger.warning("Mailchimp activity pull of account %s stopped: %s", account.id, error)
+            _logger.warning(
+                "Mailchimp activity pull of account %s stopped: %s", account.id, error
+            )
             return 0
         finally:
             cr.execute("SELECT pg_advisory_unlock(%s, %s)", (7301, account.id))
@@ -233,8 +251,8 @@ class MailchimpCampaign(models.Model):
 
     @api.model
     def _pull_campaigns(self, account, client):
-        """Sent campaigns of the activity window (from the account's mark if it is older:
-        a pull that had stopped catches up), each created once.
+        """Sent campaigns of the activity window (from the account's mark if it is
+        older: a pull that had stopped catches up), each created once.
 
         Not from the newest send time read: a campaign's send_time is when its sending
         started, so a big send that ends after a later one was read is listed then with
@@ -242,7 +260,9 @@ class MailchimpCampaign(models.Model):
         may or may not include its own second: asked from one second before (campaigns
         are known by id, one read twice is skipped).
         """
-        window_start = fields.Datetime.now() - timedelta(days=account.activity_window_days or 30)
+        window_start = fields.Datetime.now() - timedelta(
+            days=account.activity_window_days or 30
+        )
         since = min(account.activity_campaign_watermark or window_start, window_start)
         params = {
             "status": "sent",
@@ -252,17 +272,24 @@ class MailchimpCampaign(models.Model):
         }
         audiences = {
             audience.mailchimp_list_id: audience
-            for audience in self.env["mailchimp.audience"].with_context(active_test=False).search(
-                [("account_id", "=", account.id)]
-            )
+            for audience in self.env["mailchimp.audience"]
+            .with_context(active_test=False)
+            .search([("account_id", "=", account.id)])
         }
         for page in client.pages(
-            "/campaigns", "campaigns", params=params, count=PAGE_SIZE, fields=CAMPAIGN_FIELDS
+            "/campaigns",
+            "campaigns",
+            params=params,
+            count=PAGE_SIZE,
+            fields=CAMPAIGN_FIELDS,
         ):
             ids = [item["id"] for item in page]
             known = set(
                 self.search(
-                    [("account_id", "=", account.id), ("mailchimp_campaign_id", "in", ids)]
+                    [
+                        ("account_id", "=", account.id),
+                        ("mailchimp_campaign_id", "in", ids),
+                    ]
                 ).mapped("mailchimp_campaign_id")
             )
             vals_list = []
@@ -276,17 +303,23 @@ class MailchimpCampaign(models.Model):
                     {
                         "account_id": account.id,
                         "mailchimp_campaign_id": item["id"],
-                        "title": settings.get("title") or settings.get("subject_line") or item["id"],
+                        "title": settings.get("title")
+                        or settings.get("subject_line")
+                        or item["id"],
                         "subject": settings.get("subject_line"),
                         "mailchimp_list_id": list_id,
-                        "audience_id": audiences[list_id].id if list_id in audiences else False,
+                        "audience_id": audiences[list_id].id
+                        if list_id in audiences
+                        else False,
                         "send_time": sync_rules.to_odoo_datetime(item.get("send_time")),
                         "emails_sent": item.get("emails_sent") or 0,
                     }
                 )
             created = self.create(vals_list)
             created._ensure_utm_campaign()
-            send_times = [sync_rules.to_odoo_datetime(item.get("send_time")) for item in page]
+            send_times = [
+                sync_rules.to_odoo_datetime(item.get("send_time")) for item in page
+            ]
             send_times = [t for t in send_times if t]
             if send_times:
                 account.activity_campaign_watermark = max(
@@ -299,8 +332,15 @@ class MailchimpCampaign(models.Model):
         todo = self.filtered(lambda c: not c.utm_campaign_id)
         if not todo:
             return
-        utms = self.env["utm.campaign"].sudo().create(
-            [{"title": campaign.title or campaign.mailchimp_campaign_id} for campaign in todo]
+        utms = (
+            self.env["utm.campaign"]
+            .sudo()
+            .create(
+                [
+                    {"title": campaign.title or campaign.mailchimp_campaign_id}
+                    for campaign in todo
+                ]
+            )
         )
         for campaign, utm in zip(todo, utms, strict=True):
             campaign.utm_campaign_id = utm
@@ -386,9 +426,9 @@ class MailchimpCampaign(models.Model):
 
     def _store_pages(self, pages):
         """Store the events of ``pages`` (``(offset, page)`` from ``_read_pages``)
-        and yield ``(offset, page, times of the unknown events)`` in page order, each once its
-        events and chatter lines are committed, so that the caller can record the
-        position after it.
+        and yield ``(offset, page, times of the unknown events)`` in page order, each
+        once its events and chatter lines are committed, so
+        that the caller can record the position after it.
 
         ``ACTIVITY_WRITERS`` pages are written at once, each in a transaction of
         its own cursor.  Pages are independent: an event is stored once whoever
@@ -405,7 +445,10 @@ class MailchimpCampaign(models.Model):
                 yield offset, page, Activity._store_staged(self, page["staged"])
             return
         registry, uid, context, campaign_id = (
-            self.env.registry, self.env.uid, self.env.context, self.id
+            self.env.registry,
+            self.env.uid,
+            self.env.context,
+            self.id,
         )
 
         def write(page):
@@ -436,21 +479,29 @@ class MailchimpCampaign(models.Model):
 
     def _sync_sent_to(self, path, clients):
         """Recipients: one "sent" event each, read once, resumable by offset."""
-        campaign_id, stamp = self.id, self.send_time.isoformat() if self.send_time else ""
+        campaign_id, stamp = (
+            self.id,
+            self.send_time.isoformat() if self.send_time else "",
+        )
         bodies = ChatterBodies(self._activity_subject())
 
         def fetch(client, offset):
-            page = client.get(
-                f"{path}/sent-to",
-                params={
-                    "count": PAGE_SIZE,
-                    "offset": offset,
-                    "fields": "sent_to.email_id,total_items",
-                },
-            ) or {}
+            page = (
+                client.get(
+                    f"{path}/sent-to",
+                    params={
+                        "count": PAGE_SIZE,
+                        "offset": offset,
+                        "fields": "sent_to.email_id,total_items",
+                    },
+                )
+                or {}
+            )
             items = page.get("sent_to") or []
-            events = [make_event(campaign_id, item.get("email_id"), "sent", stamp)
-                      for item in items]
+            events = [
+                make_event(campaign_id, item.get("email_id"), "sent", stamp)
+                for item in items
+            ]
             return {
                 "count": len(items),
                 "total": page.get("total_items") or 0,
@@ -491,8 +542,9 @@ class MailchimpCampaign(models.Model):
         params = {
             "count": PAGE_SIZE,
             # only what is stored: a third of the JSON to read and keep in memory
-            "fields": "emails.email_id,emails.activity.action,emails.activity.timestamp,"
-            "emails.activity.url,emails.activity.type,total_items",
+            "fields": "emails.email_id,emails.activity.action,"
+            "emails.activity.timestamp,emails.activity.url,emails.activity.type,"
+            "total_items",
         }
         if since:
             # "events that occur after" it, its own second kept or not: from one second
@@ -500,7 +552,12 @@ class MailchimpCampaign(models.Model):
             params["since"] = mailchimp_time(since - SINCE_BEFORE)
 
         def fetch(client, offset):
-            page = client.get(f"{path}/email-activity", params={**params, "offset": offset}) or {}
+            page = (
+                client.get(
+                    f"{path}/email-activity", params={**params, "offset": offset}
+                )
+                or {}
+            )
             items = page.get("emails") or []
             events, latest = email_activity_events(campaign_id, items)
             return {
@@ -515,10 +572,16 @@ class MailchimpCampaign(models.Model):
             pages = self._read_pages(clients, fetch, self.activity_offset)
             for offset, page, unknown in self._store_pages(pages):
                 # events up to the previous watermark were counted by an earlier walk
-                seen_until = self.activity_watermark.isoformat() if self.activity_watermark else ""
+                seen_until = (
+                    self.activity_watermark.isoformat()
+                    if self.activity_watermark
+                    else ""
+                )
                 new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
                 latest = self.activity_walk_max
-                if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
+                if page["latest"] and (
+                    not latest or page["latest"] > latest.isoformat()
+                ):
                     latest = stamp_to_datetime(page["latest"])
                 offset += page["count"]
                 done = page["count"] < PAGE_SIZE or offset >= page["total"]

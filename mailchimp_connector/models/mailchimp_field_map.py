@@ -8,7 +8,10 @@ SOURCE_KINDS = [
     ("field", "Contact field"),
     ("first_name", "First name (from the name)"),
     ("last_name", "Last name (from the name)"),
-    ("company", "Company (the company the contact shows; pulled into its company name)"),
+    (
+        "company",
+        "Company (the company the contact shows; pulled into its company name)",
+    ),
     ("address", "Address (street, city, zip, state, country)"),
 ]
 ADDRESS_FIELDS = ("street", "street2", "city", "zip", "state_id", "country_id")
@@ -114,7 +117,8 @@ class MailchimpFieldMap(models.Model):
         return dict(SOURCE_KINDS)[self.source_kind]
 
     def _odoo_field(self):
-        """The mapped res.partner field (an ORM Field), or None for the other sources."""
+        """The mapped res.partner field (an ORM
+        Field), or None for the other sources."""
         if self.source_kind != "field" or not self.odoo_field_id:
             return None
         return self.env["res.partner"]._fields.get(self.odoo_field_id.name)
@@ -173,7 +177,8 @@ class MailchimpFieldMap(models.Model):
 
 
 def _target(field):
-    """What ``merge_values.pull_refusal`` needs to know of an ORM field (None: no field)."""
+    """What ``merge_values.pull_refusal`` needs
+    to know of an ORM field (None: no field)."""
     if field is None:
         return None
     return {
@@ -189,8 +194,15 @@ class MappingSpec:
     """One mapping as plain attributes (no ORM access per contact)."""
 
     __slots__ = (
-        "tag", "label", "merge_type", "options", "source_kind", "field", "selection",
-        "can_push", "can_pull",
+        "tag",
+        "label",
+        "merge_type",
+        "options",
+        "source_kind",
+        "field",
+        "selection",
+        "can_push",
+        "can_pull",
     )
 
     def __init__(self, mapping, partner_fields):
@@ -236,8 +248,12 @@ class FieldMapPlan:
         self.push_only = [spec.tag for spec in self.specs if not spec.can_pull]
         self.pull_tags = [spec.tag for spec in self.specs if spec.can_pull]
         # the merge fields that hold the name's halves, to split names like Mailchimp
-        self.first_tag = next((s.tag for s in self.specs if s.source_kind == "first_name"), None)
-        self.last_tag = next((s.tag for s in self.specs if s.source_kind == "last_name"), None)
+        self.first_tag = next(
+            (s.tag for s in self.specs if s.source_kind == "first_name"), None
+        )
+        self.last_tag = next(
+            (s.tag for s in self.specs if s.source_kind == "last_name"), None
+        )
 
     def partner_fields(self):
         """The partner fields to read so that these mappings can be computed."""
@@ -255,7 +271,8 @@ class FieldMapPlan:
 
     def mailchimp_values_checked(self, partner, hints=()):
         """({TAG: value in Mailchimp's form}, {TAG: reason}): a value Mailchimp would
-        refuse is left out and its reason names the field, so a person knows what to fix."""
+        refuse is left out and its reason names the
+        field, so a person knows what to fix."""
         values, errors = {}, {}
         hints = [hint for hint in hints if hint]
         halves = None
@@ -283,7 +300,9 @@ class FieldMapPlan:
 
     def sendable(self, tag, value, mailchimp_value):
         """``merge_values.value_to_send`` for one mapped tag."""
-        return merge_values.value_to_send(self.by_tag[tag].merge_type, value, mailchimp_value)
+        return merge_values.value_to_send(
+            self.by_tag[tag].merge_type, value, mailchimp_value
+        )
 
     @staticmethod
     def person_name(partner):
@@ -319,8 +338,11 @@ class FieldMapPlan:
                     state.code,
                     state.name,
                     "%(state_code)s" in (state.country_id.address_format or ""),
-                    [hint[spec.tag].get("state") for hint in hints
-                     if isinstance(hint.get(spec.tag), dict)],
+                    [
+                        hint[spec.tag].get("state")
+                        for hint in hints
+                        if isinstance(hint.get(spec.tag), dict)
+                    ],
                 )
             address = {
                 "street": partner.street,
@@ -330,7 +352,9 @@ class FieldMapPlan:
                 "state": label,
                 "country_code": country.code,
             }
-            return merge_values.to_mailchimp(address, "address", spec.merge_type, spec.options)
+            return merge_values.to_mailchimp(
+                address, "address", spec.merge_type, spec.options
+            )
         field = spec.field
         value = partner[field.name]
         if field.type == "many2one":
@@ -368,16 +392,28 @@ class FieldMapPlan:
             if not spec or not spec.can_pull:
                 continue
             if spec.source_kind == "first_name":
-                first = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+                first = (
+                    merge_values.from_mailchimp(
+                        value, "char", spec.merge_type, spec.options
+                    )
+                    or ""
+                )
             elif spec.source_kind == "last_name":
-                last = merge_values.from_mailchimp(value, "char", spec.merge_type, spec.options) or ""
+                last = (
+                    merge_values.from_mailchimp(
+                        value, "char", spec.merge_type, spec.options
+                    )
+                    or ""
+                )
             elif spec.source_kind == "company":
                 vals["company_name"] = merge_values.from_mailchimp(
                     value,
                     "char",
                     spec.merge_type,
                     spec.options,
-                    size=getattr(self.env["res.partner"]._fields["company_name"], "size", None),
+                    size=getattr(
+                        self.env["res.partner"]._fields["company_name"], "size", None
+                    ),
                 )
             elif spec.source_kind == "address":
                 vals.update(self._address_vals(value))
@@ -388,7 +424,8 @@ class FieldMapPlan:
                 self.name_halves(partner, hints) if partner is not None else ("", "")
             )
             name = merge_values.join_name(
-                old_first if first is None else first, old_last if last is None else last
+                old_first if first is None else first,
+                old_last if last is None else last,
             )
             if name:
                 vals["name"] = name
@@ -437,7 +474,9 @@ class FieldMapPlan:
         )
         if field.type == "many2one" and converted:
             Comodel = self.env[field.comodel_name]
-            record = Comodel.search([(Comodel._rec_name or "id", "=", converted)], limit=2)
+            record = Comodel.search(
+                [(Comodel._rec_name or "id", "=", converted)], limit=2
+            )
             if len(record) != 1:
                 raise merge_values.MergeValueError(
                     self.env._(

@@ -12,7 +12,11 @@ class MailchimpInterest(models.Model):
     _rec_names_search = ["name", "category_id.title"]
 
     category_id = fields.Many2one(
-        "mailchimp.interest.category", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.interest.category",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     audience_id = fields.Many2one(
         related="category_id.audience_id", store=True, index=True, precompute=True

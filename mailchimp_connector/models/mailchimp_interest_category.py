@@ -23,7 +23,11 @@ class MailchimpInterestCategory(models.Model):
     _rec_name = "title"
 
     audience_id = fields.Many2one(
-        "mailchimp.audience", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.audience",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="audience_id.company_id", store=True)
     active = fields.Boolean(default=True, readonly=True)
@@ -31,7 +35,9 @@ class MailchimpInterestCategory(models.Model):
     title = fields.Char(required=True, readonly=True)
     category_type = fields.Selection(CATEGORY_TYPES, string="Type", readonly=True)
     display_order = fields.Integer(readonly=True)
-    interest_ids = fields.One2many("mailchimp.interest", "category_id", string="Interests")
+    interest_ids = fields.One2many(
+        "mailchimp.interest", "category_id", string="Interests"
+    )
 
     _sql_constraints = [
         (

@@ -24,7 +24,11 @@ class MailchimpInterestMap(models.Model):
 
     sequence = fields.Integer(default=10)
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", string="Sync", required=True, ondelete="cascade", index=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        index=True,
     )
     company_id = fields.Many2one(related="pairing_id.company_id", store=True)
     audience_id = fields.Many2one(related="pairing_id.audience_id")
@@ -35,14 +39,19 @@ class MailchimpInterestMap(models.Model):
         ondelete="cascade",
         domain="[('audience_id', '=', audience_id)]",
     )
-    interest_active = fields.Boolean(related="interest_id.active", string="Still in Mailchimp")
-    source_kind = fields.Selection(SOURCE_KINDS, string="When", required=True, default="tag")
+    interest_active = fields.Boolean(
+        related="interest_id.active", string="Still in Mailchimp"
+    )
+    source_kind = fields.Selection(
+        SOURCE_KINDS, string="When", required=True, default="tag"
+    )
     partner_tag_id = fields.Many2one("res.partner.category", string="Contact Tag")
     odoo_field_id = fields.Many2one(
         "ir.model.fields",
         string="Contact Field",
         ondelete="cascade",
-        domain="[('model', '=', 'res.partner'), ('store', '=', True), ('ttype', '=', source_kind)]",
+        domain="[('model', '=', 'res.partner'), ('store', '=', True), ('ttype', '=', "
+        "source_kind)]",
     )
     selection_value_id = fields.Many2one(
         "ir.model.fields.selection",
@@ -64,25 +73,41 @@ class MailchimpInterestMap(models.Model):
             kind = rule.source_kind
             field = rule.odoo_field_id
             if kind == "tag" and not rule.partner_tag_id:
-                raise ValidationError(self.env._("Choose the contact tag of the interest."))
-            if kind == "boolean" and (field.model != "res.partner" or field.ttype != "boolean"):
-                raise ValidationError(self.env._("Choose a checkbox field of contacts."))
+                raise ValidationError(
+                    self.env._("Choose the contact tag of the interest.")
+                )
+            if kind == "boolean" and (
+                field.model != "res.partner" or field.ttype != "boolean"
+            ):
+                raise ValidationError(
+                    self.env._("Choose a checkbox field of contacts.")
+                )
             if kind == "selection" and (
                 field.model != "res.partner"
                 or field.ttype != "selection"
                 or rule.selection_value_id.field_id != field
             ):
                 raise ValidationError(
-                    self.env._("Choose a selection field of contacts and one of its values.")
+                    self.env._(
+                        "Choose a selection field of contacts and one of its values."
+                    )
                 )
             if rule.interest_id.audience_id != rule.pairing_id.audience_id:
                 raise ValidationError(
-                    self.env._("The interest must belong to the sync's Mailchimp audience.")
+                    self.env._(
+                        "The interest must belong to the sync's Mailchimp audience."
+                    )
                 )
 
     @api.onchange("source_kind")
     def _onchange_source_kind(self):
-        self.update({"odoo_field_id": False, "selection_value_id": False, "partner_tag_id": False})
+        self.update(
+            {
+                "odoo_field_id": False,
+                "selection_value_id": False,
+                "partner_tag_id": False,
+            }
+        )
 
     # a changed mapping changes what every contact should have: the next run
     # compares the whole segment once (unchanged contacts still send nothing)

@@ -15,9 +15,15 @@ class MailchimpMarketingPermission(models.Model):
     _order = "audience_id, id"
 
     name = fields.Char(string="Text", readonly=True)
-    marketing_permission_id = fields.Char(string="Mailchimp ID", required=True, readonly=True)
+    marketing_permission_id = fields.Char(
+        string="Mailchimp ID", required=True, readonly=True
+    )
     audience_id = fields.Many2one(
-        "mailchimp.audience", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.audience",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="audience_id.company_id", store=True)
 
@@ -36,7 +42,10 @@ class MailchimpMarketingPermission(models.Model):
         if not texts:
             return {}
         known = self.sudo().search_fetch(
-            [("audience_id", "=", audience.id), ("marketing_permission_id", "in", list(texts))],
+            [
+                ("audience_id", "=", audience.id),
+                ("marketing_permission_id", "in", list(texts)),
+            ],
             ["marketing_permission_id", "name"],
         )
         by_id = {permission.marketing_permission_id: permission for permission in known}
@@ -46,10 +55,16 @@ class MailchimpMarketingPermission(models.Model):
                 permission.name = text
         created = self.sudo().create(
             [
-                {"audience_id": audience.id, "marketing_permission_id": pid, "name": text or pid}
+                {
+                    "audience_id": audience.id,
+                    "marketing_permission_id": pid,
+                    "name": text or pid,
+                }
                 for pid, text in texts.items()
                 if pid not in by_id
             ]
         )
-        by_id.update({permission.marketing_permission_id: permission for permission in created})
+        by_id.update(
+            {permission.marketing_permission_id: permission for permission in created}
+        )
         return {pid: permission.with_env(self.env) for pid, permission in by_id.items()}

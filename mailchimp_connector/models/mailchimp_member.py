@@ -13,7 +13,8 @@ MEMBER_STATUSES = [
 
 
 class MailchimpMember(models.Model):
-    """One contact in one pairing: the link by email and what each side held at the last sync.
+    """One contact in one pairing: the link by
+    email and what each side held at the last sync.
 
     ``synced_values`` holds Mailchimp's merge values as the sync last read or
     wrote them, ``odoo_synced_values`` the contact's values in Mailchimp's form
@@ -36,22 +37,34 @@ class MailchimpMember(models.Model):
         "mailchimp.pairing", required=True, ondelete="cascade", readonly=True
     )
     # precomputed: set in the INSERT, not by an UPDATE of every new row
-    audience_id = fields.Many2one(related="pairing_id.audience_id", store=True, precompute=True)
-    company_id = fields.Many2one(related="pairing_id.company_id", store=True, precompute=True)
+    audience_id = fields.Many2one(
+        related="pairing_id.audience_id", store=True, precompute=True
+    )
+    company_id = fields.Many2one(
+        related="pairing_id.company_id", store=True, precompute=True
+    )
     partner_id = fields.Many2one(
         "res.partner", string="Contact", ondelete="set null", index=True, readonly=True
     )
     email = fields.Char(required=True, readonly=True)
     subscriber_hash = fields.Char(required=True, readonly=True)
     mailchimp_contact_id = fields.Char(
-        readonly=True, index="btree_not_null", help="Mailchimp's id that survives email changes."
+        readonly=True,
+        index="btree_not_null",
+        help="Mailchimp's id that survives email changes.",
     )
     status = fields.Selection(MEMBER_STATUSES, readonly=True)
-    mailchimp_last_changed = fields.Datetime(string="Changed in Mailchimp", readonly=True)
+    mailchimp_last_changed = fields.Datetime(
+        string="Changed in Mailchimp", readonly=True
+    )
     last_sync_date = fields.Datetime(string="Last Updated", readonly=True)
-    synced_values = fields.Json(string="Mailchimp's values at the last sync", readonly=True, copy=False)
+    synced_values = fields.Json(
+        string="Mailchimp's values at the last sync", readonly=True, copy=False
+    )
     synced_fingerprint = fields.Char(readonly=True, copy=False)
-    odoo_synced_values = fields.Json(string="Odoo's values at the last sync", readonly=True, copy=False)
+    odoo_synced_values = fields.Json(
+        string="Odoo's values at the last sync", readonly=True, copy=False
+    )
     # the contact's write_date when synced_values were taken from or written to it:
     # the push of the same run can tell, without converting it again, that a
     # contact its pull has just merged has not changed since
@@ -71,7 +84,7 @@ class MailchimpMember(models.Model):
     )
     synced_permissions = fields.Json(readonly=True, copy=False)
     # Odoo's opt-out (email blacklist) of the contact as the sync last saw it: only a
-    # change of it is sent (issue 10), so a person who subscribes again in Mailchimp
+    # change of it is sent, so a person who subscribes again in Mailchimp
     # while still on Odoo's blacklist is not unsubscribed again at every run
     odoo_opt_out = fields.Boolean(
         string="Opted out in Odoo",
@@ -94,7 +107,9 @@ class MailchimpMember(models.Model):
     )
     # interests (F14): {interest id: bool} as last read from Mailchimp, and the
     # values of the mapped interests Odoo had at the member's last sync
-    mailchimp_interests = fields.Json(string="Interests in Mailchimp", readonly=True, copy=False)
+    mailchimp_interests = fields.Json(
+        string="Interests in Mailchimp", readonly=True, copy=False
+    )
     synced_interests = fields.Json(readonly=True, copy=False)
     interest_names = fields.Char(string="Interests", compute="_compute_interest_names")
 
@@ -118,7 +133,9 @@ class MailchimpMember(models.Model):
         if sql.table_exists(cr, self._table) and not sql.column_exists(
             cr, self._table, "odoo_opt_out"
         ):
-            sql.create_column(cr, self._table, "odoo_opt_out", "boolean", "Opted out in Odoo")
+            sql.create_column(
+                cr, self._table, "odoo_opt_out", "boolean", "Opted out in Odoo"
+            )
             cr.execute(
                 SQL(
                     """
@@ -134,8 +151,8 @@ class MailchimpMember(models.Model):
         return super()._auto_init()
 
     def init(self):
-        super().init()
-        # the few members a sync remembers as opted out, found at each push (issue 10)
+        res = super().init()
+        # the few members a sync remembers as opted out, found at each push
         sql.create_index(
             self.env.cr,
             "mailchimp_member_odoo_opt_out_index",
@@ -143,6 +160,7 @@ class MailchimpMember(models.Model):
             ["pairing_id"],
             where="odoo_opt_out",
         )
+        return res
 
     @api.depends("email", "status")
     def _compute_display_name(self):
@@ -152,14 +170,21 @@ class MailchimpMember(models.Model):
 
     @api.depends("mailchimp_interests", "audience_id")
     def _compute_interest_names(self):
-        interests = self.env["mailchimp.interest"].with_context(active_test=False).search_fetch(
-            [("audience_id", "in", self.audience_id.ids)], ["audience_id", "mailchimp_id", "name"]
+        interests = (
+            self.env["mailchimp.interest"]
+            .with_context(active_test=False)
+            .search_fetch(
+                [("audience_id", "in", self.audience_id.ids)],
+                ["audience_id", "mailchimp_id", "name"],
+            )
         )
         names = {(i.audience_id.id, i.mailchimp_id): i.name for i in interests}
         for member in self:
             member.interest_names = ", ".join(
                 names.get((member.audience_id.id, interest_id), interest_id)
-                for interest_id, value in sorted((member.mailchimp_interests or {}).items())
+                for interest_id, value in sorted(
+                    (member.mailchimp_interests or {}).items()
+                )
                 if value
             )
 

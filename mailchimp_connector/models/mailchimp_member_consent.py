@@ -3,7 +3,8 @@ from odoo import fields, models
 
 
 class MailchimpMemberConsent(models.Model):
-    """One marketing permission of one member as Mailchimp last showed it (read-only)."""
+    """One marketing permission of one member
+    as Mailchimp last showed it (read-only)."""
 
     _name = "mailchimp.member.consent"
     _description = "Mailchimp Member Marketing Permission"
@@ -25,7 +26,10 @@ class MailchimpMemberConsent(models.Model):
     # computed after the INSERT (one multi-row UPDATE for the batch): precomputed, it
     # left new-record ghosts in the contact's cached list within the same transaction
     partner_id = fields.Many2one(
-        related="member_id.partner_id", store=True, index="btree_not_null", string="Contact"
+        related="member_id.partner_id",
+        store=True,
+        index="btree_not_null",
+        string="Contact",
     )
     audience_id = fields.Many2one(related="member_id.audience_id")
     company_id = fields.Many2one(related="member_id.company_id", store=True)

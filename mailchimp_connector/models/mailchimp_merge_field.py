@@ -25,7 +25,11 @@ class MailchimpMergeField(models.Model):
     _rec_names_search = ["tag", "name"]
 
     audience_id = fields.Many2one(
-        "mailchimp.audience", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.audience",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="audience_id.company_id", store=True)
     merge_id = fields.Integer(readonly=True, required=True)

@@ -23,9 +23,16 @@ DEFAULT_DOMAIN = "[('email', '!=', False)]"
 # what runs and the scheduler write: on mailchimp.pairing.cursor, never on the pairing
 CURSOR_FIELDS = frozenset(
     {
-        "mailchimp_watermark", "odoo_watermark", "initial_done", "last_sync_date",
-        "last_full_sync_date", "last_run_id", "next_sync_date", "retry_count",
-        "stopped_by", "retry_reason",
+        "mailchimp_watermark",
+        "odoo_watermark",
+        "initial_done",
+        "last_sync_date",
+        "last_full_sync_date",
+        "last_run_id",
+        "next_sync_date",
+        "retry_count",
+        "stopped_by",
+        "retry_reason",
     }
 )
 CONCURRENT_TRIES = 5  # a write meeting a concurrent one is tried again this many times
@@ -49,7 +56,9 @@ class MailchimpPairing(models.Model):
         domain="[('state', '=', 'connected')]",
         tracking=True,
     )
-    company_id = fields.Many2one(related="account_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True
+    )
     audience_id = fields.Many2one(
         "mailchimp.audience",
         string="Mailchimp Audience",
@@ -69,7 +78,9 @@ class MailchimpPairing(models.Model):
         string="Contact Tag",
         help="Optional: only contacts carrying this tag.",
     )
-    direction = fields.Selection(DIRECTIONS, required=True, default="both", tracking=True)
+    direction = fields.Selection(
+        DIRECTIONS, required=True, default="both", tracking=True
+    )
     create_missing = fields.Boolean(
         string="Create missing records in Odoo",
         help="Contacts that exist only in Mailchimp are created in Odoo.",
@@ -93,7 +104,9 @@ class MailchimpPairing(models.Model):
         help="New members get a confirmation email (status pending) instead of being "
         "subscribed directly.",
     )
-    field_map_ids = fields.One2many("mailchimp.field.map", "pairing_id", string="Field Mapping")
+    field_map_ids = fields.One2many(
+        "mailchimp.field.map", "pairing_id", string="Field Mapping"
+    )
     state = fields.Selection(
         [
             ("draft", "Draft"),
@@ -109,26 +122,39 @@ class MailchimpPairing(models.Model):
     )
     broken_reason = fields.Text(readonly=True, copy=False)
     setup_step = fields.Selection(
-        [("configure", "Configure"), ("mapping", "Field Mapping"), ("review", "Review")],
+        [
+            ("configure", "Configure"),
+            ("mapping", "Field Mapping"),
+            ("review", "Review"),
+        ],
         default="configure",
         copy=False,
     )
     sync_interval = fields.Integer(
-        string="Sync every (hours)", default=1, help="How often the scheduler runs this sync."
+        string="Sync every (hours)",
+        default=1,
+        help="How often the scheduler runs this sync.",
     )
     sync_requested = fields.Boolean(readonly=True, copy=False)
     odoo_rescan_date = fields.Datetime(
         readonly=True,
         copy=False,
-        help="What Odoo sends changed (e.g. the interest mapping): the next run compares "
-        "every contact of the segment.",
+        help="What Odoo sends changed (e.g. the interest mapping): the next run "
+        "compares every contact of the segment.",
     )
-    # the run-written state lives on its own row (see _sync_cursor); shown here read-only
-    sync_cursor_ids = fields.One2many("mailchimp.pairing.cursor", "pairing_id", readonly=True)
-    next_sync_date = fields.Datetime(related="sync_cursor_ids.next_sync_date", string="Next Sync")
+    # the run-written state lives on its own row
+    # (see _sync_cursor); shown here read-only
+    sync_cursor_ids = fields.One2many(
+        "mailchimp.pairing.cursor", "pairing_id", readonly=True
+    )
+    next_sync_date = fields.Datetime(
+        related="sync_cursor_ids.next_sync_date", string="Next Sync"
+    )
     initial_done = fields.Boolean(related="sync_cursor_ids.initial_done")
     mailchimp_watermark = fields.Char(related="sync_cursor_ids.mailchimp_watermark")
-    odoo_watermark = fields.Datetime(related="sync_cursor_ids.odoo_watermark", readonly=True)
+    odoo_watermark = fields.Datetime(
+        related="sync_cursor_ids.odoo_watermark", readonly=True
+    )
     last_sync_date = fields.Datetime(related="sync_cursor_ids.last_sync_date")
     last_full_sync_date = fields.Datetime(related="sync_cursor_ids.last_full_sync_date")
     retry_count = fields.Integer(related="sync_cursor_ids.retry_count")
@@ -137,11 +163,15 @@ class MailchimpPairing(models.Model):
     full_sync_days = fields.Integer(
         string="Full sync every (days)",
         default=7,
-        help="Incremental runs cannot see members archived or deleted in Mailchimp; a full "
-        "run reads the whole audience. 0: never after the first one.",
+        help="Incremental runs cannot see members archived or deleted in Mailchimp; a "
+        "full run reads the whole audience. 0: never after the first one.",
     )
-    last_run_id = fields.Many2one(related="sync_cursor_ids.last_run_id", string="Last Run")
-    last_run_state = fields.Selection(related="last_run_id.state", string="Last Run Status")
+    last_run_id = fields.Many2one(
+        related="sync_cursor_ids.last_run_id", string="Last Run"
+    )
+    last_run_state = fields.Selection(
+        related="last_run_id.state", string="Last Run Status"
+    )
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
     member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
     tag_rule_ids = fields.One2many("mailchimp.tag.rule", "pairing_id", string="Tags")
@@ -157,7 +187,8 @@ class MailchimpPairing(models.Model):
             if pairing.create_missing and not pairing.default_owner_id:
                 raise ValidationError(
                     self.env._(
-                        "Choose a Default Owner: contacts created from Mailchimp need one."
+                        "Choose a Default Owner: contacts created from Mailchimp need "
+                        "one."
                     )
                 )
 
@@ -166,7 +197,9 @@ class MailchimpPairing(models.Model):
         for pairing in self:
             if pairing.audience_id.account_id != pairing.account_id:
                 raise ValidationError(
-                    self.env._("The audience must belong to the sync's Mailchimp account.")
+                    self.env._(
+                        "The audience must belong to the sync's Mailchimp account."
+                    )
                 )
 
     @api.constrains("partner_domain")
@@ -175,7 +208,7 @@ class MailchimpPairing(models.Model):
             try:
                 pairing._segment_domain()
                 self.env["res.partner"].search_count(pairing._segment_domain(), limit=1)
-            except Exception as error:  # noqa: BLE001 - any bad domain is the admin's to fix
+            except Exception as error:  # any bad domain is the admin's to fix
                 raise ValidationError(
                     self.env._("The Odoo segment is not a valid domain: %s", error)
                 ) from None
@@ -194,17 +227,20 @@ class MailchimpPairing(models.Model):
         ]
         pairings = super().create(vals_list)
         self.env["mailchimp.pairing.cursor"].sudo().create(
-            [dict(state, pairing_id=pairing.id) for pairing, state in zip(pairings, states)]
+            [
+                dict(state, pairing_id=pairing.id)
+                for pairing, state in zip(pairings, states, strict=True)
+            ]
         )
         return pairings
 
     def write(self, vals):
         moved = CURSOR_FIELDS.intersection(vals)
         if moved:
-            # a run writing here would fight the form's saves again (issue 10)
+            # a run writing here would make a save of the sync's form fail again
             raise ValueError(
-                "%s: a sync's run state is written through pairing._sync_cursor(), "
-                "never on mailchimp.pairing" % ", ".join(sorted(moved))
+                "{}: a sync's run state is written through pairing._sync_cursor(), "
+                "never on mailchimp.pairing".format(", ".join(sorted(moved)))
             )
         return super().write(vals)
 
@@ -220,7 +256,11 @@ class MailchimpPairing(models.Model):
         self.ensure_one()
         state = self.sync_cursor_ids[:1]
         if not state:  # a sync made without create() (e.g. in SQL): made on first use
-            state = self.env["mailchimp.pairing.cursor"].sudo().create({"pairing_id": self.id})
+            state = (
+                self.env["mailchimp.pairing.cursor"]
+                .sudo()
+                .create({"pairing_id": self.id})
+            )
             state = state.with_env(self.env)
             self.invalidate_recordset(["sync_cursor_ids"])
         return state
@@ -233,7 +273,10 @@ class MailchimpPairing(models.Model):
         )
         failures = dict(
             self.env["mailchimp.sync.failure"]._read_group(
-                [("pairing_id", "in", self.ids), ("run_id", "in", self.last_run_id.ids)],
+                [
+                    ("pairing_id", "in", self.ids),
+                    ("run_id", "in", self.last_run_id.ids),
+                ],
                 ["pairing_id"],
                 ["__count"],
             )
@@ -252,7 +295,8 @@ class MailchimpPairing(models.Model):
     # ------------------------------------------------------------------
 
     def _segment_domain(self, email=True):
-        """The contacts of this sync: the admin's domain, the tag, an email, the company.
+        """The contacts of this sync: the admin's
+        domain, the tag, an email, the company.
 
         ``email=False`` leaves out the condition on a valid address (to report the
         contacts whose email is not one).
@@ -268,7 +312,8 @@ class MailchimpPairing(models.Model):
         return domain
 
     def action_apply_default_mapping(self):
-        """Propose the usual pairs for the audience's merge fields; keep existing ones."""
+        """Propose the usual pairs for the audience's
+        merge fields; keep existing ones."""
         for pairing in self:
             merge_fields = pairing.audience_id.merge_field_ids
             partner_fields = {
@@ -341,7 +386,8 @@ class MailchimpPairing(models.Model):
             SELECT 1
               FROM pg_locks
              WHERE locktype = 'advisory' AND granted
-               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND database = (
+                   SELECT oid FROM pg_database WHERE datname = current_database())
                AND classid = %s AND objid = %s AND objsubid = 2
              LIMIT 1
             """,
@@ -362,7 +408,9 @@ class MailchimpPairing(models.Model):
         self.ensure_one()
         if self.state not in ("draft", "active"):
             raise UserError(
-                self.env._("The sync %(name)s is %(state)s.", name=self.name, state=self.state)
+                self.env._(
+                    "The sync %(name)s is %(state)s.", name=self.name, state=self.state
+                )
             )
         if not self._try_lock():
             _logger.info("Mailchimp sync %s is already running: skipped", self.id)
@@ -389,7 +437,8 @@ class MailchimpPairing(models.Model):
         return run
 
     def _full_sync_due(self):
-        """A full read now and then: only it sees members archived or deleted in Mailchimp."""
+        """A full read now and then: only it sees
+        members archived or deleted in Mailchimp."""
         state = self._sync_cursor()
         if not state.initial_done or not state.last_full_sync_date:
             return True
@@ -399,7 +448,9 @@ class MailchimpPairing(models.Model):
     def _unfinished_run(self):
         """Holding the lock, a run still "running" was interrupted: go on with it."""
         return self.env["mailchimp.sync.run"].search(
-            [("pairing_id", "=", self.id), ("state", "=", "running")], order="id desc", limit=1
+            [("pairing_id", "=", self.id), ("state", "=", "running")],
+            order="id desc",
+            limit=1,
         )
 
     def action_setup_next(self):
@@ -436,7 +487,9 @@ class MailchimpPairing(models.Model):
         self.check_access("write")
         if any(pairing.state == "broken" for pairing in self):
             raise UserError(
-                self.env._("Repair the broken sync first (see its message), then resume it.")
+                self.env._(
+                    "Repair the broken sync first (see its message), then resume it."
+                )
             )
         running = self.filtered(lambda pairing: pairing._is_running())
         self.write({"sync_requested": True})
@@ -445,8 +498,9 @@ class MailchimpPairing(models.Model):
         if running:
             return Account._notification(
                 self.env._(
-                    "%(syncs)s: already running; its progress shows in its history. It runs "
-                    "once more as soon as this run ends, to take up what changed meanwhile.",
+                    "%(syncs)s: already running; its progress shows in its history. It "
+                    "runs once more as soon as this run ends, to take up what changed "
+                    "meanwhile.",
                     syncs=", ".join(running.mapped("name")),
                 ),
                 "info",
@@ -469,7 +523,9 @@ class MailchimpPairing(models.Model):
         self.write({"odoo_rescan_date": fields.Datetime.now()})
 
     def _mark_broken(self, reason):
-        self.write({"state": "broken", "broken_reason": reason, "sync_requested": False})
+        self.write(
+            {"state": "broken", "broken_reason": reason, "sync_requested": False}
+        )
         self.message_post(body=reason)
 
     def _write_concurrently(self, function):
@@ -492,10 +548,17 @@ class MailchimpPairing(models.Model):
                 self.env.invalidate_all()
                 _logger.info(
                     "Mailchimp sync %s: %s on try %d of %d",
-                    self.ids, type(error).__name__, attempt, CONCURRENT_TRIES,
+                    self.ids,
+                    type(error).__name__,
+                    attempt,
+                    CONCURRENT_TRIES,
                 )
-                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 (jitter)
-        _logger.warning("Mailchimp sync %s: gave up writing after %d tries", self.ids, CONCURRENT_TRIES)
+                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # jitter
+        _logger.warning(
+            "Mailchimp sync %s: gave up writing after %d tries",
+            self.ids,
+            CONCURRENT_TRIES,
+        )
         return False
 
     @api.model
@@ -503,9 +566,9 @@ class MailchimpPairing(models.Model):
         """Seconds after which Mailchimp can no longer stamp a change with a past
         second (clock differences between its servers): see first_second_to_read."""
         return float(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "mailchimp_connector.watermark_margin_seconds", "5"
-            )
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.watermark_margin_seconds", "5")
         )
 
     @api.model
@@ -520,9 +583,9 @@ class MailchimpPairing(models.Model):
         the sync at that instant.
         """
         budget = float(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "mailchimp_connector.cron_time_budget", "60"
-            )
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.cron_time_budget", "60")
         )
         deadline = time.monotonic() + budget
         now = fields.Datetime.now()
@@ -544,12 +607,17 @@ class MailchimpPairing(models.Model):
         cron = self.env["ir.cron"]
         for done, pairing in enumerate(pairings):
             if not pairing._try_lock():
-                _logger.info("Mailchimp sync %s is busy: left to the next pass", pairing.id)
+                _logger.info(
+                    "Mailchimp sync %s is busy: left to the next pass", pairing.id
+                )
                 pairing._retrigger()
                 continue
             try:
-                if pairing.last_run_id.state != "running" and not pairing._write_concurrently(
-                    lambda pairing=pairing: pairing._take_request(now)
+                if (
+                    pairing.last_run_id.state != "running"
+                    and not pairing._write_concurrently(
+                        lambda pairing=pairing: pairing._take_request(now)
+                    )
                 ):
                     pairing._retrigger()
                     continue
@@ -561,7 +629,9 @@ class MailchimpPairing(models.Model):
                 pairing._unlock()
             unfinished = run.state == "running"
             remaining = len(pairings) - done - (0 if unfinished else 1)
-            cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
+            cron._notify_progress(
+                done=done + (0 if unfinished else 1), remaining=remaining
+            )
             if unfinished or time.monotonic() > deadline:
                 break
 

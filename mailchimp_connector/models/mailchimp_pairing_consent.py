@@ -7,32 +7,33 @@ from ..utils.mailchimp_keys import subscriber_hash
 
 
 class MailchimpPairing(models.Model):
-    """Consent options of a sync: the email blacklist (F16), Odoo opt-outs (issue 10)
-    and GDPR marketing permissions."""
+    """Consent options of a sync: the email blacklist (F16), Odoo opt-outs and GDPR
+    marketing permissions."""
 
     _inherit = "mailchimp.pairing"
 
     blacklist_mirror = fields.Boolean(
         string="Mirror unsubscribes into Odoo's blacklist",
         tracking=True,
-        help="Addresses that unsubscribe or are cleaned (bounced, abuse) in Mailchimp are added "
-        "to Odoo's email blacklist, with the reason. Such an opt-out came from Mailchimp: it "
-        "is never sent back to this audience. Off by default.",
+        help="Addresses that unsubscribe or are cleaned (bounced, abuse) in Mailchimp "
+        "are added to Odoo's email blacklist, with the reason. Such an opt-out came "
+        "from Mailchimp: it is never sent back to this audience. Off by default.",
     )
     blacklist_unmirror = fields.Boolean(
         string="Remove from the blacklist on re-subscribe",
         tracking=True,
-        help="With the option above: an address that subscribes again in Mailchimp (which "
-        "needs the person's own new opt-in) leaves Odoo's blacklist, whatever put it there. "
-        "Off by default: a re-subscription in Mailchimp leaves Odoo's blacklist as it is.",
+        help="With the option above: an address that subscribes again in Mailchimp "
+        "(which needs the person's own new opt-in) leaves Odoo's blacklist, whatever "
+        "put it there. Off by default: a re-subscription in Mailchimp leaves Odoo's "
+        "blacklist as it is.",
     )
     blacklist_backfilled = fields.Boolean(
         readonly=True,
         copy=False,
-        help="The members already unsubscribed or cleaned when the option was turned on have "
-        "been mirrored (by the next run).",
+        help="The members already unsubscribed or cleaned when the option was turned "
+        "on have been mirrored (by the next run).",
     )
-    # Odoo opt-outs (issue 10): a contact on Odoo's email blacklist is never
+    # Odoo opt-outs: a contact on Odoo's email blacklist is never
     # subscribed in Mailchimp by the sync
     optout_new_policy = fields.Selection(
         [
@@ -43,22 +44,23 @@ class MailchimpPairing(models.Model):
         required=True,
         default="unsubscribed",
         tracking=True,
-        help="A contact of the segment whose address is on Odoo's email blacklist is never "
-        "added to Mailchimp as subscribed or pending (double opt-in). Add as unsubscribed: "
-        "Mailchimp keeps the address as unsubscribed and never mails it, even if someone "
-        "imports it later. Skip: it is not sent, and each run lists it as skipped with the "
-        "reason.",
+        help="A contact of the segment whose address is on Odoo's email blacklist is "
+        "never added to Mailchimp as subscribed or pending (double opt-in). Add as "
+        "unsubscribed: Mailchimp keeps the address as unsubscribed and never mails it, "
+        "even if someone imports it later. Skip: it is not sent, and each run lists it "
+        "as skipped with the reason.",
     )
     optout_unsubscribe = fields.Boolean(
         string="Odoo opt-outs unsubscribe in Mailchimp",
         default=True,
         tracking=True,
-        help="A contact put on Odoo's email blacklist is unsubscribed from this audience at "
-        "the next run. It is the only status Odoo ever sends, and only once per opt-out: a "
-        "person who subscribes again in Mailchimp stays subscribed, and taking an address off "
-        "Odoo's blacklist sends nothing (Odoo never re-subscribes). Cleaned and archived "
-        "members are left alone. Opt-outs made while this is off are not sent when it is "
-        "turned on. Syncs that push to Mailchimp only.",
+        help="A contact put on Odoo's email blacklist is unsubscribed from this "
+        "audience at the next run. It is the only status Odoo ever sends, and only "
+        "once per opt-out: a person who subscribes again in Mailchimp stays "
+        "subscribed, and taking an address off Odoo's blacklist sends nothing (Odoo "
+        "never re-subscribes). Cleaned and archived members are left alone. Opt-outs "
+        "made while this is off are not sent when it is turned on. Syncs that push to "
+        "Mailchimp only.",
     )
     permission_map_ids = fields.One2many(
         "mailchimp.permission.map", "pairing_id", string="Marketing Permissions"
@@ -77,7 +79,10 @@ class MailchimpPairing(models.Model):
             cr, self._table, "optout_unsubscribe"
         ):
             sql.create_column(
-                cr, self._table, "optout_unsubscribe", "boolean",
+                cr,
+                self._table,
+                "optout_unsubscribe",
+                "boolean",
                 "Odoo opt-outs unsubscribe in Mailchimp",
             )
         return super()._auto_init()
@@ -89,8 +94,8 @@ class MailchimpPairing(models.Model):
         return super().write(vals)
 
     def _mirror_blacklist(self, email, new_status, old_status=None):
-        """One member's status change, from Mailchimp, applied to Odoo's blacklist by the
-        sync's options (for the webhook and other callers of one email).
+        """One member's status change, from Mailchimp, applied to Odoo's blacklist by
+        the sync's options (for the webhook and other callers of one email).
 
         ``old_status`` is the status Odoo knew before (None: not known). Returns
         "add", "remove" or None: what was done.
@@ -116,7 +121,8 @@ class MailchimpPairing(models.Model):
                 added[email] = self._blacklist_reason(new_status)
             elif action == "remove":
                 removed[email] = self.env._(
-                    "Subscribed again in Mailchimp (audience %(audience)s, sync %(sync)s).",
+                    "Subscribed again in Mailchimp (audience %(audience)s, sync "
+                    "%(sync)s).",
                     audience=self.audience_id.name,
                     sync=self.name,
                 )

@@ -21,7 +21,7 @@ class MailchimpPairingCursor(models.Model):
     One row per pairing, read and written through ``pairing._sync_cursor()``.
     Runs and the scheduler write here, never on the pairing, whose row the sync's
     form (and Sync Now) writes: a save during a run never meets the run's writes,
-    so neither makes the other fail (issue 10). The form shows these values through
+    so neither makes the other fail. The form shows these values through
     read-only related fields.
     """
 
@@ -30,22 +30,29 @@ class MailchimpPairingCursor(models.Model):
     _rec_name = "pairing_id"
 
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.pairing",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     mailchimp_watermark = fields.Char(
-        readonly=True, help="First second of Mailchimp changes (last_changed) the next pull reads."
+        readonly=True,
+        help="First second of Mailchimp changes (last_changed) the next pull reads.",
     )
     odoo_watermark_mark = fields.Datetime(readonly=True)
     odoo_watermark = fields.Datetime(
         compute="_compute_odoo_watermark",
         inverse="_inverse_odoo_watermark",
-        help="Contacts changed after this moment are pushed at the next run (empty: the "
-        "next run compares every contact of the segment).",
+        help="Contacts changed after this moment are pushed at the next run (empty: "
+        "the next run compares every contact of the segment).",
     )
     initial_done = fields.Boolean(readonly=True)
     last_sync_date = fields.Datetime(readonly=True)
     last_full_sync_date = fields.Datetime(readonly=True)
-    last_run_id = fields.Many2one("mailchimp.sync.run", readonly=True, ondelete="set null")
+    last_run_id = fields.Many2one(
+        "mailchimp.sync.run", readonly=True, ondelete="set null"
+    )
     next_sync_date = fields.Datetime(readonly=True)
     retry_count = fields.Integer(
         string="Failed Runs in a Row",
@@ -54,12 +61,17 @@ class MailchimpPairingCursor(models.Model):
         "2, 5, 15, then 30 minutes (at most the sync's interval).",
     )
     stopped_by = fields.Selection(
-        [("transient", "A temporary Mailchimp error"), ("auth", "The account's API key")],
+        [
+            ("transient", "A temporary Mailchimp error"),
+            ("auth", "The account's API key"),
+        ],
         readonly=True,
         help="Why the last run stopped, when that decides the next one.",
     )
     retry_reason = fields.Text(
-        string="Waiting Because", readonly=True, help="Why the next run comes when it does."
+        string="Waiting Because",
+        readonly=True,
+        help="Why the next run comes when it does.",
     )
 
     _sql_constraints = [
@@ -71,8 +83,13 @@ class MailchimpPairingCursor(models.Model):
         # a change of what Odoo sends (e.g. the interest mapping) asks the next run to
         # compare the whole segment: a mark older than that request no longer counts
         for cursor in self:
-            mark, rescan = cursor.odoo_watermark_mark, cursor.pairing_id.odoo_rescan_date
-            cursor.odoo_watermark = mark if mark and not (rescan and rescan >= mark) else False
+            mark, rescan = (
+                cursor.odoo_watermark_mark,
+                cursor.pairing_id.odoo_rescan_date,
+            )
+            cursor.odoo_watermark = (
+                mark if mark and not (rescan and rescan >= mark) else False
+            )
 
     def _inverse_odoo_watermark(self):
         for cursor in self:
@@ -83,7 +100,7 @@ class MailchimpPairingCursor(models.Model):
         from the version that kept these values on mailchimp_pairing, each pairing's
         own values (its columns are still there), so every sync goes on from its
         watermarks. Runs on every install and upgrade; rows already there stay."""
-        super().init()
+        res = super().init()
         cr = self.env.cr
         legacy = [
             (old, new)
@@ -100,9 +117,12 @@ class MailchimpPairingCursor(models.Model):
                 SELECT p.id, p.create_uid, p.write_uid, p.create_date, p.write_date%s
                   FROM mailchimp_pairing p
                  WHERE NOT EXISTS (
-                       SELECT 1 FROM mailchimp_pairing_cursor c WHERE c.pairing_id = p.id)
+                       SELECT 1
+                         FROM mailchimp_pairing_cursor c
+                        WHERE c.pairing_id = p.id)
                 """,
                 SQL(", %s", targets) if legacy else SQL(""),
                 SQL(", %s", sources) if legacy else SQL(""),
             )
         )
+        return res

@@ -31,8 +31,8 @@ class MailchimpPermissionMap(models.Model):
         string="Odoo field",
         required=True,
         ondelete="cascade",
-        domain="[('model', '=', 'res.partner'), ('store', '=', True), ('ttype', '=', 'boolean'), "
-        "('readonly', '=', False)]",
+        domain="[('model', '=', 'res.partner'), ('store', '=', True), ('ttype', '=', "
+        "'boolean'), ('readonly', '=', False)]",
         help="A yes/no field of the contact that records this consent.",
     )
 
@@ -49,14 +49,16 @@ class MailchimpPermissionMap(models.Model):
         for mapping in self:
             if mapping.permission_id.audience_id != mapping.pairing_id.audience_id:
                 raise ValidationError(
-                    self.env._("The marketing permission must belong to the sync's audience.")
+                    self.env._(
+                        "The marketing permission must belong to the sync's audience."
+                    )
                 )
             field = self.env["res.partner"]._fields.get(mapping.odoo_field_id.name)
             if field is None or field.type != "boolean" or not field.store:
                 raise ValidationError(
                     self.env._(
-                        "%(field)s is not a stored yes/no field of contacts: a marketing "
-                        "permission is given or not.",
+                        "%(field)s is not a stored yes/no field of contacts: a "
+                        "marketing permission is given or not.",
                         field=mapping.odoo_field_id.field_description,
                     )
                 )

@@ -16,13 +16,19 @@ class MailchimpSyncFailure(models.Model):
     _rec_name = "email"
 
     run_id = fields.Many2one(
-        "mailchimp.sync.run", required=True, ondelete="cascade", index=True, readonly=True
+        "mailchimp.sync.run",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
     pairing_id = fields.Many2one(
         related="run_id.pairing_id", store=True, index=True, readonly=True
     )
     company_id = fields.Many2one(related="run_id.company_id", store=True)
-    partner_id = fields.Many2one("res.partner", string="Contact", readonly=True, index=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Contact", readonly=True, index=True
+    )
     email = fields.Char(readonly=True)
     direction = fields.Selection(SYNC_SIDES, required=True, readonly=True)
     kind = fields.Selection(

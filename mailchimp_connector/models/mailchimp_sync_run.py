@@ -3,10 +3,10 @@ import json
 import logging
 import time
 from collections import Counter
-from types import SimpleNamespace
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, suppress
 from datetime import timedelta
+from types import SimpleNamespace
 
 import psycopg2
 
@@ -15,8 +15,15 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import split_every
 
+from ..utils import (
+    batch_jobs,
+    consent,
+    interest_rules,
+    merge_values,
+    schedule_rules,
+    sync_rules,
+)
 from ..utils import mailchimp_errors as mc_errors
-from ..utils import batch_jobs, consent, interest_rules, merge_values, schedule_rules, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.read_ahead import read_ahead
 from .mailchimp_pairing import DIRECTIONS
@@ -30,15 +37,26 @@ SUBSCRIBE_UP_TO = 1500
 # what the sync reads of a member Mailchimp returns from a /batches upsert or PATCH:
 # its merge values too, to remember what Mailchimp made of the values sent
 MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
-# members a full read did not see, confirmed one GET each up to this many, else by one /batches job
+# members a full read did not see, confirmed one
+# GET each up to this many, else by one /batches job
 CONFIRM_DIRECTLY = 10
-ANALYZE_AFTER = 10000  # contacts created or updated by a pull before the member table is analyzed
+# contacts created or updated by a pull before the member table is analyzed
+ANALYZE_AFTER = 10000
 MEMBER_FIELDS = [
-    "id", "contact_id", "email_address", "status", "last_changed", "marketing_permissions",
+    "id",
+    "contact_id",
+    "email_address",
+    "status",
+    "last_changed",
+    "marketing_permissions",
     "merge_fields",  # last: the pull asks for the mapped merge fields only
 ]
 # partners written by the sync carry no chatter noise and no followers
-QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
+QUIET = {
+    "tracking_disable": True,
+    "mail_create_nolog": True,
+    "mail_create_nosubscribe": True,
+}
 
 
 class MailchimpSyncRun(models.Model):
@@ -72,12 +90,17 @@ class MailchimpSyncRun(models.Model):
     end_date = fields.Datetime(readonly=True)
     duration = fields.Float(compute="_compute_duration", string="Duration (s)")
     stage = fields.Selection(
-        [("pull", "Reading Mailchimp"), ("push", "Sending to Mailchimp"), ("end", "Finished")],
+        [
+            ("pull", "Reading Mailchimp"),
+            ("push", "Sending to Mailchimp"),
+            ("end", "Finished"),
+        ],
         default="pull",
         readonly=True,
     )
     progress_done = fields.Integer(string="Processed", readonly=True)
-    # where an interrupted run (time budget, crash) goes on from; committed with each chunk
+    # where an interrupted run (time budget, crash)
+    # goes on from; committed with each chunk
     pull_resumed = fields.Boolean(readonly=True)
     push_cursor = fields.Integer(readonly=True)
     push_started = fields.Datetime(readonly=True)
@@ -99,7 +122,9 @@ class MailchimpSyncRun(models.Model):
     def _compute_duration(self):
         for run in self:
             end = run.end_date or fields.Datetime.now()
-            run.duration = (end - run.start_date).total_seconds() if run.start_date else 0
+            run.duration = (
+                (end - run.start_date).total_seconds() if run.start_date else 0
+            )
 
     # ------------------------------------------------------------------
     # Orchestration
@@ -148,14 +173,18 @@ class MailchimpSyncRun(models.Model):
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
             # another writer met at a chunk's commit: that chunk is undone, the earlier
             # ones stay; tried again in minutes like a Mailchimp outage
-            _logger.warning("Mailchimp sync run %s met a concurrent write: %s", self.id, error)
+            _logger.warning(
+                "Mailchimp sync run %s met a concurrent write: %s", self.id, error
+            )
             self.pairing_id._rollback()
             self._count_requests(client)
             self._fail(error)
-        except Exception as error:  # noqa: BLE001 - one sync's bug must not stop the others
+        except Exception as error:  # one sync's bug must not stop the others
             # a bug, not Mailchimp: end the run with the reason rather than crash the
             # cron pass (and every other pairing with it) again and again
-            _logger.exception("Mailchimp sync run %s stopped on an unexpected error", self.id)
+            _logger.exception(
+                "Mailchimp sync run %s stopped on an unexpected error", self.id
+            )
             self.pairing_id._rollback()
             self._count_requests(client)
             self._finish(
@@ -196,19 +225,22 @@ class MailchimpSyncRun(models.Model):
                 type(error).__name__,
             )
             kind = "transient"
-        audience_gone = isinstance(error, mc_errors.MailchimpNotFoundError) and "/lists/" in (
-            error.path or ""
-        )
+        audience_gone = isinstance(
+            error, mc_errors.MailchimpNotFoundError
+        ) and "/lists/" in (error.path or "")
         if audience_gone:
             message = self.env._(
-                "The Mailchimp audience %(audience)s no longer exists (deleted in Mailchimp). "
-                "Nothing was deleted in Odoo; pair the contacts with another audience.",
+                "The Mailchimp audience %(audience)s no longer exists (deleted in "
+                "Mailchimp). Nothing was deleted in Odoo; pair the contacts with "
+                "another audience.",
                 audience=pairing.audience_id.name,
             )
             state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
         elif kind == "transient":
             streak = state.retry_count + 1
-            delay = schedule_rules.retry_delay(streak, timedelta(hours=pairing.sync_interval))
+            delay = schedule_rules.retry_delay(
+                streak, timedelta(hours=pairing.sync_interval)
+            )
             next_try = fields.Datetime.now() + delay
             state.write(
                 {
@@ -216,8 +248,9 @@ class MailchimpSyncRun(models.Model):
                     "stopped_by": "transient",
                     "next_sync_date": next_try,
                     "retry_reason": self.env._(
-                        "%(message)s The sync tries again by itself %(minutes)s minutes after "
-                        "the failed run (failed runs in a row: %(count)s).",
+                        "%(message)s The sync tries again by itself %(minutes)s "
+                        "minutes after the failed run (failed runs in a row: "
+                        "%(count)s).",
                         message=message,
                         minutes=int(delay.total_seconds() // 60),
                         count=streak,
@@ -231,19 +264,23 @@ class MailchimpSyncRun(models.Model):
                     "retry_count": 0,
                     "stopped_by": "auth",
                     "retry_reason": self.env._(
-                        "%(message)s The sync resumes from where it stopped as soon as the "
-                        "account's key is fixed (Reauthorize).",
+                        "%(message)s The sync resumes from where it stopped as soon as "
+                        "the account's key is fixed (Reauthorize).",
                         message=message,
                     ),
                 }
             )
         else:
             state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
-        _logger.warning("Mailchimp sync run %s failed: %s", self.id, type(error).__name__)
+        _logger.warning(
+            "Mailchimp sync run %s failed: %s", self.id, type(error).__name__
+        )
         self._finish("failed", message)
         if audience_gone:
             pairing._write_concurrently(lambda: pairing._mark_broken(message))
-            pairing._write_concurrently(lambda: pairing.audience_id.write({"active": False}))
+            pairing._write_concurrently(
+                lambda: pairing.audience_id.write({"active": False})
+            )
         elif kind == "auth":
             pairing._write_concurrently(lambda: account._set_error(message))
 
@@ -254,7 +291,8 @@ class MailchimpSyncRun(models.Model):
                 "state": state,
                 "end_date": fields.Datetime.now(),
                 # after what the run noted on its way (_pull_note)
-                "message": "\n".join(part for part in (self.message, message) if part) or False,
+                "message": "\n".join(part for part in (self.message, message) if part)
+                or False,
                 "stage": "end",
             }
         )
@@ -293,7 +331,8 @@ class MailchimpSyncRun(models.Model):
     # ------------------------------------------------------------------
 
     def _pull(self, client, deadline=None):
-        """Read the members changed since the first second still to read, oldest change first.
+        """Read the members changed since the first
+        second still to read, oldest change first.
 
         A full run reads everything, and the archived members apart, unless it is
         resuming: then it goes on from the second its own committed pages reached.
@@ -304,10 +343,14 @@ class MailchimpSyncRun(models.Model):
         pairing = self.pairing_id
         self._pull_consent_start()
         mark = self._pull_mark()
-        since = mark if mark is not None and (not self.full or self.pull_resumed) else None
+        since = (
+            mark if mark is not None and (not self.full or self.pull_resumed) else None
+        )
         path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
         maps = pairing.field_map_ids._plan()
-        fields_wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in maps.tags]
+        fields_wanted = MEMBER_FIELDS[:-1] + [
+            f"merge_fields.{tag}" for tag in maps.tags
+        ]
         if pairing.interest_map_ids:
             fields_wanted.append("interests")  # stored as read (F14)
         walk = self._pull_walk(client, path, maps, fields_wanted, since, deadline)
@@ -319,25 +362,37 @@ class MailchimpSyncRun(models.Model):
             # links them and the push does not add back what was deleted in Mailchimp
             # (F17); they do not move the mark
             archived = self._pull_walk(
-                client, path, maps, fields_wanted, None, deadline,
-                params={"status": "archived"}, skip=walk.archived,
+                client,
+                path,
+                maps,
+                fields_wanted,
+                None,
+                deadline,
+                params={"status": "archived"},
+                skip=walk.archived,
             )
             if archived is None:
                 return False
             if walk.complete and archived.complete:
-                if not self._pull_confirm_missing(client, path, maps, fields_wanted, deadline):
+                if not self._pull_confirm_missing(
+                    client, path, maps, fields_wanted, deadline
+                ):
                     return False
             else:
                 self._pull_note(
                     self.env._(
-                        "Mailchimp's member list was incomplete while it was read (it served "
-                        "fewer members than it counted, or kept changing): no member was marked "
-                        "archived. The next full sync checks again."
+                        "Mailchimp's member list was incomplete while it was read (it "
+                        "served fewer members than it counted, or kept changing): no "
+                        "member was marked archived. The next full sync checks again."
                     )
                 )
         self._set_pull_mark(
             sync_rules.first_second_to_read(
-                since, walk.newest, walk.started, pairing._watermark_margin(), walk.complete
+                since,
+                walk.newest,
+                walk.started,
+                pairing._watermark_margin(),
+                walk.complete,
             )
         )
         push = self.direction in ("both", "odoo2mailchimp")
@@ -349,17 +404,28 @@ class MailchimpSyncRun(models.Model):
             self.env.cr.execute("ANALYZE mailchimp_member")
         return True
 
-    def _pull_walk(self, client, path, maps, fields_wanted, since, deadline, params=None, skip=None):
+    def _pull_walk(
+        self, client, path, maps, fields_wanted, since, deadline, params=None, skip=None
+    ):
         """One walk over the audience's members (``MailchimpClient.pages_since``), each
         page merged and committed. The main walk (no ``params``) commits with each page
         the second a rerun must start from; ``skip``: (id, last_changed) not to merge
         again. Returns what the walk saw, or None when ``deadline`` came first."""
         account = self.pairing_id.account_id.sudo()
-        inclusive = (account.since_semantics or {}).get("since_last_changed") == "inclusive"
+        inclusive = (account.since_semantics or {}).get(
+            "since_last_changed"
+        ) == "inclusive"
         margin = self.pairing_id._watermark_margin()
-        seen = SimpleNamespace(complete=False, newest=None, started=None, archived=set())
+        seen = SimpleNamespace(
+            complete=False, newest=None, started=None, archived=set()
+        )
         pages = client.pages_since(
-            path, "members", params=params, since=since, fields=fields_wanted, inclusive=inclusive
+            path,
+            "members",
+            params=params,
+            since=since,
+            fields=fields_wanted,
+            inclusive=inclusive,
         )
         with closing(read_ahead(pages)) as pages:
             for page in pages:
@@ -370,14 +436,20 @@ class MailchimpSyncRun(models.Model):
                     # Mailchimp showed a member of the very second it was asked from:
                     # its since_last_changed keeps that second, later walks ask from it
                     inclusive = True
-                    semantics = dict(account.since_semantics or {}, since_last_changed="inclusive")
-                    # the account's row is people's and other jobs' too: written apart from
-                    # the run's pages, retried on a concurrent write (issue 10)
+                    semantics = dict(
+                        account.since_semantics or {}, since_last_changed="inclusive"
+                    )
+                    # the account's row is people's and other jobs' too: written apart
+                    # from the run's pages, retried on a concurrent write
                     self.pairing_id._write_concurrently(
-                        lambda semantics=semantics: account.write({"since_semantics": semantics})
+                        lambda semantics=semantics: account.write(
+                            {"since_semantics": semantics}
+                        )
                     )
                 if skip:
-                    page = [m for m in page if (m["id"], m.get("last_changed")) not in skip]
+                    page = [
+                        m for m in page if (m["id"], m.get("last_changed")) not in skip
+                    ]
                 if page:
                     self._pull_page_committed(page, maps, client)
                     seconds = [sync_rules.mark_second(m["last_changed"]) for m in page]
@@ -385,7 +457,9 @@ class MailchimpSyncRun(models.Model):
                         seconds.append(seen.newest)
                     seen.newest = max(seconds)
                     seen.archived.update(
-                        (m["id"], m["last_changed"]) for m in page if m["status"] == "archived"
+                        (m["id"], m["last_changed"])
+                        for m in page
+                        if m["status"] == "archived"
                     )
                     if params is None:
                         # cut off now, the run would go on from there
@@ -418,14 +492,17 @@ class MailchimpSyncRun(models.Model):
             order="id",
         )
         if not missing:
-            self.push_batch_id = False  # a job an earlier pass left for them: not needed now
+            # a job an earlier pass left for them: not needed now
+            self.push_batch_id = False
             return True
         params = {"fields": ",".join(fields_wanted)}
         answers = []  # (member, HTTP status, member as Mailchimp shows it)
         if len(missing) <= CONFIRM_DIRECTLY and not self.push_batch_id:
             for member in missing:
                 try:
-                    found = client.get(f"{path}/{member.subscriber_hash}", params=params)
+                    found = client.get(
+                        f"{path}/{member.subscriber_hash}", params=params
+                    )
                 except mc_errors.MailchimpNotFoundError:
                     answers.append((member, 404, None))
                 else:
@@ -433,7 +510,12 @@ class MailchimpSyncRun(models.Model):
         else:
             operations = [
                 batch_jobs.operation(
-                    "get", member.id, "GET", f"{path}/{member.subscriber_hash}", None, params
+                    "get",
+                    member.id,
+                    "GET",
+                    f"{path}/{member.subscriber_hash}",
+                    None,
+                    params,
                 )
                 for member in missing
             ]
@@ -447,10 +529,16 @@ class MailchimpSyncRun(models.Model):
                 return False
             by_id = {member.id: member for member in missing}
             answers = [
-                (by_id[batch_jobs.record_id(result)], result["status_code"], result["response"])
+                (
+                    by_id[batch_jobs.record_id(result)],
+                    result["status_code"],
+                    result["response"],
+                )
                 for result in results
             ]
-        gone = Member.browse([member.id for member, status, _body in answers if status == 404])
+        gone = Member.browse(
+            [member.id for member, status, _body in answers if status == 404]
+        )
         shown = [body for _member, status, body in answers if status == 200 and body]
         gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
         for chunk in split_every(1000, shown, list):
@@ -459,8 +547,8 @@ class MailchimpSyncRun(models.Model):
         if unconfirmed:
             self._pull_note(
                 self.env._(
-                    "%s members not seen by the full read could not be checked with Mailchimp; "
-                    "they were left as they are.",
+                    "%s members not seen by the full read could not be checked with "
+                    "Mailchimp; they were left as they are.",
                     unconfirmed,
                 )
             )
@@ -471,11 +559,15 @@ class MailchimpSyncRun(models.Model):
     def _pull_mark(self):
         """The first second the next pull must read (whole epoch seconds), or None:
         the one place that reads where the pull stands (see _set_pull_mark)."""
-        return sync_rules.mark_second(self.pairing_id._sync_cursor().mailchimp_watermark)
+        return sync_rules.mark_second(
+            self.pairing_id._sync_cursor().mailchimp_watermark
+        )
 
     def _set_pull_mark(self, second):
         """Record, with the chunk being committed, the first second to read next."""
-        self.pairing_id._sync_cursor().mailchimp_watermark = sync_rules.mark_text(second)
+        self.pairing_id._sync_cursor().mailchimp_watermark = sync_rules.mark_text(
+            second
+        )
 
     def _pull_note(self, text):
         """Something the run's message must say at its end."""
@@ -493,7 +585,9 @@ class MailchimpSyncRun(models.Model):
         Member = self.env["mailchimp.member"]
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         hashes = [member["id"] for member in page]
-        contact_ids = [member.get("contact_id") for member in page if member.get("contact_id")]
+        contact_ids = [
+            member.get("contact_id") for member in page if member.get("contact_id")
+        ]
         linked = Member.search_fetch(
             [
                 ("pairing_id", "=", pairing.id),
@@ -501,9 +595,17 @@ class MailchimpSyncRun(models.Model):
                 ("subscriber_hash", "in", hashes),
                 ("mailchimp_contact_id", "in", contact_ids),
             ],
-            ["subscriber_hash", "mailchimp_contact_id", "partner_id", "email", "status",
-             "mailchimp_last_changed", "synced_values", "synced_fingerprint",
-             "odoo_synced_values"],
+            [
+                "subscriber_hash",
+                "mailchimp_contact_id",
+                "partner_id",
+                "email",
+                "status",
+                "mailchimp_last_changed",
+                "synced_values",
+                "synced_fingerprint",
+                "odoo_synced_values",
+            ],
             order="id",
         )
         by_hash = {member.subscriber_hash: member for member in linked}
@@ -517,7 +619,8 @@ class MailchimpSyncRun(models.Model):
         unlinked = [
             merge_values.normalize_email(member["email_address"])
             for member in page
-            if member["id"] not in by_hash and member.get("contact_id") not in by_contact
+            if member["id"] not in by_hash
+            and member.get("contact_id") not in by_contact
         ]
         candidates, duplicates = self._partners_by_email(
             [email for email in unlinked if email], read_fields
@@ -527,13 +630,16 @@ class MailchimpSyncRun(models.Model):
             self._record_failures("mailchimp2odoo", duplicates, "skipped")
         push_only = maps.push_only
         to_create, member_vals, failures = [], [], []
-        written = []  # (member or None, vals, partner, tags pulled, Odoo's values before, pending)
+        # (member or None, vals, partner, tags pulled, Odoo's values before, pending)
+        written = []
         unsendable = []  # Odoo values of merged contacts that Mailchimp cannot take
         counts = Counter()
         previous_status = {}  # for the consent part (blacklist option)
         for mc_member in page:
             email = merge_values.normalize_email(mc_member["email_address"])
-            member = by_hash.get(mc_member["id"]) or by_contact.get(mc_member.get("contact_id"))
+            member = by_hash.get(mc_member["id"]) or by_contact.get(
+                mc_member.get("contact_id")
+            )
             previous_status[mc_member["id"]] = member.status if member else None
             last_changed = sync_rules.to_odoo_datetime(mc_member.get("last_changed"))
             mc_values = maps.normalize(mc_member.get("merge_fields") or {})
@@ -543,48 +649,44 @@ class MailchimpSyncRun(models.Model):
                 and member.mailchimp_last_changed == last_changed
                 and member.email == email
                 and member.status == mc_member["status"]
-                and merge_values.values_fingerprint(mc_values) == member.synced_fingerprint
+                and merge_values.values_fingerprint(mc_values)
+                == member.synced_fingerprint
                 # interests are read only for syncs that map some (F14): stored as read
-                and ("interests" not in mc_member or mc_member["interests"] == member.mailchimp_interests)
+                and (
+                    "interests" not in mc_member
+                    or mc_member["interests"] == member.mailchimp_interests
+                )
             ):
                 # read again only because the pull reads again the seconds that were
                 # still open (or what this sync itself sent): Mailchimp has nothing new
-                # for it. A full run merges it all the same (a new mapping, a missed change)
+                # for it. A full run merges it all the
+                # same (a new mapping, a missed change)
                 counts["unchanged" if member.partner_id else "skipped"] += 1
                 continue
-            common = {
-                "email": email,
-                "subscriber_hash": mc_member["id"],
-                "mailchimp_contact_id": mc_member.get("contact_id"),
-                "status": mc_member["status"],
-                "mailchimp_last_changed": last_changed,
-                "last_seen_run_id": self.id,
-            }
-            if "interests" in mc_member:
-                common["mailchimp_interests"] = mc_member["interests"]
+            common = self._pulled_member_common(mc_member, email, last_changed)
             if member:
                 partner = member.partner_id
                 if not partner:
                     member.write(common)
                     counts["skipped"] += 1
                     continue
-                synced = member.synced_values or {}
-                odoo_synced = member.odoo_synced_values
-                if odoo_synced is None or odoo_synced is False:
-                    odoo_synced = None if synced else {}  # None: synced before Odoo's base was kept
+                synced, odoo_synced = _member_bases(member)
             else:
                 partner = candidates.get(email)
                 synced, odoo_synced = None, {}
             if not partner:
-                if pairing.create_missing and self.direction != "odoo2mailchimp" and (
-                    mc_member["status"] != "archived"
+                if (
+                    pairing.create_missing
+                    and self.direction != "odoo2mailchimp"
+                    and (mc_member["status"] != "archived")
                 ):
                     to_create.append((mc_member, mc_values, common))
                 else:
                     counts["skipped"] += 1
                 continue
             if mc_member["status"] == "archived":
-                # deleted in Mailchimp: keep the link and the status, change nothing (F17)
+                # deleted in Mailchimp: keep the link
+                # and the status, change nothing (F17)
                 if member:
                     member.write(common)
                 else:
@@ -597,20 +699,17 @@ class MailchimpSyncRun(models.Model):
             odoo_vals, bad_values, pulled = self._pulled_vals(
                 maps, resolution, partner, odoo_now, synced
             )
-            if self.direction == "mailchimp2odoo":
-                bad_values = list(odoo_errors.values()) + bad_values  # no push to report them
-            elif odoo_errors and not pending:
-                # the push skips a contact this pull has merged: say it here
-                unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
-            if bad_values:
-                failures.append((partner.id, email, "; ".join(bad_values)))
+            self._note_refused_values(
+                partner, email, odoo_errors, bad_values, pending, failures, unsendable
+            )
             if (
                 member
                 and email != member.email
                 and self.direction != "odoo2mailchimp"
                 and partner.email_normalized == member.email
             ):
-                # renamed in Mailchimp (same contact id): rename the contact, no duplicate
+                # renamed in Mailchimp (same contact
+                # id): rename the contact, no duplicate
                 odoo_vals["email"] = mc_member["email_address"]
             odoo_vals = maps.changed_vals(partner, odoo_vals)
             if odoo_vals:
@@ -634,8 +733,48 @@ class MailchimpSyncRun(models.Model):
             )
             written.append((member, vals, partner, pulled, odoo_now, pending))
         self._rebase_pulled(written, maps)
+        self._save_pulled_members(written, member_vals, to_create, maps, failures)
+        self._add(**counts)
+        self._record_failures("mailchimp2odoo", failures)
+        self._record_failures("odoo2mailchimp", unsendable)
+        self._pull_page_consent(page, previous_status)
+
+    def _pulled_member_common(self, mc_member, email, last_changed):
+        """The member's values as Mailchimp shows them, written whatever the merge."""
+        common = {
+            "email": email,
+            "subscriber_hash": mc_member["id"],
+            "mailchimp_contact_id": mc_member.get("contact_id"),
+            "status": mc_member["status"],
+            "mailchimp_last_changed": last_changed,
+            "last_seen_run_id": self.id,
+        }
+        if "interests" in mc_member:
+            common["mailchimp_interests"] = mc_member["interests"]
+        return common
+
+    def _note_refused_values(
+        self, partner, email, odoo_errors, bad_values, pending, failures, unsendable
+    ):
+        """A merged contact's values that a side refuses, as failures of the run:
+        ``odoo_errors`` Odoo's values Mailchimp cannot take, ``bad_values``
+        Mailchimp's values Odoo cannot take."""
+        if self.direction == "mailchimp2odoo":
+            # no push to report them
+            bad_values = list(odoo_errors.values()) + bad_values
+        elif odoo_errors and not pending:
+            # the push skips a contact this pull has merged: say it here
+            unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
+        if bad_values:
+            failures.append((partner.id, email, "; ".join(bad_values)))
+
+    def _save_pulled_members(self, written, member_vals, to_create, maps, failures):
+        """Write the merged members, then create the new ones with the contacts
+        ``to_create`` (Mailchimp's members that no contact matched)."""
         for member, vals, partner, *_rest in written:
-            vals["synced_fingerprint"] = merge_values.values_fingerprint(vals["synced_values"])
+            vals["synced_fingerprint"] = merge_values.values_fingerprint(
+                vals["synced_values"]
+            )
             vals["partner_write_date"] = partner.write_date
             if member:
                 member.write(vals)
@@ -643,11 +782,7 @@ class MailchimpSyncRun(models.Model):
                 member_vals.append(self._new_member(vals, partner))
         if to_create:
             member_vals += self._create_partners(to_create, maps, failures)
-        Member.create(member_vals)
-        self._add(**counts)
-        self._record_failures("mailchimp2odoo", failures)
-        self._record_failures("odoo2mailchimp", unsendable)
-        self._pull_page_consent(page, previous_status)
+        self.env["mailchimp.member"].create(member_vals)
 
     def _merge(self, partner, synced, odoo_synced, mc_values, maps, push_only):
         """Three-way merge, each side against its own base; tags Odoo must still push
@@ -661,7 +796,9 @@ class MailchimpSyncRun(models.Model):
         its old bases: the push reports it, and the contact's other fields and
         status still sync.
         """
-        odoo_now, odoo_errors = maps.mailchimp_values_checked(partner, [synced, mc_values])
+        odoo_now, odoo_errors = maps.mailchimp_values_checked(
+            partner, [synced, mc_values]
+        )
         if odoo_synced is None:
             odoo_synced = sync_rules.legacy_odoo_base(synced, odoo_now)
         resolution = sync_rules.resolve_fields(
@@ -676,8 +813,10 @@ class MailchimpSyncRun(models.Model):
         )
         pending = dict(resolution.to_mailchimp)
         for tag in odoo_errors:
-            for new, old in ((resolution.new_synced, synced or {}),
-                             (resolution.new_odoo_synced, odoo_synced)):
+            for new, old in (
+                (resolution.new_synced, synced or {}),
+                (resolution.new_odoo_synced, odoo_synced),
+            ):
                 if tag in old:
                     new[tag] = old[tag]
                 else:
@@ -698,18 +837,19 @@ class MailchimpSyncRun(models.Model):
         Mailchimp's keeps its old one, so the next full read tries it again.
         """
         hints = [synced, resolution.new_synced]
-        try:
+        # all at once, unless a value is refused: then value by value
+        with suppress(merge_values.MergeValueError):
             vals = maps.odoo_vals(resolution.to_odoo, partner, hints)
             return vals, [], set(resolution.to_odoo)
-        except merge_values.MergeValueError:
-            pass
         good, errors = {}, []
         for tag, value in resolution.to_odoo.items():
             try:
                 maps.odoo_vals({tag: value}, partner, hints)
             except merge_values.MergeValueError as error:
                 errors.append(f"{tag}: {error.reason}")
-                resolution.new_odoo_synced[tag] = merge_values.canonical(odoo_now.get(tag))
+                resolution.new_odoo_synced[tag] = merge_values.canonical(
+                    odoo_now.get(tag)
+                )
                 if tag in (synced or {}):
                     resolution.new_synced[tag] = synced[tag]
                 else:
@@ -735,18 +875,23 @@ class MailchimpSyncRun(models.Model):
         partners = self.env["res.partner"].browse([item[2].id for item in rewritten])
         partners.fetch(maps.partner_fields())
         for _member, vals, partner, pulled, odoo_before, pending in rewritten:
-            now, _errors = maps.mailchimp_values_checked(partner, [vals["synced_values"]])
+            now, _errors = maps.mailchimp_values_checked(
+                partner, [vals["synced_values"]]
+            )
             base = dict(vals["odoo_synced_values"])
             for tag, value in now.items():
                 value = merge_values.canonical(value)
                 if tag in pulled:
                     base[tag] = value
-                elif tag not in pending and value != merge_values.canonical(odoo_before.get(tag)):
+                elif tag not in pending and value != merge_values.canonical(
+                    odoo_before.get(tag)
+                ):
                     vals["need_push"] = True
             vals["odoo_synced_values"] = base
 
     def _partners_by_email(self, emails, read_fields):
-        """The contact each email matches (F9): linked first, else the oldest, else lowest id.
+        """The contact each email matches (F9):
+        linked first, else the oldest, else lowest id.
 
         Returns ({email: partner}, [(partner id, email, reason)] for the others).
         """
@@ -777,7 +922,10 @@ class MailchimpSyncRun(models.Model):
         ]
         winners, skipped = sync_rules.pick_winners(contacts)
         return (
-            {email: partners.browse(contact["id"]) for email, contact in winners.items()},
+            {
+                email: partners.browse(contact["id"])
+                for email, contact in winners.items()
+            },
             [(contact["id"], contact["email"], reason) for contact, reason in skipped],
         )
 
@@ -805,15 +953,14 @@ class MailchimpSyncRun(models.Model):
                 vals["category_id"] = [Command.link(pairing.partner_tag_id.id)]
             partner_vals.append(vals)
             kept.append((common, mc_values))
-        partners = (
-            self.env["res.partner"].with_context(**QUIET).create(partner_vals)
-        )
+        partners = self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         self._add(created=len(partners))
         now = fields.Datetime.now()
         member_vals = []
-        # Odoo's base: the new contacts as Odoo shows them, read and computed once for all
+        # Odoo's base: the new contacts as Odoo
+        # shows them, read and computed once for all
         partners.fetch(maps.partner_fields() + ["write_date"])
-        for partner, (common, synced) in zip(partners, kept):
+        for partner, (common, synced) in zip(partners, kept, strict=True):
             odoo_synced, _errors = maps.mailchimp_values_checked(partner, [synced])
             member_vals.append(
                 self._new_member(
@@ -822,7 +969,8 @@ class MailchimpSyncRun(models.Model):
                         synced_values=synced,
                         synced_fingerprint=merge_values.values_fingerprint(synced),
                         odoo_synced_values={
-                            tag: merge_values.canonical(value) for tag, value in odoo_synced.items()
+                            tag: merge_values.canonical(value)
+                            for tag, value in odoo_synced.items()
                         },
                         last_sync_date=now,
                         partner_write_date=partner.write_date,
@@ -846,14 +994,16 @@ class MailchimpSyncRun(models.Model):
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = pairing._segment_domain()
-        # Odoo opt-outs changed since the last run: the blacklist does not touch write_date
+        # Odoo opt-outs changed since the last run:
+        # the blacklist does not touch write_date
         optout_ids = self._optout_partner_ids()
         if not self.full and state.odoo_watermark:
             domain += [
                 "|",
                 "|",
                 "|",
-                # at the mark too: a write in the mark's own transaction has its timestamp
+                # at the mark too: a write in the mark's
+                # own transaction has its timestamp
                 ("write_date", ">=", state.odoo_watermark),
                 ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
                 (
@@ -868,13 +1018,19 @@ class MailchimpSyncRun(models.Model):
         try:
             reuse = self._left_over_batch(client, deadline)
             # chunk n+1 is read and converted while Mailchimp takes chunk n's new
-            # members; one request at a time still, and each chunk is saved whole, in order
+            # members; one request at a time still,
+            # and each chunk is saved whole, in order
             sending = None
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailchimp-push") as sender:
+            with ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="mailchimp-push"
+            ) as sender:
                 while True:
                     cursor = sending.partners[-1].id if sending else self.push_cursor
                     chunk = Partner.search_fetch(
-                        domain + [("id", ">", cursor)], read_fields, order="id", limit=PUSH_CHUNK
+                        domain + [("id", ">", cursor)],
+                        read_fields,
+                        order="id",
+                        limit=PUSH_CHUNK,
                     )
                     plan = self._plan_push_chunk(chunk, maps) if chunk else None
                     self._plan_push_optouts(plan)
@@ -911,7 +1067,9 @@ class MailchimpSyncRun(models.Model):
             plan.subscribed = sender.submit(
                 client.batch_subscribe,
                 list_id,
-                self._new_members_payload(plan.new_items, plan.interests, plan.optout_new),
+                self._new_members_payload(
+                    plan.new_items, plan.interests, plan.optout_new
+                ),
                 update_existing=False,
             )
             return
@@ -919,7 +1077,9 @@ class MailchimpSyncRun(models.Model):
         plan.subscribed = sender.submit(
             batch_jobs.run_batch,
             client,
-            self._upsert_operations(list_id, plan.new_items, plan.interests, plan.optout_new),
+            self._upsert_operations(
+                list_id, plan.new_items, plan.interests, plan.optout_new
+            ),
             plan.reuse,
             plan.deadline,
         )
@@ -988,8 +1148,17 @@ class MailchimpSyncRun(models.Model):
         pairing = self.pairing_id
         members = self.env["mailchimp.member"].search_fetch(
             [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)],
-            ["partner_id", "email", "subscriber_hash", "status", "synced_values", "need_push",
-             "last_seen_run_id", "partner_write_date", "odoo_synced_values"],
+            [
+                "partner_id",
+                "email",
+                "subscriber_hash",
+                "status",
+                "synced_values",
+                "need_push",
+                "last_seen_run_id",
+                "partner_write_date",
+                "odoo_synced_values",
+            ],
             order="id",
         )
         member_of = {member.partner_id.id: member for member in members}
@@ -1031,7 +1200,9 @@ class MailchimpSyncRun(models.Model):
             if errors:
                 plan.failures.append((partner.id, email, "; ".join(errors.values())))
                 continue
-            odoo_base = {tag: merge_values.canonical(value) for tag, value in values.items()}
+            odoo_base = {
+                tag: merge_values.canonical(value) for tag, value in values.items()
+            }
             if not member:
                 plan.new_items.append((partner, MemberValues(changed, odoo_base, maps)))
                 continue
@@ -1047,11 +1218,20 @@ class MailchimpSyncRun(models.Model):
             if blocked:
                 plan.skipped.append((partner.id, email, blocked))
                 continue
-            mailchimp_base = dict(synced, **{
-                tag: merge_values.canonical(value) for tag, value in changed.items()
-            })
+            mailchimp_base = dict(
+                synced,
+                **{
+                    tag: merge_values.canonical(value) for tag, value in changed.items()
+                },
+            )
             plan.updates.append(
-                (partner, member, MemberValues(mailchimp_base, odoo_base, maps), changed, renamed)
+                (
+                    partner,
+                    member,
+                    MemberValues(mailchimp_base, odoo_base, maps),
+                    changed,
+                    renamed,
+                )
             )
         plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
         self._plan_push_permissions(plan)
@@ -1108,18 +1288,32 @@ class MailchimpSyncRun(models.Model):
         with self.env.cr.savepoint():
             failures = list(plan.failures)
             if plan.upserted:
-                self._store_upserts(plan.new_items, plan.subscribed.result(), failures, "created")
+                self._store_upserts(
+                    plan.new_items, plan.subscribed.result(), failures, "created"
+                )
             elif plan.subscribed:
                 self._store_new(
-                    client, list_id, plan.new_items, plan.subscribed.result(), failures,
-                    interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                    client,
+                    list_id,
+                    plan.new_items,
+                    plan.subscribed.result(),
+                    failures,
+                    interests=plan.interests,
+                    reuse=plan.reuse,
+                    deadline=plan.deadline,
                     opted_out=plan.optout_new,
                 )
             if plan.subscribed:
                 self._push_new_member_permissions(client, list_id, plan, failures)
             self._send_updates(
-                client, list_id, plan.updates, failures, plan.permissions,
-                interests=plan.interests, reuse=plan.reuse, deadline=plan.deadline,
+                client,
+                list_id,
+                plan.updates,
+                failures,
+                plan.permissions,
+                interests=plan.interests,
+                reuse=plan.reuse,
+                deadline=plan.deadline,
                 unsubscribe=plan.unsubscribe,
             )
             self._save_push_optouts(client, list_id, plan, failures)
@@ -1197,9 +1391,15 @@ class MailchimpSyncRun(models.Model):
         one contact."""
         if not new_items:
             return new_items
-        hashes = {subscriber_hash(partner.email_normalized): partner for partner, _v in new_items}
+        hashes = {
+            subscriber_hash(partner.email_normalized): partner
+            for partner, _v in new_items
+        }
         taken = self.env["mailchimp.member"].search_fetch(
-            [("pairing_id", "=", self.pairing_id.id), ("subscriber_hash", "in", list(hashes))],
+            [
+                ("pairing_id", "=", self.pairing_id.id),
+                ("subscriber_hash", "in", list(hashes)),
+            ],
             ["subscriber_hash", "partner_id", "email"],
         )
         if not taken:
@@ -1211,8 +1411,8 @@ class MailchimpSyncRun(models.Model):
                     partner.id,
                     partner.email,
                     self.env._(
-                        "duplicate email: the Mailchimp member %(email)s is synced with "
-                        "contact #%(id)s",
+                        "duplicate email: the Mailchimp member %(email)s is synced "
+                        "with contact #%(id)s",
                         email=member.email,
                         id=member.partner_id.id,
                     ),
@@ -1233,23 +1433,39 @@ class MailchimpSyncRun(models.Model):
         return [
             {
                 "email_address": partner.email_normalized,
-                "status": sync_rules.new_member_status(double_opt_in, partner.id in opted_out),
-                "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+                "status": sync_rules.new_member_status(
+                    double_opt_in, partner.id in opted_out
+                ),
+                "merge_fields": {
+                    t: v for t, v in values.items() if v not in ("", None)
+                },
                 **_interests_item(interests, partner),
             }
             for partner, values in new_items
         ]
 
     def _store_new(
-        self, client, list_id, new_items, result, failures, interests=None, reuse=None,
-        deadline=None, opted_out=(),
+        self,
+        client,
+        list_id,
+        new_items,
+        result,
+        failures,
+        interests=None,
+        reuse=None,
+        deadline=None,
+        opted_out=(),
     ):
         """Link the members a batch subscribe created; addresses Mailchimp already
         had are upserted without a status."""
-        by_email = {partner.email_normalized: (partner, values) for partner, values in new_items}
+        by_email = {
+            partner.email_normalized: (partner, values) for partner, values in new_items
+        }
         member_vals, existing = [], []
         for mc_member in result.created:
-            partner, values = by_email.get(mc_member["email_address"].lower(), (None, None))
+            partner, values = by_email.get(
+                mc_member["email_address"].lower(), (None, None)
+            )
             if partner:
                 member_vals.append(self._member_vals(partner, values, mc_member))
         for error in result.errors:
@@ -1264,7 +1480,9 @@ class MailchimpSyncRun(models.Model):
         self.env["mailchimp.member"].create(member_vals)
         self._add(created=len(member_vals))
         if existing:
-            operations = self._upsert_operations(list_id, existing, interests, opted_out)
+            operations = self._upsert_operations(
+                list_id, existing, interests, opted_out
+            )
             results = self._run_batch(client, operations, reuse, deadline)
             self._store_upserts(existing, results, failures, "updated")
 
@@ -1285,10 +1503,13 @@ class MailchimpSyncRun(models.Model):
         synced, odoo_synced = _bases_once_sent(values, sent, mc_member)
         vals = {
             "email": partner.email_normalized,
-            "subscriber_hash": mc_member.get("id") or subscriber_hash(partner.email_normalized),
+            "subscriber_hash": mc_member.get("id")
+            or subscriber_hash(partner.email_normalized),
             "mailchimp_contact_id": mc_member.get("contact_id"),
             "status": mc_member.get("status"),
-            "mailchimp_last_changed": sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
+            "mailchimp_last_changed": sync_rules.to_odoo_datetime(
+                mc_member.get("last_changed")
+            ),
             "synced_values": synced,
             "synced_fingerprint": merge_values.values_fingerprint(synced),
             "last_sync_date": fields.Datetime.now(),
@@ -1316,7 +1537,9 @@ class MailchimpSyncRun(models.Model):
                     "status_if_new": sync_rules.new_member_status(
                         double_opt_in, partner.id in opted_out
                     ),
-                    "merge_fields": {t: v for t, v in values.items() if v not in ("", None)},
+                    "merge_fields": {
+                        t: v for t, v in values.items() if v not in ("", None)
+                    },
                     **_interests_item(interests, partner),
                 },
                 params={"fields": MEMBER_REPLY_FIELDS},
@@ -1332,20 +1555,33 @@ class MailchimpSyncRun(models.Model):
         for result in results:
             partner, values = by_partner[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
-                member_vals.append(self._member_vals(partner, values, result["response"]))
+                member_vals.append(
+                    self._member_vals(partner, values, result["response"])
+                )
             else:
-                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+                failures.append(
+                    (partner.id, partner.email_normalized, _op_reason(result))
+                )
         self.env["mailchimp.member"].create(member_vals)
         self._add(**{counter: len(member_vals)})
 
     def _send_updates(
-        self, client, list_id, updates, failures, permissions=None, interests=None, reuse=None,
-        deadline=None, unsubscribe=(),
+        self,
+        client,
+        list_id,
+        updates,
+        failures,
+        permissions=None,
+        interests=None,
+        reuse=None,
+        deadline=None,
+        unsubscribe=(),
     ):
         """Changed merge fields (and renames, F18) as PATCHes in one /batches call;
         ``permissions``: {member id: (changed GDPR permissions, base once sent)};
         ``interests``: {partner id: interests to send} (F14); ``unsubscribe``: member
-        ids opted out in Odoo, sent ``status: unsubscribed`` (the only status Odoo sends)."""
+        ids opted out in Odoo, sent ``status:
+        unsubscribed`` (the only status Odoo sends)."""
         if not updates:
             return
         permissions = permissions or {}
@@ -1399,11 +1635,16 @@ class MailchimpSyncRun(models.Model):
             elif result["status_code"] == 404:
                 member.status = "archived"
                 failures.append(
-                    (partner.id, partner.email_normalized,
-                     self.env._("The member was deleted in Mailchimp."))
+                    (
+                        partner.id,
+                        partner.email_normalized,
+                        self.env._("The member was deleted in Mailchimp."),
+                    )
                 )
             else:
-                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+                failures.append(
+                    (partner.id, partner.email_normalized, _op_reason(result))
+                )
 
     # ------------------------------------------------------------------
     # Tags and interests (F13, F14)
@@ -1425,10 +1666,14 @@ class MailchimpSyncRun(models.Model):
         did not change sends nothing)."""
         if not plan or not rules:
             return
-        wanted = self.env["mailchimp.interest.map"]._wanted(rules, fields_read, plan.partners)
+        wanted = self.env["mailchimp.interest.map"]._wanted(
+            rules, fields_read, plan.partners
+        )
         plan.interests_wanted = wanted
         for partner, _values in plan.new_items:
-            plan.interests[partner.id] = interest_rules.new_member_interests(wanted[partner.id])
+            plan.interests[partner.id] = interest_rules.new_member_interests(
+                wanted[partner.id]
+            )
         for partner, member, _values, _changed, _renamed in plan.updates:
             plan.interests[partner.id] = interest_rules.interest_changes(
                 wanted[partner.id], member.synced_interests, member.mailchimp_interests
@@ -1439,10 +1684,14 @@ class MailchimpSyncRun(models.Model):
             member = members[member_id]
             partner = plan.partners.browse(member.partner_id.id)
             changes = interest_rules.interest_changes(
-                wanted.get(partner.id, {}), member.synced_interests, member.mailchimp_interests
+                wanted.get(partner.id, {}),
+                member.synced_interests,
+                member.mailchimp_interests,
             )
             if changes and not sync_rules.push_blocked_reason(member.status):
-                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.updates.append(
+                    (partner, member, member.synced_values or {}, {}, False)
+                )
                 plan.interests[partner.id] = changes
             else:
                 unchanged.append(member_id)
@@ -1457,7 +1706,11 @@ class MailchimpSyncRun(models.Model):
         members = self.env["mailchimp.member"].search_fetch(
             [
                 ("pairing_id", "=", self.pairing_id.id),
-                ("partner_id", "in", [pid for pid in plan.interests_wanted if pid not in not_done]),
+                (
+                    "partner_id",
+                    "in",
+                    [pid for pid in plan.interests_wanted if pid not in not_done],
+                ),
             ],
             ["partner_id", "synced_interests"],
         )
@@ -1537,10 +1790,23 @@ def _op_reason(result):
     if isinstance(response, dict):
         detail = response.get("detail") or response.get("title")
         errors = "; ".join(
-            f"{err.get('field')}: {err.get('message')}" for err in response.get("errors") or []
+            f"{err.get('field')}: {err.get('message')}"
+            for err in response.get("errors") or []
         )
-        return " ".join(part for part in (detail, errors) if part) or str(result["status_code"])
+        return " ".join(part for part in (detail, errors) if part) or str(
+            result["status_code"]
+        )
     return str(response)[:500]
+
+
+def _member_bases(member):
+    """(Mailchimp's base, Odoo's base) of a linked member: the values each side held
+    at its last sync. Odoo's is None for a member synced before it was kept."""
+    synced = member.synced_values or {}
+    odoo_synced = member.odoo_synced_values
+    if odoo_synced is None or odoo_synced is False:
+        odoo_synced = None if synced else {}
+    return synced, odoo_synced
 
 
 class PushPlan:
@@ -1561,9 +1827,13 @@ class PushPlan:
         self.members = {}  # partner id: its member, for the chunk's linked contacts
         self.interests = {}  # partner id: {interest id: bool} to send (F14)
         self.interests_wanted = {}  # partner id: Odoo's interest values now
-        # Odoo opt-outs (issue 10)
+        # Odoo opt-outs
         self.optout_new = set()  # new contacts opted out in Odoo: added as unsubscribed
         self.unsubscribe = set()  # member ids sent status unsubscribed in their PATCH
-        self.optout_flags = {True: [], False: []}  # member ids whose opt-out to remember
+        # member ids whose opt-out to remember
+        self.optout_flags = {
+            True: [],
+            False: [],
+        }
         self.optout_keep_push = []  # member ids whose values are still to be sent
         self.rebased = {}  # member id: Odoo's base, for members with nothing to send

@@ -1,7 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The consent part of a sync run: Odoo's blacklist option (F16), Odoo opt-outs
-(issue 10) and GDPR marketing permissions, called from the pull and the push of
+and GDPR marketing permissions, called from the pull and the push of
 ``mailchimp.sync.run``."""
+
 import json
 from collections import defaultdict
 
@@ -23,14 +24,15 @@ class MailchimpSyncRun(models.Model):
     optout_added_count = fields.Integer(
         string="Added as unsubscribed",
         readonly=True,
-        help="Contacts opted out in Odoo (email blacklist) that this run put in the audience "
-        "as unsubscribed, never as subscribed or pending (also counted as created).",
+        help="Contacts opted out in Odoo (email blacklist) that this run put in the "
+        "audience as unsubscribed, never as subscribed or pending (also counted as "
+        "created).",
     )
     optout_unsubscribed_count = fields.Integer(
         string="Unsubscribed (Odoo opt-outs)",
         readonly=True,
-        help="Members this run unsubscribed in Mailchimp because their contact was put on "
-        "Odoo's email blacklist (also counted as updated).",
+        help="Members this run unsubscribed in Mailchimp because their contact was put "
+        "on Odoo's email blacklist (also counted as updated).",
     )
 
     # ------------------------------------------------------------------
@@ -45,15 +47,21 @@ class MailchimpSyncRun(models.Model):
         if not pairing.blacklist_mirror or pairing.blacklist_backfilled:
             return
         members = self.env["mailchimp.member"].search_fetch(
-            [("pairing_id", "=", pairing.id), ("status", "in", consent.BLACKLIST_STATUSES)],
+            [
+                ("pairing_id", "=", pairing.id),
+                ("status", "in", consent.BLACKLIST_STATUSES),
+            ],
             ["email", "status"],
         )
         for chunk in split_every(BACKFILL_CHUNK, members.ids, members.browse):
             pairing._mirror_blacklist_many(
                 [(member.email, None, member.status) for member in chunk]
             )
-        # the pairing's row is the form's too: written apart, never with the run's chunks
-        pairing._write_concurrently(lambda: pairing.write({"blacklist_backfilled": True}))
+        # the pairing's row is the form's too:
+        # written apart, never with the run's chunks
+        pairing._write_concurrently(
+            lambda: pairing.write({"blacklist_backfilled": True})
+        )
 
     def _pull_page_consent(self, page, previous_status):
         """After a page is stored: its status changes to Odoo's blacklist (one bulk
@@ -66,8 +74,11 @@ class MailchimpSyncRun(models.Model):
         if pairing.blacklist_mirror:
             pairing._mirror_blacklist_many(
                 [
-                    (mc_member["email_address"], previous_status.get(mc_member["id"]),
-                     mc_member["status"])
+                    (
+                        mc_member["email_address"],
+                        previous_status.get(mc_member["id"]),
+                        mc_member["status"],
+                    )
                     for mc_member in page
                 ]
             )
@@ -83,9 +94,13 @@ class MailchimpSyncRun(models.Model):
             return
         pairing = self.pairing_id
         texts = {
-            pid: item["text"] for permissions in shown.values() for pid, item in permissions.items()
+            pid: item["text"]
+            for permissions in shown.values()
+            for pid, item in permissions.items()
         }
-        records = self.env["mailchimp.marketing.permission"]._learn(pairing.audience_id, texts)
+        records = self.env["mailchimp.marketing.permission"]._learn(
+            pairing.audience_id, texts
+        )
         members = self.env["mailchimp.member"].search_fetch(
             [("pairing_id", "=", pairing.id), ("subscriber_hash", "in", list(shown))],
             ["subscriber_hash", "partner_id", "status", "synced_permissions"],
@@ -100,7 +115,8 @@ class MailchimpSyncRun(models.Model):
         one search, one create, at most two writes for the page."""
         Consent = self.env["mailchimp.member.consent"]
         lines = Consent.search_fetch(
-            [("member_id", "in", members.ids)], ["member_id", "permission_id", "enabled"]
+            [("member_id", "in", members.ids)],
+            ["member_id", "permission_id", "enabled"],
         )
         existing = {(line.member_id.id, line.permission_id.id): line for line in lines}
         to_create, flips = [], {True: [], False: []}
@@ -128,7 +144,9 @@ class MailchimpSyncRun(models.Model):
         Odoo's fields written for what Mailchimp brings, members flagged for the push
         for what Odoo must send; grouped by value, not written contact by contact."""
         pairing = self.pairing_id
-        linked = members.filtered(lambda member: member.partner_id and member.status != "archived")
+        linked = members.filtered(
+            lambda member: member.partner_id and member.status != "archived"
+        )
         partners = linked.partner_id.with_context(active_test=False)
         partners.fetch(sorted(set(mapped.values())))
         partner_writes, bases, push = defaultdict(list), {}, []
@@ -153,7 +171,9 @@ class MailchimpSyncRun(models.Model):
                     base.pop(pid, None)
                 push.append(member.id)
             if resolution.to_odoo:
-                vals = tuple(sorted((mapped[pid], v) for pid, v in resolution.to_odoo.items()))
+                vals = tuple(
+                    sorted((mapped[pid], v) for pid, v in resolution.to_odoo.items())
+                )
                 partner_writes[vals].append(partner.id)
             if base != synced:
                 bases[member] = json.dumps(base, sort_keys=True)
@@ -203,12 +223,17 @@ class MailchimpSyncRun(models.Model):
             changed = consent.changed_permissions(member.synced_permissions, odoo_now)
             if not changed:
                 continue
-            plan.permissions[member.id] = (changed, dict(member.synced_permissions or {}, **changed))
+            plan.permissions[member.id] = (
+                changed,
+                dict(member.synced_permissions or {}, **changed),
+            )
             if member in unchanged:
                 moved.append((partner, member))
         for partner, member in moved:
             plan.unchanged_ids.remove(member.id)
-            plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+            plan.updates.append(
+                (partner, member, member.synced_values or {}, {}, False)
+            )
 
     def _push_new_member_permissions(self, client, list_id, plan, failures):
         """Contacts just added to the audience: batch subscribe cannot carry marketing
@@ -221,7 +246,11 @@ class MailchimpSyncRun(models.Model):
         members = self.env["mailchimp.member"].search_fetch(
             [
                 ("pairing_id", "=", pairing.id),
-                ("partner_id", "in", [partner.id for partner, _values in plan.new_items]),
+                (
+                    "partner_id",
+                    "in",
+                    [partner.id for partner, _values in plan.new_items],
+                ),
             ],
             ["partner_id", "email", "subscriber_hash", "synced_permissions"],
         )
@@ -254,12 +283,14 @@ class MailchimpSyncRun(models.Model):
             if result["status_code"] == 200:
                 bases[json.dumps(changed, sort_keys=True)].append(member.id)
             else:
-                failures.append((member.partner_id.id, member.email, _op_reason(result)))
+                failures.append(
+                    (member.partner_id.id, member.email, _op_reason(result))
+                )
         for key, member_ids in bases.items():
             members.browse(member_ids).write({"synced_permissions": json.loads(key)})
 
     # ------------------------------------------------------------------
-    # Odoo opt-outs (issue 10): never subscribed, and unsubscribed on a change
+    # Odoo opt-outs: never subscribed, and unsubscribed on a change
     # ------------------------------------------------------------------
 
     def _unsubscribe_alone(self, client, list_id, plan, failures):
@@ -272,7 +303,11 @@ class MailchimpSyncRun(models.Model):
             if (
                 member.id in plan.unsubscribe
                 and member.status in consent.OPT_OUT_UNSUBSCRIBES
-                and (changed or member.id in plan.permissions or plan.interests.get(partner.id))
+                and (
+                    changed
+                    or member.id in plan.permissions
+                    or plan.interests.get(partner.id)
+                )
             ):
                 members[member.id] = (partner, member)
         if not members:
@@ -303,13 +338,18 @@ class MailchimpSyncRun(models.Model):
             elif result["status_code"] == 404:
                 member.status = "archived"
             else:
-                failures.append((partner.id, partner.email_normalized, _op_reason(result)))
+                failures.append(
+                    (partner.id, partner.email_normalized, _op_reason(result))
+                )
 
     def _opt_out_sql(self, email):
         """SQL: the address ``email`` (an SQL expression) is opted out in Odoo, i.e. on
-        its email blacklist (Odoo 18 without mass_mailing has no other email opt-out)."""
+        its email blacklist (Odoo 18 without
+        mass_mailing has no other email opt-out)."""
         return SQL(
-            "EXISTS (SELECT 1 FROM mail_blacklist bl WHERE bl.email = %s AND bl.active)", email
+            "EXISTS (SELECT 1 FROM mail_blacklist bl "
+            "WHERE bl.email = %s AND bl.active)",
+            email,
         )
 
     def _flush_opt_outs(self):
@@ -360,7 +400,8 @@ class MailchimpSyncRun(models.Model):
                 SELECT m.id, m.partner_id, m.status, TRUE
                   FROM mail_blacklist bl
                   JOIN res_partner p ON p.email_normalized = bl.email
-                  JOIN mailchimp_member m ON m.partner_id = p.id AND m.pairing_id = %(pairing)s
+                  JOIN mailchimp_member m
+                    ON m.partner_id = p.id AND m.pairing_id = %(pairing)s
                  WHERE bl.active
                    AND m.odoo_opt_out IS NOT TRUE
                 UNION ALL
@@ -419,12 +460,20 @@ class MailchimpSyncRun(models.Model):
         if opted and plan.new_items:
             kept = []
             for partner, values in plan.new_items:
-                how = consent.new_member_opt_out(partner.id in opted, pairing.optout_new_policy)
+                how = consent.new_member_opt_out(
+                    partner.id in opted, pairing.optout_new_policy
+                )
                 if how == "skip":
-                    plan.skipped.append((partner.id, partner.email_normalized, self.env._(
-                        "opted out in Odoo (email blacklist): not added to Mailchimp, as the "
-                        "sync's option says"
-                    )))
+                    plan.skipped.append(
+                        (
+                            partner.id,
+                            partner.email_normalized,
+                            self.env._(
+                                "opted out in Odoo (email blacklist): not added to "
+                                "Mailchimp, as the sync's option says"
+                            ),
+                        )
+                    )
                     continue
                 if how == "unsubscribed":
                     plan.optout_new.add(partner.id)
@@ -445,7 +494,10 @@ class MailchimpSyncRun(models.Model):
         for member in changed:
             partner = plan.partners.browse(member.partner_id.id)
             action = consent.optout_action(
-                states[partner.id][1], partner.id in opted, member.status, unsubscribe=unsubscribe
+                states[partner.id][1],
+                partner.id in opted,
+                member.status,
+                unsubscribe=unsubscribe,
             )
             if action in ("remember", "forget"):
                 flags[action == "remember"].append(member.id)
@@ -459,17 +511,21 @@ class MailchimpSyncRun(models.Model):
                 plan.unsubscribe.add(member.id)
             elif member.id in unchanged:
                 moved.append(member)
-                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.updates.append(
+                    (partner, member, member.synced_values or {}, {}, False)
+                )
                 plan.unsubscribe.add(member.id)
             elif partner.id in failed and partner.email_normalized == member.email:
                 # a value Mailchimp cannot take does not hold back the opt-out: the
                 # status alone, the contact's values stay to be sent
-                plan.updates.append((partner, member, member.synced_values or {}, {}, False))
+                plan.updates.append(
+                    (partner, member, member.synced_values or {}, {}, False)
+                )
                 plan.unsubscribe.add(member.id)
                 if member.need_push:
                     plan.optout_keep_push.append(member.id)
-            # else skipped (another contact has the address, archived, a rename Mailchimp
-            # refuses): the next run finds it again
+            # else skipped (another contact has the address, archived, a rename
+            # Mailchimp refuses): the next run finds it again
         plan.optout_flags = flags
         if moved:
             ids = {member.id for member in moved}
@@ -491,9 +547,11 @@ class MailchimpSyncRun(models.Model):
                 lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
             )
             done.write({"odoo_opt_out": True})
-            self._add(optout_unsubscribed=len(done.filtered(
-                lambda member: member.status == "unsubscribed"
-            )))
+            self._add(
+                optout_unsubscribed=len(
+                    done.filtered(lambda member: member.status == "unsubscribed")
+                )
+            )
             if plan.optout_keep_push:
                 Member.browse(plan.optout_keep_push).write({"need_push": True})
         if plan.optout_new:
@@ -504,10 +562,13 @@ class MailchimpSyncRun(models.Model):
                 ],
                 ["status"],
             )
-            # one Mailchimp already had (and still mails) is unsubscribed at the next run
+            # one Mailchimp already had (and still
+            # mails) is unsubscribed at the next run
             members.filtered(
                 lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
             ).write({"odoo_opt_out": True})
-            self._add(optout_added=len(members.filtered(
-                lambda member: member.status == "unsubscribed"
-            )))
+            self._add(
+                optout_added=len(
+                    members.filtered(lambda member: member.status == "unsubscribed")
+                )
+            )

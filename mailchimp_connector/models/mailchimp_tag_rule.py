@@ -32,34 +32,42 @@ class MailchimpTagRule(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(
         default=True,
-        help="An archived rule is no longer applied: its tag stays as it is in Mailchimp.",
+        help="An archived rule is no longer applied: its tag stays as it is in "
+        "Mailchimp.",
     )
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", string="Sync", required=True, ondelete="cascade", index=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        index=True,
     )
     company_id = fields.Many2one(related="pairing_id.company_id", store=True)
     name = fields.Char(
         string="Mailchimp Tag",
         required=True,
-        help="Tag names are case-insensitive in Mailchimp: an existing tag of that name is used.",
+        help="Tag names are case-insensitive in Mailchimp: an existing tag of that "
+        "name is used.",
     )
     partner_domain = fields.Char(
         string="Contacts",
         required=True,
         default="[]",
-        help="The sync's linked contacts matching this domain carry the tag; the others do not.",
+        help="The sync's linked contacts matching this domain carry the tag; the "
+        "others do not.",
     )
     mailchimp_segment_id = fields.Integer(
         string="Mailchimp Tag ID",
         readonly=True,
         copy=False,
-        help="The tag's static segment in Mailchimp, found or created at the first sync.",
+        help="The tag's static segment in Mailchimp, found or created at the first "
+        "sync.",
     )
     mailchimp_tag_name = fields.Char(
         readonly=True,
         copy=False,
-        help="The rule's name when its tag was last found, created or renamed in Mailchimp: "
-        "when the rule's name changes, the tag is renamed.",
+        help="The rule's name when its tag was last found, created or renamed in "
+        "Mailchimp: when the rule's name changes, the tag is renamed.",
     )
     member_ids = fields.Many2many(
         "mailchimp.member",
@@ -78,7 +86,7 @@ class MailchimpTagRule(models.Model):
         for rule in self:
             try:
                 self.env["res.partner"].search_count(rule._partner_domain(), limit=1)
-            except Exception as error:  # noqa: BLE001 - any bad domain is the admin's to fix
+            except Exception as error:  # any bad domain is the admin's to fix
                 raise ValidationError(
                     self.env._(
                         "The contacts of tag %(tag)s are not a valid domain: %(error)s",
@@ -93,11 +101,15 @@ class MailchimpTagRule(models.Model):
             if not tag_rules.tag_key(rule.name):
                 raise ValidationError(self.env._("A tag needs a name."))
             others = rule.pairing_id.with_context(active_test=False).tag_rule_ids - rule
-            if any(tag_rules.tag_key(o.name) == tag_rules.tag_key(rule.name) for o in others):
+            if any(
+                tag_rules.tag_key(o.name) == tag_rules.tag_key(rule.name)
+                for o in others
+            ):
                 raise ValidationError(
                     self.env._(
-                        "The sync %(sync)s already has a rule for the tag %(tag)s (Mailchimp "
-                        "tags are case-insensitive): give that rule both conditions.",
+                        "The sync %(sync)s already has a rule for the tag %(tag)s "
+                        "(Mailchimp tags are case-insensitive): give that rule both "
+                        "conditions.",
                         sync=rule.pairing_id.name,
                         tag=rule.name,
                     )
@@ -174,7 +186,8 @@ class MailchimpTagRule(models.Model):
                 )
             except mc_errors.MailchimpNotFoundError:
                 self._forget_segment()
-        name = self.name  # as this run read it: a rename saved meanwhile is the next run's
+        # as this run read it: a rename saved meanwhile is the next run's
+        name = self.name
         if self.mailchimp_segment_id:
             if name != self.mailchimp_tag_name:
                 try:
@@ -183,7 +196,8 @@ class MailchimpTagRule(models.Model):
                         json={"name": name},
                     )
                 except mc_errors.MailchimpNotFoundError:
-                    self._forget_segment()  # deleted in Mailchimp: found or made again below
+                    # deleted in Mailchimp: found or made again below
+                    self._forget_segment()
                 except mc_errors.MailchimpError as error:
                     # e.g. another tag has that name: keep the old one in step, say why
                     self._fail(run, error)
@@ -208,7 +222,9 @@ class MailchimpTagRule(models.Model):
                 f"/lists/{list_id}/segments", json={"name": name, "static_segment": []}
             )
             tags["all"].append(segment)
-        self._write_run_state({"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": name})
+        self._write_run_state(
+            {"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": name}
+        )
 
     def _forget_segment(self):
         """The tag is gone from Mailchimp: nobody carries it any more."""
@@ -255,9 +271,13 @@ class MailchimpTagRule(models.Model):
         adds, removes = self._differences()
         start = 0
         while start < max(len(adds), len(removes)):
-            add_rows, remove_rows = adds[start : start + size], removes[start : start + size]
+            add_rows, remove_rows = (
+                adds[start : start + size],
+                removes[start : start + size],
+            )
             body = tag_rules.bulk_bodies(
-                [email for _id, email, _p in add_rows], [email for _id, email, _p in remove_rows]
+                [email for _id, email, _p in add_rows],
+                [email for _id, email, _p in remove_rows],
             )[0]
             try:
                 response = client.post(
@@ -295,7 +315,10 @@ class MailchimpTagRule(models.Model):
     def _differences(self):
         """[(member id, email, partner id)] to tag and to untag, in id order."""
         Member = self.env["mailchimp.member"]
-        columns = [SQL.identifier(Member._table, name) for name in ("id", "email", "partner_id")]
+        columns = [
+            SQL.identifier(Member._table, name)
+            for name in ("id", "email", "partner_id")
+        ]
         return [
             self.env.execute_query(Member._search(domain, order="id").select(*columns))
             for domain in self._member_domains()

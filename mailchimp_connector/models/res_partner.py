@@ -17,13 +17,13 @@ class ResPartner(models.Model):
     mailchimp_status = fields.Selection(
         MEMBER_STATUSES,
         compute="_compute_mailchimp_status",
-        string="Mailchimp Status",
         groups="mailchimp_connector.group_mailchimp_user",
-        help="Subscribed if subscribed to any synced audience, else the most telling status.",
+        help="Subscribed if subscribed to any synced audience, else the most telling "
+        "status.",
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # matching is by normalized email only (F9); Odoo 18 does not index it
         create_index(
             self.env.cr,
@@ -32,13 +32,16 @@ class ResPartner(models.Model):
             ["email_normalized"],
             where="email_normalized IS NOT NULL",
         )
+        return res
 
     @api.depends("mailchimp_member_ids.status")
     def _compute_mailchimp_status(self):
         order = [status for status, _label in MEMBER_STATUSES]
         for partner in self:
             statuses = partner.mailchimp_member_ids.mapped("status")
-            partner.mailchimp_status = min(statuses, key=order.index) if statuses else False
+            partner.mailchimp_status = (
+                min(statuses, key=order.index) if statuses else False
+            )
 
     def action_open_mailchimp_members(self):
         self.ensure_one()
@@ -48,7 +51,7 @@ class ResPartner(models.Model):
         action["domain"] = [("partner_id", "=", self.id)]
         return action
 
-    # email activity (issue 4)
+    # email activity (F27, F28)
     mailchimp_activity_count = fields.Integer(
         compute="_compute_mailchimp_activity_count",
         string="Email Activity",
@@ -73,7 +76,7 @@ class ResPartner(models.Model):
         action["context"] = {"default_partner_id": self.id}
         return action
 
-    # GDPR marketing permissions (issue 5)
+    # GDPR marketing permissions
     mailchimp_consent_ids = fields.One2many(
         "mailchimp.member.consent",
         "partner_id",

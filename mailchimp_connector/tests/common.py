@@ -7,6 +7,7 @@ loopback port.  Odoo's test classes block outbound HTTP and stretch short
 timeouts; requests to the sandbox are passed straight to the real ``send`` so
 that timeouts and retries behave as in production.
 """
+
 import os
 import sys
 from contextlib import contextmanager
@@ -150,7 +151,9 @@ class MailchimpSyncCase(MailchimpCase):
     def setUp(self):
         super().setUp()
         self.account.action_connect()
-        self.audience = self.account.audience_ids.filtered(lambda a: a.name == "Newsletter")
+        self.audience = self.account.audience_ids.filtered(
+            lambda a: a.name == "Newsletter"
+        )
         self.list_id = self.audience.mailchimp_list_id
         self.client = self.account._get_client()
         self.addCleanup(self.client.close)
@@ -176,7 +179,9 @@ class MailchimpSyncCase(MailchimpCase):
         """{email: member} as Mailchimp has them now."""
         return {
             member["email_address"]: member
-            for member in self.client.paginate(f"/lists/{self.list_id}/members", "members")
+            for member in self.client.paginate(
+                f"/lists/{self.list_id}/members", "members"
+            )
         }
 
     def mailchimp_put(self, email, status="subscribed", **merge_fields):
@@ -194,5 +199,7 @@ class MailchimpSyncCase(MailchimpCase):
 
     def api_calls(self):
         return [
-            entry for entry in self.sandbox_requests() if "/_sandbox/" not in entry["path"]
+            entry
+            for entry in self.sandbox_requests()
+            if "/_sandbox/" not in entry["path"]
         ]

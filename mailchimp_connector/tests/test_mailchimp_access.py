@@ -23,7 +23,9 @@ class TestMailchimpAccess(MailchimpCase):
             login="mc_admin",
             groups="base.group_user,mailchimp_connector.group_mailchimp_manager",
         )
-        cls.outsider = new_test_user(cls.env, login="mc_outsider", groups="base.group_user")
+        cls.outsider = new_test_user(
+            cls.env, login="mc_outsider", groups="base.group_user"
+        )
 
     def test_salesperson_reads_account_but_never_the_key(self):
         self.account.action_connect()
@@ -33,7 +35,8 @@ class TestMailchimpAccess(MailchimpCase):
         with self.assertRaises(AccessError):
             account.read(["api_key"])
         with self.assertRaises(AccessError):
-            account.api_key  # noqa: B018  (reading is what is tested)
+            # the attribute read itself is what is tested
+            account.api_key  # noqa: B018  # pylint: disable=pointless-statement
         self.assertNotIn("api_key", account.fields_get())
         self.assertNotIn("api_key", account.read()[0])
         self.assertNotIn("api_base_url", account.read()[0])
@@ -66,9 +69,13 @@ class TestMailchimpAccess(MailchimpCase):
         self.assertFalse(self.account.fields_get(["api_key"])["api_key"]["exportable"])
 
     def test_key_never_in_logs_errors_or_chatter(self):
-        with self.assertLogs("odoo.addons.mailchimp_connector", level=logging.DEBUG) as logs:
+        with self.assertLogs(
+            "odoo.addons.mailchimp_connector", level=logging.DEBUG
+        ) as logs:
             self.account.action_connect()
-            self.sandbox_control("POST", "accounts/revoke", {"api_key": DEFAULT_API_KEY})
+            self.sandbox_control(
+                "POST", "accounts/revoke", {"api_key": DEFAULT_API_KEY}
+            )
             self.account.action_connect()
             logging.getLogger("odoo.addons.mailchimp_connector").debug("end of test")
         secret = DEFAULT_API_KEY.split("-")[0]
@@ -90,11 +97,20 @@ class TestMailchimpAccess(MailchimpCase):
     def test_multi_company_record_rules(self):
         other_company = self.env["res.company"].create({"name": "Other Co"})
         other_account = self.env["mailchimp.account"].create(
-            {"name": "Other", "company_id": other_company.id, "api_key": DEFAULT_API_KEY}
+            {
+                "name": "Other",
+                "company_id": other_company.id,
+                "api_key": DEFAULT_API_KEY,
+            }
         )
         self.mailchimp_admin.write(
-            {"company_ids": [Command.set(self.env.company.ids)], "company_id": self.env.company.id}
+            {
+                "company_ids": [Command.set(self.env.company.ids)],
+                "company_id": self.env.company.id,
+            }
         )
-        visible = self.env["mailchimp.account"].with_user(self.mailchimp_admin).search([])
+        visible = (
+            self.env["mailchimp.account"].with_user(self.mailchimp_admin).search([])
+        )
         self.assertIn(self.account, visible)
         self.assertNotIn(other_account, visible)

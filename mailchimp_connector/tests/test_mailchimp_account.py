@@ -18,7 +18,9 @@ class TestMailchimpAccountConnect(MailchimpCase):
         ]
 
     def test_module_installed_with_menu_and_groups(self):
-        module = self.env["ir.module.module"].search([("name", "=", "mailchimp_connector")])
+        module = self.env["ir.module.module"].search(
+            [("name", "=", "mailchimp_connector")]
+        )
         self.assertEqual(module.state, "installed")
         root = self.env.ref("mailchimp_connector.mailchimp_menu_root")
         self.assertEqual(
@@ -56,8 +58,12 @@ class TestMailchimpAccountConnect(MailchimpCase):
         calls = self._api_requests()
         self.assertEqual(calls[0][0], "GET")
         self.assertTrue(calls[0][1].endswith("/ping"), calls)
-        self.assertTrue(calls[1][1].endswith("/3.0/") or calls[1][1].endswith("/3.0"), calls)
-        newsletter = self.account.audience_ids.filtered(lambda a: a.name == "Newsletter")
+        self.assertTrue(
+            calls[1][1].endswith("/3.0/") or calls[1][1].endswith("/3.0"), calls
+        )
+        newsletter = self.account.audience_ids.filtered(
+            lambda a: a.name == "Newsletter"
+        )
         self.assertEqual(len(newsletter), 1)
         self.assertIn("Newsletter", action["params"]["message"])
         tags = set(newsletter.merge_field_ids.mapped("tag"))
@@ -151,7 +157,9 @@ class TestMailchimpAccountConnect(MailchimpCase):
         self.account.action_connect()
         # the admin revokes the key in Mailchimp and creates a new one
         self.sandbox_control(
-            "POST", "accounts/rotate", {"api_key": DEFAULT_API_KEY, "new_api_key": OTHER_KEY}
+            "POST",
+            "accounts/rotate",
+            {"api_key": DEFAULT_API_KEY, "new_api_key": OTHER_KEY},
         )
         self.account.action_refresh_audiences()
         self.assertEqual(self.account.state, "error")
@@ -170,7 +178,11 @@ class TestMailchimpAccountConnect(MailchimpCase):
         self.sandbox_control(
             "POST",
             "accounts",
-            {"api_key": OTHER_KEY, "account_name": "Someone else", "email": "x@else.com"},
+            {
+                "api_key": OTHER_KEY,
+                "account_name": "Someone else",
+                "email": "x@else.com",
+            },
         )
         with self.assertRaisesRegex(UserError, "Someone else"):
             self.account._reauthorize(OTHER_KEY)
@@ -179,7 +191,9 @@ class TestMailchimpAccountConnect(MailchimpCase):
     def test_disconnect_forgets_key_and_keeps_data(self):
         self.account.action_connect()
         audiences = self.account.audience_ids
-        partner = self.env["res.partner"].create({"name": "Kept", "email": "kept@corp.com"})
+        partner = self.env["res.partner"].create(
+            {"name": "Kept", "email": "kept@corp.com"}
+        )
         self.account.action_disconnect()
         self.assertEqual(self.account.state, "draft")
         self.assertFalse(self.account.api_key)
@@ -188,7 +202,9 @@ class TestMailchimpAccountConnect(MailchimpCase):
 
     def test_audience_refresh_archives_deleted_audiences(self):
         self.account.action_connect()
-        newsletter = self.account.audience_ids.filtered(lambda a: a.name == "Newsletter")
+        newsletter = self.account.audience_ids.filtered(
+            lambda a: a.name == "Newsletter"
+        )
         client = self.account._get_client()
         client.post("/lists", json=_new_list_payload("Customers"))
         self.account.action_refresh_audiences()

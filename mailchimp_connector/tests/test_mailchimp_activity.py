@@ -32,7 +32,9 @@ class TestMailchimpActivity(MailchimpSyncCase):
         run = pairing.run_sync()
         self.assertEqual(run.state, "done", run.message)
         self.assertEqual(len(pairing.member_ids.filtered("partner_id")), 5)
-        self.send_time = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+        self.send_time = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(
+            days=1
+        )
 
     def at(self, minutes):
         return (self.send_time + timedelta(minutes=minutes)).isoformat()
@@ -56,26 +58,44 @@ class TestMailchimpActivity(MailchimpSyncCase):
         return self.partners[i]
 
     def activities(self, partner=None):
-        domain = [("partner_id", "=", partner.id)] if partner else [
-            ("partner_id", "in", self.partners.ids)
-        ]
+        domain = (
+            [("partner_id", "=", partner.id)]
+            if partner
+            else [("partner_id", "in", self.partners.ids)]
+        )
         return self.env["mailchimp.activity"].search(domain)
 
     def chatter(self, partner):
         subtype = self.env.ref("mailchimp_connector.mt_mailchimp_activity")
         return self.env["mail.message"].search(
-            [("model", "=", "res.partner"), ("res_id", "=", partner.id),
-             ("subtype_id", "=", subtype.id)]
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("subtype_id", "=", subtype.id),
+            ]
         )
 
     def standard_events(self):
         return [
             {"email": "ann0@corp.com", "action": "open", "timestamp": self.at(10)},
-            {"email": "ann0@corp.com", "action": "click", "timestamp": self.at(11), "url": URL},
-            {"email": "ann1@corp.com", "action": "bounce", "type": "soft",
-             "timestamp": self.at(2)},
+            {
+                "email": "ann0@corp.com",
+                "action": "click",
+                "timestamp": self.at(11),
+                "url": URL,
+            },
+            {
+                "email": "ann1@corp.com",
+                "action": "bounce",
+                "type": "soft",
+                "timestamp": self.at(2),
+            },
             {"email": "ann2@corp.com", "action": "unsub", "timestamp": self.at(30)},
-            {"email": "stranger@elsewhere.com", "action": "open", "timestamp": self.at(5)},
+            {
+                "email": "stranger@elsewhere.com",
+                "action": "open",
+                "timestamp": self.at(5),
+            },
         ]
 
     def sync(self):
@@ -94,15 +114,21 @@ class TestMailchimpActivity(MailchimpSyncCase):
         acts = self.activities()
         # 5 sends + open + click + bounce + unsubscribe
         self.assertEqual(len(acts), 9)
-        self.assertEqual(sorted(acts.filtered(lambda a: a.action == "sent").partner_id.ids),
-                         sorted(self.partners.ids))
+        self.assertEqual(
+            sorted(acts.filtered(lambda a: a.action == "sent").partner_id.ids),
+            sorted(self.partners.ids),
+        )
         click = acts.filtered(lambda a: a.action == "click")
         self.assertEqual((click.partner_id, click.url), (self.partner(0), URL))
         bounce = acts.filtered(lambda a: a.action == "bounce")
-        self.assertEqual((bounce.partner_id, bounce.bounce_type), (self.partner(1), "soft"))
+        self.assertEqual(
+            (bounce.partner_id, bounce.bounce_type), (self.partner(1), "soft")
+        )
         unsub = acts.filtered(lambda a: a.action == "unsubscribe")
         self.assertEqual(unsub.partner_id, self.partner(2))
-        self.assertEqual(unsub.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=30))
+        self.assertEqual(
+            unsub.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=30)
+        )
         # chatter: one line per event, with the subtype, no notification
         lines = self.chatter(self.partner(0))
         self.assertEqual(len(lines), 3)
@@ -112,11 +138,14 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(campaign.soft_bounces, 1)
         self.assertEqual(campaign.unsubscribes, 1)
         # a second run stores and posts nothing more
-        messages = self.env["mail.message"].search_count([("model", "=", "res.partner")])
+        messages = self.env["mail.message"].search_count(
+            [("model", "=", "res.partner")]
+        )
         self.sync()
         self.assertEqual(len(self.activities()), 9)
         self.assertEqual(
-            self.env["mail.message"].search_count([("model", "=", "res.partner")]), messages
+            self.env["mail.message"].search_count([("model", "=", "res.partner")]),
+            messages,
         )
         self.assertEqual(len(self.account.campaign_ids), 1)
 
@@ -125,7 +154,11 @@ class TestMailchimpActivity(MailchimpSyncCase):
             events=[
                 *self.standard_events(),
                 {"email": "ann3@corp.com", "action": "abuse", "timestamp": self.at(45)},
-                {"email": "stranger@elsewhere.com", "action": "abuse", "timestamp": self.at(46)},
+                {
+                    "email": "stranger@elsewhere.com",
+                    "action": "abuse",
+                    "timestamp": self.at(46),
+                },
             ]
         )
         self.sync()
@@ -133,8 +166,12 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(campaign.abuse_reports, 2)
         abuse = self.activities().filtered(lambda a: a.action == "abuse")
         self.assertEqual(abuse.partner_id, self.partner(3))
-        self.assertEqual(abuse.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=45))
-        line = self.chatter(self.partner(3)).filtered(lambda m: "Marked as Spam" in m.body)
+        self.assertEqual(
+            abuse.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=45)
+        )
+        line = self.chatter(self.partner(3)).filtered(
+            lambda m: "Marked as Spam" in m.body
+        )
         self.assertEqual(len(line), 1)
         self.assertIn("Spring offer", line.body)
         self.assertFalse(line.notification_ids)
@@ -142,12 +179,17 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(campaign.unknown_event_count, 3)
         self.assertEqual(
             self.env["mailchimp.activity"].search_count(
-                [("company_id", "in", [self.env.company.id, False]), ("action", "=", "abuse")]
+                [
+                    ("company_id", "in", [self.env.company.id, False]),
+                    ("action", "=", "abuse"),
+                ]
             ),
             1,
         )
         self.sync()
-        self.assertEqual(len(self.activities().filtered(lambda a: a.action == "abuse")), 1)
+        self.assertEqual(
+            len(self.activities().filtered(lambda a: a.action == "abuse")), 1
+        )
         self.assertEqual(len(self.chatter(self.partner(3))), 2)
         self.assertEqual(campaign.unknown_event_count, 3)
 
@@ -163,21 +205,31 @@ class TestMailchimpActivity(MailchimpSyncCase):
             self.sync()
         campaign = self.account.campaign_ids
         events = sorted(self.activities().mapped("event_key"))
-        messages = self.env["mail.message"].search_count([("model", "=", "res.partner")])
+        messages = self.env["mail.message"].search_count(
+            [("model", "=", "res.partner")]
+        )
         unknown = campaign.unknown_event_count
         self.assertGreater(len(events), 9)
         # the position as it was committed before the first page of each walk
-        campaign.write({
-            "sent_to_offset": 0, "sent_to_done": False, "unknown_sent_count": 0,
-            "activity_offset": 0, "activity_walk_since": campaign.send_time,
-            "activity_walk_max": False, "activity_watermark": False,
-            "activity_next_since": False, "unknown_activity_count": 0,
-        })
+        campaign.write(
+            {
+                "sent_to_offset": 0,
+                "sent_to_done": False,
+                "unknown_sent_count": 0,
+                "activity_offset": 0,
+                "activity_walk_since": campaign.send_time,
+                "activity_walk_max": False,
+                "activity_watermark": False,
+                "activity_next_since": False,
+                "unknown_activity_count": 0,
+            }
+        )
         with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
             self.sync()
         self.assertEqual(sorted(self.activities().mapped("event_key")), events)
         self.assertEqual(
-            self.env["mail.message"].search_count([("model", "=", "res.partner")]), messages
+            self.env["mail.message"].search_count([("model", "=", "res.partner")]),
+            messages,
         )
         self.assertEqual(campaign.unknown_event_count, unknown)
         self.assertTrue(campaign.sent_to_done)
@@ -191,7 +243,10 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(campaign.unknown_event_count, 2)
         self.assertFalse(
             self.env["mailchimp.activity"].search(
-                [("campaign_id", "=", campaign.id), ("partner_id", "not in", self.partners.ids)]
+                [
+                    ("campaign_id", "=", campaign.id),
+                    ("partner_id", "not in", self.partners.ids),
+                ]
             )
         )
         self.sync()
@@ -205,8 +260,14 @@ class TestMailchimpActivity(MailchimpSyncCase):
         # a second campaign, sent later, is found by the next run
         self.make_campaign(
             subject="Summer offer",
-            events=[{"email": "ann3@corp.com", "action": "click", "url": URL,
-                     "timestamp": self.at(90)}],
+            events=[
+                {
+                    "email": "ann3@corp.com",
+                    "action": "click",
+                    "url": URL,
+                    "timestamp": self.at(90),
+                }
+            ],
             send_time=(self.send_time + timedelta(hours=1)).isoformat(),
         )
         self.sync()
@@ -214,7 +275,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
         # recipients are the subscribed members: ann2 unsubscribed through the first one
         self.assertEqual(len(self.activities()), count + 4 + 1)
 
-    # -- since_* at its boundary second (exclusive or inclusive, issue 10) ----------
+    # -- since_* at its boundary second (exclusive or inclusive) ---------------------
 
     def test_a_campaign_sent_in_the_second_of_the_last_one_read_is_found(self):
         self.make_campaign(subject="First", events=self.standard_events())
@@ -234,7 +295,9 @@ class TestMailchimpActivity(MailchimpSyncCase):
             subject="Big", send_time=(self.send_time - timedelta(hours=1)).isoformat()
         )
         self.sync()
-        self.assertEqual(sorted(self.account.campaign_ids.mapped("subject")), ["Big", "Quick"])
+        self.assertEqual(
+            sorted(self.account.campaign_ids.mapped("subject")), ["Big", "Quick"]
+        )
 
     def test_an_event_in_the_second_of_the_newest_event_read_is_stored(self):
         campaign_json = self.make_campaign(events=self.standard_events())
@@ -247,12 +310,22 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.sandbox_control(
             "POST",
             f"campaigns/{campaign_json['id']}/events",
-            {"events": [{"email": "ann3@corp.com", "action": "open", "timestamp": self.at(11)}]},
+            {
+                "events": [
+                    {
+                        "email": "ann3@corp.com",
+                        "action": "open",
+                        "timestamp": self.at(11),
+                    }
+                ]
+            },
         )
         self.sync()
         opens = self.activities(self.partner(3)).filtered(lambda a: a.action == "open")
         self.assertEqual(len(opens), 1)
-        self.assertEqual(opens.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=11))
+        self.assertEqual(
+            opens.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=11)
+        )
 
     def test_paged_walk_matches_single_page(self):
         self.make_campaign(
@@ -266,8 +339,14 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(campaign.activity_offset, 0)
         self.assertTrue(campaign.sent_to_done)
         self.env["mailchimp.activity"].search([]).unlink()
-        campaign.write({"activity_watermark": False, "activity_next_since": False,
-                        "sent_to_done": False, "sent_to_offset": 0})
+        campaign.write(
+            {
+                "activity_watermark": False,
+                "activity_next_since": False,
+                "sent_to_done": False,
+                "sent_to_offset": 0,
+            }
+        )
         self.sync()
         self.assertEqual(len(self.activities()), paged)
         self.assertGreaterEqual(paged, 5 + 5 * 3)
@@ -277,8 +356,9 @@ class TestMailchimpActivity(MailchimpSyncCase):
             events=self.standard_events(),
             generate={"opens_per_member": 2, "clicks_per_member": 1, "seed": 3},
         )
-        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2), self.sandbox_fault(
-            status=429, count=50, path_pattern="email-activity"
+        with (
+            patch.object(mailchimp_campaign, "PAGE_SIZE", 2),
+            self.sandbox_fault(status=429, count=50, path_pattern="email-activity"),
         ):
             self.account.action_sync_activity()
         self.assertTrue(self.account.activity_error)
@@ -290,9 +370,16 @@ class TestMailchimpActivity(MailchimpSyncCase):
         # a clean pull from scratch gives exactly the same events
         campaign = self.account.campaign_ids
         self.env["mailchimp.activity"].search([]).unlink()
-        campaign.write({"activity_watermark": False, "activity_next_since": False,
-                        "activity_walk_since": False, "activity_offset": 0,
-                        "sent_to_done": False, "sent_to_offset": 0})
+        campaign.write(
+            {
+                "activity_watermark": False,
+                "activity_next_since": False,
+                "activity_walk_since": False,
+                "activity_offset": 0,
+                "sent_to_done": False,
+                "sent_to_offset": 0,
+            }
+        )
         self.sync()
         self.assertEqual(sorted(self.activities().mapped("event_key")), resumed)
 
@@ -314,12 +401,16 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.make_campaign(events=self.standard_events())
         self.sync()
         env = self.env(user=self.salesperson)
-        acts = env["mailchimp.activity"].search([("partner_id", "=", self.partner(0).id)])
+        acts = env["mailchimp.activity"].search(
+            [("partner_id", "=", self.partner(0).id)]
+        )
         self.assertEqual(len(acts), 3)
         self.assertTrue(acts.read(["action", "url", "campaign_id", "timestamp"]))
         campaign = env["mailchimp.campaign"].search([])
         self.assertEqual(campaign.subject, "Spring offer")
-        self.assertEqual(env["res.partner"].browse(self.partner(0).id).mailchimp_activity_count, 3)
+        self.assertEqual(
+            env["res.partner"].browse(self.partner(0).id).mailchimp_activity_count, 3
+        )
         with self.assertRaises(AccessError):
             campaign.account_id.read(["api_key"])
         with self.assertRaises(AccessError):

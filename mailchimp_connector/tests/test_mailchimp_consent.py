@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 5, consent: Odoo's blacklist option (F16) and GDPR marketing permissions,
-on real Odoo against the sandbox."""
+"""Consent: Odoo's blacklist option (F16) and GDPR marketing permissions, on real
+Odoo against the sandbox."""
 
 import logging
 from unittest.mock import patch
@@ -10,8 +10,8 @@ from odoo.tests import HttpCase, tagged
 
 from ..models.mail_blacklist import MailBlacklist
 from . import test_mailchimp_webhook
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 _logger = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ class ConsentCase(SyncRulesCase):
 
     def batch_posts(self):
         return [
-            call for call in self.api_calls()
+            call
+            for call in self.api_calls()
             if call["method"] == "POST" and call["api_path"] == "/batches"
         ]
 
@@ -38,12 +39,17 @@ class ConsentCase(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestBlacklistMirror(ConsentCase):
-    """F16's option: Mailchimp's unsubscribes and cleaned addresses into mail.blacklist."""
+    """F16's option: Mailchimp's unsubscribes
+    and cleaned addresses into mail.blacklist."""
 
     def setUp(self):
         super().setUp()
         self.una, self.cleo, self.sam = self.contacts(
-            [{"email": "una@corp.com"}, {"email": "cleo@corp.com"}, {"email": "sam@corp.com"}]
+            [
+                {"email": "una@corp.com"},
+                {"email": "cleo@corp.com"},
+                {"email": "sam@corp.com"},
+            ]
         )
         self.mailchimp_put("una@corp.com", "unsubscribed")
         self.mailchimp_put("cleo@corp.com")
@@ -57,9 +63,15 @@ class TestBlacklistMirror(ConsentCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(
             {m.email: m.status for m in pairing.member_ids},
-            {"una@corp.com": "unsubscribed", "cleo@corp.com": "cleaned", "sam@corp.com": "subscribed"},
+            {
+                "una@corp.com": "unsubscribed",
+                "cleo@corp.com": "cleaned",
+                "sam@corp.com": "subscribed",
+            },
         )
-        self.assertFalse(self.blacklist("una@corp.com") | self.blacklist("cleo@corp.com"))
+        self.assertFalse(
+            self.blacklist("una@corp.com") | self.blacklist("cleo@corp.com")
+        )
         self.assertFalse(self.una.is_blacklisted or self.cleo.is_blacklisted)
         # the one-email method (webhooks) does nothing either
         self.assertIsNone(pairing._mirror_blacklist("una@corp.com", "unsubscribed"))
@@ -74,21 +86,35 @@ class TestBlacklistMirror(ConsentCase):
             calls.append(dict(reasons))
             return original(blacklist, reasons)
 
-        with patch.object(MailBlacklist, "_mailchimp_add", autospec=True, side_effect=spy):
+        with patch.object(
+            MailBlacklist, "_mailchimp_add", autospec=True, side_effect=spy
+        ):
             run = pairing.run_sync()
         self.assertRunDone(run)
-        pages = [call for call in self.member_gets() if "archived" not in str(call["query"])]
-        self.assertEqual(len(pages), 1, "one page read (and the archived ones of a full run)")
+        pages = [
+            call for call in self.member_gets() if "archived" not in str(call["query"])
+        ]
+        self.assertEqual(
+            len(pages), 1, "one page read (and the archived ones of a full run)"
+        )
         self.assertEqual(len(calls), 1, "one bulk call for the page")
         self.assertEqual(set(calls[0]), {"una@corp.com", "cleo@corp.com"})
-        self.assertEqual(self.blacklisted(*self.emails), {"una@corp.com", "cleo@corp.com"})
+        self.assertEqual(
+            self.blacklisted(*self.emails), {"una@corp.com", "cleo@corp.com"}
+        )
         self.assertTrue(self.una.is_blacklisted and self.cleo.is_blacklisted)
         self.assertFalse(self.sam.is_blacklisted)
         una_note = self.blacklist("una@corp.com").message_ids.mapped("body")
         cleo_note = self.blacklist("cleo@corp.com").message_ids.mapped("body")
-        self.assertTrue(any("Unsubscribed in Mailchimp" in body for body in una_note), una_note)
-        self.assertTrue(any("bounced or reported abuse" in body for body in cleo_note), cleo_note)
-        self.assertTrue(any("Newsletter" in body and pairing.name in body for body in una_note))
+        self.assertTrue(
+            any("Unsubscribed in Mailchimp" in body for body in una_note), una_note
+        )
+        self.assertTrue(
+            any("bounced or reported abuse" in body for body in cleo_note), cleo_note
+        )
+        self.assertTrue(
+            any("Newsletter" in body and pairing.name in body for body in una_note)
+        )
 
     def test_later_unsubscribe_is_mirrored_and_an_admins_removal_kept(self):
         pairing = self.make_pairing(blacklist_mirror=True)
@@ -97,14 +123,15 @@ class TestBlacklistMirror(ConsentCase):
         self.member_action("sam@corp.com", "unsubscribe")
         self.assertRunDone(pairing.run_sync())
         self.assertIn("sam@corp.com", self.blacklisted(*self.emails))
-        # an admin takes Una off Odoo's blacklist: later runs (a full one too) leave that
+        # an admin takes Una off Odoo's blacklist:
+        # later runs (a full one too) leave that
         self.blacklist("una@corp.com").action_archive()
         self.assertRunDone(pairing.run_sync(full=True))
         self.assertNotIn("una@corp.com", self.blacklisted(*self.emails))
 
     def test_never_the_other_way_round(self):
-        """Without "Odoo opt-outs unsubscribe in Mailchimp" (issue 10, off on syncs
-        that existed before it) Odoo's blacklist is not sent to Mailchimp: a
+        """Without "Odoo opt-outs unsubscribe in Mailchimp" (off on syncs that
+        existed before the option) Odoo's blacklist is not sent to Mailchimp: a
         blacklisted member stays subscribed there, and its changes still sync."""
         pairing = self.make_pairing(blacklist_mirror=True, optout_unsubscribe=False)
         self.assertRunDone(pairing.run_sync())
@@ -125,8 +152,10 @@ class TestBlacklistMirror(ConsentCase):
         self.next_second()
         self.member_action("una@corp.com", "subscribe")  # the person opts in again
         self.assertRunDone(pairing.run_sync())
-        self.assertEqual(pairing.member_ids.filtered(lambda m: m.email == "una@corp.com").status,
-                         "subscribed")
+        self.assertEqual(
+            pairing.member_ids.filtered(lambda m: m.email == "una@corp.com").status,
+            "subscribed",
+        )
         self.assertIn("una@corp.com", self.blacklisted(*self.emails))
 
         pairing.blacklist_unmirror = True
@@ -136,8 +165,12 @@ class TestBlacklistMirror(ConsentCase):
         self.assertNotIn("cleo@corp.com", self.blacklisted(*self.emails))
         entry = self.blacklist("cleo@corp.com")
         self.assertTrue(entry, "archived, as Odoo's own _remove does, not deleted")
-        self.assertTrue(any("Subscribed again in Mailchimp" in body
-                            for body in entry.message_ids.mapped("body")))
+        self.assertTrue(
+            any(
+                "Subscribed again in Mailchimp" in body
+                for body in entry.message_ids.mapped("body")
+            )
+        )
 
     def test_turning_it_on_later_mirrors_the_known_unsubscribes(self):
         pairing = self.make_pairing()
@@ -145,21 +178,26 @@ class TestBlacklistMirror(ConsentCase):
         self.assertFalse(self.blacklisted(*self.emails))
         pairing.blacklist_mirror = True
         self.assertRunDone(pairing.run_sync())
-        self.assertEqual(self.blacklisted(*self.emails), {"una@corp.com", "cleo@corp.com"})
+        self.assertEqual(
+            self.blacklisted(*self.emails), {"una@corp.com", "cleo@corp.com"}
+        )
         self.assertTrue(pairing.blacklist_backfilled)
         pairing.blacklist_mirror = False
         self.assertFalse(pairing.blacklist_backfilled)
 
     def test_one_email_method_for_webhooks(self):
         pairing = self.make_pairing(blacklist_mirror=True, blacklist_unmirror=True)
-        self.assertEqual(pairing._mirror_blacklist("Web.Hook@Corp.com ", "cleaned"), "add")
+        self.assertEqual(
+            pairing._mirror_blacklist("Web.Hook@Corp.com ", "cleaned"), "add"
+        )
         self.assertTrue(self.blacklist("web.hook@corp.com").active)
         # a known unsubscribe again: nothing new
         self.assertIsNone(
             pairing._mirror_blacklist("web.hook@corp.com", "unsubscribed", "cleaned")
         )
         self.assertEqual(
-            pairing._mirror_blacklist("web.hook@corp.com", "subscribed", "cleaned"), "remove"
+            pairing._mirror_blacklist("web.hook@corp.com", "subscribed", "cleaned"),
+            "remove",
         )
         self.assertFalse(self.blacklist("web.hook@corp.com").active)
 
@@ -193,7 +231,10 @@ class TestMarketingPermissions(ConsentCase):
             self.member_path(email),
             json={
                 "marketing_permissions": [
-                    {"marketing_permission_id": self.mp[text.replace("_", " ")], "enabled": value}
+                    {
+                        "marketing_permission_id": self.mp[text.replace("_", " ")],
+                        "enabled": value,
+                    }
                     for text, value in enabled.items()
                 ]
             },
@@ -228,7 +269,9 @@ class TestMarketingPermissions(ConsentCase):
             {"Email": True, "Direct Mail": False},
         )
         self.assertEqual(ann.mailchimp_consent_ids, member.consent_ids)
-        self.assertFalse(ann.employee, "nothing is mapped: Odoo's fields are left alone")
+        self.assertFalse(
+            ann.employee, "nothing is mapped: Odoo's fields are left alone"
+        )
         # a change in Mailchimp shows at the next run
         self.next_second()
         self.mc_set("ann@corp.com", Email=False, Direct_Mail=True)
@@ -266,7 +309,8 @@ class TestMarketingPermissions(ConsentCase):
         self.assertEqual(self.mc_permissions("ann@corp.com")["Email"], False)
 
     def test_first_sync_odoo_false_never_withdraws_mailchimp_consent(self):
-        # Odoo wins conflicts, yet its default False is no evidence: Mailchimp's consent stays
+        # Odoo wins conflicts, yet its default False
+        # is no evidence: Mailchimp's consent stays
         ann = self.contact("ann@corp.com")
         self.mailchimp_put("ann@corp.com")
         self.mc_set("ann@corp.com", Email=True)
@@ -284,8 +328,13 @@ class TestMarketingPermissions(ConsentCase):
         self.map_email_to_employee(pairing)
         self.assertRunDone(pairing.run_sync())
         # new member: batch subscribe cannot carry it, one /batches PATCH follows
-        self.assertEqual(self.mc_permissions("new@corp.com"), {"Email": True, "Direct Mail": False})
-        self.assertEqual(self.mc_permissions("plain@corp.com"), {"Email": False, "Direct Mail": False})
+        self.assertEqual(
+            self.mc_permissions("new@corp.com"), {"Email": True, "Direct Mail": False}
+        )
+        self.assertEqual(
+            self.mc_permissions("plain@corp.com"),
+            {"Email": False, "Direct Mail": False},
+        )
         self.assertEqual(len(self.batch_posts()), 1)
 
         # nothing changed: nothing sent
@@ -293,7 +342,9 @@ class TestMarketingPermissions(ConsentCase):
         self.next_second()
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(self.batch_posts(), [])
-        self.assertFalse(any(call["method"] in ("PATCH", "PUT") for call in self.api_calls()))
+        self.assertFalse(
+            any(call["method"] in ("PATCH", "PUT") for call in self.api_calls())
+        )
 
         # changed in Odoo: a withdrawal and a new consent go in one /batches call
         new.employee = False
@@ -342,9 +393,12 @@ class TestMarketingPermissions(ConsentCase):
         self.assertTrue(bob.employee)
         self.assertTrue(ann.employee, "not pulled to False either")
 
-        push_only = self.make_pairing(name="Push only", direction="odoo2mailchimp",
-                                      partner_domain="[('email', '=', 'bob@corp.com')]",
-                                      partner_tag_id=False)
+        push_only = self.make_pairing(
+            name="Push only",
+            direction="odoo2mailchimp",
+            partner_domain="[('email', '=', 'bob@corp.com')]",
+            partner_tag_id=False,
+        )
         self.map_email_to_employee(push_only)
         bob.employee = False
         self.mc_set("bob@corp.com", Email=True)
@@ -358,7 +412,9 @@ class TestMarketingPermissions(ConsentCase):
                 {
                     "pairing_id": pairing.id,
                     "permission_id": self.permissions["Email"].id,
-                    "odoo_field_id": self.env["ir.model.fields"]._get("res.partner", "name").id,
+                    "odoo_field_id": self.env["ir.model.fields"]
+                    ._get("res.partner", "name")
+                    .id,
                 }
             )
 
@@ -366,14 +422,19 @@ class TestMarketingPermissions(ConsentCase):
         ann = self.contact("ann@corp.com")
         pairing = self.make_pairing()
         gone = self.env["mailchimp.marketing.permission"].create(
-            {"audience_id": self.audience.id, "marketing_permission_id": "0000000000",
-             "name": "Deleted in Mailchimp"}
+            {
+                "audience_id": self.audience.id,
+                "marketing_permission_id": "0000000000",
+                "name": "Deleted in Mailchimp",
+            }
         )
         self.env["mailchimp.permission.map"].create(
             {
                 "pairing_id": pairing.id,
                 "permission_id": gone.id,
-                "odoo_field_id": self.env["ir.model.fields"]._get("res.partner", "employee").id,
+                "odoo_field_id": self.env["ir.model.fields"]
+                ._get("res.partner", "employee")
+                .id,
             }
         )
         self.assertRunDone(pairing.run_sync())
@@ -385,7 +446,9 @@ class TestMarketingPermissions(ConsentCase):
         self.assertEqual(failure.partner_id, ann)
         self.assertIn("Invalid marketing permission ID", failure.reason)
         member = pairing.member_ids.filtered(lambda m: m.partner_id == ann)
-        self.assertFalse((member.synced_permissions or {}).get("0000000000"), "sent again later")
+        self.assertFalse(
+            (member.synced_permissions or {}).get("0000000000"), "sent again later"
+        )
 
 
 @tagged("post_install", "-at_install")
@@ -404,23 +467,36 @@ class TestConsentAtScale(ConsentCase):
             calls.append({"args": args, "queries": cr.sql_log_count - before})
             return result
 
-        return calls, patch.object(model_class, name, autospec=True, side_effect=wrapper)
+        return calls, patch.object(
+            model_class, name, autospec=True, side_effect=wrapper
+        )
 
     def test_blacklist_bulk_for_1500_unsubscribes(self):
         self.sandbox_control(
-            "POST", f"lists/{self.list_id}/seed", {"count": 1500, "status": "unsubscribed"}
+            "POST",
+            f"lists/{self.list_id}/seed",
+            {"count": 1500, "status": "unsubscribed"},
         )
         pairing = self.make_pairing(blacklist_mirror=True)
         calls, spy = self.spy(MailBlacklist, "_mailchimp_add")
         with spy:
             self.assertRunDone(pairing.run_sync())
-        self.assertEqual([len(call["args"][0]) for call in calls], [1000, 500], "one call per page")
-        _logger.info("blacklist mirroring: SQL queries per page %s", [c["queries"] for c in calls])
+        self.assertEqual(
+            [len(call["args"][0]) for call in calls], [1000, 500], "one call per page"
+        )
+        _logger.info(
+            "blacklist mirroring: SQL queries per page %s",
+            [c["queries"] for c in calls],
+        )
         for call in calls:
             # Odoo inserts 100 rows per INSERT: ~20 for 1,000 entries and their notes
-            self.assertLess(call["queries"], 50, "a page is a few queries, not one per address")
+            self.assertLess(
+                call["queries"], 50, "a page is a few queries, not one per address"
+            )
         self.assertEqual(
-            self.env["mail.blacklist"].search_count([("email", "=like", "member%@seed-mail.com")]),
+            self.env["mail.blacklist"].search_count(
+                [("email", "=like", "member%@seed-mail.com")]
+            ),
             1500,
         )
 
@@ -428,7 +504,9 @@ class TestConsentAtScale(ConsentCase):
         from ..models.mailchimp_sync_run_consent import MailchimpSyncRun
 
         self.sandbox_control(
-            "POST", f"lists/{self.list_id}/marketing-permissions", {"permissions": ["Email"]}
+            "POST",
+            f"lists/{self.list_id}/marketing-permissions",
+            {"permissions": ["Email"]},
         )
         self.sandbox_control("POST", f"lists/{self.list_id}/seed", {"count": 1200})
         self.account._sync_audiences()
@@ -445,7 +523,9 @@ class TestConsentAtScale(ConsentCase):
             {
                 "pairing_id": pairing.id,
                 "permission_id": permission.id,
-                "odoo_field_id": self.env["ir.model.fields"]._get("res.partner", "employee").id,
+                "odoo_field_id": self.env["ir.model.fields"]
+                ._get("res.partner", "employee")
+                .id,
             }
         )
         calls, spy = self.spy(MailchimpSyncRun, "_pull_page_permissions")
@@ -453,32 +533,44 @@ class TestConsentAtScale(ConsentCase):
         with spy:
             run = pairing.run_sync()
         self.assertRunDone(run)
-        _logger.info("marketing permissions: SQL queries per page %s", [c["queries"] for c in calls])
+        _logger.info(
+            "marketing permissions: SQL queries per page %s",
+            [c["queries"] for c in calls],
+        )
         for call in calls:
-            self.assertLess(call["queries"], 40, "a page of members is a handful of queries")
+            self.assertLess(
+                call["queries"], 40, "a page of members is a handful of queries"
+            )
         members = pairing.member_ids
         self.assertEqual(len(members.consent_ids), 1200)
-        # the 600 given in Odoo went to Mailchimp in one /batches call (a chunk holds them all)
+        # the 600 given in Odoo went to Mailchimp in
+        # one /batches call (a chunk holds them all)
         self.assertEqual(len(self.batch_posts()), 1)
         given = [
-            m for m in self.mailchimp_members().values()
+            m
+            for m in self.mailchimp_members().values()
             if m["marketing_permissions"][0]["enabled"]
         ]
         self.assertEqual(len(given), 600)
-        self.assertEqual(partners.filtered("employee").mapped("email"),
-                         sorted(m["email_address"] for m in given))
+        self.assertEqual(
+            partners.filtered("employee").mapped("email"),
+            sorted(m["email_address"] for m in given),
+        )
 
 
 @tagged("post_install", "-at_install")
 class TestBlacklistByWebhook(ConsentCase, HttpCase):
-    """A webhook delivery goes through the sync's pull code: the option applies at once."""
+    """A webhook delivery goes through the sync's
+    pull code: the option applies at once."""
 
     # the webhook tests' helpers (not their class: its tests would run twice)
     active_pairing = test_mailchimp_webhook.TestMailchimpWebhook.active_pairing
     deliver = test_mailchimp_webhook.TestMailchimpWebhook.deliver
 
     def test_unsubscribe_delivered_is_blacklisted_at_once(self):
-        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"), blacklist_mirror=True)
+        pairing = self.active_pairing(
+            ("ann@corp.com", "Ann Smith"), blacklist_mirror=True
+        )
         ann = pairing.member_ids.partner_id
         self.assertFalse(ann.is_blacklisted)
         self.assertEqual(self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200)

@@ -5,8 +5,8 @@ Odoo values mapped to them and sent with the member upserts, only when changed."
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 
 class InterestCase(SyncRulesCase):
@@ -19,7 +19,9 @@ class InterestCase(SyncRulesCase):
 
     def setUp(self):
         super().setUp()
-        self.topics, self.mc_ids = self.mc_category("Topics", ["Customers", "Companies", "Billing"])
+        self.topics, self.mc_ids = self.mc_category(
+            "Topics", ["Customers", "Companies", "Billing"]
+        )
         self.account._sync_audiences()
         self.pairing = self.make_pairing(direction="both")
 
@@ -29,7 +31,9 @@ class InterestCase(SyncRulesCase):
         base = f"/lists/{self.list_id}/interest-categories"
         category = self.client.post(base, json={"title": title, "type": category_type})
         ids = {
-            name: self.client.post(f"{base}/{category['id']}/interests", json={"name": name})["id"]
+            name: self.client.post(
+                f"{base}/{category['id']}/interests", json={"name": name}
+            )["id"]
             for name in names
         }
         return category["id"], ids
@@ -43,13 +47,18 @@ class InterestCase(SyncRulesCase):
 
     def map_interest(self, name, **vals):
         return self.env["mailchimp.interest.map"].create(
-            dict({"pairing_id": self.pairing.id, "interest_id": self.interest(name).id}, **vals)
+            dict(
+                {"pairing_id": self.pairing.id, "interest_id": self.interest(name).id},
+                **vals,
+            )
         )
 
     def map_all(self):
         partner_field = self.env["ir.model.fields"]._get
         type_field = partner_field("res.partner", "type")
-        self.map_interest("Customers", source_kind="tag", partner_tag_id=self.customer.id)
+        self.map_interest(
+            "Customers", source_kind="tag", partner_tag_id=self.customer.id
+        )
         self.map_interest(
             "Companies",
             source_kind="boolean",
@@ -59,21 +68,27 @@ class InterestCase(SyncRulesCase):
             "Billing",
             source_kind="selection",
             odoo_field_id=type_field.id,
-            selection_value_id=type_field.selection_ids.filtered(lambda s: s.value == "invoice").id,
+            selection_value_id=type_field.selection_ids.filtered(
+                lambda s: s.value == "invoice"
+            ).id,
         )
 
     def mc_interests(self, email):
         """{interest name: bool} of a member in Mailchimp."""
         names = {iid: name for name, iid in self.mc_ids.items()}
         member = self.mc_member(email)
-        return {names[iid]: on for iid, on in member["interests"].items() if iid in names}
+        return {
+            names[iid]: on for iid, on in member["interests"].items() if iid in names
+        }
 
     def on(self, email):
         return {name for name, on in self.mc_interests(email).items() if on}
 
     def batch_posts(self):
         return [
-            c for c in self.api_calls() if c["method"] == "POST" and c["api_path"] == "/batches"
+            c
+            for c in self.api_calls()
+            if c["method"] == "POST" and c["api_path"] == "/batches"
         ]
 
     def run_sync(self):
@@ -95,20 +110,30 @@ class TestInterests(InterestCase):
         topics = categories.filtered(lambda c: c.title == "Topics")
         self.assertEqual(topics.mailchimp_id, self.topics)
         self.assertEqual(topics.category_type, "checkboxes")
-        self.assertEqual({i.name: i.mailchimp_id for i in topics.interest_ids}, self.mc_ids)
+        self.assertEqual(
+            {i.name: i.mailchimp_id for i in topics.interest_ids}, self.mc_ids
+        )
         self.assertEqual(self.interest("Europe").category_id.category_type, "dropdown")
         # one request for the categories, one per category for its interests
-        interest_calls = [c for c in self.api_calls() if "/interest-categories" in c["api_path"]]
+        interest_calls = [
+            c for c in self.api_calls() if "/interest-categories" in c["api_path"]
+        ]
         self.assertEqual(len(interest_calls), 3)
 
         # renamed and deleted in Mailchimp: renamed and archived in Odoo
         base = f"/lists/{self.list_id}/interest-categories/{self.topics}/interests"
-        self.client.patch(f"{base}/{self.mc_ids['Customers']}", json={"name": "Clients"})
+        self.client.patch(
+            f"{base}/{self.mc_ids['Customers']}", json={"name": "Clients"}
+        )
         self.client.delete(f"{base}/{self.mc_ids['Billing']}")
         self.account._sync_audiences()
-        self.assertEqual(self.interest("Clients").mailchimp_id, self.mc_ids["Customers"])
+        self.assertEqual(
+            self.interest("Clients").mailchimp_id, self.mc_ids["Customers"]
+        )
         self.assertFalse(self.interest("Billing").active)
-        self.assertEqual(sorted(topics.interest_ids.mapped("name")), ["Clients", "Companies"])
+        self.assertEqual(
+            sorted(topics.interest_ids.mapped("name")), ["Clients", "Companies"]
+        )
 
     def test_interests_sent_for_new_and_changed_members_only(self):
         self.map_all()
@@ -143,7 +168,9 @@ class TestInterests(InterestCase):
         self.assertEqual(self.on("ann@corp.com"), set())
         self.assertEqual(self.on("cat@corp.com"), {"Customers"})
         self.assertEqual(self.on("bob@corp.com"), {"Companies"})
-        self.assertEqual(len(self.batch_posts()), 1, "the changes go as one /batches call")
+        self.assertEqual(
+            len(self.batch_posts()), 1, "the changes go as one /batches call"
+        )
 
         # nothing changed in Odoo: nothing is sent, interests are not resent
         self.sandbox_control("DELETE", "requests")
@@ -151,7 +178,9 @@ class TestInterests(InterestCase):
         self.assertEqual(run.updated_count + run.created_count, 0)
         self.assertEqual([c for c in self.api_calls() if c["method"] != "GET"], [])
         # the members' interests as Mailchimp has them were read back and stored
-        dan_member = self.pairing.member_ids.filtered(lambda m: m.email == "dan@corp.com")
+        dan_member = self.pairing.member_ids.filtered(
+            lambda m: m.email == "dan@corp.com"
+        )
         self.assertEqual(
             dan_member.mailchimp_interests,
             {
@@ -171,16 +200,25 @@ class TestInterests(InterestCase):
         self.next_second()
         self.client.patch(
             self.member_path("ann@corp.com"),
-            json={"interests": {self.mc_ids["Customers"]: False, self.mc_ids["Billing"]: True}},
+            json={
+                "interests": {
+                    self.mc_ids["Customers"]: False,
+                    self.mc_ids["Billing"]: True,
+                }
+            },
         )
         self.sandbox_control("DELETE", "requests")
         self.run_sync()
-        self.assertEqual(self.on("ann@corp.com"), {"Billing"}, "Odoo did not change: not sent")
+        self.assertEqual(
+            self.on("ann@corp.com"), {"Billing"}, "Odoo did not change: not sent"
+        )
         member = self.pairing.member_ids
         self.assertEqual(member.mailchimp_interests[self.mc_ids["Billing"]], True)
         self.assertEqual(member.mailchimp_interests[self.mc_ids["Customers"]], False)
         self.assertEqual(member.interest_names, "Billing")
-        self.assertEqual(ann.category_id, self.tag | self.customer, "not written back to Odoo")
+        self.assertEqual(
+            ann.category_id, self.tag | self.customer, "not written back to Odoo"
+        )
         self.assertEqual(self.batch_posts(), [])
         # once Odoo's value changes, Odoo's value is sent
         ann.category_id -= self.customer
@@ -217,8 +255,12 @@ class TestInterests(InterestCase):
         self.contact("bob@corp.com")
         self.run_sync()
         self.assertEqual(self.on("ann@corp.com"), set())
-        self.map_interest("Customers", source_kind="tag", partner_tag_id=self.customer.id)
-        self.assertFalse(self.pairing.odoo_watermark, "the whole segment is compared once")
+        self.map_interest(
+            "Customers", source_kind="tag", partner_tag_id=self.customer.id
+        )
+        self.assertFalse(
+            self.pairing.odoo_watermark, "the whole segment is compared once"
+        )
         self.sandbox_control("DELETE", "requests")
         run = self.run_sync()
         self.assertEqual(self.on("ann@corp.com"), {"Customers"})
@@ -251,14 +293,19 @@ class TestInterests(InterestCase):
             )
         other_list = self.sandbox_control("POST", "lists", {"name": "Other"})["id"]
         base = f"/lists/{other_list}/interest-categories"
-        category = self.client.post(base, json={"title": "Elsewhere", "type": "checkboxes"})
+        category = self.client.post(
+            base, json={"title": "Elsewhere", "type": "checkboxes"}
+        )
         self.client.post(f"{base}/{category['id']}/interests", json={"name": "Far"})
         self.account._sync_audiences()
         far = self.env["mailchimp.interest"].search([("name", "=", "Far")])
         self.assertEqual(far.audience_id.mailchimp_list_id, other_list)
         with self.assertRaises(ValidationError):
             self.map_interest(
-                "Customers", interest_id=far.id, source_kind="tag", partner_tag_id=self.customer.id
+                "Customers",
+                interest_id=far.id,
+                source_kind="tag",
+                partner_tag_id=self.customer.id,
             )
 
 
@@ -279,10 +326,11 @@ class TestInterestsByWebhook(InterestCase, HttpCase):
         pairing.action_start_sync()
         self.assertEqual(pairing.webhook_state, "registered", pairing.webhook_error)
         self.run_sync()
+        # an API write: not delivered
         self.client.patch(
             self.member_path("ann@corp.com"),
             json={"interests": {self.mc_ids["Billing"]: True}},
-        )  # an API write: not delivered
+        )
         self.env.flush_all()
         self.member_action("ann@corp.com", "profile", merges={"FNAME": "Ann"})
         self.env.invalidate_all()

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 10, defect 3: an Odoo opt-out (the email blacklist) is never subscribed in
-Mailchimp, and an opt-out made in Odoo unsubscribes the member (the one status Odoo
-ever sends), on real Odoo against the sandbox."""
+"""An Odoo opt-out (the email blacklist) is never subscribed in Mailchimp, and an
+opt-out made in Odoo unsubscribes the member (the one status Odoo ever sends), on
+real Odoo against the sandbox."""
 
 import logging
 from collections import deque
@@ -14,9 +14,9 @@ from ..models.mailchimp_sync_run import MailchimpSyncRun
 from ..models.mailchimp_sync_run_consent import MailchimpSyncRun as ConsentRun
 from ..utils import batch_jobs
 from . import test_mailchimp_webhook
+from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 from .test_mailchimp_consent import ConsentCase
 from .test_mailchimp_sync_faults import batch_subscribe_calls
-from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 
 _logger = logging.getLogger(__name__)
 
@@ -102,7 +102,9 @@ class TestOptOutNeverSubscribed(OptOutCase):
         )
 
     def test_skip_option_leaves_it_out_with_a_reason(self):
-        ann, _bob = self.contacts([{"email": "ann@corp.com"}, {"email": "bob@corp.com"}])
+        ann, _bob = self.contacts(
+            [{"email": "ann@corp.com"}, {"email": "bob@corp.com"}]
+        )
         self.opt_out("ann@corp.com")
         pairing = self.make_pairing(optout_new_policy="skip", double_opt_in=True)
         run = pairing.run_sync()
@@ -142,7 +144,7 @@ class TestOptOutNeverSubscribed(OptOutCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(self.mc_member("ann@corp.com")["status"], "subscribed")
 
-    def test_an_address_added_in_mailchimp_meanwhile_keeps_its_status_then_is_unsubscribed(self):
+    def test_address_added_in_mailchimp_meanwhile_keeps_status_then_unsubscribed(self):
         """Batch subscribe answers "already a member" for an address Mailchimp got
         after the pull: the upsert that follows never sets a status; the next run
         applies the opt-out like for any linked member."""
@@ -168,7 +170,7 @@ class TestOptOutNeverSubscribed(OptOutCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestOptOutUnsubscribes(OptOutCase):
-    """"Odoo opt-outs unsubscribe in Mailchimp": only a change in Odoo, only towards
+    """ "Odoo opt-outs unsubscribe in Mailchimp": only a change in Odoo, only towards
     unsubscribed, never a cleaned or archived member, never the other way round."""
 
     def setUp(self):
@@ -178,8 +180,12 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.member_action("cleo@corp.com", "cleaned")
         self.client.delete(self.member_path("arch@corp.com"))
         self.ann, self.bob, self.cleo, self.arch = self.contacts(
-            [{"email": "ann@corp.com"}, {"email": "bob@corp.com"}, {"email": "cleo@corp.com"},
-             {"email": "arch@corp.com"}]
+            [
+                {"email": "ann@corp.com"},
+                {"email": "bob@corp.com"},
+                {"email": "cleo@corp.com"},
+                {"email": "arch@corp.com"},
+            ]
         )
 
     def linked_pairing(self, **vals):
@@ -187,10 +193,21 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertRunDone(pairing.run_sync())
         statuses = {m.email: m.status for m in pairing.member_ids}
         self.assertEqual(
-            {email: statuses[email] for email in
-             ("ann@corp.com", "bob@corp.com", "cleo@corp.com", "arch@corp.com")},
-            {"ann@corp.com": "subscribed", "bob@corp.com": "subscribed",
-             "cleo@corp.com": "cleaned", "arch@corp.com": "archived"},
+            {
+                email: statuses[email]
+                for email in (
+                    "ann@corp.com",
+                    "bob@corp.com",
+                    "cleo@corp.com",
+                    "arch@corp.com",
+                )
+            },
+            {
+                "ann@corp.com": "subscribed",
+                "bob@corp.com": "subscribed",
+                "cleo@corp.com": "cleaned",
+                "arch@corp.com": "archived",
+            },
         )
         self.next_second()
         self.sandbox_control("DELETE", "requests")
@@ -209,24 +226,36 @@ class TestOptOutUnsubscribes(OptOutCase):
             run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(
-            self.mc_statuses("ann@corp.com", "bob@corp.com", "cleo@corp.com", "arch@corp.com"),
-            {"ann@corp.com": "unsubscribed", "bob@corp.com": "subscribed",
-             "cleo@corp.com": "cleaned", "arch@corp.com": "archived"},
+            self.mc_statuses(
+                "ann@corp.com", "bob@corp.com", "cleo@corp.com", "arch@corp.com"
+            ),
+            {
+                "ann@corp.com": "unsubscribed",
+                "bob@corp.com": "subscribed",
+                "cleo@corp.com": "cleaned",
+                "arch@corp.com": "archived",
+            },
         )
-        # one job for Bob's change and Ann's unsubscribe; nothing for cleaned or archived
+        # one job for Bob's change and Ann's
+        # unsubscribe; nothing for cleaned or archived
         self.assertEqual(len(jobs), 1)
         self.assertEqual(len(self.batch_posts()), 1)
         self.assertEqual(
-            self.status_operations(jobs), {self.member_path("ann@corp.com"): "unsubscribed"}
+            self.status_operations(jobs),
+            {self.member_path("ann@corp.com"): "unsubscribed"},
         )
         self.assertEqual(len(jobs[0]), 2)
-        ann_op = next(op for op in jobs[0] if op["path"] == self.member_path("ann@corp.com"))
+        ann_op = next(
+            op for op in jobs[0] if op["path"] == self.member_path("ann@corp.com")
+        )
         self.assertEqual(ann_op["method"], "PATCH")
         self.assertEqual(ann_op["body"], {"status": "unsubscribed"})
         self.assertEqual(run.optout_unsubscribed_count, 1)
         self.assertEqual(run.failed_count, 0, run.failure_ids.mapped("reason"))
         self.assertEqual(self.member_of(pairing, self.ann).status, "unsubscribed")
-        self.assertEqual(self.mc_member("bob@corp.com")["merge_fields"]["LNAME"], "Changed")
+        self.assertEqual(
+            self.mc_member("bob@corp.com")["merge_fields"]["LNAME"], "Changed"
+        )
         # a second run sends nothing
         self.sandbox_control("DELETE", "requests")
         self.next_second()
@@ -255,8 +284,10 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertEqual(jobs[0][0]["body"]["status"], "unsubscribed")
         self.assertEqual(jobs[0][0]["body"]["merge_fields"]["LNAME"], "Changed")
         member = self.mc_member("ann@corp.com")
-        self.assertEqual((member["status"], member["merge_fields"]["LNAME"]),
-                         ("unsubscribed", "Changed"))
+        self.assertEqual(
+            (member["status"], member["merge_fields"]["LNAME"]),
+            ("unsubscribed", "Changed"),
+        )
 
     def test_a_value_mailchimp_refuses_does_not_hold_the_opt_out_back(self):
         """Ann's name is too long for Mailchimp (refused before sending); Bob's
@@ -266,10 +297,18 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.bob.function = "Buyer"
         self.ann.function = "Buyer"
         pairing = self.make_pairing()
-        pairing.field_map_ids = [(0, 0, {
-            "merge_field_id": job.id,
-            "odoo_field_id": self.env.ref("base.field_res_partner__function").id,
-        })]
+        pairing.field_map_ids = [
+            (
+                0,
+                0,
+                {
+                    "merge_field_id": job.id,
+                    "odoo_field_id": self.env.ref(
+                        "base.field_res_partner__function"
+                    ).id,
+                },
+            )
+        ]
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(self.mc_member("bob@corp.com")["merge_fields"]["JOB"], "Buyer")
         self.next_second()
@@ -289,15 +328,18 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertIn("LNAME", reasons[self.ann])
         self.assertIn("JOB", reasons[self.bob])
         self.assertEqual(run.optout_unsubscribed_count, 2)
-        # Ann's status alone in the chunk's job; Bob's refused PATCH, then his status alone
+        # Ann's status alone in the chunk's job;
+        # Bob's refused PATCH, then his status alone
         self.assertEqual(len(jobs), 2)
         self.assertEqual(
             sorted(op["body"] for op in jobs[1]), [{"status": "unsubscribed"}]
         )
         self.assertEqual(
             self.status_operations(jobs[:1]),
-            {self.member_path("ann@corp.com"): "unsubscribed",
-             self.member_path("bob@corp.com"): "unsubscribed"},
+            {
+                self.member_path("ann@corp.com"): "unsubscribed",
+                self.member_path("bob@corp.com"): "unsubscribed",
+            },
         )
         # done: the next run sends no status again
         self.next_second()
@@ -344,7 +386,9 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertEqual(self.batch_posts(), [])
         self.assertEqual(self.mc_member("ann@corp.com")["status"], "subscribed")
 
-    def test_resubscribe_in_mailchimp_is_not_undone_and_unblacklisting_sends_nothing(self):
+    def test_resubscribe_in_mailchimp_is_not_undone_and_unblacklisting_sends_nothing(
+        self,
+    ):
         pairing = self.linked_pairing()
         self.opt_out("ann@corp.com")
         self.assertRunDone(pairing.run_sync())
@@ -426,8 +470,11 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertRunDone(run)
         self.assertEqual(
             self.mc_statuses("ann@corp.com", "bob@corp.com", "cleo@corp.com"),
-            {"ann@corp.com": "unsubscribed", "bob@corp.com": "subscribed",
-             "cleo@corp.com": "cleaned"},
+            {
+                "ann@corp.com": "unsubscribed",
+                "bob@corp.com": "subscribed",
+                "cleo@corp.com": "cleaned",
+            },
         )
         self.assertEqual(run.optout_unsubscribed_count, 1)
 
@@ -456,7 +503,10 @@ class TestOptOutUnsubscribes(OptOutCase):
         cr.execute("ALTER TABLE mailchimp_member DROP COLUMN odoo_opt_out")
         # what an upgrade runs (with the registry's loading queues, as while loading)
         with patch.multiple(
-            self.registry, create=True, _post_init_queue=deque(), _foreign_keys={},
+            self.registry,
+            create=True,
+            _post_init_queue=deque(),
+            _foreign_keys={},
             _is_install=False,
         ):
             self.env["mailchimp.pairing"]._auto_init()
@@ -465,8 +515,12 @@ class TestOptOutUnsubscribes(OptOutCase):
         self.assertFalse(pairing.optout_unsubscribe)
         self.assertEqual(
             {m.email: m.odoo_opt_out for m in pairing.member_ids},
-            {"ann@corp.com": True, "bob@corp.com": False, "cleo@corp.com": False,
-             "arch@corp.com": False},
+            {
+                "ann@corp.com": True,
+                "bob@corp.com": False,
+                "cleo@corp.com": False,
+                "arch@corp.com": False,
+            },
         )
         self.assertTrue(self.make_pairing(name="New").optout_unsubscribe)
         pairing.optout_unsubscribe = True
@@ -507,14 +561,18 @@ class TestOptOutAtScale(OptOutCase):
         self.assertRunDone(run)
         self.assertEqual(batch_subscribe_calls(self.api_calls(), self.list_id), [])
         self.assertEqual([len(job) for job in jobs], [1600])
-        statuses = {op["body"]["email_address"]: op["body"]["status_if_new"] for op in jobs[0]}
+        statuses = {
+            op["body"]["email_address"]: op["body"]["status_if_new"] for op in jobs[0]
+        }
         self.assertTrue(all("status" not in op["body"] for op in jobs[0]))
         members = self.mailchimp_members()
         self.assertEqual(len(members), 1600)
         for i in range(1600):
             email = f"big{i:04d}@corp.com"
             expected = "unsubscribed" if i % 4 == 0 else "pending"
-            self.assertEqual((statuses[email], members[email]["status"]), (expected, expected))
+            self.assertEqual(
+                (statuses[email], members[email]["status"]), (expected, expected)
+            )
         self.assertEqual(run.created_count, 1600)
         self.assertEqual(run.optout_added_count, 400)
         self.assertEqual(len(pairing.member_ids), len(partners))
@@ -523,7 +581,9 @@ class TestOptOutAtScale(OptOutCase):
     def test_upsert_job_with_the_skip_option(self):
         self.contacts([{"email": f"big{i:04d}@corp.com"} for i in range(1700)])
         self.opt_out(*[f"big{i:04d}@corp.com" for i in range(0, 1700, 10)])
-        pairing = self.make_pairing(direction="odoo2mailchimp", optout_new_policy="skip")
+        pairing = self.make_pairing(
+            direction="odoo2mailchimp", optout_new_policy="skip"
+        )
         self.sandbox_control("DELETE", "requests")
         with self.batch_operations() as jobs:
             run = pairing.run_sync()
@@ -556,8 +616,13 @@ class TestOptOutAtScale(OptOutCase):
         queries = self.env.cr.sql_log_count - before
         self.assertRunDone(run)
         _logger.info(
-            "1,200 opt-outs: find %s, plan %s, save %s SQL queries; run %s queries, %s requests",
-            find_calls, plan_calls, save_calls, queries, run.http_requests,
+            "1,200 opt-outs: find %s, plan %s, save %s SQL queries; run %s queries, %s "
+            "requests",
+            find_calls,
+            plan_calls,
+            save_calls,
+            queries,
+            run.http_requests,
         )
         self.assertEqual([len(job) for job in jobs], [1200], "one job of 1,200 PATCHes")
         self.assertEqual(run.optout_unsubscribed_count, 1200)
@@ -568,8 +633,12 @@ class TestOptOutAtScale(OptOutCase):
         self.assertLess(find_calls[0], 10)
         self.assertLess(max(plan_calls), 10, "a chunk is planned in a few queries")
         self.assertLess(save_calls[0], 25)
-        self.assertLess(queries, 150, "a run of 1,200 opt-outs is not a query per contact")
-        statuses = {m["email_address"]: m["status"] for m in self.mailchimp_members().values()}
+        self.assertLess(
+            queries, 150, "a run of 1,200 opt-outs is not a query per contact"
+        )
+        statuses = {
+            m["email_address"]: m["status"] for m in self.mailchimp_members().values()
+        }
         self.assertEqual(sum(1 for s in statuses.values() if s == "unsubscribed"), 1200)
         self.assertEqual(statuses[emails[1250]], "subscribed")
         # nothing left: the next run sends nothing, in as few queries as a quiet run
@@ -605,7 +674,9 @@ class TestOptOutByWebhook(OptOutCase, HttpCase):
     deliver = test_mailchimp_webhook.TestMailchimpWebhook.deliver
 
     def test_unsubscribe_delivered_and_mirrored_is_not_sent_back(self):
-        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"), blacklist_mirror=True)
+        pairing = self.active_pairing(
+            ("ann@corp.com", "Ann Smith"), blacklist_mirror=True
+        )
         self.assertTrue(pairing.optout_unsubscribe)
         self.assertEqual(self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200)
         self.assertTrue(self.blacklist("ann@corp.com").active)

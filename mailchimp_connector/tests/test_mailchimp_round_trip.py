@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Round-trip stability (issue 10): a sync followed by runs where nothing changed,
+"""Round-trip stability: a sync followed by runs where nothing changed,
 incremental and full, writes nothing on either side, whatever Odoo cannot hold
 exactly (a name split, a state it lacks, a computed company name...)."""
 
@@ -9,8 +9,8 @@ from unittest.mock import patch
 from odoo import Command
 from odoo.tests import tagged
 
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 COMPANIES = ["Acme GmbH", "Société Générale", "株式会社 山田商事", "Müller & Söhne KG"]
 # multi-word last names, accents, non-Latin scripts, a first name only
@@ -26,17 +26,41 @@ NAMES = [
 ]
 ADDRESSES = [
     # a German state by name (Odoo has it, with the code DE-BE)
-    {"addr1": "Unter den Linden 1", "addr2": "", "city": "Berlin", "state": "Berlin",
-     "zip": "10117", "country": "DE"},
+    {
+        "addr1": "Unter den Linden 1",
+        "addr2": "",
+        "city": "Berlin",
+        "state": "Berlin",
+        "zip": "10117",
+        "country": "DE",
+    },
     # a French region Odoo has no state for
-    {"addr1": "1 rue de Rivoli", "addr2": "Bât. B", "city": "Paris", "state": "Île-de-France",
-     "zip": "75001", "country": "FR"},
+    {
+        "addr1": "1 rue de Rivoli",
+        "addr2": "Bât. B",
+        "city": "Paris",
+        "state": "Île-de-France",
+        "zip": "75001",
+        "country": "FR",
+    },
     # a US state by code
-    {"addr1": "1 Main St", "addr2": "", "city": "Springfield", "state": "IL", "zip": "62701",
-     "country": "US"},
+    {
+        "addr1": "1 Main St",
+        "addr2": "",
+        "city": "Springfield",
+        "state": "IL",
+        "zip": "62701",
+        "country": "US",
+    },
     # a state by name, in another script
-    {"addr1": "Тверская 1", "addr2": "", "city": "Москва", "state": "Москва", "zip": "125009",
-     "country": "RU"},
+    {
+        "addr1": "Тверская 1",
+        "addr2": "",
+        "city": "Москва",
+        "state": "Москва",
+        "zip": "125009",
+        "country": "RU",
+    },
     "",
 ]
 
@@ -81,13 +105,15 @@ class RoundTripCase(SyncRulesCase):
 
     def merge_values_now(self):
         return {
-            email: member["merge_fields"] for email, member in self.mailchimp_members().items()
+            email: member["merge_fields"]
+            for email, member in self.mailchimp_members().items()
         }
 
     def partner_snapshot(self, partners, names):
         partners.invalidate_recordset()
         return {
-            partner.id: {name: partner[name] for name in names} | {"write_date": partner.write_date}
+            partner.id: {name: partner[name] for name in names}
+            | {"write_date": partner.write_date}
             for partner in partners
         }
 
@@ -105,11 +131,15 @@ class RoundTripCase(SyncRulesCase):
         rewritten = sorted(
             email for email in before_mc if after_mc.get(email) != before_mc[email]
         )
-        sample = {email: (before_mc[email], after_mc.get(email)) for email in rewritten[:3]}
+        sample = {
+            email: (before_mc[email], after_mc.get(email)) for email in rewritten[:3]
+        }
         self.assertEqual(
-            len(rewritten), 0,
+            len(rewritten),
+            0,
             f"{len(rewritten)} of {len(before_mc)} members rewritten in Mailchimp by a "
-            f"{'full' if full else 'incremental'} run with nothing changed, e.g. {sample}",
+            f"{'full' if full else 'incremental'} run with nothing changed, e.g. "
+            f"{sample}",
         )
         self.assertEqual(self.mailchimp_writes(), [])
         written = {pid for ids, _vals in writes for pid in ids if pid in partners.ids}
@@ -123,8 +153,9 @@ class RoundTripCase(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestDefaultMappingRoundTrip(RoundTripCase):
-    """Defect 2: with the mapping the addon proposes, a sync then a full run rewrote
-    250 of 300 members in Mailchimp although nobody changed anything."""
+    """With the mapping the addon proposes, a sync then a full run must rewrite
+    nothing in Mailchimp when nobody changed anything (it once rewrote 250 of 300
+    members)."""
 
     def test_300_members_survive_an_incremental_and_a_full_run(self):
         members = [
@@ -135,7 +166,9 @@ class TestDefaultMappingRoundTrip(RoundTripCase):
             }
             for i in range(300)
         ]
-        result = self.client.batch_subscribe(self.list_id, members, update_existing=True)
+        result = self.client.batch_subscribe(
+            self.list_id, members, update_existing=True
+        )
         self.assertEqual(result.errors, [])
         seeded = self.merge_values_now()
         pairing = self.make_pairing(
@@ -153,8 +186,17 @@ class TestDefaultMappingRoundTrip(RoundTripCase):
         self.assertEqual(len(partners), 300)
         # the first sync itself changed nothing in Mailchimp
         self.assertEqual(self.merge_values_now(), seeded)
-        names = ["name", "company_name", "phone", "street", "street2", "city", "zip",
-                 "state_id", "country_id"]
+        names = [
+            "name",
+            "company_name",
+            "phone",
+            "street",
+            "street2",
+            "city",
+            "zip",
+            "state_id",
+            "country_id",
+        ]
         self.assertQuietRun(pairing, partners, names, full=False)
         self.assertQuietRun(pairing, partners, names, full=True)
         self.assertEqual(self.merge_values_now(), seeded)
@@ -172,17 +214,41 @@ TYPED_FIELDS = {
     "NINT": ("x_mc_int", "integer", "number", {}, {}),
     "NFLOAT": ("x_mc_float", "float", "number", {}, {}),
     "TFLOAT": ("x_mc_float2", "float", "text", {}, {}),
-    "NAMOUNT": ("x_mc_amount", "monetary", "number", {}, {"currency_field": "x_mc_currency_id"}),
+    "NAMOUNT": (
+        "x_mc_amount",
+        "monetary",
+        "number",
+        {},
+        {"currency_field": "x_mc_currency_id"},
+    ),
     "DDATE": ("x_mc_date", "date", "date", {"date_format": "DD/MM/YYYY"}, {}),
     "TDATE": ("x_mc_date2", "date", "text", {}, {}),
     "DDT": ("x_mc_dt", "datetime", "date", {"date_format": "MM/DD/YYYY"}, {}),
     "TDT": ("x_mc_dt2", "datetime", "text", {}, {}),
     "TBOOL": ("x_mc_bool", "boolean", "text", {}, {}),
-    "DROP": ("x_mc_tier", "selection", "dropdown", {"choices": ["Gold", "Silver", "Bronze"]}, {}),
-    "RADIO": ("x_mc_tier2", "selection", "radio", {"choices": ["Gold", "Silver", "Bronze"]}, {}),
+    "DROP": (
+        "x_mc_tier",
+        "selection",
+        "dropdown",
+        {"choices": ["Gold", "Silver", "Bronze"]},
+        {},
+    ),
+    "RADIO": (
+        "x_mc_tier2",
+        "selection",
+        "radio",
+        {"choices": ["Gold", "Silver", "Bronze"]},
+        {},
+    ),
     "TSEL": ("x_mc_tier3", "selection", "text", {}, {}),
     "TCTRY": ("x_mc_country_id", "many2one", "text", {}, {"relation": "res.country"}),
-    "TTAGS": ("x_mc_tag_ids", "many2many", "text", {}, {"relation": "res.partner.category"}),
+    "TTAGS": (
+        "x_mc_tag_ids",
+        "many2many",
+        "text",
+        {},
+        {"relation": "res.partner.category"},
+    ),
     "URL": ("website", None, "url", {}, {}),
     "ZIP": ("x_mc_zip", "char", "zip", {}, {}),
 }
@@ -193,7 +259,15 @@ PUSH_ONLY_TAGS = {"DDT", "TDT", "TBOOL", "TTAGS", "BIRTHDAY"}
 # scripts, 255 characters, empty, numbers, dates, choices, names of records, and
 # forms Odoo stores otherwise (a selection key, a padded country name, 1e3...)
 MAILCHIMP_GENERATED = {
-    "TCHAR": ["Zoë Brontë", "Дмитрий", "山田 美咲", "x" * 255, "", "  spaced  ", "O'Brien & Söhne"],
+    "TCHAR": [
+        "Zoë Brontë",
+        "Дмитрий",
+        "山田 美咲",
+        "x" * 255,
+        "",
+        "  spaced  ",
+        "O'Brien & Söhne",
+    ],
     "TTEXT": ["Ligne 1\nLigne 2", "Ελληνικά", "", "ü" * 255],
     "NINT": [0, -7, 42, 2_000_000_000, ""],
     "NFLOAT": [0.1, 3.14159, -2.5, 1e6, "", 7],
@@ -214,16 +288,37 @@ MAILCHIMP_GENERATED = {
     "BIRTHDAY": ["02/29", "12/31", ""],
     "PHONE": ["+49 30 1234567", " +33 1 23 45 67 89 ", "", "(555) 010-9999"],
     "COMPANY": COMPANIES + [""],
-    "ADDRESS": ADDRESSES + [
+    "ADDRESS": ADDRESSES
+    + [
         # a country Odoo does not know
-        {"addr1": "1 Nowhere Rd", "addr2": "", "city": "Atlantis", "state": "Deep", "zip": "00000",
-         "country": "ZZ"},
+        {
+            "addr1": "1 Nowhere Rd",
+            "addr2": "",
+            "city": "Atlantis",
+            "state": "Deep",
+            "zip": "00000",
+            "country": "ZZ",
+        },
     ],
 }
 # addresses Mailchimp holds with parts missing (taken by a form or an import)
 PARTIAL_ADDRESSES = [
-    {"addr1": "Stephansplatz 1", "addr2": "", "city": "Wien", "state": "", "zip": "1010", "country": "AT"},
-    {"addr1": "Calle Mayor 1", "addr2": "", "city": "Madrid", "state": "Madrid", "zip": "", "country": ""},
+    {
+        "addr1": "Stephansplatz 1",
+        "addr2": "",
+        "city": "Wien",
+        "state": "",
+        "zip": "1010",
+        "country": "AT",
+    },
+    {
+        "addr1": "Calle Mayor 1",
+        "addr2": "",
+        "city": "Madrid",
+        "state": "Madrid",
+        "zip": "",
+        "country": "",
+    },
 ]
 
 
@@ -236,42 +331,75 @@ class TypedRoundTripCase(RoundTripCase):
         IrField = cls.env["ir.model.fields"]
         model_id = cls.env["ir.model"]._get_id("res.partner")
         IrField.create(
-            {"model_id": model_id, "name": "x_mc_currency_id", "ttype": "many2one",
-             "relation": "res.currency", "field_description": "MC currency", "state": "manual"}
+            {
+                "model_id": model_id,
+                "name": "x_mc_currency_id",
+                "ttype": "many2one",
+                "relation": "res.currency",
+                "field_description": "MC currency",
+                "state": "manual",
+            }
         )
         IrField.create(
-            {"model_id": model_id, "name": "x_mc_birth", "ttype": "date",
-             "field_description": "Birthday", "state": "manual"}
+            {
+                "model_id": model_id,
+                "name": "x_mc_birth",
+                "ttype": "date",
+                "field_description": "Birthday",
+                "state": "manual",
+            }
         )
         for name, ttype, _merge_type, _options, extra in TYPED_FIELDS.values():
             if ttype is None:
                 continue
-            vals = {"model_id": model_id, "name": name, "ttype": ttype,
-                    "field_description": name, "state": "manual", **extra}
+            vals = {
+                "model_id": model_id,
+                "name": name,
+                "ttype": ttype,
+                "field_description": name,
+                "state": "manual",
+                **extra,
+            }
             if ttype == "selection":
                 vals["selection"] = TIERS
             IrField.create(vals)
         cls.field_names = [spec[0] for spec in TYPED_FIELDS.values()] + [
-            "x_mc_birth", "name", "company_name", "phone", "street", "street2", "city", "zip",
-            "state_id", "country_id",
+            "x_mc_birth",
+            "name",
+            "company_name",
+            "phone",
+            "street",
+            "street2",
+            "city",
+            "zip",
+            "state_id",
+            "country_id",
         ]
 
     def typed_pairing(self, **vals):
         for tag, (_name, _ttype, merge_type, options, _extra) in TYPED_FIELDS.items():
-            self.add_merge_field(tag, merge_type, **({"options": options} if options else {}))
+            self.add_merge_field(
+                tag, merge_type, **({"options": options} if options else {})
+            )
         pairing = self.make_pairing(**vals)
         field_ids = {
-            f.name: f.id for f in self.env["ir.model.fields"].search([("model", "=", "res.partner")])
+            f.name: f.id
+            for f in self.env["ir.model.fields"].search([("model", "=", "res.partner")])
         }
         by_tag = {f.tag: f for f in self.audience.merge_field_ids}
         pairing.field_map_ids = [
-            Command.create({"merge_field_id": by_tag[tag].id, "odoo_field_id": field_ids[spec[0]]})
+            Command.create(
+                {"merge_field_id": by_tag[tag].id, "odoo_field_id": field_ids[spec[0]]}
+            )
             for tag, spec in TYPED_FIELDS.items()
         ]
         maps = {m.merge_tag: m for m in pairing.field_map_ids}
         self.assertEqual(
             sorted(maps),
-            sorted(list(TYPED_FIELDS) + ["ADDRESS", "BIRTHDAY", "COMPANY", "FNAME", "LNAME", "PHONE"]),
+            sorted(
+                list(TYPED_FIELDS)
+                + ["ADDRESS", "BIRTHDAY", "COMPANY", "FNAME", "LNAME", "PHONE"]
+            ),
         )
         self.assertEqual(maps["BIRTHDAY"].odoo_field_id.name, "x_mc_birth")
         self.assertEqual(maps["COMPANY"].source_kind, "company")
@@ -294,7 +422,8 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
         members = []
         for i in range(count):
             merge_fields = {
-                tag: values[i % len(values)] for tag, values in MAILCHIMP_GENERATED.items()
+                tag: values[i % len(values)]
+                for tag, values in MAILCHIMP_GENERATED.items()
             }
             first, last = NAMES[i % len(NAMES)]
             merge_fields.update(FNAME=first, LNAME=last)
@@ -308,10 +437,14 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
         pairing = self.typed_pairing(
             create_missing=True, default_owner_id=self.owner.id, partner_domain="[]"
         )
-        result = self.client.batch_subscribe(self.list_id, members, update_existing=True)
+        result = self.client.batch_subscribe(
+            self.list_id, members, update_existing=True
+        )
         self.assertEqual(result.errors, [])
         for i, address in enumerate(PARTIAL_ADDRESSES):
-            self.member_action(f"typed{i:02d}@corp.com", "profile", merges={"ADDRESS": address})
+            self.member_action(
+                f"typed{i:02d}@corp.com", "profile", merges={"ADDRESS": address}
+            )
         seeded = self.merge_values_now()
         run = pairing.run_sync()
         self.assertRunDone(run)
@@ -326,7 +459,10 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
         # what Odoo holds of them
         by_email = {p.email: p for p in partners}
         wien = by_email["typed00@corp.com"]
-        self.assertEqual((wien.street, wien.zip, wien.state_id.id), ("Stephansplatz 1", "1010", False))
+        self.assertEqual(
+            (wien.street, wien.zip, wien.state_id.id),
+            ("Stephansplatz 1", "1010", False),
+        )
         self.assertEqual(wien.country_id, self.env.ref("base.at"))
         one = by_email["typed01@corp.com"]
         self.assertEqual(one.x_mc_country_id, self.env.ref("base.fr"))  # ' France '
@@ -340,16 +476,39 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
         acme = Partner.create({"name": "Acme GmbH", "is_company": True})
         vip = self.env["res.partner.category"].create({"name": "VIP"})
         us, de, fr = (self.env.ref(f"base.{c}") for c in ("us", "de", "fr"))
-        illinois, berlin = self.env.ref("base.state_us_14"), self.env.ref("base.state_de_be")
+        illinois, berlin = (
+            self.env.ref("base.state_us_14"),
+            self.env.ref("base.state_de_be"),
+        )
         addresses = [
-            {"street": "1 Main St", "city": "Springfield", "zip": "62701", "state_id": illinois.id,
-             "country_id": us.id},
-            {"street": "Unter den Linden 1", "city": "Berlin", "zip": "10117",
-             "state_id": berlin.id, "country_id": de.id},
+            {
+                "street": "1 Main St",
+                "city": "Springfield",
+                "zip": "62701",
+                "state_id": illinois.id,
+                "country_id": us.id,
+            },
+            {
+                "street": "Unter den Linden 1",
+                "city": "Berlin",
+                "zip": "10117",
+                "state_id": berlin.id,
+                "country_id": de.id,
+            },
             # no state: Mailchimp would refuse it, it is not sent
-            {"street": "1 rue de Rivoli", "city": "Paris", "zip": "75001", "country_id": fr.id},
+            {
+                "street": "1 rue de Rivoli",
+                "city": "Paris",
+                "zip": "75001",
+                "country_id": fr.id,
+            },
             # no country: Mailchimp fills in its own
-            {"street": "2 Main St", "city": "Chicago", "zip": "60601", "state_id": illinois.id},
+            {
+                "street": "2 Main St",
+                "city": "Chicago",
+                "zip": "60601",
+                "state_id": illinois.id,
+            },
             {},
         ]
         odoo_generated = {
@@ -378,48 +537,84 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
         vals_list = []
         for i in range(30):
             first, last = NAMES[i % len(NAMES)]
-            vals = {key: values[i % len(values)] for key, values in odoo_generated.items()}
+            vals = {
+                key: values[i % len(values)] for key, values in odoo_generated.items()
+            }
             vals.update(addresses[i % len(addresses)])
             vals.update(name=f"{first} {last}".strip(), email=f"odoo{i:02d}@corp.com")
             if i % 6 == 5:
                 vals["parent_id"] = acme.id  # the company Odoo shows is its parent's
             vals_list.append(vals)
         partners = Partner.create(vals_list)
-        pairing = self.typed_pairing(partner_tag_id=False, partner_domain="[('email', 'ilike', '@corp.com')]")
+        pairing = self.typed_pairing(
+            partner_tag_id=False, partner_domain="[('email', 'ilike', '@corp.com')]"
+        )
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(run.failed_count, 0, run.failure_ids.mapped("reason"))
         self.assertEqual(run.created_count, 30)
         members = self.mailchimp_members()
-        self.assertEqual(members["odoo05@corp.com"]["merge_fields"]["COMPANY"], "Acme GmbH")
-        self.assertEqual(members["odoo01@corp.com"]["merge_fields"]["ADDRESS"]["state"], "Berlin")
-        self.assertEqual(members["odoo00@corp.com"]["merge_fields"]["ADDRESS"]["state"], "IL")
+        self.assertEqual(
+            members["odoo05@corp.com"]["merge_fields"]["COMPANY"], "Acme GmbH"
+        )
+        self.assertEqual(
+            members["odoo01@corp.com"]["merge_fields"]["ADDRESS"]["state"], "Berlin"
+        )
+        self.assertEqual(
+            members["odoo00@corp.com"]["merge_fields"]["ADDRESS"]["state"], "IL"
+        )
         self.assertEqual(members["odoo02@corp.com"]["merge_fields"]["ADDRESS"], "")
-        self.assertEqual(members["odoo03@corp.com"]["merge_fields"]["ADDRESS"]["country"], "US")
-        self.assertFalse(partners.filtered(lambda p: p.email == "odoo03@corp.com").country_id)
+        self.assertEqual(
+            members["odoo03@corp.com"]["merge_fields"]["ADDRESS"]["country"], "US"
+        )
+        self.assertFalse(
+            partners.filtered(lambda p: p.email == "odoo03@corp.com").country_id
+        )
         self.assertQuietRun(pairing, partners, self.field_names, full=False)
         self.assertQuietRun(pairing, partners, self.field_names, full=True)
         # Mailchimp's own form of what was sent (the country it filled in) is not pulled
-        self.assertFalse(partners.filtered(lambda p: p.email == "odoo03@corp.com").country_id)
+        self.assertFalse(
+            partners.filtered(lambda p: p.email == "odoo03@corp.com").country_id
+        )
 
     def test_values_one_side_cannot_hold_are_reported_and_never_sent_back(self):
         IrField = self.env["ir.model.fields"]
         IrField.create(
-            {"model_id": self.env["ir.model"]._get_id("res.partner"), "name": "x_mc_code",
-             "ttype": "char", "size": 10, "field_description": "Code", "state": "manual"}
+            {
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "name": "x_mc_code",
+                "ttype": "char",
+                "size": 10,
+                "field_description": "Code",
+                "state": "manual",
+            }
         )
         self.add_merge_field("CODE", "text")
-        pairing = self.typed_pairing(partner_tag_id=False, partner_domain="[('email', 'ilike', '@corp.com')]")
-        code_field = IrField.search([("model", "=", "res.partner"), ("name", "=", "x_mc_code")])
+        pairing = self.typed_pairing(
+            partner_tag_id=False, partner_domain="[('email', 'ilike', '@corp.com')]"
+        )
+        code_field = IrField.search(
+            [("model", "=", "res.partner"), ("name", "=", "x_mc_code")]
+        )
         code = self.audience.merge_field_ids.filtered(lambda f: f.tag == "CODE")
-        pairing.field_map_ids = [Command.create({"merge_field_id": code.id, "odoo_field_id": code_field.id})]
+        pairing.field_map_ids = [
+            Command.create({"merge_field_id": code.id, "odoo_field_id": code_field.id})
+        ]
         long_text = "é" * 300
         pat = self.env["res.partner"].create(
-            {"name": "Pat Long", "email": "pat@corp.com", "x_mc_char": "short", "x_mc_code": "ABC"}
+            {
+                "name": "Pat Long",
+                "email": "pat@corp.com",
+                "x_mc_char": "short",
+                "x_mc_code": "ABC",
+            }
         )
         self.assertRunDone(pairing.run_sync())
-        # Mailchimp gets a code longer than Odoo keeps; Odoo a text longer than Mailchimp keeps
-        self.client.patch(self.member_path("pat@corp.com"), json={"merge_fields": {"CODE": "C" * 20}})
+        # Mailchimp gets a code longer than Odoo keeps;
+        # Odoo a text longer than Mailchimp keeps
+        self.client.patch(
+            self.member_path("pat@corp.com"), json={"merge_fields": {"CODE": "C" * 20}}
+        )
         pat.x_mc_text = long_text
         for full in (False, True):
             before = self.merge_values_now()
@@ -433,7 +628,9 @@ class TestEveryTypeRoundTrip(TypedRoundTripCase):
             self.assertEqual(self.mailchimp_writes(), [])
             self.assertEqual(self.merge_values_now(), before)
             self.assertEqual((pat.x_mc_code, pat.x_mc_text), ("ABC", long_text))
-        self.assertEqual(self.mc_member("pat@corp.com")["merge_fields"]["CODE"], "C" * 20)
+        self.assertEqual(
+            self.mc_member("pat@corp.com")["merge_fields"]["CODE"], "C" * 20
+        )
 
 
 def seed_members(case, count=20):
@@ -465,8 +662,16 @@ class TestRealChangesStillFlow(RoundTripCase):
         self.partners = self.pairing.member_ids.partner_id
         self.by_email = {p.email: p for p in self.partners}
         self.seeded = self.merge_values_now()
-        self.names = ["name", "company_name", "phone", "street", "city", "zip", "state_id",
-                      "country_id"]
+        self.names = [
+            "name",
+            "company_name",
+            "phone",
+            "street",
+            "city",
+            "zip",
+            "state_id",
+            "country_id",
+        ]
 
     def assertOnlyChanged(self, changes):
         """In Mailchimp, only these merge values changed: {email: {tag: value}}."""
@@ -502,7 +707,9 @@ class TestRealChangesStillFlow(RoundTripCase):
         self.assertEqual(francoise.company_name, "Acme AG")
         self.assertEqual(francoise.commercial_company_name, "Acme AG")
         self.assertEqual(francoise.name, "Fran da Silva")  # the last name kept whole
-        self.assertOnlyChanged({"member000@corp.com": {"COMPANY": "Acme AG", "FNAME": "Fran"}})
+        self.assertOnlyChanged(
+            {"member000@corp.com": {"COMPANY": "Acme AG", "FNAME": "Fran"}}
+        )
         self.assertQuietRun(self.pairing, self.partners, self.names, full=True)
 
     def test_odoo_street_change_keeps_mailchimps_state(self):
@@ -515,18 +722,29 @@ class TestRealChangesStillFlow(RoundTripCase):
         run = self.pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(run.failed_count, 0, run.failure_ids.mapped("reason"))
-        self.assertOnlyChanged({
-            "member000@corp.com": {"ADDRESS": dict(ADDRESSES[0], addr1="Unter den Linden 2")},
-            "member001@corp.com": {"ADDRESS": dict(ADDRESSES[1], addr1="2 rue de Rivoli")},
-        })
-        # a state Odoo changes is written as addresses of its country are: a name in Germany
+        self.assertOnlyChanged(
+            {
+                "member000@corp.com": {
+                    "ADDRESS": dict(ADDRESSES[0], addr1="Unter den Linden 2")
+                },
+                "member001@corp.com": {
+                    "ADDRESS": dict(ADDRESSES[1], addr1="2 rue de Rivoli")
+                },
+            }
+        )
+        # a state Odoo changes is written as addresses
+        # of its country are: a name in Germany
         berlin.state_id = self.env.ref("base.state_de_by")
         self.assertRunDone(self.pairing.run_sync())
-        self.assertOnlyChanged({
-            "member000@corp.com": {
-                "ADDRESS": dict(ADDRESSES[0], addr1="Unter den Linden 2", state="Bayern")
-            },
-        })
+        self.assertOnlyChanged(
+            {
+                "member000@corp.com": {
+                    "ADDRESS": dict(
+                        ADDRESSES[0], addr1="Unter den Linden 2", state="Bayern"
+                    )
+                },
+            }
+        )
         self.assertQuietRun(self.pairing, self.partners, self.names, full=True)
 
     def test_odoo_cannot_clear_a_part_mailchimp_needs(self):
@@ -534,11 +752,20 @@ class TestRealChangesStillFlow(RoundTripCase):
         berlin.zip = False
         run = self.pairing.run_sync()
         self.assertRunDone(run)
-        self.assertIn("no zip", run.failure_ids.filtered(lambda f: f.partner_id == berlin).reason)
+        self.assertIn(
+            "no zip", run.failure_ids.filtered(lambda f: f.partner_id == berlin).reason
+        )
         self.assertOnlyChanged({})  # Mailchimp's address is not wiped
         # the whole address emptied in Odoo empties it in Mailchimp
-        berlin.write({"street": False, "street2": False, "city": False, "state_id": False,
-                      "country_id": False})
+        berlin.write(
+            {
+                "street": False,
+                "street2": False,
+                "city": False,
+                "state_id": False,
+                "country_id": False,
+            }
+        )
         self.assertRunDone(self.pairing.run_sync())
         self.assertOnlyChanged({"member000@corp.com": {"ADDRESS": ""}})
 
@@ -548,7 +775,9 @@ class TestRealChangesStillFlow(RoundTripCase):
         self.assertRunDone(self.pairing.run_sync())
         self.assertOnlyChanged({"member000@corp.com": {"COMPANY": ""}})
         # a parent company: the company Odoo shows is sent
-        francoise.parent_id = self.env["res.partner"].create({"name": "Parent AG", "is_company": True})
+        francoise.parent_id = self.env["res.partner"].create(
+            {"name": "Parent AG", "is_company": True}
+        )
         self.assertRunDone(self.pairing.run_sync())
         self.assertOnlyChanged({"member000@corp.com": {"COMPANY": "Parent AG"}})
         self.assertQuietRun(self.pairing, self.partners, self.names, full=True)
@@ -562,7 +791,8 @@ class TestRealChangesStillFlow(RoundTripCase):
             francoise = self.by_email["member000@corp.com"]
             francoise.name = odoo_name
             self.client.patch(
-                self.member_path("member000@corp.com"), json={"merge_fields": {"FNAME": mc_first}}
+                self.member_path("member000@corp.com"),
+                json={"merge_fields": {"FNAME": mc_first}},
             )
             run = self.pairing.run_sync()
             self.assertRunDone(run)
@@ -580,29 +810,55 @@ class TestPullTargets(RoundTripCase):
         IrField = self.env["ir.model.fields"]
         model_id = self.env["ir.model"]._get_id("res.partner")
         IrField.create(
-            {"model_id": model_id, "name": "x_mc_parent_name", "ttype": "char", "state": "manual",
-             "field_description": "MC parent name", "related": "parent_id.name", "store": True}
+            {
+                "model_id": model_id,
+                "name": "x_mc_parent_name",
+                "ttype": "char",
+                "state": "manual",
+                "field_description": "MC parent name",
+                "related": "parent_id.name",
+                "store": True,
+            }
         )
         IrField.create(
-            {"model_id": model_id, "name": "x_mc_locked", "ttype": "char", "state": "manual",
-             "field_description": "Locked", "readonly": True}
+            {
+                "model_id": model_id,
+                "name": "x_mc_locked",
+                "ttype": "char",
+                "state": "manual",
+                "field_description": "Locked",
+                "readonly": True,
+            }
         )
-        tags = {"COMPANY": "commercial_company_name", "PARENT": "x_mc_parent_name",
-                "LOCKED": "x_mc_locked", "MAIL": "email_normalized", "NOTE": "company_name"}
+        tags = {
+            "COMPANY": "commercial_company_name",
+            "PARENT": "x_mc_parent_name",
+            "LOCKED": "x_mc_locked",
+            "MAIL": "email_normalized",
+            "NOTE": "company_name",
+        }
         for tag in ("PARENT", "LOCKED", "MAIL", "NOTE"):
             self.add_merge_field(tag, "text")
-        field_ids = {f.name: f.id for f in IrField.search([("model", "=", "res.partner")])}
+        field_ids = {
+            f.name: f.id for f in IrField.search([("model", "=", "res.partner")])
+        }
         by_tag = {f.tag: f for f in self.audience.merge_field_ids}
         pairing = self.make_pairing(
             partner_domain="[]",
             field_map_ids=[
-                Command.create({"merge_field_id": by_tag[tag].id, "odoo_field_id": field_ids[name]})
+                Command.create(
+                    {"merge_field_id": by_tag[tag].id, "odoo_field_id": field_ids[name]}
+                )
                 for tag, name in tags.items()
             ],
         )
         maps = {m.merge_tag: m for m in pairing.field_map_ids}
-        for tag, fragment in (("COMPANY", "Odoo computes it"), ("MAIL", "Odoo computes it"),
-                              ("PARENT", "related field"), ("LOCKED", "read-only")):
+        for tag, fragment in (
+            ("COMPANY", "Odoo computes it"),
+            ("MAIL", "Odoo computes it"),
+            ("PARENT", "related field"),
+            ("LOCKED", "read-only"),
+        ):
             self.assertTrue(maps[tag].can_push, tag)
             self.assertFalse(maps[tag].can_pull, tag)
             self.assertIn(fragment, maps[tag].pull_note, tag)
@@ -612,17 +868,30 @@ class TestPullTargets(RoundTripCase):
         arch = self.env["mailchimp.pairing"].get_view(view_type="form")["arch"]
         self.assertIn('name="pull_note"', arch)
 
-        parent = self.env["res.partner"].create({"name": "Parent AG", "is_company": True})
-        kim = self.contact("kim@corp.com", "Kim Lee", parent_id=parent.id, x_mc_locked="L1")
+        parent = self.env["res.partner"].create(
+            {"name": "Parent AG", "is_company": True}
+        )
+        kim = self.contact(
+            "kim@corp.com", "Kim Lee", parent_id=parent.id, x_mc_locked="L1"
+        )
         self.assertRunDone(pairing.run_sync())
         merge = self.mc_member("kim@corp.com")["merge_fields"]
-        self.assertEqual((merge["COMPANY"], merge["PARENT"], merge["LOCKED"]),
-                         ("Parent AG", "Parent AG", "L1"))
+        self.assertEqual(
+            (merge["COMPANY"], merge["PARENT"], merge["LOCKED"]),
+            ("Parent AG", "Parent AG", "L1"),
+        )
         # Mailchimp changes them all: only the writable one reaches Odoo
         self.client.patch(
             self.member_path("kim@corp.com"),
-            json={"merge_fields": {"COMPANY": "Other", "PARENT": "Other", "LOCKED": "L2",
-                                   "MAIL": "x@y.com", "NOTE": "Noted"}},
+            json={
+                "merge_fields": {
+                    "COMPANY": "Other",
+                    "PARENT": "Other",
+                    "LOCKED": "L2",
+                    "MAIL": "x@y.com",
+                    "NOTE": "Noted",
+                }
+            },
         )
         with self.partner_writes() as writes:
             run = pairing.run_sync(full=True)
@@ -632,8 +901,10 @@ class TestPullTargets(RoundTripCase):
         self.assertEqual(kim.x_mc_locked, "L1")
         # and Mailchimp keeps its values: nothing is sent back over them
         merge = self.mc_member("kim@corp.com")["merge_fields"]
-        self.assertEqual((merge["COMPANY"], merge["PARENT"], merge["LOCKED"], merge["MAIL"]),
-                         ("Other", "Other", "L2", "x@y.com"))
+        self.assertEqual(
+            (merge["COMPANY"], merge["PARENT"], merge["LOCKED"], merge["MAIL"]),
+            ("Other", "Other", "L2", "x@y.com"),
+        )
 
 
 @tagged("post_install", "-at_install")
@@ -644,19 +915,26 @@ class TestLegacyMembers(RoundTripCase):
     def test_full_run_over_members_synced_by_the_old_code_writes_nothing(self):
         seed_members(self, 40)
         company = self.audience.merge_field_ids.filtered(lambda f: f.tag == "COMPANY")
-        computed = self.env["ir.model.fields"]._get("res.partner", "commercial_company_name")
+        computed = self.env["ir.model.fields"]._get(
+            "res.partner", "commercial_company_name"
+        )
         pairing = self.make_pairing(
             create_missing=True, default_owner_id=self.owner.id, partner_domain="[]"
         )
         pairing.field_map_ids.filtered(lambda m: m.merge_tag == "COMPANY").write(
-            {"merge_field_id": company.id, "source_kind": "field", "odoo_field_id": computed.id}
+            {
+                "merge_field_id": company.id,
+                "source_kind": "field",
+                "odoo_field_id": computed.id,
+            }
         )
         self.assertRunDone(pairing.run_sync())
         partners = pairing.member_ids.partner_id
         self.assertEqual(len(partners), 40)
         # as the old code left them: one base, Mailchimp's values
         self.env.cr.execute(
-            "UPDATE mailchimp_member SET odoo_synced_values = NULL WHERE pairing_id = %s",
+            "UPDATE mailchimp_member SET odoo_synced_values = NULL WHERE pairing_id = "
+            "%s",
             (pairing.id,),
         )
         pairing.member_ids.invalidate_recordset()

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Every Mailchimp screen a user is given opens without an error (F33, issue 10).
+"""Every Mailchimp screen a user is given opens without an error (F33).
 
 The screens are opened by the web client's own calls, through
 ``/web/dataset/call_kw`` as that user: the menus the user sees
@@ -12,6 +12,7 @@ record of each list in its form view, and every smart button of every form
 with its Mailchimp tab and smart button. A salesperson may also press every
 other button left visible to them: none may end in an access error.
 """
+
 import json
 import logging
 
@@ -116,7 +117,9 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             }
         )
         self.account.action_connect()
-        self.audience = self.account.audience_ids.filtered(lambda a: a.name == "Newsletter")
+        self.audience = self.account.audience_ids.filtered(
+            lambda a: a.name == "Newsletter"
+        )
         self._make_records()
 
     def _make_records(self):
@@ -134,17 +137,29 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         )
         client.put(  # Mailchimp lists the permissions on members only
             f"/lists/{list_id}/members/{subscriber_hash('known@elsewhere.com')}",
-            json={"email_address": "known@elsewhere.com", "status_if_new": "subscribed"},
+            json={
+                "email_address": "known@elsewhere.com",
+                "status_if_new": "subscribed",
+            },
         )
         self.account._sync_audiences()
         tag = self.env["res.partner.category"].create({"name": "Screens"})
         self.partners = self.env["res.partner"].create(
             [
-                {"name": f"Screen Person{i}", "email": f"screen{i}@corp.com",
-                 "category_id": [Command.link(tag.id)]}
+                {
+                    "name": f"Screen Person{i}",
+                    "email": f"screen{i}@corp.com",
+                    "category_id": [Command.link(tag.id)],
+                }
                 for i in range(3)
             ]
-            + [{"name": "Fake", "email": "test@corp.com", "category_id": [Command.link(tag.id)]}]
+            + [
+                {
+                    "name": "Fake",
+                    "email": "test@corp.com",
+                    "category_id": [Command.link(tag.id)],
+                }
+            ]
         )
         self.pairing = self.env["mailchimp.pairing"].create(
             {
@@ -175,7 +190,11 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             }
         )
         self.env["mailchimp.tag.rule"].create(
-            {"pairing_id": self.pairing.id, "name": "Screens VIP", "partner_domain": "[]"}
+            {
+                "pairing_id": self.pairing.id,
+                "name": "Screens VIP",
+                "partner_domain": "[]",
+            }
         )
         run = self.pairing.run_sync()
         self.assertEqual(run.state, "done", run.message)
@@ -187,13 +206,22 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             {
                 "list_id": list_id,
                 "subject": "Screens campaign",
-                "events": [{"email": "screen0@corp.com", "action": "open"},
-                           {"email": "screen0@corp.com", "action": "click",
-                            "url": "https://example.com/"}],
+                "events": [
+                    {"email": "screen0@corp.com", "action": "open"},
+                    {
+                        "email": "screen0@corp.com",
+                        "action": "click",
+                        "url": "https://example.com/",
+                    },
+                ],
             },
         )
         self.account.action_sync_activity()
-        self.assertTrue(self.env["mailchimp.activity"].search([("partner_id", "=", self.partners[0].id)]))
+        self.assertTrue(
+            self.env["mailchimp.activity"].search(
+                [("partner_id", "=", self.partners[0].id)]
+            )
+        )
 
     # -- the web client's calls ------------------------------------------------
 
@@ -202,7 +230,9 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         ScreenError with the server's exception and message."""
         response = self.url_open(
             route,
-            json.dumps({"id": 0, "jsonrpc": "2.0", "method": "call", "params": params}).encode(),
+            json.dumps(
+                {"id": 0, "jsonrpc": "2.0", "method": "call", "params": params}
+            ).encode(),
             headers={"Content-Type": "application/json"},
         )
         response.raise_for_status()
@@ -215,13 +245,23 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
     def call_kw(self, model, method, args=(), kwargs=None):
         return self.rpc(
             f"/web/dataset/call_kw/{model}/{method}",
-            {"model": model, "method": method, "args": list(args), "kwargs": kwargs or {}},
+            {
+                "model": model,
+                "method": method,
+                "args": list(args),
+                "kwargs": kwargs or {},
+            },
         )
 
     def call_button(self, model, method, res_id, context):
         return self.rpc(
             "/web/dataset/call_button",
-            {"model": model, "method": method, "args": [[res_id]], "kwargs": {"context": context}},
+            {
+                "model": model,
+                "method": method,
+                "args": [[res_id]],
+                "kwargs": {"context": context},
+            },
         )
 
     def open_screens(self, login):
@@ -234,16 +274,25 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         self.context = {"lang": "en_US", "tz": "UTC", "uid": self.uid}
         menus = json.loads(self.url_open("/web/webclient/load_menus/1").content)
         root = self.env.ref("mailchimp_connector.mailchimp_menu_root")
-        self.assertIn(root.id, [int(key) for key in menus if key != "root"], "no Mailchimp app")
+        self.assertIn(
+            root.id, [int(key) for key in menus if key != "root"], "no Mailchimp app"
+        )
         actions = []
         for menu in menus.values():
-            if (menu.get("xmlid") or "").startswith("mailchimp_connector.") and menu["actionID"]:
+            if (menu.get("xmlid") or "").startswith("mailchimp_connector.") and menu[
+                "actionID"
+            ]:
                 actions.append((f"menu {menu['name']}", menu["actionID"]))
         self.assertGreaterEqual(len(actions), 8, actions)
         # the contact form: its Mailchimp tab and smart button
         partner_form = self.env.ref("base.view_partner_form")
-        self.open_form("contact form", "res.partner", partner_form.id, self.partners[0].id,
-                       self.context)
+        self.open_form(
+            "contact form",
+            "res.partner",
+            partner_form.id,
+            self.partners[0].id,
+            self.context,
+        )
         for label, action_id in actions:
             action = self.rpc("/web/action/load", {"action_id": action_id})
             self.open_action(label, action)
@@ -262,21 +311,34 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         context = dict(self.context)
         action_context = action.get("context") or {}
         if isinstance(action_context, str):
-            action_context = safe_eval(action_context, {"uid": self.uid, "active_id": False})
+            action_context = safe_eval(
+                action_context, {"uid": self.uid, "active_id": False}
+            )
         context.update(action_context)
         domain = action.get("domain") or []
         if isinstance(domain, str):
             domain = safe_eval(domain, {"uid": self.uid, "context": context})
         model = action["res_model"]
         views = action.get("views") or [
-            [False, view_type] for view_type in (action.get("view_mode") or "list,form").split(",")
+            [False, view_type]
+            for view_type in (action.get("view_mode") or "list,form").split(",")
         ]
         views = [[view_id or False, view_type] for view_id, view_type in views]
         result = self.guard(
-            f"{label}: get_views", self.call_kw, model, "get_views", (),
-            {"views": views + [[False, "search"]],
-             "options": {"action_id": action.get("id"), "load_filters": True, "toolbar": True},
-             "context": context},
+            f"{label}: get_views",
+            self.call_kw,
+            model,
+            "get_views",
+            (),
+            {
+                "views": views + [[False, "search"]],
+                "options": {
+                    "action_id": action.get("id"),
+                    "load_filters": True,
+                    "toolbar": True,
+                },
+                "context": context,
+            },
         )
         if not result:
             return
@@ -286,26 +348,51 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             root = etree.fromstring(view["arch"])
             if view_type in MULTI_RECORD_VIEWS:
                 found = self.guard(
-                    f"{label}: {view_type}", self.call_kw, model, "web_search_read", (),
-                    {"domain": domain, "specification": fields_spec(root, model, models),
-                     "offset": 0, "limit": 80, "context": context, "count_limit": 10001},
+                    f"{label}: {view_type}",
+                    self.call_kw,
+                    model,
+                    "web_search_read",
+                    (),
+                    {
+                        "domain": domain,
+                        "specification": fields_spec(root, model, models),
+                        "offset": 0,
+                        "limit": 80,
+                        "context": context,
+                        "count_limit": 10001,
+                    },
                 )
                 self.opened.append(f"{label}: {view_type}")
                 if found and found["records"]:
                     # the newest: this test's records, whatever else the database holds
                     record_id = max(record["id"] for record in found["records"])
-                    self.press_buttons(f"{label}: {view_type}", root, model, record_id, context)
+                    self.press_buttons(
+                        f"{label}: {view_type}", root, model, record_id, context
+                    )
                 elif found is not None:
-                    self.errors[f"{label}: {view_type}"] = "no record to show: the test data miss one"
+                    self.errors[f"{label}: {view_type}"] = (
+                        "no record to show: the test data miss one"
+                    )
             elif view_type in ("graph", "pivot"):
                 groupby = [
-                    node.get("name") + (f":{node.get('interval')}" if node.get("interval") else "")
-                    for node in root.iter("field") if node.get("type") != "measure"
+                    node.get("name")
+                    + (f":{node.get('interval')}" if node.get("interval") else "")
+                    for node in root.iter("field")
+                    if node.get("type") != "measure"
                 ]
                 self.guard(
-                    f"{label}: {view_type}", self.call_kw, model, "read_group", (),
-                    {"domain": domain, "fields": ["__count"], "groupby": groupby[:1],
-                     "lazy": False, "context": context},
+                    f"{label}: {view_type}",
+                    self.call_kw,
+                    model,
+                    "read_group",
+                    (),
+                    {
+                        "domain": domain,
+                        "fields": ["__count"],
+                        "groupby": groupby[:1],
+                        "lazy": False,
+                        "context": context,
+                    },
                 )
                 self.opened.append(f"{label}: {view_type}")
         if record_id:
@@ -314,10 +401,20 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             if not form_id:
                 # a list without a form view of its own: its records open in the model's
                 # form view (from a link to them)
-                form_id = self.env["ir.ui.view"].sudo().search(
-                    [("model", "=", model), ("type", "=", "form"), ("mode", "=", "primary")],
-                    order="priority, id", limit=1,
-                ).id
+                form_id = (
+                    self.env["ir.ui.view"]
+                    .sudo()
+                    .search(
+                        [
+                            ("model", "=", model),
+                            ("type", "=", "form"),
+                            ("mode", "=", "primary"),
+                        ],
+                        order="priority, id",
+                        limit=1,
+                    )
+                    .id
+                )
             if form_id:
                 self.open_form(f"{label}: form", model, form_id, record_id, context)
 
@@ -328,12 +425,19 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             name = node.get("name")
             if node.get("type") != "object" or not name:
                 continue
-            if self.manager_view and not name.startswith(("action_view", "action_open")):
+            if self.manager_view and not name.startswith(
+                ("action_view", "action_open")
+            ):
                 continue
             if not model.startswith("mailchimp.") and "mailchimp" not in name:
                 continue
             action = self.guard(
-                f"{label}: button {name}", self.call_button, model, name, record_id, context
+                f"{label}: button {name}",
+                self.call_button,
+                model,
+                name,
+                record_id,
+                context,
             )
             if isinstance(action, dict):
                 self.open_action(f"{label} > {name}", action)
@@ -343,7 +447,11 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             return
         self.seen_forms.add((model, view_id))
         result = self.guard(
-            f"{label}: get_views", self.call_kw, model, "get_views", (),
+            f"{label}: get_views",
+            self.call_kw,
+            model,
+            "get_views",
+            (),
             {"views": [[view_id, "form"]], "options": {}, "context": context},
         )
         if not result:
@@ -351,7 +459,11 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         root = etree.fromstring(result["views"]["form"]["arch"])
         spec = dict(fields_spec(root, model, views_models(result)), display_name={})
         self.guard(
-            label, self.call_kw, model, "web_read", ([record_id],),
+            label,
+            self.call_kw,
+            model,
+            "web_read",
+            ([record_id],),
             {"specification": spec, "context": context},
         )
         self.opened.append(label)
@@ -361,11 +473,19 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
                 continue
             if not model.startswith("mailchimp.") and "mailchimp" not in name:
                 continue  # another app's form (the contact's): only the addon's buttons
-            smart = any(parent.get("name") == "button_box" for parent in node.iterancestors())
+            smart = any(
+                parent.get("name") == "button_box" for parent in node.iterancestors()
+            )
             if not smart and (self.manager_view or node.get("confirm")):
-                continue  # an administrator's buttons act; only the screens they open count
+                # an administrator's buttons act; only the screens they open count
+                continue
             action = self.guard(
-                f"{label}: button {name}", self.call_button, model, name, record_id, context
+                f"{label}: button {name}",
+                self.call_button,
+                model,
+                name,
+                record_id,
+                context,
             )
             if isinstance(action, dict) and smart:
                 self.open_action(f"{label} > {name}", action)
@@ -374,14 +494,21 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
 
     def assertScreensOpen(self, login):
         errors = self.open_screens(login)
-        _logger.info("%s opened %d screens: %s", login, len(self.opened), "; ".join(self.opened))
+        _logger.info(
+            "%s opened %d screens: %s", login, len(self.opened), "; ".join(self.opened)
+        )
         self.assertFalse(
             errors,
             "%d screen(s) failed for %s:\n%s"
             % (len(errors), login, "\n".join(f"- {k}: {v}" for k, v in errors.items())),
         )
-        for screen in ("menu Syncs: form", "menu Accounts: form", "menu Email Activity: list",
-                       "menu Failed Records: list", "contact form"):
+        for screen in (
+            "menu Syncs: form",
+            "menu Accounts: form",
+            "menu Email Activity: list",
+            "menu Failed Records: list",
+            "contact form",
+        ):
             self.assertIn(screen, self.opened)
         return self.opened
 
@@ -394,13 +521,22 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
         # and edits a mapping without being an Odoo settings administrator: the Odoo
         # field's drop-down, the usual fields
         found = self.call_kw(
-            "ir.model.fields", "name_search", (),
-            {"name": "Phone", "args": [["model", "=", "res.partner"]], "limit": 8,
-             "context": self.context},
+            "ir.model.fields",
+            "name_search",
+            (),
+            {
+                "name": "Phone",
+                "args": [["model", "=", "res.partner"]],
+                "limit": 8,
+                "context": self.context,
+            },
         )
         self.assertTrue(found)
         self.call_button(
-            "mailchimp.pairing", "action_apply_default_mapping", self.pairing.id, self.context
+            "mailchimp.pairing",
+            "action_apply_default_mapping",
+            self.pairing.id,
+            self.context,
         )
 
     def test_the_odoo_administrator_opens_every_mailchimp_screen(self):

@@ -12,7 +12,11 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
     def test_initial_push_then_nothing_changed(self):
         partners = self.env["res.partner"].create(
             [
-                {"name": f"Ann Smith{i}", "email": f"ann{i}@corp.com", "phone": f"+3247000000{i}"}
+                {
+                    "name": f"Ann Smith{i}",
+                    "email": f"ann{i}@corp.com",
+                    "phone": f"+3247000000{i}",
+                }
                 for i in range(5)
             ]
         )
@@ -42,14 +46,18 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
         )
         run = pairing.run_sync()
         self.assertEqual(run.state, "done", run.message)
-        partner = self.env["res.partner"].search([("email", "=", "new.person@corp.com")])
+        partner = self.env["res.partner"].search(
+            [("email", "=", "new.person@corp.com")]
+        )
         self.assertEqual(partner.name, "New Person")
         self.assertEqual(partner.user_id, owner)
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertEqual(run.created_count, 1)
 
     def test_weekly_full_sync_sees_members_archived_in_mailchimp(self):
-        partner = self.env["res.partner"].create({"name": "Gone Soon", "email": "gone@corp.com"})
+        partner = self.env["res.partner"].create(
+            {"name": "Gone Soon", "email": "gone@corp.com"}
+        )
         pairing = self.make_pairing(direction="both")
         self.assertTrue(pairing.run_sync().full)
         member = pairing.member_ids.filtered(lambda m: m.partner_id == partner)
@@ -58,7 +66,9 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
         # an incremental run cannot see an archive ...
         self.assertFalse(pairing.run_sync().full)
         # ... the periodic full run does, and deletes nothing in Odoo
-        pairing._sync_cursor().last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        pairing._sync_cursor().last_full_sync_date -= timedelta(
+            days=pairing.full_sync_days
+        )
         run = pairing.run_sync()
         self.assertTrue(run.full)
         self.assertEqual(member.status, "archived")

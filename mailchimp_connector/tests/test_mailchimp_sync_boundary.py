@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 10, defect 1: the member walk and its watermark lose nothing and read
+"""The member walk and its watermark lose nothing and read
 nothing twice whatever ``since_last_changed`` means at its boundary second, and a
 member a full read did not see is archived only once Mailchimp confirms it.
 
@@ -10,6 +10,7 @@ inclusive, archived members listed; ``...ById``: archived members listed, one
 second's members ordered by id). Every combination of the switches is walked by
 the pure tests (tests/test_client_member_walk.py).
 """
+
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -45,7 +46,8 @@ class TestSyncBoundary(SyncRulesCase):
 
     @contextmanager
     def one_second(self):
-        """Every change made inside carries one and the same second (an import, a push)."""
+        """Every change made inside carries one
+        and the same second (an import, a push)."""
         self.sandbox_control("POST", "clock", {"frozen": True})
         try:
             yield
@@ -59,16 +61,22 @@ class TestSyncBoundary(SyncRulesCase):
 
     def pull_pairing(self):
         return self.make_pairing(
-            direction="mailchimp2odoo", create_missing=True, default_owner_id=self.owner.id
+            direction="mailchimp2odoo",
+            create_missing=True,
+            default_owner_id=self.owner.id,
         )
 
     def seeded_contacts(self):
-        return self.env["res.partner"].with_context(active_test=False).search_count(
-            [("email", "=like", "member%@seed-mail.com")]
+        return (
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            .search_count([("email", "=like", "member%@seed-mail.com")])
         )
 
     def due_full_run(self, pairing):
-        pairing._sync_cursor().last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        pairing._sync_cursor().last_full_sync_date -= timedelta(
+            days=pairing.full_sync_days
+        )
         run = pairing.run_sync()
         self.assertTrue(run.full)
         self.assertRunDone(run)
@@ -98,13 +106,17 @@ class TestSyncBoundary(SyncRulesCase):
         """Single-member GETs (the confirmations of a full run)."""
         prefix = f"/lists/{self.list_id}/members/"
         return [
-            c for c in self.api_calls()
+            c
+            for c in self.api_calls()
             if c["method"] == "GET" and c["api_path"].startswith(prefix)
         ]
 
     def batch_jobs(self):
         jobs = self.client.get("/batches", params={"count": 1000})["batches"]
-        return [job["total_operations"] for job in sorted(jobs, key=lambda j: j["submitted_at"])]
+        return [
+            job["total_operations"]
+            for job in sorted(jobs, key=lambda j: j["submitted_at"])
+        ]
 
     # -- page boundaries ---------------------------------------------------------
 
@@ -154,7 +166,10 @@ class TestSyncBoundary(SyncRulesCase):
 
     def test_full_run_after_a_one_second_push_of_2000_archives_nothing(self):
         partners = self.contacts(
-            [{"email": f"push{i:04d}@corp.com", "name": f"Push {i}"} for i in range(2000)]
+            [
+                {"email": f"push{i:04d}@corp.com", "name": f"Push {i}"}
+                for i in range(2000)
+            ]
         )
         pairing = self.make_pairing(direction="both")
         with self.one_second():
@@ -168,11 +183,15 @@ class TestSyncBoundary(SyncRulesCase):
         # and the next change of any of them is still pushed
         partners[1500].name = "Still Pushed"
         self.assertRunDone(pairing.run_sync())
-        self.assertEqual(self.mc_member("push1500@corp.com")["merge_fields"]["FNAME"], "Still")
+        self.assertEqual(
+            self.mc_member("push1500@corp.com")["merge_fields"]["FNAME"], "Still"
+        )
         self.assertFalse(run.failure_ids)
 
     def test_full_run_over_an_unchanged_audience_writes_nothing(self):
-        self.seed(1500, spread_seconds=3000, merge_fields={"FNAME": "Seed", "LNAME": "No{n}"})
+        self.seed(
+            1500, spread_seconds=3000, merge_fields={"FNAME": "Seed", "LNAME": "No{n}"}
+        )
         pairing = self.make_pairing(
             direction="both", create_missing=True, default_owner_id=self.owner.id
         )
@@ -187,33 +206,50 @@ class TestSyncBoundary(SyncRulesCase):
         self.assertEqual(run.created_count + run.updated_count, 0)
         self.assertEqual([c for c in self.api_calls() if c["method"] != "GET"], [])
         self.assertEqual(self.member_reads(), [])  # nobody to confirm
-        self.assertEqual(dict(partners.mapped(lambda p: (p.id, p.write_date))), partners_written)
-        self.assertEqual({m.id: (m.status, m.synced_values) for m in pairing.member_ids}, members)
+        self.assertEqual(
+            dict(partners.mapped(lambda p: (p.id, p.write_date))), partners_written
+        )
+        self.assertEqual(
+            {m.id: (m.status, m.synced_values) for m in pairing.member_ids}, members
+        )
 
     def test_member_deleted_for_good_is_archived_once_mailchimp_confirms_it(self):
-        kept, erased = self.contacts([{"email": "kept@corp.com"}, {"email": "erased@corp.com"}])
+        kept, erased = self.contacts(
+            [{"email": "kept@corp.com"}, {"email": "erased@corp.com"}]
+        )
         pairing = self.make_pairing(direction="both")
         self.assertRunDone(pairing.run_sync())
-        self.client.post(self.member_path("erased@corp.com") + "/actions/delete-permanent")
+        self.client.post(
+            self.member_path("erased@corp.com") + "/actions/delete-permanent"
+        )
         self.sandbox_control("DELETE", "requests")
         self.due_full_run(pairing)
         statuses = {m.email: m.status for m in pairing.member_ids}
-        self.assertEqual(statuses, {"kept@corp.com": "subscribed", "erased@corp.com": "archived"})
+        self.assertEqual(
+            statuses, {"kept@corp.com": "subscribed", "erased@corp.com": "archived"}
+        )
         # confirmed with Mailchimp: one read of that member, which answered 404
         reads = self.member_reads()
-        self.assertEqual([r["api_path"].rsplit("/", 1)[1] for r in reads],
-                         [subscriber_hash("erased@corp.com")])
+        self.assertEqual(
+            [r["api_path"].rsplit("/", 1)[1] for r in reads],
+            [subscriber_hash("erased@corp.com")],
+        )
         self.assertEqual(reads[0]["status"], 404)
         self.assertTrue((kept | erased).exists())
 
     def test_member_missing_from_the_listing_is_confirmed_not_archived(self):
         shown, hidden = self.contacts(
-            [{"email": "shown@corp.com", "name": "Shown One"},
-             {"email": "hidden@corp.com", "name": "Hidden One"}]
+            [
+                {"email": "shown@corp.com", "name": "Shown One"},
+                {"email": "hidden@corp.com", "name": "Hidden One"},
+            ]
         )
         pairing = self.make_pairing(direction="both")
         self.assertRunDone(pairing.run_sync())
-        self.client.patch(self.member_path("hidden@corp.com"), json={"merge_fields": {"FNAME": "Seen"}})
+        self.client.patch(
+            self.member_path("hidden@corp.com"),
+            json={"merge_fields": {"FNAME": "Seen"}},
+        )
         self.sandbox_control("DELETE", "requests")
         with self.listing_without(["hidden@corp.com"]):
             run = self.due_full_run(pairing)
@@ -240,18 +276,26 @@ class TestSyncBoundary(SyncRulesCase):
         self.assertEqual(self.member_reads(), [])
         self.assertEqual(self.batch_jobs(), [14])  # one job of 14 GETs
         statuses = {m.email: m.status for m in pairing.member_ids}
-        self.assertEqual({e for e, s in statuses.items() if s == "archived"}, set(erased))
+        self.assertEqual(
+            {e for e, s in statuses.items() if s == "archived"}, set(erased)
+        )
         self.assertEqual(pairing.member_ids.partner_id, partners)
 
     def test_a_confirmation_job_outlasting_the_pass_is_read_by_the_next_one(self):
         self.contacts([{"email": f"slow{i:02d}@corp.com"} for i in range(12)])
         pairing = self.make_pairing(direction="both")
         self.assertRunDone(pairing.run_sync())
-        self.client.post(self.member_path("slow00@corp.com") + "/actions/delete-permanent")
+        self.client.post(
+            self.member_path("slow00@corp.com") + "/actions/delete-permanent"
+        )
         hidden = [f"slow{i:02d}@corp.com" for i in range(1, 12)]
         self.sandbox_control("POST", "batches/config", {"paused": True})
-        self.addCleanup(self.sandbox_control, "POST", "batches/config", {"paused": False})
-        pairing._sync_cursor().last_full_sync_date -= timedelta(days=pairing.full_sync_days)
+        self.addCleanup(
+            self.sandbox_control, "POST", "batches/config", {"paused": False}
+        )
+        pairing._sync_cursor().last_full_sync_date -= timedelta(
+            days=pairing.full_sync_days
+        )
         with self.listing_without(hidden):
             run = pairing.run_sync(deadline=time.monotonic() + 3)
             self.assertTrue(run.full)
@@ -262,7 +306,8 @@ class TestSyncBoundary(SyncRulesCase):
             self.assertEqual(pairing.run_sync(), run)
         self.assertRunDone(run)
         self.assertFalse(run.push_batch_id)
-        self.assertEqual(self.batch_jobs(), [12])  # its answers were read, not asked again
+        # its answers were read, not asked again
+        self.assertEqual(self.batch_jobs(), [12])
         archived = pairing.member_ids.filtered(lambda m: m.status == "archived")
         self.assertEqual(archived.mapped("email"), ["slow00@corp.com"])
 
@@ -270,7 +315,8 @@ class TestSyncBoundary(SyncRulesCase):
         pairing = self.pull_pairing()
         self.mailchimp_put("early@corp.com", FNAME="Early")
         self.assertRunDone(pairing.run_sync())
-        self.assertFalse(self.account.sudo().since_semantics)  # a full read asks no since
+        # a full read asks no since
+        self.assertFalse(self.account.sudo().since_semantics)
         # the next run must read from the second after early@'s change: it asks from
         # early@'s second, which only an inclusive filter lists
         second = mark_second(self.mc_member("early@corp.com")["last_changed"])
@@ -289,13 +335,17 @@ class TestSyncBoundary(SyncRulesCase):
         self.sandbox_control("DELETE", "requests")
         self.assertRunDone(pairing.run_sync())
         query = self.member_gets()[0]["query"]
-        self.assertEqual(query["since_last_changed"], mark_text(second + (1 if inclusive else 0)))
+        self.assertEqual(
+            query["since_last_changed"], mark_text(second + (1 if inclusive else 0))
+        )
 
     def test_an_incomplete_read_archives_nothing_and_says_so(self):
         self.contacts([{"email": "kept@corp.com"}, {"email": "erased@corp.com"}])
         pairing = self.make_pairing(direction="both")
         self.assertRunDone(pairing.run_sync())
-        self.client.post(self.member_path("erased@corp.com") + "/actions/delete-permanent")
+        self.client.post(
+            self.member_path("erased@corp.com") + "/actions/delete-permanent"
+        )
         self.sandbox_control("DELETE", "requests")
         # Mailchimp claims one member more than it serves
         with self.listing_without(extra_total=1):

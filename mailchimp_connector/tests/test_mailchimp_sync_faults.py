@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 3's safety rules: bad input, faults, reruns, locking and scale (F30-F32)."""
+"""Safety rules: bad input, faults, reruns, locking and scale (F30-F32)."""
 
 import time
 from unittest.mock import patch
@@ -15,7 +15,11 @@ from .test_mailchimp_sync_rules import SyncRulesCase
 
 
 def batch_subscribe_calls(calls, list_id):
-    return [c for c in calls if c["method"] == "POST" and c["api_path"] == f"/lists/{list_id}"]
+    return [
+        c
+        for c in calls
+        if c["method"] == "POST" and c["api_path"] == f"/lists/{list_id}"
+    ]
 
 
 @tagged("post_install", "-at_install")
@@ -37,7 +41,8 @@ class TestSyncBadInput(SyncRulesCase):
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(
-            sorted(self.mailchimp_members()), ["good0@corp.com", "good1@corp.com", "good2@corp.com"]
+            sorted(self.mailchimp_members()),
+            ["good0@corp.com", "good1@corp.com", "good2@corp.com"],
         )
         self.assertEqual(pairing.member_ids.partner_id, good)
         failed = self.failures(run, "failed")
@@ -83,7 +88,9 @@ class TestSyncBadInput(SyncRulesCase):
             self.assertEqual(failure.kind, "failed")
             self.assertIn("compliance state", failure.reason)
         self.assertEqual(self.mc_member("left@corp.com")["status"], "archived")
-        self.assertEqual(self.mc_member("review@corp.com")["merge_fields"]["FNAME"], "Under")
+        self.assertEqual(
+            self.mc_member("review@corp.com")["merge_fields"]["FNAME"], "Under"
+        )
         self.assertEqual(self.mc_member("review@corp.com")["status"], "subscribed")
         self.assertEqual(self.mc_member("fine@corp.com")["status"], "subscribed")
         linked = review | fine
@@ -101,7 +108,9 @@ class TestSyncBadInput(SyncRulesCase):
                 0,
                 {
                     "merge_field_id": job.id,
-                    "odoo_field_id": self.env.ref("base.field_res_partner__function").id,
+                    "odoo_field_id": self.env.ref(
+                        "base.field_res_partner__function"
+                    ).id,
                 },
             )
         ]
@@ -112,7 +121,9 @@ class TestSyncBadInput(SyncRulesCase):
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(pairing.member_ids.partner_id, with_job)
-        self.assertEqual(self.mailchimp_members()["job0@corp.com"]["merge_fields"]["JOB"], "Buyer")
+        self.assertEqual(
+            self.mailchimp_members()["job0@corp.com"]["merge_fields"]["JOB"], "Buyer"
+        )
         failure = self.failures(run, "failed")
         self.assertEqual(failure.partner_id, without)
         self.assertIn("JOB", failure.reason)
@@ -122,7 +133,9 @@ class TestSyncBadInput(SyncRulesCase):
         run2 = pairing.run_sync()
         self.assertRunDone(run2)
         self.assertEqual(run2.failed_count, 0, run2.failure_ids.mapped("reason"))
-        self.assertEqual(self.mc_member("nojob@corp.com")["merge_fields"]["JOB"], "Seller")
+        self.assertEqual(
+            self.mc_member("nojob@corp.com")["merge_fields"]["JOB"], "Seller"
+        )
         # emptied in Odoo for an existing member: Mailchimp refuses that one update only
         with_job[0].function = False
         with_job[1].function = "Manager"
@@ -131,8 +144,12 @@ class TestSyncBadInput(SyncRulesCase):
         failure = self.failures(run3, "failed")
         self.assertEqual(failure.partner_id, with_job[0])
         self.assertIn("JOB", failure.reason)
-        self.assertEqual(self.mc_member("job0@corp.com")["merge_fields"]["JOB"], "Buyer")
-        self.assertEqual(self.mc_member("job1@corp.com")["merge_fields"]["JOB"], "Manager")
+        self.assertEqual(
+            self.mc_member("job0@corp.com")["merge_fields"]["JOB"], "Buyer"
+        )
+        self.assertEqual(
+            self.mc_member("job1@corp.com")["merge_fields"]["JOB"], "Manager"
+        )
 
     def test_values_too_long_or_of_the_wrong_type(self):
         score = self.add_merge_field("SCORE", "text")
@@ -170,13 +187,16 @@ class TestSyncBadInput(SyncRulesCase):
         self.assertIn("'n/a' is not a phone number", reasons[bad_phone][0])
         self.assertIn("'forty' is not a number", " ".join(reasons[words]))
         self.assertEqual(words.color, 0)
-        # Mailchimp's value stays there for a person to fix; the rest of the contact synced
+        # Mailchimp's value stays there for a person
+        # to fix; the rest of the contact synced
         words_member = self.mc_member("words@corp.com")
         self.assertEqual(words_member["merge_fields"]["SCORE"], "forty")
         self.assertEqual(words_member["merge_fields"]["LNAME"], "Person")
         self.assertEqual(pairing.member_ids.partner_id, fine | words)
         self.assertEqual(self.mc_member("fine@corp.com")["merge_fields"]["SCORE"], "3")
-        self.assertEqual(sorted(self.mailchimp_members()), ["fine@corp.com", "words@corp.com"])
+        self.assertEqual(
+            sorted(self.mailchimp_members()), ["fine@corp.com", "words@corp.com"]
+        )
 
     def test_a_bad_record_in_a_pull_does_not_stop_it(self):
         score = self.add_merge_field("SCORE", "number")
@@ -213,7 +233,8 @@ class TestSyncBadInput(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestSyncFaults(SyncRulesCase):
-    """F31: throttling, timeouts, a revoked key, a crash: nothing lost, nothing duplicated."""
+    """F31: throttling, timeouts, a revoked key,
+    a crash: nothing lost, nothing duplicated."""
 
     def test_rate_limit_storm_is_retried(self):
         partners = self.contacts([{"email": f"storm{i}@corp.com"} for i in range(5)])
@@ -246,7 +267,8 @@ class TestSyncFaults(SyncRulesCase):
         # one slow answer: the GET is sent again
         with self.sandbox_fault(status=500, count=1, method="GET", hang=1.5):
             run = pairing.run_sync()
-            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])  # it was hit
+            # it was hit
+            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])
         self.assertRunDone(run)
         self.assertEveryContactOnce(pairing, partners)
         # Mailchimp stays silent: the run fails with a clear message, the account stays
@@ -260,13 +282,16 @@ class TestSyncFaults(SyncRulesCase):
     def test_revoked_key(self):
         partners = self.contacts([{"email": f"key{i}@corp.com"} for i in range(3)])
         pairing = self.make_pairing()
-        self.sandbox_control("POST", "accounts/revoke", {"api_key": self.account.api_key})
+        self.sandbox_control(
+            "POST", "accounts/revoke", {"api_key": self.account.api_key}
+        )
         run = pairing.run_sync()
         self.assertEqual(run.state, "failed")
         self.assertIn("rejected the API key", run.message)
         self.assertNotIn(self.account.api_key, run.message)
         self.assertEqual(self.account.state, "error")
-        self.assertEqual(pairing.state, "active")  # not broken: reauthorizing repairs it
+        # not broken: reauthorizing repairs it
+        self.assertEqual(pairing.state, "active")
         self.assertTrue(partners.exists())
         # the scheduler does not run syncs of an account in error
         runs = pairing.run_ids
@@ -283,8 +308,11 @@ class TestSyncFaults(SyncRulesCase):
         def failing_second_call(run, *args, **kwargs):
             calls.append(1)
             if len(calls) == 2:
-                # Mailchimp answers the 2nd batch subscribe with a 502 (not retried: a POST)
-                self.sandbox_control("POST", "faults", {"status": 502, "method": "POST"})
+                # Mailchimp answers the 2nd batch subscribe
+                # with a 502 (not retried: a POST)
+                self.sandbox_control(
+                    "POST", "faults", {"status": 502, "method": "POST"}
+                )
             return payload(run, *args, **kwargs)
 
         with (
@@ -313,7 +341,8 @@ class TestSyncFaults(SyncRulesCase):
         def answer_lost_on_second_call(run, *args, **kwargs):
             calls.append(1)
             if len(calls) == 2:
-                # Mailchimp has applied the 2nd batch subscribe; its answer never arrives
+                # Mailchimp has applied the 2nd batch
+                # subscribe; its answer never arrives
                 raise mc_errors.MailchimpNetworkError("Connection reset by peer")
             return store_new(run, *args, **kwargs)
 
@@ -372,7 +401,10 @@ class TestSyncScale(SyncRulesCase):
     def batch_jobs(self):
         """Operations of each /batches job Mailchimp was given, oldest first."""
         jobs = self.client.get("/batches", params={"count": 1000})["batches"]
-        return [job["total_operations"] for job in sorted(jobs, key=lambda j: j["submitted_at"])]
+        return [
+            job["total_operations"]
+            for job in sorted(jobs, key=lambda j: j["submitted_at"])
+        ]
 
     def test_a_large_push_of_new_contacts_is_one_batches_job(self):
         """Past 1,500 new members a chunk is one /batches job of upserts: a few
@@ -394,7 +426,9 @@ class TestSyncScale(SyncRulesCase):
             return send_new(run, *args)
 
         self.sandbox_control("DELETE", "requests")
-        with patch.object(MailchimpSyncRun, "_send_new", someone_unsubscribed_meanwhile):
+        with patch.object(
+            MailchimpSyncRun, "_send_new", someone_unsubscribed_meanwhile
+        ):
             run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(run.created_count, 1600)
@@ -408,36 +442,47 @@ class TestSyncScale(SyncRulesCase):
         self.assertEqual(members["big0042@corp.com"]["status"], "subscribed")
         self.assertEqual(members["big0042@corp.com"]["merge_fields"]["LNAME"], "42")
         self.assertEveryContactOnce(pairing, partners)
-        self.assertEqual(pairing.member_ids.filtered(lambda m: m.email == late).status,
-                         "unsubscribed")
+        self.assertEqual(
+            pairing.member_ids.filtered(lambda m: m.email == late).status,
+            "unsubscribed",
+        )
         failed = self.failures(run, "failed")
         self.assertEqual(failed.partner_id, fake)
         self.assertIn("looks fake", failed.reason)
 
     def test_a_job_still_running_at_the_deadline_is_taken_up_by_the_next_pass(self):
         partners = self.contacts(
-            [{"email": f"wait{i:04d}@corp.com", "name": f"Wait {i}"} for i in range(1600)]
+            [
+                {"email": f"wait{i:04d}@corp.com", "name": f"Wait {i}"}
+                for i in range(1600)
+            ]
         )
         pairing = self.make_pairing(direction="odoo2mailchimp")
         self.sandbox_control("POST", "batches/config", {"paused": True})
-        self.addCleanup(self.sandbox_control, "POST", "batches/config", {"paused": False})
+        self.addCleanup(
+            self.sandbox_control, "POST", "batches/config", {"paused": False}
+        )
         run = pairing.run_sync(deadline=time.monotonic() + 3)
         self.assertEqual(run.state, "running")
         self.assertTrue(run.push_batch_id)
         self.assertFalse(pairing.member_ids)
         self.assertFalse(run.failure_ids)
         self.assertEqual(self.batch_jobs(), [1600])
-        # a salesperson renames a contact meanwhile: that upsert is no longer the one sent
+        # a salesperson renames a contact meanwhile:
+        # that upsert is no longer the one sent
         partners[5].name = "Renamed Person"
         self.sandbox_control("POST", "batches/config", {"paused": False})
         self.assertEqual(pairing.run_sync(), run)
         self.assertRunDone(run)
         self.assertFalse(run.push_batch_id)
-        self.assertEqual(self.batch_jobs(), [1600, 1])  # the others' answers were reused
+        # the others' answers were reused
+        self.assertEqual(self.batch_jobs(), [1600, 1])
         self.assertEqual(run.created_count, 1600)
         self.assertEveryContactOnce(pairing, partners)
         members = self.mailchimp_members()
-        self.assertEqual(members["wait0005@corp.com"]["merge_fields"]["FNAME"], "Renamed")
+        self.assertEqual(
+            members["wait0005@corp.com"]["merge_fields"]["FNAME"], "Renamed"
+        )
         self.assertEqual(members["wait0006@corp.com"]["merge_fields"]["FNAME"], "Wait")
 
     def test_pull_reads_pages_of_a_thousand(self):
@@ -445,10 +490,16 @@ class TestSyncScale(SyncRulesCase):
             "POST",
             f"lists/{self.list_id}/seed",
             # an audience built over time: one change per second
-            {"count": 2500, "merge_fields": {"FNAME": "Seed{n}"}, "spread_seconds": 2500},
+            {
+                "count": 2500,
+                "merge_fields": {"FNAME": "Seed{n}"},
+                "spread_seconds": 2500,
+            },
         )
         pairing = self.make_pairing(
-            direction="mailchimp2odoo", create_missing=True, default_owner_id=self.owner.id
+            direction="mailchimp2odoo",
+            create_missing=True,
+            default_owner_id=self.owner.id,
         )
         self.sandbox_control("DELETE", "requests")
         run = pairing.run_sync()
@@ -463,7 +514,9 @@ class TestSyncScale(SyncRulesCase):
         self.assertEqual([g["query"]["offset"] for g in gets], ["0", "989", "1978"])
         self.assertTrue(all("since_last_changed" not in g["query"] for g in gets))
         # and one for the archived members, read by a full sync only
-        archived = [g for g in self.member_gets() if g["query"].get("status") == "archived"]
+        archived = [
+            g for g in self.member_gets() if g["query"].get("status") == "archived"
+        ]
         self.assertEqual(len(archived), 1)
         self.assertEqual(len(self.api_calls()), 4)
         self.assertEqual(len(pairing.member_ids), 2500)
@@ -477,23 +530,29 @@ class TestSyncScale(SyncRulesCase):
         )
         self.sandbox_control("POST", f"lists/{self.list_id}/seed", {"count": 1500})
         pairing = self.make_pairing(
-            direction="mailchimp2odoo", create_missing=True, default_owner_id=self.owner.id
+            direction="mailchimp2odoo",
+            create_missing=True,
+            default_owner_id=self.owner.id,
         )
         self.assertRunDone(pairing.run_sync())
         Member = self.env["mailchimp.member"]
-        written = dict(Member.search([("pairing_id", "=", pairing.id)]).mapped(
-            lambda member: (member.id, member.write_date)
-        ))
+        written = dict(
+            Member.search([("pairing_id", "=", pairing.id)]).mapped(
+                lambda member: (member.id, member.write_date)
+            )
+        )
         time.sleep(1.1)  # the import's second is over, whatever the first run saw
         second = pairing.run_sync()
         self.assertRunDone(second)
-        self.assertLessEqual(second.http_requests, 2)  # at most the import's second again
+        # at most the import's second again
+        self.assertLessEqual(second.http_requests, 2)
         self.assertEqual(second.created_count + second.updated_count, 0)
         third = pairing.run_sync()
         self.assertRunDone(third)
         if third.http_requests > 1:
-            # asked from the second before the mark, only an inclusive since_last_changed
-            # lists that second (the import): the account remembers it, once
+            # asked from the second before the mark, only an inclusive
+            # since_last_changed lists that second (the
+            # import): the account remembers it, once
             self.assertEqual(self.sandbox_behaviour.get("since"), "inclusive")
             self.assertEqual(
                 self.account.sudo().since_semantics, {"since_last_changed": "inclusive"}
@@ -502,7 +561,9 @@ class TestSyncScale(SyncRulesCase):
             third = pairing.run_sync()
             self.assertRunDone(third)
         self.assertEqual(third.http_requests, 1)
-        self.assertEqual(third.unchanged_count + third.created_count + third.updated_count, 0)
+        self.assertEqual(
+            third.unchanged_count + third.created_count + third.updated_count, 0
+        )
         members = Member.search([("pairing_id", "=", pairing.id)])
         self.assertEqual(len(members), 1500)
         self.assertEqual(
@@ -527,7 +588,9 @@ class TestSyncScale(SyncRulesCase):
     def test_sql_queries_do_not_grow_per_contact(self):
         events_id = self.sandbox_control("POST", "lists", {"name": "Events"})["id"]
         self.account._sync_audiences()
-        events = self.account.audience_ids.filtered(lambda a: a.mailchimp_list_id == events_id)
+        events = self.account.audience_ids.filtered(
+            lambda a: a.mailchimp_list_id == events_id
+        )
         small_tag = self.tag
         big_tag = self.env["res.partner.category"].create({"name": "Big segment"})
         self.contacts([{"email": f"small{i:04d}@corp.com"} for i in range(100)])
@@ -542,7 +605,9 @@ class TestSyncScale(SyncRulesCase):
             ]
         )
         small = self.make_pairing(name="Small", partner_tag_id=small_tag.id)
-        big = self.make_pairing(name="Big", audience_id=events.id, partner_tag_id=big_tag.id)
+        big = self.make_pairing(
+            name="Big", audience_id=events.id, partner_tag_id=big_tag.id
+        )
         warmup = self.make_pairing(
             name="Warm-up",
             partner_tag_id=self.env["res.partner.category"].create({"name": "None"}).id,
@@ -553,4 +618,6 @@ class TestSyncScale(SyncRulesCase):
         self.assertLess(initial_big - initial_small, 60, (initial_small, initial_big))
         # nothing changed: the same small number of queries whatever the size
         unchanged_small, unchanged_big = self._queries(small), self._queries(big)
-        self.assertLess(unchanged_big - unchanged_small, 30, (unchanged_small, unchanged_big))
+        self.assertLess(
+            unchanged_big - unchanged_small, 30, (unchanged_small, unchanged_big)
+        )

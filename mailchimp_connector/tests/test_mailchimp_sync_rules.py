@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 3's sync rules, one scenario each, on real Odoo against the sandbox.
+"""The sync rules, one scenario each, on real Odoo against the sandbox.
 
 Matching (F9), Odoo -> Mailchimp (F16, F18, F11), Mailchimp -> Odoo (F8, F15,
 F16, F17, F18), a deleted audience (F17), conflicts (F10) and the hub's
@@ -27,7 +27,9 @@ class SyncRulesCase(MailchimpSyncCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tag = cls.env["res.partner.category"].create({"name": "Mailchimp sync test"})
+        cls.tag = cls.env["res.partner.category"].create(
+            {"name": "Mailchimp sync test"}
+        )
         cls.owner = new_test_user(
             cls.env,
             login="mc_owner",
@@ -86,7 +88,9 @@ class SyncRulesCase(MailchimpSyncCase):
         self.assertEqual(sorted(members), sorted(partners.mapped("email_normalized")))
         self.assertEqual(len(pairing.member_ids), len(partners))
         self.assertEqual(pairing.member_ids.partner_id, partners)
-        self.assertEqual(len(set(pairing.member_ids.mapped("subscriber_hash"))), len(partners))
+        self.assertEqual(
+            len(set(pairing.member_ids.mapped("subscriber_hash"))), len(partners)
+        )
 
     # -- Mailchimp side --------------------------------------------------------
 
@@ -104,7 +108,9 @@ class SyncRulesCase(MailchimpSyncCase):
         return {
             member["email_address"]: member
             for member in self.client.paginate(
-                f"/lists/{self.list_id}/members", "members", params={"status": "archived"}
+                f"/lists/{self.list_id}/members",
+                "members",
+                params={"status": "archived"},
             )
         }
 
@@ -128,7 +134,8 @@ class SyncRulesCase(MailchimpSyncCase):
         return [
             call
             for call in self.api_calls()
-            if call["method"] == "GET" and call["api_path"] == f"/lists/{self.list_id}/members"
+            if call["method"] == "GET"
+            and call["api_path"] == f"/lists/{self.list_id}/members"
         ]
 
     @staticmethod
@@ -145,7 +152,8 @@ class TestSyncMatching(SyncRulesCase):
     def test_match_by_normalized_email_only(self):
         ann = self.contact("  Ann.Smith@Corp.COM ", "Ann Smith")
         bob = self.contact("bob@corp.com", "Bob Jones")
-        # same address in another case: the same member; same name, other address: not a match
+        # same address in another case: the same
+        # member; same name, other address: not a match
         self.mailchimp_put("ANN.SMITH@corp.com", FNAME="Ann", LNAME="Smith")
         self.mailchimp_put("bob.jones@corp.com", FNAME="Bob", LNAME="Jones")
         pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
@@ -166,7 +174,8 @@ class TestSyncMatching(SyncRulesCase):
             sorted(self.mailchimp_members()),
             ["ANN.SMITH@corp.com", "bob.jones@corp.com", "bob@corp.com"],
         )
-        self.assertEqual(run.created_count, 2)  # one contact in Odoo, one member in Mailchimp
+        # one contact in Odoo, one member in Mailchimp
+        self.assertEqual(run.created_count, 2)
 
     def test_duplicate_emails_one_deterministic_winner(self):
         first, second, third = self.contacts(
@@ -230,7 +239,8 @@ class TestSyncMatching(SyncRulesCase):
         self.assertEqual(pairing.member_ids.partner_id, old)
         self.assertEqual(old.name, "Twin Member")
         self.assertEqual(young.name, "Young Twin")
-        self.assertEqual(len(self.partners_with_email("twin@corp.com")), 2)  # none created
+        # none created
+        self.assertEqual(len(self.partners_with_email("twin@corp.com")), 2)
         skipped = self.failures(run, "skipped")
         self.assertEqual(skipped.partner_id, young)
         self.assertEqual(skipped.direction, "mailchimp2odoo")
@@ -266,7 +276,9 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         self.member_action("cleo@corp.com", "cleaned")
         self.mailchimp_put("flag@corp.com", FNAME="Flag")
         self.sandbox_control(
-            "POST", f"lists/{self.list_id}/compliance", {"email": "flag@corp.com", "flagged": True}
+            "POST",
+            f"lists/{self.list_id}/compliance",
+            {"email": "flag@corp.com", "flagged": True},
         )
         una, cleo, flag = self.contacts(
             [
@@ -330,17 +342,31 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
             for f in self.env["ir.model.fields"].search([("model", "=", "res.partner")])
         }
         mapping = [
-            Command.create({"merge_field_id": by_tag["FNAME"].id, "source_kind": "first_name"}),
-            Command.create({"merge_field_id": by_tag["LNAME"].id, "source_kind": "last_name"}),
-            Command.create({"merge_field_id": by_tag["ADDRESS"].id, "source_kind": "address"}),
             Command.create(
-                {"merge_field_id": by_tag["PHONE"].id, "odoo_field_id": field_ids["phone"]}
+                {"merge_field_id": by_tag["FNAME"].id, "source_kind": "first_name"}
             ),
             Command.create(
-                {"merge_field_id": by_tag["BIRTHDAY"].id, "odoo_field_id": field_ids["x_mc_since"]}
+                {"merge_field_id": by_tag["LNAME"].id, "source_kind": "last_name"}
+            ),
+            Command.create(
+                {"merge_field_id": by_tag["ADDRESS"].id, "source_kind": "address"}
+            ),
+            Command.create(
+                {
+                    "merge_field_id": by_tag["PHONE"].id,
+                    "odoo_field_id": field_ids["phone"],
+                }
+            ),
+            Command.create(
+                {
+                    "merge_field_id": by_tag["BIRTHDAY"].id,
+                    "odoo_field_id": field_ids["x_mc_since"],
+                }
             ),
         ] + [
-            Command.create({"merge_field_id": merge_field.id, "odoo_field_id": field_ids[name]})
+            Command.create(
+                {"merge_field_id": merge_field.id, "odoo_field_id": field_ids[name]}
+            )
             for merge_field, name in extra.values()
         ]
         vip = self.env["res.partner.category"].create({"name": "VIP"})
@@ -383,7 +409,9 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         self.assertEqual(merge["SCORE"], 7)
         self.assertEqual(merge["SINCE"], "03/15/2024")
         self.assertEqual(merge["KIND"], "Invoice Address")
-        self.assertEqual(merge["TAGS"], ", ".join(ann.category_id.mapped("display_name")))
+        self.assertEqual(
+            merge["TAGS"], ", ".join(ann.category_id.mapped("display_name"))
+        )
         self.assertIn("VIP", merge["TAGS"])
         self.assertEqual(merge["CTRY"], usa.display_name)
         self.assertEqual(merge["ISCO"], "No")
@@ -391,7 +419,9 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         # and back: Mailchimp's values converted to Odoo's types
         self.client.patch(
             self.member_path("typed@corp.com"),
-            json={"merge_fields": {"SCORE": 9, "SINCE": "04/01/2024", "KIND": "Contact"}},
+            json={
+                "merge_fields": {"SCORE": 9, "SINCE": "04/01/2024", "KIND": "Contact"}
+            },
         )
         run2 = pairing.run_sync()
         self.assertRunDone(run2)
@@ -412,7 +442,9 @@ class TestSyncOdooToMailchimp(SyncRulesCase):
         members = self.mailchimp_members()
         self.assertEqual(list(members), ["eve.new@corp.com"])
         self.assertEqual(self.mc_archived(), {})
-        self.assertEqual(members["eve.new@corp.com"]["contact_id"], before["contact_id"])
+        self.assertEqual(
+            members["eve.new@corp.com"]["contact_id"], before["contact_id"]
+        )
         member = pairing.member_ids
         self.assertEqual(len(member), 1)
         self.assertEqual(member.partner_id, eve)
@@ -471,7 +503,9 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         self.next_second()
         self.mailchimp_put("recent@corp.com", FNAME="Recent")
         pairing = self.make_pairing(
-            direction="mailchimp2odoo", create_missing=True, default_owner_id=self.owner.id
+            direction="mailchimp2odoo",
+            create_missing=True,
+            default_owner_id=self.owner.id,
         )
         run = pairing.run_sync()
         self.assertRunDone(run)
@@ -556,7 +590,9 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(len(pairing.member_ids), 3)
         self.client.delete(self.member_path("archived@corp.com"))
-        self.client.post(self.member_path("erased@corp.com") + "/actions/delete-permanent")
+        self.client.post(
+            self.member_path("erased@corp.com") + "/actions/delete-permanent"
+        )
         # an incremental run does not see them; a change of the erased one meets a 404
         erased.name = "Erased Changed"
         run_incremental = pairing.run_sync()
@@ -580,7 +616,11 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         self.assertEqual(archived.mailchimp_status, "archived")
         # and nothing was added back in Mailchimp (archived members may be listed too)
         self.assertEqual(
-            [e for e, m in self.mailchimp_members().items() if m["status"] != "archived"],
+            [
+                e
+                for e, m in self.mailchimp_members().items()
+                if m["status"] != "archived"
+            ],
             ["kept@corp.com"],
         )
         self.assertEqual(self.mc_member("archived@corp.com")["status"], "archived")
@@ -612,7 +652,8 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestSyncConflicts(SyncRulesCase):
-    """F10: a mapped field changed on both sides goes to the pairing's winner, field by field."""
+    """F10: a mapped field changed on both sides
+    goes to the pairing's winner, field by field."""
 
     def _conflict(self, winner):
         ann = self.contact("ann@corp.com", "Ann Smith", phone="+32 470 00 00 01")
@@ -693,7 +734,8 @@ class TestSyncDeletedAudience(SyncRulesCase):
 @tagged("post_install", "-at_install")
 @behaviour_variants(ALTERNATIVE_BEHAVIOUR)
 class TestSyncOperations(SyncRulesCase):
-    """Sync Now and the cron (F15, F23), Delete Sync (F24), access (F33), status (F28)."""
+    """Sync Now and the cron (F15, F23), Delete
+    Sync (F24), access (F33), status (F28)."""
 
     def test_sync_now_triggers_the_cron_which_runs_due_pairings(self):
         cron = self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")
@@ -708,7 +750,9 @@ class TestSyncOperations(SyncRulesCase):
         broken = self.make_pairing(name="Broken")
         triggers = Trigger.search_count([("cron_id", "=", cron.id)])
         requested.action_sync_now()
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
+        self.assertEqual(
+            Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1
+        )
         self.assertTrue(requested.sync_requested)
         self.assertFalse(requested.run_ids)  # Sync Now does not run it in the request
         paused.action_sync_now()
@@ -727,7 +771,9 @@ class TestSyncOperations(SyncRulesCase):
             broken.action_sync_now()
 
     def test_delete_sync_keeps_contacts_and_history(self):
-        partners = self.contacts([{"email": "keep1@corp.com"}, {"email": "test@corp.com"}])
+        partners = self.contacts(
+            [{"email": "keep1@corp.com"}, {"email": "test@corp.com"}]
+        )
         pairing = self.make_pairing()
         run = pairing.run_sync()
         self.assertRunDone(run)
@@ -747,12 +793,18 @@ class TestSyncOperations(SyncRulesCase):
         pairing = self.make_pairing()
         self.assertRunDone(pairing.run_sync())
         sales = self.owner  # a Mailchimp user, not a manager
-        self.assertEqual(self.env["mailchimp.member"].with_user(sales).search([]).partner_id, paul)
+        self.assertEqual(
+            self.env["mailchimp.member"].with_user(sales).search([]).partner_id, paul
+        )
         self.assertEqual(paul.with_user(sales).mailchimp_status, "subscribed")
         self.assertEqual(pairing.with_user(sales).read(["state"])[0]["state"], "active")
         with self.assertRaises(AccessError):
             self.env["mailchimp.pairing"].with_user(sales).create(
-                {"name": "Mine", "account_id": self.account.id, "audience_id": self.audience.id}
+                {
+                    "name": "Mine",
+                    "account_id": self.account.id,
+                    "audience_id": self.audience.id,
+                }
             )
         with self.assertRaises(AccessError):
             pairing.with_user(sales).write({"conflict_winner": "mailchimp"})
@@ -773,7 +825,11 @@ class TestSyncOperations(SyncRulesCase):
 
     def test_contact_mailchimp_status(self):
         both, unsub, none = self.contacts(
-            [{"email": "both@corp.com"}, {"email": "unsub@corp.com"}, {"email": "none@corp.com"}]
+            [
+                {"email": "both@corp.com"},
+                {"email": "unsub@corp.com"},
+                {"email": "none@corp.com"},
+            ]
         )
         none.category_id = False
         self.mailchimp_put("unsub@corp.com", "unsubscribed")
@@ -785,7 +841,9 @@ class TestSyncOperations(SyncRulesCase):
         # unsubscribed from a second audience: subscribed to any audience still shows
         events_id = self.sandbox_control("POST", "lists", {"name": "Events"})["id"]
         self.account._sync_audiences()
-        events = self.account.audience_ids.filtered(lambda a: a.mailchimp_list_id == events_id)
+        events = self.account.audience_ids.filtered(
+            lambda a: a.mailchimp_list_id == events_id
+        )
         self.client.put(
             f"/lists/{events_id}/members/{subscriber_hash('both@corp.com')}",
             json={"email_address": "both@corp.com", "status_if_new": "unsubscribed"},
@@ -795,7 +853,9 @@ class TestSyncOperations(SyncRulesCase):
                 name="Events", audience_id=events.id, direction="mailchimp2odoo"
             ).run_sync()
         )
-        self.assertEqual(both.mailchimp_member_ids.mapped("status"), ["subscribed", "unsubscribed"])
+        self.assertEqual(
+            both.mailchimp_member_ids.mapped("status"), ["subscribed", "unsubscribed"]
+        )
         self.assertEqual(both.mailchimp_status, "subscribed")
         # and once Mailchimp unsubscribes the person from the first one too
         self.member_action("both@corp.com", "unsubscribe")
@@ -810,7 +870,10 @@ class TestFailureExport(SyncRulesCase, HttpCase):
 
     def test_export_failed_records_csv(self):
         self.contacts(
-            [{"email": "fine@corp.com"}, {"email": "test@corp.com", "name": "Fake Address"}]
+            [
+                {"email": "fine@corp.com"},
+                {"email": "test@corp.com", "name": "Fake Address"},
+            ]
         )
         pairing = self.make_pairing()
         self.assertRunDone(pairing.run_sync())
@@ -821,7 +884,9 @@ class TestFailureExport(SyncRulesCase, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn("text/csv", response.headers["Content-Type"])
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-        self.assertEqual(rows[0], ["Email", "Contact", "Direction", "Result", "Reason", "Date"])
+        self.assertEqual(
+            rows[0], ["Email", "Contact", "Direction", "Result", "Reason", "Date"]
+        )
         self.assertEqual(len(rows), 2)
         self.assertEqual(
             rows[1][:4], ["test@corp.com", "Fake Address", "Odoo → Mailchimp", "Failed"]

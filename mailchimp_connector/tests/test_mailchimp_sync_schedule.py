@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Issue 10: retries that ride out a storm, and runs the screen never breaks.
+"""Retries that ride out a storm, and runs the screen never breaks.
 
 One call rides out a burst of throttled answers; a run stopped by a temporary
 Mailchimp error is tried again within minutes (2, 5, 15, 30), not after the whole
@@ -7,6 +7,7 @@ interval; a run stopped by a rejected key waits for the key to be fixed, and
 Reauthorize (or Connect) then runs the sync at once from its last good
 watermark; Sync Now during a run says so.
 """
+
 from datetime import datetime, timedelta
 
 from odoo import fields
@@ -26,19 +27,26 @@ class TestSyncRetries(SyncRulesCase):
 
     def member_gets(self):
         return [
-            call for call in self.api_calls()
-            if call["method"] == "GET" and call["api_path"] == f"/lists/{self.list_id}/members"
+            call
+            for call in self.api_calls()
+            if call["method"] == "GET"
+            and call["api_path"] == f"/lists/{self.list_id}/members"
         ]
 
     def make_due(self, pairing):
         """Time passes until the pairing's next try."""
-        pairing._sync_cursor().next_sync_date = fields.Datetime.now() - timedelta(seconds=1)
+        pairing._sync_cursor().next_sync_date = fields.Datetime.now() - timedelta(
+            seconds=1
+        )
 
     def assertNextTryIn(self, pairing, minutes):
         now = fields.Datetime.now()
-        self.assertGreaterEqual(pairing.next_sync_date, now + timedelta(minutes=minutes, seconds=-10))
+        self.assertGreaterEqual(
+            pairing.next_sync_date, now + timedelta(minutes=minutes, seconds=-10)
+        )
         self.assertLessEqual(
-            pairing.next_sync_date, now + timedelta(minutes=minutes),
+            pairing.next_sync_date,
+            now + timedelta(minutes=minutes),
             f"next try at {pairing.next_sync_date}, {minutes} min after {now} expected",
         )
 
@@ -51,13 +59,18 @@ class TestSyncRetries(SyncRulesCase):
         partners |= self.contact("known@corp.com", "Known Person")
         pairing = self.make_pairing()
         self.sandbox_control("DELETE", "requests")
-        with self.sandbox_fault(status=429, count=20, path_pattern="/members", retry_after=0.05):
+        with self.sandbox_fault(
+            status=429, count=20, path_pattern="/members", retry_after=0.05
+        ):
             run = pairing.run_sync()
-            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])  # all used
+            # all used
+            self.assertEqual(self.sandbox_control("GET", "faults")["faults"], [])
         self.assertRunDone(run)
         throttled = [call for call in self.api_calls() if call["status"] == 429]
         self.assertEqual(len(throttled), 20)
-        self.assertTrue(all(call["api_path"].endswith("/members") for call in throttled))
+        self.assertTrue(
+            all(call["api_path"].endswith("/members") for call in throttled)
+        )
         self.assertEveryContactOnce(pairing, partners)
 
     def test_a_run_stopped_by_a_server_error_is_tried_again_within_minutes(self):
@@ -123,7 +136,9 @@ class TestSyncRetries(SyncRulesCase):
         self.assertTrue(watermark)
         self.mailchimp_put("early@corp.com", FNAME="Changed")  # during the outage
         self.sandbox_control(
-            "POST", "accounts/rotate", {"api_key": DEFAULT_API_KEY, "new_api_key": NEW_KEY}
+            "POST",
+            "accounts/rotate",
+            {"api_key": DEFAULT_API_KEY, "new_api_key": NEW_KEY},
         )
         pairing.action_sync_now()
         self.cron()
@@ -134,7 +149,9 @@ class TestSyncRetries(SyncRulesCase):
         self.assertEqual(pairing.state, "active")
         self.assertFalse(pairing.sync_requested)
         # not due for long: only the fixed key can make it run now
-        self.assertGreater(pairing.next_sync_date, fields.Datetime.now() + timedelta(minutes=30))
+        self.assertGreater(
+            pairing.next_sync_date, fields.Datetime.now() + timedelta(minutes=30)
+        )
         self.sandbox_control("DELETE", "requests")
         return pairing, early, watermark, failed
 
@@ -157,7 +174,8 @@ class TestSyncRetries(SyncRulesCase):
 
     def test_a_rejected_key_stops_the_sync_until_the_key_is_fixed(self):
         pairing, _early, _watermark, failed = self._stopped_by_a_revoked_key()
-        self.assertEqual(pairing.retry_count, 0)  # no retry in minutes: the key must change
+        # no retry in minutes: the key must change
+        self.assertEqual(pairing.retry_count, 0)
         self.assertIn("Reauthorize", pairing.retry_reason)
         self.make_due(pairing)
         self.cron()
@@ -240,7 +258,9 @@ class TestSyncState(SyncRulesCase):
         self.assertEqual(updates(), 0, "the run updated the pairing's row")
         state = pairing._sync_cursor()
         self.assertEqual(state.last_run_id, run)
-        self.assertTrue(state.initial_done and state.mailchimp_watermark and state.odoo_watermark)
+        self.assertTrue(
+            state.initial_done and state.mailchimp_watermark and state.odoo_watermark
+        )
         # due by its date: the scheduler's pass writes the sync's state only
         state.next_sync_date = fields.Datetime.now() - timedelta(minutes=1)
         self.env["mailchimp.pairing"]._cron_sync()
@@ -258,7 +278,8 @@ class TestSyncState(SyncRulesCase):
 
     def test_the_run_state_cannot_be_written_on_the_pairing(self):
         later = fields.Datetime.now() + timedelta(hours=2)
-        pairing = self.make_pairing(next_sync_date=later)  # an initial state, at creation
+        # an initial state, at creation
+        pairing = self.make_pairing(next_sync_date=later)
         self.assertEqual(pairing._sync_cursor().next_sync_date, later)
         self.assertEqual(pairing.next_sync_date, later)
         with self.assertRaisesRegex(ValueError, "_sync_cursor"):
@@ -276,7 +297,8 @@ class TestSyncState(SyncRulesCase):
         state = pairing._sync_cursor()
         state.odoo_watermark = fields.Datetime.now() - timedelta(minutes=5)
         self.assertTrue(pairing.odoo_watermark)
-        pairing._interests_remapped()  # the form's save: the pairing is written, not the state
+        # the form's save: the pairing is written, not the state
+        pairing._interests_remapped()
         self.assertFalse(state.odoo_watermark)
         self.assertFalse(pairing.odoo_watermark)
         self.assertTrue(state.odoo_watermark_mark)
@@ -288,7 +310,9 @@ class TestSyncState(SyncRulesCase):
         """From the version that kept the state on mailchimp_pairing: its columns are
         still there when the module is upgraded, and init() copies them."""
         pairing, other = self.make_pairing(), self.make_pairing(name="Other")
-        run = self.env["mailchimp.sync.run"].create({"pairing_id": pairing.id, "state": "done"})
+        run = self.env["mailchimp.sync.run"].create(
+            {"pairing_id": pairing.id, "state": "done"}
+        )
         other._sync_cursor().mailchimp_watermark = "2026-03-03T03:03:03+00:00"
         self.env.flush_all()
         cr = self.env.cr

@@ -9,8 +9,8 @@ from unittest.mock import patch
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from .test_mailchimp_sync_rules import SyncRulesCase
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
+from .test_mailchimp_sync_rules import SyncRulesCase
 
 
 @tagged("post_install", "-at_install")
@@ -22,7 +22,10 @@ class TestTagRules(SyncRulesCase):
 
     def add_rule(self, name="VIP", domain="[('function', '=', 'VIP')]", **vals):
         return self.env["mailchimp.tag.rule"].create(
-            dict({"pairing_id": self.pairing.id, "name": name, "partner_domain": domain}, **vals)
+            dict(
+                {"pairing_id": self.pairing.id, "name": name, "partner_domain": domain},
+                **vals,
+            )
         )
 
     def mc_tagged(self, tag):
@@ -76,7 +79,8 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(rule.member_ids.partner_id, ann | bob)
         self.assertEqual(rule.member_count, 2)
         self.assertTrue(rule.mailchimp_segment_id)
-        # one bulk call for both contacts (after the segment was created), none per contact
+        # one bulk call for both contacts (after
+        # the segment was created), none per contact
         self.assertEqual(len(self.segment_calls()), 1)
         self.assertEqual(self.per_contact_tag_calls(), [])
 
@@ -90,7 +94,11 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(rule.member_ids.partner_id, ann | cat)
         self.assertEqual(len(self.segment_calls()), 1)
         self.assertEqual(
-            [c for c in self.api_calls() if c["api_path"] == f"/lists/{self.list_id}/segments"],
+            [
+                c
+                for c in self.api_calls()
+                if c["api_path"] == f"/lists/{self.list_id}/segments"
+            ],
             [],
             "the tag is known: it is not looked up again",
         )
@@ -115,7 +123,9 @@ class TestTagRules(SyncRulesCase):
 
         # 600 leave the domain and 2 new contacts enter it: two calls, not 602
         partners[:600].write({"function": "Staff"})
-        self.contacts([{"email": f"new{i}@corp.com", "function": "VIP"} for i in range(2)])
+        self.contacts(
+            [{"email": f"new{i}@corp.com", "function": "VIP"} for i in range(2)]
+        )
         self.sandbox_control("DELETE", "requests")
         run = self.run_sync()
         self.assertEqual((run.tag_added_count, run.tag_removed_count), (2, 600))
@@ -123,7 +133,9 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(self.mc_tags()["VIP"]["member_count"], 502)
 
     def test_run_cut_off_during_tags_goes_on_where_it_stopped(self):
-        self.contacts([{"email": f"p{i:04d}@corp.com", "function": "VIP"} for i in range(1100)])
+        self.contacts(
+            [{"email": f"p{i:04d}@corp.com", "function": "VIP"} for i in range(1100)]
+        )
         self.add_rule()
         Run = self.registry["mailchimp.sync.run"]
         # the time budget runs out during the tag step only (after its first call)
@@ -139,13 +151,16 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(again, run, "the same run goes on")
         self.assertRunDone(run)
         self.assertEqual(run.tag_added_count, 1100)
-        self.assertEqual(len(self.segment_calls()), 2, "what was sent is not sent again")
+        self.assertEqual(
+            len(self.segment_calls()), 2, "what was sent is not sent again"
+        )
         self.assertEqual(self.mc_tags()["VIP"]["member_count"], 1100)
 
     def test_existing_tag_found_whatever_its_case(self):
         self.contact("ann@corp.com", function="VIP")
         self.client.post(
-            f"/lists/{self.list_id}/segments", json={"name": "vip", "static_segment": []}
+            f"/lists/{self.list_id}/segments",
+            json={"name": "vip", "static_segment": []},
         )
         rule = self.add_rule(name="VIP")
         self.run_sync()
@@ -174,10 +189,14 @@ class TestTagRules(SyncRulesCase):
         self.assertEqual(rule.mailchimp_tag_name, "Gold")
         self.assertEqual(self.mc_tagged("Gold"), {"ann@corp.com"})
         self.assertEqual(len(self.segment_calls("PATCH")), 1)
-        self.assertEqual(self.segment_calls("POST"), [], "members keep the tag: nothing to send")
-        # a name another Mailchimp tag has (in any case): refused, reported, nothing lost
+        self.assertEqual(
+            self.segment_calls("POST"), [], "members keep the tag: nothing to send"
+        )
+        # a name another Mailchimp tag has (in any
+        # case): refused, reported, nothing lost
         self.client.post(
-            f"/lists/{self.list_id}/segments", json={"name": "Silver", "static_segment": []}
+            f"/lists/{self.list_id}/segments",
+            json={"name": "Silver", "static_segment": []},
         )
         rule.name = "SILVER"
         run = self.run_sync()
@@ -209,14 +228,20 @@ class TestTagRules(SyncRulesCase):
         bob = self.contact("bob@corp.com", function="Staff")
         rule = self.add_rule()
         self.run_sync()
-        self.client.delete(f"/lists/{self.list_id}/segments/{rule.mailchimp_segment_id}")
+        self.client.delete(
+            f"/lists/{self.list_id}/segments/{rule.mailchimp_segment_id}"
+        )
         # a change: the bulk call finds the tag gone, makes it again and tags everyone
         bob.function = "VIP"
         self.run_sync()
         self.assertEqual(self.mc_tagged("VIP"), {"ann@corp.com", "bob@corp.com"})
-        self.client.delete(f"/lists/{self.list_id}/segments/{rule.mailchimp_segment_id}")
+        self.client.delete(
+            f"/lists/{self.list_id}/segments/{rule.mailchimp_segment_id}"
+        )
         # no change: a full run checks the tag still exists
-        self.pairing._sync_cursor().last_full_sync_date -= timedelta(days=self.pairing.full_sync_days)
+        self.pairing._sync_cursor().last_full_sync_date -= timedelta(
+            days=self.pairing.full_sync_days
+        )
         run = self.run_sync()
         self.assertTrue(run.full)
         self.assertEqual(self.mc_tagged("VIP"), {"ann@corp.com", "bob@corp.com"})
@@ -239,9 +264,12 @@ class TestTagRules(SyncRulesCase):
         self.contact("ann@corp.com", function="VIP")
         self.add_rule(name="VIP")
         self.add_rule(name="All", domain="[]")
-        with self.sandbox_fault(status=400, method="POST", path_pattern=r"/segments$", count=1):
+        with self.sandbox_fault(
+            status=400, method="POST", path_pattern=r"/segments$", count=1
+        ):
             run = self.run_sync()
-        # the contact is synced, the first tag failed and is reported, the second went on
+        # the contact is synced, the first tag
+        # failed and is reported, the second went on
         self.assertIn("ann@corp.com", self.mailchimp_members())
         failures = self.failures(run)
         self.assertEqual(len(failures), 1)

@@ -42,16 +42,24 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         contact = self.env["res.partner"].create(
             {"name": "Tour Contact", "email": "tour.contact@corp.com"}
         )
-        fake = self.env["res.partner"].create({"name": "Fake", "email": "test@corp.com"})
+        fake = self.env["res.partner"].create(
+            {"name": "Fake", "email": "test@corp.com"}
+        )
         # the scheduler's worker, played in the request that asks for it
         Cron = self.registry["ir.cron"]
-        self.patch(Cron, "_trigger", lambda cron, at=None: cron.env["mailchimp.pairing"]._cron_sync())
+        self.patch(
+            Cron,
+            "_trigger",
+            lambda cron, at=None: cron.env["mailchimp.pairing"]._cron_sync(),
+        )
         self.start_tour(
             "/odoo/action-mailchimp_connector.mailchimp_pairing_action",
             "mailchimp_new_sync_tour",
             login="admin",
         )
-        pairing = self.env["mailchimp.pairing"].search([("account_id", "=", self.account.id)])
+        pairing = self.env["mailchimp.pairing"].search(
+            [("account_id", "=", self.account.id)]
+        )
         self.assertEqual(pairing.state, "active")
         self.assertEqual(pairing.direction, "both")
         self.assertIn(contact, pairing.member_ids.partner_id)
@@ -62,6 +70,8 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn("text/csv", response.headers["Content-Type"])
         body = response.content.decode("utf-8-sig")
-        self.assertIn("Email,Contact,Direction,Result,Reason,Date", body.splitlines()[0])
+        self.assertIn(
+            "Email,Contact,Direction,Result,Reason,Date", body.splitlines()[0]
+        )
         self.assertIn(f"test@corp.com,{fake.display_name}", body)
         self.assertIn("fake", body.lower())

@@ -66,7 +66,9 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual(len(hooks), 1)
         hook = hooks[0]
         self.assertEqual(hook["id"], pairing.webhook_id)
-        self.assertEqual(hook["url"], f"{self.base_url()}{WEBHOOK}/{pairing.webhook_token}")
+        self.assertEqual(
+            hook["url"], f"{self.base_url()}{WEBHOOK}/{pairing.webhook_token}"
+        )
         self.assertGreaterEqual(len(pairing.webhook_token), 40)
         self.assertEqual({e for e, on in hook["events"].items() if on}, set(EVENTS))
         self.assertFalse(hook["events"]["campaign"])
@@ -88,7 +90,9 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual((response.status_code, response.content), (404, b""))
 
     def test_unreachable_base_url_is_reported_and_does_not_block_activation(self):
-        self.env["ir.config_parameter"].set_param("web.base.url", "http://localhost:8069")
+        self.env["ir.config_parameter"].set_param(
+            "web.base.url", "http://localhost:8069"
+        )
         # as with the real API: the check is made before any call
         self.account.api_base_url = "https://{dc}.api.mailchimp.com/3.0"
         pairing = self.make_pairing(state="draft")
@@ -102,7 +106,8 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertTrue(pairing.sync_requested)
 
     def test_mailchimp_refusing_the_url_is_recorded(self):
-        # nothing listens there: the sandbox's validation GET fails, as Mailchimp's would
+        # nothing listens there: the sandbox's
+        # validation GET fails, as Mailchimp's would
         self.env["ir.config_parameter"].set_param("web.base.url", "http://127.0.0.1:9")
         pairing = self.make_pairing(state="draft")
         pairing.action_start_sync()
@@ -172,8 +177,18 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
 
     def test_unknown_or_missing_token_gets_a_bare_404(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
-        body = {"type": "unsubscribe", "data[list_id]": self.list_id, "data[email]": "ann@corp.com"}
-        for token in ("wrong", pairing.webhook_token[:-1], pairing.webhook_token + "x", "", None):
+        body = {
+            "type": "unsubscribe",
+            "data[list_id]": self.list_id,
+            "data[email]": "ann@corp.com",
+        }
+        for token in (
+            "wrong",
+            pairing.webhook_token[:-1],
+            pairing.webhook_token + "x",
+            "",
+            None,
+        ):
             response = self.post_webhook(token, body)
             self.assertEqual(response.status_code, 404, token)
             self.assertEqual(response.content, b"", token)
@@ -190,13 +205,17 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         ann = pairing.member_ids.partner_id
         self.assertEqual(ann.mailchimp_status, "subscribed")
         deliveries = self.deliver("ann@corp.com", "unsubscribe")
-        self.assertEqual([(d["type"], d["status"]) for d in deliveries], [("unsubscribe", 200)])
+        self.assertEqual(
+            [(d["type"], d["status"]) for d in deliveries], [("unsubscribe", 200)]
+        )
         self.assertLess(deliveries[0]["seconds"], 1.0)
         self.assertEqual(pairing.member_ids.status, "unsubscribed")
         self.assertEqual(ann.mailchimp_status, "unsubscribed")
         self.assertTrue(pairing.webhook_last_event_date)
         run = self.webhook_run(pairing)
-        self.assertEqual((run.state, run.progress_done, run.updated_count), ("done", 1, 0))
+        self.assertEqual(
+            (run.state, run.progress_done, run.updated_count), ("done", 1, 0)
+        )
         # the person subscribes again through a form
         self.assertEqual(self.deliver("ann@corp.com", "subscribe")[0]["status"], 200)
         self.assertEqual(ann.mailchimp_status, "subscribed")
@@ -210,8 +229,12 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual(pairing.member_ids.partner_id.mailchimp_status, "cleaned")
 
     def test_subscribe_of_a_new_person_creates_the_contact_when_asked(self):
-        pairing = self.active_pairing(create_missing=True, default_owner_id=self.owner.id)
-        deliveries = self.deliver("new@corp.com", "subscribe", merges={"FNAME": "Nina", "LNAME": "New"})
+        pairing = self.active_pairing(
+            create_missing=True, default_owner_id=self.owner.id
+        )
+        deliveries = self.deliver(
+            "new@corp.com", "subscribe", merges={"FNAME": "Nina", "LNAME": "New"}
+        )
         self.assertEqual(deliveries[0]["status"], 200)
         partner = self.partners_with_email("new@corp.com")
         self.assertEqual(len(partner), 1)
@@ -221,10 +244,14 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual(self.webhook_run(pairing).created_count, 1)
 
     def _profile_conflict(self, winner):
-        pairing = self.active_pairing(("ann@corp.com", "Ann Smith"), conflict_winner=winner)
+        pairing = self.active_pairing(
+            ("ann@corp.com", "Ann Smith"), conflict_winner=winner
+        )
         ann = pairing.member_ids.partner_id
         ann.name = "Annie Smith"  # FNAME changed in Odoo too: a conflict
-        deliveries = self.deliver("ann@corp.com", "profile", merges={"FNAME": "Anna", "LNAME": "Smythe"})
+        deliveries = self.deliver(
+            "ann@corp.com", "profile", merges={"FNAME": "Anna", "LNAME": "Smythe"}
+        )
         self.assertEqual(deliveries[0]["status"], 200)
         self.assertEqual(self.webhook_run(pairing).conflict_count, 1)
         return pairing, ann
@@ -240,14 +267,23 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         # Odoo's winning value still has to reach Mailchimp: the next push sends it
         self.assertTrue(pairing.member_ids.need_push)
         self.assertRunDone(pairing.run_sync())
-        self.assertEqual(self.mc_member("ann@corp.com")["merge_fields"]["FNAME"], "Annie")
+        self.assertEqual(
+            self.mc_member("ann@corp.com")["merge_fields"]["FNAME"], "Annie"
+        )
 
     def test_email_change_renames_the_contact_without_duplicate(self):
-        pairing = self.active_pairing(("eve@corp.com", "Eve Moved"), create_missing=True,
-                                      default_owner_id=self.owner.id)
+        pairing = self.active_pairing(
+            ("eve@corp.com", "Eve Moved"),
+            create_missing=True,
+            default_owner_id=self.owner.id,
+        )
         eve = pairing.member_ids.partner_id
-        deliveries = self.deliver("eve@corp.com", "upemail", new_email="eve.new@corp.com")
-        self.assertEqual([(d["type"], d["status"]) for d in deliveries], [("upemail", 200)])
+        deliveries = self.deliver(
+            "eve@corp.com", "upemail", new_email="eve.new@corp.com"
+        )
+        self.assertEqual(
+            [(d["type"], d["status"]) for d in deliveries], [("upemail", 200)]
+        )
         self.assertEqual(eve.email, "eve.new@corp.com")
         self.assertFalse(self.partners_with_email("eve@corp.com"))
         self.assertEqual(self.partners_with_email("eve.new@corp.com"), eve)
@@ -261,8 +297,15 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         ann, member = pairing.member_ids.partner_id, pairing.member_ids
         self.assertEqual(ann.name, "Anna Smith")
         run = self.webhook_run(pairing)
-        stamps = (ann.write_date, member.write_date, run.updated_count, run.unchanged_count)
-        self.env.cr.execute("SELECT count(*) FROM mail_message WHERE model = 'res.partner'")
+        stamps = (
+            ann.write_date,
+            member.write_date,
+            run.updated_count,
+            run.unchanged_count,
+        )
+        self.env.cr.execute(
+            "SELECT count(*) FROM mail_message WHERE model = 'res.partner'"
+        )
         messages = self.env.cr.fetchone()[0]
         # Mailchimp sends the very same body again (a retry)
         response = self.post_webhook(pairing.webhook_token, delivery["data"])
@@ -274,7 +317,9 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         )
         self.assertEqual(run.unchanged_count, stamps[3] + 1)
         self.assertEqual(run.progress_done, 2)
-        self.env.cr.execute("SELECT count(*) FROM mail_message WHERE model = 'res.partner'")
+        self.env.cr.execute(
+            "SELECT count(*) FROM mail_message WHERE model = 'res.partner'"
+        )
         self.assertEqual(self.env.cr.fetchone()[0], messages)
 
     def test_an_old_delivery_arriving_late_does_not_undo_a_newer_change(self):
@@ -288,7 +333,11 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
         for body in (
             {"type": "campaign", "data[id]": "c1", "data[list_id]": self.list_id},
-            {"type": "unsubscribe", "data[list_id]": "another", "data[email]": "ann@corp.com"},
+            {
+                "type": "unsubscribe",
+                "data[list_id]": "another",
+                "data[email]": "ann@corp.com",
+            },
         ):
             response = self.post_webhook(pairing.webhook_token, body)
             self.assertEqual((response.status_code, response.content), (200, b""), body)
@@ -304,18 +353,40 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         bodies = {  # name: (body as sent, headers, refused before Odoo parses it)
             "junk": (urlencode({"junk": "x"}), form, False),
-            "no address": (urlencode({"type": "unsubscribe", "data[list_id]": self.list_id}),
-                           form, False),
-            "nested too deep": (urlencode({"type": "profile", "data[a][b][c][d][e][f]": "x"}),
-                                form, False),
-            "one huge field": (urlencode({"type": "profile", "data[list_id]": self.list_id,
-                                          "x": almost_1mb}), form, False),
-            "huge field name": (urlencode({"data[" + "y" * 500000 + "]": "x"}), form, False),
-            "too many fields": (urlencode({f"data[merges][F{n}]": "v" for n in range(20000)}),
-                                form, True),
+            "no address": (
+                urlencode({"type": "unsubscribe", "data[list_id]": self.list_id}),
+                form,
+                False,
+            ),
+            "nested too deep": (
+                urlencode({"type": "profile", "data[a][b][c][d][e][f]": "x"}),
+                form,
+                False,
+            ),
+            "one huge field": (
+                urlencode(
+                    {"type": "profile", "data[list_id]": self.list_id, "x": almost_1mb}
+                ),
+                form,
+                False,
+            ),
+            "huge field name": (
+                urlencode({"data[" + "y" * 500000 + "]": "x"}),
+                form,
+                False,
+            ),
+            "too many fields": (
+                urlencode({f"data[merges][F{n}]": "v" for n in range(20000)}),
+                form,
+                True,
+            ),
             # Odoo itself would parse this for most of a second before calling the route
             "a quarter million tiny fields": ("&".join(["a=b"] * 250000), form, True),
-            "not a form": (b'{"type": "unsubscribe"}', {"Content-Type": "application/json"}, True),
+            "not a form": (
+                b'{"type": "unsubscribe"}',
+                {"Content-Type": "application/json"},
+                True,
+            ),
         }
         self.sandbox_control("DELETE", "requests")
         parse = odoo_http.Request.get_http_params
@@ -323,15 +394,22 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
             timings = []
             for _attempt in range(3):  # the best of three: the machine may be busy
                 with patch.object(
-                    odoo_http.Request, "get_http_params", autospec=True, side_effect=parse
+                    odoo_http.Request,
+                    "get_http_params",
+                    autospec=True,
+                    side_effect=parse,
                 ) as parsing:
                     started = time.monotonic()
                     response = self.post_webhook(pairing.webhook_token, body, headers)
                     timings.append(time.monotonic() - started)
-                self.assertEqual((response.status_code, response.content), (400, b""), name)
+                self.assertEqual(
+                    (response.status_code, response.content), (400, b""), name
+                )
                 self.assertEqual(parsing.called, not unparsed, name)
             self.assertLess(min(timings), 0.2, name)
-        self.assertFalse(self.api_calls(), "no member is read for a body Odoo cannot use")
+        self.assertFalse(
+            self.api_calls(), "no member is read for a body Odoo cannot use"
+        )
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertFalse(self.webhook_run(pairing))
 
@@ -357,8 +435,11 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual(pairing.member_ids.status, "subscribed")
         # a delivery just under the limit is read as usual
         body["data[merges][NOTE]"] = "x" * 1000
-        self.assertEqual(self.post_webhook(pairing.webhook_token, body).status_code, 200)
-        self.assertEqual(pairing.member_ids.status, "subscribed")  # re-read: still subscribed
+        self.assertEqual(
+            self.post_webhook(pairing.webhook_token, body).status_code, 200
+        )
+        # re-read: still subscribed
+        self.assertEqual(pairing.member_ids.status, "subscribed")
 
     def test_our_own_api_writes_are_not_echoed(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
@@ -376,11 +457,19 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.contact("zoe@corp.com", "Zoe New")
         run = pairing.run_sync()  # a batch subscribe and a PATCH through /batches
         self.assertRunDone(run)
-        self.assertEqual(self.mc_member("ann@corp.com")["merge_fields"]["LNAME"], "Changed")
+        self.assertEqual(
+            self.mc_member("ann@corp.com")["merge_fields"]["LNAME"], "Changed"
+        )
         self.assertEqual(self.mc_member("zoe@corp.com")["status"], "subscribed")
-        self.client.patch(self.member_path("zoe@corp.com"), json={"status": "unsubscribed"})
-        self.member_action("ann@corp.com", "profile", source="api", merges={"FNAME": "Api"})
-        deliveries = self.sandbox_control("GET", "webhooks/deliveries?wait=1")["deliveries"]
+        self.client.patch(
+            self.member_path("zoe@corp.com"), json={"status": "unsubscribed"}
+        )
+        self.member_action(
+            "ann@corp.com", "profile", source="api", merges={"FNAME": "Api"}
+        )
+        deliveries = self.sandbox_control("GET", "webhooks/deliveries?wait=1")[
+            "deliveries"
+        ]
         self.assertEqual({d["webhook_id"] for d in deliveries}, {probe["id"]})
         self.assertEqual(
             {d["type"] for d in deliveries}, {"subscribe", "profile", "unsubscribe"}
@@ -394,9 +483,15 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         pairing.sync_requested = False
         tried = []
         Pairing = self.registry["mailchimp.pairing"]
-        busy = lambda self: tried.append(self.id) and False  # noqa: E731
+
+        def busy(self):
+            tried.append(self.id)
+            return False
+
         with patch.object(Pairing, "_webhook_try_lock", busy):
-            self.assertEqual(self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200)
+            self.assertEqual(
+                self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200
+            )
         self.assertEqual(tried, [pairing.id])
         self.assertEqual(pairing.member_ids.status, "subscribed")
         self.assertTrue(pairing.sync_requested)  # the cron takes it up
@@ -406,7 +501,9 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
     def test_a_failed_member_read_leaves_the_change_to_the_cron(self):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
         pairing.sync_requested = False
-        with self.sandbox_fault(status=503, count=1, method="GET", path_pattern="/members/"):
+        with self.sandbox_fault(
+            status=503, count=1, method="GET", path_pattern="/members/"
+        ):
             deliveries = self.deliver("ann@corp.com", "unsubscribe")
         self.assertEqual(deliveries[0]["status"], 200)
         self.assertEqual(pairing.member_ids.status, "subscribed")
@@ -443,7 +540,10 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         lines = []
         capture = logging.Handler(logging.DEBUG)
         capture.emit = lambda record: lines.append(record.getMessage())
-        loggers = [logging.getLogger(name) for name in ("werkzeug", "odoo.addons.mailchimp_connector")]
+        loggers = [
+            logging.getLogger(name)
+            for name in ("werkzeug", "odoo.addons.mailchimp_connector")
+        ]
         for logger in loggers:
             self.patch(logger, "level", logging.DEBUG)
             logger.addHandler(capture)
@@ -465,5 +565,9 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.env.invalidate_all()
         self.assertFalse(pairing.webhook_token)
         self.assertEqual(pairing.webhook_state, "none")
-        body = {"type": "unsubscribe", "data[list_id]": self.list_id, "data[email]": "ann@corp.com"}
+        body = {
+            "type": "unsubscribe",
+            "data[list_id]": self.list_id,
+            "data[email]": "ann@corp.com",
+        }
         self.assertEqual(self.post_webhook(token, body).status_code, 404)

@@ -9,6 +9,7 @@ which is both what the event key was always computed from and what
 PostgreSQL reads as a ``timestamp``; ``key`` is the deterministic key that
 makes a rerun store nothing twice.
 """
+
 import concurrent.futures
 import hashlib
 import threading
@@ -47,16 +48,25 @@ def utc_stamp(value):
     """
     if not value:
         return ""
-    if isinstance(value, str) and len(value) == 25 and value.endswith("+00:00") and value[10] == "T":
+    if (
+        isinstance(value, str)
+        and len(value) == 25
+        and value.endswith("+00:00")
+        and value[10] == "T"
+    ):
         return value[:19]
     moment = to_odoo_datetime(value)
     return moment.isoformat() if moment else ""
 
 
 def event_key(campaign_id, subscriber_hash, action, stamp, url, bounce_type):
-    """The key of one event: md5 of campaign, recipient, action, time, URL, bounce type."""
-    raw = f"{campaign_id}|{subscriber_hash or ''}|{action}|{stamp}|{url or ''}|{bounce_type or ''}"
-    return hashlib.md5(raw.encode("utf-8")).hexdigest()  # noqa: S324 (a key, not a secret)
+    """The key of one event: md5 of campaign,
+    recipient, action, time, URL, bounce type."""
+    raw = (
+        f"{campaign_id}|{subscriber_hash or ''}|{action}|{stamp}|"
+        f"{url or ''}|{bounce_type or ''}"
+    )
+    return hashlib.md5(raw.encode("utf-8")).hexdigest()  # a key, not a secret
 
 
 def make_event(campaign_id, subscriber_hash, action, stamp, url=None, bounce_type=None):
@@ -82,7 +92,12 @@ def email_activity_events(campaign_id, items):
                 latest = stamp
             events.append(
                 make_event(
-                    campaign_id, member, act.get("action"), stamp, act.get("url"), act.get("type")
+                    campaign_id,
+                    member,
+                    act.get("action"),
+                    stamp,
+                    act.get("url"),
+                    act.get("type"),
                 )
             )
     return events, latest
@@ -92,14 +107,16 @@ def chatter_body(subject, action, bounce_type, url):
     """The HTML of the chatter line of one event (escaped)."""
     label = ACTION_LABELS.get(action, action)
     if action == "click" and url:
-        return "Mailchimp: %s <b>%s</b> — <a href='%s' target='_blank'>%s</a>" % (
-            escape(label), escape(subject), escape(url), escape(url)
+        return (
+            f"Mailchimp: {escape(label)} <b>{escape(subject)}</b> — <a "
+            f"href='{escape(url)}' target='_blank'>{escape(url)}</a>"
         )
     if action == "bounce" and bounce_type in BOUNCE_LABELS:
-        return "Mailchimp: %s (%s) <b>%s</b>" % (
-            escape(label), escape(BOUNCE_LABELS[bounce_type].lower()), escape(subject)
+        return (
+            f"Mailchimp: {escape(label)} "
+            f"({escape(BOUNCE_LABELS[bounce_type].lower())}) <b>{escape(subject)}</b>"
         )
-    return "Mailchimp: %s <b>%s</b>" % (escape(label), escape(subject))
+    return f"Mailchimp: {escape(label)} <b>{escape(subject)}</b>"
 
 
 class ChatterBodies:
@@ -116,7 +133,9 @@ class ChatterBodies:
         if body is None:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            body = self._cache[key] = chatter_body(self.subject, action, bounce_type, url)
+            body = self._cache[key] = chatter_body(
+                self.subject, action, bounce_type, url
+            )
         return body
 
 

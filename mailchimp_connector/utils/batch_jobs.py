@@ -7,6 +7,7 @@ operation's id carries a fingerprint of its request, so a result is reused
 only for the very same request: a contact changed in between is sent again.
 Nothing here touches the database (the push runs it in a sender thread).
 """
+
 import hashlib
 import json
 import time
@@ -40,8 +41,12 @@ def record_id(result):
 
 def operation(kind, res_id, method, path, body, params=None):
     """A ``/batches`` operation whose id says which request it is."""
-    op = {"method": method, "path": path, "body": body,
-          "operation_id": operation_id(kind, res_id, method, path, body)}
+    op = {
+        "method": method,
+        "path": path,
+        "body": body,
+        "operation_id": operation_id(kind, res_id, method, path, body),
+    }
     if params:
         op["params"] = params
     return op
@@ -56,7 +61,9 @@ def wait_for_results(client, batch_id, deadline=None):
         timeout = max(deadline - time.monotonic(), 0)
     try:
         batch = client.wait_for_batch(
-            batch_id, poll_interval=FIRST_POLL_SECONDS, timeout=timeout,
+            batch_id,
+            poll_interval=FIRST_POLL_SECONDS,
+            timeout=timeout,
             max_poll_interval=MAX_POLL_SECONDS,
         )
     except MailchimpTimeoutError as error:
@@ -82,7 +89,9 @@ def run_batch(client, operations, reuse=None, deadline=None):
     """Each operation's result: from ``reuse`` (an earlier job's answers) when it
     holds the same request, the others sent as one job and waited for."""
     reuse = reuse or {}
-    results = [reuse[op["operation_id"]] for op in operations if op["operation_id"] in reuse]
+    results = [
+        reuse[op["operation_id"]] for op in operations if op["operation_id"] in reuse
+    ]
     rest = [op for op in operations if op["operation_id"] not in reuse]
     if rest:
         batch_id = client.submit_batch(rest)

@@ -1,5 +1,5 @@
 """Consent rules, free of any database: the email blacklist option (F16), Odoo opt-outs
-(issue 10) and GDPR marketing permissions.
+and GDPR marketing permissions.
 
 Blacklist mirroring (opt-in per sync, off by default):
 
@@ -12,7 +12,7 @@ Blacklist mirroring (opt-in per sync, off by default):
   cleaned: Mailchimp only allows that with the person's own new opt-in) leaves
   the blacklist only when the admin opted into that as well.
 
-Odoo opt-outs (issue 10): a contact whose address is opted out in Odoo (on its
+Odoo opt-outs: a contact whose address is opted out in Odoo (on its
 email blacklist) is never added to Mailchimp as subscribed or pending (it is
 added as unsubscribed, or skipped, as the sync says). With the sync's option, an
 opt-out *made in Odoo* unsubscribes the member: the one status Odoo ever sends,
@@ -32,6 +32,7 @@ a False never withdraws consent the person gave on the other side. After that,
 any change (a withdrawal too) goes the way the sync's direction allows (two
 booleans that both moved away from their base agree: they never conflict).
 """
+
 from .sync_rules import resolve_fields
 
 BLACKLIST_STATUSES = ("unsubscribed", "cleaned")
@@ -41,9 +42,9 @@ OPT_OUT_UNSUBSCRIBES = ("subscribed", "pending")
 NEW_OPT_OUT_POLICIES = ("unsubscribed", "skip")
 
 
-# --------------------------------------------------------------------------- blacklist (F16)
+# ---------------------------------------------------------------------- blacklist (F16)
 def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
-    """"add", "remove" or None for one member whose status went from ``old_status``
+    """ "add", "remove" or None for one member whose status went from ``old_status``
     (None: not known before) to ``new_status`` in Mailchimp.
 
     ``mirror``: the sync's opt-in; ``unmirror``: the second opt-in (leave the
@@ -51,14 +52,23 @@ def blacklist_action(old_status, new_status, *, mirror, unmirror=False):
     known as unsubscribed is not blacklisted again by each full read (an admin
     who took it off Odoo's blacklist keeps that choice).
     """
-    if mirror and new_status in BLACKLIST_STATUSES and old_status not in BLACKLIST_STATUSES:
+    if (
+        mirror
+        and new_status in BLACKLIST_STATUSES
+        and old_status not in BLACKLIST_STATUSES
+    ):
         return "add"
-    if mirror and unmirror and old_status in BLACKLIST_STATUSES and new_status == "subscribed":
+    if (
+        mirror
+        and unmirror
+        and old_status in BLACKLIST_STATUSES
+        and new_status == "subscribed"
+    ):
         return "remove"
     return None
 
 
-# --------------------------------------------------------------------------- Odoo opt-outs
+# ------------------------------------------------------------------------ Odoo opt-outs
 def optout_action(remembered, opted_out, status, *, unsubscribe):
     """What the push does about one linked member's Odoo opt-out.
 
@@ -92,14 +102,17 @@ def new_member_opt_out(opted_out, policy):
         return "subscribe"
     if policy not in NEW_OPT_OUT_POLICIES:
         raise ValueError(
-            "policy must be one of %s, not %r." % (", ".join(NEW_OPT_OUT_POLICIES), policy)
+            "policy must be one of {}, not {!r}.".format(
+                ", ".join(NEW_OPT_OUT_POLICIES), policy
+            )
         )
     return policy
 
 
-# --------------------------------------------------------------------------- marketing permissions
+# ---------------------------------------------------------------- marketing permissions
 def member_permissions(mc_member):
-    """{permission id: {"text": ..., "enabled": bool}} of a member as Mailchimp shows it."""
+    """{permission id: {"text": ..., "enabled":
+    bool}} of a member as Mailchimp shows it."""
     result = {}
     for item in (mc_member or {}).get("marketing_permissions") or ():
         if not isinstance(item, dict) or not item.get("marketing_permission_id"):
@@ -134,7 +147,9 @@ def resolve_permissions(synced, odoo_now, mailchimp_now, winner, direction):
         direction,
         tags=ids,
     )
-    resolution.to_mailchimp = {pid: bool(v) for pid, v in resolution.to_mailchimp.items()}
+    resolution.to_mailchimp = {
+        pid: bool(v) for pid, v in resolution.to_mailchimp.items()
+    }
     resolution.to_odoo = {pid: bool(v) for pid, v in resolution.to_odoo.items()}
     resolution.new_synced = {pid: bool(v) for pid, v in resolution.new_synced.items()}
     return resolution
@@ -160,7 +175,9 @@ def changed_permissions(synced, odoo_now):
 
 
 def permissions_payload(values):
-    """Mailchimp's write form: [{"marketing_permission_id", "enabled"}], sorted by id."""
+    """Mailchimp's write form: [{"marketing_permission_id",
+    "enabled"}], sorted by id."""
     return [
-        {"marketing_permission_id": pid, "enabled": bool(values[pid])} for pid in sorted(values)
+        {"marketing_permission_id": pid, "enabled": bool(values[pid])}
+        for pid in sorted(values)
     ]

@@ -44,7 +44,9 @@ def wanted_interests(rules, values):
     """{interest id: bool} for every interest the rules map (any rule holding: on)."""
     wanted = {}
     for rule in rules:
-        wanted[rule["interest"]] = wanted.get(rule["interest"], False) or rule_holds(rule, values)
+        wanted[rule["interest"]] = wanted.get(rule["interest"], False) or rule_holds(
+            rule, values
+        )
     return wanted
 
 

@@ -6,6 +6,7 @@ failed, so its result is normalised into ``BatchSubscribeResult`` whose
 JSON *string* and returns its results as a gzipped tar of JSON files whose
 ``response`` fields are JSON strings again; both conversions live here.
 """
+
 import io
 import json
 import tarfile
@@ -55,12 +56,18 @@ def batch_operation(method, path, params=None, body=None, operation_id=None):
     """Build one ``/batches`` operation; a dict/list ``body`` becomes a JSON string."""
     method = str(method or "").upper()
     if method not in BATCH_METHODS:
-        raise ValueError("Batch operation method must be one of %s, not %r." % (", ".join(BATCH_METHODS), method))
+        raise ValueError(
+            "Batch operation method must be one of {}, not {!r}.".format(
+                ", ".join(BATCH_METHODS), method
+            )
+        )
     if not path:
         raise ValueError("Batch operation needs a path.")
     operation = {"method": method, "path": "/" + str(path).lstrip("/")}
     if params:
-        operation["params"] = {key: query_param_value(value) for key, value in params.items()}
+        operation["params"] = {
+            key: query_param_value(value) for key, value in params.items()
+        }
     if body is not None:
         operation["body"] = body if isinstance(body, str) else json.dumps(body)
     if operation_id is not None:
@@ -69,10 +76,11 @@ def batch_operation(method, path, params=None, body=None, operation_id=None):
 
 
 def query_param_value(value):
-    """Mailchimp wants lower-case booleans and comma-separated lists in query strings."""
+    """Mailchimp wants lower-case booleans and
+    comma-separated lists in query strings."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (list, tuple, set)):
+    if isinstance(value, list | tuple | set):
         return ",".join(str(item) for item in value)
     return value
 

@@ -8,6 +8,7 @@ typed exceptions from the
 problem+json body, offset paging, batch subscribe and ``/batches``.  The API
 key never appears in a log line, an exception or a URL.
 """
+
 import json as jsonlib
 import logging
 import random
@@ -45,7 +46,8 @@ from .mailchimp_keys import basic_auth_token, parse_api_key, redact
 _logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
-MAX_CONNECTIONS = 10  # Mailchimp answers 429 beyond 10 simultaneous connections per user
+# Mailchimp answers 429 beyond 10 simultaneous connections per user
+MAX_CONNECTIONS = 10
 MAX_PAGE_SIZE = 1000  # Mailchimp's maximum `count`
 # a member walk asks each page from this many items before the end of the previous one
 # (plus the last one), to find its place again when members before it changed meanwhile
@@ -53,7 +55,8 @@ WALK_OVERLAP = 10
 # walks started again from their last second when the listing moved more than that
 WALK_MAX_RESTARTS = 10
 AUTH_USERNAME = "anystring"  # Basic auth ignores the user name; the key is the password
-# Methods that can be re-sent when it is unknown whether the first attempt reached Mailchimp.
+# Methods that can be re-sent when it is unknown
+# whether the first attempt reached Mailchimp.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 # Gateway errors after which Mailchimp may still have processed the request.
 OUTCOME_UNKNOWN_STATUSES = frozenset({502, 504})
@@ -108,7 +111,9 @@ class MailchimpClient:
         except (TypeError, ValueError):
             max_connections = 0
         if max_connections < 1:
-            raise MailchimpConfigError("max_connections must be a whole number of at least 1.")
+            raise MailchimpConfigError(
+                "max_connections must be a whole number of at least 1."
+            )
         self.max_connections = min(max_connections, MAX_CONNECTIONS)
         self.timeout = timeout
         self.max_retries = None if max_retries is None else max(0, int(max_retries))
@@ -118,7 +123,7 @@ class MailchimpClient:
         self.user_agent = user_agent
         self.sleep = time.sleep
         self.clock = time.monotonic
-        self.random = random.Random()  # noqa: S311 (jitter, not cryptography)
+        self.random = random.Random()  # jitter, not cryptography
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -137,7 +142,7 @@ class MailchimpClient:
         self._count_lock = threading.Lock()
 
     def __repr__(self):
-        return "<MailchimpClient dc=%s base_url=%s>" % (self.dc, self.base_url)
+        return f"<MailchimpClient dc={self.dc} base_url={self.base_url}>"
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -154,7 +159,9 @@ class MailchimpClient:
 
     # -- core --------------------------------------------------------------
 
-    def request(self, method, path, params=None, json=None, expected=(200, 204), idempotent=None):
+    def request(
+        self, method, path, params=None, json=None, expected=(200, 204), idempotent=None
+    ):
         """Call the API and return the parsed JSON body (None for an empty answer).
 
         Raises a MailchimpError subclass when the final status is not in
@@ -165,7 +172,9 @@ class MailchimpClient:
         """
         return self._call(method, path, params, json, expected, idempotent)[0]
 
-    def _call(self, method, path, params=None, json=None, expected=(200, 204), idempotent=None):
+    def _call(
+        self, method, path, params=None, json=None, expected=(200, 204), idempotent=None
+    ):
         """``request``, returning ``(parsed body, final response)``."""
         method = method.upper()
         url = self._url(path)
@@ -220,13 +229,15 @@ class MailchimpClient:
         return self.request("DELETE", path, params=params, **kwargs)
 
     def take_request_count(self):
-        """The requests sent since the last call: for callers that record them in chunks."""
+        """The requests sent since the last call:
+        for callers that record them in chunks."""
         with self._count_lock:
             count, self._requests_untaken = self._requests_untaken, 0
         return count
 
     def ping(self):
-        """``GET /ping``: checks key and reachability, returns ``{"health_status": ...}``."""
+        """``GET /ping``: checks key and reachability,
+        returns ``{"health_status": ...}``."""
         return self.get("/ping")
 
     def account(self):
@@ -235,7 +246,15 @@ class MailchimpClient:
 
     # -- paging ------------------------------------------------------------
 
-    def paginate(self, path, items_key, params=None, count=MAX_PAGE_SIZE, fields=None, exclude_fields=None):
+    def paginate(
+        self,
+        path,
+        items_key,
+        params=None,
+        count=MAX_PAGE_SIZE,
+        fields=None,
+        exclude_fields=None,
+    ):
         """Yield every item of a paged collection, walking ``offset`` by ``count``.
 
         ``fields``/``exclude_fields`` are item-level (``["id", "email_address"]``)
@@ -248,10 +267,14 @@ class MailchimpClient:
         if fields:
             query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
         if exclude_fields:
-            excluded = [f for f in _prefixed(items_key, exclude_fields) if f != "total_items"]
+            excluded = [
+                f for f in _prefixed(items_key, exclude_fields) if f != "total_items"
+            ]
             query["exclude_fields"] = ",".join(excluded)
         while True:
-            page = self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            page = (
+                self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            )
             items = page.get(items_key) or []
             yield from items
             offset += len(items)
@@ -264,8 +287,8 @@ class MailchimpClient:
 
         For collections that only grow at their end while they are read (sent
         campaigns by send time, a campaign's reports); members are read with
-        ``pages_since``, whose walk cannot skip an item that changes meanwhile
-        (API_NOTES §9).
+        ``pages_since``, whose walk cannot skip an item that changes meanwhile (a
+        member changed during an offset walk moves to the end of the listing).
         """
         count = max(1, min(int(count), MAX_PAGE_SIZE))
         query = dict(params or {})
@@ -273,7 +296,9 @@ class MailchimpClient:
             query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
         offset = 0
         while True:
-            page = self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            page = (
+                self.get(path, params={**query, "count": count, "offset": offset}) or {}
+            )
             items = page.get(items_key) or []
             if items:
                 yield items
@@ -332,18 +357,22 @@ class MailchimpClient:
         if fields:
             wanted = list(fields) + [name for name in ("id", key) if name not in fields]
             query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
-        # overlap + 1 items re-read per page: small next to a page, grows on a busy listing
+        # overlap + 1 items re-read per page: small
+        # next to a page, grows on a busy listing
         slack = min(max(0, int(overlap)), (count - 2) // 4)
         first_second = _epoch_second(since)
         tail = []  # (id, key) of the last items received, in listing order
-        recent = set()  # (id, key) yielded in the newest second received
-        newest = None  # that second
+        newest = _NewestSecond()
         offset, restarts, first, learned = 0, 0, True, False
         while True:
             if first_second is not None:
-                query[since_param] = _iso_second(first_second if inclusive else first_second - 1)
+                query[since_param] = _iso_second(
+                    first_second if inclusive else first_second - 1
+                )
             start = max(0, offset - 1 - slack) if tail else offset
-            body, response = self._call("GET", path, params={**query, "count": count, "offset": start})
+            body, response = self._call(
+                "GET", path, params={**query, "count": count, "offset": start}
+            )
             body = body or {}
             items = body.get(items_key) or []
             total = body.get("total_items")
@@ -357,8 +386,10 @@ class MailchimpClient:
                     restarts += 1
                     if restarts > max_restarts:
                         _logger.warning(
-                            "Mailchimp %s kept changing while it was read; stopped after %d restarts",
-                            path, max_restarts,
+                            "Mailchimp %s kept changing while it was read; stopped "
+                            "after %d restarts",
+                            path,
+                            max_restarts,
                         )
                         page = Page()
                         page.server_time, page.complete = _server_time(response), False
@@ -368,7 +399,8 @@ class MailchimpClient:
                     if first_second is None or last_second > first_second:
                         first_second = last_second
                     offset, tail, slack = 0, [], min(slack * 4 + 1, (count - 2) // 4)
-                    inclusive = inclusive or learned  # a new listing: the since may change now
+                    # a new listing: the since may change now
+                    inclusive = inclusive or learned
                     continue
                 fresh_from = found + 1
             page = Page()
@@ -376,29 +408,20 @@ class MailchimpClient:
             asked_second = None
             if first_second is not None and not inclusive:
                 asked_second = first_second - 1
-            for item, item_key in zip(items[fresh_from:], keys[fresh_from:], strict=True):
-                if not item_key[1]:
-                    raise MailchimpError(
-                        "Mailchimp listed an item without %s; cannot page by it." % key, path=path
-                    )
-                second = _epoch_second(item_key[1])
-                if second == asked_second:
-                    page.since_inclusive = True  # the filter kept the second it was given
-                if first_second is not None and second < first_second:
-                    continue
-                if newest is not None and second < newest:
-                    raise MailchimpError(
-                        "Mailchimp listed items out of %s order; cannot page by it." % key, path=path
-                    )
-                if second != newest:
-                    newest, recent = second, set()
-                if item_key in recent or item_key in tail:
-                    continue  # read before a restart, or found again after a shift
-                recent.add(item_key)
-                page.append(item)
+            _add_new_items(
+                page,
+                items[fresh_from:],
+                keys[fresh_from:],
+                tail,
+                newest,
+                key=key,
+                path=path,
+                first_second=first_second,
+                asked_second=asked_second,
+            )
             learned = learned or page.since_inclusive
             offset = start + len(items)
-            tail = keys[-(slack + 1):]
+            tail = keys[-(slack + 1) :]
             done = len(items) < count or (total is not None and offset >= total)
             if done:
                 page.complete = total is None or offset >= total
@@ -410,7 +433,9 @@ class MailchimpClient:
 
     # -- bulk --------------------------------------------------------------
 
-    def batch_subscribe(self, list_id, members, update_existing=True, skip_merge_validation=False):
+    def batch_subscribe(
+        self, list_id, members, update_existing=True, skip_merge_validation=False
+    ):
         """Add or update members of an audience, 500 per call (``POST /lists/{id}``).
 
         Mailchimp answers 200 even when some members were refused: read
@@ -423,7 +448,12 @@ class MailchimpClient:
             body = {"members": chunk, "update_existing": bool(update_existing)}
             try:
                 # With update_existing the call is an upsert, so re-sending it is safe.
-                response = self.post("/lists/%s" % list_id, json=body, params=params, idempotent=update_existing)
+                response = self.post(
+                    f"/lists/{list_id}",
+                    json=body,
+                    params=params,
+                    idempotent=update_existing,
+                )
             except MailchimpError as error:
                 error.partial_result = result
                 raise
@@ -439,7 +469,11 @@ class MailchimpClient:
         """
         payload = [
             batch_operation(
-                op["method"], op["path"], op.get("params"), op.get("body"), op.get("operation_id")
+                op["method"],
+                op["path"],
+                op.get("params"),
+                op.get("body"),
+                op.get("operation_id"),
             )
             for op in operations
         ]
@@ -449,9 +483,11 @@ class MailchimpClient:
 
     def get_batch(self, batch_id):
         """``GET /batches/{id}``: status, counters and ``response_body_url``."""
-        return self.get("/batches/%s" % batch_id)
+        return self.get(f"/batches/{batch_id}")
 
-    def wait_for_batch(self, batch_id, poll_interval=2, timeout=600, max_poll_interval=None):
+    def wait_for_batch(
+        self, batch_id, poll_interval=2, timeout=600, max_poll_interval=None
+    ):
         """Poll a batch until it is finished and return it.
 
         With ``max_poll_interval`` the wait doubles after each poll up to that
@@ -467,20 +503,20 @@ class MailchimpClient:
                 return batch
             if self.clock() - started + poll_interval > timeout:
                 error = MailchimpTimeoutError(
-                    "Batch %s is still %s after %ss (%s of %s operations finished)."
-                    % (
-                        batch_id,
-                        status,
-                        timeout,
-                        batch.get("finished_operations"),
-                        batch.get("total_operations"),
-                    ),
+                    f"Batch {batch_id} is still {status} after {timeout}s "
+                    f"({batch.get('finished_operations')} of "
+                    f"{batch.get('total_operations')} operations finished).",
                     method="GET",
-                    path="/batches/%s" % batch_id,
+                    path=f"/batches/{batch_id}",
                 )
                 error.batch = batch
                 raise error
-            _logger.debug("Mailchimp batch %s is %s; polling again in %ss", batch_id, status, poll_interval)
+            _logger.debug(
+                "Mailchimp batch %s is %s; polling again in %ss",
+                batch_id,
+                status,
+                poll_interval,
+            )
             self.sleep(poll_interval)
             if max_poll_interval:
                 poll_interval = min(poll_interval * 2, max_poll_interval)
@@ -497,21 +533,26 @@ class MailchimpClient:
         url = batch.get("response_body_url")
         if not url:
             raise MailchimpError(
-                "Batch %s has no results to download yet (status %s)." % (batch.get("id"), batch.get("status"))
+                "Batch {} has no results to download yet (status {}).".format(
+                    batch.get("id"), batch.get("status")
+                )
             )
         response, attempts = self._send(
             "GET",
             url,
-            "batch %s results" % batch.get("id"),
+            "batch {} results".format(batch.get("id")),
             headers={"User-Agent": self.user_agent},
             auth=_NoAuth(),
             idempotent=True,
         )
         if response.status_code != 200:
-            error_class = MailchimpServerError if response.status_code >= 500 else MailchimpError
+            error_class = (
+                MailchimpServerError if response.status_code >= 500 else MailchimpError
+            )
             raise error_class(
-                "Could not download the results of batch %s; the link may have expired, read the "
-                "batch again to get a fresh one." % batch.get("id"),
+                "Could not download the results of batch {}; the link may have "
+                "expired, read the batch again to get a fresh "
+                "one.".format(batch.get("id")),
                 status=response.status_code,
                 attempts=attempts,
             )
@@ -522,25 +563,45 @@ class MailchimpClient:
     def _build_base_url(self, base_url):
         url = str(base_url).strip().replace("{dc}", self.dc)
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
             raise MailchimpConfigError(
-                "The Mailchimp API address %r is not a valid http(s) URL such as "
-                "https://us6.api.mailchimp.com/3.0." % self._redact(url)
+                f"The Mailchimp API address {self._redact(url)!r} is not a valid "
+                "http(s) URL such as https://us6.api.mailchimp.com/3.0."
             )
         return url.rstrip("/")
 
     def _url(self, path):
         if str(path).startswith(("http://", "https://")):
-            # Absolute links (e.g. `_links.href`) are only followed on the API's own host.
+            # Absolute links (e.g. `_links.href`) are
+            # only followed on the API's own host.
             if path != self.base_url and not path.startswith(self.base_url + "/"):
-                raise ValueError("Refusing to send the Mailchimp credentials outside %s." % self.base_url)
+                raise ValueError(
+                    "Refusing to send the Mailchimp credentials outside "
+                    f"{self.base_url}."
+                )
             return path
-        return "%s/%s" % (self.base_url, str(path).lstrip("/"))
+        return "{}/{}".format(self.base_url, str(path).lstrip("/"))
 
     def _redact(self, text):
         return redact(text, *self._secrets)
 
-    def _send(self, method, url, log_path, *, params=None, data=None, headers=None, auth=None, idempotent=True):
+    def _send(
+        self,
+        method,
+        url,
+        log_path,
+        *,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        idempotent=True,
+    ):
         """Send with retries; return ``(final response, attempts)``.
 
         The final response may be an error status for the caller to map;
@@ -567,33 +628,53 @@ class MailchimpClient:
             except requests.RequestException as exc:
                 error_class, may_have_arrived = _classify_exception(exc)
                 reason = type(exc).__name__
-                detail = self._redact("%s: %s" % (reason, exc))
+                detail = self._redact(f"{reason}: {exc}")
                 query = urlsplit(url).query
-                if query:  # a pre-signed results link carries its signature in the query
+                if (
+                    query
+                ):  # a pre-signed results link carries its signature in the query
                     detail = detail.replace(query, "...")
                 if error_class is MailchimpError:
-                    _logger.warning("Mailchimp %s %s failed: %s; not retryable", method, log_path, reason)
-                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
-                if may_have_arrived and not idempotent:
-                    _logger.warning("Mailchimp %s %s failed: %s; not re-sent", method, log_path, reason)
-                    detail += (
-                        " The request may have reached Mailchimp, so it was not sent again"
-                        " (%s is not idempotent)." % method
+                    _logger.warning(
+                        "Mailchimp %s %s failed: %s; not retryable",
+                        method,
+                        log_path,
+                        reason,
                     )
-                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                    raise error_class(
+                        detail, method=method, path=log_path, attempts=attempt
+                    ) from None
+                if may_have_arrived and not idempotent:
+                    _logger.warning(
+                        "Mailchimp %s %s failed: %s; not re-sent",
+                        method,
+                        log_path,
+                        reason,
+                    )
+                    detail += (
+                        " The request may have reached Mailchimp, so it was not sent "
+                        f"again ({method} is not idempotent)."
+                    )
+                    raise error_class(
+                        detail, method=method, path=log_path, attempts=attempt
+                    ) from None
                 delay = self._retry_delay(attempt, started)
                 if delay is None:
                     _logger.warning(
-                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in %.1fs",
+                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in "
+                        "%.1fs",
                         method,
                         log_path,
                         reason,
                         attempt,
                         self.clock() - started,
                     )
-                    raise error_class(detail, method=method, path=log_path, attempts=attempt) from None
+                    raise error_class(
+                        detail, method=method, path=log_path, attempts=attempt
+                    ) from None
                 _logger.warning(
-                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
+                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs "
+                    "spent)",
                     method,
                     log_path,
                     reason,
@@ -680,12 +761,19 @@ class MailchimpClient:
         elif text.strip():
             detail = _describe_non_json(text, response.headers.get("Content-Type"))
         else:
-            detail = "Mailchimp sent an empty HTTP %s response." % status
+            detail = f"Mailchimp sent an empty HTTP {status} response."
         if status not in range(400, 600):
-            detail = " ".join(filter(None, ["Unexpected HTTP %s response." % status, detail]))
-        error_class = error_class_for(status, title, problem.get("type"), empty_body=not text.strip())
+            detail = " ".join(
+                filter(None, [f"Unexpected HTTP {status} response.", detail])
+            )
+        error_class = error_class_for(
+            status, title, problem.get("type"), empty_body=not text.strip()
+        )
         errors = [
-            {"field": self._redact(e.get("field")), "message": self._redact(e.get("message"))}
+            {
+                "field": self._redact(e.get("field")),
+                "message": self._redact(e.get("message")),
+            }
             for e in problem.get("errors") or []
             if isinstance(e, dict)
         ]
@@ -707,7 +795,11 @@ class MailchimpClient:
 def _query(params):
     if not params:
         return None
-    return {key: query_param_value(value) for key, value in params.items() if value is not None}
+    return {
+        key: query_param_value(value)
+        for key, value in params.items()
+        if value is not None
+    }
 
 
 class Page(list):
@@ -725,24 +817,68 @@ def _epoch_second(value):
     as whole seconds since the epoch, rounded down; None when empty."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, int | float):
         return int(value // 1)
     if isinstance(value, datetime):
         moment = value
     else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))  # noqa: FURB162
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # noqa: UP017 (Python 3.10)
+        moment = moment.replace(tzinfo=timezone.utc)  # Python 3.10 has no datetime.UTC
     return int(moment.timestamp() // 1)
 
 
 def _iso_second(second):
     """Whole epoch seconds as Mailchimp writes times: ``2015-10-21T15:41:36+00:00``."""
-    return datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")  # noqa: UP017
+    return datetime.fromtimestamp(second, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S+00:00"
+    )
+
+
+class _NewestSecond:
+    """The newest second a walk yielded items of, and the (id, key) it yielded in it."""
+
+    __slots__ = ("second", "keys")
+
+    def __init__(self):
+        self.second = None
+        self.keys = set()
+
+
+def _add_new_items(
+    page, items, keys, tail, newest, *, key, path, first_second, asked_second
+):
+    """Append to ``page`` the ``items`` (their (id, key) in ``keys``) that the walk
+    has not yielded yet and that are not older than ``first_second``; check that
+    they come in ``key`` order. ``newest`` (a ``_NewestSecond``) is kept up to date.
+    """
+    for item, item_key in zip(items, keys, strict=True):
+        if not item_key[1]:
+            raise MailchimpError(
+                f"Mailchimp listed an item without {key}; cannot page by it.",
+                path=path,
+            )
+        second = _epoch_second(item_key[1])
+        if second == asked_second:
+            page.since_inclusive = True  # the filter kept the second it was given
+        if first_second is not None and second < first_second:
+            continue
+        if newest.second is not None and second < newest.second:
+            raise MailchimpError(
+                f"Mailchimp listed items out of {key} order; cannot page by it.",
+                path=path,
+            )
+        if second != newest.second:
+            newest.second, newest.keys = second, set()
+        if item_key in newest.keys or item_key in tail:
+            continue  # read before a restart, or found again after a shift
+        newest.keys.add(item_key)
+        page.append(item)
 
 
 def _newest_present(tail, keys):
-    """Where in ``keys`` the newest item of ``tail`` still is (same id and time), or None."""
+    """Where in ``keys`` the newest item of ``tail``
+    still is (same id and time), or None."""
     where = {item_key: index for index, item_key in enumerate(keys)}
     for item_key in reversed(tail):
         if item_key in where:
@@ -760,7 +896,10 @@ def _server_time(response):
 
 def _prefixed(items_key, names):
     prefix = items_key + "."
-    return [name if name.startswith(prefix) or name == "total_items" else prefix + name for name in names]
+    return [
+        name if name.startswith(prefix) or name == "total_items" else prefix + name
+        for name in names
+    ]
 
 
 def _retryable_status(response, idempotent):
@@ -791,15 +930,23 @@ def _classify_exception(exc):
         return MailchimpTimeoutError, False
     if isinstance(exc, requests.Timeout):
         return MailchimpTimeoutError, True
-    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
         return MailchimpNetworkError, False
     if isinstance(exc, requests.ConnectionError):
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         not_sent = isinstance(reason, urllib3.exceptions.NewConnectionError)
         return MailchimpNetworkError, not not_sent
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+    if isinstance(
+        exc,
+        requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError,
+    ):
         return MailchimpNetworkError, True
-    return MailchimpError, True  # invalid URL, too many redirects...: retrying cannot help
+    # invalid URL, too many redirects...: retrying cannot help
+    return (
+        MailchimpError,
+        True,
+    )
 
 
 def _describe_non_json(text, content_type):
@@ -808,4 +955,4 @@ def _describe_non_json(text, content_type):
     summary = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     summary = " ".join(summary.split())[:200]
     kind = (content_type or "non-JSON").split(";")[0]
-    return "Mailchimp answered with a %s page instead of JSON: %s" % (kind, summary)
+    return f"Mailchimp answered with a {kind} page instead of JSON: {summary}"

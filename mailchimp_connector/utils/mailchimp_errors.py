@@ -7,11 +7,16 @@ code must tell apart "fix your key" (auth), "this person cannot be subscribed"
 resource) and "try again later" (rate limit, server, network), and store a
 sentence a user can act on.  ``transient`` says whether a later retry may work.
 """
+
 import re
 
 # Titles Mailchimp uses, normalised by _token(): "Member In Compliance State" ->
 # "memberincompliancestate".  The glossary codes (the tail of `type`) use the same form.
-_COMPLIANCE = {"memberincompliancestate", "forgottenemailnotsubscribed", "compliancerelated"}
+_COMPLIANCE = {
+    "memberincompliancestate",
+    "forgottenemailnotsubscribed",
+    "compliancerelated",
+}
 _INVALID_RESOURCE = {"invalidresource"}
 _WRONG_DC = {"wrongdatacenter"}
 
@@ -75,20 +80,25 @@ class MailchimpError(Exception):
     def _summary(self):
         parts = []
         if self.status:
-            parts.append("HTTP %s" % self.status)
+            parts.append(f"HTTP {self.status}")
         if self.title:
             parts.append(str(self.title))
         head = " ".join(parts)
-        text = "%s: %s" % (head, self.detail) if head and self.detail else (head or self.detail or self.lead)
+        text = (
+            f"{head}: {self.detail}"
+            if head and self.detail
+            else (head or self.detail or self.lead)
+        )
         if self.errors:
-            text += " [%s]" % self._field_errors()
+            text += f" [{self._field_errors()}]"
         if self.method and self.path:
-            text += " (%s %s)" % (self.method, self.path)
+            text += f" ({self.method} {self.path})"
         return text
 
     def _field_errors(self):
         return "; ".join(
-            "%s: %s" % (e["field"], e["message"]) if e["field"] else e["message"] for e in self.errors
+            "{}: {}".format(e["field"], e["message"]) if e["field"] else e["message"]
+            for e in self.errors
         )
 
     def user_message(self):
@@ -100,16 +110,17 @@ class MailchimpError(Exception):
         sentences = [self.lead]
         said = self.detail or self.title
         if said:
-            # Without a status the detail is ours (network, config), not Mailchimp's words.
+            # Without a status the detail is ours
+            # (network, config), not Mailchimp's words.
             source = "Mailchimp said" if self.status else "Details"
-            sentences.append(_sentence("%s: %s" % (source, said)))
+            sentences.append(_sentence(f"{source}: {said}"))
         if self.errors:
-            sentences.append(_sentence("Fields: %s" % self._field_errors()))
+            sentences.append(_sentence(f"Fields: {self._field_errors()}"))
         if self.hint:
             sentences.append(self.hint)
         reference = self.instance or self.request_id
         if reference:
-            sentences.append("Mailchimp reference: %s." % reference)
+            sentences.append(f"Mailchimp reference: {reference}.")
         return " ".join(sentences)
 
 
@@ -119,7 +130,8 @@ def _sentence(text):
 
 
 class MailchimpConfigError(MailchimpError):
-    """The connector is misconfigured (malformed key, bad base URL); no request was sent."""
+    """The connector is misconfigured (malformed
+    key, bad base URL); no request was sent."""
 
     lead = "The Mailchimp connection is not configured correctly."
     hint = "Check the API key and the API address in the Mailchimp account settings."
@@ -136,17 +148,27 @@ class MailchimpAuthError(MailchimpError):
 
 
 class MailchimpWrongDatacenterError(MailchimpAuthError):
-    """403 WrongDatacenter: the key belongs to another data center than the host called."""
+    """403 WrongDatacenter: the key belongs to
+    another data center than the host called."""
 
-    lead = "The Mailchimp API key belongs to a different data center than the one that was called."
-    hint = "Make sure the key ends with its own data-center suffix (for example -us6) and paste it again."
+    lead = (
+        "The Mailchimp API key belongs to a different data center than the one that "
+        "was called."
+    )
+    hint = (
+        "Make sure the key ends with its own data-center suffix (for example -us6) "
+        "and paste it again."
+    )
 
 
 class MailchimpNotFoundError(MailchimpError):
     """404: the audience, member or other resource does not exist (or was deleted)."""
 
     lead = "The requested record does not exist in Mailchimp."
-    hint = "It may have been deleted or archived in Mailchimp; check the audience and the contact there."
+    hint = (
+        "It may have been deleted or archived in Mailchimp; check the audience and "
+        "the contact there."
+    )
 
 
 class MailchimpComplianceError(MailchimpError):
@@ -154,9 +176,9 @@ class MailchimpComplianceError(MailchimpError):
 
     lead = "Mailchimp will not subscribe this address."
     hint = (
-        "The person unsubscribed, bounced, was permanently deleted or is under compliance "
-        "review; only they can subscribe again, for example through a Mailchimp signup form "
-        "or a confirmation email (status pending)."
+        "The person unsubscribed, bounced, was permanently deleted or is under "
+        "compliance review; only they can subscribe again, for example through a "
+        "Mailchimp signup form or a confirmation email (status pending)."
     )
 
 
@@ -168,7 +190,8 @@ class MailchimpInvalidResourceError(MailchimpError):
 
 
 class MailchimpBadRequestError(MailchimpError):
-    """Any other 4xx (Member Exists, Bad Request, Method Not Allowed...): retrying will not help."""
+    """Any other 4xx (Member Exists, Bad Request,
+    Method Not Allowed...): retrying will not help."""
 
     lead = "Mailchimp rejected the request."
 
@@ -181,13 +204,15 @@ class MailchimpRateLimitError(MailchimpError):
     hint = "Too many requests ran at once; the synchronisation will try again later."
 
 
-
 class MailchimpServerError(MailchimpError):
     """5xx still returned after the allowed retries (502 may carry an HTML page)."""
 
     transient = True
     lead = "Mailchimp had a temporary problem and could not answer."
-    hint = "Try again later. If it keeps happening, smaller pages or the batch endpoint avoid slow requests."
+    hint = (
+        "Try again later. If it keeps happening, smaller pages or the batch "
+        "endpoint avoid slow requests."
+    )
 
 
 class MailchimpNetworkError(MailchimpError):
@@ -195,18 +220,23 @@ class MailchimpNetworkError(MailchimpError):
 
     transient = True
     lead = "Mailchimp could not be reached."
-    hint = "Check this server's internet access, DNS, proxy and TLS settings, then try again."
+    hint = (
+        "Check this server's internet access, DNS, proxy and TLS settings, then try "
+        "again."
+    )
 
 
 class MailchimpTimeoutError(MailchimpNetworkError):
-    """Mailchimp did not answer in time (connect or read timeout, or a batch still running)."""
+    """Mailchimp did not answer in time (connect
+    or read timeout, or a batch still running)."""
 
     lead = "Mailchimp did not answer in time."
     hint = "Try again later; for large volumes use smaller pages or the batch endpoint."
 
 
 def error_class_for(status, title=None, error_type=None, empty_body=False):
-    """Pick the exception class for an HTTP error from its status and problem title/type."""
+    """Pick the exception class for an HTTP error
+    from its status and problem title/type."""
     tokens = {_token(title), _token(error_type)} - {""}
     if status in (401, 403) and tokens & _WRONG_DC:
         return MailchimpWrongDatacenterError

@@ -4,6 +4,7 @@ The data center ("dc") lives in the key's suffix and decides the API host, so
 a malformed key must be refused before any request is built. ``redact`` exists
 because the key must never reach a log line, an exception or a cassette.
 """
+
 import base64
 import hashlib
 import re
@@ -42,14 +43,14 @@ def parse_api_key(api_key):
                 "(it has %d characters)" % len(secret)
             )
     raise MailchimpConfigError(
-        "The Mailchimp API key is malformed: %s. Copy the whole key again from "
-        "Mailchimp (Profile > Extras > API keys)." % reason
+        f"The Mailchimp API key is malformed: {reason}. Copy the whole key again from "
+        "Mailchimp (Profile > Extras > API keys)."
     )
 
 
 def basic_auth_token(username, api_key):
     """The base64 token that HTTP Basic auth puts on the wire for this key."""
-    raw = "%s:%s" % (username, api_key)
+    raw = f"{username}:{api_key}"
     return base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
 
@@ -80,4 +81,4 @@ def subscriber_hash(email):
     """Mailchimp's member id: md5 of the trimmed, lower-cased email address."""
     if not isinstance(email, str) or not email.strip():
         raise ValueError("An email address is required to compute a subscriber hash.")
-    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()  # noqa: S324
+    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()

@@ -1,39 +1,40 @@
-"""Which Odoo field may fill which Mailchimp merge field (F11), and the value conversions.
+"""Which Odoo field may fill which Mailchimp
+merge field (F11), and the value conversions.
 
 Plain Python so the rules can be tested without Odoo and shown to the user as
 they are. ``check_mapping`` refuses a pair with a sentence the admin can act on
 and otherwise says which way values may flow:
 
-=====================  ===============================  =========  ===============================
-Odoo source            Mailchimp merge field            Flows      Why / how
-=====================  ===============================  =========  ===============================
-char                   text, phone, url, imageurl, zip  push+pull  same string both ways; phone,
-                                                                   url and zip are checked first
-text                   text                             push+pull  at most 255 characters
-integer/float/monetary number, text                     push+pull  pull refuses text that is not
-                                                                   a number (integer: whole ones)
-date                   date                             push+pull  in the field's date_format
-date                   text                             push+pull  as YYYY-MM-DD
-date, datetime         birthday                         push       month/day only: no year to
-                                                                   pull back
-datetime               date, text                       push       the time would be lost or
-                                                                   made up on the way back
-boolean                text                             push       sent as "Yes" / "No"
-selection              dropdown, radio, text            push+pull  by label; every label must be a
-                                                                   dropdown/radio choice
-many2one               text                             push+name  pulled only as a name that the
-                                                                   caller resolves to a record
-many2many              text                             push       names joined with ", "
-"first_name"/          text                             push+pull  split of the partner's name
-"last_name"                                                        the way Mailchimp already
-                                                                   splits it (split_name_like)
-"company"              text                             push+pull  the company Odoo shows (its
-                                                                   parent company's name or its
-                                                                   own company name); pulled
-                                                                   into the company name
-"address"              address                          push+pull  street, street2, city, zip,
-                                                                   state, country together
-=====================  ===============================  =========  ===============================
+======================  =================  =========  ================================
+Odoo source             Mailchimp field    Flows      Why / how
+======================  =================  =========  ================================
+char                    text, phone, url,  push+pull  same string both ways; phone,
+                        imageurl, zip                 url and zip are checked first
+text                    text               push+pull  at most 255 characters
+integer/float/monetary  number, text       push+pull  pull refuses text that is not a
+                                                      number (integer: whole ones)
+date                    date               push+pull  in the field's date_format
+date                    text               push+pull  as YYYY-MM-DD
+date, datetime          birthday           push       month/day only: no year to pull
+                                                      back
+datetime                date, text         push       the time would be lost or made
+                                                      up on the way back
+boolean                 text               push       sent as "Yes" / "No"
+selection               dropdown, radio,   push+pull  by label; every label must be a
+                        text                          dropdown/radio choice
+many2one                text               push+name  pulled only as a name that the
+                                                      caller resolves to a record
+many2many               text               push       names joined with ", "
+"first_name"/           text               push+pull  split of the partner's name the
+"last_name"                                           way Mailchimp already splits it
+                                                      (split_name_like)
+"company"               text               push+pull  the company Odoo shows (its
+                                                      parent company's name or its own
+                                                      company name); pulled
+                                                      into the company name
+"address"               address            push+pull  street, street2, city, zip,
+                                                      state, country together
+======================  =================  =========  ================================
 
 A pull also needs a target that keeps what is written: a related field (it
 shows another record's value), a read-only one or one Odoo computes without an
@@ -53,6 +54,7 @@ Mailchimp to that same form so the sync can compare them with what
 not; ``value_to_send`` says what of a changed value Mailchimp can be sent
 (Mailchimp refuses an address without street, city, state or zip).
 """
+
 import datetime as dt
 import enum
 import hashlib
@@ -60,7 +62,8 @@ import json
 import math
 import re
 
-MAILCHIMP_TEXT_LIMIT = 255  # Mailchimp refuses longer merge values ("255 characters or less")
+# Mailchimp refuses longer merge values ("255 characters or less")
+MAILCHIMP_TEXT_LIMIT = 255
 PHONE_MAX_LENGTH = 50
 
 MERGE_TYPE_LABELS = {
@@ -111,7 +114,8 @@ class Direction(enum.Flag):
     NONE = 0
     PUSH = enum.auto()  # Odoo -> Mailchimp
     PULL = enum.auto()  # Mailchimp -> Odoo, written as from_mailchimp() returns it
-    PULL_BY_NAME = enum.auto()  # Mailchimp -> Odoo only as a name to resolve to a record
+    # Mailchimp -> Odoo only as a name to resolve to a record
+    PULL_BY_NAME = enum.auto()
 
     @property
     def can_push(self):
@@ -171,10 +175,10 @@ _HOW_SENT = {
     "datetime": "date part only",
 }
 _UNMAPPABLE = {
-    "html": "an Html field holds formatting that a Mailchimp field would show as raw tags; "
-    "map a Char or Text field instead",
-    "one2many": "a One2many field lists other records and cannot be kept in one Mailchimp field; "
-    "map a field of the contact itself instead",
+    "html": "an Html field holds formatting that a Mailchimp field would show as raw "
+    "tags; map a Char or Text field instead",
+    "one2many": "a One2many field lists other records and cannot be kept in one "
+    "Mailchimp field; map a field of the contact itself instead",
 }
 
 
@@ -187,7 +191,8 @@ class MappingError(ValueError):
 
 
 class MergeValueError(ValueError):
-    """One value cannot be converted; the sync records it as a failed record with ``reason``."""
+    """One value cannot be converted; the sync
+    records it as a failed record with ``reason``."""
 
     def __init__(self, reason):
         super().__init__(reason)
@@ -198,7 +203,7 @@ class ValueTooLong(MergeValueError):
     """A value is longer than the other side keeps; we refuse rather than truncate."""
 
 
-# --------------------------------------------------------------------------- mapping rules
+# ------------------------------------------------------------------------ mapping rules
 def _merge_label(merge_type):
     return MERGE_TYPE_LABELS.get(merge_type, merge_type)
 
@@ -210,9 +215,11 @@ def _odoo_label(odoo_type):
 def _targets_sentence(odoo_type):
     targets = [m for (o, m) in FIELD_RULES if o == odoo_type]
     labels = [_merge_label(m) for m in targets]
-    labels = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+    labels = (
+        ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+    )
     how = _HOW_SENT.get(odoo_type)
-    return "it can fill a %s field%s" % (labels, " (%s)" % how if how else "")
+    return "it can fill a {} field{}".format(labels, f" ({how})" if how else "")
 
 
 def _selection_labels(selection):
@@ -222,7 +229,8 @@ def _selection_labels(selection):
 
 
 def pull_refusal(target):
-    """Why values must not be pulled into an Odoo field, or None when it keeps what is written.
+    """Why values must not be pulled into an Odoo
+    field, or None when it keeps what is written.
 
     ``target`` describes the field: ``{"related": bool, "readonly": bool,
     "computed": bool, "inverse": bool, "stored": bool}`` (missing keys are
@@ -235,13 +243,19 @@ def pull_refusal(target):
     """
     target = target or {}
     if target.get("related"):
-        return ("it is a related field: it shows a value of another record, which a pull "
-                "would change; map the field it comes from to read Mailchimp's values back")
-    if target.get("computed") and not target.get("inverse") and (
-        target.get("readonly") or not target.get("stored")
+        return (
+            "it is a related field: it shows a value of another record, which a pull "
+            "would change; map the field it comes from to read Mailchimp's values back"
+        )
+    if (
+        target.get("computed")
+        and not target.get("inverse")
+        and (target.get("readonly") or not target.get("stored"))
     ):
-        return ("Odoo computes it from other fields and would replace a value pulled into "
-                "it, so it is only sent to Mailchimp")
+        return (
+            "Odoo computes it from other fields and would replace a value pulled into "
+            "it, so it is only sent to Mailchimp"
+        )
     if target.get("readonly"):
         return "it is read-only in Odoo, so it is only sent to Mailchimp"
     return None
@@ -254,7 +268,10 @@ _PUSH_ONLY_REASONS = {
     ("datetime", "date"): "the time of day would be lost or made up on the way back",
     ("datetime", "text"): "the time of day would be lost or made up on the way back",
     ("boolean", "text"): "a Text field may hold anything, not only Yes or No",
-    ("many2many", "text"): "names joined with commas cannot be turned back into records safely",
+    (
+        "many2many",
+        "text",
+    ): "names joined with commas cannot be turned back into records safely",
 }
 
 
@@ -268,8 +285,11 @@ def why_not_pulled(source_kind, odoo_type, merge_type, target=None):
     return ""
 
 
-def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices=None, target=None):
-    """Return the ``Direction`` allowed for the pair, or raise ``MappingError`` saying why not.
+def check_mapping(
+    source_kind, odoo_type, merge_type, *, selection=None, choices=None, target=None
+):
+    """Return the ``Direction`` allowed for the
+    pair, or raise ``MappingError`` saying why not.
 
     ``selection`` (the Odoo field's ``[(key, label)]``) and ``choices`` (the
     merge field's ``options["choices"]``) are needed for dropdown/radio,
@@ -277,7 +297,9 @@ def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices
     ``target`` describes the Odoo field (see ``pull_refusal``): a field that
     does not keep what is written makes the pair push-only.
     """
-    directions = _check_types(source_kind, odoo_type, merge_type, selection=selection, choices=choices)
+    directions = _check_types(
+        source_kind, odoo_type, merge_type, selection=selection, choices=choices
+    )
     if source_kind == "field" and directions.can_pull and pull_refusal(target):
         directions &= Direction.PUSH
     return directions
@@ -285,44 +307,59 @@ def check_mapping(source_kind, odoo_type, merge_type, *, selection=None, choices
 
 def _check_types(source_kind, odoo_type, merge_type, *, selection=None, choices=None):
     if source_kind not in SOURCE_KINDS:
-        raise ValueError("source_kind must be one of %s, not %r." % (", ".join(SOURCE_KINDS), source_kind))
+        raise ValueError(
+            "source_kind must be one of {}, not {!r}.".format(
+                ", ".join(SOURCE_KINDS), source_kind
+            )
+        )
     if merge_type not in MERGE_TYPE_LABELS:
         raise MappingError(
-            "'%s' is not a Mailchimp merge field type; Mailchimp's types are: %s."
-            % (merge_type, ", ".join(MERGE_TYPE_LABELS))
+            f"'{merge_type}' is not a Mailchimp merge field type; Mailchimp's types "
+            f"are: {', '.join(MERGE_TYPE_LABELS)}."
         )
     if source_kind in SPECIAL_RULES:
         return _check_special(source_kind, merge_type)
     if merge_type == "address":
         raise MappingError(
-            "A Mailchimp Address field can only be filled from the contact's whole address "
-            "(street, street2, city, zip, state, country), not from one Odoo %s field. "
-            "Choose the contact's address as the source, or map this field to a Text field."
-            % _odoo_label(odoo_type)
+            "A Mailchimp Address field can only be filled from the contact's whole "
+            "address (street, street2, city, zip, state, country), not from one Odoo "
+            f"{_odoo_label(odoo_type)} field. Choose the contact's address as the "
+            "source, or map this field to a Text field."
         )
     if odoo_type in _UNMAPPABLE:
-        raise MappingError("Odoo %s fields cannot be mapped: %s." % (_odoo_label(odoo_type), _UNMAPPABLE[odoo_type]))
+        raise MappingError(
+            f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped: "
+            f"{_UNMAPPABLE[odoo_type]}."
+        )
     directions = FIELD_RULES.get((odoo_type, merge_type))
     if directions is None:
         if not any(o == odoo_type for (o, _m) in FIELD_RULES):
             raise MappingError(
-                "Odoo %s fields cannot be mapped to Mailchimp; map a Char, Text, number, date, "
-                "Boolean, Selection, Many2one or Many2many field instead." % _odoo_label(odoo_type)
+                f"Odoo {_odoo_label(odoo_type)} fields cannot be mapped to Mailchimp; "
+                "map a Char, Text, number, date, Boolean, Selection, Many2one or "
+                "Many2many field instead."
             )
         raise MappingError(
-            "An Odoo %s field cannot fill a Mailchimp %s field; %s."
-            % (_odoo_label(odoo_type), _merge_label(merge_type), _targets_sentence(odoo_type))
+            f"An Odoo {_odoo_label(odoo_type)} field cannot fill a Mailchimp "
+            f"{_merge_label(merge_type)} field; {_targets_sentence(odoo_type)}."
         )
     if odoo_type == "selection" and merge_type in ("dropdown", "radio"):
         if selection is None:
-            raise TypeError("check_mapping needs the Odoo field's selection to check a %s field." % merge_type)
+            raise TypeError(
+                "check_mapping needs the Odoo field's selection to check a "
+                f"{merge_type} field."
+            )
         available = set(choices or [])
-        missing = [label for label in _selection_labels(selection) if label not in available]
+        missing = [
+            label for label in _selection_labels(selection) if label not in available
+        ]
         if missing:
             raise MappingError(
-                "The Mailchimp %s field has no choice for these options of the Odoo field: %s. "
-                "Add them as choices in Mailchimp (spelled exactly the same), or map the field "
-                "to a Text field." % (_merge_label(merge_type), ", ".join("'%s'" % m for m in missing))
+                "The Mailchimp {} field has no choice for these options of the Odoo "
+                "field: {}. Add them as choices in Mailchimp (spelled exactly the "
+                "same), or map the field to a Text field.".format(
+                    _merge_label(merge_type), ", ".join(f"'{m}'" for m in missing)
+                )
             )
     return directions
 
@@ -333,29 +370,32 @@ def _check_special(source_kind, merge_type):
         return directions
     if source_kind == "company":
         raise MappingError(
-            "The contact's company name can only fill a Mailchimp Text field, not a %s field."
-            % _merge_label(merge_type)
+            "The contact's company name can only fill a Mailchimp Text field, not a "
+            f"{_merge_label(merge_type)} field."
         )
     if source_kind == "address":
         raise MappingError(
-            "The contact's address (street, city, zip, state, country) can only fill a Mailchimp "
-            "Address field, not a %s field. To send one part of it, map that Odoo field "
-            "(for example City) instead." % _merge_label(merge_type)
+            "The contact's address (street, city, zip, state, country) can only fill "
+            f"a Mailchimp Address field, not a {_merge_label(merge_type)} field. To "
+            "send one part of it, map that Odoo field (for example City) instead."
         )
     raise MappingError(
-        "The contact's %s name (taken from its Name) can only fill a Mailchimp Text field, "
-        "not a %s field." % ("first" if source_kind == "first_name" else "last", _merge_label(merge_type))
+        "The contact's {} name (taken from its Name) can only fill a Mailchimp Text "
+        "field, not a {} field.".format(
+            "first" if source_kind == "first_name" else "last", _merge_label(merge_type)
+        )
     )
 
 
 def allowed_directions(odoo_type, merge_type):
-    """Directions of a pair without the choices check (``Direction.NONE`` if refused)."""
+    """Directions of a pair without the choices
+    check (``Direction.NONE`` if refused)."""
     if odoo_type == "address":
         return PUSH_PULL if merge_type == "address" else Direction.NONE
     return FIELD_RULES.get((odoo_type, merge_type), Direction.NONE)
 
 
-# --------------------------------------------------------------------------- default mapping
+# ---------------------------------------------------------------------- default mapping
 _BIRTHDAY_NAMES = ("birthday", "birthdate", "birth_date", "date_of_birth", "dob")
 
 
@@ -368,7 +408,11 @@ def _birthday_fields(partner_fields):
         bare = name.removeprefix("x_")
         label = str(spec.get("string") or "").lower()
         if bare in _BIRTHDAY_NAMES or "birth" in bare or "birth" in label:
-            rank = _BIRTHDAY_NAMES.index(bare) if bare in _BIRTHDAY_NAMES else len(_BIRTHDAY_NAMES)
+            rank = (
+                _BIRTHDAY_NAMES.index(bare)
+                if bare in _BIRTHDAY_NAMES
+                else len(_BIRTHDAY_NAMES)
+            )
             found.append((spec["type"] != "date", rank, name))
     return [name for *_rank, name in sorted(found)]
 
@@ -418,20 +462,27 @@ def default_mappings(merge_fields, partner_fields):
             spec = partner_fields.get(odoo_field) or {}
             try:
                 check_mapping(
-                    source_kind, spec.get("type"), merge_type,
-                    selection=spec.get("selection") or [], choices=choices, target=spec.get("target"),
+                    source_kind,
+                    spec.get("type"),
+                    merge_type,
+                    selection=spec.get("selection") or [],
+                    choices=choices,
+                    target=spec.get("target"),
                 )
             except MappingError:
                 continue
             used.add((source_kind, odoo_field))
-            proposals.append({"merge_tag": tag, "source_kind": source_kind, "odoo_field": odoo_field})
+            proposals.append(
+                {"merge_tag": tag, "source_kind": source_kind, "odoo_field": odoo_field}
+            )
             break
     return proposals
 
 
-# --------------------------------------------------------------------------- names, emails
+# ------------------------------------------------------------------------ names, emails
 def split_name(name):
-    """'Jean Claude Van Damme' -> ('Jean Claude Van', 'Damme'); one word is a first name."""
+    """'Jean Claude Van Damme' -> ('Jean Claude
+    Van', 'Damme'); one word is a first name."""
     words = str(name or "").split()
     if not words:
         return "", ""
@@ -442,7 +493,9 @@ def split_name(name):
 
 def join_name(first, last):
     """Inverse of split_name, tolerating a missing half."""
-    return " ".join(part for part in (str(first or "").strip(), str(last or "").strip()) if part)
+    return " ".join(
+        part for part in (str(first or "").strip(), str(last or "").strip()) if part
+    )
 
 
 def _words(text):
@@ -474,7 +527,7 @@ def split_name_like(name, hints=()):
             return text[: -len(tail) - 1], str(last)
         head = _words(first)
         if head and text.startswith(head + " "):
-            return str(first), text[len(head) + 1:]
+            return str(first), text[len(head) + 1 :]
     return split_name(text)
 
 
@@ -557,7 +610,8 @@ def state_label(code, name, uses_code, hints=()):
 
 
 def address_from_mailchimp(value):
-    """Mailchimp address (dict, or legacy string parts split by 2+ spaces) -> Odoo parts.
+    """Mailchimp address (dict, or legacy string
+    parts split by 2+ spaces) -> Odoo parts.
 
     Returns ``{street, street2, city, zip, state_name, country_code}`` with
     False for empty parts; ``state_name`` is whatever Mailchimp holds (a code
@@ -566,11 +620,15 @@ def address_from_mailchimp(value):
     parts there is no addr2 (as Mailchimp and the sandbox read them).
     """
     if isinstance(value, str):
-        parts = [part.strip() for part in re.split(r"\s{2,}", value.strip()) if part.strip()]
+        parts = [
+            part.strip() for part in re.split(r"\s{2,}", value.strip()) if part.strip()
+        ]
         if len(parts) >= 6:
-            value = dict(zip(_ADDRESS_KEYS, parts))
+            value = dict(zip(_ADDRESS_KEYS, parts, strict=False))
         elif len(parts) >= 4:
-            value = dict(zip(("addr1", "city", "state", "zip", "country"), parts))
+            value = dict(
+                zip(("addr1", "city", "state", "zip", "country"), parts, strict=False)
+            )
         else:
             value = {"addr1": " ".join(parts)} if parts else {}
     value = value if isinstance(value, dict) else {}
@@ -595,16 +653,18 @@ def _clean(value):
     return str(value).strip()
 
 
-# --------------------------------------------------------------------------- value conversion
+# --------------------------------------------------------------------- value conversion
 def is_empty(value):
     """None, False and "" (and empty containers) mean "no value"; 0 is a value."""
     if value is None or value is False:
         return True
-    return isinstance(value, (str, list, tuple, dict, set)) and not value
+    return isinstance(value, str | list | tuple | dict | set) and not value
 
 
 def _date_pattern(merge_type, options):
-    fmt = str((options or {}).get("date_format") or DEFAULT_DATE_FORMATS[merge_type]).upper()
+    fmt = str(
+        (options or {}).get("date_format") or DEFAULT_DATE_FORMATS[merge_type]
+    ).upper()
     return fmt.replace("YYYY", "%Y").replace("MM", "%m").replace("DD", "%d"), fmt
 
 
@@ -617,7 +677,7 @@ def _as_date(value):
     try:
         return dt.datetime.fromisoformat(str(value).strip()).date()
     except ValueError:
-        raise MergeValueError("'%s' is not a date." % value) from None
+        raise MergeValueError(f"'{value}' is not a date.") from None
 
 
 def _as_datetime(value):
@@ -626,7 +686,7 @@ def _as_datetime(value):
     try:
         return dt.datetime.fromisoformat(str(value).strip())
     except ValueError:
-        raise MergeValueError("'%s' is not a date and time." % value) from None
+        raise MergeValueError(f"'{value}' is not a date and time.") from None
 
 
 def _parse_mailchimp_date(value, merge_type, options):
@@ -650,30 +710,35 @@ def _parse_mailchimp_date(value, merge_type, options):
         except ValueError:
             continue
         return parsed.replace(year=2000) if merge_type == "birthday" else parsed
-    raise MergeValueError("'%s' is not a date in the format %s." % (text, fmt))
+    raise MergeValueError(f"'{text}' is not a date in the format {fmt}.")
 
 
 def _format_date(value, merge_type, options):
     day = _as_date(value)
     pattern, _fmt = _date_pattern(merge_type, options)
     # strftime pads the year of early dates inconsistently across platforms
-    return pattern.replace("%Y", "%04d" % day.year).replace("%m", "%02d" % day.month).replace("%d", "%02d" % day.day)
+    return (
+        pattern.replace("%Y", "%04d" % day.year)
+        .replace("%m", "%02d" % day.month)
+        .replace("%d", "%02d" % day.day)
+    )
 
 
 def _as_number(value):
-    """A finite number; integral values become int so 3.0 and 3 compare and hash alike."""
+    """A finite number; integral values become
+    int so 3.0 and 3 compare and hash alike."""
     if isinstance(value, bool):
-        raise MergeValueError("%r is not a number." % value)
-    if isinstance(value, (int, float)):
+        raise MergeValueError(f"{value!r} is not a number.")
+    if isinstance(value, int | float):
         number = value
     else:
         try:
             number = float(str(value).strip())
         except ValueError:
-            raise MergeValueError("'%s' is not a number." % value) from None
+            raise MergeValueError(f"'{value}' is not a number.") from None
     if isinstance(number, float):
         if not math.isfinite(number):
-            raise MergeValueError("'%s' is not a number Mailchimp can store." % value)
+            raise MergeValueError(f"'{value}' is not a number Mailchimp can store.")
         if number.is_integer():
             return int(number)
     return number
@@ -682,15 +747,16 @@ def _as_number(value):
 def _check_length(text, limit, what):
     if len(text) > limit:
         raise ValueTooLong(
-            "The value is %d characters long; %s keeps at most %d. Shorten it in Odoo or Mailchimp."
-            % (len(text), what, limit)
+            "The value is %d characters long; %s keeps at most %d. Shorten it in Odoo "
+            "or Mailchimp." % (len(text), what, limit)
         )
     return text
 
 
 def _name_of(value):
-    """A many2one value as Odoo gives it ('name', (id, 'name') or a record) -> its name."""
-    if isinstance(value, (tuple, list)):
+    """A many2one value as Odoo gives it ('name',
+    (id, 'name') or a record) -> its name."""
+    if isinstance(value, tuple | list):
         return str(value[1]) if len(value) > 1 else ""
     if hasattr(value, "display_name"):
         return str(value.display_name or "")
@@ -699,16 +765,25 @@ def _name_of(value):
 
 def _selection_pairs(selection):
     if selection is None:
-        raise TypeError("Converting a selection value needs the Odoo field's selection.")
-    return list(selection.items()) if isinstance(selection, dict) else [tuple(pair) for pair in selection]
+        raise TypeError(
+            "Converting a selection value needs the Odoo field's selection."
+        )
+    return (
+        list(selection.items())
+        if isinstance(selection, dict)
+        else [tuple(pair) for pair in selection]
+    )
 
 
 def _require(odoo_type, merge_type, pull):
     directions = allowed_directions(odoo_type, merge_type)
     if not (directions.can_pull if pull else directions.can_push):
         raise MappingError(
-            "Values of an Odoo %s field are not %s a Mailchimp %s field."
-            % (_odoo_label(odoo_type), "read back from" if pull else "sent to", _merge_label(merge_type))
+            "Values of an Odoo {} field are not {} a Mailchimp {} field.".format(
+                _odoo_label(odoo_type),
+                "read back from" if pull else "sent to",
+                _merge_label(merge_type),
+            )
         )
 
 
@@ -728,8 +803,12 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     if is_empty(value):
         return ""
     if odoo_type == "address":
-        return address_parts(**{key: value.get(key) for key in (
-            "street", "street2", "city", "zip", "state", "country_code")})
+        return address_parts(
+            **{
+                key: value.get(key)
+                for key in ("street", "street2", "city", "zip", "state", "country_code")
+            }
+        )
     if merge_type == "number":
         return _as_number(value)
     if merge_type in ("date", "birthday"):
@@ -737,12 +816,14 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     if odoo_type == "selection":
         labels = dict(_selection_pairs(selection))
         if value not in labels:
-            raise MergeValueError("'%s' is not an option of the Odoo field." % value)
+            raise MergeValueError(f"'{value}' is not an option of the Odoo field.")
         text = str(labels[value])
         choices = (options or {}).get("choices") or []
         if merge_type in ("dropdown", "radio") and text not in choices:
             raise MergeValueError(
-                "'%s' is not one of the Mailchimp field's choices (%s)." % (text, ", ".join(choices))
+                "'{}' is not one of the Mailchimp field's choices ({}).".format(
+                    text, ", ".join(choices)
+                )
             )
     elif odoo_type in ("integer", "float", "monetary"):
         text = str(_as_number(value))
@@ -753,7 +834,9 @@ def to_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None):
     elif odoo_type == "many2one":
         text = _name_of(value)
     elif odoo_type == "many2many":
-        text = ", ".join(name for name in (_name_of(item).strip() for item in value) if name)
+        text = ", ".join(
+            name for name in (_name_of(item).strip() for item in value) if name
+        )
     else:
         text = str(value)
     return _check_text(text, merge_type)
@@ -765,25 +848,28 @@ def _check_text(text, merge_type):
         text = text.strip()
         _check_length(text, PHONE_MAX_LENGTH, "a Mailchimp Phone field")
         if len(re.sub(r"\D", "", text)) < 3:
-            raise MergeValueError("'%s' is not a phone number Mailchimp accepts." % text)
+            raise MergeValueError(f"'{text}' is not a phone number Mailchimp accepts.")
         return text
     if merge_type in ("url", "imageurl"):
         text = text.strip()
         if text and "://" not in text:
             text = "http://" + text  # as Odoo itself completes a website
         if not _URL_RE.match(text):
-            raise MergeValueError("'%s' is not a web address Mailchimp accepts." % text)
+            raise MergeValueError(f"'{text}' is not a web address Mailchimp accepts.")
     if merge_type == "zip":
         text = text.strip()
         if not _ZIP_RE.match(text):
             raise MergeValueError(
-                "'%s' is not a US ZIP code; Mailchimp's Zip Code field takes 12345 or 12345-6789 only. "
-                "Map postcodes to a Text field or send them in the Address field." % text
+                f"'{text}' is not a US ZIP code; Mailchimp's Zip Code field takes "
+                "12345 or 12345-6789 only. Map postcodes to a Text field or send them "
+                "in the Address field."
             )
     return _check_length(text, MAILCHIMP_TEXT_LIMIT, "Mailchimp")
 
 
-def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None, size=None):
+def from_mailchimp(
+    value, odoo_type, merge_type, options=None, *, selection=None, size=None
+):
     """One merge value -> the value to write in Odoo (empty -> False).
 
     many2one gives the name to resolve (e.g. with name_search); "address"
@@ -799,7 +885,7 @@ def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None
         number = _as_number(value)
         if odoo_type == "integer":
             if not isinstance(number, int):
-                raise MergeValueError("'%s' is not a whole number." % value)
+                raise MergeValueError(f"'{value}' is not a whole number.")
             return number
         return float(number)
     if odoo_type == "date":
@@ -808,7 +894,9 @@ def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None
         try:
             return dt.date.fromisoformat(str(value).strip()[:10])
         except ValueError:
-            raise MergeValueError("'%s' is not a date written YYYY-MM-DD." % value) from None
+            raise MergeValueError(
+                f"'{value}' is not a date written YYYY-MM-DD."
+            ) from None
     text = str(value).strip() if odoo_type == "many2one" else str(value)
     if odoo_type == "selection":
         pairs = _selection_pairs(selection)
@@ -819,7 +907,9 @@ def from_mailchimp(value, odoo_type, merge_type, options=None, *, selection=None
             if key == text:
                 return key
         raise MergeValueError(
-            "'%s' matches no option of the Odoo field (%s)." % (text, ", ".join(str(label) for _k, label in pairs))
+            "'{}' matches no option of the Odoo field ({}).".format(
+                text, ", ".join(str(label) for _k, label in pairs)
+            )
         )
     if size:
         _check_length(text, size, "the Odoo field")
@@ -839,19 +929,27 @@ def normalize_mailchimp(value, merge_type, options=None):
         if merge_type == "number":
             return _as_number(value)
         if merge_type in ("date", "birthday"):
-            return _format_date(_parse_mailchimp_date(value, merge_type, options), merge_type, options)
+            return _format_date(
+                _parse_mailchimp_date(value, merge_type, options), merge_type, options
+            )
     except MergeValueError:
         return value
     if merge_type == "address":
         parts = address_from_mailchimp(value)
         return address_parts(
-            parts["street"], parts["street2"], parts["city"], parts["zip"], parts["state_name"], parts["country_code"]
+            parts["street"],
+            parts["street2"],
+            parts["city"],
+            parts["zip"],
+            parts["state_name"],
+            parts["country_code"],
         )
     return value
 
 
 def value_to_send(merge_type, value, mailchimp_value):
-    """What to send Mailchimp for a value Odoo changed, or None when there is nothing to send.
+    """What to send Mailchimp for a value Odoo
+    changed, or None when there is nothing to send.
 
     ``mailchimp_value`` is what Mailchimp holds as far as the sync knows (its
     normalised form; "" or None when nothing). Nothing is sent when Mailchimp
@@ -865,24 +963,33 @@ def value_to_send(merge_type, value, mailchimp_value):
         return None
     if merge_type != "address" or not isinstance(value, dict):
         return value
-    missing = [part for part in ("addr1", "city", "state", "zip") if not _clean(value.get(part))]
+    missing = [
+        part
+        for part in ("addr1", "city", "state", "zip")
+        if not _clean(value.get(part))
+    ]
     if not missing:
-        return {key: _clean(value.get(key)) if key != "country" else _clean(value.get(key)).upper()
-                for key in _ADDRESS_KEYS}
+        return {
+            key: _clean(value.get(key))
+            if key != "country"
+            else _clean(value.get(key)).upper()
+            for key in _ADDRESS_KEYS
+        }
     if is_empty(mailchimp_value):
         return None
     labels = {"addr1": "street", "city": "city", "state": "state", "zip": "zip"}
     raise MergeValueError(
-        "Mailchimp needs a complete address (street, city, state and zip) and this one has no %s; "
-        "Mailchimp keeps its own until the address is completed in Odoo."
-        % " and no ".join(labels[part] for part in missing)
+        "Mailchimp needs a complete address (street, city, state and zip) and this one "
+        "has no {}; Mailchimp keeps its own until the address is completed in "
+        "Odoo.".format(" and no ".join(labels[part] for part in missing))
     )
 
 
-# --------------------------------------------------------------------------- change detection
+# --------------------------------------------------------------------- change detection
 def canonical(value):
-    """A JSON-friendly form where equal merge values are equal (None/False -> "", 3.0 -> 3)."""
-    if is_empty(value) and not isinstance(value, (list, tuple)):
+    """A JSON-friendly form where equal merge values
+    are equal (None/False -> "", 3.0 -> 3)."""
+    if is_empty(value) and not isinstance(value, list | tuple):
         return ""
     if isinstance(value, bool):
         return value
@@ -890,16 +997,21 @@ def canonical(value):
         return int(value)
     if isinstance(value, dict):
         return {str(key): canonical(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return [canonical(item) for item in value]
-    if isinstance(value, (dt.date, dt.datetime)):
+    if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     return value
 
 
 def values_fingerprint(values):
-    """A short stable hash of merge values, stored to tell cheaply whether anything changed."""
+    """A short stable hash of merge values, stored
+    to tell cheaply whether anything changed."""
     payload = json.dumps(
-        canonical(dict(values or {})), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        canonical(dict(values or {})),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

@@ -6,6 +6,7 @@ The iterator runs entirely in that one thread (it must not share anything
 with the caller that is not thread-safe: the Mailchimp client's session is
 fine as long as the caller makes no request of its own meanwhile).
 """
+
 import queue
 import threading
 
@@ -38,7 +39,7 @@ def read_ahead(iterable, ahead=1):
                 if not hand_over((item, None)):
                     return
             hand_over((_END, None))
-        except BaseException as error:  # noqa: BLE001 - handed to the caller
+        except BaseException as error:  # handed to the caller
             hand_over((_END, error))
         finally:
             close = getattr(iterator, "close", None)

@@ -4,6 +4,7 @@ A temporary error (throttling, a Mailchimp server error, a timeout, the network)
 is tried again within minutes, waiting longer while it lasts; an error that
 only a person can fix (a rejected or malformed API key) waits for that fix.
 """
+
 from datetime import timedelta
 
 from . import mailchimp_errors as mc_errors

@@ -8,6 +8,7 @@
   status and email without resubscribing anyone (F16, F18).
 - ``first_second_to_read``: where the next incremental pull starts (F15, F31).
 """
+
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -16,10 +17,17 @@ from .merge_values import canonical, is_empty, normalize_email
 
 WINNERS = ("odoo", "mailchimp")
 DIRECTIONS = ("odoo2mailchimp", "mailchimp2odoo", "both")
-MEMBER_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
+MEMBER_STATUSES = (
+    "subscribed",
+    "unsubscribed",
+    "cleaned",
+    "pending",
+    "transactional",
+    "archived",
+)
 
 
-# --------------------------------------------------------------------------- duplicates (F9)
+# ---------------------------------------------------------------------- duplicates (F9)
 def _create_key(contact):
     """Oldest first; a missing create_date sorts after every known one."""
     value = contact.get("create_date")
@@ -28,7 +36,8 @@ def _create_key(contact):
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)  # Odoo stores naive UTC
+        # Odoo stores naive UTC
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return (value is None, value or dt.datetime.min)
 
 
@@ -60,12 +69,19 @@ def pick_winners(contacts):
         ranked = sorted(groups[email], key=_rank)
         winner = winners[email] = ranked[0]
         for loser in ranked[1:]:
-            skipped.append((loser, "duplicate email: contact #%s is synced for it" % winner["id"]))
+            skipped.append(
+                (
+                    loser,
+                    "duplicate email: contact #{} is synced for it".format(
+                        winner["id"]
+                    ),
+                )
+            )
     skipped.sort(key=lambda item: item[0]["id"])
     return winners, skipped
 
 
-# --------------------------------------------------------------------------- three-way merge (F10)
+# ---------------------------------------------------------------- three-way merge (F10)
 @dataclass
 class Resolution:
     """What to write on each side for one contact, and the bases to store afterwards.
@@ -114,7 +130,9 @@ def combine(odoo_value, odoo_base, mailchimp_value):
     odoo_base = odoo_base if isinstance(odoo_base, dict) else {}
     mailchimp_value = mailchimp_value if isinstance(mailchimp_value, dict) else {}
     return {
-        key: part if canonical(part) != canonical(odoo_base.get(key)) else mailchimp_value.get(key, part)
+        key: part
+        if canonical(part) != canonical(odoo_base.get(key))
+        else mailchimp_value.get(key, part)
         for key, part in odoo_value.items()
     }
 
@@ -136,13 +154,24 @@ def legacy_odoo_base(synced, odoo_now):
             if now == "":
                 value = ""
             elif isinstance(now, dict) and isinstance(value, dict):
-                value = {key: "" if part == "" else value.get(key, "") for key, part in now.items()}
+                value = {
+                    key: "" if part == "" else value.get(key, "")
+                    for key, part in now.items()
+                }
         base[tag] = value
     return base
 
 
 def resolve_fields(
-    synced, odoo_now, mailchimp_now, winner, direction, *, push_only=(), tags=None, odoo_synced=None
+    synced,
+    odoo_now,
+    mailchimp_now,
+    winner,
+    direction,
+    *,
+    push_only=(),
+    tags=None,
+    odoo_synced=None,
 ):
     """Decide, tag by tag, what to push, what to pull and which tags were in conflict.
 
@@ -169,9 +198,15 @@ def resolve_fields(
     side that would have received it: a later change there is a conflict again.)
     """
     if winner not in WINNERS:
-        raise ValueError("winner must be one of %s, not %r." % (", ".join(WINNERS), winner))
+        raise ValueError(
+            "winner must be one of {}, not {!r}.".format(", ".join(WINNERS), winner)
+        )
     if direction not in DIRECTIONS:
-        raise ValueError("direction must be one of %s, not %r." % (", ".join(DIRECTIONS), direction))
+        raise ValueError(
+            "direction must be one of {}, not {!r}.".format(
+                ", ".join(DIRECTIONS), direction
+            )
+        )
     synced = synced or {}
     shared = odoo_synced is None
     odoo_base = synced if shared else odoo_synced
@@ -205,7 +240,9 @@ def resolve_fields(
         can_push = direction != "mailchimp2odoo"
         can_pull = direction != "odoo2mailchimp" and tag not in push_only
         if source == "odoo" and can_push:
-            sent = combine(odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag))
+            sent = combine(
+                odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag)
+            )
             result.to_mailchimp[tag] = _out(sent)
             result.new_synced[tag] = odoo_value if shared else canonical(sent)
             _keep_odoo(result, shared, tag, odoo_value)
@@ -240,21 +277,23 @@ def push_changes(odoo_now, odoo_synced, synced, *, tags=None):
     for tag in odoo_now if tags is None else tags:
         value = canonical(odoo_now.get(tag))
         if _changed(value, tag, odoo_base):
-            changes[tag] = _out(combine(odoo_now.get(tag), odoo_base.get(tag), synced.get(tag)))
+            changes[tag] = _out(
+                combine(odoo_now.get(tag), odoo_base.get(tag), synced.get(tag))
+            )
     return changes
 
 
 def _out(value):
-    return "" if is_empty(value) and not isinstance(value, (list, tuple)) else value
+    return "" if is_empty(value) and not isinstance(value, list | tuple) else value
 
 
-# --------------------------------------------------------------------------- status and email (F16, F18)
+# ---------------------------------------------------------- status and email (F16, F18)
 def new_member_status(double_opt_in, opted_out=False):
     """The status a new address gets: "pending" makes Mailchimp send the opt-in email.
 
     An address opted out in Odoo (its email blacklist) is never subscribed nor
     asked to confirm: it goes in as "unsubscribed", which Mailchimp keeps as a
-    suppressed address (issue 10).
+    suppressed address.
     """
     if opted_out:
         return "unsubscribed"
@@ -264,9 +303,9 @@ def new_member_status(double_opt_in, opted_out=False):
 def status_to_send(member_known_status, double_opt_in):
     """The status to write for a member, or None: never one for an existing member.
 
-    Mailchimp's status is the truth for anyone it knows (API_NOTES §5):
-    sending "subscribed" for an unsubscribed or cleaned member would
-    resubscribe them or fail with "Member In Compliance State". So:
+    Mailchimp's status is the truth for anyone it knows: sending "subscribed" for
+    an unsubscribed or cleaned member would resubscribe them or fail with "Member
+    In Compliance State". So:
     - PUT upserts send ``status_if_new = new_member_status(double_opt_in)``
       (PUT requires it; Mailchimp applies it only to new addresses) and
       never ``status``;
@@ -287,8 +326,10 @@ def push_blocked_reason(member_known_status):
     sync leaves it alone and reports it.
     """
     if member_known_status == "archived":
-        return ("archived in Mailchimp: the sync does not add it back, as that would subscribe it "
-                "again; restore it in Mailchimp to sync it")
+        return (
+            "archived in Mailchimp: the sync does not add it back, as that would "
+            "subscribe it again; restore it in Mailchimp to sync it"
+        )
     return None
 
 
@@ -309,27 +350,33 @@ def rename_blocked_reason(status):
     """The failed-record reason for an email change Mailchimp will not take, or None."""
     if can_rename(status):
         return None
-    return ("the email address changed in Odoo but Mailchimp only changes it for subscribed members "
-            "and this member is %s; change it in Mailchimp by hand" % (status or "not in the audience"))
+    return (
+        "the email address changed in Odoo but Mailchimp only changes it for "
+        "subscribed members and this member is %s; change it in Mailchimp by hand"
+        % (status or "not in the audience")
+    )
 
 
-# --------------------------------------------------------------------------- watermark (F15)
+# ---------------------------------------------------------------------- watermark (F15)
 def _parse_timestamp(value):
-    """ISO-8601 (any offset, 'Z' or none = UTC) -> aware UTC datetime, None when empty."""
+    """ISO-8601 (any offset, 'Z' or none = UTC)
+    -> aware UTC datetime, None when empty."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
         moment = value
     else:
         # Python 3.10 (supported by Odoo 18) does not read a "Z" suffix itself
-        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))  # noqa: FURB162
+        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)
 
 
 def _format_timestamp(moment):
-    return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return moment.isoformat(
+        timespec="microseconds" if moment.microsecond else "seconds"
+    )
 
 
 def mark_second(value):
@@ -346,10 +393,12 @@ def mark_text(second):
     """Whole epoch seconds as stored and as Mailchimp writes times (UTC, "+00:00")."""
     if second is None:
         return None
-    return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))  # noqa: UP017
+    return _format_timestamp(dt.datetime.fromtimestamp(second, dt.timezone.utc))
 
 
-def first_second_to_read(mark, highest_read, read_started, margin_seconds, complete=True):
+def first_second_to_read(
+    mark, highest_read, read_started, margin_seconds, complete=True
+):
     """Where the next member walk starts: the first second it must read (or None).
 
     ``mark`` is where this walk started (None: from the beginning),
@@ -383,7 +432,8 @@ def first_second_to_read(mark, highest_read, read_started, margin_seconds, compl
 
 
 def to_odoo_datetime(value):
-    """A Mailchimp timestamp (ISO 8601 with offset) -> naive UTC, as Odoo stores it; False if none."""
+    """A Mailchimp timestamp (ISO 8601 with offset)
+    -> naive UTC, as Odoo stores it; False if none."""
     moment = _parse_timestamp(value) if value else None
     if moment is None:
         return False

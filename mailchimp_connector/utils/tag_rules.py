@@ -4,7 +4,7 @@ A Mailchimp tag is a static segment of the audience. Odoo keeps, per tag rule,
 the members it has put in that segment; each run compares them (in SQL) with the
 members the rule's domain selects now and sends only the difference, in bulk:
 ``POST /lists/{id}/segments/{segment_id}`` with ``members_to_add`` and
-``members_to_remove`` (at most 500 emails each per call, API_NOTES §7, §11).
+``members_to_remove`` (at most 500 emails each per call: Mailchimp's limit).
 
 Tag names are case-insensitive in Mailchimp ("Customers" and "customers" are
 one tag), so names are compared folded.
@@ -22,10 +22,14 @@ def tag_key(name):
 
 
 def find_tag(segments, name):
-    """The static segment (tag) of ``segments`` named ``name``, ignoring case, or None."""
+    """The static segment (tag) of ``segments``
+    named ``name``, ignoring case, or None."""
     key = tag_key(name)
     for segment in segments:
-        if segment.get("type", "static") == "static" and tag_key(segment.get("name")) == key:
+        if (
+            segment.get("type", "static") == "static"
+            and tag_key(segment.get("name")) == key
+        ):
             return segment
     return None
 

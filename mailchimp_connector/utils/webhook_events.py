@@ -12,6 +12,7 @@
 - ``redact_webhook_paths`` / ``WebhookTokenLogFilter``: the token is a secret,
   so the HTTP access log shows ``/mailchimp/webhook/***``.
 """
+
 import datetime as dt
 import ipaddress
 import logging
@@ -26,11 +27,12 @@ WEBHOOK_PATH = "/mailchimp/webhook"
 EVENTS = ("subscribe", "unsubscribe", "profile", "upemail", "cleaned")
 ALL_EVENTS = EVENTS + ("campaign",)
 SOURCES = {"user": True, "admin": True, "api": False}
-MAX_BODY_BYTES = 1024 * 1024  # a real delivery is a few kB; larger bodies get 413 unread
+# a real delivery is a few kB; larger bodies get 413 unread
+MAX_BODY_BYTES = 1024 * 1024
 MAX_FIELDS = 500  # a real delivery has a few dozen; more is not Mailchimp
 MAX_DEPTH = 4  # data[merges][GROUPINGS][0][name]
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
-_REDACT_RE = re.compile(r"(%s/)[^\s\"'?/#]+" % re.escape(WEBHOOK_PATH))
+_REDACT_RE = re.compile(rf"({re.escape(WEBHOOK_PATH)}/)[^\s\"'?/#]+")
 
 
 class WebhookParseError(ValueError):
@@ -161,14 +163,20 @@ def registered_as_expected(hook, url):
     return (
         hook.get("url") == url
         and all(events.get(event) for event in EVENTS)
-        and all(bool(sources.get(source)) == wanted for source, wanted in SOURCES.items())
+        and all(
+            bool(sources.get(source)) == wanted for source, wanted in SOURCES.items()
+        )
     )
 
 
-# --------------------------------------------------------------------------- reachability
+# ------------------------------------------------------------------------- reachability
 def _is_local_host(host):
     host = (host or "").strip("[]").lower().rstrip(".")
-    if not host or host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+    if (
+        not host
+        or host == "localhost"
+        or host.endswith((".localhost", ".local", ".internal"))
+    ):
         return True
     try:
         address = ipaddress.ip_address(host)

@@ -8,6 +8,7 @@ submitting account, then packs ``[{status_code, operation_id, response}]``
 finished.  The control API can pause the worker (to observe ``pending`` or
 hit the 500-pending limit) and slow each operation down.
 """
+
 import io
 import json
 import tarfile
@@ -44,8 +45,11 @@ class Batch:
             "errored_operations": self.errored,
             "submitted_at": iso(self.submitted_us),
             "completed_at": iso(self.completed_us),
-            "response_body_url": (f"{base_url}/_sandbox/batch-results/{self.id}.tar.gz"
-                                  if self.tar is not None else ""),
+            "response_body_url": (
+                f"{base_url}/_sandbox/batch-results/{self.id}.tar.gz"
+                if self.tar is not None
+                else ""
+            ),
         }
 
 
@@ -59,7 +63,7 @@ def build_tar(batch_id, results):
         info.mtime = int(time.time())
         tar.addfile(info)
         for n in range(0, max(len(results), 1), RESULT_FILE_CHUNK):
-            data = json.dumps(results[n:n + RESULT_FILE_CHUNK]).encode()
+            data = json.dumps(results[n : n + RESULT_FILE_CHUNK]).encode()
             info = tarfile.TarInfo(name=f"{batch_id}/{n // RESULT_FILE_CHUNK:04d}.json")
             info.size = len(data)
             info.mtime = int(time.time())
@@ -77,8 +81,11 @@ def split_operation_path(path, params):
         p = "/" + p
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     for k, v in (params or {}).items():
-        query[k] = ("true" if v else "false") if isinstance(v, bool) else (
-            ",".join(map(str, v)) if isinstance(v, list) else str(v))
+        query[k] = (
+            ("true" if v else "false")
+            if isinstance(v, bool)
+            else (",".join(map(str, v)) if isinstance(v, list) else str(v))
+        )
     return p, query
 
 
@@ -119,12 +126,17 @@ class BatchRunner:
     # ------------------------------------------------------------------ API
     def pending_count(self, api_key):
         with self._lock:
-            return sum(1 for b in self._batches.values()
-                       if b.api_key == api_key and b.status != "finished")
+            return sum(
+                1
+                for b in self._batches.values()
+                if b.api_key == api_key and b.status != "finished"
+            )
 
     def submit(self, api_key, operations):
         with self._lock:
-            batch = Batch(self.state.new_id(5), api_key, operations, self.state.now_us())
+            batch = Batch(
+                self.state.new_id(5), api_key, operations, self.state.now_us()
+            )
             self._batches[batch.id] = batch
             self._queue.append(batch)
             self._ensure_worker()
@@ -174,8 +186,9 @@ class BatchRunner:
     # --------------------------------------------------------------- worker
     def _ensure_worker(self):
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._work, name="mailchimp-sandbox-batches",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._work, name="mailchimp-sandbox-batches", daemon=True
+            )
             self._thread.start()
 
     def stop(self):
@@ -199,6 +212,7 @@ class BatchRunner:
 
     def _run(self, batch):
         from .router import dispatch
+
         state = self.state
         account = state.accounts.get(batch.api_key)
         results = []
@@ -210,15 +224,20 @@ class BatchRunner:
             path, query = split_operation_path(op["path"], op.get("params"))
             body = op.get("body")
             raw = body.encode() if isinstance(body, str) else b""
-            if account is None:            # account removed by a reset meanwhile
+            if account is None:  # account removed by a reset meanwhile
                 return
             res = dispatch(state, account, op["method"].upper(), path, query, raw, "")
             if res.status >= 400:
                 doc = res.doc.body(state.new_id(16))
             else:
                 doc = res.doc if res.doc is not None else {}
-            results.append({"status_code": res.status, "operation_id": op.get("operation_id"),
-                            "response": json.dumps(doc)})
+            results.append(
+                {
+                    "status_code": res.status,
+                    "operation_id": op.get("operation_id"),
+                    "response": json.dumps(doc),
+                }
+            )
             if res.events:
                 state.webhooks.deliver(res.events, "api")
             with self._lock:

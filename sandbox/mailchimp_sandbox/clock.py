@@ -6,12 +6,13 @@ Internally every change gets a distinct microsecond tick so ordering by
 ``since_*`` filters compare at second granularity; whether a time equal to
 ``since`` is kept is one of the sandbox's behaviour switches (``since_bound``).
 """
+
 import re
 import threading
 import time
 from datetime import datetime, timezone
 
-UTC = timezone.utc  # noqa: UP017  (datetime.UTC needs Python 3.11; the sandbox runs on 3.10+)
+UTC = timezone.utc  # datetime.UTC needs Python 3.11; the sandbox runs on 3.10+
 
 US = 1_000_000
 

@@ -15,6 +15,7 @@
   400 Invalid Resource "Invalid marketing permission ID: '<id>'." (the sandbox's
   words, modelled on the interests error).
 """
+
 import hashlib
 
 from . import errors as E
@@ -30,12 +31,17 @@ def add_permissions(state, lst, texts):
         text = str(text).strip()
         if not text or text in known:
             continue
-        pid = hashlib.md5(f"{lst.id}:{text}:{state.next_int()}".encode()).hexdigest()[:10]
+        pid = hashlib.md5(f"{lst.id}:{text}:{state.next_int()}".encode()).hexdigest()[
+            :10
+        ]
         lst.permissions[pid] = text
         known[text] = pid
     lst.marketing_permissions = True
     lst.touch()
-    return [{"marketing_permission_id": pid, "text": text} for pid, text in lst.permissions.items()]
+    return [
+        {"marketing_permission_id": pid, "text": text}
+        for pid, text in lst.permissions.items()
+    ]
 
 
 def check(lst, body):
@@ -45,21 +51,39 @@ def check(lst, body):
         return None
     if not isinstance(value, list):
         found = "object" if isinstance(value, dict) else type(value).__name__
-        raise E.field_errors([{"field": FIELD,
-                               "message": f"Schema describes array, {found} found instead"}])
+        raise E.field_errors(
+            [
+                {
+                    "field": FIELD,
+                    "message": f"Schema describes array, {found} found instead",
+                }
+            ]
+        )
     result = {}
     for item in value:
         if not isinstance(item, dict) or not item.get("marketing_permission_id"):
-            raise E.field_errors([{"field": f"{FIELD}.marketing_permission_id",
-                                   "message": "This value should not be blank."}])
+            raise E.field_errors(
+                [
+                    {
+                        "field": f"{FIELD}.marketing_permission_id",
+                        "message": "This value should not be blank.",
+                    }
+                ]
+            )
         pid = str(item["marketing_permission_id"])
         if pid not in lst.permissions:
             raise E.invalid_resource(f"Invalid marketing permission ID: '{pid}'.")
         enabled = item.get("enabled", False)
         if not isinstance(enabled, bool):
-            raise E.field_errors([{"field": f"{FIELD}.enabled",
-                                   "message": "Schema describes boolean, "
-                                              f"{type(enabled).__name__} found instead"}])
+            raise E.field_errors(
+                [
+                    {
+                        "field": f"{FIELD}.enabled",
+                        "message": "Schema describes boolean, "
+                        f"{type(enabled).__name__} found instead",
+                    }
+                ]
+            )
         result[pid] = enabled
     return result
 
@@ -83,6 +107,10 @@ def render(lst, m):
         return []
     stored = m.get(FIELD) or {}
     return [
-        {"marketing_permission_id": pid, "text": text, "enabled": bool(stored.get(pid, False))}
+        {
+            "marketing_permission_id": pid,
+            "text": text,
+            "enabled": bool(stored.get(pid, False)),
+        }
         for pid, text in lst.permissions.items()
     ]

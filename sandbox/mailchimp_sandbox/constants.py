@@ -12,7 +12,7 @@ DEFAULT_ACCOUNT_ID = "8d3a3db4d97663a9074efcc16"
 DEFAULT_LIST_ID = "f0a1b2c3d4"
 DEFAULT_LIST_NAME = "Newsletter"
 
-# Limits documented by Mailchimp (see shared/mailchimp/API_NOTES.md §16).
+# Limits documented by Mailchimp.
 MAX_CONNECTIONS = 10
 REQUEST_TIMEOUT = 120.0
 MAX_COUNT = 1000

@@ -5,6 +5,7 @@ seeding, latency, faults, the request log, campaigns, person/admin actions
 with webhook delivery.  Each route calls the same-named ``State`` method so
 in-process tests can do the same without HTTP.
 """
+
 import json
 import re
 
@@ -14,7 +15,9 @@ _CONTROL = []
 
 
 def control(method, pattern):
-    regex = re.compile("^/_sandbox" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
+    regex = re.compile(
+        "^/_sandbox" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$"
+    )
 
     def deco(fn):
         _CONTROL.append((method, regex, fn))
@@ -101,8 +104,12 @@ def _accounts(state, body, query):
 
 @control("POST", "/accounts")
 def _create_account(state, body, query):
-    return state.create_account(api_key=body.get("api_key"), account_name=body.get("account_name"),
-                                email=body.get("email"), default_list=bool(body.get("default_list")))
+    return state.create_account(
+        api_key=body.get("api_key"),
+        account_name=body.get("account_name"),
+        email=body.get("email"),
+        default_list=bool(body.get("default_list")),
+    )
 
 
 @control("POST", "/accounts/revoke")
@@ -126,24 +133,38 @@ def _disable(state, body, query):
 @control("POST", "/lists")
 def _create_list(state, body, query):
     from .constants import DEFAULT_API_KEY
-    list_id = state.create_list(body.get("api_key") or DEFAULT_API_KEY, body.get("name") or "Audience")
+
+    list_id = state.create_list(
+        body.get("api_key") or DEFAULT_API_KEY, body.get("name") or "Audience"
+    )
     return {"id": list_id}
 
 
 @control("POST", "/lists/{list_id}/seed")
 def _seed(state, body, query, list_id):
     _need(body, "count")
-    return state.seed(list_id, body["count"], status=body.get("status") or "subscribed",
-                      start=body.get("start") or 0, merge_fields=body.get("merge_fields"),
-                      spread_seconds=body.get("spread_seconds") or 0)
+    return state.seed(
+        list_id,
+        body["count"],
+        status=body.get("status") or "subscribed",
+        start=body.get("start") or 0,
+        merge_fields=body.get("merge_fields"),
+        spread_seconds=body.get("spread_seconds") or 0,
+    )
 
 
 @control("POST", "/lists/{list_id}/member-action")
 def _member_action(state, body, query, list_id):
     _need(body, "email", "action")
-    return state.member_action(list_id, body["email"], body["action"], source=body.get("source") or "user",
-                               merges=body.get("merges"), new_email=body.get("new_email"),
-                               reason=body.get("reason"))
+    return state.member_action(
+        list_id,
+        body["email"],
+        body["action"],
+        source=body.get("source") or "user",
+        merges=body.get("merges"),
+        new_email=body.get("new_email"),
+        reason=body.get("reason"),
+    )
 
 
 @control("POST", "/lists/{list_id}/compliance")
@@ -158,12 +179,17 @@ def _marketing_permissions(state, body, query, list_id):
     _need(body, "permissions")
     if not isinstance(body["permissions"], list):
         raise ControlError(400, "permissions must be a list of texts")
-    return {"marketing_permissions": state.add_marketing_permissions(list_id, body["permissions"])}
+    return {
+        "marketing_permissions": state.add_marketing_permissions(
+            list_id, body["permissions"]
+        )
+    }
 
 
 @control("GET", "/state/{list_id}/members/{member}")
 def _raw_member(state, body, query, list_id, member):
     from urllib.parse import unquote
+
     m = state.get_member(list_id, unquote(member))
     if m is None:
         raise ControlError(404, "no such member")
@@ -204,9 +230,14 @@ def _faults(state, body, query):
 @control("POST", "/faults")
 def _add_fault(state, body, query):
     _need(body, "status")
-    return state.add_fault(body["status"], count=body.get("count", 1), method=body.get("method"),
-                           path_pattern=body.get("path_pattern"), retry_after=body.get("retry_after"),
-                           hang=body.get("hang"))
+    return state.add_fault(
+        body["status"],
+        count=body.get("count", 1),
+        method=body.get("method"),
+        path_pattern=body.get("path_pattern"),
+        retry_after=body.get("retry_after"),
+        hang=body.get("hang"),
+    )
 
 
 @control("DELETE", "/faults")
@@ -231,10 +262,27 @@ def _clear_requests(state, body, query):
 def _campaign(state, body, query):
     _need(body, "list_id")
     from .constants import DEFAULT_API_KEY
-    kwargs = {k: body[k] for k in ("send_time", "recipients", "events", "generate", "title",
-                                   "preview_text", "from_name", "apply_to_members") if k in body}
-    return state.create_campaign(body.get("api_key") or DEFAULT_API_KEY, body["list_id"],
-                                 body.get("subject") or "Sandbox campaign", **kwargs)
+
+    kwargs = {
+        k: body[k]
+        for k in (
+            "send_time",
+            "recipients",
+            "events",
+            "generate",
+            "title",
+            "preview_text",
+            "from_name",
+            "apply_to_members",
+        )
+        if k in body
+    }
+    return state.create_campaign(
+        body.get("api_key") or DEFAULT_API_KEY,
+        body["list_id"],
+        body.get("subject") or "Sandbox campaign",
+        **kwargs,
+    )
 
 
 @control("POST", "/campaigns/{campaign_id}/events")
@@ -264,7 +312,9 @@ def _clear_deliveries(state, body, query):
 
 @control("POST", "/batches/config")
 def _batch_config(state, body, query):
-    return state.batches.configure(paused=body.get("paused"), operation_delay=body.get("operation_delay"))
+    return state.batches.configure(
+        paused=body.get("paused"), operation_delay=body.get("operation_delay")
+    )
 
 
 @control("GET", "/batch-results/{name}")

@@ -6,6 +6,7 @@ validation failures) and never an HTML page, except where Mailchimp itself
 answers with HTML (CDN 502) or an empty body (bare 403), which ``faults``
 produces directly.
 """
+
 from .constants import ERROR_DOC_URL
 
 INVALID_RESOURCE_DETAIL = (
@@ -63,7 +64,9 @@ def field_errors(errors):
 
 
 def required(*names):
-    return field_errors([{"field": n, "message": "This value should not be blank."} for n in names])
+    return field_errors(
+        [{"field": n, "message": "This value should not be blank."} for n in names]
+    )
 
 
 def bad_request(detail, errors=None):
@@ -71,7 +74,9 @@ def bad_request(detail, errors=None):
 
 
 def json_parse_error():
-    return ApiError(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+    return ApiError(
+        400, "JSON Parse Error", "We encountered an unspecified JSON parsing error."
+    )
 
 
 def too_many_requests(detail):
@@ -82,5 +87,6 @@ def internal_error():
     return ApiError(
         500,
         "Internal Server Error",
-        "An unexpected internal error has occurred. Please contact Support for more information.",
+        "An unexpected internal error has occurred. Please contact Support for more "
+        "information.",
     )

@@ -11,6 +11,7 @@
 Every function here runs under ``state.lock`` and returns webhook events
 (``webhooks.Event``) for the caller to deliver after the lock is released.
 """
+
 import hashlib
 import re
 
@@ -23,10 +24,14 @@ from .webhooks import Event
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 ALL_STATUSES = STATUSES + ("archived",)
 HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-COMPLIANCE_DETAIL = ("{email} is in a compliance state due to unsubscribe, bounce, or "
-                     "compliance review and cannot be subscribed.")
-FORGOTTEN_DETAIL = ("{email} was permanently deleted and cannot be re-imported. "
-                    "The contact must re-subscribe to get back on the list.")
+COMPLIANCE_DETAIL = (
+    "{email} is in a compliance state due to unsubscribe, bounce, or "
+    "compliance review and cannot be subscribed."
+)
+FORGOTTEN_DETAIL = (
+    "{email} was permanently deleted and cannot be re-imported. "
+    "The contact must re-subscribe to get back on the list."
+)
 SIMPLE_FIELDS = ("email_type", "language", "vip", "ip_signup", "ip_opt")
 
 
@@ -43,7 +48,7 @@ def resolve_hash(token):
 def find_member(lst, token):
     m = lst.members.get(resolve_hash(token))
     if m is None and not HEX32.match(str(token)) and "@" not in str(token):
-        for cand in lst.members.values():          # contact_id lookup (rare)
+        for cand in lst.members.values():  # contact_id lookup (rare)
             if cand["contact_id"] == token:
                 return cand
     return m
@@ -63,8 +68,12 @@ def make_member(state, lst, email, status, source="API - Generic", now=None):
     return {
         "id": h,
         "email": email,
-        "unique_email_id": hashlib.md5(f"{lst.id}:{email.lower()}".encode()).hexdigest()[:10],
-        "contact_id": hashlib.md5(f"{lst.api_key}:{email.lower()}".encode()).hexdigest(),
+        "unique_email_id": hashlib.md5(
+            f"{lst.id}:{email.lower()}".encode()
+        ).hexdigest()[:10],
+        "contact_id": hashlib.md5(
+            f"{lst.api_key}:{email.lower()}".encode()
+        ).hexdigest(),
         "web_id": state.next_int(),
         "list_id": lst.id,
         "status": status,
@@ -84,14 +93,23 @@ def make_member(state, lst, email, status, source="API - Generic", now=None):
         "tags": {},
         "compliance": False,
         "pre_archive_status": None,
-        "marketing_permissions": {},        # permission id -> enabled (see consent.py)
+        "marketing_permissions": {},  # permission id -> enabled (see consent.py)
     }
 
 
 # ------------------------------------------------------------------ validation
 def _check_status(value, field="status", allowed=STATUSES):
     if value not in allowed:
-        raise E.field_errors([{"field": field, "message": "Value is not one of the allowed values: {}.".format(", ".join(allowed))}])
+        raise E.field_errors(
+            [
+                {
+                    "field": field,
+                    "message": "Value is not one of the allowed values: {}.".format(
+                        ", ".join(allowed)
+                    ),
+                }
+            ]
+        )
     return value
 
 
@@ -100,17 +118,27 @@ def _in_compliance(m):
         return True
     if m["status"] in ("unsubscribed", "cleaned"):
         return True
-    return m["status"] == "archived" and m.get("pre_archive_status") in ("unsubscribed", "cleaned")
+    return m["status"] == "archived" and m.get("pre_archive_status") in (
+        "unsubscribed",
+        "cleaned",
+    )
 
 
 def _check_not_forgotten(lst, email):
     if subscriber_hash(email) in lst.forgotten:
-        raise E.ApiError(400, "Forgotten Email Not Subscribed", FORGOTTEN_DETAIL.format(email=email))
+        raise E.ApiError(
+            400, "Forgotten Email Not Subscribed", FORGOTTEN_DETAIL.format(email=email)
+        )
 
 
 def _check_merges(lst, body, *, is_new, current, skip):
-    clean, errs = validate_merge_fields(lst.fields_by_tag(), body.get("merge_fields"),
-                                        is_new=is_new, current=current, skip_required=skip)
+    clean, errs = validate_merge_fields(
+        lst.fields_by_tag(),
+        body.get("merge_fields"),
+        is_new=is_new,
+        current=current,
+        skip_required=skip,
+    )
     if errs:
         raise E.invalid_resource("Your merge fields were invalid.", errs)
     return clean
@@ -121,34 +149,55 @@ def _check_interests(lst, body):
     if interests is None:
         return {}
     if not isinstance(interests, dict):
-        raise E.field_errors([{"field": "interests", "message": "Schema describes object, array found instead"}])
+        raise E.field_errors(
+            [
+                {
+                    "field": "interests",
+                    "message": "Schema describes object, array found instead",
+                }
+            ]
+        )
     known = lst.interest_index()
     for iid, val in interests.items():
         if iid not in known:
             raise E.invalid_resource(f"Invalid interest ID: '{iid}'.")
         if not isinstance(val, bool):
-            raise E.field_errors([{"field": f"interests.{iid}", "message": "Value must be a boolean."}])
+            raise E.field_errors(
+                [{"field": f"interests.{iid}", "message": "Value must be a boolean."}]
+            )
     return dict(interests)
 
 
 def _check_simple(body):
     if "email_type" in body and body["email_type"] not in ("html", "text"):
-        raise E.field_errors([{"field": "email_type", "message": "Value is not one of the allowed values: html, text."}])
+        raise E.field_errors(
+            [
+                {
+                    "field": "email_type",
+                    "message": "Value is not one of the allowed values: html, text.",
+                }
+            ]
+        )
     if "vip" in body and not isinstance(body["vip"], bool):
         raise E.field_errors([{"field": "vip", "message": "Value must be a boolean."}])
     loc = body.get("location")
     if loc is not None and not isinstance(loc, dict):
-        raise E.field_errors([{"field": "location", "message": "Value must be an object."}])
+        raise E.field_errors(
+            [{"field": "location", "message": "Value must be an object."}]
+        )
 
 
 def _timestamp(value, field):
     from .clock import parse_iso
+
     if value in (None, ""):
         return None
     try:
         return parse_iso(value)
     except ValueError:
-        raise E.field_errors([{"field": field, "message": "Please provide a valid ISO 8601 timestamp."}])
+        raise E.field_errors(
+            [{"field": field, "message": "Please provide a valid ISO 8601 timestamp."}]
+        ) from None
 
 
 # --------------------------------------------------------------------- writes
@@ -168,7 +217,11 @@ def _apply_common(m, body, merges, interests, permissions=None):
             m[key] = body[key]
             changed = True
     if isinstance(body.get("location"), dict):
-        loc = {k: body["location"][k] for k in ("latitude", "longitude") if k in body["location"]}
+        loc = {
+            k: body["location"][k]
+            for k in ("latitude", "longitude")
+            if k in body["location"]
+        }
         if loc and any(m["location"].get(k) != v for k, v in loc.items()):
             m["location"].update(loc)
             changed = True
@@ -204,16 +257,27 @@ def _status_events(lst, m, old, new, action="unsub", reason="manual"):
     if new == "unsubscribed":
         return [Event("unsubscribe", lst, m, action=action, reason=reason)]
     if new == "cleaned":
-        return [Event("cleaned", lst, m, reason=reason if reason in ("hard", "abuse") else "hard")]
+        return [
+            Event(
+                "cleaned",
+                lst,
+                m,
+                reason=reason if reason in ("hard", "abuse") else "hard",
+            )
+        ]
     if new == "archived" and old == "subscribed":
         return [Event("unsubscribe", lst, m, action="delete", reason="manual")]
     return []
 
 
-def create_member(state, lst, body, skip_merge_validation=False, source="API - Generic"):
+def create_member(
+    state, lst, body, skip_merge_validation=False, source="API - Generic"
+):
     """POST /lists/{id}/members: create only ("Member Exists" if present)."""
     if not isinstance(body, dict):
-        raise E.field_errors([{"field": "", "message": "Schema describes object, array found instead"}])
+        raise E.field_errors(
+            [{"field": "", "message": "Schema describes object, array found instead"}]
+        )
     missing = [k for k in ("email_address", "status") if not body.get(k)]
     if missing:
         raise E.required(*missing)
@@ -221,10 +285,16 @@ def create_member(state, lst, body, skip_merge_validation=False, source="API - G
     status = _check_status(body["status"])
     existing = lst.members.get(subscriber_hash(email))
     if existing is not None and existing["status"] != "archived":
-        raise E.ApiError(400, "Member Exists",
-                         f"{email} is already a list member. Use PUT to insert or update list members.")
-    if existing is not None:                      # re-adding an archived contact
-        return update_member(state, lst, existing, body, skip_merge_validation, put=True)
+        raise E.ApiError(
+            400,
+            "Member Exists",
+            f"{email} is already a list member. Use PUT to insert or update list "
+            "members.",
+        )
+    if existing is not None:  # re-adding an archived contact
+        return update_member(
+            state, lst, existing, body, skip_merge_validation, put=True
+        )
     _check_not_forgotten(lst, email)
     return _insert(state, lst, email, status, body, skip_merge_validation, source)
 
@@ -244,10 +314,14 @@ def _insert(state, lst, email, status, body, skip, source):
     return m, True, events
 
 
-def upsert_member(state, lst, token, body, skip_merge_validation=False, source="API - Generic"):
+def upsert_member(
+    state, lst, token, body, skip_merge_validation=False, source="API - Generic"
+):
     """PUT /lists/{id}/members/{hash}: add or update."""
     if not isinstance(body, dict):
-        raise E.field_errors([{"field": "", "message": "Schema describes object, array found instead"}])
+        raise E.field_errors(
+            [{"field": "", "message": "Schema describes object, array found instead"}]
+        )
     missing = [k for k in ("email_address", "status_if_new") if not body.get(k)]
     if missing:
         raise E.required(*missing)
@@ -259,10 +333,12 @@ def upsert_member(state, lst, token, body, skip_merge_validation=False, source="
         email = check_email(body["email_address"])
         if subscriber_hash(email) != resolve_hash(token):
             raise E.invalid_resource(
-                "The subscriber hash in the URL does not match the email_address in the body. "
-                "Use md5(lowercase(email_address)).")
+                "The subscriber hash in the URL does not match the email_address in "
+                "the body. Use md5(lowercase(email_address))."
+            )
         _check_not_forgotten(lst, email)
-        # API_NOTES §4: status_if_new is what counts for a new address, status for an existing one
+        # as Mailchimp does: status_if_new is what counts for a new address,
+        # status for an existing one
         status = body["status_if_new"]
         return _insert(state, lst, email, status, body, skip_merge_validation, source)
     return update_member(state, lst, m, body, skip_merge_validation, put=True)
@@ -271,7 +347,9 @@ def upsert_member(state, lst, token, body, skip_merge_validation=False, source="
 def patch_member(state, lst, token, body, skip_merge_validation=False):
     """PATCH /lists/{id}/members/{hash}: partial update of an existing member."""
     if not isinstance(body, dict):
-        raise E.field_errors([{"field": "", "message": "Schema describes object, array found instead"}])
+        raise E.field_errors(
+            [{"field": "", "message": "Schema describes object, array found instead"}]
+        )
     m = require_member(lst, token)
     if body.get("status") is not None:
         _check_status(body["status"])
@@ -287,22 +365,33 @@ def update_member(state, lst, m, body, skip=False, put=False):
         if wanted.lower() != m["email"].lower():
             if m["status"] != "subscribed":
                 raise E.invalid_resource(
-                    "You can only update email addresses for members with a status of subscribed.")
+                    "You can only update email addresses for members with a status of "
+                    "subscribed."
+                )
             new_hash = subscriber_hash(wanted)
             if new_hash in lst.members:
                 raise E.invalid_resource(f"{wanted} is already a list member.")
             _check_not_forgotten(lst, wanted)
             new_email = wanted
         elif wanted != m["email"]:
-            new_email = wanted                      # case-only change keeps the hash
+            new_email = wanted  # case-only change keeps the hash
     status = body.get("status")
     if status is None and m["status"] == "archived" and put:
-        status = body.get("status_if_new")         # re-adding an archived contact
-    if status == "subscribed" and _in_compliance(m) and not (
-            m["status"] == "subscribed" and not m.get("compliance")):
-        raise E.ApiError(400, "Member In Compliance State", COMPLIANCE_DETAIL.format(email=m["email"]))
+        status = body.get("status_if_new")  # re-adding an archived contact
+    if (
+        status == "subscribed"
+        and _in_compliance(m)
+        and not (m["status"] == "subscribed" and not m.get("compliance"))
+    ):
+        raise E.ApiError(
+            400,
+            "Member In Compliance State",
+            COMPLIANCE_DETAIL.format(email=m["email"]),
+        )
     was_archived = m["status"] == "archived"
-    merges = _check_merges(lst, body, is_new=was_archived, current=m["merge_fields"], skip=skip)
+    merges = _check_merges(
+        lst, body, is_new=was_archived, current=m["merge_fields"], skip=skip
+    )
     interests = _check_interests(lst, body)
     permissions = consent.check(lst, body)
 
@@ -312,7 +401,9 @@ def update_member(state, lst, m, body, skip=False, put=False):
     changed = _apply_common(m, body, merges, interests, permissions)
     if new_email and subscriber_hash(new_email) != m["id"]:
         rename(lst, m, new_email)
-        events.append(Event("upemail", lst, m, old_email=old_email, new_email=new_email))
+        events.append(
+            Event("upemail", lst, m, old_email=old_email, new_email=new_email)
+        )
         changed = True
     elif new_email:
         m["email"] = new_email
@@ -336,7 +427,9 @@ def rename(lst, m, new_email):
     del lst.members[old_hash]
     m["id"] = new_hash
     m["email"] = new_email
-    m["unique_email_id"] = hashlib.md5(f"{lst.id}:{new_email.lower()}".encode()).hexdigest()[:10]
+    m["unique_email_id"] = hashlib.md5(
+        f"{lst.id}:{new_email.lower()}".encode()
+    ).hexdigest()[:10]
     lst.members[new_hash] = m
     for seg_id in m["tags"]:
         seg = lst.segments.get(seg_id)
@@ -349,8 +442,11 @@ def archive_member(state, lst, token):
     """DELETE /lists/{id}/members/{hash}: status becomes 'archived'."""
     m = require_member(lst, token)
     if m["status"] in ("cleaned", "pending", "archived"):
-        raise E.ApiError(405, "Method Not Allowed",
-                         "Can not archive a contact that is bounced, pending or archived")
+        raise E.ApiError(
+            405,
+            "Method Not Allowed",
+            "Can not archive a contact that is bounced, pending or archived",
+        )
     now = state.now_us()
     old = _set_status(state, m, "archived", now)
     m["last_changed"] = now
@@ -376,14 +472,19 @@ def delete_permanent(state, lst, token):
 
 # ----------------------------------------------------------------------- tags
 def tag_key(name):
-    """Tag names are case-insensitive in Mailchimp: "Customers" and "customers" are one tag."""
+    """Tag names are case-insensitive in Mailchimp:
+    "Customers" and "customers" are one tag."""
     return " ".join(str(name or "").split()).casefold()
 
 
 def find_tag(lst, name, exclude=None):
     """The static segment (tag) named ``name`` in any case, or None."""
     for seg in lst.segments.values():
-        if seg["type"] == "static" and tag_key(seg["name"]) == tag_key(name) and seg is not exclude:
+        if (
+            seg["type"] == "static"
+            and tag_key(seg["name"]) == tag_key(name)
+            and seg is not exclude
+        ):
             return seg
     return None
 
@@ -394,8 +495,16 @@ def ensure_tag(state, lst, name):
 
 def new_segment(state, lst, name, seg_type, options=None):
     now = state.now_us()
-    seg = {"id": state.next_int(), "name": name, "type": seg_type, "list_id": lst.id,
-           "created_at": now, "updated_at": now, "members": set(), "options": options}
+    seg = {
+        "id": state.next_int(),
+        "name": name,
+        "type": seg_type,
+        "list_id": lst.id,
+        "created_at": now,
+        "updated_at": now,
+        "members": set(),
+        "options": options,
+    }
     lst.segments[seg["id"]] = seg
     return seg
 
@@ -421,15 +530,25 @@ def remove_from_segment(state, lst, seg, m):
 
 
 def set_tags(state, lst, m, tags):
-    """POST .../members/{hash}/tags: active tags are created if unknown; inactive removed."""
+    """POST .../members/{hash}/tags: active tags
+    are created if unknown; inactive removed."""
     if not isinstance(tags, list):
         raise E.required("tags")
     for t in tags:
         if not isinstance(t, dict) or not str(t.get("name") or "").strip():
-            raise E.field_errors([{"field": "tags.name", "message": "This value should not be blank."}])
+            raise E.field_errors(
+                [{"field": "tags.name", "message": "This value should not be blank."}]
+            )
         if t.get("status") not in ("active", "inactive"):
-            raise E.field_errors([{"field": "tags.status",
-                                   "message": "Value is not one of the allowed values: active, inactive."}])
+            raise E.field_errors(
+                [
+                    {
+                        "field": "tags.status",
+                        "message": "Value is not one of the allowed values: active, "
+                        "inactive.",
+                    }
+                ]
+            )
     for t in tags:
         name = t["name"].strip()
         if t["status"] == "active":
@@ -441,24 +560,41 @@ def set_tags(state, lst, m, tags):
 
 
 # ------------------------------------------------------------ batch subscribe
-def batch_subscribe(state, lst, body, skip_merge_validation=False, skip_duplicate_check=False):
-    """POST /lists/{id}: up to 500 members; per-member failures go to errors[] in a 200."""
+def batch_subscribe(
+    state, lst, body, skip_merge_validation=False, skip_duplicate_check=False
+):
+    """POST /lists/{id}: up to 500 members;
+    per-member failures go to errors[] in a 200."""
     from .constants import MAX_BATCH_SUBSCRIBE
+
     if not isinstance(body, dict) or not isinstance(body.get("members"), list):
         raise E.required("members")
     items = body["members"]
     if len(items) > MAX_BATCH_SUBSCRIBE:
-        raise E.field_errors([{"field": "members",
-                               "message": f"Maximum number of members is {MAX_BATCH_SUBSCRIBE}, "
-                                          f"{len(items)} given."}])
+        raise E.field_errors(
+            [
+                {
+                    "field": "members",
+                    "message": f"Maximum number of members is {MAX_BATCH_SUBSCRIBE}, "
+                    f"{len(items)} given.",
+                }
+            ]
+        )
     update_existing = bool(body.get("update_existing"))
     sync_tags = bool(body.get("sync_tags"))
     created, updated, errs, events = [], [], [], []
     seen = set()
 
     def fail(email, message, code="ERROR_GENERIC", field="", field_message=""):
-        errs.append({"email_address": email, "error": message, "error_code": code,
-                     "field": field, "field_message": field_message})
+        errs.append(
+            {
+                "email_address": email,
+                "error": message,
+                "error_code": code,
+                "field": field,
+                "field_message": field_message,
+            }
+        )
 
     for item in items:
         if not isinstance(item, dict):
@@ -474,49 +610,87 @@ def batch_subscribe(state, lst, body, skip_merge_validation=False, skip_duplicat
         h = subscriber_hash(email)
         if h in seen:
             if not skip_duplicate_check:
-                fail(email, f"{email} was already in the request. Duplicate addresses are not allowed "
-                            "(use skip_duplicate_check=true to keep the first one).")
+                fail(
+                    email,
+                    f"{email} was already in the request. Duplicate addresses are not "
+                    "allowed (use skip_duplicate_check=true to keep the first one).",
+                )
             continue
         seen.add(h)
         try:
             existing = lst.members.get(h)
             if existing is not None and existing["status"] != "archived":
                 if not update_existing:
-                    fail(email, f"{email} is already a list member, do you want to update? "
-                                "please provide update_existing:true in the request body",
-                         code="ERROR_CONTACT_EXISTS")
+                    fail(
+                        email,
+                        f"{email} is already a list member, do you want to update? "
+                        "please provide update_existing:true in the request body",
+                        code="ERROR_CONTACT_EXISTS",
+                    )
                     continue
-                m, _, ev = update_member(state, lst, existing, item, skip_merge_validation)
+                m, _, ev = update_member(
+                    state, lst, existing, item, skip_merge_validation
+                )
                 updated.append(m)
             elif existing is not None:
                 put_item = dict(item, status_if_new=item.get("status") or "subscribed")
-                m, _, ev = update_member(state, lst, existing, put_item, skip_merge_validation, put=True)
+                m, _, ev = update_member(
+                    state, lst, existing, put_item, skip_merge_validation, put=True
+                )
                 updated.append(m)
             else:
                 if not item.get("status"):
-                    fail(email, "Member must have a status.", field="status",
-                         field_message="This value should not be blank.")
+                    fail(
+                        email,
+                        "Member must have a status.",
+                        field="status",
+                        field_message="This value should not be blank.",
+                    )
                     continue
                 _check_status(item["status"])
                 _check_not_forgotten(lst, email)
-                m, _, ev = _insert(state, lst, email, item["status"], item, skip_merge_validation,
-                                   "API - Generic")
+                m, _, ev = _insert(
+                    state,
+                    lst,
+                    email,
+                    item["status"],
+                    item,
+                    skip_merge_validation,
+                    "API - Generic",
+                )
                 created.append(m)
             events += ev
             if isinstance(item.get("tags"), list):
-                names = [t if isinstance(t, str) else t.get("name") for t in item["tags"]]
-                names = [n for n in names if n]
-                if sync_tags:
-                    current = [lst.segments[s]["name"] for s in list(m["tags"]) if s in lst.segments]
-                    set_tags(state, lst, m, [{"name": n, "status": "inactive"} for n in current if n not in names])
-                set_tags(state, lst, m, [{"name": n, "status": "active"} for n in names])
+                _batch_tags(state, lst, m, item["tags"], sync_tags)
         except E.ApiError as exc:
             field, msg = "", ""
             if exc.errors:
-                field, msg = exc.errors[0].get("field", ""), exc.errors[0].get("message", "")
-            message = msg if exc.detail == E.INVALID_RESOURCE_DETAIL and msg else exc.detail
+                field, msg = (
+                    exc.errors[0].get("field", ""),
+                    exc.errors[0].get("message", ""),
+                )
+            message = (
+                msg if exc.detail == E.INVALID_RESOURCE_DETAIL and msg else exc.detail
+            )
             fail(email, message, field=field, field_message=msg)
     return created, updated, errs, events
+
+
+def _batch_tags(state, lst, m, tags, sync_tags):
+    """A batch item's ``tags``: added, and with ``sync_tags`` the others removed."""
+    names = [t if isinstance(t, str) else t.get("name") for t in tags]
+    names = [n for n in names if n]
+    if sync_tags:
+        current = [
+            lst.segments[s]["name"] for s in list(m["tags"]) if s in lst.segments
+        ]
+        set_tags(
+            state,
+            lst,
+            m,
+            [{"name": n, "status": "inactive"} for n in current if n not in names],
+        )
+    set_tags(state, lst, m, [{"name": n, "status": "active"} for n in names])
 
 
 # ------------------------------------------------------------------- seeding
@@ -528,11 +702,14 @@ def seed_members(state, lst, count, status, start, merge_fields, spread_seconds=
     otherwise they all carry the moment of the seeding, as after an import.
     """
     import time
+
     t0 = time.perf_counter()
     spread_us = int(float(spread_seconds or 0) * 1_000_000)
     past = state.now_us() - spread_us if spread_us else None
     created = 0
-    templated = {k: v for k, v in merge_fields.items() if isinstance(v, str) and "{n}" in v}
+    templated = {
+        k: v for k, v in merge_fields.items() if isinstance(v, str) and "{n}" in v
+    }
     fixed = {k: v for k, v in merge_fields.items() if k not in templated}
     members = lst.members
     for n in range(start, start + count):
@@ -551,12 +728,18 @@ def seed_members(state, lst, count, status, start, merge_fields, spread_seconds=
         members[h] = m
         created += 1
     lst.touch()
-    return {"list_id": lst.id, "created": created, "total_members": len(members),
-            "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "list_id": lst.id,
+        "created": created,
+        "total_members": len(members),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 # ------------------------------------------------------- person/admin actions
-def external_action(state, lst, email, action, merges=None, new_email=None, reason=None):
+def external_action(
+    state, lst, email, action, merges=None, new_email=None, reason=None
+):
     """What a person or admin does in Mailchimp's UI/forms (no compliance checks)."""
     if action not in ("subscribe", "unsubscribe", "profile", "upemail", "cleaned"):
         raise ValueError("action must be subscribe|unsubscribe|profile|upemail|cleaned")
@@ -566,10 +749,12 @@ def external_action(state, lst, email, action, merges=None, new_email=None, reas
     if m is None:
         if action != "subscribe":
             raise KeyError(f"{email} is not a member of {lst.id}")
-        m = make_member(state, lst, email, "subscribed", source="Hosted Signup Form", now=now)
+        m = make_member(
+            state, lst, email, "subscribed", source="Hosted Signup Form", now=now
+        )
         m["timestamp_signup"] = now
         lst.members[m["id"]] = m
-        lst.forgotten.discard(m["id"])   # a person may rejoin through a form
+        lst.forgotten.discard(m["id"])  # a person may rejoin through a form
         m["merge_fields"].update(merges or {})
         events.append(Event("subscribe", lst, m))
     elif action == "subscribe":
@@ -578,9 +763,18 @@ def external_action(state, lst, email, action, merges=None, new_email=None, reas
         _set_status(state, m, "subscribed", now)
         events.append(Event("subscribe", lst, m))
     elif action == "unsubscribe":
-        _set_status(state, m, "unsubscribed", now,
-                    reason="N/A (Unsubscribed by user)" if reason in (None, "manual") else reason)
-        events.append(Event("unsubscribe", lst, m, action="unsub", reason=reason or "manual"))
+        _set_status(
+            state,
+            m,
+            "unsubscribed",
+            now,
+            reason="N/A (Unsubscribed by user)"
+            if reason in (None, "manual")
+            else reason,
+        )
+        events.append(
+            Event("unsubscribe", lst, m, action="unsub", reason=reason or "manual")
+        )
     elif action == "cleaned":
         _set_status(state, m, "cleaned", now)
         events.append(Event("cleaned", lst, m, reason=reason or "hard"))
@@ -594,8 +788,11 @@ def external_action(state, lst, email, action, merges=None, new_email=None, reas
         if subscriber_hash(new_email) in lst.members:
             raise ValueError(f"{new_email} is already a member")
         rename(lst, m, new_email.strip())
-        events.append(Event("upemail", lst, m, old_email=old_email, new_email=m["email"]))
+        events.append(
+            Event("upemail", lst, m, old_email=old_email, new_email=m["email"])
+        )
     m["last_changed"] = now
     lst.touch()
     from .render import member_json
+
     return member_json(lst, m), events

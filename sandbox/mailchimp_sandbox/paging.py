@@ -4,6 +4,7 @@
 Mailchimp caps ``count`` at 1000; asking for more is a 400, not a silent clamp,
 so a client that would rely on big pages finds out in tests.
 """
+
 from .constants import DEFAULT_COUNT, MAX_COUNT
 from .errors import field_errors
 
@@ -15,12 +16,21 @@ def int_param(query, name, default, minimum=0, maximum=None):
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise field_errors([{"field": name, "message": f"{name} must be an integer."}])
+        raise field_errors(
+            [{"field": name, "message": f"{name} must be an integer."}]
+        ) from None
     if value < minimum:
-        raise field_errors([{"field": name, "message": f"{name} must be {minimum} or greater."}])
+        raise field_errors(
+            [{"field": name, "message": f"{name} must be {minimum} or greater."}]
+        )
     if maximum is not None and value > maximum:
         raise field_errors(
-            [{"field": name, "message": f"{name} must be less than or equal to {maximum}."}]
+            [
+                {
+                    "field": name,
+                    "message": f"{name} must be less than or equal to {maximum}.",
+                }
+            ]
         )
     return value
 
@@ -42,7 +52,7 @@ def page_bounds(query):
 def paginate(items, query):
     """Slice a sequence for the request; returns (page, total_items)."""
     offset, count = page_bounds(query)
-    return items[offset:offset + count], len(items)
+    return items[offset : offset + count], len(items)
 
 
 def _split(spec):
@@ -84,7 +94,7 @@ def _exclude(obj, paths):
 
 def filter_fields(doc, query):
     """Apply ``fields`` then ``exclude_fields`` (comma-separated dot paths)."""
-    if not isinstance(doc, (dict, list)):
+    if not isinstance(doc, dict | list):
         return doc
     inc = _split(query.get("fields"))
     exc = _split(query.get("exclude_fields"))

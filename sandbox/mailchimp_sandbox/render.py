@@ -4,6 +4,7 @@ Rendering is kept apart from storage so members stay small dicts (100k of
 them must fit and seed fast) while responses carry every field a client
 expects.
 """
+
 from . import consent
 from .clock import iso
 
@@ -49,8 +50,13 @@ def member_json(lst, m, tags_limit=50):
         "vip": m["vip"],
         "email_client": "",
         "location": {
-            "latitude": loc.get("latitude", 0), "longitude": loc.get("longitude", 0),
-            "gmtoff": 0, "dstoff": 0, "country_code": "", "timezone": "", "region": "",
+            "latitude": loc.get("latitude", 0),
+            "longitude": loc.get("longitude", 0),
+            "gmtoff": 0,
+            "dstoff": 0,
+            "country_code": "",
+            "timezone": "",
+            "region": "",
         },
         "marketing_permissions": consent.render(lst, m),
         "source": m["source"],
@@ -146,17 +152,32 @@ def segment_json(lst, seg):
 
 
 def category_json(lst, cat):
-    return {"list_id": lst.id, "id": cat["id"], "title": cat["title"],
-            "display_order": cat["display_order"], "type": cat["type"]}
+    return {
+        "list_id": lst.id,
+        "id": cat["id"],
+        "title": cat["title"],
+        "display_order": cat["display_order"],
+        "type": cat["type"],
+    }
 
 
 def interest_json(lst, cat, interest):
     count = sum(1 for m in lst.members.values() if m["interests"].get(interest["id"]))
-    return {"category_id": cat["id"], "list_id": lst.id, "id": interest["id"],
-            "name": interest["name"], "subscriber_count": str(count),
-            "display_order": interest["display_order"]}
+    return {
+        "category_id": cat["id"],
+        "list_id": lst.id,
+        "id": interest["id"],
+        "name": interest["name"],
+        "subscriber_count": str(count),
+        "display_order": interest["display_order"],
+    }
 
 
 def webhook_json(lst, hook):
-    return {"id": hook["id"], "url": hook["url"], "events": dict(hook["events"]),
-            "sources": dict(hook["sources"]), "list_id": lst.id}
+    return {
+        "id": hook["id"],
+        "url": hook["url"],
+        "events": dict(hook["events"]),
+        "sources": dict(hook["sources"]),
+        "list_id": lst.id,
+    }

@@ -8,6 +8,7 @@ each recipient's opens, clicks, bounce and unsubscribe are a pure function of
 IPs and links come from a 64-bit mix of the index.  Explicit events given at
 creation are stored as-is and merged in.
 """
+
 import array
 import math
 
@@ -37,8 +38,21 @@ def _spread(i, rate, phase):
 class Campaign:
     """A sent regular campaign on one audience."""
 
-    def __init__(self, state, campaign_id, api_key, lst, subject, title, send_us, recipients,
-                 generate=None, explicit=None, preview_text="", from_name=None):
+    def __init__(
+        self,
+        state,
+        campaign_id,
+        api_key,
+        lst,
+        subject,
+        title,
+        send_us,
+        recipients,
+        generate=None,
+        explicit=None,
+        preview_text="",
+        from_name=None,
+    ):
         self.id = campaign_id
         self.web_id = state.next_int()
         self.api_key = api_key
@@ -64,8 +78,10 @@ class Campaign:
         self.ur = float(g.get("unsub_rate", 0))
         ph = _mix(self.seed, -2)
         self.phases = [((ph >> (k * 16)) & 0xFFFF) / 65536.0 for k in range(4)]
-        self.urls = [f"https://www.sandbox-mail.com/c/{campaign_id}/link{k}" for k in range(3)]
-        self.explicit = explicit or {}   # index -> [(ts_us, action, type, url, ip)]
+        self.urls = [
+            f"https://www.sandbox-mail.com/c/{campaign_id}/link{k}" for k in range(3)
+        ]
+        self.explicit = explicit or {}  # index -> [(ts_us, action, type, url, ip)]
         self._summarise()
 
     # ------------------------------------------------------------ generation
@@ -80,8 +96,16 @@ class Campaign:
         if bounce:
             return h, bounce, False, 0, 0
         unsub = bool(self.ur) and _spread(i, self.ur, self.phases[1]) > 0
-        opens = min(_spread(i, self.opr, self.phases[2]), MAX_OPENS_CLICKS_PER_MEMBER) if self.opr else 0
-        clicks = min(_spread(i, self.cpr, self.phases[3]), MAX_OPENS_CLICKS_PER_MEMBER) if self.cpr else 0
+        opens = (
+            min(_spread(i, self.opr, self.phases[2]), MAX_OPENS_CLICKS_PER_MEMBER)
+            if self.opr
+            else 0
+        )
+        clicks = (
+            min(_spread(i, self.cpr, self.phases[3]), MAX_OPENS_CLICKS_PER_MEMBER)
+            if self.cpr
+            else 0
+        )
         return h, bounce, unsub, opens, clicks
 
     def _times(self, h):
@@ -97,20 +121,36 @@ class Campaign:
             ip = f"10.{(h >> 24) & 255}.{(h >> 32) & 255}.{(h >> 40) & 255 or 1}"
             base, gap = self._times(h)
             if bounce:
-                out.append((self.send_us + (120 + h % 600) * US, "bounce", bounce, "", ""))
+                out.append(
+                    (self.send_us + (120 + h % 600) * US, "bounce", bounce, "", "")
+                )
             for j in range(opens):
                 out.append((base + j * gap, "open", "", "", ip))
             for k in range(clicks):
-                out.append((base + k * gap + 30 * US, "click", "", self.urls[(h + k) % 3], ip))
+                out.append(
+                    (base + k * gap + 30 * US, "click", "", self.urls[(h + k) % 3], ip)
+                )
             if unsub:
-                out.append((base + max(opens, clicks) * gap + 60 * US, "unsub", "", "", ip))
+                out.append(
+                    (base + max(opens, clicks) * gap + 60 * US, "unsub", "", "", ip)
+                )
         out += self.explicit.get(i, [])
         out.sort(key=lambda e: e[0])
         return out
 
     def _summarise(self):
-        s = {"hard": 0, "soft": 0, "opens": 0, "unique_opens": 0, "clicks": 0, "unique_clicks": 0,
-             "unsubs": 0, "abuse": 0, "last_open": 0, "last_click": 0}
+        s = {
+            "hard": 0,
+            "soft": 0,
+            "opens": 0,
+            "unique_opens": 0,
+            "clicks": 0,
+            "unique_clicks": 0,
+            "unsubs": 0,
+            "abuse": 0,
+            "last_open": 0,
+            "last_click": 0,
+        }
         last = array.array("q", bytes(8 * self.n))
         last_open = array.array("q", bytes(8 * self.n))
         unsub_idx, bounce_idx, abuse_idx = [], [], []
@@ -140,27 +180,10 @@ class Campaign:
                     s["unsubs"] += 1
                     unsub_idx.append(i)
             if i in self.explicit:
-                ev = self.explicit[i]
-                kinds = {e[1] for e in ev}
-                for e in ev:
-                    if e[1] == "open":
-                        s["opens"] += 1
-                        last_open[i] = max(last_open[i], e[0])
-                        s["last_open"] = max(s["last_open"], e[0])
-                    elif e[1] == "click":
-                        s["clicks"] += 1
-                        s["last_click"] = max(s["last_click"], e[0])
-                    elif e[1] == "bounce":
-                        s["hard" if e[2] != "soft" else "soft"] += 1
-                        bounce_idx.append(i)
-                    elif e[1] == "unsub":
-                        s["unsubs"] += 1
-                        unsub_idx.append(i)
-                    elif e[1] == "abuse":
-                        s["abuse"] += 1
-                        abuse_idx.append(i)
-                    if e[1] not in LIST_ACTIONS:
-                        mx = max(mx, e[0])
+                mx = self._count_explicit(
+                    i, s, last_open, (unsub_idx, bounce_idx, abuse_idx), mx
+                )
+                kinds = {e[1] for e in self.explicit[i]}
                 if "open" in kinds and not opens:
                     s["unique_opens"] += 1
                 if "click" in kinds and not clicks:
@@ -174,8 +197,34 @@ class Campaign:
         self.abuse_idx = sorted(set(abuse_idx))
         self._since_cache = {}
 
+    def _count_explicit(self, i, s, last_open, indexes, mx):
+        """Add recipient ``i``'s explicit events to the summary ``s``; returns the
+        time of its latest activity, ``mx`` if none is later."""
+        unsub_idx, bounce_idx, abuse_idx = indexes
+        for e in self.explicit[i]:
+            if e[1] == "open":
+                s["opens"] += 1
+                last_open[i] = max(last_open[i], e[0])
+                s["last_open"] = max(s["last_open"], e[0])
+            elif e[1] == "click":
+                s["clicks"] += 1
+                s["last_click"] = max(s["last_click"], e[0])
+            elif e[1] == "bounce":
+                s["hard" if e[2] != "soft" else "soft"] += 1
+                bounce_idx.append(i)
+            elif e[1] == "unsub":
+                s["unsubs"] += 1
+                unsub_idx.append(i)
+            elif e[1] == "abuse":
+                s["abuse"] += 1
+                abuse_idx.append(i)
+            if e[1] not in LIST_ACTIONS:
+                mx = max(mx, e[0])
+        return mx
+
     def with_activity_since(self, since_us):
-        """Recipient indexes with open/click/bounce activity at or after ``since_us``."""
+        """Recipient indexes with open/click/bounce
+        activity at or after ``since_us``."""
         if since_us is None:
             return range(self.n)
         hit = self._since_cache.get(since_us)
@@ -188,7 +237,8 @@ class Campaign:
         return hit
 
     def opened_since(self, since_us):
-        """(recipient indexes with an open at/after ``since_us``, their opens in total)."""
+        """(recipient indexes with an open at/after
+        ``since_us``, their opens in total)."""
         key = ("opens", since_us)
         hit = self._since_cache.get(key)
         if hit is None:
@@ -198,20 +248,36 @@ class Campaign:
             if since_us is None:
                 total = self.summary["opens"]
             else:
-                total = sum(1 for i in idx for e in self.events(i) if e[1] == "open" and e[0] >= floor)
+                total = sum(
+                    1
+                    for i in idx
+                    for e in self.events(i)
+                    if e[1] == "open" and e[0] >= floor
+                )
             hit = (idx, total)
             self._since_cache[key] = hit
         return hit
 
     def open_details(self, state, i, since_us=None):
         m, merges = _member_view(state, self, i)
-        opens = [{"timestamp": iso(ts), "is_proxy_open": False} for ts, a, *_ in self.events(i)
-                 if a == "open" and (since_us is None or ts >= since_us)]
-        return {"campaign_id": self.id, "list_id": self.list_id,
-                "list_is_active": self.list_id in state.lists, "contact_status": m["status"] if m else "",
-                "email_id": self.hashes[i], "email_address": self.emails[i], "merge_fields": merges,
-                "vip": bool(m and m["vip"]), "opens_count": len(opens),
-                "proxy_excluded_opens_count": len(opens), "opens": opens}
+        opens = [
+            {"timestamp": iso(ts), "is_proxy_open": False}
+            for ts, a, *_ in self.events(i)
+            if a == "open" and (since_us is None or ts >= since_us)
+        ]
+        return {
+            "campaign_id": self.id,
+            "list_id": self.list_id,
+            "list_is_active": self.list_id in state.lists,
+            "contact_status": m["status"] if m else "",
+            "email_id": self.hashes[i],
+            "email_address": self.emails[i],
+            "merge_fields": merges,
+            "vip": bool(m and m["vip"]),
+            "opens_count": len(opens),
+            "proxy_excluded_opens_count": len(opens),
+            "opens": opens,
+        }
 
     # ------------------------------------------------------------- rendering
     def delivered(self):
@@ -220,7 +286,9 @@ class Campaign:
     def rates(self):
         d = self.delivered()
         s = self.summary
-        return (s["unique_opens"] / d if d else 0.0), (s["unique_clicks"] / d if d else 0.0)
+        return (s["unique_opens"] / d if d else 0.0), (
+            s["unique_clicks"] / d if d else 0.0
+        )
 
     def json(self, state):
         open_rate, click_rate = self.rates()
@@ -238,20 +306,48 @@ class Campaign:
             "content_type": "template",
             "needs_block_refresh": False,
             "resendable": False,
-            "recipients": {"list_id": self.list_id, "list_is_active": self.list_id in state.lists,
-                           "list_name": self.list_name, "segment_text": "", "recipient_count": self.n},
-            "settings": {"subject_line": self.subject, "preview_text": self.preview_text,
-                         "title": self.title, "from_name": self.from_name, "reply_to": self.reply_to,
-                         "use_conversation": False, "to_name": "", "folder_id": "", "authenticate": True,
-                         "auto_footer": False, "inline_css": False, "auto_tweet": False,
-                         "fb_comments": False, "timewarp": False, "template_id": 0,
-                         "drag_and_drop": True},
-            "tracking": {"opens": True, "html_clicks": True, "text_clicks": False,
-                         "goal_tracking": False, "ecomm360": False, "google_analytics": "",
-                         "clicktale": ""},
-            "report_summary": {"opens": s["opens"], "unique_opens": s["unique_opens"],
-                               "open_rate": open_rate, "clicks": s["clicks"],
-                               "subscriber_clicks": s["unique_clicks"], "click_rate": click_rate},
+            "recipients": {
+                "list_id": self.list_id,
+                "list_is_active": self.list_id in state.lists,
+                "list_name": self.list_name,
+                "segment_text": "",
+                "recipient_count": self.n,
+            },
+            "settings": {
+                "subject_line": self.subject,
+                "preview_text": self.preview_text,
+                "title": self.title,
+                "from_name": self.from_name,
+                "reply_to": self.reply_to,
+                "use_conversation": False,
+                "to_name": "",
+                "folder_id": "",
+                "authenticate": True,
+                "auto_footer": False,
+                "inline_css": False,
+                "auto_tweet": False,
+                "fb_comments": False,
+                "timewarp": False,
+                "template_id": 0,
+                "drag_and_drop": True,
+            },
+            "tracking": {
+                "opens": True,
+                "html_clicks": True,
+                "text_clicks": False,
+                "goal_tracking": False,
+                "ecomm360": False,
+                "google_analytics": "",
+                "clicktale": "",
+            },
+            "report_summary": {
+                "opens": s["opens"],
+                "unique_opens": s["unique_opens"],
+                "open_rate": open_rate,
+                "clicks": s["clicks"],
+                "subscriber_clicks": s["unique_clicks"],
+                "click_rate": click_rate,
+            },
             "delivery_status": {"enabled": False},
         }
 
@@ -272,23 +368,55 @@ class Campaign:
             "unsubscribed": s["unsubs"],
             "send_time": iso(self.send_us),
             "rss_last_send": "",
-            "bounces": {"hard_bounces": s["hard"], "soft_bounces": s["soft"], "syntax_errors": 0},
+            "bounces": {
+                "hard_bounces": s["hard"],
+                "soft_bounces": s["soft"],
+                "syntax_errors": 0,
+            },
             "forwards": {"forwards_count": 0, "forwards_opens": 0},
-            "opens": {"opens_total": s["opens"], "proxy_excluded_opens": s["opens"],
-                      "unique_opens": s["unique_opens"], "proxy_excluded_unique_opens": s["unique_opens"],
-                      "open_rate": open_rate, "proxy_excluded_open_rate": open_rate,
-                      "last_open": iso(s["last_open"])},
-            "clicks": {"clicks_total": s["clicks"], "unique_clicks": s["unique_clicks"],
-                       "unique_subscriber_clicks": s["unique_clicks"], "click_rate": click_rate,
-                       "last_click": iso(s["last_click"])},
-            "facebook_likes": {"recipient_likes": 0, "unique_likes": 0, "facebook_likes": 0},
-            "industry_stats": {"type": "Software", "open_rate": 0.2, "click_rate": 0.03,
-                               "bounce_rate": 0.01, "unopen_rate": 0.8, "unsub_rate": 0.002,
-                               "abuse_rate": 0.0},
-            "list_stats": {"sub_rate": 0, "unsub_rate": 0, "open_rate": 0, "click_rate": 0},
+            "opens": {
+                "opens_total": s["opens"],
+                "proxy_excluded_opens": s["opens"],
+                "unique_opens": s["unique_opens"],
+                "proxy_excluded_unique_opens": s["unique_opens"],
+                "open_rate": open_rate,
+                "proxy_excluded_open_rate": open_rate,
+                "last_open": iso(s["last_open"]),
+            },
+            "clicks": {
+                "clicks_total": s["clicks"],
+                "unique_clicks": s["unique_clicks"],
+                "unique_subscriber_clicks": s["unique_clicks"],
+                "click_rate": click_rate,
+                "last_click": iso(s["last_click"]),
+            },
+            "facebook_likes": {
+                "recipient_likes": 0,
+                "unique_likes": 0,
+                "facebook_likes": 0,
+            },
+            "industry_stats": {
+                "type": "Software",
+                "open_rate": 0.2,
+                "click_rate": 0.03,
+                "bounce_rate": 0.01,
+                "unopen_rate": 0.8,
+                "unsub_rate": 0.002,
+                "abuse_rate": 0.0,
+            },
+            "list_stats": {
+                "sub_rate": 0,
+                "unsub_rate": 0,
+                "open_rate": 0,
+                "click_rate": 0,
+            },
             "timeseries": [],
-            "ecommerce": {"total_orders": 0, "total_spent": 0, "total_revenue": 0,
-                          "currency_code": "USD"},
+            "ecommerce": {
+                "total_orders": 0,
+                "total_spent": 0,
+                "total_revenue": 0,
+                "currency_code": "USD",
+            },
             "delivery_status": {"enabled": False},
         }
 
@@ -305,9 +433,14 @@ class Campaign:
             if action == "click":
                 item["url"] = url
             acts.append(item)
-        return {"campaign_id": self.id, "list_id": self.list_id,
-                "list_is_active": self.list_id in state.lists, "email_id": self.hashes[i],
-                "email_address": self.emails[i], "activity": acts}
+        return {
+            "campaign_id": self.id,
+            "list_id": self.list_id,
+            "list_is_active": self.list_id in state.lists,
+            "email_id": self.hashes[i],
+            "email_address": self.emails[i],
+            "activity": acts,
+        }
 
 
 def _member_view(state, camp, i):
@@ -315,7 +448,10 @@ def _member_view(state, camp, i):
     m = lst.members.get(camp.hashes[i]) if lst else None
     merges = {}
     if m is not None and lst is not None:
-        merges = {f["tag"]: m["merge_fields"].get(f["tag"], "") for f in lst.merge_fields.values()}
+        merges = {
+            f["tag"]: m["merge_fields"].get(f["tag"], "")
+            for f in lst.merge_fields.values()
+        }
     return m, merges
 
 
@@ -324,30 +460,55 @@ def sent_to(state, camp, i):
     evs = camp.events(i)
     opens = [e[0] for e in evs if e[1] == "open"]
     bounce = next((e[2] for e in evs if e[1] == "bounce"), "")
-    return {"email_id": camp.hashes[i], "email_address": camp.emails[i], "merge_fields": merges,
-            "vip": bool(m and m["vip"]), "status": bounce or "sent", "open_count": len(opens),
-            "last_open": iso(max(opens)) if opens else "", "absplit_group": "a", "gmt_offset": 0,
-            "campaign_id": camp.id, "list_id": camp.list_id,
-            "list_is_active": camp.list_id in state.lists}
+    return {
+        "email_id": camp.hashes[i],
+        "email_address": camp.emails[i],
+        "merge_fields": merges,
+        "vip": bool(m and m["vip"]),
+        "status": bounce or "sent",
+        "open_count": len(opens),
+        "last_open": iso(max(opens)) if opens else "",
+        "absplit_group": "a",
+        "gmt_offset": 0,
+        "campaign_id": camp.id,
+        "list_id": camp.list_id,
+        "list_is_active": camp.list_id in state.lists,
+    }
 
 
 def unsubscribed(state, camp, i):
     m, merges = _member_view(state, camp, i)
     ts = next((e[0] for e in camp.events(i) if e[1] == "unsub"), camp.send_us)
-    return {"email_id": camp.hashes[i], "email_address": camp.emails[i], "merge_fields": merges,
-            "vip": bool(m and m["vip"]), "timestamp": iso(ts), "reason": "N/A (Unsubscribed via campaign)",
-            "campaign_id": camp.id, "list_id": camp.list_id,
-            "list_is_active": camp.list_id in state.lists}
+    return {
+        "email_id": camp.hashes[i],
+        "email_address": camp.emails[i],
+        "merge_fields": merges,
+        "vip": bool(m and m["vip"]),
+        "timestamp": iso(ts),
+        "reason": "N/A (Unsubscribed via campaign)",
+        "campaign_id": camp.id,
+        "list_id": camp.list_id,
+        "list_is_active": camp.list_id in state.lists,
+    }
 
 
 def abuse_reports(state, camp, i):
     """The abuse reports (spam complaints) of recipient i: one per explicit event."""
     m, merges = _member_view(state, camp, i)
-    return [{"id": _mix(camp.seed, i * 8 + k) & 0x7FFFFFFF, "campaign_id": camp.id,
-             "list_id": camp.list_id, "list_is_active": camp.list_id in state.lists,
-             "email_id": camp.hashes[i], "email_address": camp.emails[i], "merge_fields": merges,
-             "vip": bool(m and m["vip"]), "date": iso(ts)}
-            for k, (ts, *_rest) in enumerate(e for e in camp.events(i) if e[1] == "abuse")]
+    return [
+        {
+            "id": _mix(camp.seed, i * 8 + k) & 0x7FFFFFFF,
+            "campaign_id": camp.id,
+            "list_id": camp.list_id,
+            "list_is_active": camp.list_id in state.lists,
+            "email_id": camp.hashes[i],
+            "email_address": camp.emails[i],
+            "merge_fields": merges,
+            "vip": bool(m and m["vip"]),
+            "date": iso(ts),
+        }
+        for k, (ts, *_rest) in enumerate(e for e in camp.events(i) if e[1] == "abuse")
+    ]
 
 
 def member_activity(state, lst, m):
@@ -360,10 +521,22 @@ def member_activity(state, lst, m):
         if i is None:
             continue
         base = {"campaign_id": camp.id, "title": camp.title, "parent_campaign": ""}
-        out.append(dict(base, action="sent", timestamp=iso(camp.send_us), type="regular", url="",
-                        _ts=camp.send_us))
+        out.append(
+            dict(
+                base,
+                action="sent",
+                timestamp=iso(camp.send_us),
+                type="regular",
+                url="",
+                _ts=camp.send_us,
+            )
+        )
         for ts, action, btype, url, _ip in camp.events(i):
-            out.append(dict(base, action=action, timestamp=iso(ts), type=btype, url=url, _ts=ts))
+            out.append(
+                dict(
+                    base, action=action, timestamp=iso(ts), type=btype, url=url, _ts=ts
+                )
+            )
     out.sort(key=lambda e: e["_ts"], reverse=True)
     for e in out:
         del e["_ts"]
@@ -379,7 +552,9 @@ def _explicit_events(camp_emails, index, events, send_us):
             raise ValueError("each event needs an email")
         action = ev.get("action")
         if action not in ACTIONS:
-            raise ValueError("event action must be one of {}".format(", ".join(ACTIONS)))
+            raise ValueError(
+                "event action must be one of {}".format(", ".join(ACTIONS))
+            )
         h = subscriber_hash(email)
         if h not in index:
             index[h] = len(camp_emails)
@@ -387,13 +562,14 @@ def _explicit_events(camp_emails, index, events, send_us):
         ts = parse_iso(ev["timestamp"]) if ev.get("timestamp") else send_us + 3600 * US
         btype = ev.get("type") or ("hard" if action == "bounce" else "")
         explicit.setdefault(index[h], []).append(
-            (ts, action, btype, ev.get("url") or "", ev.get("ip") or "127.0.0.1"))
+            (ts, action, btype, ev.get("url") or "", ev.get("ip") or "127.0.0.1")
+        )
     return explicit
 
 
 def add_events(state, campaign_id, events):
-    """Control API: activity that arrives after the campaign was sent, for its recipients
-    (member statuses are left as they are). Returns the campaign's report."""
+    """Control API: activity that arrives after the campaign was sent, for its
+    recipients (member statuses are left as they are). Returns the campaign's report."""
     with state.lock:
         camp = state.campaigns.get(campaign_id)
         if camp is None:
@@ -408,31 +584,58 @@ def add_events(state, campaign_id, events):
         return camp.report(state)
 
 
-def create_campaign(state, api_key, list_id, subject, send_time=None, recipients=None, events=None,
-                    generate=None, title=None, preview_text="", from_name=None, apply_to_members=True):
+def create_campaign(
+    state,
+    api_key,
+    list_id,
+    subject,
+    send_time=None,
+    recipients=None,
+    events=None,
+    generate=None,
+    title=None,
+    preview_text="",
+    from_name=None,
+    apply_to_members=True,
+):
     """Control API: a sent campaign with report data.
 
     ``recipients`` (emails) defaults to every subscribed member. ``events`` is an
-    explicit list of {email, action open|click|bounce|unsub|abuse, timestamp?, url?, type?, ip?};
+    explicit list of {email, action open|click|bounce|unsub|abuse, timestamp?, url?,
+    type?, ip?};
     ``generate`` = {opens_per_member, clicks_per_member, bounce_rate, unsub_rate, seed}.
     With ``apply_to_members`` unsubscribes and hard bounces change member statuses.
     """
     from .webhooks import Event as WEvent
+
     with state.lock:
         lst = state.audience(list_id, api_key)
         if lst is None:
             raise KeyError(f"no audience {list_id!r} for this api_key")
         send_us = parse_iso(send_time) if send_time else state.now_us()
-        send_us -= send_us % US          # Mailchimp times are whole seconds
+        send_us -= send_us % US  # Mailchimp times are whole seconds
         if recipients is None:
-            emails = [m["email"] for m in lst.members.values() if m["status"] == "subscribed"]
+            emails = [
+                m["email"] for m in lst.members.values() if m["status"] == "subscribed"
+            ]
         else:
             emails = list(recipients)
         index = {subscriber_hash(e): i for i, e in enumerate(emails)}
         explicit = _explicit_events(emails, index, events, send_us)
-        camp = Campaign(state, state.new_id(5), api_key, lst, subject, title, send_us, emails,
-                        generate=generate, explicit=explicit, preview_text=preview_text,
-                        from_name=from_name)
+        camp = Campaign(
+            state,
+            state.new_id(5),
+            api_key,
+            lst,
+            subject,
+            title,
+            send_us,
+            emails,
+            generate=generate,
+            explicit=explicit,
+            preview_text=preview_text,
+            from_name=from_name,
+        )
         state.campaigns[camp.id] = camp
         webhook_events = []
         if apply_to_members:
@@ -443,15 +646,29 @@ def create_campaign(state, api_key, list_id, subject, send_time=None, recipients
                     m["status"] = "unsubscribed"
                     m["unsubscribe_reason"] = "N/A (Unsubscribed via campaign)"
                     m["last_changed"] = state.now_us()
-                    webhook_events.append(WEvent("unsubscribe", lst, m, action="unsub",
-                                                 reason="manual", campaign_id=camp.id))
+                    webhook_events.append(
+                        WEvent(
+                            "unsubscribe",
+                            lst,
+                            m,
+                            action="unsub",
+                            reason="manual",
+                            campaign_id=camp.id,
+                        )
+                    )
             for i in camp.bounce_idx:
                 m = lst.members.get(camp.hashes[i])
                 bounce = next((e[2] for e in camp.events(i) if e[1] == "bounce"), "")
-                if m is not None and bounce == "hard" and m["status"] in ("subscribed", "unsubscribed"):
+                if (
+                    m is not None
+                    and bounce == "hard"
+                    and m["status"] in ("subscribed", "unsubscribed")
+                ):
                     m["status"] = "cleaned"
                     m["last_changed"] = state.now_us()
-                    webhook_events.append(WEvent("cleaned", lst, m, reason="hard", campaign_id=camp.id))
+                    webhook_events.append(
+                        WEvent("cleaned", lst, m, reason="hard", campaign_id=camp.id)
+                    )
             lst.touch()
         doc = camp.json(state)
     if webhook_events:

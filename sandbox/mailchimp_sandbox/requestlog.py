@@ -3,6 +3,7 @@
 Only the last four characters of the key's secret part are kept: the log may
 be dumped in CI output, so a full key must never appear in it.
 """
+
 import threading
 from collections import deque
 

@@ -5,6 +5,7 @@
 executes each operation against these same routes, so batch results are
 exactly what the direct call would have answered.
 """
+
 import json
 import re
 
@@ -26,7 +27,7 @@ class Ctx:
         self.query = query
         self.body = body
         self.base_url = base_url
-        self.events = []          # webhook events produced by API writes (source "api")
+        self.events = []  # webhook events produced by API writes (source "api")
 
 
 class Result:
@@ -57,6 +58,7 @@ def match(method, path):
             continue
         if m == method:
             from urllib.parse import unquote
+
             return fn, {k: unquote(v) for k, v in found.groupdict().items()}, lock
         allowed.append(m)
     if allowed:
@@ -70,12 +72,12 @@ def parse_body(method, raw):
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise E.json_parse_error()
+        raise E.json_parse_error() from None
 
 
 def dispatch(state, account, method, path, query, raw_body, base_url):
     """Run one API call. Errors are returned as problem Results (never raised)."""
-    from . import routes  # noqa: F401  (registers the handlers)
+    from . import routes  # noqa: F401 (importing registers the handlers)
 
     path = path.rstrip("/") or "/"
     try:
@@ -87,13 +89,14 @@ def dispatch(state, account, method, path, query, raw_body, base_url):
                 status, doc = handler(ctx, **params)
         else:
             status, doc = handler(ctx, **params)
-        if isinstance(doc, (dict, list)) and status < 300:
+        if isinstance(doc, dict | list) and status < 300:
             doc = filter_fields(doc, query)
         return Result(status, doc, events=ctx.events)
     except E.ApiError as exc:
         return Result(exc.status, exc, headers=exc.headers)
-    except Exception:  # noqa: BLE001  (a sandbox bug must still answer like Mailchimp: 500 problem)
+    except Exception:  # a sandbox bug must still answer like Mailchimp: 500 problem
         import traceback
+
         traceback.print_exc()
         err = E.internal_error()
         return Result(err.status, err)

@@ -7,7 +7,9 @@ concurrency limit (429) -> latency -> injected fault -> API key (401) ->
 datacenter (403) -> disabled account (403) -> method override (422) ->
 route (404/405) -> body (400) -> handler.
 """
+
 import base64
+import contextlib
 import json
 import re
 import socket
@@ -31,7 +33,8 @@ OVERRIDABLE = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def extract_key(auth_header):
-    """API key from ``Basic base64(any:key)`` or ``Bearer key`` (also ``apikey key``)."""
+    """API key from ``Basic base64(any:key)``
+    or ``Bearer key`` (also ``apikey key``)."""
     if not auth_header:
         return None
     scheme, _, cred = auth_header.strip().partition(" ")
@@ -57,13 +60,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self):
-        super().setup()
+        res = super().setup()
         # headers and body are separate writes: without NODELAY, Nagle plus the
         # client's delayed ACK add ~40 ms to every keep-alive response
-        try:
+        with contextlib.suppress(OSError):  # a socket without the option is only slower
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+        return res
 
     # every method goes through the same path so unknown ones get JSON, not HTML
     def do_GET(self):
@@ -89,13 +91,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         if getattr(self.server, "verbose", False):
-            super().log_message(fmt, *args)
+            return super().log_message(fmt, *args)
+        return None
 
     def send_error(self, code, message=None, explain=None):
         """Malformed requests also get a problem document."""
-        err = E.ApiError(code, "Bad Request" if code == 400 else "Error", message or "Malformed request.")
-        self._send(code, json.dumps(err.body(str(uuid.uuid4()))).encode(),
-                   "application/problem+json; charset=utf-8", {"Connection": "close"})
+        err = E.ApiError(
+            code,
+            "Bad Request" if code == 400 else "Error",
+            message or "Malformed request.",
+        )
+        self._send(
+            code,
+            json.dumps(err.body(str(uuid.uuid4()))).encode(),
+            "application/problem+json; charset=utf-8",
+            {"Connection": "close"},
+        )
 
     # ------------------------------------------------------------------ I/O
     def _read_body(self):
@@ -145,7 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
         return err.status
 
     def _base_url(self):
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        host = self.headers.get("Host") or "{}:{}".format(
+            *self.server.server_address[:2]
+        )
         return f"http://{host}"
 
     # --------------------------------------------------------------- routing
@@ -167,9 +180,15 @@ class _Handler(BaseHTTPRequestHandler):
         api_path = (found.group("rest") or "/").rstrip("/") or "/"
         key = extract_key(self.headers.get("Authorization"))
         started = time.perf_counter()
-        entry = {"method": method, "path": path, "api_path": api_path, "query": query,
-                 "api_key_last4": key_last4(key), "request_id": request_id,
-                 "time": datetime.now(UTC).isoformat(timespec="microseconds")}
+        entry = {
+            "method": method,
+            "path": path,
+            "api_path": api_path,
+            "query": query,
+            "api_key_last4": key_last4(key),
+            "request_id": request_id,
+            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+        }
         admitted, in_flight = (True, 0)
         if key:
             admitted, in_flight = state.limiter.acquire(key)
@@ -190,18 +209,34 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not admitted:
                 entry["throttled"] = True
-                self._problem(E.too_many_requests(
-                    f"You have exceeded the limit of {state.limiter.max_connections} simultaneous connections."),
-                    request_id)
+                self._problem(
+                    E.too_many_requests(
+                        "You have exceeded the limit of "
+                        f"{state.limiter.max_connections} simultaneous connections."
+                    ),
+                    request_id,
+                )
                 return
-            self._api(state, method, found.group("dc"), api_path, query, raw, key, request_id, entry)
+            self._api(
+                state,
+                method,
+                found.group("dc"),
+                api_path,
+                query,
+                raw,
+                key,
+                request_id,
+                entry,
+            )
         finally:
             self._finish = None
-            finish(0)                      # only if nothing was sent (unexpected error)
+            finish(0)  # only if nothing was sent (unexpected error)
 
     def _cut(self, request_id):
         """A call that would exceed the request timeout: the CDN gives up with a 502."""
-        self._send(502, CDN_502_HTML.encode(), "text/html", {"X-Request-Id": request_id})
+        self._send(
+            502, CDN_502_HTML.encode(), "text/html", {"X-Request-Id": request_id}
+        )
         return 502
 
     def _api(self, state, method, dc, api_path, query, raw, key, request_id, entry):
@@ -219,29 +254,50 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._cut(request_id)
             return self._fault(fault, request_id)
         if not key:
-            return self._problem(E.ApiError(401, "API Key Missing", "Your request did not include an API key."),
-                                 request_id)
+            return self._problem(
+                E.ApiError(
+                    401, "API Key Missing", "Your request did not include an API key."
+                ),
+                request_id,
+            )
         acct = state.accounts.get(key)
         if acct is None or acct.revoked:
-            return self._problem(E.ApiError(
-                401, "API Key Invalid",
-                "Your API key may be invalid, or you've attempted to access the wrong datacenter."),
-                request_id)
+            return self._problem(
+                E.ApiError(
+                    401,
+                    "API Key Invalid",
+                    "Your API key may be invalid, or you've attempted to access the "
+                    "wrong datacenter.",
+                ),
+                request_id,
+            )
         if dc and dc != acct.dc:
-            return self._problem(E.ApiError(
-                403, "Wrong Datacenter",
-                f"The API key provided is linked to datacenter '{acct.dc}', not '{dc}'. "
-                f"Use https://{acct.dc}.api.mailchimp.com/3.0/."), request_id)
+            return self._problem(
+                E.ApiError(
+                    403,
+                    "Wrong Datacenter",
+                    f"The API key provided is linked to datacenter '{acct.dc}', not "
+                    f"'{dc}'. Use https://{acct.dc}.api.mailchimp.com/3.0/.",
+                ),
+                request_id,
+            )
         if acct.disabled:
-            return self._problem(E.ApiError(403, "User Disabled", "This account has been disabled."),
-                                 request_id)
+            return self._problem(
+                E.ApiError(403, "User Disabled", "This account has been disabled."),
+                request_id,
+            )
         override = self.headers.get("X-HTTP-Method-Override")
         if override:
             if method != "POST" or override.upper() not in OVERRIDABLE:
-                return self._problem(E.ApiError(
-                    422, "Invalid Method Override",
-                    "X-HTTP-Method-Override is only honoured on POST requests and must name "
-                    "GET, PUT, PATCH or DELETE."), request_id)
+                return self._problem(
+                    E.ApiError(
+                        422,
+                        "Invalid Method Override",
+                        "X-HTTP-Method-Override is only honoured on POST requests and "
+                        "must name GET, PUT, PATCH or DELETE.",
+                    ),
+                    request_id,
+                )
             method = override.upper()
             entry["method_override"] = method
         result = dispatch(state, acct, method, api_path, query, raw, self._base_url())
@@ -254,8 +310,12 @@ class _Handler(BaseHTTPRequestHandler):
         if result.status == 204 or result.doc is None:
             self._send(result.status, b"", None, headers)
         else:
-            self._send(result.status, json.dumps(result.doc).encode(),
-                       "application/json; charset=utf-8", headers)
+            self._send(
+                result.status,
+                json.dumps(result.doc).encode(),
+                "application/json; charset=utf-8",
+                headers,
+            )
         return result.status
 
     def _fault(self, fault, request_id):
@@ -266,9 +326,11 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 502:
             self._send(502, CDN_502_HTML.encode(), "text/html", headers)
         elif status == 403:
-            self._send(403, b"", None, headers)          # bare 403: heavy throttling
+            self._send(403, b"", None, headers)  # bare 403: heavy throttling
         else:
-            title, detail = FAULT_PROBLEMS.get(status, ("Error", "An injected sandbox fault."))
+            title, detail = FAULT_PROBLEMS.get(
+                status, ("Error", "An injected sandbox fault.")
+            )
             self._problem(E.ApiError(status, title, detail), request_id, headers)
         return status
 
@@ -298,8 +360,12 @@ class Sandbox:
 
     def start(self):
         self._bind()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mailchimp-sandbox",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name="mailchimp-sandbox",
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+        )
         self._thread.start()
         return self
 

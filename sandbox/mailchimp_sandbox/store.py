@@ -6,6 +6,7 @@ in-process tests (``sb.state``).  All mutation happens under ``state.lock``
 call is atomic like a real request.  The methods below mirror the control API
 (``/_sandbox/...``) so tests can set things up without HTTP.
 """
+
 import hashlib
 import secrets
 import threading
@@ -28,7 +29,11 @@ BEHAVIOUR_CHOICES = {
     "archived_listed": (False, True),
     "same_second_order": ("change", "id"),
 }
-BEHAVIOUR_DEFAULTS = {"since": "exclusive", "archived_listed": False, "same_second_order": "change"}
+BEHAVIOUR_DEFAULTS = {
+    "since": "exclusive",
+    "archived_listed": False,
+    "same_second_order": "change",
+}
 
 
 def check_behaviour(changes):
@@ -38,7 +43,10 @@ def check_behaviour(changes):
         if value is None:
             continue
         if name not in BEHAVIOUR_CHOICES:
-            raise ValueError(f"unknown behaviour switch {name!r}; known: {', '.join(BEHAVIOUR_CHOICES)}")
+            raise ValueError(
+                f"unknown behaviour switch {name!r}; known: "
+                f"{', '.join(BEHAVIOUR_CHOICES)}"
+            )
         choices = BEHAVIOUR_CHOICES[name]
         if isinstance(choices[0], bool):
             if isinstance(value, str):
@@ -47,7 +55,9 @@ def check_behaviour(changes):
                 value = value.lower() in ("1", "true", "yes")
             value = bool(value)
         elif value not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+            raise ValueError(
+                f"{name} must be one of {', '.join(choices)}, not {value!r}"
+            )
         out[name] = value
     return out
 
@@ -106,13 +116,23 @@ class Audience:
         self.web_id = web_id
         self.date_created_us = now_us
         self.contact = settings.get("contact") or {
-            "company": "Sandbox Inc.", "address1": "1 Sandbox Way", "address2": "",
-            "city": "Atlanta", "state": "GA", "zip": "30308", "country": "US", "phone": "",
+            "company": "Sandbox Inc.",
+            "address1": "1 Sandbox Way",
+            "address2": "",
+            "city": "Atlanta",
+            "state": "GA",
+            "zip": "30308",
+            "country": "US",
+            "phone": "",
         }
-        self.permission_reminder = settings.get("permission_reminder") or "You signed up on our website."
+        self.permission_reminder = (
+            settings.get("permission_reminder") or "You signed up on our website."
+        )
         self.campaign_defaults = settings.get("campaign_defaults") or {
-            "from_name": "Sandbox", "from_email": "news@sandbox-mail.com",
-            "subject": "", "language": "en",
+            "from_name": "Sandbox",
+            "from_email": "news@sandbox-mail.com",
+            "subject": "",
+            "language": "en",
         }
         self.email_type_option = bool(settings.get("email_type_option", False))
         self.double_optin = bool(settings.get("double_optin", False))
@@ -121,16 +141,18 @@ class Audience:
         self.notify_on_unsubscribe = settings.get("notify_on_unsubscribe") or ""
         self.visibility = settings.get("visibility") or "pub"
         self.marketing_permissions = bool(settings.get("marketing_permissions", False))
-        self.permissions = OrderedDict()   # marketing permission id -> text (consent.py)
+        self.permissions = OrderedDict()  # marketing permission id -> text (consent.py)
         self.has_welcome = bool(settings.get("has_welcome", False))
-        self.members = {}                 # subscriber hash -> member dict
+        self.members = {}  # subscriber hash -> member dict
         self.merge_fields = OrderedDict()  # merge_id -> field dict
         self.next_merge_id = 1
-        self.segments = OrderedDict()      # segment id -> segment dict (members: set of hashes)
-        self.categories = OrderedDict()    # category id -> {..., "interests": OrderedDict}
-        self.webhooks = OrderedDict()      # webhook id -> webhook dict
-        self.forgotten = set()             # hashes permanently deleted: never re-importable
-        self.version = 0                   # bumped on every member change (cache key)
+        # segment id -> segment dict (members: set of hashes)
+        self.segments = OrderedDict()
+        # category id -> {..., "interests": OrderedDict}
+        self.categories = OrderedDict()
+        self.webhooks = OrderedDict()  # webhook id -> webhook dict
+        self.forgotten = set()  # hashes permanently deleted: never re-importable
+        self.version = 0  # bumped on every member change (cache key)
         self._cache = {}
 
     def touch(self):
@@ -164,7 +186,8 @@ class State:
     def __init__(self):
         self.lock = threading.RLock()
         self.clock = Clock()
-        # what a reset restores: the documented behaviour, or what the server was started with
+        # what a reset restores: the documented
+        # behaviour, or what the server was started with
         self.behaviour_defaults = dict(BEHAVIOUR_DEFAULTS)
         # Components created lazily by their modules (import cycles kept out of here).
         from .batches import BatchRunner
@@ -198,8 +221,13 @@ class State:
             self.requests.clear()
             self.batches.reset()
             self.webhooks.clear_log()
-            acct = Account(C.DEFAULT_API_KEY, C.DEFAULT_ACCOUNT_NAME, C.DEFAULT_ACCOUNT_EMAIL,
-                           account_id=C.DEFAULT_ACCOUNT_ID, now_us=self.clock.now_us())
+            acct = Account(
+                C.DEFAULT_API_KEY,
+                C.DEFAULT_ACCOUNT_NAME,
+                C.DEFAULT_ACCOUNT_EMAIL,
+                account_id=C.DEFAULT_ACCOUNT_ID,
+                now_us=self.clock.now_us(),
+            )
             self.accounts[acct.api_key] = acct
             self._new_list(acct.api_key, C.DEFAULT_LIST_NAME, list_id=C.DEFAULT_LIST_ID)
         return self
@@ -216,25 +244,56 @@ class State:
     def now_us(self):
         return self.clock.now_us()
 
-    def _new_list(self, api_key, name, list_id=None, with_default_fields=True, **settings):
+    def _new_list(
+        self, api_key, name, list_id=None, with_default_fields=True, **settings
+    ):
         list_id = list_id or self.new_id()
-        lst = Audience(list_id, api_key, name, self.next_int(), self.now_us(), **settings)
+        lst = Audience(
+            list_id, api_key, name, self.next_int(), self.now_us(), **settings
+        )
         if with_default_fields:
-            for order, (tag, fname, ftype, opts) in enumerate(DEFAULT_MERGE_FIELDS, start=1):
-                self.add_merge_field(lst, tag=tag, name=fname, type=ftype, options=dict(opts),
-                                     display_order=order)
+            for order, (tag, fname, ftype, opts) in enumerate(
+                DEFAULT_MERGE_FIELDS, start=1
+            ):
+                self.add_merge_field(
+                    lst,
+                    tag=tag,
+                    name=fname,
+                    type=ftype,
+                    options=dict(opts),
+                    display_order=order,
+                )
         self.lists[list_id] = lst
         return lst
 
-    def add_merge_field(self, lst, *, tag, name, type, options=None, required=False,
-                        default_value="", public=True, display_order=None, help_text=""):
+    def add_merge_field(
+        self,
+        lst,
+        *,
+        tag,
+        name,
+        type,
+        options=None,
+        required=False,
+        default_value="",
+        public=True,
+        display_order=None,
+        help_text="",
+    ):
         merge_id = lst.next_merge_id
         lst.next_merge_id += 1
         field = {
-            "merge_id": merge_id, "tag": tag, "name": name, "type": type,
-            "required": bool(required), "default_value": default_value or "",
-            "public": bool(public), "display_order": display_order or merge_id + 1,
-            "options": options or {}, "help_text": help_text or "", "list_id": lst.id,
+            "merge_id": merge_id,
+            "tag": tag,
+            "name": name,
+            "type": type,
+            "required": bool(required),
+            "default_value": default_value or "",
+            "public": bool(public),
+            "display_order": display_order or merge_id + 1,
+            "options": options or {},
+            "help_text": help_text or "",
+            "list_id": lst.id,
         }
         lst.merge_fields[merge_id] = field
         return field
@@ -256,19 +315,31 @@ class State:
         return lst
 
     # --------------------------------------------------------------- accounts
-    def create_account(self, api_key=None, account_name="Sandbox Account", email=None,
-                       default_list=False):
-        """Add an account reachable with ``api_key`` (generated if omitted; ``<32 hex>-<dc>``).
-        No audience unless ``default_list`` (then a "Newsletter" with default fields)."""
+    def create_account(
+        self,
+        api_key=None,
+        account_name="Sandbox Account",
+        email=None,
+        default_list=False,
+    ):
+        """Add an account reachable with ``api_key`` (generated if omitted; ``<32
+        hex>-<dc>``). No audience unless ``default_list``
+        (then a "Newsletter" with default fields)."""
         with self.lock:
             if not api_key:
                 api_key = secrets.token_hex(16) + "-us1"
             if not valid_key_shape(api_key):
-                raise ValueError(f"api_key must look like <32 hex>-<dc>, e.g. {C.DEFAULT_API_KEY}")
+                raise ValueError(
+                    f"api_key must look like <32 hex>-<dc>, e.g. {C.DEFAULT_API_KEY}"
+                )
             if api_key in self.accounts:
                 raise ValueError("an account with this api_key already exists")
-            acct = Account(api_key, account_name or "Sandbox Account",
-                           email or f"owner-{api_key[:6]}@sandbox-mail.com", now_us=self.now_us())
+            acct = Account(
+                api_key,
+                account_name or "Sandbox Account",
+                email or f"owner-{api_key[:6]}@sandbox-mail.com",
+                now_us=self.now_us(),
+            )
             self.accounts[api_key] = acct
             result = acct.public()
             result["api_key"] = api_key
@@ -289,13 +360,20 @@ class State:
         one): the old key stops working (401), everything the account owns stays."""
         with self.lock:
             if not valid_key_shape(new_api_key):
-                raise ValueError(f"new_api_key must look like <32 hex>-<dc>, e.g. {C.DEFAULT_API_KEY}")
+                raise ValueError(
+                    "new_api_key must look like <32 hex>-<dc>, e.g. "
+                    f"{C.DEFAULT_API_KEY}"
+                )
             if new_api_key in self.accounts:
                 raise ValueError("an account with this new_api_key already exists")
             acct = self.accounts.pop(api_key)
             acct.api_key = new_api_key
             self.accounts[new_api_key] = acct
-            owned = [*self.lists.values(), *self.campaigns.values(), *self.batches.all()]
+            owned = [
+                *self.lists.values(),
+                *self.campaigns.values(),
+                *self.batches.all(),
+            ]
             for item in owned:
                 if item.api_key == api_key:
                     item.api_key = new_api_key
@@ -313,10 +391,20 @@ class State:
             return self._new_list(api_key, name, **settings).id
 
     # ---------------------------------------------------------------- members
-    def add_member(self, list_id, email, status="subscribed", merge_fields=None, tags=(),
-                   interests=None, **extra):
-        """Fast setup: store a member directly (no validation, no webhooks). Returns it raw."""
+    def add_member(
+        self,
+        list_id,
+        email,
+        status="subscribed",
+        merge_fields=None,
+        tags=(),
+        interests=None,
+        **extra,
+    ):
+        """Fast setup: store a member directly (no
+        validation, no webhooks). Returns it raw."""
         from .members import make_member, set_tags
+
         with self.lock:
             lst = self._require_list(list_id)
             m = make_member(self, lst, email, status, source="Admin Add")
@@ -332,63 +420,111 @@ class State:
     def get_member(self, list_id, email_or_hash):
         """The member as stored (a shallow copy), or None."""
         from .members import resolve_hash
+
         with self.lock:
             lst = self._require_list(list_id)
             m = lst.members.get(resolve_hash(email_or_hash))
             if m is None:
                 return None
             raw = dict(m)
-            raw["tags"] = {lst.segments[s]["name"]: iso(t) for s, t in m["tags"].items() if s in lst.segments}
+            raw["tags"] = {
+                lst.segments[s]["name"]: iso(t)
+                for s, t in m["tags"].items()
+                if s in lst.segments
+            }
             raw["last_changed_iso"] = iso(m["last_changed"])
             return raw
 
     def add_marketing_permissions(self, list_id, texts):
         """Give the audience GDPR marketing permissions (as Mailchimp's UI does) and
-        turn its marketing_permissions flag on. Returns [{marketing_permission_id, text}]."""
+        turn its marketing_permissions flag on.
+        Returns [{marketing_permission_id, text}]."""
         from .consent import add_permissions
+
         with self.lock:
             return add_permissions(self, self._require_list(list_id), texts)
 
     def set_compliance(self, list_id, email_or_hash, flagged=True):
-        """Flag a member as under compliance review: it can no longer be set subscribed."""
+        """Flag a member as under compliance review:
+        it can no longer be set subscribed."""
         from .members import resolve_hash
+
         with self.lock:
             m = self._require_list(list_id).members[resolve_hash(email_or_hash)]
             m["compliance"] = bool(flagged)
             return dict(m)
 
-    def seed(self, list_id, count, status="subscribed", start=0, merge_fields=None,
-             spread_seconds=0):
+    def seed(
+        self,
+        list_id,
+        count,
+        status="subscribed",
+        start=0,
+        merge_fields=None,
+        spread_seconds=0,
+    ):
         """Add ``count`` members ``member{n:06d}@seed-mail.com`` (n from ``start``).
         ``merge_fields`` values may contain ``{n}``. Existing addresses are skipped.
         ``spread_seconds``: their last changes spread over that many past seconds."""
         from .members import seed_members
-        with self.lock:
-            return seed_members(self, self._require_list(list_id), int(count), status,
-                                int(start or 0), merge_fields or {}, spread_seconds or 0)
 
-    def member_action(self, list_id, email, action, source="user", merges=None,
-                      new_email=None, reason=None):
+        with self.lock:
+            return seed_members(
+                self,
+                self._require_list(list_id),
+                int(count),
+                status,
+                int(start or 0),
+                merge_fields or {},
+                spread_seconds or 0,
+            )
+
+    def member_action(
+        self,
+        list_id,
+        email,
+        action,
+        source="user",
+        merges=None,
+        new_email=None,
+        reason=None,
+    ):
         """Change a member as a person/admin would in Mailchimp and deliver webhooks
         synchronously. Returns {member, deliveries}."""
         from .members import external_action
+
         with self.lock:
             lst = self._require_list(list_id)
-            member, events = external_action(self, lst, email, action, merges=merges,
-                                             new_email=new_email, reason=reason)
+            member, events = external_action(
+                self,
+                lst,
+                email,
+                action,
+                merges=merges,
+                new_email=new_email,
+                reason=reason,
+            )
         deliveries = self.webhooks.deliver(events, source, wait=True)
         return {"member": member, "deliveries": deliveries}
 
     # -------------------------------------------------------------- campaigns
-    def create_campaign(self, api_key=C.DEFAULT_API_KEY, list_id=C.DEFAULT_LIST_ID,
-                        subject="Sandbox campaign", **kwargs):
-        """A sent campaign with report data (see reports.Campaign). Returns the campaign JSON."""
+    def create_campaign(
+        self,
+        api_key=C.DEFAULT_API_KEY,
+        list_id=C.DEFAULT_LIST_ID,
+        subject="Sandbox campaign",
+        **kwargs,
+    ):
+        """A sent campaign with report data (see
+        reports.Campaign). Returns the campaign JSON."""
         from .reports import create_campaign
+
         return create_campaign(self, api_key, list_id, subject, **kwargs)
 
     def add_campaign_events(self, campaign_id, events):
         """Events that arrive after the campaign was sent (reports.add_events)."""
         from .reports import add_events
+
         return add_events(self, campaign_id, events)
 
     # ---------------------------------------------------------------- control
@@ -408,7 +544,8 @@ class State:
             return dict(self.behaviour)
 
     def freeze_clock(self, frozen=True):
-        """Every change from now on carries this second, until unfrozen (Clock.freeze)."""
+        """Every change from now on carries this
+        second, until unfrozen (Clock.freeze)."""
         return {"frozen": self.clock.freeze(frozen)}
 
     def since_exclusive(self):
@@ -419,13 +556,28 @@ class State:
             self.limiter.max_connections = int(max_connections)
         if request_timeout is not None:
             self.request_timeout = float(request_timeout)
-        return {"max_connections": self.limiter.max_connections,
-                "request_timeout": self.request_timeout}
+        return {
+            "max_connections": self.limiter.max_connections,
+            "request_timeout": self.request_timeout,
+        }
 
-    def add_fault(self, status, count=1, method=None, path_pattern=None, retry_after=None,
-                  hang=None):
-        return self.faults.add(status=status, count=count, method=method,
-                               path_pattern=path_pattern, retry_after=retry_after, hang=hang)
+    def add_fault(
+        self,
+        status,
+        count=1,
+        method=None,
+        path_pattern=None,
+        retry_after=None,
+        hang=None,
+    ):
+        return self.faults.add(
+            status=status,
+            count=count,
+            method=method,
+            path_pattern=path_pattern,
+            retry_after=retry_after,
+            hang=hang,
+        )
 
     def clear_faults(self):
         self.faults.clear()
@@ -450,5 +602,10 @@ def valid_key_shape(key):
     if not isinstance(key, str) or "-" not in key:
         return False
     secret, dc = key.rsplit("-", 1)
-    return (len(secret) == 32 and all(c in "0123456789abcdef" for c in secret.lower())
-            and dc.isalnum() and dc.islower() and 2 <= len(dc) <= 8)
+    return (
+        len(secret) == 32
+        and all(c in "0123456789abcdef" for c in secret.lower())
+        and dc.isalnum()
+        and dc.islower()
+        and 2 <= len(dc) <= 8
+    )

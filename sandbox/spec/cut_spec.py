@@ -9,6 +9,10 @@ plus every component schema they reference (transitively), and writes
 the sha256 recorded in PROVENANCE.md so the subset always comes from the same
 file.
 """
+
+# a command-line program: what it prints is its output, not a log line
+# pylint: disable=print-used
+
 import hashlib
 import json
 import re
@@ -23,20 +27,31 @@ OUTPUT = HERE / "marketing-openapi.subset.json"
 
 # wire name (sandbox routes, real API) -> camelCased name used in this spec file
 WIRE_TO_SPEC = {
-    "list_id": "listId", "subscriber_hash": "subscriberHash", "merge_id": "mergeId",
-    "segment_id": "segmentId", "category_id": "interestCategoryId", "interest_id": "interestId",
-    "webhook_id": "webhookId", "batch_id": "batchId", "campaign_id": "campaignId",
+    "list_id": "listId",
+    "subscriber_hash": "subscriberHash",
+    "merge_id": "mergeId",
+    "segment_id": "segmentId",
+    "category_id": "interestCategoryId",
+    "interest_id": "interestId",
+    "webhook_id": "webhookId",
+    "batch_id": "batchId",
+    "campaign_id": "campaignId",
 }
 
 
 def served_operations():
     """[(METHOD, spec path)] for every route the sandbox implements."""
-    from mailchimp_sandbox import routes  # noqa: F401  (registers routes)
+    from mailchimp_sandbox import routes  # noqa: F401 (importing registers routes)
     from mailchimp_sandbox.router import _ROUTES
+
     ops = []
     for method, regex, _fn, _lock in _ROUTES:
         pattern = regex.pattern[1:-1]
-        path = re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", lambda m: f"{{{WIRE_TO_SPEC[m.group(1)]}}}", pattern)
+        path = re.sub(
+            r"\(\?P<(\w+)>\[\^/\]\+\)",
+            lambda m: f"{{{WIRE_TO_SPEC[m.group(1)]}}}",
+            pattern,
+        )
         ops.append((method, path))
     return ops
 
@@ -74,7 +89,9 @@ def cut(spec):
         todo |= more - names
     return {
         "openapi": spec["openapi"],
-        "info": dict(spec["info"], title=spec["info"].get("title", "") + " (sandbox subset)"),
+        "info": dict(
+            spec["info"], title=spec["info"].get("title", "") + " (sandbox subset)"
+        ),
         "servers": spec.get("servers", []),
         "paths": {p: paths[p] for p in sorted(paths)},
         "components": {
@@ -85,7 +102,11 @@ def cut(spec):
 
 
 def main(argv):
-    src = Path(argv[1]) if len(argv) > 1 else Path("/work/shared/mailchimp/marketing-openapi.json")
+    src = (
+        Path(argv[1])
+        if len(argv) > 1
+        else Path("/work/shared/mailchimp/marketing-openapi.json")
+    )
     data = src.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != EXPECTED_SHA256:
@@ -93,8 +114,10 @@ def main(argv):
     subset, missing = cut(json.loads(data))
     OUTPUT.write_text(json.dumps(subset, indent=1, sort_keys=False) + "\n")
     n_ops = sum(len(v) for v in subset["paths"].values())
-    print(f"wrote {OUTPUT.name}: {len(subset['paths'])} paths, {n_ops} operations, "
-          f"{len(subset['components']['schemas'])} schemas")
+    print(
+        f"wrote {OUTPUT.name}: {len(subset['paths'])} paths, {n_ops} operations, "
+        f"{len(subset['components']['schemas'])} schemas"
+    )
     if missing:
         print("served by the sandbox but absent from the spec:", ", ".join(missing))
 

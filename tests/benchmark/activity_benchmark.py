@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Email-activity benchmark (issue 4): measures and prints, asserts nothing.
+"""Email-activity benchmark (F27, F29): measures and prints, asserts nothing.
 
-    python3 tests/benchmark/activity_benchmark.py                    # 100,000 contacts, ~1,000,000 events
-    python3 tests/benchmark/activity_benchmark.py --contacts 10000   # a quick check
+    # 100,000 contacts, ~1,000,000 events
+    python3 tests/benchmark/activity_benchmark.py
+    # a quick check
+    python3 tests/benchmark/activity_benchmark.py --contacts 10000
 
 Beside a local Odoo 18 (``odoo`` on PATH, PostgreSQL reachable as for
 ``tests/run.py``) and the project's Mailchimp sandbox, started here as a
@@ -25,6 +27,10 @@ keep it), an ``odoo shell`` script:
 4. runs it a second time (nothing new: how long a rerun that finds everything
    stored takes).
 """
+
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import argparse
 import json
 import os
@@ -40,7 +46,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from run import odoo_addons_path  # noqa: E402
+from run import odoo_addons_path  # noqa: E402 (found once tests/ is on the path)
 
 ADDON = "mailchimp_connector"
 DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
@@ -106,23 +112,30 @@ cr = env.cr
 cr.execute("""
     INSERT INTO res_partner (name, complete_name, email, email_normalized, active, type,
                              is_company, create_uid, write_uid, create_date, write_date)
-    SELECT e, e, e, e, true, 'contact', false, 1, 1, now(), now() FROM unnest(%s::text[]) e
+    SELECT e, e, e, e, true, 'contact', false, 1, 1, now(), now()
+      FROM unnest(%s::text[]) e
     RETURNING id, email
 """, (emails,))
 partner_ids = dict((email, pid) for pid, email in cr.fetchall())
-rows = [(pairing.id, audience.id, partner_ids[e], e, subscriber_hash(e)) for e in emails]
+rows = [
+    (pairing.id, audience.id, partner_ids[e], e, subscriber_hash(e)) for e in emails
+]
 cr.execute("""
-    INSERT INTO mailchimp_member (pairing_id, audience_id, partner_id, email, subscriber_hash,
-                                  status, create_uid, write_uid, create_date, write_date)
+    INSERT INTO mailchimp_member (pairing_id, audience_id, partner_id, email,
+                                  subscriber_hash, status, create_uid, write_uid,
+                                  create_date, write_date)
     SELECT p, a, r, e, h, 'subscribed', 1, 1, now(), now()
-      FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[]) AS t(p, a, r, e, h)
+      FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[])
+           AS t(p, a, r, e, h)
 """, ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
       [r[3] for r in rows], [r[4] for r in rows]))
 env.invalidate_all()
 cr.commit()
 camp = control("campaigns", {
     "list_id": LIST_ID, "subject": "Benchmark campaign", "apply_to_members": False,
-    "send_time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 86400)),
+    "send_time": time.strftime(
+        "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 86400)
+    ),
     "generate": {"opens_per_member": OPENS, "clicks_per_member": CLICKS,
                  "bounce_rate": 0.02, "unsub_rate": 0.01, "seed": 1}})
 emit(step="setup", seconds=round(time.monotonic() - started, 1), campaign=camp["id"],
@@ -144,7 +157,8 @@ for label in ("first pull", "rerun"):
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
     rss_before = status_kb("VmRSS")
-    queries_before = sql_db.sql_counter  # every cursor's queries (pages are written by several)
+    # every cursor's queries (pages are written by several)
+    queries_before = sql_db.sql_counter
     backends_before = db_backends()
     sandbox_cpu_before = cpu_seconds(SANDBOX_PID)
     cpu_before = time.process_time()
@@ -159,7 +173,9 @@ for label in ("first pull", "rerun"):
     odoo_cpu = time.process_time() - cpu_before
     sandbox_cpu = cpu_seconds(SANDBOX_PID) - sandbox_cpu_before
     backends_after = db_backends()
-    db_cpu = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
+    db_cpu = sum(
+        cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items()
+    )
     if profiler:
         profiler.dump_stats(PROFILE)
         out = io.StringIO()
@@ -174,7 +190,8 @@ for label in ("first pull", "rerun"):
     campaign = Campaign.search([("account_id", "=", account.id)])
     emit(step=label, events=events, chatter_lines=messages, seconds=round(seconds, 1),
          events_per_s=round(events / seconds) if events else 0,
-         queries=queries, queries_per_1000_events=round(1000 * queries / events, 1) if events else None,
+         queries=queries,
+         queries_per_1000_events=round(1000 * queries / events, 1) if events else None,
          peak_memory_growth_mb=round(peak_mb, 1), unknown=campaign.unknown_event_count,
          cpu_s={"odoo": round(odoo_cpu, 1), "postgres": round(db_cpu, 1),
                 "sandbox": round(sandbox_cpu, 1)},
@@ -206,12 +223,23 @@ def main():
     parser.add_argument("--clicks", type=float, default=2.0, help="clicks per member")
     parser.add_argument("--db", default="mailchimp_activity_benchmark")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--connections", type=int, default=0,
-                        help="report pages read at once (default: the addon's ACTIVITY_CONNECTIONS)")
-    parser.add_argument("--writers", type=int, default=0,
-                        help="pages written at once (default: the addon's ACTIVITY_WRITERS)")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="cProfile the first pull and write its stats to FILE")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="report pages read at once (default: the addon's ACTIVITY_CONNECTIONS)",
+    )
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=0,
+        help="pages written at once (default: the addon's ACTIVITY_WRITERS)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile the first pull and write its stats to FILE",
+    )
     parser.add_argument("--odoo-args", default=os.environ.get("ODOO_TEST_ARGS", ""))
     args = parser.parse_args()
     odoo = shutil.which("odoo")
@@ -221,47 +249,83 @@ def main():
     common = [f"--addons-path={odoo_addons_path()}", "-d", args.db, *extra]
     base = [odoo, *common]
     db_args = [a for a in extra if a.startswith("--db")]
-    subprocess.call([odoo, "db", *db_args, "drop", args.db], stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
+    subprocess.call(
+        [odoo, "db", *db_args, "drop", args.db],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port = free_port()
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "sandbox")),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mailchimp_sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "sandbox")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(url + "/_sandbox/health")
         print(f"installing {ADDON} in {args.db} ...", flush=True)
-        subprocess.run([*base, "-i", ADDON, "--stop-after-init", "--no-http",
-                        "--without-demo=all", "--log-level=warn"], check=True)
+        subprocess.run(
+            [
+                *base,
+                "-i",
+                ADDON,
+                "--stop-after-init",
+                "--no-http",
+                "--without-demo=all",
+                "--log-level=warn",
+            ],
+            check=True,
+        )
         params = (
-            f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = {DEFAULT_API_KEY!r}\n"
-            f"N = {args.contacts}\nOPENS = {args.opens}\nCLICKS = {args.clicks}\n"
-            f"SANDBOX_PID = {sandbox.pid}\n"
-            f"CONNECTIONS = {args.connections}\nWRITERS = {args.writers}\n"
-            f"PROFILE = {str(Path(args.profile).resolve()) if args.profile else None!r}\n"
+            f"SANDBOX = {url!r}\nLIST_ID = {DEFAULT_LIST_ID!r}\nAPI_KEY = "
+            f"{DEFAULT_API_KEY!r}\nN = {args.contacts}\nOPENS = {args.opens}\nCLICKS = "
+            f"{args.clicks}\nSANDBOX_PID = {sandbox.pid}\nCONNECTIONS = "
+            f"{args.connections}\nWRITERS = {args.writers}\nPROFILE = "
+            f"{str(Path(args.profile).resolve()) if args.profile else None!r}\n"
         )
         print(f"benchmark: {args.contacts:,} contacts ...", flush=True)
         result = subprocess.run(
-            [odoo, "shell", *common, "--no-http", "--log-level=warn"], input=params + SHELL,
-            capture_output=True, text=True,
+            [odoo, "shell", *common, "--no-http", "--log-level=warn"],
+            input=params + SHELL,
+            capture_output=True,
+            text=True,
         )
-        figures = [json.loads(line[len(MARK):]) for line in result.stdout.splitlines()
-                   if line.startswith(MARK)]
+        figures = [
+            json.loads(line[len(MARK) :])
+            for line in result.stdout.splitlines()
+            if line.startswith(MARK)
+        ]
         if len(figures) < 4:
             print(result.stdout[-4000:], result.stderr[-4000:])
         if args.profile:
-            print("\n".join(line for line in result.stdout.splitlines()
-                            if not line.startswith(MARK))[-6000:])
+            print(
+                "\n".join(
+                    line
+                    for line in result.stdout.splitlines()
+                    if not line.startswith(MARK)
+                )[-6000:]
+            )
         for figure in figures:
             print(json.dumps(figure))
     finally:
         sandbox.terminate()
         sandbox.wait(10)
         if not args.keep:
-            subprocess.call([odoo, "db", *db_args, "drop", args.db], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+            subprocess.call(
+                [odoo, "db", *db_args, "drop", args.db],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
 
 if __name__ == "__main__":

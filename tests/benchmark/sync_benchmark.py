@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Contact-sync benchmark (issue 3): measures and prints, asserts nothing.
+"""Contact-sync benchmark (F30): measures and prints, asserts nothing.
 
     python3 tests/benchmark/sync_benchmark.py                 # N = 10,000 and 100,000
     python3 tests/benchmark/sync_benchmark.py --sizes 1000    # a quick check
@@ -22,8 +22,8 @@ in a database copied from one fresh install of the addon:
 Between the set-up and the first run, ``VACUUM ANALYZE`` (``--no-analyze`` to
 skip it) stands for the autovacuum a database whose contacts are not brand new
 has had.  Every ``run_sync()`` runs in its own ``odoo shell`` process (fed a
-script on stdin), so its memory figure is not blurred by the previous step.  The figures:
-HTTP requests (the run's ``http_requests`` and the sandbox's request log), SQL
+script on stdin), so its memory figure is not blurred by the previous step.  The
+figures: HTTP requests (the run's ``http_requests`` and the sandbox's request log), SQL
 queries (``env.cr.sql_log_count`` before/after), wall time of ``run_sync()`` with
 the part spent waiting for the sandbox (its request log's durations) and in
 ``cursor.execute`` (a query hook),
@@ -42,6 +42,10 @@ calling line, per run; slows the runs, so its timings are not the benchmark's),
 ``--odoo-args`` (default ``$ODOO_TEST_ARGS``, e.g. ``--db_host=... --db_user=...``).
 See README.md here.
 """
+
+# a command-line program: what it prints is its report, not a log line
+# pylint: disable=print-used
+
 import argparse
 import json
 import os
@@ -58,14 +62,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from run import odoo_addons_path  # noqa: E402  (the test command's way to find Odoo's addons)
+from run import odoo_addons_path  # noqa: E402 (how tests/run.py finds Odoo)
 
 ADDON = "mailchimp_connector"
 DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
 DEFAULT_LIST_ID = "f0a1b2c3d4"
 MARK = "BENCH-JSON "
 
-# Targets of issue 3's "Benchmark" section
+# The targets the figures are compared with (the "target" columns of the table)
 TARGET_PUSH_REQ = 2.1  # requests per 1,000 contacts, initial push
 TARGET_PULL_REQ = 1.1  # requests per 1,000 contacts, initial pull
 TARGET_UNCHANGED_REQ = 1  # requests per pairing for a run where nothing changed
@@ -78,10 +82,14 @@ TARGET_MEMORY_MB = 25  # peak memory growth from 10k to 100k
 # The code run inside `odoo shell` (stdin).  PARAMS is prepended as JSON.
 # ---------------------------------------------------------------------------
 
-SHELL_PRELUDE = r'''
+SHELL_PRELUDE = r"""
 import gc, json, sys, threading, time
 MARK = "BENCH-JSON "
-QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
+QUIET = {
+    "tracking_disable": True,
+    "mail_create_nolog": True,
+    "mail_create_nosubscribe": True,
+}
 
 
 def emit(**values):
@@ -103,12 +111,14 @@ def partner_vals(i, domain):
         "email": f"contact{i:06d}@{domain}",
         "phone": f"+32 470 {i:06d}",
     }
-'''
+"""
 
-SHELL_SETUP = r'''
+SHELL_SETUP = r"""
 result = {"kind": "setup"}
 # contacts with an email that a fresh database already has (the default segment's)
-result["base_partners"] = env["res.partner"].search_count([("email_normalized", "!=", False)])
+result["base_partners"] = env["res.partner"].search_count(
+    [("email_normalized", "!=", False)]
+)
 n = PARAMS["partners"]
 if n:
     # the baseline: the same partners bulk-created by the bare ORM, in batches,
@@ -118,7 +128,12 @@ if n:
     gc.collect()
     queries0, started = env.cr.sql_log_count, time.perf_counter()
     for start in range(0, n, batch):
-        Partner.create([partner_vals(i, PARAMS["domain"]) for i in range(start, min(n, start + batch))])
+        Partner.create(
+            [
+                partner_vals(i, PARAMS["domain"])
+                for i in range(start, min(n, start + batch))
+            ]
+        )
         env.flush_all()
         env.invalidate_all()
     env.cr.commit()
@@ -167,9 +182,9 @@ result.update(
     segment=pairing.partner_domain,
 )
 emit(**result)
-'''
+"""
 
-SHELL_RUN = r'''
+SHELL_RUN = r"""
 pairing = env["mailchimp.pairing"].browse(PARAMS["pairing_id"])
 partners_before = env["res.partner"].with_context(active_test=False).search_count([])
 env.invalidate_all()
@@ -197,7 +212,8 @@ if profile_dir:
         while frame is not None:
             code = frame.f_code
             if addon_marker in code.co_filename and "/tests/" not in code.co_filename:
-                where = f"{code.co_filename.split(addon_marker, 1)[1]}:{frame.f_lineno} {code.co_name}"
+                addon_file = code.co_filename.split(addon_marker, 1)[1]
+                where = f"{addon_file}:{frame.f_lineno} {code.co_name}"
                 break
             frame = frame.f_back
         text = query if isinstance(query, str) else str(query)
@@ -212,7 +228,9 @@ threading.current_thread().query_hooks = [query_hook]
 if PARAMS.get("explain_ms"):
     # plans of the slow statements, with actual row counts, in PostgreSQL's server log
     env.cr.execute("LOAD 'auto_explain'")
-    env.cr.execute("SET auto_explain.log_min_duration = %s", [int(PARAMS["explain_ms"])])
+    env.cr.execute(
+        "SET auto_explain.log_min_duration = %s", [int(PARAMS["explain_ms"])]
+    )
     env.cr.execute("SET auto_explain.log_analyze = on")
     env.cr.execute("SET auto_explain.log_timing = off")
 if profile_dir:
@@ -229,7 +247,8 @@ if profile_dir:
     profiler.dump_stats(base + ".prof")
     with open(base + ".queries.txt", "w") as out:
         out.write("  queries  seconds  caller in the addon  |  query\n")
-        for (where, query), (count, spent) in sorted(by_caller.items(), key=lambda i: -i[1][1]):
+        slowest = sorted(by_caller.items(), key=lambda i: -i[1][1])
+        for (where, query), (count, spent) in slowest:
             out.write(f"{count:>9} {spent:>8.2f}  {where}  |  {query}\n")
 if memory_mode == "tracemalloc":
     peak = tracemalloc.get_traced_memory()[1]
@@ -258,7 +277,7 @@ emit(
     partners_after=env["res.partner"].with_context(active_test=False).search_count([]),
     members=env["mailchimp.member"].search_count([("pairing_id", "=", pairing.id)]),
 )
-'''
+"""
 
 
 # ---------------------------------------------------------------------------
@@ -289,19 +308,28 @@ def snapshot_sources(rev, target):
     if rev:
         archive = subprocess.run(
             [*git, "archive", "--format=tar", rev, ADDON, "sandbox"],
-            check=True, stdout=subprocess.PIPE,
+            check=True,
+            stdout=subprocess.PIPE,
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-        commit = subprocess.run([*git, "rev-parse", "--short", rev], text=True,
-                                stdout=subprocess.PIPE, check=True).stdout.strip()
+        commit = subprocess.run(
+            [*git, "rev-parse", "--short", rev],
+            text=True,
+            stdout=subprocess.PIPE,
+            check=True,
+        ).stdout.strip()
         return f"commit {commit} ({rev})"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in (ADDON, "sandbox"):
         shutil.copytree(ROOT / name, target / name, ignore=ignore)
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], text=True,
-                            stdout=subprocess.PIPE).stdout.strip()
-    dirty = subprocess.run([*git, "status", "--porcelain", "--", ADDON, "sandbox"], text=True,
-                           stdout=subprocess.PIPE).stdout.strip()
+    commit = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], text=True, stdout=subprocess.PIPE
+    ).stdout.strip()
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", ADDON, "sandbox"],
+        text=True,
+        stdout=subprocess.PIPE,
+    ).stdout.strip()
     return f"working tree at {commit}" + (" with uncommitted changes" if dirty else "")
 
 
@@ -316,10 +344,17 @@ class SandboxProcess:
         self.process = None
 
     def start(self):
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "w")  # closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailchimp_sandbox", "--host", "127.0.0.1",
-             "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "mailchimp_sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             cwd=self.sandbox_dir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -350,7 +385,9 @@ class SandboxProcess:
     def control(self, method, path, payload=None):
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(
-            f"{self.url}/_sandbox/{path}", data=data, method=method,
+            f"{self.url}/_sandbox/{path}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=600) as response:
@@ -369,7 +406,9 @@ class Odoo:
     def __init__(self, workdir, extra_args, addon_root):
         self.odoo = shutil.which("odoo")
         if not self.odoo:
-            raise SystemExit("No `odoo` executable on PATH: the benchmark needs a local Odoo 18.")
+            raise SystemExit(
+                "No `odoo` executable on PATH: the benchmark needs a local Odoo 18."
+            )
         # the project's way to find Odoo's own addons, with the snapshot instead of ROOT
         others = odoo_addons_path().split(",")[1:]
         self.addons_path = ",".join([str(addon_root), *others])
@@ -384,13 +423,19 @@ class Odoo:
         command = [self.odoo, *args]
         with open(log_path, "w") as err:
             done = subprocess.run(
-                command, cwd=ROOT, input=stdin, stdout=subprocess.PIPE, stderr=err,
-                text=True, errors="replace",
+                command,
+                cwd=ROOT,
+                input=stdin,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                errors="replace",
             )
         if done.returncode:
             tail = "".join(log_path.read_text(errors="replace").splitlines(True)[-40:])
             raise RuntimeError(
-                f"{title}: exit {done.returncode}\n$ {shlex.join(command)}\n{done.stdout}\n{tail}"
+                f"{title}: exit {done.returncode}\n$ "
+                f"{shlex.join(command)}\n{done.stdout}\n{tail}"
             )
         return done.stdout
 
@@ -400,19 +445,33 @@ class Odoo:
     def install(self, db):
         self.databases.append(db)
         self._run(
-            [f"--addons-path={self.addons_path}", "-d", db, *self.extra, "-i", ADDON,
-             "--stop-after-init", "--without-demo=all", "--no-http", "--log-level=warn"],
+            [
+                f"--addons-path={self.addons_path}",
+                "-d",
+                db,
+                *self.extra,
+                "-i",
+                ADDON,
+                "--stop-after-init",
+                "--without-demo=all",
+                "--no-http",
+                "--log-level=warn",
+            ],
             f"install-{db}",
         )
 
     def duplicate(self, source, target):
         self.databases.append(target)
-        self._run(["db", *self.db_args(), "duplicate", "-f", source, target], f"copy-{target}")
+        self._run(
+            ["db", *self.db_args(), "duplicate", "-f", source, target], f"copy-{target}"
+        )
 
     def drop(self, db):
         subprocess.call(
             [self.odoo, "db", *self.db_args(), "drop", db],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if db in self.databases:
             self.databases.remove(db)
@@ -421,12 +480,23 @@ class Odoo:
         script = f"PARAMS = {json.dumps(params)!r}\nPARAMS = json.loads(PARAMS)\n"
         script = "import json\n" + script + SHELL_PRELUDE + body
         out = self._run(
-            [f"--addons-path={self.addons_path}", "shell", "-d", db, *self.extra,
-             "--no-http", "--log-level=warn"],
-            title, stdin=script,
+            [
+                f"--addons-path={self.addons_path}",
+                "shell",
+                "-d",
+                db,
+                *self.extra,
+                "--no-http",
+                "--log-level=warn",
+            ],
+            title,
+            stdin=script,
         )
-        results = [json.loads(line[len(MARK):]) for line in out.splitlines()
-                   if line.startswith(MARK)]
+        results = [
+            json.loads(line[len(MARK) :])
+            for line in out.splitlines()
+            if line.startswith(MARK)
+        ]
         if not results:
             raise RuntimeError(f"{title}: no result printed\n{out[-3000:]}")
         return results[-1]
@@ -454,38 +524,63 @@ class Benchmark:
         self.seeded_at = time.monotonic() if seed else None
         if seed:
             seeded = self.sandbox.control(
-                "POST", f"lists/{DEFAULT_LIST_ID}/seed",
-                {"count": seed, "merge_fields": {
-                    "FNAME": "Seed{n}", "LNAME": "Member{n}", "PHONE": "+32 471 {n}"}},
+                "POST",
+                f"lists/{DEFAULT_LIST_ID}/seed",
+                {
+                    "count": seed,
+                    "merge_fields": {
+                        "FNAME": "Seed{n}",
+                        "LNAME": "Member{n}",
+                        "PHONE": "+32 471 {n}",
+                    },
+                },
             )
-            log(f"  sandbox seeded with {seeded['created']} members in {seeded['seconds']} s")
+            log(
+                f"  sandbox seeded with {seeded['created']} members in "
+                f"{seeded['seconds']} s"
+            )
         self.sandbox.control("POST", "latency", {"seconds": self.args.latency})
 
     def setup(self, db, direction, partners, create_missing):
         log(f"  {db}: setup ({partners:,} partners in Odoo, {direction} pairing)")
-        result = self.odoo.shell(db, SHELL_SETUP, {
-            "partners": partners, "batch": self.args.batch, "domain": "bench-mail.com",
-            "api_key": DEFAULT_API_KEY, "api_url": self.sandbox.api_url(),
-            "direction": direction, "create_missing": create_missing,
-            "analyze": self.args.analyze,
-        }, f"setup-{db}")
+        result = self.odoo.shell(
+            db,
+            SHELL_SETUP,
+            {
+                "partners": partners,
+                "batch": self.args.batch,
+                "domain": "bench-mail.com",
+                "api_key": DEFAULT_API_KEY,
+                "api_url": self.sandbox.api_url(),
+                "direction": direction,
+                "create_missing": create_missing,
+                "analyze": self.args.analyze,
+            },
+            f"setup-{db}",
+        )
         if "baseline" in result:
             b = result["baseline"]
-            log(f"  bare ORM bulk create of {b['contacts']:,} partners: {b['seconds']:.1f} s, "
-                f"{b['queries']:,} queries")
+            log(
+                f"  bare ORM bulk create of {b['contacts']:,} partners: "
+                f"{b['seconds']:.1f} s, {b['queries']:,} queries"
+            )
         return result
 
     def run(self, db, pairing_id, label, n, contacts):
         # the runs of one sync are minutes apart (the scheduler's interval), and an
         # audience's members were imported before its first sync, not in the seconds
         # before: a run starting within watermark_margin_seconds (5 s) of the newest
-        # change it reads reads that second again once, which is not what a later run does
+        # change it reads reads that second again
+        # once, which is not what a later run does
         since = self.last_run_end if "rerun" in label else self.seeded_at
         if since is not None:
             time.sleep(max(0.0, self.args.interval - (time.monotonic() - since)))
         self.sandbox.control("DELETE", "requests")
-        params = {"pairing_id": pairing_id, "label": f"{label}-{n}",
-                  "memory": self.args.memory}
+        params = {
+            "pairing_id": pairing_id,
+            "label": f"{label}-{n}",
+            "memory": self.args.memory,
+        }
         if self.args.explain:
             params["explain_ms"] = self.args.explain
         if self.args.profile:
@@ -502,13 +597,15 @@ class Benchmark:
         result["sandbox_routes"] = by_route
         result["contacts"] = contacts
         self.last_run_end = time.monotonic()
-        log(f"  {label}: {result['state']} in {result['seconds']:.1f} s "
+        log(
+            f"  {label}: {result['state']} in {result['seconds']:.1f} s "
             f"(API {result['api_seconds']:.1f} s, SQL {result['sql_seconds']:.1f} s), "
             f"{result['http_requests']} requests ({_routes(by_route)}), "
             f"{result['queries']:,} queries, created {result['created']:,} "
             f"updated {result['updated']:,} unchanged {result['unchanged']:,} "
             f"skipped {result['skipped']:,} failed {result['failed']:,}"
-            + (f" -- {result['message']}" if result.get("message") else ""))
+            + (f" -- {result['message']}" if result.get("message") else "")
+        )
         return result
 
     def scenario_push(self, n, figures):
@@ -559,8 +656,10 @@ class Benchmark:
         log(f"measuring {ADDON} from the {self.measured}")
         try:
             self.sandbox.start()
-            log(f"sandbox on {self.sandbox.url} (pid {self.sandbox.process.pid}), "
-                f"latency {self.args.latency * 1000:.0f} ms per API call")
+            log(
+                f"sandbox on {self.sandbox.url} (pid {self.sandbox.process.pid}), "
+                f"latency {self.args.latency * 1000:.0f} ms per API call"
+            )
             log(f"installing {ADDON} into {self.template}")
             started = time.monotonic()
             self.odoo.install(self.template)
@@ -573,7 +672,9 @@ class Benchmark:
                 print_table(n, figures, self.args)
             print_summary(self.results, self.args)
             if self.args.json:
-                Path(self.args.json).write_text(json.dumps(self.results, indent=1, default=str))
+                Path(self.args.json).write_text(
+                    json.dumps(self.results, indent=1, default=str)
+                )
                 log(f"raw figures written to {self.args.json}")
         except BaseException:
             log(f"failed; the odoo logs stay in {self.workdir}")
@@ -586,7 +687,9 @@ class Benchmark:
                     self.odoo.drop(db)
                 log("sandbox stopped, databases and filestores dropped")
             else:
-                log(f"sandbox stopped; databases kept: {', '.join(self.odoo.databases)}")
+                log(
+                    f"sandbox stopped; databases kept: {', '.join(self.odoo.databases)}"
+                )
             if not self.args.keep and not self.workdir_kept:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -595,16 +698,21 @@ def _route(path):
     """/us1/3.0/lists/f0a1b2c3d4/members/abc -> /lists/{id}/members/{id}"""
     parts = path.split("?")[0].split("/")
     if "3.0" in parts:
-        parts = parts[parts.index("3.0") + 1:]
+        parts = parts[parts.index("3.0") + 1 :]
     out, previous = [], None
     for part in parts:
-        out.append("{id}" if previous in ("lists", "members", "batches", "campaigns") else part)
+        out.append(
+            "{id}" if previous in ("lists", "members", "batches", "campaigns") else part
+        )
         previous = part
     return "/" + "/".join(p for p in out if p)
 
 
 def _routes(by_route):
-    return ", ".join(f"{count} {route}" for route, count in sorted(by_route.items())) or "none"
+    return (
+        ", ".join(f"{count} {route}" for route, count in sorted(by_route.items()))
+        or "none"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -618,7 +726,12 @@ ROWS = [
     ("push_unchanged", "(c) nothing changed, after the push", "unchanged", "unchanged"),
     ("pull", "(b) initial pull, Mailchimp -> Odoo", "pull", "initial"),
     ("pull_unchanged", "(c) nothing changed, after the pull", "unchanged", "unchanged"),
-    ("pull_unchanged2", "(c) nothing changed again, after the pull", "unchanged", "unchanged"),
+    (
+        "pull_unchanged2",
+        "(c) nothing changed again, after the pull",
+        "unchanged",
+        "unchanged",
+    ),
     ("both", "(d) both ways, N/2 + N/2, initial", "info", "initial"),
     ("both_reread", "(d) next run after both ways", "info", "info"),
     ("both_unchanged", "(d) nothing changed, both ways", "unchanged", "unchanged"),
@@ -632,19 +745,31 @@ def _verdict(ok):
 def request_cell(kind, requests, n):
     per_k = requests / (n / 1000)
     if kind == "push":
-        return f"{per_k:.2f}/1k", f"<= {TARGET_PUSH_REQ}/1k {_verdict(per_k <= TARGET_PUSH_REQ)}"
+        return (
+            f"{per_k:.2f}/1k",
+            f"<= {TARGET_PUSH_REQ}/1k {_verdict(per_k <= TARGET_PUSH_REQ)}",
+        )
     if kind == "pull":
-        return f"{per_k:.2f}/1k", f"<= {TARGET_PULL_REQ}/1k {_verdict(per_k <= TARGET_PULL_REQ)}"
+        return (
+            f"{per_k:.2f}/1k",
+            f"<= {TARGET_PULL_REQ}/1k {_verdict(per_k <= TARGET_PULL_REQ)}",
+        )
     if kind == "unchanged":
-        return (f"{requests} /run",
-                f"<= {TARGET_UNCHANGED_REQ}/run {_verdict(requests <= TARGET_UNCHANGED_REQ)}")
+        return (
+            f"{requests} /run",
+            f"<= {TARGET_UNCHANGED_REQ}/run "
+            f"{_verdict(requests <= TARGET_UNCHANGED_REQ)}",
+        )
     return f"{per_k:.2f}/1k", ""
 
 
 def sql_cell(kind, queries, n):
     per = queries / n
     if kind == "initial":
-        return f"{per:.3f}", f"<= {TARGET_INITIAL_SQL} {_verdict(per <= TARGET_INITIAL_SQL)}"
+        return (
+            f"{per:.3f}",
+            f"<= {TARGET_INITIAL_SQL} {_verdict(per <= TARGET_INITIAL_SQL)}",
+        )
     if kind == "unchanged":
         # a fixed cost per run is not "per partner"; judged on the slope across sizes
         return f"{per:.3f}", "0/partner: see slope"
@@ -655,19 +780,31 @@ def print_table(n, figures, args):
     baseline = figures.get("baseline")
     memory = "RSS high-water growth" if args.memory == "rss" else "tracemalloc peak"
     print()
-    print(f"N = {n:,} contacts, sandbox latency {args.latency * 1000:.0f} ms per call; "
-          f"memory = {memory} of the Odoo process during run_sync(); "
-          f"{ADDON} from the {args.measured}; {os.cpu_count()} CPUs; "
-          + ("VACUUM ANALYZE after the set-up" if args.analyze else "no ANALYZE after the set-up"))
-    header = (f"{'scenario':<44}{'contacts':>9}{'wall s':>8}{'API s':>7}{'SQL s':>7}{'x ORM':>7}{'requests':>10}{'per 1k/run':>12}"
-              f"  {'target':<22}{'SQL':>9}{'q/partner':>10}  {'target':<22}{'mem MB':>8}"
-              f"  {'done':<34}")
+    print(
+        f"N = {n:,} contacts, sandbox latency {args.latency * 1000:.0f} ms per call; "
+        f"memory = {memory} of the Odoo process during run_sync(); "
+        f"{ADDON} from the {args.measured}; {os.cpu_count()} CPUs; "
+        + (
+            "VACUUM ANALYZE after the set-up"
+            if args.analyze
+            else "no ANALYZE after the set-up"
+        )
+    )
+    header = (
+        f"{'scenario':<44}{'contacts':>9}{'wall s':>8}{'API s':>7}{'SQL s':>7}"
+        f"{'x ORM':>7}{'requests':>10}{'per 1k/run':>12}"
+        f"  {'target':<22}{'SQL':>9}{'q/partner':>10}  {'target':<22}{'mem MB':>8}"
+        f"  {'done':<34}"
+    )
     print(header)
     print("-" * len(header))
     if baseline:
-        print(f"{'bare ORM bulk create of N partners':<44}{n:>9,}{baseline['seconds']:>8.1f}{'':>7}{'':>7}{1:>7.2f}"
-              f"{'-':>10}{'':>12}  {'':<22}{baseline['queries']:>9,}"
-              f"{baseline['queries'] / n:>10.3f}  {'(baseline)':<22}{'':>8}")
+        print(
+            f"{'bare ORM bulk create of N partners':<44}{n:>9,}"
+            f"{baseline['seconds']:>8.1f}{'':>7}{'':>7}{1:>7.2f}"
+            f"{'-':>10}{'':>12}  {'':<22}{baseline['queries']:>9,}"
+            f"{baseline['queries'] / n:>10.3f}  {'(baseline)':<22}{'':>8}"
+        )
     for key, title, req_kind, sql_kind in ROWS:
         r = figures.get(key)
         if not r:
@@ -675,19 +812,36 @@ def print_table(n, figures, args):
         ratio = f"{r['seconds'] / baseline['seconds']:.2f}" if baseline else "-"
         req, req_target = request_cell(req_kind, r["http_requests"], r["contacts"])
         sql, sql_target = sql_cell(sql_kind, r["queries"], r["contacts"])
-        done = (f"c{r['created']} u{r['updated']} =" f"{r['unchanged']} s{r['skipped']} "
-                f"f{r['failed']}" + ("" if r["state"] == "done" else f" {r['state'].upper()}"))
-        print(f"{title:<44}{r['contacts']:>9,}{r['seconds']:>8.1f}{r['api_seconds']:>7.1f}"
-              f"{r['sql_seconds']:>7.1f}{ratio:>7}{r['http_requests']:>10}{req:>12}"
-              f"  {req_target:<22}{r['queries']:>9,}{sql:>10}  {sql_target:<22}"
-              f"{r['memory_growth'] / 2**20:>8.1f}  {done:<34}")
-    print("(wall s = run_sync(); API s = time the sandbox took to answer its calls, latency "
-          "included; SQL s = time in cursor.execute; x ORM = wall s / bare ORM create of N;")
-    print(" requests = the run's http_requests; the sandbox logged "
-          + ", ".join(f"{key} {figures[key]['sandbox_requests']}"
-                      for key, *_ in ROWS if key in figures)
-          + " API calls;")
-    print(" done: c created, u updated, = unchanged, s skipped, f failed, as the run counted them)")
+        done = (
+            f"c{r['created']} u{r['updated']} ="
+            f"{r['unchanged']} s{r['skipped']} "
+            f"f{r['failed']}"
+            + ("" if r["state"] == "done" else f" {r['state'].upper()}")
+        )
+        print(
+            f"{title:<44}{r['contacts']:>9,}{r['seconds']:>8.1f}{r['api_seconds']:>7.1f}"
+            f"{r['sql_seconds']:>7.1f}{ratio:>7}{r['http_requests']:>10}{req:>12}"
+            f"  {req_target:<22}{r['queries']:>9,}{sql:>10}  {sql_target:<22}"
+            f"{r['memory_growth'] / 2**20:>8.1f}  {done:<34}"
+        )
+    print(
+        "(wall s = run_sync(); API s = time the sandbox took to answer its calls, "
+        "latency included; SQL s = time in cursor.execute; x ORM = wall s / bare ORM "
+        "create of N;"
+    )
+    print(
+        " requests = the run's http_requests; the sandbox logged "
+        + ", ".join(
+            f"{key} {figures[key]['sandbox_requests']}"
+            for key, *_ in ROWS
+            if key in figures
+        )
+        + " API calls;"
+    )
+    print(
+        " done: c created, u updated, = unchanged, s skipped, f failed, as the run "
+        "counted them)"
+    )
     print()
 
 
@@ -697,66 +851,114 @@ def print_summary(results, args):
     print("--------------------")
     big = results.get(100000, {}).get("both")
     if big:
-        print(f"100k both ways, initial run: {big['seconds']:.1f} s "
-              f"(target <= {TARGET_BOTH_SECONDS} s: {_verdict(big['seconds'] <= TARGET_BOTH_SECONDS)})"
-              f" on {os.cpu_count()} CPUs")
+        print(
+            f"100k both ways, initial run: {big['seconds']:.1f} s (target <= "
+            f"{TARGET_BOTH_SECONDS} s: "
+            f"{_verdict(big['seconds'] <= TARGET_BOTH_SECONDS)}) on {os.cpu_count()} "
+            "CPUs"
+        )
     else:
         print(f"100k both ways: not measured (target <= {TARGET_BOTH_SECONDS} s)")
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
-        print(f"Peak memory growth of a run from {small:,} to {large:,} contacts "
-              f"(target <= {TARGET_MEMORY_MB} MB from 10k to 100k):")
+        print(
+            f"Peak memory growth of a run from {small:,} to {large:,} contacts "
+            f"(target <= {TARGET_MEMORY_MB} MB from 10k to 100k):"
+        )
         for key, title, *_ in ROWS:
             a, b = results[small].get(key), results[large].get(key)
             if a and b:
                 growth = (b["memory_growth"] - a["memory_growth"]) / 2**20
-                print(f"  {title:<44} {a['memory_growth'] / 2**20:7.1f} MB -> "
-                      f"{b['memory_growth'] / 2**20:7.1f} MB: +{growth:.1f} MB "
-                      f"{_verdict(growth <= TARGET_MEMORY_MB)}")
-        print(f"SQL queries per unchanged partner (slope from {small:,} to {large:,}; "
-              f"target {TARGET_UNCHANGED_SQL}):")
+                print(
+                    f"  {title:<44} {a['memory_growth'] / 2**20:7.1f} MB -> "
+                    f"{b['memory_growth'] / 2**20:7.1f} MB: +{growth:.1f} MB "
+                    f"{_verdict(growth <= TARGET_MEMORY_MB)}"
+                )
+        print(
+            f"SQL queries per unchanged partner (slope from {small:,} to {large:,}; "
+            f"target {TARGET_UNCHANGED_SQL}):"
+        )
         for key, title, _req, sql_kind in ROWS:
             a, b = results[small].get(key), results[large].get(key)
             if a and b and sql_kind == "unchanged":
                 slope = (b["queries"] - a["queries"]) / (large - small)
-                print(f"  {title:<44} {a['queries']:,} -> {b['queries']:,} queries: "
-                      f"{slope:.4f} per partner {_verdict(slope <= TARGET_UNCHANGED_SQL)}")
+                print(
+                    f"  {title:<44} {a['queries']:,} -> {b['queries']:,} queries: "
+                    f"{slope:.4f} per partner {_verdict(slope <= TARGET_UNCHANGED_SQL)}"
+                )
     print()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10000,100000",
-                        help="comma-separated N (default 10000,100000)")
-    parser.add_argument("--scenarios", default="push,pull,both",
-                        help="any of push,pull,both (default all)")
-    parser.add_argument("--latency", type=float, default=0.1,
-                        help="sandbox latency per API call in seconds (default 0.1)")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="comma-separated N (default 10000,100000)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="push,pull,both",
+        help="any of push,pull,both (default all)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.1,
+        help="sandbox latency per API call in seconds (default 0.1)",
+    )
     parser.add_argument("--memory", choices=("rss", "tracemalloc"), default="rss")
-    parser.add_argument("--interval", type=float, default=6.0,
-                        help="seconds at least between the end of a run and the start of the "
-                             "next run of the same sync (default 6: longer than the sync's 5 s "
-                             "watermark margin, as the scheduler's minutes are; 0 to run them "
-                             "back to back)")
-    parser.add_argument("--batch", type=int, default=1000,
-                        help="partners per create() call of the bare-ORM baseline")
-    parser.add_argument("--profile", metavar="DIR",
-                        help="write cProfile stats and SQL queries by caller per run")
-    parser.add_argument("--explain", type=int, metavar="MS",
-                        help="log the plans of statements slower than MS ms to PostgreSQL's "
-                        "server log (auto_explain; needs a superuser role)")
-    parser.add_argument("--no-analyze", dest="analyze", action="store_false",
-                        help="skip the VACUUM ANALYZE between the set-up and the first run "
-                        "(planner statistics then predate the N new contacts)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=6.0,
+        help="seconds at least between the end of a run and the start of the "
+        "next run of the same sync (default 6: longer than the sync's 5 s "
+        "watermark margin, as the scheduler's minutes are; 0 to run them "
+        "back to back)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1000,
+        help="partners per create() call of the bare-ORM baseline",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write cProfile stats and SQL queries by caller per run",
+    )
+    parser.add_argument(
+        "--explain",
+        type=int,
+        metavar="MS",
+        help="log the plans of statements slower than MS ms to PostgreSQL's "
+        "server log (auto_explain; needs a superuser role)",
+    )
+    parser.add_argument(
+        "--no-analyze",
+        dest="analyze",
+        action="store_false",
+        help="skip the VACUUM ANALYZE between the set-up and the first run "
+        "(planner statistics then predate the N new contacts)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
-    parser.add_argument("--rev", help="measure the addon (and sandbox) of this git revision "
-                        "(default: a copy of the working tree taken at start)")
-    parser.add_argument("--odoo-args", default=os.environ.get("ODOO_TEST_ARGS", ""),
-                        help="extra arguments for every odoo call (default $ODOO_TEST_ARGS)")
+    parser.add_argument(
+        "--rev",
+        help="measure the addon (and sandbox) of this git revision "
+        "(default: a copy of the working tree taken at start)",
+    )
+    parser.add_argument(
+        "--odoo-args",
+        default=os.environ.get("ODOO_TEST_ARGS", ""),
+        help="extra arguments for every odoo call (default $ODOO_TEST_ARGS)",
+    )
     args = parser.parse_args(argv)
     args.sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size]
-    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    args.scenarios = [
+        name.strip() for name in args.scenarios.split(",") if name.strip()
+    ]
     unknown = set(args.scenarios) - {"push", "pull", "both"}
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")

@@ -1,5 +1,6 @@
 """API handlers, one module per resource family; importing registers routes."""
-from . import (  # noqa: F401
+
+from . import (
     batches,
     campaigns,
     interests,

@@ -1,4 +1,5 @@
 """/batches: submit, poll, list and cancel asynchronous batch operations."""
+
 from .. import errors as E
 from ..constants import MAX_PENDING_BATCHES
 from ..paging import paginate
@@ -14,18 +15,45 @@ def _validate(ops):
     errs = []
     for n, op in enumerate(ops):
         if not isinstance(op, dict):
-            errs.append({"field": f"operations.{n}", "message": "Each operation must be an object."})
+            errs.append(
+                {
+                    "field": f"operations.{n}",
+                    "message": "Each operation must be an object.",
+                }
+            )
             continue
         if str(op.get("method", "")).upper() not in METHODS:
-            errs.append({"field": f"operations.{n}.method",
-                         "message": "Value is not one of the allowed values: {}.".format(", ".join(METHODS))})
+            errs.append(
+                {
+                    "field": f"operations.{n}.method",
+                    "message": "Value is not one of the allowed values: {}.".format(
+                        ", ".join(METHODS)
+                    ),
+                }
+            )
         if not isinstance(op.get("path"), str) or not op["path"]:
-            errs.append({"field": f"operations.{n}.path", "message": "This value should not be blank."})
+            errs.append(
+                {
+                    "field": f"operations.{n}.path",
+                    "message": "This value should not be blank.",
+                }
+            )
         if op.get("body") is not None and not isinstance(op["body"], str):
-            errs.append({"field": f"operations.{n}.body",
-                         "message": "Schema describes string, {} found instead".format(type(op["body"]).__name__)})
+            errs.append(
+                {
+                    "field": f"operations.{n}.body",
+                    "message": "Schema describes string, {} found instead".format(
+                        type(op["body"]).__name__
+                    ),
+                }
+            )
         if op.get("params") is not None and not isinstance(op["params"], dict):
-            errs.append({"field": f"operations.{n}.params", "message": "Schema describes object."})
+            errs.append(
+                {
+                    "field": f"operations.{n}.params",
+                    "message": "Schema describes object.",
+                }
+            )
     if errs:
         raise E.field_errors(errs)
 
@@ -36,8 +64,10 @@ def start_batch(ctx):
     _validate(body.get("operations"))
     runner = ctx.state.batches
     if runner.pending_count(ctx.api_key) >= MAX_PENDING_BATCHES:
-        raise E.too_many_requests(f"You have more than {MAX_PENDING_BATCHES} pending batches. "
-                                  "Please wait for some to finish before creating more.")
+        raise E.too_many_requests(
+            f"You have more than {MAX_PENDING_BATCHES} pending batches. "
+            "Please wait for some to finish before creating more."
+        )
     batch = runner.submit(ctx.api_key, [dict(op) for op in body["operations"]])
     return 200, batch.json(ctx.base_url)
 

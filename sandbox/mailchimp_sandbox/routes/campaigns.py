@@ -1,11 +1,21 @@
 """Campaigns and reports (read-only; campaigns are created via the control API)."""
+
 from .. import errors as E
 from ..members import resolve_hash
 from ..paging import page_bounds, paginate
 from ..router import route
 from .common import enum_param, since_param, time_param
 
-CAMPAIGN_STATUSES = ("save", "paused", "schedule", "sending", "sent", "canceled", "canceling", "archived")
+CAMPAIGN_STATUSES = (
+    "save",
+    "paused",
+    "schedule",
+    "sending",
+    "sent",
+    "canceled",
+    "canceling",
+    "archived",
+)
 CAMPAIGN_TYPES = ("regular", "plaintext", "absplit", "rss", "variate")
 
 
@@ -28,11 +38,19 @@ def _filter(ctx, camps):
     ctype = enum_param(q, "type", CAMPAIGN_TYPES)
     if ctype and ctype != "regular":
         camps = []
-    for name, attr, op in (("since_send_time", "send_us", "ge"), ("before_send_time", "send_us", "lt"),
-                           ("since_create_time", "create_us", "ge"), ("before_create_time", "create_us", "lt")):
+    for name, attr, op in (
+        ("since_send_time", "send_us", "ge"),
+        ("before_send_time", "send_us", "lt"),
+        ("since_create_time", "create_us", "ge"),
+        ("before_create_time", "create_us", "lt"),
+    ):
         t = since_param(ctx, name) if op == "ge" else time_param(q, name)
         if t is not None:
-            camps = [c for c in camps if (getattr(c, attr) >= t if op == "ge" else getattr(c, attr) < t)]
+            camps = [
+                c
+                for c in camps
+                if (getattr(c, attr) >= t if op == "ge" else getattr(c, attr) < t)
+            ]
     if q.get("list_id"):
         camps = [c for c in camps if c.list_id == q["list_id"]]
     if q.get("member_id"):
@@ -45,8 +63,11 @@ def _sorted(ctx, camps):
     field = enum_param(ctx.query, "sort_field", ("create_time", "send_time"))
     if field:
         attr = "create_us" if field == "create_time" else "send_us"
-        camps = sorted(camps, key=lambda c: getattr(c, attr),
-                       reverse=enum_param(ctx.query, "sort_dir", ("ASC", "DESC"), "ASC") == "DESC")
+        camps = sorted(
+            camps,
+            key=lambda c: getattr(c, attr),
+            reverse=enum_param(ctx.query, "sort_dir", ("ASC", "DESC"), "ASC") == "DESC",
+        )
     return camps
 
 
@@ -80,9 +101,12 @@ def email_activity(ctx, campaign_id):
     since = since_param(ctx, "since")
     idx = camp.with_activity_since(since)
     offset, count = page_bounds(ctx.query)
-    page = idx[offset:offset + count]
-    return 200, {"emails": [camp.email_activity(ctx.state, i, since) for i in page],
-                 "campaign_id": camp.id, "total_items": len(idx)}
+    page = idx[offset : offset + count]
+    return 200, {
+        "emails": [camp.email_activity(ctx.state, i, since) for i in page],
+        "campaign_id": camp.id,
+        "total_items": len(idx),
+    }
 
 
 @route("GET", "/reports/{campaign_id}/open-details")
@@ -91,9 +115,15 @@ def open_details(ctx, campaign_id):
     since = since_param(ctx, "since")
     idx, total = camp.opened_since(since)
     offset, count = page_bounds(ctx.query)
-    return 200, {"members": [camp.open_details(ctx.state, i, since) for i in idx[offset:offset + count]],
-                 "campaign_id": camp.id, "total_items": len(idx), "total_opens": total,
-                 "total_proxy_excluded_opens": total}
+    return 200, {
+        "members": [
+            camp.open_details(ctx.state, i, since) for i in idx[offset : offset + count]
+        ],
+        "campaign_id": camp.id,
+        "total_items": len(idx),
+        "total_opens": total,
+        "total_proxy_excluded_opens": total,
+    }
 
 
 def _recipient(camp, subscriber_hash):
@@ -106,23 +136,29 @@ def _recipient(camp, subscriber_hash):
 @route("GET", "/reports/{campaign_id}/email-activity/{subscriber_hash}")
 def member_email_activity(ctx, campaign_id, subscriber_hash):
     camp = _get(ctx, campaign_id)
-    return 200, camp.email_activity(ctx.state, _recipient(camp, subscriber_hash),
-                                    since_param(ctx, "since"))
+    return 200, camp.email_activity(
+        ctx.state, _recipient(camp, subscriber_hash), since_param(ctx, "since")
+    )
 
 
 @route("GET", "/reports/{campaign_id}/sent-to")
 def sent_to(ctx, campaign_id):
     from ..reports import sent_to as render
+
     camp = _get(ctx, campaign_id)
     offset, count = page_bounds(ctx.query)
-    page = range(camp.n)[offset:offset + count]
-    return 200, {"sent_to": [render(ctx.state, camp, i) for i in page], "campaign_id": camp.id,
-                 "total_items": camp.n}
+    page = range(camp.n)[offset : offset + count]
+    return 200, {
+        "sent_to": [render(ctx.state, camp, i) for i in page],
+        "campaign_id": camp.id,
+        "total_items": camp.n,
+    }
 
 
 @route("GET", "/reports/{campaign_id}/sent-to/{subscriber_hash}")
 def sent_to_member(ctx, campaign_id, subscriber_hash):
     from ..reports import sent_to as render
+
     camp = _get(ctx, campaign_id)
     return 200, render(ctx.state, camp, _recipient(camp, subscriber_hash))
 
@@ -130,15 +166,20 @@ def sent_to_member(ctx, campaign_id, subscriber_hash):
 @route("GET", "/reports/{campaign_id}/unsubscribed")
 def unsubscribed(ctx, campaign_id):
     from ..reports import unsubscribed as render
+
     camp = _get(ctx, campaign_id)
     page, total = paginate(camp.unsub_idx, ctx.query)
-    return 200, {"unsubscribes": [render(ctx.state, camp, i) for i in page], "campaign_id": camp.id,
-                 "total_items": total}
+    return 200, {
+        "unsubscribes": [render(ctx.state, camp, i) for i in page],
+        "campaign_id": camp.id,
+        "total_items": total,
+    }
 
 
 @route("GET", "/reports/{campaign_id}/unsubscribed/{subscriber_hash}")
 def unsubscribed_member(ctx, campaign_id, subscriber_hash):
     from ..reports import unsubscribed as render
+
     camp = _get(ctx, campaign_id)
     i = _recipient(camp, subscriber_hash)
     if i not in set(camp.unsub_idx):
@@ -150,6 +191,11 @@ def unsubscribed_member(ctx, campaign_id, subscriber_hash):
 def abuse_reports(ctx, campaign_id):
     """Not paged (the API takes no count/offset here): every complaint at once."""
     from ..reports import abuse_reports as render
+
     camp = _get(ctx, campaign_id)
     reports = [report for i in camp.abuse_idx for report in render(ctx.state, camp, i)]
-    return 200, {"abuse_reports": reports, "campaign_id": camp.id, "total_items": len(reports)}
+    return 200, {
+        "abuse_reports": reports,
+        "campaign_id": camp.id,
+        "total_items": len(reports),
+    }

@@ -1,4 +1,5 @@
 """Helpers shared by the handlers."""
+
 from .. import errors as E
 from ..clock import parse_iso, since_bound
 
@@ -12,8 +13,16 @@ def get_list(ctx, list_id):
 
 def body_object(ctx):
     if not isinstance(ctx.body, dict):
-        raise E.field_errors([{"field": "", "message": "Schema describes object, "
-                               + ("NULL" if ctx.body is None else type(ctx.body).__name__) + " found instead"}])
+        raise E.field_errors(
+            [
+                {
+                    "field": "",
+                    "message": "Schema describes object, "
+                    + ("NULL" if ctx.body is None else type(ctx.body).__name__)
+                    + " found instead",
+                }
+            ]
+        )
     return ctx.body
 
 
@@ -21,8 +30,15 @@ def time_param(query, name):
     try:
         return parse_iso(query.get(name))
     except ValueError:
-        raise E.field_errors([{"field": name, "message": "The value must be an ISO 8601 timestamp, "
-                                                         "e.g. 2015-10-21T15:41:36+00:00."}])
+        raise E.field_errors(
+            [
+                {
+                    "field": name,
+                    "message": "The value must be an ISO 8601 timestamp, "
+                    "e.g. 2015-10-21T15:41:36+00:00.",
+                }
+            ]
+        ) from None
 
 
 def enum_param(query, name, allowed, default=None):
@@ -30,7 +46,16 @@ def enum_param(query, name, allowed, default=None):
     if value in (None, ""):
         return default
     if value not in allowed:
-        raise E.field_errors([{"field": name, "message": "Value is not one of the allowed values: {}.".format(", ".join(allowed))}])
+        raise E.field_errors(
+            [
+                {
+                    "field": name,
+                    "message": "Value is not one of the allowed values: {}.".format(
+                        ", ".join(allowed)
+                    ),
+                }
+            ]
+        )
     return value
 
 

@@ -1,4 +1,5 @@
 """Groups: /lists/{list_id}/interest-categories[/{id}[/interests[/{id}]]]."""
+
 from collections import OrderedDict
 
 from .. import errors as E
@@ -32,8 +33,11 @@ def list_categories(ctx, list_id):
     if ctype:
         cats = [c for c in cats if c["type"] == ctype]
     page, total = paginate(cats, ctx.query)
-    return 200, {"list_id": lst.id, "categories": [category_json(lst, c) for c in page],
-                 "total_items": total}
+    return 200, {
+        "list_id": lst.id,
+        "categories": [category_json(lst, c) for c in page],
+        "total_items": total,
+    }
 
 
 @route("POST", "/lists/{list_id}/interest-categories")
@@ -44,12 +48,27 @@ def create_category(ctx, list_id):
     if missing:
         raise E.required(*missing)
     if body["type"] not in CATEGORY_TYPES:
-        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: {}.".format(", ".join(CATEGORY_TYPES))}])
+        raise E.field_errors(
+            [
+                {
+                    "field": "type",
+                    "message": "Value is not one of the allowed values: {}.".format(
+                        ", ".join(CATEGORY_TYPES)
+                    ),
+                }
+            ]
+        )
     if any(c["title"] == body["title"] for c in lst.categories.values()):
-        raise E.invalid_resource(f"Cannot add \"{body['title']}\" because it already exists on the list.")
-    cat = {"id": ctx.state.new_id(), "title": body["title"], "type": body["type"],
-           "display_order": int(body.get("display_order") or len(lst.categories)),
-           "interests": OrderedDict()}
+        raise E.invalid_resource(
+            f"Cannot add \"{body['title']}\" because it already exists on the list."
+        )
+    cat = {
+        "id": ctx.state.new_id(),
+        "title": body["title"],
+        "type": body["type"],
+        "display_order": int(body.get("display_order") or len(lst.categories)),
+        "interests": OrderedDict(),
+    }
     lst.categories[cat["id"]] = cat
     return 200, category_json(lst, cat)
 
@@ -66,7 +85,16 @@ def update_category(ctx, list_id, category_id):
     cat = _cat(lst, category_id)
     body = body_object(ctx)
     if "type" in body and body["type"] not in CATEGORY_TYPES:
-        raise E.field_errors([{"field": "type", "message": "Value is not one of the allowed values: {}.".format(", ".join(CATEGORY_TYPES))}])
+        raise E.field_errors(
+            [
+                {
+                    "field": "type",
+                    "message": "Value is not one of the allowed values: {}.".format(
+                        ", ".join(CATEGORY_TYPES)
+                    ),
+                }
+            ]
+        )
     if "title" in body and not body["title"]:
         raise E.required("title")
     for k in ("title", "type", "display_order"):
@@ -92,8 +120,12 @@ def list_interests(ctx, list_id, category_id):
     lst = get_list(ctx, list_id)
     cat = _cat(lst, category_id)
     page, total = paginate(list(cat["interests"].values()), ctx.query)
-    return 200, {"interests": [interest_json(lst, cat, i) for i in page], "list_id": lst.id,
-                 "category_id": cat["id"], "total_items": total}
+    return 200, {
+        "interests": [interest_json(lst, cat, i) for i in page],
+        "list_id": lst.id,
+        "category_id": cat["id"],
+        "total_items": total,
+    }
 
 
 @route("POST", "/lists/{list_id}/interest-categories/{category_id}/interests")
@@ -104,22 +136,32 @@ def create_interest(ctx, list_id, category_id):
     if not body.get("name"):
         raise E.required("name")
     if any(i["name"] == body["name"] for i in cat["interests"].values()):
-        raise E.invalid_resource(f"Cannot add \"{body['name']}\" because it already exists on the list.")
-    interest = {"id": ctx.state.new_id(), "name": body["name"],
-                "display_order": int(body.get("display_order") or len(cat["interests"]) + 1)}
+        raise E.invalid_resource(
+            f"Cannot add \"{body['name']}\" because it already exists on the list."
+        )
+    interest = {
+        "id": ctx.state.new_id(),
+        "name": body["name"],
+        "display_order": int(body.get("display_order") or len(cat["interests"]) + 1),
+    }
     cat["interests"][interest["id"]] = interest
     lst.touch()
     return 200, interest_json(lst, cat, interest)
 
 
-@route("GET", "/lists/{list_id}/interest-categories/{category_id}/interests/{interest_id}")
+@route(
+    "GET", "/lists/{list_id}/interest-categories/{category_id}/interests/{interest_id}"
+)
 def get_interest(ctx, list_id, category_id, interest_id):
     lst = get_list(ctx, list_id)
     cat = _cat(lst, category_id)
     return 200, interest_json(lst, cat, _interest(cat, interest_id))
 
 
-@route("PATCH", "/lists/{list_id}/interest-categories/{category_id}/interests/{interest_id}")
+@route(
+    "PATCH",
+    "/lists/{list_id}/interest-categories/{category_id}/interests/{interest_id}",
+)
 def update_interest(ctx, list_id, category_id, interest_id):
     lst = get_list(ctx, list_id)
     cat = _cat(lst, category_id)
@@ -133,7 +175,10 @@ def update_interest(ctx, list_id, category_id, interest_id):
     return 200, interest_json(lst, cat, interest)
 
 
-@route("DELETE", "/lists/{list_id}/interest-categories/{category_id}/interests/{interest_id}")
+@route(
+    "DELETE",
+    "/lists/{list_id}/interest-categories/{category_id}/interests/{interest_id}",
+)
 def delete_interest(ctx, list_id, category_id, interest_id):
     lst = get_list(ctx, list_id)
     cat = _cat(lst, category_id)

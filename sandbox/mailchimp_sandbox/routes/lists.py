@@ -1,4 +1,5 @@
 """Audiences: /lists, /lists/{list_id} and batch subscribe (POST /lists/{list_id})."""
+
 from .. import errors as E
 from ..members import batch_subscribe
 from ..paging import bool_param, paginate
@@ -8,17 +9,34 @@ from ..store import subscriber_hash
 from ..validation import email_problem
 from .common import body_object, enum_param, get_list, since_param, time_param
 
-LIST_SETTINGS = ("permission_reminder", "email_type_option", "double_optin", "use_archive_bar",
-                 "notify_on_subscribe", "notify_on_unsubscribe", "visibility", "marketing_permissions",
-                 "has_welcome")
+LIST_SETTINGS = (
+    "permission_reminder",
+    "email_type_option",
+    "double_optin",
+    "use_archive_bar",
+    "notify_on_subscribe",
+    "notify_on_unsubscribe",
+    "visibility",
+    "marketing_permissions",
+    "has_welcome",
+)
 
 
 def _validate_list_body(body, creating):
     errs = []
-    required = ("name", "contact", "permission_reminder", "campaign_defaults", "email_type_option")
+    required = (
+        "name",
+        "contact",
+        "permission_reminder",
+        "campaign_defaults",
+        "email_type_option",
+    )
     if creating:
-        errs += [{"field": k, "message": "This value should not be blank."}
-                 for k in required if body.get(k) in (None, "")]
+        errs += [
+            {"field": k, "message": "This value should not be blank."}
+            for k in required
+            if body.get(k) in (None, "")
+        ]
     if "name" in body and not str(body.get("name") or "").strip():
         errs.append({"field": "name", "message": "This value should not be blank."})
     contact = body.get("contact")
@@ -26,21 +44,41 @@ def _validate_list_body(body, creating):
         if not isinstance(contact, dict):
             errs.append({"field": "contact", "message": "Value must be an object."})
         elif creating:
-            errs += [{"field": f"contact.{k}", "message": "This value should not be blank."}
-                     for k in ("company", "address1", "city", "country") if not contact.get(k)]
+            errs += [
+                {"field": f"contact.{k}", "message": "This value should not be blank."}
+                for k in ("company", "address1", "city", "country")
+                if not contact.get(k)
+            ]
     defaults = body.get("campaign_defaults")
     if defaults is not None:
         if not isinstance(defaults, dict):
-            errs.append({"field": "campaign_defaults", "message": "Value must be an object."})
+            errs.append(
+                {"field": "campaign_defaults", "message": "Value must be an object."}
+            )
         else:
             if creating:
-                errs += [{"field": f"campaign_defaults.{k}", "message": "This value should not be blank."}
-                         for k in ("from_name", "from_email", "subject", "language") if k not in defaults]
+                errs += [
+                    {
+                        "field": f"campaign_defaults.{k}",
+                        "message": "This value should not be blank.",
+                    }
+                    for k in ("from_name", "from_email", "subject", "language")
+                    if k not in defaults
+                ]
             if defaults.get("from_email") and email_problem(defaults["from_email"]):
-                errs.append({"field": "campaign_defaults.from_email",
-                             "message": "Please provide a valid email address."})
+                errs.append(
+                    {
+                        "field": "campaign_defaults.from_email",
+                        "message": "Please provide a valid email address.",
+                    }
+                )
     if body.get("visibility") not in (None, "pub", "prv"):
-        errs.append({"field": "visibility", "message": "Value is not one of the allowed values: pub, prv."})
+        errs.append(
+            {
+                "field": "visibility",
+                "message": "Value is not one of the allowed values: pub, prv.",
+            }
+        )
     if errs:
         raise E.field_errors(errs)
 
@@ -48,22 +86,37 @@ def _validate_list_body(body, creating):
 @route("GET", "/lists")
 def list_lists(ctx):
     q = ctx.query
-    lists = [l for l in ctx.state.lists.values() if l.api_key == ctx.api_key]
-    since, before = since_param(ctx, "since_date_created"), time_param(q, "before_date_created")
+    lists = [
+        audience
+        for audience in ctx.state.lists.values()
+        if audience.api_key == ctx.api_key
+    ]
+    since, before = (
+        since_param(ctx, "since_date_created"),
+        time_param(q, "before_date_created"),
+    )
     if since:
-        lists = [l for l in lists if l.date_created_us >= since]
+        lists = [audience for audience in lists if audience.date_created_us >= since]
     if before:
-        lists = [l for l in lists if l.date_created_us < before]
+        lists = [audience for audience in lists if audience.date_created_us < before]
     if q.get("email"):
         h = subscriber_hash(q["email"])
-        lists = [l for l in lists if h in l.members]
+        lists = [audience for audience in lists if h in audience.members]
     if enum_param(q, "sort_field", ("date_created",)):
-        lists.sort(key=lambda l: l.date_created_us,
-                   reverse=enum_param(q, "sort_dir", ("ASC", "DESC"), "ASC") == "DESC")
+        lists.sort(
+            key=lambda audience: audience.date_created_us,
+            reverse=enum_param(q, "sort_dir", ("ASC", "DESC"), "ASC") == "DESC",
+        )
     page, total = paginate(lists, q)
-    return 200, {"lists": [list_json(ctx.state, l) for l in page], "total_items": total,
-                 "constraints": {"may_create": True, "max_instances": 1000,
-                                 "current_total_instances": total}}
+    return 200, {
+        "lists": [list_json(ctx.state, audience) for audience in page],
+        "total_items": total,
+        "constraints": {
+            "may_create": True,
+            "max_instances": 1000,
+            "current_total_instances": total,
+        },
+    }
 
 
 @route("POST", "/lists")
@@ -74,8 +127,13 @@ def create_list(ctx):
     contact = dict(body["contact"])
     for k in ("address2", "state", "zip", "phone"):
         contact.setdefault(k, "")
-    lst = ctx.state._new_list(ctx.api_key, body["name"].strip(), contact=contact,
-                              campaign_defaults=dict(body["campaign_defaults"]), **settings)
+    lst = ctx.state._new_list(
+        ctx.api_key,
+        body["name"].strip(),
+        contact=contact,
+        campaign_defaults=dict(body["campaign_defaults"]),
+        **settings,
+    )
     return 200, list_json(ctx.state, lst)
 
 
@@ -89,7 +147,8 @@ def update_list(ctx, list_id):
     lst = get_list(ctx, list_id)
     body = body_object(ctx)
     # The spec (SubscriberList2) marks the same five fields required on PATCH as on
-    # POST; API_NOTES says nothing else, so the sandbox enforces the spec.
+    # POST; nothing observed of Mailchimp says otherwise, so the sandbox enforces
+    # the spec.
     _validate_list_body(body, creating=True)
     if "name" in body:
         lst.name = body["name"].strip()
@@ -115,9 +174,12 @@ def batch_subscribe_route(ctx, list_id):
     lst = get_list(ctx, list_id)
     body = body_object(ctx)
     created, updated, errs, events = batch_subscribe(
-        ctx.state, lst, body,
+        ctx.state,
+        lst,
+        body,
         skip_merge_validation=bool_param(ctx.query, "skip_merge_validation"),
-        skip_duplicate_check=bool_param(ctx.query, "skip_duplicate_check"))
+        skip_duplicate_check=bool_param(ctx.query, "skip_duplicate_check"),
+    )
     ctx.events += events
     return 200, {
         "new_members": [member_json(lst, m) for m in created],

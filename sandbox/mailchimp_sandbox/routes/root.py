@@ -1,4 +1,5 @@
 """API root and health check."""
+
 from ..clock import iso
 from ..router import route
 
@@ -11,8 +12,17 @@ def ping(ctx):
 @route("GET", "/")
 def account_info(ctx):
     acct = ctx.account
-    lists = [l for l in ctx.state.lists.values() if l.api_key == acct.api_key]
-    total = sum(1 for l in lists for m in l.members.values() if m["status"] == "subscribed")
+    lists = [
+        audience
+        for audience in ctx.state.lists.values()
+        if audience.api_key == acct.api_key
+    ]
+    total = sum(
+        1
+        for audience in lists
+        for m in audience.members.values()
+        if m["status"] == "subscribed"
+    )
     return 200, {
         "account_id": acct.account_id,
         "login_id": acct.login_id,
@@ -28,8 +38,15 @@ def account_info(ctx):
         "first_payment": iso(acct.created_us),
         "account_timezone": "UTC",
         "account_industry": "Software",
-        "contact": {"company": acct.account_name, "addr1": "1 Sandbox Way", "addr2": "",
-                    "city": "Atlanta", "state": "GA", "zip": "30308", "country": "US"},
+        "contact": {
+            "company": acct.account_name,
+            "addr1": "1 Sandbox Way",
+            "addr2": "",
+            "city": "Atlanta",
+            "state": "GA",
+            "zip": "30308",
+            "country": "US",
+        },
         "pro_enabled": False,
         "last_login": iso(acct.created_us),
         "total_subscribers": total,

@@ -4,6 +4,7 @@ Creation validates the URL with a GET outside the state lock (the receiver
 may itself call the sandbox), unless validation was switched off through the
 control API.
 """
+
 from .. import errors as E
 from ..paging import paginate
 from ..render import webhook_json
@@ -20,11 +21,17 @@ def _flags(body, key, names, defaults):
     value = body.get(key)
     if value is None:
         return dict(defaults)
-    if not isinstance(value, dict) or not all(isinstance(v, bool) for v in value.values()):
-        raise E.field_errors([{"field": key, "message": "Value must be an object of booleans."}])
+    if not isinstance(value, dict) or not all(
+        isinstance(v, bool) for v in value.values()
+    ):
+        raise E.field_errors(
+            [{"field": key, "message": "Value must be an object of booleans."}]
+        )
     unknown = [k for k in value if k not in names]
     if unknown:
-        raise E.field_errors([{"field": f"{key}.{unknown[0]}", "message": "Unknown property."}])
+        raise E.field_errors(
+            [{"field": f"{key}.{unknown[0]}", "message": "Unknown property."}]
+        )
     out = {k: False for k in names}
     out.update(value)
     return out
@@ -54,9 +61,13 @@ def create_webhook(ctx, list_id):
         if not url:
             raise E.required("url")
         if not URL_RE.match(url):
-            raise E.field_errors([{"field": "url", "message": "Please provide a valid URL."}])
+            raise E.field_errors(
+                [{"field": "url", "message": "Please provide a valid URL."}]
+            )
         if any(h["url"] == url for h in lst.webhooks.values()):
-            raise E.invalid_resource("Sorry, you can't use the same URL for more than one webhook.")
+            raise E.invalid_resource(
+                "Sorry, you can't use the same URL for more than one webhook."
+            )
         events = _flags(body, "events", EVENT_TYPES, DEFAULT_EVENTS)
         sources = _flags(body, "sources", SOURCES, DEFAULT_SOURCES)
         validate = ctx.state.webhook_validation
@@ -66,7 +77,12 @@ def create_webhook(ctx, list_id):
             raise E.field_errors([{"field": "url", "message": message}])
     with ctx.state.lock:
         lst = get_list(ctx, list_id)
-        hook = {"id": ctx.state.new_id(), "url": url, "events": events, "sources": sources}
+        hook = {
+            "id": ctx.state.new_id(),
+            "url": url,
+            "events": events,
+            "sources": sources,
+        }
         lst.webhooks[hook["id"]] = hook
         return 200, webhook_json(lst, hook)
 
@@ -84,12 +100,16 @@ def update_webhook(ctx, list_id, webhook_id):
     body = body_object(ctx)
     if "url" in body:
         if not URL_RE.match(str(body["url"] or "")):
-            raise E.field_errors([{"field": "url", "message": "Please provide a valid URL."}])
+            raise E.field_errors(
+                [{"field": "url", "message": "Please provide a valid URL."}]
+            )
         hook["url"] = body["url"]
-    for key, names, defaults in (("events", EVENT_TYPES, DEFAULT_EVENTS),
-                                 ("sources", SOURCES, DEFAULT_SOURCES)):
+    for key, names, defaults in (
+        ("events", EVENT_TYPES, DEFAULT_EVENTS),
+        ("sources", SOURCES, DEFAULT_SOURCES),
+    ):
         if key in body:
-            _flags(body, key, names, defaults)          # validates
+            _flags(body, key, names, defaults)  # validates
             hook[key].update(body[key])
     return 200, webhook_json(lst, hook)
 
