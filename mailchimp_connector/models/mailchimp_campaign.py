@@ -19,6 +19,7 @@ from ..utils.activity_events import (
     staging_rows,
     utc_stamp,
 )
+from ..utils.locks import LOCK_ACTIVITY
 
 _logger = logging.getLogger(__name__)
 
@@ -180,11 +181,7 @@ class MailchimpCampaign(models.Model):
 
     @api.model
     def _cron_sync_activity(self):
-        budget = float(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("mailchimp_connector.cron_time_budget", "60")
-        )
+        budget = self.env["mailchimp.account"]._cron_time_budget()
         deadline = time.monotonic() + budget
         accounts = self.env["mailchimp.account"].search([("state", "=", "connected")])
         done = 0
@@ -201,7 +198,7 @@ class MailchimpCampaign(models.Model):
         """Pull new campaigns of ``account`` and the activity of those inside their
         window.  Returns the number of campaigns left for a later pass (deadline)."""
         cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (7301, account.id))
+        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_ACTIVITY, account.id))
         if not cr.fetchone()[0]:
             _logger.info(
                 "Mailchimp activity of account %s is already being pulled", account.id
@@ -240,7 +237,7 @@ class MailchimpCampaign(models.Model):
             )
             return 0
         finally:
-            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (7301, account.id))
+            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_ACTIVITY, account.id))
         account.sudo().activity_error = False
         self._commit()
         return 0
