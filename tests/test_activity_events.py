@@ -15,7 +15,6 @@ from markupsafe import Markup
 from mailchimp_utils.activity_events import (
     ChatterBodies,
     chatter_body,
-    copy_text,
     copy_value,
     email_activity_events,
     escape,
@@ -143,11 +142,10 @@ def test_escape_matches_markupsafe():
     assert escape(text) == str(Markup.escape(text))
 
 
-def test_copy_text_escapes_what_copy_would_misread():
+def test_copy_value_escapes_what_copy_would_misread():
     assert copy_value(None) == "\\N"
     assert copy_value(12) == "12"
     assert copy_value("a\tb\nc\\d\re") == "a\\tb\\nc\\\\d\\re"
-    assert copy_text([(1, None, "x\ty")]) == "1\t\\N\tx\\ty\n"
 
 
 def test_staging_rows_one_per_key_and_never_without_time_or_action():

@@ -154,11 +154,6 @@ def copy_value(value):
     return value.translate(_COPY_ESCAPES)
 
 
-def copy_text(rows):
-    """Rows of values -> the body of a ``COPY ... FROM STDIN`` (text format)."""
-    return "".join("\t".join(map(copy_value, row)) + "\n" for row in rows)
-
-
 def staging_rows(events, bodies):
     """``[(subscriber hash, event time, COPY text of the event's staging row
     without its leading partner id)]``, one per distinct event key, for
