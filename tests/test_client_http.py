@@ -19,7 +19,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from mailchimp_utils import mailchimp_errors as errors
-from mailchimp_utils.mailchimp_client import MailchimpClient
+from mailchimp_utils.mailchimp_client import MailchimpClient, PagePosition
 
 KEY = "0123456789abcdef0123456789abcdef-us6"
 API = "https://us6.api.mailchimp.com/3.0"
@@ -791,6 +791,70 @@ def test_paginate_starts_at_a_given_offset(make_client):
         == 2
     )
     assert adapter.query(0)["offset"] == "5"
+
+
+def test_pages_ahead_reads_from_an_offset_and_prepares_each_page(make_client):
+    client, adapter, _ = make_client(
+        [_page(2, 2, 5, "sent_to"), _page(4, 1, 5, "sent_to")]
+    )
+    pages = list(
+        client.pages_ahead(
+            "/reports/c1/sent-to",
+            "sent_to",
+            lambda items: [item["id"] for item in items],
+            params={"fields": "sent_to.email_id,total_items"},
+            offset=2,
+            count=2,
+        )
+    )
+    assert pages == [
+        (PagePosition(2, 2, 2, 5), ["m2", "m3"]),
+        (PagePosition(4, 2, 1, 5), ["m4"]),
+    ]
+    assert [(position.end, position.last) for position, _ids in pages] == [
+        (4, False),
+        (5, True),
+    ]
+    assert [adapter.query(i) for i in range(2)] == [
+        {"fields": "sent_to.email_id,total_items", "count": "2", "offset": offset}
+        for offset in ("2", "4")
+    ]
+
+
+def test_pages_ahead_reads_on_when_the_listing_grew(make_client):
+    # the second client plans its page from the first page's total (4); that page
+    # announces 6, so the walk goes on from where it got to
+    client, adapter, _ = make_client(
+        [_page(0, 2, 4, "emails"), _page(2, 2, 6, "emails"), _page(4, 2, 6, "emails")]
+    )
+    other = MailchimpClient(KEY)
+    other.session.mount("https://", adapter)
+    positions = [
+        position
+        for position, _size in client.pages_ahead(
+            "/reports/c1/email-activity",
+            "emails",
+            len,
+            count=2,
+            clients=[client, other],
+        )
+    ]
+    assert [(p.offset, p.end, p.last) for p in positions] == [
+        (0, 2, False),
+        (2, 4, False),
+        (4, 6, True),
+    ]
+    assert [adapter.query(i)["offset"] for i in range(3)] == ["0", "2", "4"]
+
+
+def test_pages_ahead_ends_on_a_page_without_total_items(make_client):
+    client, adapter, _ = make_client([reply(200, {"emails": [{"id": 1}, {"id": 2}]})])
+    pages = list(
+        client.pages_ahead("/reports/c1/email-activity", "emails", len, count=2)
+    )
+    assert pages == [(PagePosition(0, 2, 2, 0), 2)]
+    assert pages[0][0].last
+    assert len(adapter.requests) == 1
 
 
 # -- batch subscribe ----------------------------------------------------------

@@ -15,7 +15,6 @@ from ..utils.activity_events import (
     ChatterBodies,
     email_activity_events,
     make_event,
-    prefetch_pages,
     staging_rows,
     utc_stamp,
 )
@@ -397,35 +396,12 @@ class MailchimpCampaign(models.Model):
         )
         self._commit()
 
-    def _read_pages(self, clients, fetch, offset):
-        """Yield ``(offset, page)`` for the pages of ``PAGE_SIZE`` items from
-        ``offset`` on; ``fetch(client, offset)`` runs in background threads, a
-        few pages ahead, and returns a dict with at least ``count`` (items on the
-        page) and ``total``.  Stops after the last page announced by
-        ``total_items``; the caller decides whether the walk is done."""
-        first = fetch(clients[0], offset)
-        yield offset, first
-        if first["count"] < PAGE_SIZE:
-            return
-        total = [first["total"]]
-
-        def offsets():
-            following = offset + PAGE_SIZE
-            while following < total[0]:
-                yield following
-                following += PAGE_SIZE
-
-        for page_offset, page in prefetch_pages(fetch, offsets(), clients):
-            total[0] = max(total[0], page["total"])
-            yield page_offset, page
-            if page["count"] < PAGE_SIZE:
-                return
-
     def _store_pages(self, pages):
-        """Store the events of ``pages`` (``(offset, page)`` from ``_read_pages``)
-        and yield ``(offset, page, times of the unknown events)`` in page order, each
-        once its events and chatter lines are committed, so
-        that the caller can record the position after it.
+        """Store the events of ``pages`` (``(position, page)`` from
+        ``MailchimpClient.pages_ahead``, ``page["staged"]`` the page's staging
+        rows) and yield ``(position, page, times of the unknown events)`` in page
+        order, each once its events and chatter lines are committed, so that the
+        caller can record the position after it.
 
         ``ACTIVITY_WRITERS`` pages are written at once, each in a transaction of
         its own cursor.  Pages are independent: an event is stored once whoever
@@ -438,8 +414,8 @@ class MailchimpCampaign(models.Model):
         Activity = self.env["mailchimp.activity"]
         writers = 1 if self._testing() else ACTIVITY_WRITERS
         if writers < 2:
-            for offset, page in pages:
-                yield offset, page, Activity._store_staged(self, page["staged"])
+            for position, page in pages:
+                yield position, page, Activity._store_staged(self, page["staged"])
             return
         registry, uid, context, campaign_id = (
             self.env.registry,
@@ -460,16 +436,16 @@ class MailchimpCampaign(models.Model):
             max_workers=writers, thread_name_prefix="mailchimp-activity-writer"
         ) as pool:
             try:
-                for offset, page in pages:
-                    pending.append((offset, page, pool.submit(write, page)))
+                for position, page in pages:
+                    pending.append((position, page, pool.submit(write, page)))
                     while len(pending) >= writers or pending[0][2].done():
-                        offset, page, future = pending.popleft()
-                        yield offset, page, future.result()
+                        position, page, future = pending.popleft()
+                        yield position, page, future.result()
                         if not pending:
                             break
                 while pending:
-                    offset, page, future = pending.popleft()
-                    yield offset, page, future.result()
+                    position, page, future = pending.popleft()
+                    yield position, page, future.result()
             finally:
                 for *_page, future in pending:
                     future.cancel()
@@ -482,45 +458,31 @@ class MailchimpCampaign(models.Model):
         )
         bodies = ChatterBodies(self._activity_subject())
 
-        def fetch(client, offset):
-            page = (
-                client.get(
-                    f"{path}/sent-to",
-                    params={
-                        "count": PAGE_SIZE,
-                        "offset": offset,
-                        "fields": "sent_to.email_id,total_items",
-                    },
-                )
-                or {}
-            )
-            items = page.get("sent_to") or []
+        def prepare(items):
             events = [
                 make_event(campaign_id, item.get("email_id"), "sent", stamp)
                 for item in items
             ]
-            return {
-                "count": len(items),
-                "total": page.get("total_items") or 0,
-                "staged": staging_rows(events, bodies),
-            }
+            return {"staged": staging_rows(events, bodies)}
 
-        done = False
-        while not done:
-            pages = self._read_pages(clients, fetch, self.sent_to_offset)
-            for offset, page, unknown in self._store_pages(pages):
-                offset += page["count"]
-                done = page["count"] < PAGE_SIZE or offset >= page["total"]
-                self.write(
-                    {
-                        "sent_to_offset": offset,
-                        "sent_to_done": done,
-                        "unknown_sent_count": self.unknown_sent_count + len(unknown),
-                    }
-                )
-                self._commit()
-                if done:
-                    break
+        pages = clients[0].pages_ahead(
+            f"{path}/sent-to",
+            "sent_to",
+            prepare,
+            params={"fields": "sent_to.email_id,total_items"},
+            offset=self.sent_to_offset,
+            count=PAGE_SIZE,
+            clients=clients,
+        )
+        for position, _page, unknown in self._store_pages(pages):
+            self.write(
+                {
+                    "sent_to_offset": position.end,
+                    "sent_to_done": position.last,
+                    "unknown_sent_count": self.unknown_sent_count + len(unknown),
+                }
+            )
+            self._commit()
 
     def _sync_email_activity(self, path, clients):
         """Opens, clicks, bounces: a walk with a fixed ``since``, resumable by offset;
@@ -537,7 +499,6 @@ class MailchimpCampaign(models.Model):
         campaign_id = self.id
         bodies = ChatterBodies(self._activity_subject())
         params = {
-            "count": PAGE_SIZE,
             # only what is stored: a third of the JSON to read and keep in memory
             "fields": "emails.email_id,emails.activity.action,"
             "emails.activity.timestamp,emails.activity.url,emails.activity.type,"
@@ -548,61 +509,47 @@ class MailchimpCampaign(models.Model):
             # before (an event read twice is stored once, by its key)
             params["since"] = mailchimp_time(since - SINCE_BEFORE)
 
-        def fetch(client, offset):
-            page = (
-                client.get(
-                    f"{path}/email-activity", params={**params, "offset": offset}
-                )
-                or {}
-            )
-            items = page.get("emails") or []
+        def prepare(items):
             events, latest = email_activity_events(campaign_id, items)
-            return {
-                "count": len(items),
-                "total": page.get("total_items") or 0,
-                "staged": staging_rows(events, bodies),
-                "latest": latest,
-            }
+            return {"staged": staging_rows(events, bodies), "latest": latest}
 
-        done = False
-        while not done:
-            pages = self._read_pages(clients, fetch, self.activity_offset)
-            for offset, page, unknown in self._store_pages(pages):
-                # events up to the previous watermark were counted by an earlier walk
-                seen_until = (
-                    self.activity_watermark.isoformat()
-                    if self.activity_watermark
-                    else ""
+        pages = clients[0].pages_ahead(
+            f"{path}/email-activity",
+            "emails",
+            prepare,
+            params=params,
+            offset=self.activity_offset,
+            count=PAGE_SIZE,
+            clients=clients,
+        )
+        for position, page, unknown in self._store_pages(pages):
+            # events up to the previous watermark were counted by an earlier walk
+            seen_until = (
+                self.activity_watermark.isoformat() if self.activity_watermark else ""
+            )
+            new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
+            latest = self.activity_walk_max
+            if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
+                latest = stamp_to_datetime(page["latest"])
+            vals = {
+                "activity_offset": position.end,
+                "activity_walk_max": latest,
+                "unknown_activity_count": self.unknown_activity_count + new_unknown,
+            }
+            if position.last:
+                next_since = (
+                    min(latest, walk_started - WALK_MARGIN) if latest else since
                 )
-                new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
-                latest = self.activity_walk_max
-                if page["latest"] and (
-                    not latest or page["latest"] > latest.isoformat()
-                ):
-                    latest = stamp_to_datetime(page["latest"])
-                offset += page["count"]
-                done = page["count"] < PAGE_SIZE or offset >= page["total"]
-                vals = {
-                    "activity_offset": offset,
-                    "activity_walk_max": latest,
-                    "unknown_activity_count": self.unknown_activity_count + new_unknown,
-                }
-                if done:
-                    next_since = (
-                        min(latest, walk_started - WALK_MARGIN) if latest else since
-                    )
-                    vals.update(
-                        {
-                            "activity_watermark": latest,
-                            "activity_next_since": next_since,
-                            "activity_offset": 0,
-                            "activity_walk_since": False,
-                        }
-                    )
-                self.write(vals)
-                self._commit()
-                if done:
-                    break
+                vals.update(
+                    {
+                        "activity_watermark": latest,
+                        "activity_next_since": next_since,
+                        "activity_offset": 0,
+                        "activity_walk_since": False,
+                    }
+                )
+            self.write(vals)
+            self._commit()
 
     def _sync_event_list(self, client, list_path, items_key, action, time_key):
         """Unsubscribes or abuse reports: short lists, re-read while the campaign
