@@ -293,24 +293,7 @@ class MailchimpCampaign(models.Model):
                 if item["id"] in known:
                     continue
                 known.add(item["id"])
-                list_id = (item.get("recipients") or {}).get("list_id")
-                settings = item.get("settings") or {}
-                vals_list.append(
-                    {
-                        "account_id": account.id,
-                        "mailchimp_campaign_id": item["id"],
-                        "title": settings.get("title")
-                        or settings.get("subject_line")
-                        or item["id"],
-                        "subject": settings.get("subject_line"),
-                        "mailchimp_list_id": list_id,
-                        "audience_id": audiences[list_id].id
-                        if list_id in audiences
-                        else False,
-                        "send_time": sync_rules.to_odoo_datetime(item.get("send_time")),
-                        "emails_sent": item.get("emails_sent") or 0,
-                    }
-                )
+                vals_list.append(self._odoo_values(account, item, audiences))
             created = self.create(vals_list)
             created._ensure_utm_campaign()
             send_times = [
@@ -322,6 +305,24 @@ class MailchimpCampaign(models.Model):
                     [*send_times, account.activity_campaign_watermark or send_times[0]]
                 )
             self._commit()
+
+    @api.model
+    def _odoo_values(self, account, item, audiences):
+        """A new campaign's values from its item in Mailchimp's listing;
+        ``audiences``: the account's audiences by Mailchimp list id."""
+        list_id = (item.get("recipients") or {}).get("list_id")
+        settings = item.get("settings") or {}
+        subject = settings.get("subject_line")
+        return {
+            "account_id": account.id,
+            "mailchimp_campaign_id": item["id"],
+            "title": settings.get("title") or subject or item["id"],
+            "subject": subject,
+            "mailchimp_list_id": list_id,
+            "audience_id": audiences[list_id].id if list_id in audiences else False,
+            "send_time": sync_rules.to_odoo_datetime(item.get("send_time")),
+            "emails_sent": item.get("emails_sent") or 0,
+        }
 
     def _ensure_utm_campaign(self):
         """One utm.campaign per campaign, created once (kept after uninstall)."""
@@ -523,33 +524,40 @@ class MailchimpCampaign(models.Model):
             clients=clients,
         )
         for position, page, unknown in self._store_pages(pages):
-            # events up to the previous watermark were counted by an earlier walk
-            seen_until = (
-                self.activity_watermark.isoformat() if self.activity_watermark else ""
+            self.write(
+                self._activity_walk_values(position, page, unknown, since, walk_started)
             )
-            new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
-            latest = self.activity_walk_max
-            if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
-                latest = stamp_to_datetime(page["latest"])
-            vals = {
-                "activity_offset": position.end,
-                "activity_walk_max": latest,
-                "unknown_activity_count": self.unknown_activity_count + new_unknown,
-            }
-            if position.last:
-                next_since = (
-                    min(latest, walk_started - WALK_MARGIN) if latest else since
-                )
-                vals.update(
-                    {
-                        "activity_watermark": latest,
-                        "activity_next_since": next_since,
-                        "activity_offset": 0,
-                        "activity_walk_since": False,
-                    }
-                )
-            self.write(vals)
             self._commit()
+
+    def _activity_walk_values(self, position, page, unknown, since, walk_started):
+        """The walk's state once ``page`` (at ``position``) is stored: where it
+        got to, the latest event time, the events of unknown recipients counted
+        once; at the end of the walk, the watermark and the next walk's ``since``
+        (``walk_started``: when this pull began)."""
+        # events up to the previous watermark were counted by an earlier walk
+        seen_until = (
+            self.activity_watermark.isoformat() if self.activity_watermark else ""
+        )
+        new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
+        latest = self.activity_walk_max
+        if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
+            latest = stamp_to_datetime(page["latest"])
+        vals = {
+            "activity_offset": position.end,
+            "activity_walk_max": latest,
+            "unknown_activity_count": self.unknown_activity_count + new_unknown,
+        }
+        if position.last:
+            next_since = min(latest, walk_started - WALK_MARGIN) if latest else since
+            vals.update(
+                {
+                    "activity_watermark": latest,
+                    "activity_next_since": next_since,
+                    "activity_offset": 0,
+                    "activity_walk_since": False,
+                }
+            )
+        return vals
 
     def _sync_event_list(self, client, list_path, items_key, action, time_key):
         """Unsubscribes or abuse reports: short lists, re-read while the campaign

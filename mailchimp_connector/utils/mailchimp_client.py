@@ -419,61 +419,19 @@ class MailchimpClient:
             query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
         # overlap + 1 items re-read per page: small
         # next to a page, grows on a busy listing
-        slack = min(max(0, int(overlap)), (count - 2) // 4)
-        first_second = _epoch_second(since)
-        newest = _NewestSecond()
-        restarts, first, learned = 0, True, False
-        while True:  # one walk (one since) per pass
-            if first_second is not None:
-                query[since_param] = _iso_second(
-                    first_second if inclusive else first_second - 1
-                )
-            asked_second = None
-            if first_second is not None and not inclusive:
-                asked_second = first_second - 1
-            tail = []  # (id, key) of the last items received, in listing order
-            moved = None  # the page that lost the walk's place
-            listings = self._offset_pages(
-                path, items_key, query, count, overlap=slack + 1
+        walk = _SinceWalk(since, inclusive, min(max(0, int(overlap)), (count - 2) // 4))
+        while True:  # one pass (one since) per listing; a restart starts a new one
+            if walk.first_second is not None:
+                query[since_param] = _iso_second(walk.asked_from())
+            moved = yield from self._since_pass(
+                path, items_key, query, count, key, walk
             )
-            for listing in listings:
-                keys = [(item.get("id"), item.get(key)) for item in listing]
-                fresh_from = 0
-                if tail:
-                    found = _newest_present(tail, keys)
-                    if found is None:
-                        moved = listing
-                        break
-                    fresh_from = found + 1
-                page = Page()
-                page.server_time = listing.server_time
-                _add_new_items(
-                    page,
-                    listing[fresh_from:],
-                    keys[fresh_from:],
-                    tail,
-                    newest,
-                    key=key,
-                    path=path,
-                    first_second=first_second,
-                    asked_second=asked_second,
-                )
-                learned = learned or page.since_inclusive
-                tail = keys[-(slack + 1) :]
-                position = listing.position
-                if position.last:
-                    page.complete = (
-                        position.total is None or position.end >= position.total
-                    )
-                if page or first or position.last:
-                    yield page
-                first = False
             if moved is None:
                 return
             # the listing moved more than the overlap shows: again from the
             # second of the last item read, without what was yielded already
-            restarts += 1
-            if restarts > max_restarts:
+            walk.restarts += 1
+            if walk.restarts > max_restarts:
                 _logger.warning(
                     "Mailchimp %s kept changing while it was read; stopped "
                     "after %d restarts",
@@ -484,12 +442,47 @@ class MailchimpClient:
                 page.server_time, page.complete = moved.server_time, False
                 yield page
                 return
-            last_second = _epoch_second(tail[-1][1])
-            if first_second is None or last_second > first_second:
-                first_second = last_second
-            slack = min(slack * 4 + 1, (count - 2) // 4)
-            # a new listing: the since may change now
-            inclusive = inclusive or learned
+            walk.restart(max_slack=(count - 2) // 4)
+
+    def _since_pass(self, path, items_key, query, count, key, walk):
+        """One pass of ``pages_since`` over the listing ``query`` asks for: yield
+        its new items page by page; return the listing's page where the walk lost
+        its place (None when it reached the end)."""
+        walk.tail = []
+        asked_second = walk.asked_second()
+        listings = self._offset_pages(
+            path, items_key, query, count, overlap=walk.slack + 1
+        )
+        for listing in listings:
+            keys = [(item.get("id"), item.get(key)) for item in listing]
+            fresh_from = 0
+            if walk.tail:
+                found = _newest_present(walk.tail, keys)
+                if found is None:
+                    return listing
+                fresh_from = found + 1
+            page = Page()
+            page.server_time = listing.server_time
+            _add_new_items(
+                page,
+                listing[fresh_from:],
+                keys[fresh_from:],
+                walk.tail,
+                walk.newest,
+                key=key,
+                path=path,
+                first_second=walk.first_second,
+                asked_second=asked_second,
+            )
+            walk.learned = walk.learned or page.since_inclusive
+            walk.tail = keys[-(walk.slack + 1) :]
+            position = listing.position
+            if position.last:
+                page.complete = position.total is None or position.end >= position.total
+            if page or walk.first or position.last:
+                yield page
+            walk.first = False
+        return None
 
     # -- bulk --------------------------------------------------------------
 
@@ -686,99 +679,118 @@ class MailchimpClient:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                error_class, may_have_arrived = _classify_exception(exc)
-                reason = type(exc).__name__
-                detail = self._redact(f"{reason}: {exc}")
-                query = urlsplit(url).query
-                if (
-                    query
-                ):  # a pre-signed results link carries its signature in the query
-                    detail = detail.replace(query, "...")
-                if error_class is MailchimpError:
-                    _logger.warning(
-                        "Mailchimp %s %s failed: %s; not retryable",
-                        method,
-                        log_path,
-                        reason,
-                    )
-                    raise error_class(
-                        detail, method=method, path=log_path, attempts=attempt
-                    ) from None
-                if may_have_arrived and not idempotent:
-                    _logger.warning(
-                        "Mailchimp %s %s failed: %s; not re-sent",
-                        method,
-                        log_path,
-                        reason,
-                    )
-                    detail += (
-                        " The request may have reached Mailchimp, so it was not sent "
-                        f"again ({method} is not idempotent)."
-                    )
-                    raise error_class(
-                        detail, method=method, path=log_path, attempts=attempt
-                    ) from None
-                delay = self._retry_delay(attempt, started)
-                if delay is None:
-                    _logger.warning(
-                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in "
-                        "%.1fs",
-                        method,
-                        log_path,
-                        reason,
-                        attempt,
-                        self.clock() - started,
-                    )
-                    raise error_class(
-                        detail, method=method, path=log_path, attempts=attempt
-                    ) from None
-                _logger.warning(
-                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs "
-                    "spent)",
-                    method,
-                    log_path,
-                    reason,
-                    attempt,
-                    delay,
-                    self.clock() - started,
-                    self.max_retry_seconds,
+                delay = self._delay_after_exception(
+                    exc, method, url, log_path, attempt, started, idempotent
                 )
             else:
-                status = response.status_code
                 _logger.debug(
                     "Mailchimp %s %s -> %s in %.3fs (attempt %d)",
                     method,
                     log_path,
-                    status,
+                    response.status_code,
                     self.clock() - sent_at,
                     attempt,
                 )
-                if not _retryable_status(response, idempotent):
-                    return response, attempt
-                retry_after = _retry_after(response)
-                delay = self._retry_delay(attempt, started, retry_after)
-                if delay is None:
-                    _logger.warning(
-                        "Mailchimp %s %s -> %s; giving up after %d attempt(s) in %.1fs",
-                        method,
-                        log_path,
-                        status,
-                        attempt,
-                        self.clock() - started,
-                    )
-                    return response, attempt
-                _logger.warning(
-                    "Mailchimp %s %s -> %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
-                    method,
-                    log_path,
-                    status,
-                    attempt,
-                    delay,
-                    self.clock() - started,
-                    self.max_retry_seconds,
+                delay = self._delay_after_status(
+                    response, method, log_path, attempt, started, idempotent
                 )
-                response.close()
+                if delay is None:
+                    return response, attempt
             self.sleep(delay)
+
+    def _delay_after_exception(
+        self, exc, method, url, log_path, attempt, started, idempotent
+    ):
+        """How long to wait before re-sending after ``exc`` (a requests
+        exception), or raise its MailchimpError when it must not be re-sent."""
+        error_class, may_have_arrived = _classify_exception(exc)
+        reason = type(exc).__name__
+        detail = self._redact(f"{reason}: {exc}")
+        query = urlsplit(url).query
+        if query:  # a pre-signed results link carries its signature in the query
+            detail = detail.replace(query, "...")
+        if error_class is MailchimpError:
+            _logger.warning(
+                "Mailchimp %s %s failed: %s; not retryable",
+                method,
+                log_path,
+                reason,
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        if may_have_arrived and not idempotent:
+            _logger.warning(
+                "Mailchimp %s %s failed: %s; not re-sent",
+                method,
+                log_path,
+                reason,
+            )
+            detail += (
+                " The request may have reached Mailchimp, so it was not sent "
+                f"again ({method} is not idempotent)."
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        delay = self._retry_delay(attempt, started)
+        if delay is None:
+            _logger.warning(
+                "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in %.1fs",
+                method,
+                log_path,
+                reason,
+                attempt,
+                self.clock() - started,
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        _logger.warning(
+            "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
+            method,
+            log_path,
+            reason,
+            attempt,
+            delay,
+            self.clock() - started,
+            self.max_retry_seconds,
+        )
+        return delay
+
+    def _delay_after_status(
+        self, response, method, log_path, attempt, started, idempotent
+    ):
+        """How long to wait before re-sending after ``response``, or None when it
+        is the final answer (a success, an error not worth re-sending, or the
+        retries used up)."""
+        status = response.status_code
+        if not _retryable_status(response, idempotent):
+            return None
+        retry_after = _retry_after(response)
+        delay = self._retry_delay(attempt, started, retry_after)
+        if delay is None:
+            _logger.warning(
+                "Mailchimp %s %s -> %s; giving up after %d attempt(s) in %.1fs",
+                method,
+                log_path,
+                status,
+                attempt,
+                self.clock() - started,
+            )
+            return None
+        _logger.warning(
+            "Mailchimp %s %s -> %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
+            method,
+            log_path,
+            status,
+            attempt,
+            delay,
+            self.clock() - started,
+            self.max_retry_seconds,
+        )
+        response.close()
+        return delay
 
     def _retry_delay(self, attempt, started, retry_after=None):
         """Seconds to wait before re-sending, or None when retries are used up.
@@ -938,6 +950,57 @@ def _iso_second(second):
     return datetime.fromtimestamp(second, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S+00:00"
     )
+
+
+class _SinceWalk:
+    """What a walk by ``pages_since`` carries from one pass to the next: the
+    second it reads from (``first_second``), whether the filter is known to keep
+    that second (``inclusive``, or ``learned`` during the walk), the items it
+    re-reads per page (``slack``), the newest second it yielded, the (id, key) of
+    the last items received (``tail``), whether a page was yielded yet and how
+    many times it started again."""
+
+    __slots__ = (
+        "first_second",
+        "inclusive",
+        "learned",
+        "slack",
+        "newest",
+        "tail",
+        "first",
+        "restarts",
+    )
+
+    def __init__(self, since, inclusive, slack):
+        self.first_second = _epoch_second(since)
+        self.inclusive = inclusive
+        self.learned = False
+        self.slack = slack
+        self.newest = _NewestSecond()
+        self.tail = []
+        self.first = True
+        self.restarts = 0
+
+    def asked_from(self):
+        """The second the filter is given: the one before the walk's first second
+        unless the filter is known to keep its own second."""
+        return self.first_second if self.inclusive else self.first_second - 1
+
+    def asked_second(self):
+        """The second asked from when it is not the walk's own (None otherwise): an
+        item of that second proves the filter inclusive."""
+        if self.first_second is not None and not self.inclusive:
+            return self.first_second - 1
+        return None
+
+    def restart(self, max_slack):
+        """Start again from the second of the last item read, re-reading more per
+        page; the since may change now (a new listing)."""
+        last_second = _epoch_second(self.tail[-1][1])
+        if self.first_second is None or last_second > self.first_second:
+            self.first_second = last_second
+        self.slack = min(self.slack * 4 + 1, max_slack)
+        self.inclusive = self.inclusive or self.learned
 
 
 class _NewestSecond:
