@@ -160,9 +160,9 @@ dump('after')
 """
 
 
-def _load_activity_events():
-    """The addon's pure ``utils.activity_events``
-    (no odoo import), for the chatter bodies."""
+def _load_utils(submodule):
+    """One of the addon's pure ``utils`` modules (no odoo import): the activity
+    events for the chatter bodies, the advisory-lock keys."""
     name = "mailchimp_utils"
     if name not in sys.modules:
         utils = ROOT / "mailchimp_connector" / "utils"
@@ -172,7 +172,7 @@ def _load_activity_events():
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    return importlib.import_module(f"{name}.activity_events")
+    return importlib.import_module(f"{name}.{submodule}")
 
 
 def _dumps(shell_command, script, timeout=600):
@@ -345,7 +345,8 @@ def _wait_unlocked(db, account_id, seconds=20):
                 db,
                 "-tAc",
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                f"AND classid = 7301 AND objid = {int(account_id)}",
+                f"AND classid = {_load_utils('locks').LOCK_ACTIVITY} "
+                f"AND objid = {int(account_id)}",
             ],
             capture_output=True,
             text=True,
@@ -496,7 +497,7 @@ def parallel_writes(label, dump):
 
 def run_activity_check(shell_command, db):
     """Returns a list of (check name, ok) pairs."""
-    events_module = _load_activity_events()
+    events_module = _load_utils("activity_events")
     bodies = events_module.chatter_body
     stamp = events_module.utc_stamp
     started = time.monotonic()

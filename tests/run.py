@@ -161,10 +161,13 @@ mc_campaign = env['mailchimp.campaign'].create({{
     'send_time': '2026-01-01 10:00:00'}})
 mc_campaign._ensure_utm_campaign()
 utm_id = mc_campaign.utm_campaign_id.id
-from odoo.addons.{ADDON}.utils.activity_events import make_event
-env['mailchimp.activity']._insert_events(mc_campaign, [
-    (partner.id, make_event(mc_campaign.id, 'uninstall-check', 'open',
-                            '2026-01-01T11:00:00'))])
+from odoo.addons.{ADDON}.utils.activity_events import (
+    ChatterBodies, make_event, staging_rows)
+staged = staging_rows(
+    [make_event(mc_campaign.id, 'uninstall-check', 'open', '2026-01-01T11:00:00')],
+    ChatterBodies(mc_campaign._activity_subject()))
+env['mailchimp.activity']._insert_staged(
+    mc_campaign, [(partner.id, tail) for _hash, _stamp, tail in staged])
 message_ids = env['mail.message'].search([
     ('model', '=', 'res.partner'), ('res_id', '=', partner.id),
     ('subtype_id', '=', env.ref('mailchimp_connector.mt_mailchimp_activity').id)]).ids

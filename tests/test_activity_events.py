@@ -1,13 +1,12 @@
 """Email-activity rows without a database (utils/activity_events.py): F27.
 
 What the threads that fetch report pages compute: event times, keys, chatter
-bodies, the COPY text PostgreSQL reads, and the ordered prefetching itself.
+bodies, the COPY text PostgreSQL reads (the ordered prefetching is tested in
+test_read_ahead.py).
 """
 
 import datetime as dt
 import hashlib
-import threading
-import time
 
 import pytest
 from markupsafe import Markup
@@ -15,13 +14,11 @@ from markupsafe import Markup
 from mailchimp_utils.activity_events import (
     ChatterBodies,
     chatter_body,
-    copy_text,
     copy_value,
     email_activity_events,
     escape,
     event_key,
     make_event,
-    prefetch_pages,
     staging_rows,
     utc_stamp,
 )
@@ -143,11 +140,10 @@ def test_escape_matches_markupsafe():
     assert escape(text) == str(Markup.escape(text))
 
 
-def test_copy_text_escapes_what_copy_would_misread():
+def test_copy_value_escapes_what_copy_would_misread():
     assert copy_value(None) == "\\N"
     assert copy_value(12) == "12"
     assert copy_value("a\tb\nc\\d\re") == "a\\tb\\nc\\\\d\\re"
-    assert copy_text([(1, None, "x\ty")]) == "1\t\\N\tx\\ty\n"
 
 
 def test_staging_rows_one_per_key_and_never_without_time_or_action():
@@ -181,82 +177,3 @@ def test_staging_rows_one_per_key_and_never_without_time_or_action():
     ]
     # an unknown bounce type is not stored
     assert rows[1][2].split("\t")[:2] == ["bounce", "\\N"]
-
-
-class Client:
-    """Records how many calls run at once on it."""
-
-    def __init__(self):
-        self.busy = False
-        self.overlaps = 0
-        self.calls = 0
-
-
-def fetcher(log, delay=0.01, fail_at=None):
-    def fetch(client, offset):
-        if client.busy:
-            client.overlaps += 1
-        client.busy = True
-        try:
-            time.sleep(delay)
-            client.calls += 1
-            log.append((threading.current_thread().name, offset))
-            if offset == fail_at:
-                raise RuntimeError(f"page {offset} failed")
-            return {"offset": offset}
-        finally:
-            client.busy = False
-
-    return fetch
-
-
-def test_prefetch_yields_in_order_with_clients_never_shared():
-    clients = [Client() for _i in range(3)]
-    log = []
-    pages = list(prefetch_pages(fetcher(log), range(0, 20), clients))
-    assert [offset for offset, _page in pages] == list(range(20))
-    assert all(page == {"offset": offset} for offset, page in pages)
-    assert sum(c.calls for c in clients) == 20
-    assert all(c.overlaps == 0 for c in clients)
-    assert all(name.startswith("mailchimp-prefetch") for name, _offset in log)
-
-
-def test_prefetch_reads_ahead_in_parallel():
-    clients = [Client() for _i in range(4)]
-    started = time.monotonic()
-    assert len(list(prefetch_pages(fetcher([], delay=0.05), range(8), clients))) == 8
-    # 8 calls of 50 ms each, 4 at a time
-    assert time.monotonic() - started < 0.3
-
-
-def test_prefetch_raises_in_page_order_after_earlier_pages():
-    clients = [Client() for _i in range(3)]
-    seen = []
-    with pytest.raises(RuntimeError, match="page 4 failed"):
-        for offset, _page in prefetch_pages(fetcher([], fail_at=4), range(10), clients):
-            seen.append(offset)
-    assert seen == [0, 1, 2, 3]
-
-
-def test_prefetch_stays_bounded_and_stops_when_the_consumer_stops():
-    clients = [Client() for _i in range(2)]
-    asked = []
-
-    def offsets():
-        for offset in range(1000):
-            asked.append(offset)
-            yield offset
-
-    for offset, _page in prefetch_pages(
-        fetcher([], delay=0), offsets(), clients, ahead=3
-    ):
-        assert len(asked) <= offset + 1 + 3
-        if offset == 5:
-            break
-    assert len(asked) <= 9
-    assert sum(c.calls for c in clients) <= 9
-
-
-def test_prefetch_needs_a_client():
-    with pytest.raises(ValueError):
-        list(prefetch_pages(fetcher([]), range(3), []))

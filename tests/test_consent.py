@@ -11,7 +11,6 @@ from mailchimp_utils.consent import (
     member_permissions,
     new_member_opt_out,
     optout_action,
-    permission_values,
     permissions_payload,
     resolve_permissions,
 )
@@ -126,12 +125,6 @@ def test_member_permissions_read_as_mailchimp_shows_them():
         "aaa": {"text": "Email", "enabled": True},
         "bbb": {"text": "Direct Mail", "enabled": False},
     }
-    assert permission_values(MEMBER) == {"aaa": True, "bbb": False}
-    assert (
-        permission_values({})
-        == {}
-        == permission_values({"marketing_permissions": None})
-    )
 
 
 def test_payload_is_mailchimps_write_form_sorted():

@@ -1,6 +1,7 @@
-"""Reading pages ahead while the caller works (``read_ahead``), the client's
-request count, and the sandbox's seeding over time; the member walk itself is
-tested in test_client_member_walk.py."""
+"""Reading pages ahead while the caller works (``read_ahead``), fetching them with
+several clients (``prefetch_pages``), the client's request count, and the
+sandbox's seeding over time; the member walk itself is tested in
+test_client_member_walk.py."""
 
 import threading
 import time
@@ -10,7 +11,7 @@ import requests
 
 from mailchimp_utils import mailchimp_errors as errors
 from mailchimp_utils.mailchimp_client import MailchimpClient
-from mailchimp_utils.read_ahead import read_ahead
+from mailchimp_utils.read_ahead import prefetch_pages, read_ahead
 
 # seconds: a sandbox that stops answering fails the test instead of hanging it
 TIMEOUT = 30
@@ -136,3 +137,85 @@ def test_read_ahead_thread_names_the_callers_database_for_log_lines():
         assert list(read_ahead(pages())) == ["mc_db"]
     finally:
         del caller.dbname
+
+
+# -- prefetching pages with several clients --------------------------------------
+
+
+class Client:
+    """Records how many calls run at once on it."""
+
+    def __init__(self):
+        self.busy = False
+        self.overlaps = 0
+        self.calls = 0
+
+
+def fetcher(log, delay=0.01, fail_at=None):
+    def fetch(client, offset):
+        if client.busy:
+            client.overlaps += 1
+        client.busy = True
+        try:
+            time.sleep(delay)
+            client.calls += 1
+            log.append((threading.current_thread().name, offset))
+            if offset == fail_at:
+                raise RuntimeError(f"page {offset} failed")
+            return {"offset": offset}
+        finally:
+            client.busy = False
+
+    return fetch
+
+
+def test_prefetch_yields_in_order_with_clients_never_shared():
+    clients = [Client() for _i in range(3)]
+    log = []
+    pages = list(prefetch_pages(fetcher(log), range(0, 20), clients))
+    assert [offset for offset, _page in pages] == list(range(20))
+    assert all(page == {"offset": offset} for offset, page in pages)
+    assert sum(c.calls for c in clients) == 20
+    assert all(c.overlaps == 0 for c in clients)
+    assert all(name.startswith("mailchimp-prefetch") for name, _offset in log)
+
+
+def test_prefetch_reads_ahead_in_parallel():
+    clients = [Client() for _i in range(4)]
+    started = time.monotonic()
+    assert len(list(prefetch_pages(fetcher([], delay=0.05), range(8), clients))) == 8
+    # 8 calls of 50 ms each, 4 at a time
+    assert time.monotonic() - started < 0.3
+
+
+def test_prefetch_raises_in_page_order_after_earlier_pages():
+    clients = [Client() for _i in range(3)]
+    seen = []
+    with pytest.raises(RuntimeError, match="page 4 failed"):
+        for offset, _page in prefetch_pages(fetcher([], fail_at=4), range(10), clients):
+            seen.append(offset)
+    assert seen == [0, 1, 2, 3]
+
+
+def test_prefetch_stays_bounded_and_stops_when_the_consumer_stops():
+    clients = [Client() for _i in range(2)]
+    asked = []
+
+    def offsets():
+        for offset in range(1000):
+            asked.append(offset)
+            yield offset
+
+    for offset, _page in prefetch_pages(
+        fetcher([], delay=0), offsets(), clients, ahead=3
+    ):
+        assert len(asked) <= offset + 1 + 3
+        if offset == 5:
+            break
+    assert len(asked) <= 9
+    assert sum(c.calls for c in clients) <= 9
+
+
+def test_prefetch_needs_a_client():
+    with pytest.raises(ValueError):
+        list(prefetch_pages(fetcher([]), range(3), []))

@@ -176,6 +176,17 @@ class MailchimpAccount(models.Model):
             seconds = 0
         return seconds if seconds > 0 else 60.0
 
+    @api.model
+    def _cron_time_budget(self):
+        """``mailchimp_connector.cron_time_budget``: the seconds a pass of a
+        Mailchimp cron (syncs, email activity) works before it leaves the rest to
+        the next pass (default 60)."""
+        return float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mailchimp_connector.cron_time_budget", "60")
+        )
+
     def _mailchimp_error_message(self, error):
         """A sentence for a person, naming what went wrong and what to do."""
         _ = self.env._

@@ -122,19 +122,6 @@ class MailchimpActivity(models.Model):
         return [stamp for h, stamp, _tail in staged if h not in matches]
 
     @api.model
-    def _insert_events(self, campaign, rows):
-        """Store ``[(partner id, Event)]`` (see ``_insert_staged``)."""
-        bodies = ChatterBodies(campaign._activity_subject())
-        return self._insert_staged(
-            campaign,
-            [
-                (partner_id, tail)
-                for partner_id, event in rows
-                for _hash, _stamp, tail in staging_rows([event], bodies)
-            ],
-        )
-
-    @api.model
     def _insert_staged(self, campaign, rows):
         """Insert ``[(partner id, staging row text)]`` with ``ON CONFLICT DO
         NOTHING`` and post one quiet chatter line per event actually inserted: a

@@ -15,10 +15,10 @@ from ..utils.activity_events import (
     ChatterBodies,
     email_activity_events,
     make_event,
-    prefetch_pages,
     staging_rows,
     utc_stamp,
 )
+from ..utils.locks import LOCK_ACTIVITY
 
 _logger = logging.getLogger(__name__)
 
@@ -180,11 +180,7 @@ class MailchimpCampaign(models.Model):
 
     @api.model
     def _cron_sync_activity(self):
-        budget = float(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("mailchimp_connector.cron_time_budget", "60")
-        )
+        budget = self.env["mailchimp.account"]._cron_time_budget()
         deadline = time.monotonic() + budget
         accounts = self.env["mailchimp.account"].search([("state", "=", "connected")])
         done = 0
@@ -201,7 +197,7 @@ class MailchimpCampaign(models.Model):
         """Pull new campaigns of ``account`` and the activity of those inside their
         window.  Returns the number of campaigns left for a later pass (deadline)."""
         cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (7301, account.id))
+        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_ACTIVITY, account.id))
         if not cr.fetchone()[0]:
             _logger.info(
                 "Mailchimp activity of account %s is already being pulled", account.id
@@ -240,7 +236,7 @@ class MailchimpCampaign(models.Model):
             )
             return 0
         finally:
-            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (7301, account.id))
+            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_ACTIVITY, account.id))
         account.sudo().activity_error = False
         self._commit()
         return 0
@@ -297,24 +293,7 @@ class MailchimpCampaign(models.Model):
                 if item["id"] in known:
                     continue
                 known.add(item["id"])
-                list_id = (item.get("recipients") or {}).get("list_id")
-                settings = item.get("settings") or {}
-                vals_list.append(
-                    {
-                        "account_id": account.id,
-                        "mailchimp_campaign_id": item["id"],
-                        "title": settings.get("title")
-                        or settings.get("subject_line")
-                        or item["id"],
-                        "subject": settings.get("subject_line"),
-                        "mailchimp_list_id": list_id,
-                        "audience_id": audiences[list_id].id
-                        if list_id in audiences
-                        else False,
-                        "send_time": sync_rules.to_odoo_datetime(item.get("send_time")),
-                        "emails_sent": item.get("emails_sent") or 0,
-                    }
-                )
+                vals_list.append(self._odoo_values(account, item, audiences))
             created = self.create(vals_list)
             created._ensure_utm_campaign()
             send_times = [
@@ -326,6 +305,24 @@ class MailchimpCampaign(models.Model):
                     [*send_times, account.activity_campaign_watermark or send_times[0]]
                 )
             self._commit()
+
+    @api.model
+    def _odoo_values(self, account, item, audiences):
+        """A new campaign's values from its item in Mailchimp's listing;
+        ``audiences``: the account's audiences by Mailchimp list id."""
+        list_id = (item.get("recipients") or {}).get("list_id")
+        settings = item.get("settings") or {}
+        subject = settings.get("subject_line")
+        return {
+            "account_id": account.id,
+            "mailchimp_campaign_id": item["id"],
+            "title": settings.get("title") or subject or item["id"],
+            "subject": subject,
+            "mailchimp_list_id": list_id,
+            "audience_id": audiences[list_id].id if list_id in audiences else False,
+            "send_time": sync_rules.to_odoo_datetime(item.get("send_time")),
+            "emails_sent": item.get("emails_sent") or 0,
+        }
 
     def _ensure_utm_campaign(self):
         """One utm.campaign per campaign, created once (kept after uninstall)."""
@@ -400,35 +397,12 @@ class MailchimpCampaign(models.Model):
         )
         self._commit()
 
-    def _read_pages(self, clients, fetch, offset):
-        """Yield ``(offset, page)`` for the pages of ``PAGE_SIZE`` items from
-        ``offset`` on; ``fetch(client, offset)`` runs in background threads, a
-        few pages ahead, and returns a dict with at least ``count`` (items on the
-        page) and ``total``.  Stops after the last page announced by
-        ``total_items``; the caller decides whether the walk is done."""
-        first = fetch(clients[0], offset)
-        yield offset, first
-        if first["count"] < PAGE_SIZE:
-            return
-        total = [first["total"]]
-
-        def offsets():
-            following = offset + PAGE_SIZE
-            while following < total[0]:
-                yield following
-                following += PAGE_SIZE
-
-        for page_offset, page in prefetch_pages(fetch, offsets(), clients):
-            total[0] = max(total[0], page["total"])
-            yield page_offset, page
-            if page["count"] < PAGE_SIZE:
-                return
-
     def _store_pages(self, pages):
-        """Store the events of ``pages`` (``(offset, page)`` from ``_read_pages``)
-        and yield ``(offset, page, times of the unknown events)`` in page order, each
-        once its events and chatter lines are committed, so
-        that the caller can record the position after it.
+        """Store the events of ``pages`` (``(position, page)`` from
+        ``MailchimpClient.pages_ahead``, ``page["staged"]`` the page's staging
+        rows) and yield ``(position, page, times of the unknown events)`` in page
+        order, each once its events and chatter lines are committed, so that the
+        caller can record the position after it.
 
         ``ACTIVITY_WRITERS`` pages are written at once, each in a transaction of
         its own cursor.  Pages are independent: an event is stored once whoever
@@ -441,8 +415,8 @@ class MailchimpCampaign(models.Model):
         Activity = self.env["mailchimp.activity"]
         writers = 1 if self._testing() else ACTIVITY_WRITERS
         if writers < 2:
-            for offset, page in pages:
-                yield offset, page, Activity._store_staged(self, page["staged"])
+            for position, page in pages:
+                yield position, page, Activity._store_staged(self, page["staged"])
             return
         registry, uid, context, campaign_id = (
             self.env.registry,
@@ -463,16 +437,16 @@ class MailchimpCampaign(models.Model):
             max_workers=writers, thread_name_prefix="mailchimp-activity-writer"
         ) as pool:
             try:
-                for offset, page in pages:
-                    pending.append((offset, page, pool.submit(write, page)))
+                for position, page in pages:
+                    pending.append((position, page, pool.submit(write, page)))
                     while len(pending) >= writers or pending[0][2].done():
-                        offset, page, future = pending.popleft()
-                        yield offset, page, future.result()
+                        position, page, future = pending.popleft()
+                        yield position, page, future.result()
                         if not pending:
                             break
                 while pending:
-                    offset, page, future = pending.popleft()
-                    yield offset, page, future.result()
+                    position, page, future = pending.popleft()
+                    yield position, page, future.result()
             finally:
                 for *_page, future in pending:
                     future.cancel()
@@ -485,45 +459,31 @@ class MailchimpCampaign(models.Model):
         )
         bodies = ChatterBodies(self._activity_subject())
 
-        def fetch(client, offset):
-            page = (
-                client.get(
-                    f"{path}/sent-to",
-                    params={
-                        "count": PAGE_SIZE,
-                        "offset": offset,
-                        "fields": "sent_to.email_id,total_items",
-                    },
-                )
-                or {}
-            )
-            items = page.get("sent_to") or []
+        def prepare(items):
             events = [
                 make_event(campaign_id, item.get("email_id"), "sent", stamp)
                 for item in items
             ]
-            return {
-                "count": len(items),
-                "total": page.get("total_items") or 0,
-                "staged": staging_rows(events, bodies),
-            }
+            return {"staged": staging_rows(events, bodies)}
 
-        done = False
-        while not done:
-            pages = self._read_pages(clients, fetch, self.sent_to_offset)
-            for offset, page, unknown in self._store_pages(pages):
-                offset += page["count"]
-                done = page["count"] < PAGE_SIZE or offset >= page["total"]
-                self.write(
-                    {
-                        "sent_to_offset": offset,
-                        "sent_to_done": done,
-                        "unknown_sent_count": self.unknown_sent_count + len(unknown),
-                    }
-                )
-                self._commit()
-                if done:
-                    break
+        pages = clients[0].pages_ahead(
+            f"{path}/sent-to",
+            "sent_to",
+            prepare,
+            params={"fields": "sent_to.email_id,total_items"},
+            offset=self.sent_to_offset,
+            count=PAGE_SIZE,
+            clients=clients,
+        )
+        for position, _page, unknown in self._store_pages(pages):
+            self.write(
+                {
+                    "sent_to_offset": position.end,
+                    "sent_to_done": position.last,
+                    "unknown_sent_count": self.unknown_sent_count + len(unknown),
+                }
+            )
+            self._commit()
 
     def _sync_email_activity(self, path, clients):
         """Opens, clicks, bounces: a walk with a fixed ``since``, resumable by offset;
@@ -540,7 +500,6 @@ class MailchimpCampaign(models.Model):
         campaign_id = self.id
         bodies = ChatterBodies(self._activity_subject())
         params = {
-            "count": PAGE_SIZE,
             # only what is stored: a third of the JSON to read and keep in memory
             "fields": "emails.email_id,emails.activity.action,"
             "emails.activity.timestamp,emails.activity.url,emails.activity.type,"
@@ -551,61 +510,54 @@ class MailchimpCampaign(models.Model):
             # before (an event read twice is stored once, by its key)
             params["since"] = mailchimp_time(since - SINCE_BEFORE)
 
-        def fetch(client, offset):
-            page = (
-                client.get(
-                    f"{path}/email-activity", params={**params, "offset": offset}
-                )
-                or {}
-            )
-            items = page.get("emails") or []
+        def prepare(items):
             events, latest = email_activity_events(campaign_id, items)
-            return {
-                "count": len(items),
-                "total": page.get("total_items") or 0,
-                "staged": staging_rows(events, bodies),
-                "latest": latest,
-            }
+            return {"staged": staging_rows(events, bodies), "latest": latest}
 
-        done = False
-        while not done:
-            pages = self._read_pages(clients, fetch, self.activity_offset)
-            for offset, page, unknown in self._store_pages(pages):
-                # events up to the previous watermark were counted by an earlier walk
-                seen_until = (
-                    self.activity_watermark.isoformat()
-                    if self.activity_watermark
-                    else ""
-                )
-                new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
-                latest = self.activity_walk_max
-                if page["latest"] and (
-                    not latest or page["latest"] > latest.isoformat()
-                ):
-                    latest = stamp_to_datetime(page["latest"])
-                offset += page["count"]
-                done = page["count"] < PAGE_SIZE or offset >= page["total"]
-                vals = {
-                    "activity_offset": offset,
-                    "activity_walk_max": latest,
-                    "unknown_activity_count": self.unknown_activity_count + new_unknown,
+        pages = clients[0].pages_ahead(
+            f"{path}/email-activity",
+            "emails",
+            prepare,
+            params=params,
+            offset=self.activity_offset,
+            count=PAGE_SIZE,
+            clients=clients,
+        )
+        for position, page, unknown in self._store_pages(pages):
+            self.write(
+                self._activity_walk_values(position, page, unknown, since, walk_started)
+            )
+            self._commit()
+
+    def _activity_walk_values(self, position, page, unknown, since, walk_started):
+        """The walk's state once ``page`` (at ``position``) is stored: where it
+        got to, the latest event time, the events of unknown recipients counted
+        once; at the end of the walk, the watermark and the next walk's ``since``
+        (``walk_started``: when this pull began)."""
+        # events up to the previous watermark were counted by an earlier walk
+        seen_until = (
+            self.activity_watermark.isoformat() if self.activity_watermark else ""
+        )
+        new_unknown = sum(1 for stamp in unknown if stamp > seen_until)
+        latest = self.activity_walk_max
+        if page["latest"] and (not latest or page["latest"] > latest.isoformat()):
+            latest = stamp_to_datetime(page["latest"])
+        vals = {
+            "activity_offset": position.end,
+            "activity_walk_max": latest,
+            "unknown_activity_count": self.unknown_activity_count + new_unknown,
+        }
+        if position.last:
+            next_since = min(latest, walk_started - WALK_MARGIN) if latest else since
+            vals.update(
+                {
+                    "activity_watermark": latest,
+                    "activity_next_since": next_since,
+                    "activity_offset": 0,
+                    "activity_walk_since": False,
                 }
-                if done:
-                    next_since = (
-                        min(latest, walk_started - WALK_MARGIN) if latest else since
-                    )
-                    vals.update(
-                        {
-                            "activity_watermark": latest,
-                            "activity_next_since": next_since,
-                            "activity_offset": 0,
-                            "activity_walk_since": False,
-                        }
-                    )
-                self.write(vals)
-                self._commit()
-                if done:
-                    break
+            )
+        return vals
 
     def _sync_event_list(self, client, list_path, items_key, action, time_key):
         """Unsubscribes or abuse reports: short lists, re-read while the campaign

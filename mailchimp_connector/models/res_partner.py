@@ -43,14 +43,6 @@ class ResPartner(models.Model):
                 min(statuses, key=order.index) if statuses else False
             )
 
-    def action_open_mailchimp_members(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mailchimp_connector.mailchimp_member_action"
-        )
-        action["domain"] = [("partner_id", "=", self.id)]
-        return action
-
     # email activity (F27, F28)
     mailchimp_activity_count = fields.Integer(
         compute="_compute_mailchimp_activity_count",

@@ -1,7 +1,7 @@
 """Email-activity events: from Mailchimp's report pages to rows ready for the database.
 
 Plain Python, no Odoo, so that it can run in the threads that fetch the next
-pages while the current one is written (see ``prefetch_pages``).
+pages while the current one is written (see ``MailchimpClient.pages_ahead``).
 
 An event is a tuple ``Event(hash, action, stamp, url, bounce_type, key)``:
 ``stamp`` is the event time as naive UTC ISO text (``2025-01-31T10:00:00``),
@@ -10,10 +10,8 @@ PostgreSQL reads as a ``timestamp``; ``key`` is the deterministic key that
 makes a rerun store nothing twice.
 """
 
-import concurrent.futures
 import hashlib
-import threading
-from collections import deque, namedtuple
+from collections import namedtuple
 
 from .sync_rules import to_odoo_datetime
 
@@ -154,11 +152,6 @@ def copy_value(value):
     return value.translate(_COPY_ESCAPES)
 
 
-def copy_text(rows):
-    """Rows of values -> the body of a ``COPY ... FROM STDIN`` (text format)."""
-    return "".join("\t".join(map(copy_value, row)) + "\n" for row in rows)
-
-
 def staging_rows(events, bodies):
     """``[(subscriber hash, event time, COPY text of the event's staging row
     without its leading partner id)]``, one per distinct event key, for
@@ -193,53 +186,3 @@ def staging_rows(events, bodies):
             )
         )
     return rows
-
-
-# ---------------------------------------------------------------- prefetching
-def prefetch_pages(fetch, offsets, clients, ahead=None):
-    """Yield ``(offset, fetch(client, offset))`` in the order of ``offsets``
-    while up to ``ahead`` later pages are fetched in background threads.
-
-    ``offsets`` may be a generator: it is read lazily, and it can look at what
-    has been yielded so far (e.g. stop once a short page was seen).  Each
-    thread uses its own client from ``clients`` (a requests session must not
-    be shared between threads), so at most ``len(clients)`` calls run at once.
-    An exception of ``fetch`` is raised when its page's turn comes, after every
-    earlier page was yielded; pages fetched further ahead are then dropped.
-    Memory is bounded by ``ahead`` pages.
-    """
-    clients = list(clients)
-    if not clients:
-        raise ValueError("prefetch_pages needs at least one client")
-    ahead = max(1, ahead or len(clients))
-    free = deque(clients)
-    lock = threading.Lock()
-
-    def task(offset):
-        with lock:
-            client = free.popleft()
-        try:
-            return fetch(client, offset)
-        finally:
-            with lock:
-                free.append(client)
-
-    offsets = iter(offsets)
-    pending = deque()
-    with concurrent.futures.ThreadPoolExecutor(
-        max_workers=len(clients), thread_name_prefix="mailchimp-prefetch"
-    ) as pool:
-        try:
-            while True:
-                while len(pending) < ahead:
-                    offset = next(offsets, None)
-                    if offset is None:
-                        break
-                    pending.append((offset, pool.submit(task, offset)))
-                if not pending:
-                    return
-                offset, future = pending.popleft()
-                yield offset, future.result()
-        finally:
-            for _offset, future in pending:
-                future.cancel()

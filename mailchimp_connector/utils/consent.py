@@ -124,11 +124,6 @@ def member_permissions(mc_member):
     return result
 
 
-def permission_values(mc_member):
-    """{permission id: bool} of a member as Mailchimp shows it."""
-    return {pid: item["enabled"] for pid, item in member_permissions(mc_member).items()}
-
-
 def resolve_permissions(synced, odoo_now, mailchimp_now, winner, direction):
     """Three-way merge of mapped permissions ({permission id: bool} each).
 

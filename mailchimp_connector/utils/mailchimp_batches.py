@@ -38,11 +38,6 @@ class BatchSubscribeResult:
     updated: list = field(default_factory=list)
     errors: list = field(default_factory=list)
 
-    @property
-    def ok(self):
-        """True when every member was accepted."""
-        return not self.errors
-
     def add_response(self, response):
         """Merge one chunk's response body into this result."""
         response = response or {}

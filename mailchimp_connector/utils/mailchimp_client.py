@@ -15,6 +15,7 @@ import random
 import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ from .mailchimp_errors import (
     error_class_for,
 )
 from .mailchimp_keys import basic_auth_token, parse_api_key, redact
+from .read_ahead import prefetch_pages
 
 _logger = logging.getLogger(__name__)
 
@@ -261,26 +263,11 @@ class MailchimpClient:
         and are prefixed with ``items_key``; ``total_items`` is always kept
         because it tells when to stop.  Stops at ``total_items`` or on a short page.
         """
-        count = max(1, min(int(count), MAX_PAGE_SIZE))
         query = dict(params or {})
         offset = int(query.pop("offset", 0) or 0)
-        if fields:
-            query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
-        if exclude_fields:
-            excluded = [
-                f for f in _prefixed(items_key, exclude_fields) if f != "total_items"
-            ]
-            query["exclude_fields"] = ",".join(excluded)
-        while True:
-            page = (
-                self.get(path, params={**query, "count": count, "offset": offset}) or {}
-            )
-            items = page.get(items_key) or []
-            yield from items
-            offset += len(items)
-            total = page.get("total_items")
-            if len(items) < count or (total is not None and offset >= total):
-                return
+        query.update(_fields_query(items_key, fields, exclude_fields))
+        for page in self._offset_pages(path, items_key, query, _size(count), offset):
+            yield from page
 
     def pages(self, path, items_key, params=None, count=MAX_PAGE_SIZE, fields=None):
         """Yield a collection page by page (lists of items), walking ``offset``.
@@ -290,22 +277,95 @@ class MailchimpClient:
         ``pages_since``, whose walk cannot skip an item that changes meanwhile (a
         member changed during an offset walk moves to the end of the listing).
         """
-        count = max(1, min(int(count), MAX_PAGE_SIZE))
         query = dict(params or {})
-        if fields:
-            query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
-        offset = 0
+        query.update(_fields_query(items_key, fields))
+        for page in self._offset_pages(path, items_key, query, _size(count)):
+            if page:
+                yield page
+
+    def pages_ahead(
+        self,
+        path,
+        items_key,
+        prepare,
+        params=None,
+        offset=0,
+        count=MAX_PAGE_SIZE,
+        clients=None,
+    ):
+        """Yield ``(PagePosition, prepare(items))`` for the pages of a collection
+        from ``offset`` to its end, in order, while the next pages are read ahead.
+
+        This client reads the first page; then ``clients`` (default: this one
+        alone) read the pages ``total_items`` announces, each in a thread of its
+        own with its own client (a session is never shared between threads), and
+        ``prepare`` runs in the thread that read the page, so that the caller
+        only stores what it made.  A listing that grew meanwhile is read on from
+        where the walk got to.  A page without ``total_items`` counts as the end:
+        the walk cannot know how far to read ahead.  For collections that only
+        grow at their end (a campaign's recipients and email activity).
+        """
+        count = _size(count)
+        query = dict(params or {})
+        clients = list(clients or [self])
+
+        def fetch(client, start):
+            page = client._get_page(path, items_key, query, count, start)
+            position = PagePosition(start, count, len(page), page.position.total or 0)
+            return position, prepare(page)
+
         while True:
-            page = (
-                self.get(path, params={**query, "count": count, "offset": offset}) or {}
-            )
-            items = page.get(items_key) or []
-            if items:
-                yield items
-            offset += len(items)
-            total = page.get("total_items")
-            if len(items) < count or (total is not None and offset >= total):
+            for position, prepared in self._walk_ahead(fetch, offset, count, clients):
+                yield position, prepared
+                if position.last:
+                    return
+            offset = position.end
+
+    def _walk_ahead(self, fetch, offset, count, clients):
+        """One pass of ``pages_ahead``: its first page, then the pages up to the
+        largest ``total_items`` seen, read ahead; stops after a short page."""
+        first = fetch(clients[0], offset)
+        yield first
+        if first[0].received < count:
+            return
+        total = [first[0].total]
+
+        def offsets():
+            following = offset + count
+            while following < total[0]:
+                yield following
+                following += count
+
+        for _start, page in prefetch_pages(fetch, offsets(), clients):
+            total[0] = max(total[0], page[0].total)
+            yield page
+            if page[0].received < count:
                 return
+
+    def _offset_pages(self, path, items_key, query, count, offset=0, overlap=0):
+        """The offset walk every listing uses: yield ``Page`` lists from ``offset``
+        until a short page or ``total_items``, each with its ``position`` and
+        ``server_time``. Each page after the first is asked from ``overlap`` items
+        before the end of the previous one (``pages_since`` re-reads a few to find
+        its place again)."""
+        start = offset
+        while True:
+            page = self._get_page(path, items_key, query, count, start)
+            yield page
+            if page.position.last:
+                return
+            start = max(0, page.position.end - overlap)
+
+    def _get_page(self, path, items_key, query, count, offset):
+        """One page of a listing: ``count`` items from ``offset``, as a ``Page``."""
+        body, response = self._call(
+            "GET", path, params={**query, "count": count, "offset": offset}
+        )
+        body = body or {}
+        page = Page(body.get(items_key) or [])
+        page.server_time = _server_time(response)
+        page.position = PagePosition(offset, count, len(page), body.get("total_items"))
+        return page
 
     def pages_since(
         self,
@@ -359,77 +419,70 @@ class MailchimpClient:
             query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
         # overlap + 1 items re-read per page: small
         # next to a page, grows on a busy listing
-        slack = min(max(0, int(overlap)), (count - 2) // 4)
-        first_second = _epoch_second(since)
-        tail = []  # (id, key) of the last items received, in listing order
-        newest = _NewestSecond()
-        offset, restarts, first, learned = 0, 0, True, False
-        while True:
-            if first_second is not None:
-                query[since_param] = _iso_second(
-                    first_second if inclusive else first_second - 1
-                )
-            start = max(0, offset - 1 - slack) if tail else offset
-            body, response = self._call(
-                "GET", path, params={**query, "count": count, "offset": start}
+        walk = _SinceWalk(since, inclusive, min(max(0, int(overlap)), (count - 2) // 4))
+        while True:  # one pass (one since) per listing; a restart starts a new one
+            if walk.first_second is not None:
+                query[since_param] = _iso_second(walk.asked_from())
+            moved = yield from self._since_pass(
+                path, items_key, query, count, key, walk
             )
-            body = body or {}
-            items = body.get(items_key) or []
-            total = body.get("total_items")
-            keys = [(item.get("id"), item.get(key)) for item in items]
+            if moved is None:
+                return
+            # the listing moved more than the overlap shows: again from the
+            # second of the last item read, without what was yielded already
+            walk.restarts += 1
+            if walk.restarts > max_restarts:
+                _logger.warning(
+                    "Mailchimp %s kept changing while it was read; stopped "
+                    "after %d restarts",
+                    path,
+                    max_restarts,
+                )
+                page = Page()
+                page.server_time, page.complete = moved.server_time, False
+                yield page
+                return
+            walk.restart(max_slack=(count - 2) // 4)
+
+    def _since_pass(self, path, items_key, query, count, key, walk):
+        """One pass of ``pages_since`` over the listing ``query`` asks for: yield
+        its new items page by page; return the listing's page where the walk lost
+        its place (None when it reached the end)."""
+        walk.tail = []
+        asked_second = walk.asked_second()
+        listings = self._offset_pages(
+            path, items_key, query, count, overlap=walk.slack + 1
+        )
+        for listing in listings:
+            keys = [(item.get("id"), item.get(key)) for item in listing]
             fresh_from = 0
-            if tail:
-                found = _newest_present(tail, keys)
+            if walk.tail:
+                found = _newest_present(walk.tail, keys)
                 if found is None:
-                    # the listing moved more than the overlap shows: again from the
-                    # second of the last item read, without what was yielded already
-                    restarts += 1
-                    if restarts > max_restarts:
-                        _logger.warning(
-                            "Mailchimp %s kept changing while it was read; stopped "
-                            "after %d restarts",
-                            path,
-                            max_restarts,
-                        )
-                        page = Page()
-                        page.server_time, page.complete = _server_time(response), False
-                        yield page
-                        return
-                    last_second = _epoch_second(tail[-1][1])
-                    if first_second is None or last_second > first_second:
-                        first_second = last_second
-                    offset, tail, slack = 0, [], min(slack * 4 + 1, (count - 2) // 4)
-                    # a new listing: the since may change now
-                    inclusive = inclusive or learned
-                    continue
+                    return listing
                 fresh_from = found + 1
             page = Page()
-            page.server_time = _server_time(response)
-            asked_second = None
-            if first_second is not None and not inclusive:
-                asked_second = first_second - 1
+            page.server_time = listing.server_time
             _add_new_items(
                 page,
-                items[fresh_from:],
+                listing[fresh_from:],
                 keys[fresh_from:],
-                tail,
-                newest,
+                walk.tail,
+                walk.newest,
                 key=key,
                 path=path,
-                first_second=first_second,
+                first_second=walk.first_second,
                 asked_second=asked_second,
             )
-            learned = learned or page.since_inclusive
-            offset = start + len(items)
-            tail = keys[-(slack + 1) :]
-            done = len(items) < count or (total is not None and offset >= total)
-            if done:
-                page.complete = total is None or offset >= total
-            if page or first or done:
+            walk.learned = walk.learned or page.since_inclusive
+            walk.tail = keys[-(walk.slack + 1) :]
+            position = listing.position
+            if position.last:
+                page.complete = position.total is None or position.end >= position.total
+            if page or walk.first or position.last:
                 yield page
-            first = False
-            if done:
-                return
+            walk.first = False
+        return None
 
     # -- bulk --------------------------------------------------------------
 
@@ -626,99 +679,118 @@ class MailchimpClient:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                error_class, may_have_arrived = _classify_exception(exc)
-                reason = type(exc).__name__
-                detail = self._redact(f"{reason}: {exc}")
-                query = urlsplit(url).query
-                if (
-                    query
-                ):  # a pre-signed results link carries its signature in the query
-                    detail = detail.replace(query, "...")
-                if error_class is MailchimpError:
-                    _logger.warning(
-                        "Mailchimp %s %s failed: %s; not retryable",
-                        method,
-                        log_path,
-                        reason,
-                    )
-                    raise error_class(
-                        detail, method=method, path=log_path, attempts=attempt
-                    ) from None
-                if may_have_arrived and not idempotent:
-                    _logger.warning(
-                        "Mailchimp %s %s failed: %s; not re-sent",
-                        method,
-                        log_path,
-                        reason,
-                    )
-                    detail += (
-                        " The request may have reached Mailchimp, so it was not sent "
-                        f"again ({method} is not idempotent)."
-                    )
-                    raise error_class(
-                        detail, method=method, path=log_path, attempts=attempt
-                    ) from None
-                delay = self._retry_delay(attempt, started)
-                if delay is None:
-                    _logger.warning(
-                        "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in "
-                        "%.1fs",
-                        method,
-                        log_path,
-                        reason,
-                        attempt,
-                        self.clock() - started,
-                    )
-                    raise error_class(
-                        detail, method=method, path=log_path, attempts=attempt
-                    ) from None
-                _logger.warning(
-                    "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs "
-                    "spent)",
-                    method,
-                    log_path,
-                    reason,
-                    attempt,
-                    delay,
-                    self.clock() - started,
-                    self.max_retry_seconds,
+                delay = self._delay_after_exception(
+                    exc, method, url, log_path, attempt, started, idempotent
                 )
             else:
-                status = response.status_code
                 _logger.debug(
                     "Mailchimp %s %s -> %s in %.3fs (attempt %d)",
                     method,
                     log_path,
-                    status,
+                    response.status_code,
                     self.clock() - sent_at,
                     attempt,
                 )
-                if not _retryable_status(response, idempotent):
-                    return response, attempt
-                retry_after = _retry_after(response)
-                delay = self._retry_delay(attempt, started, retry_after)
-                if delay is None:
-                    _logger.warning(
-                        "Mailchimp %s %s -> %s; giving up after %d attempt(s) in %.1fs",
-                        method,
-                        log_path,
-                        status,
-                        attempt,
-                        self.clock() - started,
-                    )
-                    return response, attempt
-                _logger.warning(
-                    "Mailchimp %s %s -> %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
-                    method,
-                    log_path,
-                    status,
-                    attempt,
-                    delay,
-                    self.clock() - started,
-                    self.max_retry_seconds,
+                delay = self._delay_after_status(
+                    response, method, log_path, attempt, started, idempotent
                 )
-                response.close()
+                if delay is None:
+                    return response, attempt
             self.sleep(delay)
+
+    def _delay_after_exception(
+        self, exc, method, url, log_path, attempt, started, idempotent
+    ):
+        """How long to wait before re-sending after ``exc`` (a requests
+        exception), or raise its MailchimpError when it must not be re-sent."""
+        error_class, may_have_arrived = _classify_exception(exc)
+        reason = type(exc).__name__
+        detail = self._redact(f"{reason}: {exc}")
+        query = urlsplit(url).query
+        if query:  # a pre-signed results link carries its signature in the query
+            detail = detail.replace(query, "...")
+        if error_class is MailchimpError:
+            _logger.warning(
+                "Mailchimp %s %s failed: %s; not retryable",
+                method,
+                log_path,
+                reason,
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        if may_have_arrived and not idempotent:
+            _logger.warning(
+                "Mailchimp %s %s failed: %s; not re-sent",
+                method,
+                log_path,
+                reason,
+            )
+            detail += (
+                " The request may have reached Mailchimp, so it was not sent "
+                f"again ({method} is not idempotent)."
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        delay = self._retry_delay(attempt, started)
+        if delay is None:
+            _logger.warning(
+                "Mailchimp %s %s failed: %s; giving up after %d attempt(s) in %.1fs",
+                method,
+                log_path,
+                reason,
+                attempt,
+                self.clock() - started,
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        _logger.warning(
+            "Mailchimp %s %s failed: %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
+            method,
+            log_path,
+            reason,
+            attempt,
+            delay,
+            self.clock() - started,
+            self.max_retry_seconds,
+        )
+        return delay
+
+    def _delay_after_status(
+        self, response, method, log_path, attempt, started, idempotent
+    ):
+        """How long to wait before re-sending after ``response``, or None when it
+        is the final answer (a success, an error not worth re-sending, or the
+        retries used up)."""
+        status = response.status_code
+        if not _retryable_status(response, idempotent):
+            return None
+        retry_after = _retry_after(response)
+        delay = self._retry_delay(attempt, started, retry_after)
+        if delay is None:
+            _logger.warning(
+                "Mailchimp %s %s -> %s; giving up after %d attempt(s) in %.1fs",
+                method,
+                log_path,
+                status,
+                attempt,
+                self.clock() - started,
+            )
+            return None
+        _logger.warning(
+            "Mailchimp %s %s -> %s; retry %d in %.2fs (%.1fs of %.0fs spent)",
+            method,
+            log_path,
+            status,
+            attempt,
+            delay,
+            self.clock() - started,
+            self.max_retry_seconds,
+        )
+        response.close()
+        return delay
 
     def _retry_delay(self, attempt, started, retry_after=None):
         """Seconds to wait before re-sending, or None when retries are used up.
@@ -802,14 +874,59 @@ def _query(params):
     }
 
 
+@dataclass(frozen=True)
+class PagePosition:
+    """Where a page of an offset walk lies: asked for ``count`` items from
+    ``offset``, it held ``received``; ``total`` is the listing's ``total_items``
+    (None when Mailchimp did not say)."""
+
+    offset: int
+    count: int
+    received: int
+    total: int | None
+
+    @property
+    def end(self):
+        """The offset after the page: where the next one starts."""
+        return self.offset + self.received
+
+    @property
+    def last(self):
+        """The walk ends here: a short page, or ``total`` reached."""
+        return self.received < self.count or (
+            self.total is not None and self.end >= self.total
+        )
+
+
 class Page(list):
-    """One page of items, with the moment Mailchimp answered (``server_time``) and,
-    for a walk by ``pages_since``, what the walk learned (``since_inclusive``,
-    ``complete`` on its last page)."""
+    """One page of items, with the moment Mailchimp answered (``server_time``),
+    where it lies in its listing (``position``) and, for a walk by
+    ``pages_since``, what the walk learned (``since_inclusive``, ``complete`` on
+    its last page)."""
 
     server_time = None
+    position = None
     since_inclusive = False
     complete = None
+
+
+def _size(count):
+    """A page size Mailchimp accepts: 1 to ``MAX_PAGE_SIZE``."""
+    return max(1, min(int(count), MAX_PAGE_SIZE))
+
+
+def _fields_query(items_key, fields=None, exclude_fields=None):
+    """``fields``/``exclude_fields`` query values for item-level names; the
+    fields always keep ``total_items``, which tells a walk when to stop."""
+    query = {}
+    if fields:
+        query["fields"] = ",".join(_prefixed(items_key, fields) + ["total_items"])
+    if exclude_fields:
+        excluded = [
+            f for f in _prefixed(items_key, exclude_fields) if f != "total_items"
+        ]
+        query["exclude_fields"] = ",".join(excluded)
+    return query
 
 
 def _epoch_second(value):
@@ -833,6 +950,57 @@ def _iso_second(second):
     return datetime.fromtimestamp(second, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S+00:00"
     )
+
+
+class _SinceWalk:
+    """What a walk by ``pages_since`` carries from one pass to the next: the
+    second it reads from (``first_second``), whether the filter is known to keep
+    that second (``inclusive``, or ``learned`` during the walk), the items it
+    re-reads per page (``slack``), the newest second it yielded, the (id, key) of
+    the last items received (``tail``), whether a page was yielded yet and how
+    many times it started again."""
+
+    __slots__ = (
+        "first_second",
+        "inclusive",
+        "learned",
+        "slack",
+        "newest",
+        "tail",
+        "first",
+        "restarts",
+    )
+
+    def __init__(self, since, inclusive, slack):
+        self.first_second = _epoch_second(since)
+        self.inclusive = inclusive
+        self.learned = False
+        self.slack = slack
+        self.newest = _NewestSecond()
+        self.tail = []
+        self.first = True
+        self.restarts = 0
+
+    def asked_from(self):
+        """The second the filter is given: the one before the walk's first second
+        unless the filter is known to keep its own second."""
+        return self.first_second if self.inclusive else self.first_second - 1
+
+    def asked_second(self):
+        """The second asked from when it is not the walk's own (None otherwise): an
+        item of that second proves the filter inclusive."""
+        if self.first_second is not None and not self.inclusive:
+            return self.first_second - 1
+        return None
+
+    def restart(self, max_slack):
+        """Start again from the second of the last item read, re-reading more per
+        page; the since may change now (a new listing)."""
+        last_second = _epoch_second(self.tail[-1][1])
+        if self.first_second is None or last_second > self.first_second:
+            self.first_second = last_second
+        self.slack = min(self.slack * 4 + 1, max_slack)
+        self.inclusive = self.inclusive or self.learned
 
 
 class _NewestSecond:

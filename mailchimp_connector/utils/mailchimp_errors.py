@@ -4,8 +4,13 @@ Mailchimp answers errors with ``application/problem+json`` (type, title,
 status, detail, instance, sometimes ``errors[{field, message}]``).  The sync
 code must tell apart "fix your key" (auth), "this person cannot be subscribed"
 (compliance), "this record is gone" (not found), "fix the data" (invalid
-resource) and "try again later" (rate limit, server, network), and store a
-sentence a user can act on.  ``transient`` says whether a later retry may work.
+resource) and "try again later" (rate limit, server, network).  ``transient`` says
+whether a later retry may work.
+
+An error carries what Mailchimp said (status, title, detail, field errors, its
+reference), not sentences for a person: those are written once, translated, where
+they are shown (``mailchimp.account._mailchimp_error_message``).  ``lead`` is the
+one line ``str()`` falls back to when there is nothing else to say (logs).
 """
 
 import re
@@ -43,7 +48,6 @@ class MailchimpError(Exception):
 
     transient = False
     lead = "Mailchimp returned an error."
-    hint = ""
 
     def __init__(
         self,
@@ -101,50 +105,18 @@ class MailchimpError(Exception):
             for e in self.errors
         )
 
-    def user_message(self):
-        """One paragraph of plain English that a user can act on.
-
-        Built from what Mailchimp said (title, detail, field errors), a hint
-        specific to the kind of error and the reference to quote to support.
-        """
-        sentences = [self.lead]
-        said = self.detail or self.title
-        if said:
-            # Without a status the detail is ours
-            # (network, config), not Mailchimp's words.
-            source = "Mailchimp said" if self.status else "Details"
-            sentences.append(_sentence(f"{source}: {said}"))
-        if self.errors:
-            sentences.append(_sentence(f"Fields: {self._field_errors()}"))
-        if self.hint:
-            sentences.append(self.hint)
-        reference = self.instance or self.request_id
-        if reference:
-            sentences.append(f"Mailchimp reference: {reference}.")
-        return " ".join(sentences)
-
-
-def _sentence(text):
-    text = " ".join(str(text).split())
-    return text if text.endswith((".", "!", "?")) else text + "."
-
 
 class MailchimpConfigError(MailchimpError):
     """The connector is misconfigured (malformed
     key, bad base URL); no request was sent."""
 
     lead = "The Mailchimp connection is not configured correctly."
-    hint = "Check the API key and the API address in the Mailchimp account settings."
 
 
 class MailchimpAuthError(MailchimpError):
     """401, or 403 APIKeyInvalid/Forbidden/UserDisabled: the key is refused."""
 
     lead = "Mailchimp refused the API key."
-    hint = (
-        "Check that the key was copied whole and has not been revoked or disabled in "
-        "Mailchimp (Profile > Extras > API keys), then connect again."
-    )
 
 
 class MailchimpWrongDatacenterError(MailchimpAuthError):
@@ -155,38 +127,24 @@ class MailchimpWrongDatacenterError(MailchimpAuthError):
         "The Mailchimp API key belongs to a different data center than the one that "
         "was called."
     )
-    hint = (
-        "Make sure the key ends with its own data-center suffix (for example -us6) "
-        "and paste it again."
-    )
 
 
 class MailchimpNotFoundError(MailchimpError):
     """404: the audience, member or other resource does not exist (or was deleted)."""
 
     lead = "The requested record does not exist in Mailchimp."
-    hint = (
-        "It may have been deleted or archived in Mailchimp; check the audience and "
-        "the contact there."
-    )
 
 
 class MailchimpComplianceError(MailchimpError):
     """400 Member In Compliance State / Forgotten Email Not Subscribed: never retry."""
 
     lead = "Mailchimp will not subscribe this address."
-    hint = (
-        "The person unsubscribed, bounced, was permanently deleted or is under "
-        "compliance review; only they can subscribe again, for example through a "
-        "Mailchimp signup form or a confirmation email (status pending)."
-    )
 
 
 class MailchimpInvalidResourceError(MailchimpError):
     """400 Invalid Resource: the data was refused; ``errors`` says which fields."""
 
     lead = "Mailchimp rejected the data that was sent."
-    hint = "Correct the email address or the listed fields, then sync again."
 
 
 class MailchimpBadRequestError(MailchimpError):
@@ -201,7 +159,6 @@ class MailchimpRateLimitError(MailchimpError):
 
     transient = True
     lead = "Mailchimp is limiting the number of requests right now."
-    hint = "Too many requests ran at once; the synchronisation will try again later."
 
 
 class MailchimpServerError(MailchimpError):
@@ -209,10 +166,6 @@ class MailchimpServerError(MailchimpError):
 
     transient = True
     lead = "Mailchimp had a temporary problem and could not answer."
-    hint = (
-        "Try again later. If it keeps happening, smaller pages or the batch "
-        "endpoint avoid slow requests."
-    )
 
 
 class MailchimpNetworkError(MailchimpError):
@@ -220,10 +173,6 @@ class MailchimpNetworkError(MailchimpError):
 
     transient = True
     lead = "Mailchimp could not be reached."
-    hint = (
-        "Check this server's internet access, DNS, proxy and TLS settings, then try "
-        "again."
-    )
 
 
 class MailchimpTimeoutError(MailchimpNetworkError):
@@ -231,7 +180,6 @@ class MailchimpTimeoutError(MailchimpNetworkError):
     or read timeout, or a batch still running)."""
 
     lead = "Mailchimp did not answer in time."
-    hint = "Try again later; for large volumes use smaller pages or the batch endpoint."
 
 
 def error_class_for(status, title=None, error_type=None, empty_body=False):

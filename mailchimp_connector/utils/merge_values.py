@@ -552,28 +552,6 @@ def normalize_email(email):
 _ADDRESS_KEYS = ("addr1", "addr2", "city", "state", "zip", "country")
 
 
-def address_to_mailchimp(street, street2, city, zip, state, country_code):
-    """The Mailchimp address dict, or "" when addr1, city, state or zip is missing.
-
-    Mailchimp refuses the whole member write ("Please enter a complete
-    address") when one of those four is empty, so a partial Odoo address is
-    sent as an empty value rather than failing every other field with it.
-    ``state`` is sent as given: pass the state's code (Mailchimp's own US form
-    stores "GA"), or its name when it has none.
-    """
-    address = {
-        "addr1": _clean(street),
-        "addr2": _clean(street2),
-        "city": _clean(city),
-        "state": _clean(state),
-        "zip": _clean(zip),
-        "country": _clean(country_code).upper(),
-    }
-    if not all(address[key] for key in ("addr1", "city", "state", "zip")):
-        return ""
-    return address
-
-
 def address_parts(street, street2, city, zip, state, country_code):
     """Odoo's address in Mailchimp's form, complete or not: the six parts, or ""
     when it has none. Compared part by part with Mailchimp's; ``value_to_send``

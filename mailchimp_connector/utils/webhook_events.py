@@ -156,19 +156,6 @@ def _text(value):
     return value if isinstance(value, str) else ""
 
 
-def registered_as_expected(hook, url):
-    """Whether a webhook Mailchimp shows is ours and listens as it must."""
-    events = hook.get("events") or {}
-    sources = hook.get("sources") or {}
-    return (
-        hook.get("url") == url
-        and all(events.get(event) for event in EVENTS)
-        and all(
-            bool(sources.get(source)) == wanted for source, wanted in SOURCES.items()
-        )
-    )
-
-
 # ------------------------------------------------------------------------- reachability
 def _is_local_host(host):
     host = (host or "").strip("[]").lower().rstrip(".")

@@ -1,0 +1,10 @@
+"""The PostgreSQL advisory-lock keys of the addon (plain Python, no Odoo).
+
+An advisory lock is taken on two int4 keys: one of these constants, naming what
+is locked, and the id of the record it is locked for.
+"""
+
+# a sync (mailchimp.pairing id): one run or webhook delivery at a time
+LOCK_SYNC = 7300
+# an account's email-activity pull (mailchimp.account id): one pull at a time
+LOCK_ACTIVITY = 7301
