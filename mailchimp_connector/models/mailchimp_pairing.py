@@ -1,15 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
-import random
-import threading
 import time
 from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools.safe_eval import safe_eval
 
+from ..engine import transactions
+from ..engine.run import SyncEngine
+from ..engine.transactions import LOCK_SYNC
 from ..utils import merge_values
 
 _logger = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ CURSOR_FIELDS = frozenset(
         "retry_reason",
     }
 )
-CONCURRENT_TRIES = 5  # a write meeting a concurrent one is tried again this many times
 
 
 class MailchimpPairing(models.Model):
@@ -364,36 +363,19 @@ class MailchimpPairing(models.Model):
     # Running
     # ------------------------------------------------------------------
 
-    def _lock_key(self):
-        # two int4 keys: a constant for this model, the pairing id
-        return (7300, self.id)
-
     def _try_lock(self):
-        """A session-level advisory lock: it survives the run's chunk commits (a row
-        lock would not) and PostgreSQL drops it if the process dies."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", self._lock_key())
-        return self.env.cr.fetchone()[0]
+        """The sync's advisory lock (``transactions.LOCK_SYNC``), held across the
+        run's chunk commits; PostgreSQL drops it if the process dies."""
+        return transactions.try_lock(self.env.cr, LOCK_SYNC, self.id)
 
     def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._lock_key())
+        transactions.unlock(self.env.cr, LOCK_SYNC, self.id)
 
     def _is_running(self):
         """Whether a run (or a webhook delivery) holds this sync right now, in any
-        worker: its advisory lock is taken (read from pg_locks, nothing is locked)."""
+        worker (nothing is locked)."""
         self.ensure_one()
-        self.env.cr.execute(
-            """
-            SELECT 1
-              FROM pg_locks
-             WHERE locktype = 'advisory' AND granted
-               AND database = (
-                   SELECT oid FROM pg_database WHERE datname = current_database())
-               AND classid = %s AND objid = %s AND objsubid = 2
-             LIMIT 1
-            """,
-            self._lock_key(),
-        )
-        return bool(self.env.cr.fetchone())
+        return transactions.is_locked(self.env.cr, LOCK_SYNC, self.id)
 
     def run_sync(self, full=False, trigger="manual", deadline=None):
         """Run one complete sync of this pairing in this process.
@@ -433,8 +415,21 @@ class MailchimpPairing(models.Model):
             }
         )
         self._sync_cursor().last_run_id = run
-        run._execute(deadline)
+        self._after_run(SyncEngine(run, deadline).execute())
         return run
+
+    def _after_run(self, result):
+        """What a stopped run asks of the sync (``engine.plans.RunResult``): a
+        deleted audience breaks it, a rejected key puts its account in error. These
+        rows are people's too: each written in a transaction of its own, after the
+        run's, so they can never undo its work."""
+        if result.broken_reason:
+            reason = result.broken_reason
+            self._write_apart(lambda: self._mark_broken(reason))
+            self._write_apart(lambda: self.audience_id.write({"active": False}))
+        elif result.auth_error:
+            message = result.auth_error
+            self._write_apart(lambda: self.account_id._set_error(message))
 
     def _full_sync_due(self):
         """A full read now and then: only it sees
@@ -528,48 +523,10 @@ class MailchimpPairing(models.Model):
         )
         self.message_post(body=reason)
 
-    def _write_concurrently(self, function):
-        """Run ``function``, which writes rows that people (the sync's form, Sync Now,
-        the account's form) or other jobs also write, in a transaction of its own:
-        what was pending is committed first, and the writes are committed at once and
-        tried again on a concurrency error (a save at that instant), as Odoo's HTTP
-        layer tries a request again. A run's work can therefore never fail on them.
-        Returns False when every try met a concurrent write (logged)."""
-        self._commit()
-        for attempt in range(1, CONCURRENT_TRIES + 1):
-            try:
-                with self.env.cr.savepoint():
-                    function()
-                self._commit()
-                return True
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
-                # a snapshot older than the other write cannot succeed: start afresh
-                self._rollback()
-                self.env.invalidate_all()
-                _logger.info(
-                    "Mailchimp sync %s: %s on try %d of %d",
-                    self.ids,
-                    type(error).__name__,
-                    attempt,
-                    CONCURRENT_TRIES,
-                )
-                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # jitter
-        _logger.warning(
-            "Mailchimp sync %s: gave up writing after %d tries",
-            self.ids,
-            CONCURRENT_TRIES,
-        )
-        return False
-
-    @api.model
-    def _watermark_margin(self):
-        """Seconds after which Mailchimp can no longer stamp a change with a past
-        second (clock differences between its servers): see first_second_to_read."""
-        return float(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("mailchimp_connector.watermark_margin_seconds", "5")
-        )
+    def _write_apart(self, function):
+        """Run ``function``, which writes rows people or other jobs also write, in a
+        transaction of its own (``transactions.write_concurrently``)."""
+        return transactions.write_concurrently(self.env, function, self.ids)
 
     @api.model
     def _cron_sync(self):
@@ -613,11 +570,8 @@ class MailchimpPairing(models.Model):
                 pairing._retrigger()
                 continue
             try:
-                if (
-                    pairing.last_run_id.state != "running"
-                    and not pairing._write_concurrently(
-                        lambda pairing=pairing: pairing._take_request(now)
-                    )
+                if pairing.last_run_id.state != "running" and not pairing._write_apart(
+                    lambda pairing=pairing: pairing._take_request(now)
                 ):
                     pairing._retrigger()
                     continue
@@ -647,17 +601,6 @@ class MailchimpPairing(models.Model):
         if self.sync_requested:
             self.sync_requested = False
         self._sync_cursor().next_sync_date = now + timedelta(hours=self.sync_interval)
-
-    def _commit(self):
-        """Commit unless running under tests, as Odoo's own batch crons do."""
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-
-    def _rollback(self):
-        """Back to the last committed chunk, unless running under tests (where the
-        chunks' savepoints have already undone the unfinished one)."""
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.rollback()
 
     # ------------------------------------------------------------------
     # Screens

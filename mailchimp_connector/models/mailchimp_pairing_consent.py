@@ -2,9 +2,6 @@
 from odoo import fields, models
 from odoo.tools import sql
 
-from ..utils import consent, merge_values
-from ..utils.mailchimp_keys import subscriber_hash
-
 
 class MailchimpPairing(models.Model):
     """Consent options of a sync: the email blacklist (F16), Odoo opt-outs and GDPR
@@ -92,87 +89,3 @@ class MailchimpPairing(models.Model):
             # turned on again later: the next run mirrors what it knows by then
             vals = dict(vals, blacklist_backfilled=False, blacklist_unmirror=False)
         return super().write(vals)
-
-    def _mirror_blacklist(self, email, new_status, old_status=None):
-        """One member's status change, from Mailchimp, applied to Odoo's blacklist by
-        the sync's options (for the webhook and other callers of one email).
-
-        ``old_status`` is the status Odoo knew before (None: not known). Returns
-        "add", "remove" or None: what was done.
-        """
-        self.ensure_one()
-        return self._mirror_blacklist_many([(email, old_status, new_status)]).get(email)
-
-    def _mirror_blacklist_many(self, changes):
-        """[(email, old status, new status)] applied to Odoo's blacklist in one bulk
-        call per direction. Returns {email: "add" | "remove"} for those acted on."""
-        self.ensure_one()
-        if not self.blacklist_mirror:
-            return {}
-        added, removed, done = {}, {}, {}
-        for email, old_status, new_status in changes:
-            action = consent.blacklist_action(
-                old_status,
-                new_status,
-                mirror=self.blacklist_mirror,
-                unmirror=self.blacklist_unmirror,
-            )
-            if action == "add":
-                added[email] = self._blacklist_reason(new_status)
-            elif action == "remove":
-                removed[email] = self.env._(
-                    "Subscribed again in Mailchimp (audience %(audience)s, sync "
-                    "%(sync)s).",
-                    audience=self.audience_id.name,
-                    sync=self.name,
-                )
-            if action:
-                done[email] = action
-        # the sync's option was set by a Mailchimp administrator; the blacklist itself
-        # is a settings model
-        Blacklist = self.env["mail.blacklist"].sudo()
-        if added:
-            Blacklist._mailchimp_add(added)
-        if removed:
-            Blacklist._mailchimp_remove(removed)
-        # these opt-outs came from Mailchimp: the sync knows them already, so none is
-        # sent back (and a re-subscription taken off the blacklist is not undone)
-        self._remember_opt_outs(added, True)
-        self._remember_opt_outs(removed, False)
-        return done
-
-    def _remember_opt_outs(self, emails, opted_out):
-        """The members of these addresses in this audience (of every sync of it)
-        remember Odoo's opt-out as ``opted_out``: it came from this audience, so no
-        sync sends it back there (a few queries for a page)."""
-        hashes = {
-            subscriber_hash(email)
-            for email in map(merge_values.normalize_email, emails)
-            if email
-        }
-        if not hashes:
-            return
-        pairings = self.with_context(active_test=False).search(
-            [("audience_id", "=", self.audience_id.id)]
-        )
-        self.env["mailchimp.member"].search(
-            [
-                ("pairing_id", "in", pairings.ids),
-                ("subscriber_hash", "in", sorted(hashes)),
-                ("odoo_opt_out", "!=", opted_out),
-            ]
-        ).write({"odoo_opt_out": opted_out})
-
-    def _blacklist_reason(self, status):
-        if status == "cleaned":
-            return self.env._(
-                "Cleaned in Mailchimp: the address bounced or reported abuse "
-                "(audience %(audience)s, sync %(sync)s).",
-                audience=self.audience_id.name,
-                sync=self.name,
-            )
-        return self.env._(
-            "Unsubscribed in Mailchimp (audience %(audience)s, sync %(sync)s).",
-            audience=self.audience_id.name,
-            sync=self.name,
-        )

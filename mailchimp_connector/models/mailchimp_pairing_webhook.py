@@ -7,7 +7,7 @@ stops the sync itself (the scheduled runs keep contacts in step). Pausing,
 deleting the pairing or disconnecting the account removes the webhook.
 
 A delivery names a member; the member is read again from Mailchimp and merged
-by the sync's own pull code (``mailchimp.sync.run._pull_page``) on a one-member
+by the sync's own pull code (``SyncEngine.sync_member``) on a one-member
 page: the conflict rule, the status rules and email renames are the sync's,
 deliveries that repeat or arrive out of order change nothing more, and a
 webhook's form-encoded merge values never need a second conversion path.
@@ -21,12 +21,15 @@ import secrets
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from ..engine import transactions
+from ..engine.pull import member_fields
+from ..engine.run import SyncEngine
+from ..engine.transactions import LOCK_SYNC
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import webhook_events
 from ..utils.mailchimp_client import DEFAULT_BASE_URL
 from ..utils.mailchimp_keys import subscriber_hash
 from .mailchimp_account import MANAGER_GROUP
-from .mailchimp_sync_run import MEMBER_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -286,7 +289,7 @@ class MailchimpPairing(models.Model):
             return self._webhook_defer()
         maps = self.field_map_ids._plan()
         try:
-            mc_member = self._webhook_read_member(event.email, maps.tags)
+            mc_member = self._webhook_read_member(event.email, maps)
         except mc_errors.MailchimpNotFoundError:
             return "ignored"  # erased since; the next full run sees it gone
         except mc_errors.MailchimpError as error:
@@ -300,7 +303,7 @@ class MailchimpPairing(models.Model):
         run = self._webhook_run()
         try:
             with self.env.cr.savepoint():
-                run._pull_page([mc_member], maps)
+                SyncEngine(run).sync_member(mc_member, maps)
         except Exception:  # a bug here must not lose the change
             _logger.exception(
                 "Mailchimp sync %s: webhook delivery not applied", self.id
@@ -320,16 +323,11 @@ class MailchimpPairing(models.Model):
     def _webhook_try_lock(self):
         """The sync's own advisory lock, held until this delivery's transaction ends:
         deliveries of one sync apply one after the other and never during a run."""
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, %s)", self._lock_key()
-        )
-        return self.env.cr.fetchone()[0]
+        return transactions.try_transaction_lock(self.env.cr, LOCK_SYNC, self.id)
 
-    def _webhook_read_member(self, email, tags):
+    def _webhook_read_member(self, email, maps):
         account = self.account_id
-        wanted = MEMBER_FIELDS[:-1] + [f"merge_fields.{tag}" for tag in tags]
-        if self.interest_map_ids:
-            wanted.append("interests")  # stored as read (F14), as by the pull
+        wanted = member_fields(self, maps)
         with account._get_client() as client:
             client.timeout = WEBHOOK_READ_TIMEOUT
             client.max_retries = 0
