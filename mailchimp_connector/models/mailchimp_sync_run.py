@@ -97,6 +97,37 @@ class MailchimpSyncRun(models.Model):
             }
         )
 
+    @api.model
+    def _webhook_entry(self, pairing):
+        """Today's "Webhook" entry of the sync's history, counting the deliveries."""
+        now = fields.Datetime.now()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        run = self.search(
+            [
+                ("pairing_id", "=", pairing.id),
+                ("trigger", "=", "webhook"),
+                ("start_date", ">=", midnight),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        return run or self.create(
+            {
+                "pairing_id": pairing.id,
+                "pairing_name": pairing.name,
+                "company_id": pairing.company_id.id,
+                "trigger": "webhook",
+                "direction": pairing.direction,
+                "state": "done",
+                "stage": "end",
+                "start_date": now,
+                "end_date": now,
+                "message": self.env._(
+                    "Real-time updates received from Mailchimp today."
+                ),
+            }
+        )
+
     def action_view_failures(self):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "mailchimp_connector.mailchimp_sync_failure_action"
