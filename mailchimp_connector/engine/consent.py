@@ -166,18 +166,7 @@ class ConsentHooks(Step):
                 partner_writes[vals].append(partner.id)
             if base != synced:
                 bases[member] = json.dumps(base, sort_keys=True)
-        failures, refused = [], set()
-        for vals, partner_ids in partner_writes.items():
-            try:
-                with self.env.cr.savepoint():
-                    partners.browse(partner_ids).with_context(**QUIET).write(dict(vals))
-            except (UserError, ValidationError, psycopg2.Error) as error:
-                # not taken: the base stays, the next run tries again
-                refused.update(partner_ids)
-                failures += [
-                    (partner.id, partner.email, str(error))
-                    for partner in partners.browse(partner_ids)
-                ]
+        failures, refused = self._write_permission_fields(partners, partner_writes)
         by_base = defaultdict(list)
         for member, key in bases.items():
             if member.partner_id.id not in refused:
@@ -192,6 +181,23 @@ class ConsentHooks(Step):
     # ------------------------------------------------------------------
     # Odoo -> Mailchimp
     # ------------------------------------------------------------------
+
+    def _write_permission_fields(self, partners, partner_writes):
+        """Odoo's fields for the permissions Mailchimp brings, one write per value:
+        (failures, partner ids refused). A refused write keeps the base (the next
+        run tries again)."""
+        failures, refused = [], set()
+        for vals, partner_ids in partner_writes.items():
+            try:
+                with self.env.cr.savepoint():
+                    partners.browse(partner_ids).with_context(**QUIET).write(dict(vals))
+            except (UserError, ValidationError, psycopg2.Error) as error:
+                refused.update(partner_ids)
+                failures += [
+                    (partner.id, partner.email, str(error))
+                    for partner in partners.browse(partner_ids)
+                ]
+        return failures, refused
 
     def plan_permissions(self, plan):
         """Mapped permissions changed in Odoo since both sides agreed: they go with the
@@ -447,7 +453,6 @@ class ConsentHooks(Step):
         /batches job (an unchanged one becomes an update with nothing else)."""
         if not plan:
             return
-        pairing = self.pairing
         linked = list(plan.members.values())
         states = self._chunk_opt_outs(
             [item.partner.id for item in plan.new_items]
@@ -455,35 +460,44 @@ class ConsentHooks(Step):
         )
         opted = {pid for pid, (opted_out, _remembered) in states.items() if opted_out}
         if opted and plan.new_items:
-            kept = []
-            for item in plan.new_items:
-                partner = item.partner
-                how = consent.new_member_opt_out(
-                    partner.id in opted, pairing.optout_new_policy
-                )
-                if how == "skip":
-                    plan.skipped.append(
-                        (
-                            partner.id,
-                            partner.email_normalized,
-                            self.env._(
-                                "opted out in Odoo (email blacklist): not added to "
-                                "Mailchimp, as the sync's option says"
-                            ),
-                        )
-                    )
-                    continue
-                if how == "unsubscribed":
-                    plan.optouts.new.add(partner.id)
-                kept.append(item)
-            plan.new_items = kept
+            self._plan_new_optouts(plan, opted)
         changed = [
             member
             for member in linked
             if states[member.partner_id.id][1] != (member.partner_id.id in opted)
         ]
-        if not changed:
-            return
+        if changed:
+            self._plan_linked_optouts(plan, changed, states, opted)
+
+    def _plan_new_optouts(self, plan, opted):
+        """New contacts opted out in Odoo (partner ids ``opted``): added as
+        unsubscribed, or skipped with the reason (the sync's option)."""
+        kept = []
+        for item in plan.new_items:
+            partner = item.partner
+            how = consent.new_member_opt_out(
+                partner.id in opted, self.pairing.optout_new_policy
+            )
+            if how == "skip":
+                plan.skipped.append(
+                    (
+                        partner.id,
+                        partner.email_normalized,
+                        self.env._(
+                            "opted out in Odoo (email blacklist): not added to "
+                            "Mailchimp, as the sync's option says"
+                        ),
+                    )
+                )
+                continue
+            if how == "unsubscribed":
+                plan.optouts.new.add(partner.id)
+            kept.append(item)
+        plan.new_items = kept
+
+    def _plan_linked_optouts(self, plan, changed, states, opted):
+        """Linked members whose Odoo opt-out changed since the sync last saw it:
+        remembered, forgotten, or unsubscribed in the chunk's PATCHes."""
         unsubscribe = self._optout_unsubscribe_enabled()
         position = {update.member.id: update for update in plan.updates}
         unchanged = set(plan.unchanged_ids)

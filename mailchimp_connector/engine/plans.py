@@ -3,6 +3,7 @@
 push chunk sends, and what a run tells the sync when it ends. Records are Odoo
 recordsets; everything else is plain Python."""
 
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,21 @@ class PulledMember:
     pulled: set  # tags whose Mailchimp value was written to the contact
     odoo_before: dict  # Odoo's values before the page
     pending: dict  # tags Odoo must still send
+
+
+@dataclass
+class PageWork:
+    """What a pull page collects while its members are merged, written in bulk."""
+
+    to_create: list = field(default_factory=list)  # NewContact
+    member_vals: list = field(default_factory=list)  # members to create
+    written: list = field(default_factory=list)  # PulledMember
+    failures: list = field(default_factory=list)  # (partner id, email, reason)
+    # Odoo values of merged contacts that Mailchimp cannot take
+    unsendable: list = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    # member id: the status Odoo knew before the page (consent: blacklist option)
+    previous_status: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -3,7 +3,6 @@
 first, merged page by page into contacts (three-way, by the sync's conflict rule)
 and committed with the mark that covers them."""
 
-from collections import Counter
 from contextlib import closing, suppress
 from types import SimpleNamespace
 
@@ -16,7 +15,7 @@ from odoo.tools import split_every
 from ..utils import batch_jobs, merge_values, sync_rules
 from ..utils import mailchimp_errors as mc_errors
 from ..utils.read_ahead import read_ahead
-from .plans import NewContact, PulledMember
+from .plans import NewContact, PageWork, PulledMember
 from .step import QUIET, Step
 
 # members a full read did not see, confirmed one
@@ -87,36 +86,10 @@ class PullStep(Step):
         walk = self._pull_walk(client, path, maps, fields_wanted, since, deadline)
         if walk is None:
             return False
-        if self.sync_run.full:
-            # archived members are listed only when asked for (or with the others: then
-            # those already read are not merged twice): read them so that a first sync
-            # links them and the push does not add back what was deleted in Mailchimp
-            # (F17); they do not move the mark
-            archived = self._pull_walk(
-                client,
-                path,
-                maps,
-                fields_wanted,
-                None,
-                deadline,
-                params={"status": "archived"},
-                skip=walk.archived,
-            )
-            if archived is None:
-                return False
-            if walk.complete and archived.complete:
-                if not self._pull_confirm_missing(
-                    client, path, maps, fields_wanted, deadline
-                ):
-                    return False
-            else:
-                self._note(
-                    self.env._(
-                        "Mailchimp's member list was incomplete while it was read (it "
-                        "served fewer members than it counted, or kept changing): no "
-                        "member was marked archived. The next full sync checks again."
-                    )
-                )
+        if self.sync_run.full and not self._pull_full_rest(
+            client, path, maps, fields_wanted, walk, deadline
+        ):
+            return False
         self._set_pull_mark(
             sync_rules.first_second_to_read(
                 since,
@@ -133,6 +106,38 @@ class PullStep(Step):
             # the member table may have grown from nothing: plan the push's
             # queries on its real size, not on the statistics of an empty table
             self.env.cr.execute("ANALYZE mailchimp_member")
+        return True
+
+    def _pull_full_rest(self, client, path, maps, fields_wanted, walk, deadline):
+        """What a full run reads besides the main walk: the archived members, and
+        the linked members neither walk showed. False when ``deadline`` came."""
+        # archived members are listed only when asked for (or with the others: then
+        # those already read are not merged twice): read them so that a first sync
+        # links them and the push does not add back what was deleted in Mailchimp
+        # (F17); they do not move the mark
+        archived = self._pull_walk(
+            client,
+            path,
+            maps,
+            fields_wanted,
+            None,
+            deadline,
+            params={"status": "archived"},
+            skip=walk.archived,
+        )
+        if archived is None:
+            return False
+        if walk.complete and archived.complete:
+            return self._pull_confirm_missing(
+                client, path, maps, fields_wanted, deadline
+            )
+        self._note(
+            self.env._(
+                "Mailchimp's member list was incomplete while it was read (it "
+                "served fewer members than it counted, or kept changing): no "
+                "member was marked archived. The next full sync checks again."
+            )
+        )
         return True
 
     def _pull_walk(
@@ -167,31 +172,14 @@ class PullStep(Step):
                     # Mailchimp showed a member of the very second it was asked from:
                     # its since_last_changed keeps that second, later walks ask from it
                     inclusive = True
-                    semantics = dict(
-                        account.since_semantics or {}, since_last_changed="inclusive"
-                    )
-                    # the account's row is people's and other jobs' too: written apart
-                    # from the run's pages, retried on a concurrent write
-                    self._write_apart(
-                        lambda semantics=semantics: account.write(
-                            {"since_semantics": semantics}
-                        )
-                    )
+                    self._learn_inclusive(account)
                 if skip:
                     page = [
                         m for m in page if (m["id"], m.get("last_changed")) not in skip
                     ]
                 if page:
                     self._pull_page_committed(page, maps, client)
-                    seconds = [sync_rules.mark_second(m["last_changed"]) for m in page]
-                    if seen.newest is not None:
-                        seconds.append(seen.newest)
-                    seen.newest = max(seconds)
-                    seen.archived.update(
-                        (m["id"], m["last_changed"])
-                        for m in page
-                        if m["status"] == "archived"
-                    )
+                    _walk_saw(seen, page)
                     if params is None:
                         # cut off now, the run would go on from there
                         self._set_pull_mark(
@@ -204,6 +192,13 @@ class PullStep(Step):
                 if self._out_of_time(deadline):
                     return None
         return seen
+
+    def _learn_inclusive(self, account):
+        """Remember on the account that its since_last_changed keeps the second
+        asked from. The account's row is people's and other jobs' too: written
+        apart from the run's pages, retried on a concurrent write."""
+        semantics = dict(account.since_semantics or {}, since_last_changed="inclusive")
+        self._write_apart(lambda: account.write({"since_semantics": semantics}))
 
     def _pull_confirm_missing(self, client, path, maps, fields_wanted, deadline):
         """After a complete full read: the linked members it did not see. Absence is
@@ -227,46 +222,12 @@ class PullStep(Step):
             self.sync_run.push_batch_id = False
             return True
         params = {"fields": ",".join(fields_wanted)}
-        answers = []  # (member, HTTP status, member as Mailchimp shows it)
         if len(missing) <= CONFIRM_DIRECTLY and not self.sync_run.push_batch_id:
-            for member in missing:
-                try:
-                    found = client.get(
-                        f"{path}/{member.subscriber_hash}", params=params
-                    )
-                except mc_errors.MailchimpNotFoundError:
-                    answers.append((member, 404, None))
-                else:
-                    answers.append((member, 200, found))
+            answers = self._read_each(client, path, missing, params)
         else:
-            operations = [
-                batch_jobs.operation(
-                    "get",
-                    member.id,
-                    "GET",
-                    f"{path}/{member.subscriber_hash}",
-                    None,
-                    params,
-                )
-                for member in missing
-            ]
-            try:
-                reuse = self._left_over_batch(client, deadline)
-                results = batch_jobs.run_batch(client, operations, reuse, deadline)
-            except batch_jobs.BatchStillRunning as waiting:
-                self.sync_run.push_batch_id = waiting.batch_id
-                self._count_requests(client)
-                self._commit()
+            answers = self._read_by_batch(client, path, missing, params, deadline)
+            if answers is None:
                 return False
-            by_id = {member.id: member for member in missing}
-            answers = [
-                (
-                    by_id[batch_jobs.record_id(result)],
-                    result["status_code"],
-                    result["response"],
-                )
-                for result in results
-            ]
         gone = Member.browse(
             [member.id for member, status, _body in answers if status == 404]
         )
@@ -286,6 +247,50 @@ class PullStep(Step):
         self._count_requests(client)
         self._commit()
         return True
+
+    def _read_each(self, client, path, members, params):
+        """[(member, HTTP status, member as Mailchimp shows it)], one GET each."""
+        answers = []
+        for member in members:
+            try:
+                found = client.get(f"{path}/{member.subscriber_hash}", params=params)
+            except mc_errors.MailchimpNotFoundError:
+                answers.append((member, 404, None))
+            else:
+                answers.append((member, 200, found))
+        return answers
+
+    def _read_by_batch(self, client, path, members, params, deadline):
+        """The same answers from one /batches job of GETs; None when the job
+        outlasts ``deadline`` (committed: the next pass reads its answers)."""
+        operations = [
+            batch_jobs.operation(
+                "get",
+                member.id,
+                "GET",
+                f"{path}/{member.subscriber_hash}",
+                None,
+                params,
+            )
+            for member in members
+        ]
+        try:
+            reuse = self._left_over_batch(client, deadline)
+            results = batch_jobs.run_batch(client, operations, reuse, deadline)
+        except batch_jobs.BatchStillRunning as waiting:
+            self.sync_run.push_batch_id = waiting.batch_id
+            self._count_requests(client)
+            self._commit()
+            return None
+        by_id = {member.id: member for member in members}
+        return [
+            (
+                by_id[batch_jobs.record_id(result)],
+                result["status_code"],
+                result["response"],
+            )
+            for result in results
+        ]
 
     def _pull_mark(self):
         """The first second the next pull must read (whole epoch seconds), or None:
@@ -310,19 +315,52 @@ class PullStep(Step):
         self._count_requests(client)
 
     def _pull_page(self, page, maps):
-        pairing = self.pairing
-        Member = self.env["mailchimp.member"]
+        """Merge a page of members into the contacts: who is linked, who matches
+        by email, then each member (``_pull_member``), then the page's writes in
+        bulk and the consent hooks."""
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
-        hashes = [member["id"] for member in page]
-        contact_ids = [
-            member.get("contact_id") for member in page if member.get("contact_id")
+        by_hash, by_contact = self._page_links(page, read_fields)
+        unlinked = [
+            merge_values.normalize_email(member["email_address"])
+            for member in page
+            if member["id"] not in by_hash
+            and member.get("contact_id") not in by_contact
         ]
-        linked = Member.search_fetch(
+        candidates, duplicates = self._partners_by_email(
+            [email for email in unlinked if email], read_fields
+        )
+        if self.sync_run.direction == "mailchimp2odoo":
+            # with a push, the push reports them (F9)
+            self._record_failures("mailchimp2odoo", duplicates, "skipped")
+        work = PageWork()
+        for mc_member in page:
+            member = by_hash.get(mc_member["id"]) or by_contact.get(
+                mc_member.get("contact_id")
+            )
+            work.previous_status[mc_member["id"]] = member.status if member else None
+            self._pull_member(work, mc_member, member, candidates, maps)
+        self._rebase_pulled(work.written, maps)
+        self._save_pulled_members(
+            work.written, work.member_vals, work.to_create, maps, work.failures
+        )
+        self._add(**work.counts)
+        self._record_failures("mailchimp2odoo", work.failures)
+        self._record_failures("odoo2mailchimp", work.unsendable)
+        self.consent.after_page(page, work.previous_status)
+
+    def _page_links(self, page, read_fields):
+        """The page's members this sync already links, by subscriber hash and by
+        Mailchimp contact id (one query), their contacts prefetched (one more)."""
+        linked = self.env["mailchimp.member"].search_fetch(
             [
-                ("pairing_id", "=", pairing.id),
+                ("pairing_id", "=", self.pairing.id),
                 "|",
-                ("subscriber_hash", "in", hashes),
-                ("mailchimp_contact_id", "in", contact_ids),
+                ("subscriber_hash", "in", [member["id"] for member in page]),
+                (
+                    "mailchimp_contact_id",
+                    "in",
+                    [m.get("contact_id") for m in page if m.get("contact_id")],
+                ),
             ],
             [
                 "subscriber_hash",
@@ -345,129 +383,124 @@ class PullStep(Step):
         }
         # prefetch the linked partners' mapped fields in one query
         linked.partner_id.with_context(active_test=False).fetch(read_fields)
-        unlinked = [
-            merge_values.normalize_email(member["email_address"])
-            for member in page
-            if member["id"] not in by_hash
-            and member.get("contact_id") not in by_contact
-        ]
-        candidates, duplicates = self._partners_by_email(
-            [email for email in unlinked if email], read_fields
-        )
-        if self.sync_run.direction == "mailchimp2odoo":
-            # with a push, the push reports them (F9)
-            self._record_failures("mailchimp2odoo", duplicates, "skipped")
-        push_only = maps.push_only
-        to_create, member_vals, failures = [], [], []
-        written = []  # PulledMember
-        unsendable = []  # Odoo values of merged contacts that Mailchimp cannot take
-        counts = Counter()
-        previous_status = {}  # for the consent part (blacklist option)
-        for mc_member in page:
-            email = merge_values.normalize_email(mc_member["email_address"])
-            member = by_hash.get(mc_member["id"]) or by_contact.get(
-                mc_member.get("contact_id")
-            )
-            previous_status[mc_member["id"]] = member.status if member else None
-            last_changed = sync_rules.to_odoo_datetime(mc_member.get("last_changed"))
-            mc_values = maps.normalize(mc_member.get("merge_fields") or {})
-            if (
-                member
-                and not self.sync_run.full
-                and member.mailchimp_last_changed == last_changed
-                and member.email == email
-                and member.status == mc_member["status"]
-                and merge_values.values_fingerprint(mc_values)
-                == member.synced_fingerprint
-                # interests are read only for syncs that map some (F14): stored as read
-                and (
-                    "interests" not in mc_member
-                    or mc_member["interests"] == member.mailchimp_interests
-                )
-            ):
-                # read again only because the pull reads again the seconds that were
-                # still open (or what this sync itself sent): Mailchimp has nothing new
-                # for it. A full run merges it all the
-                # same (a new mapping, a missed change)
-                counts["unchanged" if member.partner_id else "skipped"] += 1
-                continue
-            common = self._pulled_member_common(mc_member, email, last_changed)
-            if member:
-                partner = member.partner_id
-                if not partner:
-                    member.write(common)
-                    counts["skipped"] += 1
-                    continue
-                synced, odoo_synced = _member_bases(member)
-            else:
-                partner = candidates.get(email)
-                synced, odoo_synced = None, {}
+        return by_hash, by_contact
+
+    def _pull_member(self, work, mc_member, member, candidates, maps):
+        """One member of a page: nothing new, skipped, a contact to create, an
+        archived member linked as it is, or merged with its contact."""
+        email = merge_values.normalize_email(mc_member["email_address"])
+        last_changed = sync_rules.to_odoo_datetime(mc_member.get("last_changed"))
+        mc_values = maps.normalize(mc_member.get("merge_fields") or {})
+        if self._nothing_new(member, mc_member, email, last_changed, mc_values):
+            # read again only because the pull reads again the seconds that were
+            # still open (or what this sync itself sent): Mailchimp has nothing new
+            # for it. A full run merges it all the
+            # same (a new mapping, a missed change)
+            work.counts["unchanged" if member.partner_id else "skipped"] += 1
+            return
+        common = self._pulled_member_common(mc_member, email, last_changed)
+        if member:
+            partner = member.partner_id
             if not partner:
-                if (
-                    pairing.create_missing
-                    and self.sync_run.direction != "odoo2mailchimp"
-                    and (mc_member["status"] != "archived")
-                ):
-                    to_create.append(NewContact(mc_member, mc_values, common))
-                else:
-                    counts["skipped"] += 1
-                continue
-            if mc_member["status"] == "archived":
-                # deleted in Mailchimp: keep the link
-                # and the status, change nothing (F17)
-                if member:
-                    member.write(common)
-                else:
-                    member_vals.append(self._new_member(common, partner))
-                counts["unchanged"] += 1
-                continue
-            resolution, pending, odoo_now, odoo_errors = self._merge(
-                partner, synced, odoo_synced, mc_values, maps, push_only
-            )
-            odoo_vals, bad_values, pulled = self._pulled_vals(
-                maps, resolution, partner, odoo_now, synced
-            )
-            self._note_refused_values(
-                partner, email, odoo_errors, bad_values, pending, failures, unsendable
-            )
+                member.write(common)
+                work.counts["skipped"] += 1
+                return
+        else:
+            partner = candidates.get(email)
+        if not partner:
             if (
-                member
-                and email != member.email
+                self.pairing.create_missing
                 and self.sync_run.direction != "odoo2mailchimp"
-                and partner.email_normalized == member.email
+                and (mc_member["status"] != "archived")
             ):
-                # renamed in Mailchimp (same contact
-                # id): rename the contact, no duplicate
-                odoo_vals["email"] = mc_member["email_address"]
-            odoo_vals = maps.changed_vals(partner, odoo_vals)
-            if odoo_vals:
-                try:
-                    with self.env.cr.savepoint():
-                        partner.with_context(**QUIET).write(odoo_vals)
-                except (UserError, ValidationError, psycopg2.Error) as error:
-                    # one contact Odoo refuses to change does not stop the page
-                    failures.append((partner.id, email, str(error)))
-                    continue
-                counts["updated"] += 1
-            elif member and not pending:
-                counts["unchanged"] += 1
-            counts["conflict"] += len(resolution.conflicts)
-            vals = dict(
-                common,
-                synced_values=resolution.new_synced,
-                odoo_synced_values=resolution.new_odoo_synced,
-                need_push=bool(pending),
-                last_sync_date=fields.Datetime.now(),
+                work.to_create.append(NewContact(mc_member, mc_values, common))
+            else:
+                work.counts["skipped"] += 1
+            return
+        if mc_member["status"] == "archived":
+            # deleted in Mailchimp: keep the link
+            # and the status, change nothing (F17)
+            if member:
+                member.write(common)
+            else:
+                work.member_vals.append(self._new_member(common, partner))
+            work.counts["unchanged"] += 1
+            return
+        self._merge_member(work, mc_member, member, partner, common, mc_values, maps)
+
+    def _nothing_new(self, member, mc_member, email, last_changed, mc_values):
+        """A linked member Mailchimp shows as the sync last saw it (an incremental
+        run only: a full run merges everything again)."""
+        return bool(
+            member
+            and not self.sync_run.full
+            and member.mailchimp_last_changed == last_changed
+            and member.email == email
+            and member.status == mc_member["status"]
+            and merge_values.values_fingerprint(mc_values) == member.synced_fingerprint
+            # interests are read only for syncs that map some (F14): stored as read
+            and (
+                "interests" not in mc_member
+                or mc_member["interests"] == member.mailchimp_interests
             )
-            written.append(
-                PulledMember(member, vals, partner, pulled, odoo_now, pending)
-            )
-        self._rebase_pulled(written, maps)
-        self._save_pulled_members(written, member_vals, to_create, maps, failures)
-        self._add(**counts)
-        self._record_failures("mailchimp2odoo", failures)
-        self._record_failures("odoo2mailchimp", unsendable)
-        self.consent.after_page(page, previous_status)
+        )
+
+    def _merge_member(self, work, mc_member, member, partner, common, mc_values, maps):
+        """Three-way merge of a member with its contact: the contact written now
+        (in a savepoint: one Odoo refuses does not stop the page), the member's
+        values kept for the page's bulk write."""
+        email = common["email"]
+        if member:
+            synced, odoo_synced = _member_bases(member)
+        else:
+            synced, odoo_synced = None, {}
+        resolution, pending, odoo_now, odoo_errors = self._merge(
+            partner, synced, odoo_synced, mc_values, maps, maps.push_only
+        )
+        odoo_vals, bad_values, pulled = self._pulled_vals(
+            maps, resolution, partner, odoo_now, synced
+        )
+        self._note_refused_values(
+            partner,
+            email,
+            odoo_errors,
+            bad_values,
+            pending,
+            work.failures,
+            work.unsendable,
+        )
+        if (
+            member
+            and email != member.email
+            and self.sync_run.direction != "odoo2mailchimp"
+            and partner.email_normalized == member.email
+        ):
+            # renamed in Mailchimp (same contact
+            # id): rename the contact, no duplicate
+            odoo_vals["email"] = mc_member["email_address"]
+        odoo_vals = maps.changed_vals(partner, odoo_vals)
+        if odoo_vals:
+            try:
+                with self.env.cr.savepoint():
+                    partner.with_context(**QUIET).write(odoo_vals)
+            except (UserError, ValidationError, psycopg2.Error) as error:
+                # one contact Odoo refuses to change does not stop the page
+                work.failures.append((partner.id, email, str(error)))
+                return
+            work.counts["updated"] += 1
+        elif member and not pending:
+            work.counts["unchanged"] += 1
+        work.counts["conflict"] += len(resolution.conflicts)
+        vals = dict(
+            common,
+            synced_values=resolution.new_synced,
+            odoo_synced_values=resolution.new_odoo_synced,
+            need_push=bool(pending),
+            last_sync_date=fields.Datetime.now(),
+        )
+        work.written.append(
+            PulledMember(member, vals, partner, pulled, odoo_now, pending)
+        )
 
     def _pulled_member_common(self, mc_member, email, last_changed):
         """The member's values as Mailchimp shows them, written whatever the merge."""
@@ -724,3 +757,14 @@ def _member_bases(member):
     if odoo_synced is None or odoo_synced is False:
         odoo_synced = None if synced else {}
     return synced, odoo_synced
+
+
+def _walk_saw(seen, page):
+    """A walk's newest second and archived members, with a merged page's."""
+    seconds = [sync_rules.mark_second(m["last_changed"]) for m in page]
+    if seen.newest is not None:
+        seconds.append(seen.newest)
+    seen.newest = max(seconds)
+    seen.archived.update(
+        (m["id"], m["last_changed"]) for m in page if m["status"] == "archived"
+    )

@@ -38,26 +38,7 @@ class PushStep(Step):
         maps = pairing.field_map_ids._plan()
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
-        domain = pairing._segment_domain()
-        # Odoo opt-outs changed since the last run:
-        # the blacklist does not touch write_date
-        optout_ids = self.consent.push_optout_ids()
-        if not self.sync_run.full and state.odoo_watermark:
-            domain += [
-                "|",
-                "|",
-                "|",
-                # at the mark too: a write in the mark's
-                # own transaction has its timestamp
-                ("write_date", ">=", state.odoo_watermark),
-                ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
-                (
-                    "mailchimp_member_ids",
-                    "any",
-                    [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
-                ),
-                ("id", "in", optout_ids),
-            ]
+        domain = self._push_domain(state)
         Partner = self.env["res.partner"].with_context(active_test=False)
         list_id = pairing.audience_id.mailchimp_list_id
         try:
@@ -105,6 +86,32 @@ class PushStep(Step):
         state.odoo_watermark = self.sync_run.push_started
         self.sync_run.stage = "end"
         return True
+
+    def _push_domain(self, state):
+        """The contacts the push reads: the segment, and for an incremental run
+        only those changed since the push's mark, new to the audience, still to
+        send, or whose Odoo opt-out changed (the blacklist does not touch
+        write_date: ``ConsentHooks.push_optout_ids``)."""
+        pairing = self.pairing
+        domain = pairing._segment_domain()
+        optout_ids = self.consent.push_optout_ids()
+        if not self.sync_run.full and state.odoo_watermark:
+            domain += [
+                "|",
+                "|",
+                "|",
+                # at the mark too: a write in the mark's
+                # own transaction has its timestamp
+                ("write_date", ">=", state.odoo_watermark),
+                ("mailchimp_member_ids", "not any", [("pairing_id", "=", pairing.id)]),
+                (
+                    "mailchimp_member_ids",
+                    "any",
+                    [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
+                ),
+                ("id", "in", optout_ids),
+            ]
+        return domain
 
     def _send_new(self, sender, client, list_id, plan):
         """Start sending the chunk's new members in the sender thread: by batch
@@ -211,68 +218,70 @@ class PushStep(Step):
         partners = partners.browse(rest)
         winners = self._push_winners(partners, member_of)
         for partner in partners:
-            email = partner.email_normalized
-            if not merge_values.normalize_email(email):
-                # Odoo took it for an address, Mailchimp would not (e.g. no domain)
-                plan.failures.append(
-                    (
-                        partner.id,
-                        partner.email,
-                        self.env._("'%s' is not a valid email address.", partner.email),
-                    )
-                )
-                continue
-            if winners.by_email.get(email) != partner.id:
-                plan.skipped.append(
-                    (partner.id, partner.email, winners.reasons.get(partner.id))
-                )
-                continue
-            member = member_of.get(partner.id)
-            synced = (member.synced_values or {}) if member else {}
-            values, errors = maps.mailchimp_values_checked(partner, [synced])
-            if not errors:
-                changed, errors = self._odoo_changes(maps, member, values, synced)
-            if errors:
-                plan.failures.append((partner.id, email, "; ".join(errors.values())))
-                continue
-            odoo_base = {
-                tag: merge_values.canonical(value) for tag, value in values.items()
-            }
-            if not member:
-                plan.new_items.append(
-                    NewMember(partner, MemberValues(changed, odoo_base, maps))
-                )
-                continue
-            renamed = email != member.email
-            if not changed and not renamed:
-                plan.unchanged_ids.append(member.id)
-                if member.odoo_synced_values != odoo_base:
-                    plan.rebased[member.id] = odoo_base  # seen, with nothing to send
-                continue
-            blocked = sync_rules.push_blocked_reason(member.status)
-            if renamed and not blocked:
-                blocked = sync_rules.rename_blocked_reason(member.status)
-            if blocked:
-                plan.skipped.append((partner.id, email, blocked))
-                continue
-            mailchimp_base = dict(
-                synced,
-                **{
-                    tag: merge_values.canonical(value) for tag, value in changed.items()
-                },
-            )
-            plan.updates.append(
-                MemberUpdate(
-                    partner,
-                    member,
-                    MemberValues(mailchimp_base, odoo_base, maps),
-                    changed,
-                    renamed,
-                )
-            )
+            self._plan_contact(plan, partner, member_of.get(partner.id), winners, maps)
         plan.new_items = self._not_linked_elsewhere(plan.new_items, plan.skipped)
         self.consent.plan_permissions(plan)
         return plan
+
+    def _plan_contact(self, plan, partner, member, winners, maps):
+        """Where one contact of the chunk goes: a failure, skipped, a new member, an
+        unchanged one (its Odoo base kept up to date), or an update."""
+        email = partner.email_normalized
+        if not merge_values.normalize_email(email):
+            # Odoo took it for an address, Mailchimp would not (e.g. no domain)
+            plan.failures.append(
+                (
+                    partner.id,
+                    partner.email,
+                    self.env._("'%s' is not a valid email address.", partner.email),
+                )
+            )
+            return
+        if winners.by_email.get(email) != partner.id:
+            plan.skipped.append(
+                (partner.id, partner.email, winners.reasons.get(partner.id))
+            )
+            return
+        synced = (member.synced_values or {}) if member else {}
+        values, errors = maps.mailchimp_values_checked(partner, [synced])
+        if not errors:
+            changed, errors = self._odoo_changes(maps, member, values, synced)
+        if errors:
+            plan.failures.append((partner.id, email, "; ".join(errors.values())))
+            return
+        odoo_base = {
+            tag: merge_values.canonical(value) for tag, value in values.items()
+        }
+        if not member:
+            plan.new_items.append(
+                NewMember(partner, MemberValues(changed, odoo_base, maps))
+            )
+            return
+        renamed = email != member.email
+        if not changed and not renamed:
+            plan.unchanged_ids.append(member.id)
+            if member.odoo_synced_values != odoo_base:
+                plan.rebased[member.id] = odoo_base  # seen, with nothing to send
+            return
+        blocked = sync_rules.push_blocked_reason(member.status)
+        if renamed and not blocked:
+            blocked = sync_rules.rename_blocked_reason(member.status)
+        if blocked:
+            plan.skipped.append((partner.id, email, blocked))
+            return
+        mailchimp_base = dict(
+            synced,
+            **{tag: merge_values.canonical(value) for tag, value in changed.items()},
+        )
+        plan.updates.append(
+            MemberUpdate(
+                partner,
+                member,
+                MemberValues(mailchimp_base, odoo_base, maps),
+                changed,
+                renamed,
+            )
+        )
 
     def _odoo_changes(self, maps, member, values, synced):
         """({tag: value to send}, {tag: reason}) for one contact of the push.
@@ -643,29 +652,7 @@ class PushStep(Step):
             update = by_id[batch_jobs.record_id(result)]
             partner, member = update.partner, update.member
             if result["status_code"] == 200:
-                response = result["response"] or {}
-                synced, odoo_synced = _bases_once_sent(
-                    update.values, update.changed, response
-                )
-                vals = {
-                    "email": partner.email_normalized,
-                    "subscriber_hash": response.get("id") or member.subscriber_hash,
-                    "status": response.get("status") or member.status,
-                    "mailchimp_last_changed": sync_rules.to_odoo_datetime(
-                        response.get("last_changed")
-                    ),
-                    "synced_values": synced,
-                    "synced_fingerprint": merge_values.values_fingerprint(synced),
-                    "need_push": False,
-                    "last_sync_date": fields.Datetime.now(),
-                    "partner_write_date": partner.write_date,
-                }
-                if odoo_synced is not None:
-                    vals["odoo_synced_values"] = odoo_synced
-                member.write(vals)
-                if member.id in permissions:
-                    member.synced_permissions = permissions[member.id][1]
-                self._add(updated=1)
+                self._store_update(update, result["response"] or {}, permissions)
             elif result["status_code"] == 404:
                 member.status = "archived"
                 failures.append(
@@ -679,6 +666,31 @@ class PushStep(Step):
                 failures.append(
                     (partner.id, partner.email_normalized, op_reason(result))
                 )
+
+    def _store_update(self, update, response, permissions):
+        """A member Mailchimp has just updated: its bases as Mailchimp now holds
+        them (``response``, the PATCH's answer), nothing left to send."""
+        partner, member = update.partner, update.member
+        synced, odoo_synced = _bases_once_sent(update.values, update.changed, response)
+        vals = {
+            "email": partner.email_normalized,
+            "subscriber_hash": response.get("id") or member.subscriber_hash,
+            "status": response.get("status") or member.status,
+            "mailchimp_last_changed": sync_rules.to_odoo_datetime(
+                response.get("last_changed")
+            ),
+            "synced_values": synced,
+            "synced_fingerprint": merge_values.values_fingerprint(synced),
+            "need_push": False,
+            "last_sync_date": fields.Datetime.now(),
+            "partner_write_date": partner.write_date,
+        }
+        if odoo_synced is not None:
+            vals["odoo_synced_values"] = odoo_synced
+        member.write(vals)
+        if member.id in permissions:
+            member.synced_permissions = permissions[member.id][1]
+        self._add(updated=1)
 
     def _plan_interests(self, plan, rules, fields_read):
         """Add the interests to send to a planned chunk: all mapped ones that are on
