@@ -12,8 +12,10 @@ returns False when ``deadline`` (a ``time.monotonic()`` value) came first:
 
 ``ConsentHooks`` (consent.py) is no step of its own: the pull and the push call
 it explicitly on each page and chunk (blacklist, opt-outs, marketing
-permissions). Plans are plain dataclasses (plans.py); commits and locks live in
-transactions.py.
+permissions). Plans are plain dataclasses (plans.py); what the steps share is
+step.py; commits, locks and writes apart live in transactions.py. Around the
+engine: scheduler.py decides when runs happen (``run_sync``, the cron pass) and
+webhooks.py registers a pairing's webhook and reads the member a delivery names.
 
 The run record (``mailchimp.sync.run``) is where the engine writes what it does
 (stage, cursors, counts, failures, message) and where an interrupted run goes
