@@ -301,12 +301,6 @@ class PullStep(Step):
         """Record, with the chunk being committed, the first second to read next."""
         self.pairing._sync_cursor().mailchimp_watermark = sync_rules.mark_text(second)
 
-    def _pull_note(self, text):
-        """Something the run's message must say at its end."""
-        self.sync_run.message = "\n".join(
-            part for part in (self.sync_run.message, text) if part
-        )
-
     def _pull_page_committed(self, page, maps, client):
         """One page, in a savepoint, counted with the requests sent so far."""
         with self.env.cr.savepoint():
