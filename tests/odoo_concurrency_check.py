@@ -54,24 +54,24 @@ import logging
 import threading
 from odoo import SUPERUSER_ID, api
 from odoo.service.model import retrying
-from odoo.addons.mailchimp_connector.models.mailchimp_sync_run import MailchimpSyncRun
+from odoo.addons.mailchimp_connector.engine.pull import PullStep
 
 registry = env.registry
 pid = pairing.id
 admin = env.ref('base.user_admin').id
 in_page, screen_done = threading.Event(), threading.Event()
-pull_page = MailchimpSyncRun._pull_page
+pull_page = PullStep._pull_page
 pages = []
 
-def held_pull_page(run, page, maps):
-    result = pull_page(run, page, maps)
+def held_pull_page(step, page, maps):
+    result = pull_page(step, page, maps)
     pages.append(len(page))
     if len(pages) == 1 and threading.current_thread().name == 'sync-run':
         in_page.set()  # the page is written, its transaction still open
         screen_done.wait(60)
     return result
 
-MailchimpSyncRun._pull_page = held_pull_page
+PullStep._pull_page = held_pull_page
 outcome = {}
 
 class SerializationSeen(logging.Handler):
@@ -137,7 +137,7 @@ with registry.cursor() as cr:
 seen.lines.clear()
 
 # 3. a user's save holds the row while the cron's pass takes the sync up
-MailchimpSyncRun._pull_page = pull_page
+PullStep._pull_page = pull_page
 user_holds, user_done = threading.Event(), threading.Event()
 
 def user_save():
@@ -177,24 +177,24 @@ with registry.cursor() as cr:
 seen.lines.clear()
 
 # 5. the tag rule's form saved while the run's tag step creates the tag
-from odoo.addons.mailchimp_connector.models.mailchimp_tag_rule import MailchimpTagRule
+from odoo.addons.mailchimp_connector.engine.tags import TagStep
 with registry.cursor() as cr:
     rule_id = api.Environment(cr, SUPERUSER_ID, {})['mailchimp.tag.rule'].create({
         'pairing_id': pid, 'name': 'Concurrency VIP',
         'partner_domain': "[('email', '=like', 'conc00001@%%')]"}).id
     cr.commit()
-ensure_segment = MailchimpTagRule._ensure_segment
+ensure_segment = TagStep._ensure_segment
 in_tags, rule_saved = threading.Event(), threading.Event()
 
-def held_ensure_segment(rule, *args, **kwargs):
+def held_ensure_segment(step, *args, **kwargs):
     if threading.current_thread().name == 'sync-run':
         # the step's transaction has begun: its snapshot is taken
-        rule.env.cr.execute('SELECT 1')
+        step.env.cr.execute('SELECT 1')
         in_tags.set()
         rule_saved.wait(60)
-    return ensure_segment(rule, *args, **kwargs)
+    return ensure_segment(step, *args, **kwargs)
 
-MailchimpTagRule._ensure_segment = held_ensure_segment
+TagStep._ensure_segment = held_ensure_segment
 outcome.clear()
 in_page.clear()
 thread = threading.Thread(target=sync_run, name='sync-run')
@@ -211,7 +211,7 @@ except Exception as error:
 finally:
     rule_saved.set()
 thread.join(300)
-MailchimpTagRule._ensure_segment = ensure_segment
+TagStep._ensure_segment = ensure_segment
 fifth.update(state=outcome.get('state'), message=outcome.get('message'))
 with registry.cursor() as cr:
     renv = api.Environment(cr, SUPERUSER_ID, {})

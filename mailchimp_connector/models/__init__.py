@@ -10,15 +10,11 @@ from . import mailchimp_sync_failure
 from . import res_partner
 from . import mailchimp_campaign
 from . import mailchimp_activity
-from . import mailchimp_pairing_webhook
-from . import mailchimp_sync_run_webhook
 from . import mailchimp_account_webhook
 from . import mail_blacklist
 from . import mailchimp_marketing_permission
 from . import mailchimp_member_consent
 from . import mailchimp_permission_map
-from . import mailchimp_pairing_consent
-from . import mailchimp_sync_run_consent
 from . import mailchimp_tag_rule
 from . import mailchimp_interest_category
 from . import mailchimp_interest

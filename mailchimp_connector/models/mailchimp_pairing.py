@@ -1,16 +1,18 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import hmac
 import logging
-import random
-import threading
-import time
-from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import sql
 from odoo.tools.safe_eval import safe_eval
 
+from ..engine import scheduler, transactions, webhooks
+from ..engine.run import SyncEngine
+from ..engine.transactions import LOCK_SYNC
+from ..utils import mailchimp_errors as mc_errors
 from ..utils import merge_values
+from .mailchimp_account import MANAGER_GROUP
 
 _logger = logging.getLogger(__name__)
 
@@ -35,11 +37,13 @@ CURSOR_FIELDS = frozenset(
         "retry_reason",
     }
 )
-CONCURRENT_TRIES = 5  # a write meeting a concurrent one is tried again this many times
 
 
 class MailchimpPairing(models.Model):
-    """One Odoo segment of contacts kept in step with one Mailchimp audience."""
+    """One Odoo segment of contacts kept in step with one Mailchimp audience: the
+    sync's settings (segment, direction, mapping, consent options, webhook) and
+    its entry points (buttons, the scheduler, webhook deliveries). The work is the
+    sync engine's (``engine/``)."""
 
     _name = "mailchimp.pairing"
     _description = "Mailchimp Sync"
@@ -180,6 +184,112 @@ class MailchimpPairing(models.Model):
     )
     member_count = fields.Integer(compute="_compute_counts")
     failure_count = fields.Integer(compute="_compute_counts")
+    # consent: Odoo's email blacklist (F16), Odoo opt-outs, GDPR marketing permissions
+    blacklist_mirror = fields.Boolean(
+        string="Mirror unsubscribes into Odoo's blacklist",
+        tracking=True,
+        help="Addresses that unsubscribe or are cleaned (bounced, abuse) in Mailchimp "
+        "are added to Odoo's email blacklist, with the reason. Such an opt-out came "
+        "from Mailchimp: it is never sent back to this audience. Off by default.",
+    )
+    blacklist_unmirror = fields.Boolean(
+        string="Remove from the blacklist on re-subscribe",
+        tracking=True,
+        help="With the option above: an address that subscribes again in Mailchimp "
+        "(which needs the person's own new opt-in) leaves Odoo's blacklist, whatever "
+        "put it there. Off by default: a re-subscription in Mailchimp leaves Odoo's "
+        "blacklist as it is.",
+    )
+    blacklist_backfilled = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="The members already unsubscribed or cleaned when the option was turned "
+        "on have been mirrored (by the next run).",
+    )
+    # Odoo opt-outs: a contact on Odoo's email blacklist is never
+    # subscribed in Mailchimp by the sync
+    optout_new_policy = fields.Selection(
+        [
+            ("unsubscribed", "Add as unsubscribed"),
+            ("skip", "Skip, with a reason"),
+        ],
+        string="Opted-out contacts new to the audience",
+        required=True,
+        default="unsubscribed",
+        tracking=True,
+        help="A contact of the segment whose address is on Odoo's email blacklist is "
+        "never added to Mailchimp as subscribed or pending (double opt-in). Add as "
+        "unsubscribed: Mailchimp keeps the address as unsubscribed and never mails it, "
+        "even if someone imports it later. Skip: it is not sent, and each run lists it "
+        "as skipped with the reason.",
+    )
+    optout_unsubscribe = fields.Boolean(
+        string="Odoo opt-outs unsubscribe in Mailchimp",
+        default=True,
+        tracking=True,
+        help="A contact put on Odoo's email blacklist is unsubscribed from this "
+        "audience at the next run. It is the only status Odoo ever sends, and only "
+        "once per opt-out: a person who subscribes again in Mailchimp stays "
+        "subscribed, and taking an address off Odoo's blacklist sends nothing (Odoo "
+        "never re-subscribes). Cleaned and archived members are left alone. Opt-outs "
+        "made while this is off are not sent when it is turned on. Syncs that push to "
+        "Mailchimp only.",
+    )
+    permission_map_ids = fields.One2many(
+        "mailchimp.permission.map", "pairing_id", string="Marketing Permissions"
+    )
+    marketing_permissions_enabled = fields.Boolean(
+        related="audience_id.marketing_permissions_enabled"
+    )
+
+    # real-time updates (F19): a webhook on the audience
+    webhook_token = fields.Char(
+        groups=MANAGER_GROUP,
+        copy=False,
+        readonly=True,
+        exportable=False,
+        help="The secret part of the webhook URL given to Mailchimp.",
+    )
+    webhook_id = fields.Char(string="Mailchimp Webhook ID", readonly=True, copy=False)
+    webhook_state = fields.Selection(
+        [
+            ("none", "Not registered"),
+            ("registered", "Registered"),
+            ("failed", "Registration failed"),
+        ],
+        string="Real-time Updates",
+        default="none",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    webhook_error = fields.Text(readonly=True, copy=False)
+    webhook_date = fields.Datetime(
+        string="Webhook Registered On", readonly=True, copy=False
+    )
+    # read from the history, not written on the pairing at each delivery (a person
+    # saving the sync's form must not wait for a delivery's row lock, nor the other way)
+    webhook_last_event_date = fields.Datetime(
+        string="Last Real-time Update", compute="_compute_webhook_last_event_date"
+    )
+
+    def _auto_init(self):
+        """An upgrade adds "Odoo opt-outs unsubscribe in Mailchimp" switched off on the
+        existing syncs, which were set up under "Odoo's blacklist is never sent to
+        Mailchimp" (an unsubscribe is something Odoo can never undo); new syncs get it
+        on (its default)."""
+        cr = self.env.cr
+        if sql.table_exists(cr, self._table) and not sql.column_exists(
+            cr, self._table, "optout_unsubscribe"
+        ):
+            sql.create_column(
+                cr,
+                self._table,
+                "optout_unsubscribe",
+                "boolean",
+                "Odoo opt-outs unsubscribe in Mailchimp",
+            )
+        return super()._auto_init()
 
     @api.constrains("create_missing", "default_owner_id", "direction")
     def _check_default_owner(self):
@@ -235,6 +345,9 @@ class MailchimpPairing(models.Model):
         return pairings
 
     def write(self, vals):
+        if "blacklist_mirror" in vals and not vals["blacklist_mirror"]:
+            # turned on again later: the next run mirrors what it knows by then
+            vals = dict(vals, blacklist_backfilled=False, blacklist_unmirror=False)
         moved = CURSOR_FIELDS.intersection(vals)
         if moved:
             # a run writing here would make a save of the sync's form fail again
@@ -243,6 +356,19 @@ class MailchimpPairing(models.Model):
                 "never on mailchimp.pairing".format(", ".join(sorted(moved)))
             )
         return super().write(vals)
+
+    def unlink(self):
+        registered = self.filtered("webhook_id")
+        if registered:
+            # never remove the webhook of a sync the user may not delete
+            registered.check_access("unlink")
+            registered._webhook_unregister()
+        return super().unlink()
+
+    def export_data(self, fields_to_export):
+        if any(path.split("/")[0] == "webhook_token" for path in fields_to_export):
+            raise UserError(self.env._("Webhook secrets cannot be exported."))
+        return super().export_data(fields_to_export)
 
     def _sync_cursor(self):
         """The sync's run-written state (``mailchimp.pairing.cursor``): watermarks
@@ -284,6 +410,17 @@ class MailchimpPairing(models.Model):
         for pairing in self:
             pairing.member_count = members.get(pairing, 0)
             pairing.failure_count = failures.get(pairing, 0)
+
+    def _compute_webhook_last_event_date(self):
+        last = dict(
+            self.env["mailchimp.sync.run"]._read_group(
+                [("pairing_id", "in", self.ids), ("trigger", "=", "webhook")],
+                ["pairing_id"],
+                ["end_date:max"],
+            )
+        )
+        for pairing in self:
+            pairing.webhook_last_event_date = last.get(pairing, False)
 
     @api.onchange("audience_id")
     def _onchange_audience_id(self):
@@ -364,36 +501,11 @@ class MailchimpPairing(models.Model):
     # Running
     # ------------------------------------------------------------------
 
-    def _lock_key(self):
-        # two int4 keys: a constant for this model, the pairing id
-        return (7300, self.id)
-
-    def _try_lock(self):
-        """A session-level advisory lock: it survives the run's chunk commits (a row
-        lock would not) and PostgreSQL drops it if the process dies."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", self._lock_key())
-        return self.env.cr.fetchone()[0]
-
-    def _unlock(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._lock_key())
-
     def _is_running(self):
         """Whether a run (or a webhook delivery) holds this sync right now, in any
-        worker: its advisory lock is taken (read from pg_locks, nothing is locked)."""
+        worker (nothing is locked)."""
         self.ensure_one()
-        self.env.cr.execute(
-            """
-            SELECT 1
-              FROM pg_locks
-             WHERE locktype = 'advisory' AND granted
-               AND database = (
-                   SELECT oid FROM pg_database WHERE datname = current_database())
-               AND classid = %s AND objid = %s AND objsubid = 2
-             LIMIT 1
-            """,
-            self._lock_key(),
-        )
-        return bool(self.env.cr.fetchone())
+        return transactions.is_locked(self.env.cr, LOCK_SYNC, self.id)
 
     def run_sync(self, full=False, trigger="manual", deadline=None):
         """Run one complete sync of this pairing in this process.
@@ -412,46 +524,13 @@ class MailchimpPairing(models.Model):
                     "The sync %(name)s is %(state)s.", name=self.name, state=self.state
                 )
             )
-        if not self._try_lock():
-            _logger.info("Mailchimp sync %s is already running: skipped", self.id)
-            return self.env["mailchimp.sync.run"]
-        try:
-            return self._run_locked(full, trigger, deadline)
-        finally:
-            self._unlock()
+        return scheduler.run_sync(self, full, trigger, deadline)
 
-    def _run_locked(self, full, trigger, deadline):
-        """run_sync's work, the sync's lock held."""
-        run = self._unfinished_run() or self.env["mailchimp.sync.run"].create(
-            {
-                "pairing_id": self.id,
-                "pairing_name": self.name,
-                "company_id": self.company_id.id,
-                "trigger": trigger,
-                "full": full or self._full_sync_due(),
-                "direction": self.direction,
-            }
-        )
-        self._sync_cursor().last_run_id = run
-        run._execute(deadline)
-        return run
-
-    def _full_sync_due(self):
-        """A full read now and then: only it sees
-        members archived or deleted in Mailchimp."""
-        state = self._sync_cursor()
-        if not state.initial_done or not state.last_full_sync_date:
-            return True
-        due = state.last_full_sync_date + timedelta(days=self.full_sync_days)
-        return bool(self.full_sync_days) and fields.Datetime.now() >= due
-
-    def _unfinished_run(self):
-        """Holding the lock, a run still "running" was interrupted: go on with it."""
-        return self.env["mailchimp.sync.run"].search(
-            [("pairing_id", "=", self.id), ("state", "=", "running")],
-            order="id desc",
-            limit=1,
-        )
+    @api.model
+    def _cron_sync(self):
+        """The scheduler's pass: the syncs that are due, within a time budget
+        (``engine.scheduler.cron_pass``)."""
+        scheduler.cron_pass(self)
 
     def action_setup_next(self):
         """Configure -> Field Mapping (prefilled with defaults) -> Review."""
@@ -470,12 +549,24 @@ class MailchimpPairing(models.Model):
             pairing.setup_step = steps.get(pairing.setup_step, "configure")
 
     def action_start_sync(self):
-        """Activate the sync and run its initial sync in the background."""
+        """Activate the sync, run its initial sync in the background and register
+        its webhook (real-time updates; a failure is said, the sync runs anyway)."""
         for pairing in self:
             if not pairing.field_map_ids:
                 pairing.action_apply_default_mapping()
             pairing.write({"state": "active", "broken_reason": False})
-        return self.action_sync_now()
+        result = self.action_sync_now()
+        errors = self._webhook_register()
+        if errors:
+            return self.env["mailchimp.account"]._notification(
+                self.env._(
+                    "The sync has started; its progress shows in its history. "
+                    "Real-time updates are off: %s",
+                    "; ".join(errors),
+                ),
+                "warning",
+            )
+        return result
 
     def action_sync_now(self):
         """Ask the scheduler to run these syncs now; the browser does not wait.
@@ -511,9 +602,11 @@ class MailchimpPairing(models.Model):
 
     def action_pause(self):
         self.write({"state": "paused", "sync_requested": False})
+        self._webhook_unregister()
 
     def action_resume(self):
         self.write({"state": "active", "broken_reason": False})
+        self.filtered(lambda p: p.state == "active")._webhook_register()
 
     def _interests_remapped(self):
         """The interest mapping changed (F14): the next run compares every contact of
@@ -522,142 +615,106 @@ class MailchimpPairing(models.Model):
         this request no longer counts."""
         self.write({"odoo_rescan_date": fields.Datetime.now()})
 
-    def _mark_broken(self, reason):
-        self.write(
-            {"state": "broken", "broken_reason": reason, "sync_requested": False}
-        )
-        self.message_post(body=reason)
+    # ------------------------------------------------------------------
+    # Webhooks (F19): registration, and the deliveries the public controller
+    # hands over, as superuser, on the one pairing the token designates
+    # ------------------------------------------------------------------
 
-    def _write_concurrently(self, function):
-        """Run ``function``, which writes rows that people (the sync's form, Sync Now,
-        the account's form) or other jobs also write, in a transaction of its own:
-        what was pending is committed first, and the writes are committed at once and
-        tried again on a concurrency error (a save at that instant), as Odoo's HTTP
-        layer tries a request again. A run's work can therefore never fail on them.
-        Returns False when every try met a concurrent write (logged)."""
-        self._commit()
-        for attempt in range(1, CONCURRENT_TRIES + 1):
-            try:
-                with self.env.cr.savepoint():
-                    function()
-                self._commit()
-                return True
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:
-                # a snapshot older than the other write cannot succeed: start afresh
-                self._rollback()
-                self.env.invalidate_all()
-                _logger.info(
-                    "Mailchimp sync %s: %s on try %d of %d",
-                    self.ids,
-                    type(error).__name__,
-                    attempt,
-                    CONCURRENT_TRIES,
-                )
-                time.sleep(random.uniform(0, 0.1 * 2**attempt))  # jitter
-        _logger.warning(
-            "Mailchimp sync %s: gave up writing after %d tries",
-            self.ids,
-            CONCURRENT_TRIES,
-        )
-        return False
-
-    @api.model
-    def _watermark_margin(self):
-        """Seconds after which Mailchimp can no longer stamp a change with a past
-        second (clock differences between its servers): see first_second_to_read."""
-        return float(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("mailchimp_connector.watermark_margin_seconds", "5")
-        )
-
-    @api.model
-    def _cron_sync(self):
-        """Run the syncs that are due, asked for or unfinished, within a time budget.
-
-        A pass stops before Odoo's worker time limit; an unfinished run is
-        taken up by the next pass, which the cron schedules at once. A sync that
-        a run or a webhook delivery holds is left to the next pass (its request
-        kept); the pass's own writes on a sync (its request taken, its next
-        time) go in a transaction of their own, tried again if a person saves
-        the sync at that instant.
-        """
-        budget = float(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("mailchimp_connector.cron_time_budget", "60")
-        )
-        deadline = time.monotonic() + budget
-        now = fields.Datetime.now()
-        pairings = self.search(
-            [
-                ("state", "=", "active"),
-                ("account_id.state", "=", "connected"),
-                "|",
-                "|",
-                ("sync_requested", "=", True),
-                ("sync_cursor_ids.last_run_id.state", "=", "running"),
-                "|",
-                ("sync_cursor_ids.next_sync_date", "=", False),
-                ("sync_cursor_ids.next_sync_date", "<=", now),
-            ]
-        ).sorted(
-            lambda p: (not p.sync_requested, p.next_sync_date or datetime.min, p.id)
-        )
-        cron = self.env["ir.cron"]
-        for done, pairing in enumerate(pairings):
-            if not pairing._try_lock():
-                _logger.info(
-                    "Mailchimp sync %s is busy: left to the next pass", pairing.id
-                )
-                pairing._retrigger()
-                continue
-            try:
-                if (
-                    pairing.last_run_id.state != "running"
-                    and not pairing._write_concurrently(
-                        lambda pairing=pairing: pairing._take_request(now)
-                    )
-                ):
-                    pairing._retrigger()
-                    continue
-                pairing.invalidate_recordset(["state"])
-                if pairing.state != "active":  # paused or broken since the pass began
-                    continue
-                run = pairing._run_locked(False, "cron", deadline)
-            finally:
-                pairing._unlock()
-            unfinished = run.state == "running"
-            remaining = len(pairings) - done - (0 if unfinished else 1)
-            cron._notify_progress(
-                done=done + (0 if unfinished else 1), remaining=remaining
+    def action_webhook_register(self):
+        """Re-register: a new secret, the old webhook removed (button, admins)."""
+        self.check_access("write")
+        errors = self._webhook_register()
+        if errors:
+            return self.env["mailchimp.account"]._notification(
+                "; ".join(errors), "danger", self.env._("Webhook not registered")
             )
-            if unfinished or time.monotonic() > deadline:
-                break
-
-    def _retrigger(self, at=None):
-        """Have the scheduler come back for this sync (in a minute by default)."""
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger(
-            at or fields.Datetime.now() + timedelta(minutes=1)
+        return self.env["mailchimp.account"]._notification(
+            self.env._(
+                "Mailchimp now sends this audience's changes to Odoo as they happen."
+            )
         )
 
-    def _take_request(self, now):
-        """Before a new run: its request is taken (the pairing is written only when
-        there was one) and the next one is due an interval later."""
-        if self.sync_requested:
-            self.sync_requested = False
-        self._sync_cursor().next_sync_date = now + timedelta(hours=self.sync_interval)
+    def _webhook_register(self):
+        """Register (or replace) the webhooks; returns the problems, each also
+        recorded on its sync (``engine.webhooks.register``)."""
+        return webhooks.register(self)
 
-    def _commit(self):
-        """Commit unless running under tests, as Odoo's own batch crons do."""
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+    def _webhook_unregister(self):
+        """Remove the webhooks and forget their secrets; returns the messages of
+        those left in Mailchimp (``engine.webhooks.unregister``)."""
+        return webhooks.unregister(self)
 
-    def _rollback(self):
-        """Back to the last committed chunk, unless running under tests (where the
-        chunks' savepoints have already undone the unfinished one)."""
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.rollback()
+    def _webhook_pairing_for_token(self, token):
+        """The active pairing whose secret is ``token``, compared in constant time."""
+        if not token:
+            return self.browse()
+        candidates = self.sudo().search_fetch(
+            [("state", "=", "active"), ("webhook_token", "!=", False)],
+            ["webhook_token"],
+        )
+        given = token.encode()
+        found = self.browse()
+        for pairing in candidates:
+            # every candidate is compared: the time does not tell where it matched
+            if hmac.compare_digest(pairing.webhook_token.encode(), given):
+                found = pairing
+        return found
+
+    def _webhook_receive(self, event):
+        """Apply one delivery. Returns what happened: "applied", "ignored" or
+        "deferred" (left to the next scheduled run, which is asked for now)."""
+        self.ensure_one()
+        if event.list_id != self.audience_id.mailchimp_list_id:
+            _logger.warning(
+                "Mailchimp sync %s: webhook for another audience ignored", self.id
+            )
+            return "ignored"
+        if not self._webhook_try_lock():
+            # a run is writing this sync's members
+            # now; its reads or the next run's see it
+            return self._webhook_defer()
+        maps = self.field_map_ids._plan()
+        try:
+            mc_member = webhooks.read_member(self, event.email, maps)
+        except mc_errors.MailchimpNotFoundError:
+            return "ignored"  # erased since; the next full run sees it gone
+        except mc_errors.MailchimpError as error:
+            _logger.info(
+                "Mailchimp sync %s: webhook member read failed (%s), left to the "
+                "scheduled run",
+                self.id,
+                type(error).__name__,
+            )
+            return self._webhook_defer()
+        run = self.env["mailchimp.sync.run"]._webhook_entry(self)
+        try:
+            with self.env.cr.savepoint():
+                SyncEngine(run).sync_member(mc_member, maps)
+        except Exception:  # a bug here must not lose the change
+            _logger.exception(
+                "Mailchimp sync %s: webhook delivery not applied", self.id
+            )
+            return self._webhook_defer()
+        unfinished = scheduler.unfinished_run(self)
+        if unfinished.full:
+            # a full run between two passes must not take it for deleted (F17)
+            self.env["mailchimp.member"].search(
+                [("pairing_id", "=", self.id), ("last_seen_run_id", "=", run.id)]
+            ).write({"last_seen_run_id": unfinished.id})
+        run.write(
+            {"progress_done": run.progress_done + 1, "end_date": fields.Datetime.now()}
+        )
+        return "applied"
+
+    def _webhook_try_lock(self):
+        """The sync's own advisory lock, held until this delivery's transaction ends:
+        deliveries of one sync apply one after the other and never during a run."""
+        return transactions.try_transaction_lock(self.env.cr, LOCK_SYNC, self.id)
+
+    def _webhook_defer(self):
+        self.sync_requested = True
+        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
+        return "deferred"
 
     # ------------------------------------------------------------------
     # Screens

@@ -1,15 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import logging
-
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
-from ..utils import mailchimp_errors as mc_errors
 from ..utils import tag_rules
-
-_logger = logging.getLogger(__name__)
 
 
 class MailchimpTagRule(models.Model):
@@ -133,112 +128,15 @@ class MailchimpTagRule(models.Model):
         return list(safe_eval(self.partner_domain or "[]"))
 
     # ------------------------------------------------------------------
-    # Sync (called by the run, after its contacts)
+    # What the tags step (engine/tags.py) reads and writes of a rule
     # ------------------------------------------------------------------
 
-    def _push_tags(self, run, client, deadline=None):
-        """Bring each rule's tag in Mailchimp in line with its domain.
-
-        An error on one rule becomes a failure line of the run and the next
-        rule goes on; the contacts' sync, committed before, is not touched.
-        Returns False when ``deadline`` passed (the next pass goes on: what is
-        left is computed again from what was committed).
-        """
-        list_id = run.pairing_id.audience_id.mailchimp_list_id
-        tags = {}  # the audience's tags, read once if a rule needs them
-        for rule in self:
-            try:
-                rule._ensure_segment(run, client, list_id, tags)
-                if not rule._send_changes(run, client, list_id, deadline):
-                    return False
-            except mc_errors.MailchimpAuthError:
-                raise  # the account's, not the rule's: the run reports it
-            except mc_errors.MailchimpError as error:
-                _logger.info(
-                    "Mailchimp tag %s of sync %s failed: %s",
-                    rule.id,
-                    run.pairing_id.id,
-                    type(error).__name__,
-                )
-                rule._fail(run, error)
-            run._count_requests(client)
-            run._commit()
-        return True
-
-    def _reason(self, error):
-        if isinstance(error, mc_errors.MailchimpError):
-            error = self.pairing_id.account_id._mailchimp_error_message(error)
-        return self.env._("Tag %(tag)s: %(error)s", tag=self.name, error=error)
-
-    def _fail(self, run, error):
-        run._record_failures("odoo2mailchimp", [(False, False, self._reason(error))])
-
-    def _ensure_segment(self, run, client, list_id, tags):
-        """Find or create the rule's tag; rename it when the rule was renamed
-        (a rename Mailchimp refuses is reported; the tag keeps its name)."""
-        if self.mailchimp_segment_id and run.full:
-            # a full run also checks that the tag still exists (it may have been
-            # deleted in Mailchimp while Odoo had nothing to change on it)
-            try:
-                client.get(
-                    f"/lists/{list_id}/segments/{self.mailchimp_segment_id}",
-                    params={"fields": "id,name"},
-                )
-            except mc_errors.MailchimpNotFoundError:
-                self._forget_segment()
-        # as this run read it: a rename saved meanwhile is the next run's
-        name = self.name
-        if self.mailchimp_segment_id:
-            if name != self.mailchimp_tag_name:
-                try:
-                    client.patch(
-                        f"/lists/{list_id}/segments/{self.mailchimp_segment_id}",
-                        json={"name": name},
-                    )
-                except mc_errors.MailchimpNotFoundError:
-                    # deleted in Mailchimp: found or made again below
-                    self._forget_segment()
-                except mc_errors.MailchimpError as error:
-                    # e.g. another tag has that name: keep the old one in step, say why
-                    self._fail(run, error)
-                    return
-                else:
-                    self._write_run_state({"mailchimp_tag_name": name})
-            if self.mailchimp_segment_id:
-                return
-        if "all" not in tags:
-            tags["all"] = list(
-                client.paginate(
-                    f"/lists/{list_id}/segments",
-                    "segments",
-                    params={"type": "static"},
-                    fields=["id", "name", "type"],
-                )
-            )
-        # an existing tag is adopted as it is, its name in another case included
-        segment = tag_rules.find_tag(tags["all"], name)
-        if not segment:
-            segment = client.post(
-                f"/lists/{list_id}/segments", json={"name": name, "static_segment": []}
-            )
-            tags["all"].append(segment)
-        self._write_run_state(
-            {"mailchimp_segment_id": segment["id"], "mailchimp_tag_name": name}
-        )
-
-    def _forget_segment(self):
+    def _unlink_all_members(self):
         """The tag is gone from Mailchimp: nobody carries it any more."""
         self.env.cr.execute(
             "DELETE FROM mailchimp_tag_rule_member_rel WHERE rule_id = %s", [self.id]
         )
         self._invalidate_links()
-        self._write_run_state({"mailchimp_segment_id": 0, "mailchimp_tag_name": False})
-
-    def _write_run_state(self, vals):
-        """What the run learnt of the rule's tag, written apart from the run's work:
-        the sync's form edits the same row (a rename, a domain) while a run goes on,
-        and a run must never fail on a person's save."""
-        self.pairing_id._write_concurrently(lambda: self.write(vals))
 
     def _member_domains(self):
         """(members to tag, members to untag): differences computed by PostgreSQL."""
@@ -258,59 +156,6 @@ class MailchimpTagRule(models.Model):
             ("partner_id", "not any", partners),
         ]
         return to_add, to_remove
-
-    def _send_changes(self, run, client, list_id, deadline=None):
-        """Members in and out, 500 + 500 per call, each call committed with its links.
-
-        Both differences are read once (one query each, whatever the audience's
-        size: per-call keyset queries would each scan the pairing's members); a
-        run cut off reads what is left again at its next pass.
-        """
-        size = tag_rules.SEGMENT_BULK_MAX
-        retried = False
-        adds, removes = self._differences()
-        start = 0
-        while start < max(len(adds), len(removes)):
-            add_rows, remove_rows = (
-                adds[start : start + size],
-                removes[start : start + size],
-            )
-            body = tag_rules.bulk_bodies(
-                [email for _id, email, _p in add_rows],
-                [email for _id, email, _p in remove_rows],
-            )[0]
-            try:
-                response = client.post(
-                    f"/lists/{list_id}/segments/{self.mailchimp_segment_id}", json=body
-                )
-            except mc_errors.MailchimpNotFoundError:
-                if retried:
-                    raise
-                # the tag was deleted in Mailchimp: make it again and tag everyone anew
-                retried = True
-                self._forget_segment()
-                self._ensure_segment(run, client, list_id, {})
-                adds, removes = self._differences()
-                start = 0
-                continue
-            added, removed, refused = tag_rules.bulk_outcome(body, response)
-            self._store_links(add_rows, remove_rows, added, removed)
-            run._record_failures(
-                "odoo2mailchimp",
-                [
-                    (partner_id, email, self._reason(refused[email]))
-                    for _id, email, partner_id in add_rows
-                    if email in refused
-                ],
-            )
-            run._add(tag_added=len(added), tag_removed=len(removed))
-            run._count_requests(client)
-            run._commit()
-            start += size
-            if run._out_of_time(deadline):
-                return False
-        self._write_run_state({"last_sync_date": fields.Datetime.now()})
-        return True
 
     def _differences(self):
         """[(member id, email, partner id)] to tag and to untag, in id order."""

@@ -8,6 +8,7 @@ from unittest.mock import patch
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
+from ..engine.consent import ConsentHooks, mirror_blacklist
 from ..models.mail_blacklist import MailBlacklist
 from . import test_mailchimp_webhook
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
@@ -73,8 +74,9 @@ class TestBlacklistMirror(ConsentCase):
             self.blacklist("una@corp.com") | self.blacklist("cleo@corp.com")
         )
         self.assertFalse(self.una.is_blacklisted or self.cleo.is_blacklisted)
-        # the one-email method (webhooks) does nothing either
-        self.assertIsNone(pairing._mirror_blacklist("una@corp.com", "unsubscribed"))
+        # a single status change does nothing either
+        changes = [("una@corp.com", None, "unsubscribed")]
+        self.assertEqual(mirror_blacklist(pairing, changes), {})
         self.assertFalse(self.blacklist("una@corp.com"))
 
     def test_on_mirrors_both_in_one_bulk_call_per_page_with_a_reason(self):
@@ -185,20 +187,18 @@ class TestBlacklistMirror(ConsentCase):
         pairing.blacklist_mirror = False
         self.assertFalse(pairing.blacklist_backfilled)
 
-    def test_one_email_method_for_webhooks(self):
+    def test_single_status_changes_mirrored(self):
         pairing = self.make_pairing(blacklist_mirror=True, blacklist_unmirror=True)
-        self.assertEqual(
-            pairing._mirror_blacklist("Web.Hook@Corp.com ", "cleaned"), "add"
-        )
+
+        def mirror(email, new_status, old_status=None):
+            done = mirror_blacklist(pairing, [(email, old_status, new_status)])
+            return done.get(email)
+
+        self.assertEqual(mirror("Web.Hook@Corp.com ", "cleaned"), "add")
         self.assertTrue(self.blacklist("web.hook@corp.com").active)
         # a known unsubscribe again: nothing new
-        self.assertIsNone(
-            pairing._mirror_blacklist("web.hook@corp.com", "unsubscribed", "cleaned")
-        )
-        self.assertEqual(
-            pairing._mirror_blacklist("web.hook@corp.com", "subscribed", "cleaned"),
-            "remove",
-        )
+        self.assertIsNone(mirror("web.hook@corp.com", "unsubscribed", "cleaned"))
+        self.assertEqual(mirror("web.hook@corp.com", "subscribed", "cleaned"), "remove")
         self.assertFalse(self.blacklist("web.hook@corp.com").active)
 
 
@@ -501,8 +501,6 @@ class TestConsentAtScale(ConsentCase):
         )
 
     def test_permissions_of_1200_members_stored_and_sent_in_bulk(self):
-        from ..models.mailchimp_sync_run_consent import MailchimpSyncRun
-
         self.sandbox_control(
             "POST",
             f"lists/{self.list_id}/marketing-permissions",
@@ -528,7 +526,7 @@ class TestConsentAtScale(ConsentCase):
                 .id,
             }
         )
-        calls, spy = self.spy(MailchimpSyncRun, "_pull_page_permissions")
+        calls, spy = self.spy(ConsentHooks, "_pull_page_permissions")
         self.sandbox_control("DELETE", "requests")
         with spy:
             run = pairing.run_sync()

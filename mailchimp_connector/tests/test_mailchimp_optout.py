@@ -10,8 +10,8 @@ from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
-from ..models.mailchimp_sync_run import MailchimpSyncRun
-from ..models.mailchimp_sync_run_consent import MailchimpSyncRun as ConsentRun
+from ..engine.consent import ConsentHooks
+from ..engine.push import PushStep
 from ..utils import batch_jobs
 from . import test_mailchimp_webhook
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
@@ -151,13 +151,13 @@ class TestOptOutNeverSubscribed(OptOutCase):
         self.contact("ann@corp.com")
         self.opt_out("ann@corp.com")
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        send_new = MailchimpSyncRun._send_new
+        send_new = PushStep._send_new
 
         def joined_meanwhile(run, *args):
             self.mailchimp_put("ann@corp.com", "subscribed")
             return send_new(run, *args)
 
-        with patch.object(MailchimpSyncRun, "_send_new", joined_meanwhile):
+        with patch.object(PushStep, "_send_new", joined_meanwhile):
             self.assertRunDone(pairing.run_sync())
         self.assertEqual(self.mc_member("ann@corp.com")["status"], "subscribed")
         self.next_second()
@@ -535,7 +535,7 @@ class TestOptOutAtScale(OptOutCase):
 
     def spy_queries(self, name):
         calls = []
-        original = getattr(ConsentRun, name)
+        original = getattr(ConsentHooks, name)
         cr = self.env.cr
 
         def wrapper(run, *args, **kwargs):
@@ -547,7 +547,9 @@ class TestOptOutAtScale(OptOutCase):
             calls.append(cr.sql_log_count - before)
             return result
 
-        return calls, patch.object(ConsentRun, name, autospec=True, side_effect=wrapper)
+        return calls, patch.object(
+            ConsentHooks, name, autospec=True, side_effect=wrapper
+        )
 
     def test_upsert_job_adds_opt_outs_as_unsubscribed(self):
         partners = self.contacts(
@@ -605,9 +607,9 @@ class TestOptOutAtScale(OptOutCase):
         self.assertEqual(len(pairing.member_ids), 1300)
         self.opt_out(*emails[:1200])
         self.next_second()
-        find_calls, find_spy = self.spy_queries("_optout_partner_ids")
-        plan_calls, plan_spy = self.spy_queries("_plan_push_optouts")
-        save_calls, save_spy = self.spy_queries("_save_push_optouts")
+        find_calls, find_spy = self.spy_queries("push_optout_ids")
+        plan_calls, plan_spy = self.spy_queries("plan_optouts")
+        save_calls, save_spy = self.spy_queries("save_optouts")
         self.sandbox_control("DELETE", "requests")
         before = self.env.cr.sql_log_count
         with find_spy, plan_spy, save_spy, self.batch_operations() as jobs:
@@ -651,7 +653,7 @@ class TestOptOutAtScale(OptOutCase):
         self.contacts([{"email": f"new{i:04d}@corp.com"} for i in range(1200)])
         self.opt_out(*[f"new{i:04d}@corp.com" for i in range(1200)])
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        plan_calls, plan_spy = self.spy_queries("_plan_push_optouts")
+        plan_calls, plan_spy = self.spy_queries("plan_optouts")
         self.sandbox_control("DELETE", "requests")
         with plan_spy:
             run = pairing.run_sync()

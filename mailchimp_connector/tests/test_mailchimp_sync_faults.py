@@ -6,8 +6,9 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..models import mailchimp_sync_run
-from ..models.mailchimp_sync_run import MailchimpSyncRun
+from ..engine import push as push_step
+from ..engine.push import PushStep
+from ..engine.transactions import LOCK_SYNC
 from ..utils import mailchimp_errors as mc_errors
 from ..utils.mailchimp_keys import subscriber_hash
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
@@ -302,7 +303,7 @@ class TestSyncFaults(SyncRulesCase):
     def test_failure_mid_push_then_rerun(self):
         partners = self.contacts([{"email": f"mid{i:02d}@corp.com"} for i in range(12)])
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        payload = MailchimpSyncRun._new_members_payload
+        payload = PushStep._new_members_payload
         calls = []
 
         def failing_second_call(run, *args, **kwargs):
@@ -316,8 +317,8 @@ class TestSyncFaults(SyncRulesCase):
             return payload(run, *args, **kwargs)
 
         with (
-            patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5),
-            patch.object(MailchimpSyncRun, "_new_members_payload", failing_second_call),
+            patch.object(push_step, "PUSH_CHUNK", 5),
+            patch.object(PushStep, "_new_members_payload", failing_second_call),
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
@@ -335,7 +336,7 @@ class TestSyncFaults(SyncRulesCase):
             [{"email": f"lost{i:02d}@corp.com", "name": f"Lost {i}"} for i in range(12)]
         )
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        store_new = MailchimpSyncRun._store_new
+        store_new = PushStep._store_new
         calls = []
 
         def answer_lost_on_second_call(run, *args, **kwargs):
@@ -347,8 +348,8 @@ class TestSyncFaults(SyncRulesCase):
             return store_new(run, *args, **kwargs)
 
         with (
-            patch.object(mailchimp_sync_run, "PUSH_CHUNK", 5),
-            patch.object(MailchimpSyncRun, "_store_new", answer_lost_on_second_call),
+            patch.object(push_step, "PUSH_CHUNK", 5),
+            patch.object(PushStep, "_store_new", answer_lost_on_second_call),
         ):
             run = pairing.run_sync()
             self.assertEqual(run.state, "failed")
@@ -366,14 +367,16 @@ class TestSyncFaults(SyncRulesCase):
         pairing = self.make_pairing()
         other = self.registry.cursor()
         try:
-            other.execute("SELECT pg_try_advisory_lock(7300, %s)", [pairing.id])
+            other.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", [LOCK_SYNC, pairing.id]
+            )
             self.assertTrue(other.fetchone()[0])
             self.sandbox_control("DELETE", "requests")
             run = pairing.run_sync()
             self.assertFalse(run)
             self.assertFalse(pairing.run_ids)
             self.assertEqual(self.api_calls(), [])
-            other.execute("SELECT pg_advisory_unlock(7300, %s)", [pairing.id])
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_SYNC, pairing.id])
         finally:
             other.close()
         self.assertRunDone(pairing.run_sync())
@@ -414,7 +417,7 @@ class TestSyncScale(SyncRulesCase):
         )
         fake = self.contacts([{"email": "fake@corp.com", "name": "Fake Local"}])
         pairing = self.make_pairing(direction="odoo2mailchimp")
-        send_new = MailchimpSyncRun._send_new
+        send_new = PushStep._send_new
         late = "big0007@corp.com"
 
         def someone_unsubscribed_meanwhile(run, *args):
@@ -426,9 +429,7 @@ class TestSyncScale(SyncRulesCase):
             return send_new(run, *args)
 
         self.sandbox_control("DELETE", "requests")
-        with patch.object(
-            MailchimpSyncRun, "_send_new", someone_unsubscribed_meanwhile
-        ):
+        with patch.object(PushStep, "_send_new", someone_unsubscribed_meanwhile):
             run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(run.created_count, 1600)

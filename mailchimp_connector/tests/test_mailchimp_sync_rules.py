@@ -15,6 +15,7 @@ from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..engine import scheduler
 from ..utils.mailchimp_errors import MailchimpNotFoundError
 from ..utils.mailchimp_keys import subscriber_hash
 from ..utils.sync_rules import mark_second, mark_text
@@ -757,7 +758,7 @@ class TestSyncOperations(SyncRulesCase):
         self.assertFalse(requested.run_ids)  # Sync Now does not run it in the request
         paused.action_sync_now()
         paused.action_pause()
-        broken._mark_broken("Broken on purpose")
+        scheduler.mark_broken(broken, "Broken on purpose")
         self.env["mailchimp.pairing"]._cron_sync()
         self.assertEqual(len(requested.run_ids), 1)
         self.assertEqual(requested.run_ids.trigger, "cron")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from odoo import fields
 from odoo.tests import tagged
 
+from ..engine.transactions import LOCK_SYNC
 from ..utils.sync_rules import mark_second
 from .common import DEFAULT_API_KEY
 from .test_mailchimp_sync_rules import SyncRulesCase
@@ -204,14 +205,16 @@ class TestSyncNowDuringARun(SyncRulesCase):
         pairing = self.make_pairing()
         other = self.registry.cursor()  # the run, in another worker
         try:
-            other.execute("SELECT pg_try_advisory_lock(7300, %s)", [pairing.id])
+            other.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", [LOCK_SYNC, pairing.id]
+            )
             self.assertTrue(other.fetchone()[0])
             notification = pairing.action_sync_now()["params"]
             self.assertIn("already running", notification["message"])
             self.assertNotIn("has started", notification["message"])
             # it runs once more when this run ends, for what was saved meanwhile
             self.assertTrue(pairing.sync_requested)
-            other.execute("SELECT pg_advisory_unlock(7300, %s)", [pairing.id])
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_SYNC, pairing.id])
         finally:
             other.close()
         notification = pairing.action_sync_now()["params"]

@@ -9,6 +9,7 @@ from unittest.mock import patch
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
+from ..engine.step import Step
 from .common import ALTERNATIVE_BEHAVIOUR, behaviour_variants
 from .test_mailchimp_sync_rules import SyncRulesCase
 
@@ -137,10 +138,12 @@ class TestTagRules(SyncRulesCase):
             [{"email": f"p{i:04d}@corp.com", "function": "VIP"} for i in range(1100)]
         )
         self.add_rule()
-        Run = self.registry["mailchimp.sync.run"]
         # the time budget runs out during the tag step only (after its first call)
         with patch.object(
-            Run, "_out_of_time", lambda run, deadline: run.stage == "end", create=False
+            Step,
+            "_out_of_time",
+            lambda step, deadline: step.sync_run.stage == "end",
+            create=False,
         ):
             run = self.pairing.run_sync(deadline=time.monotonic() + 3600)
         self.assertEqual(run.state, "running")

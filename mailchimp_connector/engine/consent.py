@@ -1,49 +1,35 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The consent part of a sync run: Odoo's blacklist option (F16), Odoo opt-outs
-and GDPR marketing permissions, called from the pull and the push of
-``mailchimp.sync.run``."""
+"""Consent, the hooks the pull and the push call explicitly on each page and chunk:
+Odoo's blacklist option (F16), Odoo opt-outs and GDPR marketing permissions.
+
+Pull: ``before_pull()`` once, ``after_page(page, previous_status)`` per page.
+Push: ``push_optout_ids()`` once; per chunk ``plan_permissions(plan)`` and
+``plan_optouts(plan)`` while it is planned, ``send_new_member_permissions(...)``
+and ``save_optouts(...)`` when it is saved."""
 
 import json
 from collections import defaultdict
 
 import psycopg2
 
-from odoo import fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, split_every
 
-from ..utils import batch_jobs, consent, sync_rules
-from .mailchimp_sync_run import MEMBER_REPLY_FIELDS, QUIET, _op_reason
+from ..utils import batch_jobs, consent, merge_values, sync_rules
+from ..utils.mailchimp_keys import subscriber_hash
+from .step import MEMBER_REPLY_FIELDS, QUIET, Step, op_reason
 
 BACKFILL_CHUNK = 1000
 
 
-class MailchimpSyncRun(models.Model):
-    _inherit = "mailchimp.sync.run"
+class ConsentHooks(Step):
+    """The consent part of a run (not a step of its own: see the module's doc)."""
 
-    optout_added_count = fields.Integer(
-        string="Added as unsubscribed",
-        readonly=True,
-        help="Contacts opted out in Odoo (email blacklist) that this run put in the "
-        "audience as unsubscribed, never as subscribed or pending (also counted as "
-        "created).",
-    )
-    optout_unsubscribed_count = fields.Integer(
-        string="Unsubscribed (Odoo opt-outs)",
-        readonly=True,
-        help="Members this run unsubscribed in Mailchimp because their contact was put "
-        "on Odoo's email blacklist (also counted as updated).",
-    )
-
-    # ------------------------------------------------------------------
-    # Mailchimp -> Odoo
-    # ------------------------------------------------------------------
-
-    def _pull_consent_start(self):
+    def before_pull(self):
         """Before reading Mailchimp: a sync whose blacklist option has just been turned
         on mirrors the unsubscribed and cleaned members it already knows (from its
         own records, no request), so the option covers them too."""
-        pairing = self.pairing_id
+        pairing = self.pairing
         if not pairing.blacklist_mirror or pairing.blacklist_backfilled:
             return
         members = self.env["mailchimp.member"].search_fetch(
@@ -54,25 +40,24 @@ class MailchimpSyncRun(models.Model):
             ["email", "status"],
         )
         for chunk in split_every(BACKFILL_CHUNK, members.ids, members.browse):
-            pairing._mirror_blacklist_many(
-                [(member.email, None, member.status) for member in chunk]
+            mirror_blacklist(
+                pairing, [(member.email, None, member.status) for member in chunk]
             )
         # the pairing's row is the form's too:
         # written apart, never with the run's chunks
-        pairing._write_concurrently(
-            lambda: pairing.write({"blacklist_backfilled": True})
-        )
+        self._write_apart(lambda: pairing.write({"blacklist_backfilled": True}))
 
-    def _pull_page_consent(self, page, previous_status):
+    def after_page(self, page, previous_status):
         """After a page is stored: its status changes to Odoo's blacklist (one bulk
         call), its members' marketing permissions stored and merged.
 
         ``previous_status``: {member id in the page: the status Odoo knew before the
         page, or None}.
         """
-        pairing = self.pairing_id
+        pairing = self.pairing
         if pairing.blacklist_mirror:
-            pairing._mirror_blacklist_many(
+            mirror_blacklist(
+                pairing,
                 [
                     (
                         mc_member["email_address"],
@@ -80,7 +65,7 @@ class MailchimpSyncRun(models.Model):
                         mc_member["status"],
                     )
                     for mc_member in page
-                ]
+                ],
             )
         self._pull_page_permissions(page)
 
@@ -92,7 +77,7 @@ class MailchimpSyncRun(models.Model):
                 shown[mc_member["id"]] = permissions
         if not shown:
             return
-        pairing = self.pairing_id
+        pairing = self.pairing
         texts = {
             pid: item["text"]
             for permissions in shown.values()
@@ -143,7 +128,7 @@ class MailchimpSyncRun(models.Model):
         """Mapped permissions, merged three ways like merge fields (utils/consent.py):
         Odoo's fields written for what Mailchimp brings, members flagged for the push
         for what Odoo must send; grouped by value, not written contact by contact."""
-        pairing = self.pairing_id
+        pairing = self.pairing
         linked = members.filtered(
             lambda member: member.partner_id and member.status != "archived"
         )
@@ -160,7 +145,11 @@ class MailchimpSyncRun(models.Model):
             odoo_now = {pid: partner[mapped[pid]] for pid in mc_now}
             synced = member.synced_permissions or {}
             resolution = consent.resolve_permissions(
-                synced, odoo_now, mc_now, pairing.conflict_winner, self.direction
+                synced,
+                odoo_now,
+                mc_now,
+                pairing.conflict_winner,
+                self.sync_run.direction,
             )
             base = dict(synced, **resolution.new_synced)
             for pid in resolution.to_mailchimp:
@@ -177,18 +166,7 @@ class MailchimpSyncRun(models.Model):
                 partner_writes[vals].append(partner.id)
             if base != synced:
                 bases[member] = json.dumps(base, sort_keys=True)
-        failures, refused = [], set()
-        for vals, partner_ids in partner_writes.items():
-            try:
-                with self.env.cr.savepoint():
-                    partners.browse(partner_ids).with_context(**QUIET).write(dict(vals))
-            except (UserError, ValidationError, psycopg2.Error) as error:
-                # not taken: the base stays, the next run tries again
-                refused.update(partner_ids)
-                failures += [
-                    (partner.id, partner.email, str(error))
-                    for partner in partners.browse(partner_ids)
-                ]
+        failures, refused = self._write_permission_fields(partners, partner_writes)
         by_base = defaultdict(list)
         for member, key in bases.items():
             if member.partner_id.id not in refused:
@@ -204,16 +182,33 @@ class MailchimpSyncRun(models.Model):
     # Odoo -> Mailchimp
     # ------------------------------------------------------------------
 
-    def _plan_push_permissions(self, plan):
+    def _write_permission_fields(self, partners, partner_writes):
+        """Odoo's fields for the permissions Mailchimp brings, one write per value:
+        (failures, partner ids refused). A refused write keeps the base (the next
+        run tries again)."""
+        failures, refused = [], set()
+        for vals, partner_ids in partner_writes.items():
+            try:
+                with self.env.cr.savepoint():
+                    partners.browse(partner_ids).with_context(**QUIET).write(dict(vals))
+            except (UserError, ValidationError, psycopg2.Error) as error:
+                refused.update(partner_ids)
+                failures += [
+                    (partner.id, partner.email, str(error))
+                    for partner in partners.browse(partner_ids)
+                ]
+        return failures, refused
+
+    def plan_permissions(self, plan):
         """Mapped permissions changed in Odoo since both sides agreed: they go with the
         member's PATCH (``plan.permissions``); a contact with nothing else to send is
         moved from the unchanged ones to the updates. Nothing when nothing changed."""
-        pairing = self.pairing_id
+        pairing = self.pairing
         mapped = pairing.permission_map_ids._by_permission()
-        if not mapped or self.direction == "mailchimp2odoo":
+        if not mapped or self.sync_run.direction == "mailchimp2odoo":
             return
         unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
-        candidates = [(partner, member) for partner, member, *_rest in plan.updates]
+        candidates = [(update.partner, update.member) for update in plan.updates]
         candidates += [(member.partner_id, member) for member in unchanged]
         moved = []
         for partner, member in candidates:
@@ -231,17 +226,19 @@ class MailchimpSyncRun(models.Model):
                 moved.append((partner, member))
         for partner, member in moved:
             plan.unchanged_ids.remove(member.id)
-            plan.updates.append(
-                (partner, member, member.synced_values or {}, {}, False)
-            )
+            plan.send_alone(partner, member)
 
-    def _push_new_member_permissions(self, client, list_id, plan, failures):
+    def send_new_member_permissions(self, client, list_id, plan, failures):
         """Contacts just added to the audience: batch subscribe cannot carry marketing
         permissions (not in its items), so the given ones follow as PATCHes in one
         /batches call; none when no new contact has one."""
-        pairing = self.pairing_id
+        pairing = self.pairing
         mapped = pairing.permission_map_ids._by_permission()
-        if not mapped or not plan.new_items or self.direction == "mailchimp2odoo":
+        if (
+            not mapped
+            or not plan.new_items
+            or self.sync_run.direction == "mailchimp2odoo"
+        ):
             return
         members = self.env["mailchimp.member"].search_fetch(
             [
@@ -249,7 +246,7 @@ class MailchimpSyncRun(models.Model):
                 (
                     "partner_id",
                     "in",
-                    [partner.id for partner, _values in plan.new_items],
+                    [item.partner.id for item in plan.new_items],
                 ),
             ],
             ["partner_id", "email", "subscriber_hash", "synced_permissions"],
@@ -278,14 +275,14 @@ class MailchimpSyncRun(models.Model):
         if not operations:
             return
         bases = defaultdict(list)
-        for result in self._run_batch(client, operations, plan.reuse, plan.deadline):
+        for result in batch_jobs.run_batch(
+            client, operations, plan.reuse, plan.deadline
+        ):
             member, changed = by_id[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 bases[json.dumps(changed, sort_keys=True)].append(member.id)
             else:
-                failures.append(
-                    (member.partner_id.id, member.email, _op_reason(result))
-                )
+                failures.append((member.partner_id.id, member.email, op_reason(result)))
         for key, member_ids in bases.items():
             members.browse(member_ids).write({"synced_permissions": json.loads(key)})
 
@@ -299,12 +296,13 @@ class MailchimpSyncRun(models.Model):
         /batches job, so that a bad value never holds an opt-out back (the value's
         failure line stays)."""
         members = {}
-        for partner, member, _values, changed, _renamed in plan.updates:
+        for update in plan.updates:
+            partner, member = update.partner, update.member
             if (
-                member.id in plan.unsubscribe
+                member.id in plan.optouts.unsubscribe
                 and member.status in consent.OPT_OUT_UNSUBSCRIBES
                 and (
-                    changed
+                    update.changed
                     or member.id in plan.permissions
                     or plan.interests.get(partner.id)
                 )
@@ -323,7 +321,9 @@ class MailchimpSyncRun(models.Model):
             )
             for _partner, member in members.values()
         ]
-        for result in self._run_batch(client, operations, plan.reuse, plan.deadline):
+        for result in batch_jobs.run_batch(
+            client, operations, plan.reuse, plan.deadline
+        ):
             partner, member = members[batch_jobs.record_id(result)]
             if result["status_code"] == 200:
                 response = result["response"] or {}
@@ -339,7 +339,7 @@ class MailchimpSyncRun(models.Model):
                 member.status = "archived"
             else:
                 failures.append(
-                    (partner.id, partner.email_normalized, _op_reason(result))
+                    (partner.id, partner.email_normalized, op_reason(result))
                 )
 
     def _opt_out_sql(self, email):
@@ -374,7 +374,7 @@ class MailchimpSyncRun(models.Model):
                  WHERE p.id = ANY(%s)
                 """,
                 self._opt_out_sql(SQL("p.email_normalized")),
-                self.pairing_id.id,
+                self.pairing.id,
                 list(partner_ids),
             )
         )
@@ -383,7 +383,7 @@ class MailchimpSyncRun(models.Model):
             for pid, opted_out, remembered in self.env.cr.fetchall()
         }
 
-    def _optout_partner_ids(self):
+    def push_optout_ids(self):
         """Members whose contact's Odoo opt-out changed since the sync last saw it.
 
         Joining or leaving the blacklist does not touch the contact's write_date, so
@@ -392,7 +392,7 @@ class MailchimpSyncRun(models.Model):
         as opted out for the others). Those with nothing to send are remembered at
         once; returns the contacts whose member the push must unsubscribe.
         """
-        pairing = self.pairing_id
+        pairing = self.pairing
         self._flush_opt_outs()
         self.env.cr.execute(
             SQL(
@@ -433,7 +433,10 @@ class MailchimpSyncRun(models.Model):
         return to_send
 
     def _optout_unsubscribe_enabled(self):
-        return self.pairing_id.optout_unsubscribe and self.direction != "mailchimp2odoo"
+        return (
+            self.pairing.optout_unsubscribe
+            and self.sync_run.direction != "mailchimp2odoo"
+        )
 
     def _remember_member_opt_outs(self, flags):
         """{True: member ids now opted out, False: no longer}: one write each."""
@@ -442,7 +445,7 @@ class MailchimpSyncRun(models.Model):
             if member_ids:
                 Member.browse(member_ids).write({"odoo_opt_out": opted_out})
 
-    def _plan_push_optouts(self, plan):
+    def plan_optouts(self, plan):
         """A planned chunk's Odoo opt-outs (one query for the chunk): new contacts
         opted out go in as unsubscribed or are skipped (the sync's option), never
         subscribed; linked members whose contact was opted out in Odoo since the
@@ -450,44 +453,53 @@ class MailchimpSyncRun(models.Model):
         /batches job (an unchanged one becomes an update with nothing else)."""
         if not plan:
             return
-        pairing = self.pairing_id
         linked = list(plan.members.values())
         states = self._chunk_opt_outs(
-            [partner.id for partner, _values in plan.new_items]
+            [item.partner.id for item in plan.new_items]
             + [member.partner_id.id for member in linked]
         )
         opted = {pid for pid, (opted_out, _remembered) in states.items() if opted_out}
         if opted and plan.new_items:
-            kept = []
-            for partner, values in plan.new_items:
-                how = consent.new_member_opt_out(
-                    partner.id in opted, pairing.optout_new_policy
-                )
-                if how == "skip":
-                    plan.skipped.append(
-                        (
-                            partner.id,
-                            partner.email_normalized,
-                            self.env._(
-                                "opted out in Odoo (email blacklist): not added to "
-                                "Mailchimp, as the sync's option says"
-                            ),
-                        )
-                    )
-                    continue
-                if how == "unsubscribed":
-                    plan.optout_new.add(partner.id)
-                kept.append((partner, values))
-            plan.new_items = kept
+            self._plan_new_optouts(plan, opted)
         changed = [
             member
             for member in linked
             if states[member.partner_id.id][1] != (member.partner_id.id in opted)
         ]
-        if not changed:
-            return
+        if changed:
+            self._plan_linked_optouts(plan, changed, states, opted)
+
+    def _plan_new_optouts(self, plan, opted):
+        """New contacts opted out in Odoo (partner ids ``opted``): added as
+        unsubscribed, or skipped with the reason (the sync's option)."""
+        kept = []
+        for item in plan.new_items:
+            partner = item.partner
+            how = consent.new_member_opt_out(
+                partner.id in opted, self.pairing.optout_new_policy
+            )
+            if how == "skip":
+                plan.skipped.append(
+                    (
+                        partner.id,
+                        partner.email_normalized,
+                        self.env._(
+                            "opted out in Odoo (email blacklist): not added to "
+                            "Mailchimp, as the sync's option says"
+                        ),
+                    )
+                )
+                continue
+            if how == "unsubscribed":
+                plan.optouts.new.add(partner.id)
+            kept.append(item)
+        plan.new_items = kept
+
+    def _plan_linked_optouts(self, plan, changed, states, opted):
+        """Linked members whose Odoo opt-out changed since the sync last saw it:
+        remembered, forgotten, or unsubscribed in the chunk's PATCHes."""
         unsubscribe = self._optout_unsubscribe_enabled()
-        position = {entry[1].id: index for index, entry in enumerate(plan.updates)}
+        position = {update.member.id: update for update in plan.updates}
         unchanged = set(plan.unchanged_ids)
         failed = {row[0] for row in plan.failures}
         moved, flags = [], {True: [], False: []}
@@ -504,34 +516,30 @@ class MailchimpSyncRun(models.Model):
             elif action != "unsubscribe":
                 continue
             elif member.id in position:
-                if plan.updates[position[member.id]][4]:
+                if position[member.id].renamed:
                     # an email change goes first: Mailchimp renames subscribed members
                     # only, so the status follows at the next run
                     continue
-                plan.unsubscribe.add(member.id)
+                plan.optouts.unsubscribe.add(member.id)
             elif member.id in unchanged:
                 moved.append(member)
-                plan.updates.append(
-                    (partner, member, member.synced_values or {}, {}, False)
-                )
-                plan.unsubscribe.add(member.id)
+                plan.send_alone(partner, member)
+                plan.optouts.unsubscribe.add(member.id)
             elif partner.id in failed and partner.email_normalized == member.email:
                 # a value Mailchimp cannot take does not hold back the opt-out: the
                 # status alone, the contact's values stay to be sent
-                plan.updates.append(
-                    (partner, member, member.synced_values or {}, {}, False)
-                )
-                plan.unsubscribe.add(member.id)
+                plan.send_alone(partner, member)
+                plan.optouts.unsubscribe.add(member.id)
                 if member.need_push:
-                    plan.optout_keep_push.append(member.id)
+                    plan.optouts.keep_push.append(member.id)
             # else skipped (another contact has the address, archived, a rename
             # Mailchimp refuses): the next run finds it again
-        plan.optout_flags = flags
+        plan.optouts.flags = flags
         if moved:
             ids = {member.id for member in moved}
             plan.unchanged_ids = [mid for mid in plan.unchanged_ids if mid not in ids]
 
-    def _save_push_optouts(self, client, list_id, plan, failures):
+    def save_optouts(self, client, list_id, plan, failures):
         """After the chunk was sent: the opt-outs remembered, those sent counted.
 
         A member counts as done once Mailchimp no longer mails it (the PATCH's answer
@@ -539,10 +547,10 @@ class MailchimpSyncRun(models.Model):
         and is tried again at the next run.
         """
         self._unsubscribe_alone(client, list_id, plan, failures)
-        self._remember_member_opt_outs(plan.optout_flags)
+        self._remember_member_opt_outs(plan.optouts.flags)
         Member = self.env["mailchimp.member"]
-        if plan.unsubscribe:
-            sent = Member.browse(sorted(plan.unsubscribe))
+        if plan.optouts.unsubscribe:
+            sent = Member.browse(sorted(plan.optouts.unsubscribe))
             done = sent.filtered(
                 lambda member: member.status not in consent.OPT_OUT_UNSUBSCRIBES
             )
@@ -552,13 +560,13 @@ class MailchimpSyncRun(models.Model):
                     done.filtered(lambda member: member.status == "unsubscribed")
                 )
             )
-            if plan.optout_keep_push:
-                Member.browse(plan.optout_keep_push).write({"need_push": True})
-        if plan.optout_new:
+            if plan.optouts.keep_push:
+                Member.browse(plan.optouts.keep_push).write({"need_push": True})
+        if plan.optouts.new:
             members = Member.search_fetch(
                 [
-                    ("pairing_id", "=", self.pairing_id.id),
-                    ("partner_id", "in", sorted(plan.optout_new)),
+                    ("pairing_id", "=", self.pairing.id),
+                    ("partner_id", "in", sorted(plan.optouts.new)),
                 ],
                 ["status"],
             )
@@ -572,3 +580,87 @@ class MailchimpSyncRun(models.Model):
                     members.filtered(lambda member: member.status == "unsubscribed")
                 )
             )
+
+
+# ----------------------------------------------------------------------
+# Odoo's blacklist, from Mailchimp's statuses (the sync's options)
+# ----------------------------------------------------------------------
+
+
+def mirror_blacklist(pairing, changes):
+    """[(email, old status, new status)] applied to Odoo's blacklist in one bulk
+    call per direction, by the options of ``pairing``. ``old status``: the one
+    Odoo knew before (None: not known). Returns {email: "add" | "remove"} for
+    those acted on."""
+    pairing.ensure_one()
+    if not pairing.blacklist_mirror:
+        return {}
+    added, removed, done = {}, {}, {}
+    for email, old_status, new_status in changes:
+        action = consent.blacklist_action(
+            old_status,
+            new_status,
+            mirror=pairing.blacklist_mirror,
+            unmirror=pairing.blacklist_unmirror,
+        )
+        if action == "add":
+            added[email] = _blacklist_reason(pairing, new_status)
+        elif action == "remove":
+            removed[email] = pairing.env._(
+                "Subscribed again in Mailchimp (audience %(audience)s, sync "
+                "%(sync)s).",
+                audience=pairing.audience_id.name,
+                sync=pairing.name,
+            )
+        if action:
+            done[email] = action
+    # the sync's option was set by a Mailchimp administrator; the blacklist itself
+    # is a settings model
+    Blacklist = pairing.env["mail.blacklist"].sudo()
+    if added:
+        Blacklist._mailchimp_add(added)
+    if removed:
+        Blacklist._mailchimp_remove(removed)
+    # these opt-outs came from Mailchimp: the sync knows them already, so none is
+    # sent back (and a re-subscription taken off the blacklist is not undone)
+    _remember_opt_outs(pairing, added, True)
+    _remember_opt_outs(pairing, removed, False)
+    return done
+
+
+def _remember_opt_outs(pairing, emails, opted_out):
+    """The members of these addresses in this audience (of every sync of it)
+    remember Odoo's opt-out as ``opted_out``: it came from this audience, so no
+    sync sends it back there (a few queries for a page)."""
+    hashes = {
+        subscriber_hash(email)
+        for email in map(merge_values.normalize_email, emails)
+        if email
+    }
+    if not hashes:
+        return
+    pairings = pairing.with_context(active_test=False).search(
+        [("audience_id", "=", pairing.audience_id.id)]
+    )
+    pairing.env["mailchimp.member"].search(
+        [
+            ("pairing_id", "in", pairings.ids),
+            ("subscriber_hash", "in", sorted(hashes)),
+            ("odoo_opt_out", "!=", opted_out),
+        ]
+    ).write({"odoo_opt_out": opted_out})
+
+
+def _blacklist_reason(pairing, status):
+    if status == "cleaned":
+        return pairing.env._(
+            "Cleaned in Mailchimp: the address bounced or reported abuse "
+            "(audience %(audience)s, sync %(sync)s).",
+            audience=pairing.audience_id.name,
+            sync=pairing.name,
+        )
+    return pairing.env._(
+        "Unsubscribed in Mailchimp (audience %(audience)s, sync %(sync)s).",
+        audience=pairing.audience_id.name,
+        sync=pairing.name,
+    )

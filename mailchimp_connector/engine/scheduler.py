@@ -1,0 +1,169 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""When runs happen: one sync run now (``run_sync``), or a scheduler pass over the
+syncs that are due (``cron_pass``), each holding the sync's lock, taking up the
+run a crash or a time budget interrupted, and applying to the sync what a
+stopped run asks of it (``plans.RunResult``)."""
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from odoo import fields
+
+from . import transactions
+from .run import SyncEngine
+from .transactions import LOCK_SYNC
+
+_logger = logging.getLogger(__name__)
+
+CRON_XMLID = "mailchimp_connector.ir_cron_mailchimp_sync"
+
+
+def run_sync(pairing, full=False, trigger="manual", deadline=None):
+    """One complete run of ``pairing`` in this process (see
+    ``mailchimp.pairing.run_sync``); an empty recordset when the sync is held."""
+    cr = pairing.env.cr
+    if not transactions.try_lock(cr, LOCK_SYNC, pairing.id):
+        _logger.info("Mailchimp sync %s is already running: skipped", pairing.id)
+        return pairing.env["mailchimp.sync.run"]
+    try:
+        return _run_locked(pairing, full, trigger, deadline)
+    finally:
+        transactions.unlock(cr, LOCK_SYNC, pairing.id)
+
+
+def cron_pass(Pairing):
+    """Run the syncs that are due, asked for or unfinished, within a time budget.
+
+    A pass stops before Odoo's worker time limit; an unfinished run is taken up
+    by the next pass, which the cron schedules at once. A sync that a run or a
+    webhook delivery holds is left to the next pass (its request kept); the
+    pass's own writes on a sync (its request taken, its next time) go in a
+    transaction of their own, tried again if a person saves the sync at that
+    instant.
+    """
+    env = Pairing.env
+    budget = float(
+        env["ir.config_parameter"]
+        .sudo()
+        .get_param("mailchimp_connector.cron_time_budget", "60")
+    )
+    deadline = time.monotonic() + budget
+    now = fields.Datetime.now()
+    pairings = Pairing.search(
+        [
+            ("state", "=", "active"),
+            ("account_id.state", "=", "connected"),
+            "|",
+            "|",
+            ("sync_requested", "=", True),
+            ("sync_cursor_ids.last_run_id.state", "=", "running"),
+            "|",
+            ("sync_cursor_ids.next_sync_date", "=", False),
+            ("sync_cursor_ids.next_sync_date", "<=", now),
+        ]
+    ).sorted(lambda p: (not p.sync_requested, p.next_sync_date or datetime.min, p.id))
+    cron = env["ir.cron"]
+    for done, pairing in enumerate(pairings):
+        run = _cron_run(pairing, now, deadline)
+        if run is None:
+            continue
+        unfinished = run.state == "running"
+        remaining = len(pairings) - done - (0 if unfinished else 1)
+        cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
+        if unfinished or time.monotonic() > deadline:
+            break
+
+
+def _cron_run(pairing, now, deadline):
+    """One sync of a pass: its run, or None when it is left to the next pass."""
+    cr = pairing.env.cr
+    if not transactions.try_lock(cr, LOCK_SYNC, pairing.id):
+        _logger.info("Mailchimp sync %s is busy: left to the next pass", pairing.id)
+        retrigger(pairing.env)
+        return None
+    try:
+        if pairing.last_run_id.state != "running" and not _write_apart(
+            pairing, lambda: _take_request(pairing, now)
+        ):
+            retrigger(pairing.env)
+            return None
+        pairing.invalidate_recordset(["state"])
+        if pairing.state != "active":  # paused or broken since the pass began
+            return None
+        return _run_locked(pairing, False, "cron", deadline)
+    finally:
+        transactions.unlock(cr, LOCK_SYNC, pairing.id)
+
+
+def _run_locked(pairing, full, trigger, deadline):
+    """A run's work, the sync's lock held."""
+    run = unfinished_run(pairing) or pairing.env["mailchimp.sync.run"].create(
+        {
+            "pairing_id": pairing.id,
+            "pairing_name": pairing.name,
+            "company_id": pairing.company_id.id,
+            "trigger": trigger,
+            "full": full or _full_sync_due(pairing),
+            "direction": pairing.direction,
+        }
+    )
+    pairing._sync_cursor().last_run_id = run
+    _after_run(pairing, SyncEngine(run, deadline).execute())
+    return run
+
+
+def _after_run(pairing, result):
+    """What a stopped run asks of the sync: a deleted audience breaks it, a
+    rejected key puts its account in error. These rows are people's too: each
+    written in a transaction of its own, after the run's, so they can never undo
+    its work."""
+    if result.broken_reason:
+        reason = result.broken_reason
+        _write_apart(pairing, lambda: mark_broken(pairing, reason))
+        _write_apart(pairing, lambda: pairing.audience_id.write({"active": False}))
+    elif result.auth_error:
+        message = result.auth_error
+        _write_apart(pairing, lambda: pairing.account_id._set_error(message))
+
+
+def mark_broken(pairing, reason):
+    """The sync stops until an administrator repairs it (its message says why)."""
+    pairing.write({"state": "broken", "broken_reason": reason, "sync_requested": False})
+    pairing.message_post(body=reason)
+
+
+def _full_sync_due(pairing):
+    """A full read now and then: only it sees
+    members archived or deleted in Mailchimp."""
+    state = pairing._sync_cursor()
+    if not state.initial_done or not state.last_full_sync_date:
+        return True
+    due = state.last_full_sync_date + timedelta(days=pairing.full_sync_days)
+    return bool(pairing.full_sync_days) and fields.Datetime.now() >= due
+
+
+def unfinished_run(pairing):
+    """Holding the lock, a run still "running" was interrupted: go on with it."""
+    return pairing.env["mailchimp.sync.run"].search(
+        [("pairing_id", "=", pairing.id), ("state", "=", "running")],
+        order="id desc",
+        limit=1,
+    )
+
+
+def retrigger(env, at=None):
+    """Have the scheduler come back (in a minute by default)."""
+    env.ref(CRON_XMLID)._trigger(at or fields.Datetime.now() + timedelta(minutes=1))
+
+
+def _take_request(pairing, now):
+    """Before a new run: its request is taken (the pairing is written only when
+    there was one) and the next one is due an interval later."""
+    if pairing.sync_requested:
+        pairing.sync_requested = False
+    pairing._sync_cursor().next_sync_date = now + timedelta(hours=pairing.sync_interval)
+
+
+def _write_apart(pairing, function):
+    return transactions.write_concurrently(pairing.env, function, pairing.ids)
