@@ -43,12 +43,7 @@ def cron_pass(Pairing):
     instant.
     """
     env = Pairing.env
-    budget = float(
-        env["ir.config_parameter"]
-        .sudo()
-        .get_param("mailchimp_connector.cron_time_budget", "60")
-    )
-    deadline = time.monotonic() + budget
+    deadline = time.monotonic() + env["mailchimp.account"]._cron_time_budget()
     now = fields.Datetime.now()
     pairings = Pairing.search(
         [

@@ -15,10 +15,10 @@ import time
 
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
+from ..utils.locks import LOCK_ACTIVITY, LOCK_SYNC  # noqa: F401 (the keys, named once)
+
 _logger = logging.getLogger(__name__)
 
-LOCK_SYNC = 7300  # a pairing's runs and webhook deliveries (key 2: the pairing id)
-LOCK_ACTIVITY = 7301  # an account's activity pull (key 2: the account id)
 CONCURRENT_TRIES = 5  # a write meeting a concurrent one is tried again this many times
 
 

@@ -406,8 +406,12 @@ class MailchimpAccount(models.Model):
             self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
 
     def action_disconnect(self):
-        """Forget the key and stop talking to Mailchimp; keep everything else."""
+        """Forget the key and stop talking to Mailchimp; keep everything else. The
+        syncs' webhooks are removed first, while the key still works (F19)."""
         self.check_access("write")
+        self.env["mailchimp.pairing"].with_context(active_test=False).search(
+            [("account_id", "in", self.ids), ("webhook_id", "!=", False)]
+        )._webhook_unregister()
         self.sudo().with_context(mailchimp_key_verified=True).write(
             {"api_key": False, "state": "draft", "last_error": False}
         )

@@ -2,13 +2,14 @@
 import concurrent.futures
 import contextlib
 import logging
-import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 
+from ..engine import transactions
+from ..engine.transactions import LOCK_ACTIVITY
 from ..utils import mailchimp_errors as mc_errors
 from ..utils import sync_rules
 from ..utils.activity_events import (
@@ -18,7 +19,6 @@ from ..utils.activity_events import (
     staging_rows,
     utc_stamp,
 )
-from ..utils.locks import LOCK_ACTIVITY
 
 _logger = logging.getLogger(__name__)
 
@@ -197,8 +197,7 @@ class MailchimpCampaign(models.Model):
         """Pull new campaigns of ``account`` and the activity of those inside their
         window.  Returns the number of campaigns left for a later pass (deadline)."""
         cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_ACTIVITY, account.id))
-        if not cr.fetchone()[0]:
+        if not transactions.try_lock(cr, LOCK_ACTIVITY, account.id):
             _logger.info(
                 "Mailchimp activity of account %s is already being pulled", account.id
             )
@@ -236,7 +235,7 @@ class MailchimpCampaign(models.Model):
             )
             return 0
         finally:
-            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_ACTIVITY, account.id))
+            transactions.unlock(cr, LOCK_ACTIVITY, account.id)
         account.sudo().activity_error = False
         self._commit()
         return 0
@@ -582,13 +581,10 @@ class MailchimpCampaign(models.Model):
     # ------------------------------------------------------------------
 
     def _testing(self):
-        return getattr(threading.current_thread(), "testing", False)
+        return transactions.testing()
 
     def _commit(self):
-        """Commit unless running under tests, as Odoo's own batch crons do."""
-        if not self._testing():
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+        transactions.commit(self.env.cr)
 
     def _rollback(self):
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.rollback()
+        transactions.rollback(self.env.cr)
