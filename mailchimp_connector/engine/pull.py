@@ -3,6 +3,7 @@
 first, merged page by page into contacts (three-way, by the sync's conflict rule)
 and committed with the mark that covers them."""
 
+import functools
 from contextlib import closing, suppress
 from types import SimpleNamespace
 
@@ -59,6 +60,12 @@ class PullStep(Step):
     @property
     def consent(self):
         return self.engine.consent
+
+    @functools.cached_property
+    def cursor(self):
+        """The sync's run-written state, looked up once: its record never changes,
+        and a page's commit would otherwise cost one more query to find it again."""
+        return self.pairing._sync_cursor()
 
     def run(self):
         """Read the members changed since the first
@@ -295,11 +302,11 @@ class PullStep(Step):
     def _pull_mark(self):
         """The first second the next pull must read (whole epoch seconds), or None:
         the one place that reads where the pull stands (see _set_pull_mark)."""
-        return sync_rules.mark_second(self.pairing._sync_cursor().mailchimp_watermark)
+        return sync_rules.mark_second(self.cursor.mailchimp_watermark)
 
     def _set_pull_mark(self, second):
         """Record, with the chunk being committed, the first second to read next."""
-        self.pairing._sync_cursor().mailchimp_watermark = sync_rules.mark_text(second)
+        self.cursor.mailchimp_watermark = sync_rules.mark_text(second)
 
     def _pull_page_committed(self, page, maps, client):
         """One page, in a savepoint, counted with the requests sent so far."""
