@@ -626,28 +626,18 @@ class PushStep(Step):
         permissions = permissions or {}
         operations, by_id = [], {}
         for update in updates:
-            partner, member, changed = update.partner, update.member, update.changed
-            body = {"merge_fields": changed} if changed else {}
-            body.update(_interests_item(interests, partner))
-            if update.renamed:
-                body["email_address"] = partner.email_normalized
-            if member.id in permissions:
-                body["marketing_permissions"] = consent.permissions_payload(
-                    permissions[member.id][0]
-                )
-            if member.id in unsubscribe:
-                body["status"] = "unsubscribed"
+            body = _update_body(update, permissions, interests, unsubscribe)
             operations.append(
                 batch_jobs.operation(
                     "patch",
-                    member.id,
+                    update.member.id,
                     "PATCH",
-                    f"/lists/{list_id}/members/{member.subscriber_hash}",
+                    f"/lists/{list_id}/members/{update.member.subscriber_hash}",
                     body,
                     params={"fields": MEMBER_REPLY_FIELDS},
                 )
             )
-            by_id[member.id] = update
+            by_id[update.member.id] = update
         for result in batch_jobs.run_batch(client, operations, reuse, deadline):
             update = by_id[batch_jobs.record_id(result)]
             partner, member = update.partner, update.member
@@ -775,6 +765,22 @@ def _bases_once_sent(values, sent_tags, mc_member):
         for tag, value in maps.normalize(answered, tags).items():
             synced[tag] = merge_values.canonical(value)
     return synced, getattr(values, "odoo", None)
+
+
+def _update_body(update, permissions, interests, unsubscribe):
+    """The PATCH body of one member update: only what changed."""
+    partner, member, changed = update.partner, update.member, update.changed
+    body = {"merge_fields": changed} if changed else {}
+    body.update(_interests_item(interests, partner))
+    if update.renamed:
+        body["email_address"] = partner.email_normalized
+    if member.id in permissions:
+        body["marketing_permissions"] = consent.permissions_payload(
+            permissions[member.id][0]
+        )
+    if member.id in unsubscribe:
+        body["status"] = "unsubscribed"
+    return body
 
 
 def _interests_item(interests, partner):

@@ -393,16 +393,9 @@ class MailchimpClient:
         proves it inclusive: ``page.since_inclusive`` is then True, for the caller
         to remember.
 
-        One walk keeps one ``since`` and pages by offset, each page asked from a
-        little before the end of the previous one (``overlap`` items) and checked:
-        the newest of those last items found in the answer is where the walk goes
-        on. An item changed meanwhile moves to the end of the listing (its new
-        ``key`` is now) and is read there again, with its change; members before
-        the walk's position that changed shift the rest left, which the overlap
-        absorbs. When none of those items is found (more changed than the overlap,
-        or they all changed), the walk starts again from the second of the last
-        item read, dropping what it already yielded (same id and ``key``), at most
-        ``max_restarts`` times. An item is never yielded twice with the same ``key``.
+        It pages by offset with an ``overlap`` and starts again when the listing
+        moved under it, at most ``max_restarts`` times (see ``_SinceWalk``); an
+        item is never yielded twice with the same ``key``.
 
         Pages are ``Page`` lists: ``server_time`` is when Mailchimp answered (its
         ``Date`` header, aware UTC, None if absent); the first page is yielded even
@@ -417,8 +410,7 @@ class MailchimpClient:
         if fields:
             wanted = list(fields) + [name for name in ("id", key) if name not in fields]
             query["fields"] = ",".join(_prefixed(items_key, wanted) + ["total_items"])
-        # overlap + 1 items re-read per page: small
-        # next to a page, grows on a busy listing
+        # overlap + 1 items re-read per page: small next to a page
         walk = _SinceWalk(since, inclusive, min(max(0, int(overlap)), (count - 2) // 4))
         while True:  # one pass (one since) per listing; a restart starts a new one
             if walk.first_second is not None:
@@ -432,15 +424,7 @@ class MailchimpClient:
             # second of the last item read, without what was yielded already
             walk.restarts += 1
             if walk.restarts > max_restarts:
-                _logger.warning(
-                    "Mailchimp %s kept changing while it was read; stopped "
-                    "after %d restarts",
-                    path,
-                    max_restarts,
-                )
-                page = Page()
-                page.server_time, page.complete = moved.server_time, False
-                yield page
+                yield _gave_up(path, moved, max_restarts)
                 return
             walk.restart(max_slack=(count - 2) // 4)
 
@@ -952,13 +936,36 @@ def _iso_second(second):
     )
 
 
+def _gave_up(path, moved, max_restarts):
+    """The last page of a walk the listing kept moving under: incomplete."""
+    _logger.warning(
+        "Mailchimp %s kept changing while it was read; stopped after %d restarts",
+        path,
+        max_restarts,
+    )
+    page = Page()
+    page.server_time, page.complete = moved.server_time, False
+    return page
+
+
 class _SinceWalk:
     """What a walk by ``pages_since`` carries from one pass to the next: the
     second it reads from (``first_second``), whether the filter is known to keep
     that second (``inclusive``, or ``learned`` during the walk), the items it
     re-reads per page (``slack``), the newest second it yielded, the (id, key) of
     the last items received (``tail``), whether a page was yielded yet and how
-    many times it started again."""
+    many times it started again.
+
+    One walk keeps one ``since`` and pages by offset, each page asked from a
+    little before the end of the previous one (the overlap) and checked: the
+    newest of those last items found in the answer is where the walk goes on. An
+    item changed meanwhile moves to the end of the listing (its new ``key`` is
+    now) and is read there again, with its change; members before the walk's
+    position that changed shift the rest left, which the overlap absorbs. When
+    none of those items is found (more changed than the overlap, or they all
+    changed), the walk starts again from the second of the last item read,
+    dropping what it already yielded (same id and ``key``).
+    """
 
     __slots__ = (
         "first_second",

@@ -191,77 +191,96 @@ def resolve_fields(
     ``direction`` blocks pushes (mailchimp2odoo) or pulls (odoo2mailchimp);
     ``push_only`` names tags whose mapping cannot be pulled (see check_mapping).
     Tags default to those of ``odoo_now`` and ``mailchimp_now``: pass mapped tags only.
-
-    When a value may not move, each side's base becomes its own value, so the
-    same difference is not reported again on every run; a later change on
-    either side moves again. (With one shared base, the base is the value of the
-    side that would have received it: a later change there is a conflict again.)
     """
-    if winner not in WINNERS:
-        raise ValueError(
-            "winner must be one of {}, not {!r}.".format(", ".join(WINNERS), winner)
-        )
-    if direction not in DIRECTIONS:
-        raise ValueError(
-            "direction must be one of {}, not {!r}.".format(
-                ", ".join(DIRECTIONS), direction
-            )
-        )
-    synced = synced or {}
-    shared = odoo_synced is None
-    odoo_base = synced if shared else odoo_synced
-    push_only = set(push_only)
+    _check_choice("winner", winner, WINNERS)
+    _check_choice("direction", direction, DIRECTIONS)
+    resolver = _TagResolver(odoo_now, mailchimp_now, synced or {}, odoo_synced)
+    resolver.winner = winner
+    resolver.can_push = direction != "mailchimp2odoo"
+    resolver.can_pull = direction != "odoo2mailchimp"
+    resolver.push_only = set(push_only)
     if tags is None:
         tags = sorted(set(odoo_now) | set(mailchimp_now))
-    result = Resolution()
     for tag in tags:
-        odoo_value = canonical(odoo_now.get(tag))
-        mc_value = canonical(mailchimp_now.get(tag))
+        resolver.resolve(tag)
+    return resolver.result
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            "{} must be one of {}, not {!r}.".format(name, ", ".join(choices), value)
+        )
+
+
+class _TagResolver:
+    """One ``resolve_fields`` call: the bases and rules each tag is decided by."""
+
+    def __init__(self, odoo_now, mailchimp_now, synced, odoo_synced):
+        self.odoo_now = odoo_now
+        self.mailchimp_now = mailchimp_now
+        self.synced = synced
+        self.shared = odoo_synced is None
+        self.odoo_base = synced if self.shared else odoo_synced
+        self.result = Resolution()
+        # the pairing's rules, set by resolve_fields
+        self.winner = "odoo"
+        self.can_push = self.can_pull = True
+        self.push_only = set()
+
+    def resolve(self, tag):
+        odoo_value = canonical(self.odoo_now.get(tag))
+        mc_value = canonical(self.mailchimp_now.get(tag))
         if odoo_value == mc_value:
-            result.new_synced[tag] = mc_value
-            _keep_odoo(result, shared, tag, odoo_value)
-            continue
-        if shared and tag not in synced:  # first sync of this tag for both sides
+            self._keep(tag, mc_value, odoo_value)
+            return
+        if self.shared and tag not in self.synced:  # first sync of this tag for both
             odoo_changed, mc_changed = odoo_value != "", mc_value != ""
         else:
-            odoo_changed = _changed(odoo_value, tag, odoo_base)
-            mc_changed = _changed(mc_value, tag, synced)
+            odoo_changed = _changed(odoo_value, tag, self.odoo_base)
+            mc_changed = _changed(mc_value, tag, self.synced)
         if not odoo_changed and not mc_changed:
             # each side as it was: Odoo's form of Mailchimp's value, not a change
-            result.new_synced[tag] = mc_value
-            _keep_odoo(result, shared, tag, odoo_value)
-            continue
-        conflict = odoo_changed and mc_changed
-        if conflict:
-            result.conflicts.append(tag)
-            source = winner
+            self._keep(tag, mc_value, odoo_value)
+            return
+        if odoo_changed and mc_changed:
+            self.result.conflicts.append(tag)
+            source = self.winner
         else:
             source = "odoo" if odoo_changed else "mailchimp"
-        can_push = direction != "mailchimp2odoo"
-        can_pull = direction != "odoo2mailchimp" and tag not in push_only
-        if source == "odoo" and can_push:
+        self._move(tag, source, odoo_value, mc_value)
+
+    def _move(self, tag, source, odoo_value, mc_value):
+        """Send the source side's value across, if the direction lets it.
+
+        When a value may not move, each side's base becomes its own value, so the
+        same difference is not reported again on every run; a later change on
+        either side moves again. (With one shared base, the base is the value of
+        the side that would have received it: a later change there is a conflict
+        again.)
+        """
+        result = self.result
+        if source == "odoo" and self.can_push:
             sent = combine(
-                odoo_now.get(tag), odoo_base.get(tag), mailchimp_now.get(tag)
+                self.odoo_now.get(tag),
+                self.odoo_base.get(tag),
+                self.mailchimp_now.get(tag),
             )
             result.to_mailchimp[tag] = _out(sent)
-            result.new_synced[tag] = odoo_value if shared else canonical(sent)
-            _keep_odoo(result, shared, tag, odoo_value)
-        elif source == "mailchimp" and can_pull:
-            result.to_odoo[tag] = _out(mailchimp_now.get(tag))
-            result.new_synced[tag] = mc_value
-            _keep_odoo(result, shared, tag, mc_value)
-        elif shared:
+            self._keep(tag, odoo_value if self.shared else canonical(sent), odoo_value)
+        elif source == "mailchimp" and self.can_pull and tag not in self.push_only:
+            result.to_odoo[tag] = _out(self.mailchimp_now.get(tag))
+            self._keep(tag, mc_value, mc_value)
+        elif self.shared:
             result.new_synced[tag] = mc_value if source == "odoo" else odoo_value
         else:
-            result.new_synced[tag] = mc_value
-            _keep_odoo(result, shared, tag, odoo_value)
-    return result
+            self._keep(tag, mc_value, odoo_value)
 
-
-def _keep_odoo(result, shared, tag, value):
-    """Odoo's own base, kept only when the sides have one each."""
-    if not shared:
-        result.new_odoo_synced[tag] = value
+    def _keep(self, tag, synced_value, odoo_value):
+        """Store the new bases: Odoo's own only when the sides have one each."""
+        self.result.new_synced[tag] = synced_value
+        if not self.shared:
+            self.result.new_odoo_synced[tag] = odoo_value
 
 
 def push_changes(odoo_now, odoo_synced, synced, *, tags=None):
