@@ -1,7 +1,9 @@
 """Cut the part of Mailchimp's OpenAPI spec that the sandbox serves.
 
 Usage (from the repo root):
-    python sandbox/spec/cut_spec.py /work/shared/mailchimp/marketing-openapi.json
+    python sandbox/spec/cut_spec.py PATH/TO/marketing-openapi.json
+
+The full spec is not in the repository (PROVENANCE.md says where it comes from).
 
 Keeps exactly the (path, method) pairs registered in the sandbox's router,
 plus every component schema they reference (transitively), and writes
@@ -102,11 +104,9 @@ def cut(spec):
 
 
 def main(argv):
-    src = (
-        Path(argv[1])
-        if len(argv) > 1
-        else Path("/work/shared/mailchimp/marketing-openapi.json")
-    )
+    if len(argv) != 2:
+        sys.exit(f"usage: {argv[0]} PATH/TO/marketing-openapi.json (see PROVENANCE.md)")
+    src = Path(argv[1])
     data = src.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != EXPECTED_SHA256:
