@@ -65,7 +65,7 @@ print('ACT-SETUP ' + json.dumps({'account': account.id, 'pairing': pairing.id,
 # cannot be saved yet (it is saved after the page's write returns).
 RUN = """
 import json, os, signal, threading, time
-from odoo.addons.mailchimp_connector.models import mailchimp_campaign as campaign_module
+from odoo.addons.mailchimp_connector.engine import activity as activity_module
 
 KILL_CAMPAIGN, KILL_AT_PAGE = %(kill_campaign)r, %(kill_at_page)d
 account = env['mailchimp.account'].browse(%(account)d)
@@ -142,8 +142,8 @@ def dump(label):
         'mails': mails, 'max_activity': max_activity, 'max_message': max_message,
         'members': members, 'campaigns': campaigns,
         'error': account.activity_error or '', 'writes': writes, 'main_pid': main_pid,
-        'settings': [campaign_module.ACTIVITY_CONNECTIONS,
-                     campaign_module.ACTIVITY_WRITERS],
+        'settings': [activity_module.ACTIVITY_CONNECTIONS,
+                     activity_module.ACTIVITY_WRITERS],
     }), flush=True)
     writes.clear()
 
@@ -153,7 +153,7 @@ main_pid = env.cr.fetchone()[0]
 if %(dump_before)r:
     dump('before')
 started = time.monotonic()
-env['mailchimp.campaign']._sync_account_activity(account)
+activity_module.ActivityPull(account).run()
 env.cr.commit()
 print('ACT-SECONDS %%.1f' %% (time.monotonic() - started), flush=True)
 dump('after')

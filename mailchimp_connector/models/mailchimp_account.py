@@ -4,6 +4,7 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..engine.activity import ActivityPull
 from ..utils import mailchimp_errors as mc_errors
 from ..utils.mailchimp_client import MailchimpClient
 from ..utils.mailchimp_keys import parse_api_key
@@ -521,7 +522,7 @@ class MailchimpAccount(models.Model):
         for account in self:
             if account.state != "connected":
                 raise UserError(self.env._("Connect the account first."))
-            self.env["mailchimp.campaign"]._sync_account_activity(account)
+            ActivityPull(account).run()
         errors = self.filtered("activity_error")
         if errors:
             return self._notification(errors[0].activity_error, kind="danger")

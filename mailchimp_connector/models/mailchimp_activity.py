@@ -103,8 +103,14 @@ class MailchimpActivity(models.Model):
 
         events: ``activity_events.Event`` tuples.  Returns the times of the
         events of recipients not linked to a contact (not stored)."""
-        bodies = ChatterBodies(campaign._activity_subject())
+        bodies = self._chatter_bodies(campaign)
         return self._store_staged(campaign, staging_rows(events, bodies))
+
+    @api.model
+    def _chatter_bodies(self, campaign):
+        """The chatter lines of ``campaign``'s events, which name it by its
+        subject."""
+        return ChatterBodies(campaign._activity_subject())
 
     @api.model
     def _store_staged(self, campaign, staged):
@@ -124,15 +130,23 @@ class MailchimpActivity(models.Model):
     @api.model
     def _insert_staged(self, campaign, rows):
         """Insert ``[(partner id, staging row text)]`` with ``ON CONFLICT DO
-        NOTHING`` and post one quiet chatter line per event actually inserted: a
-        note under the "Mailchimp activity" subtype, no follower notified, as
-        ``_message_log_batch`` writes them (one message id for the batch too), in
-        the same statement.  Returns how many events were new."""
+        NOTHING`` and post one quiet chatter line per event actually inserted
+        (``_insert_from_staging``).  Returns how many events were new."""
         if not rows:
             return 0
-        cr = self.env.cr
         self.flush_model()
         self.env["mail.message"].flush_model()
+        self._copy_to_staging(rows)
+        inserted = self._insert_from_staging(campaign)
+        self.invalidate_model()
+        self.env["mail.message"].invalidate_model()
+        return inserted
+
+    @api.model
+    def _copy_to_staging(self, rows):
+        """The staging table holds ``rows`` alone: created once per session,
+        emptied at each commit and before each page."""
+        cr = self.env.cr
         cr.execute(
             SQL(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS %s (%s) ON COMMIT DELETE ROWS",
@@ -143,8 +157,15 @@ class MailchimpActivity(models.Model):
         cr.execute(SQL("TRUNCATE %s", SQL.identifier(STAGING_TABLE)))
         text = "".join([f"{partner_id}\t{tail}\n" for partner_id, tail in rows])
         cr.copy_expert(f"COPY {STAGING_TABLE} FROM STDIN", io.StringIO(text))
+
+    @api.model
+    def _insert_from_staging(self, campaign):
+        """One statement stores the staged events of ``campaign`` not stored yet
+        and, for exactly those, a note under the "Mailchimp activity" subtype,
+        no follower notified, as ``_message_log_batch`` writes them (one message
+        id for the batch too).  Returns how many events were new."""
         author = self.env.ref("base.partner_root")
-        cr.execute(
+        self.env.cr.execute(
             SQL(
                 """
                 WITH new AS (
@@ -180,7 +201,4 @@ class MailchimpActivity(models.Model):
                 now=fields.Datetime.now(),
             )
         )
-        inserted = cr.rowcount
-        self.invalidate_model()
-        self.env["mail.message"].invalidate_model()
-        return inserted
+        return self.env.cr.rowcount

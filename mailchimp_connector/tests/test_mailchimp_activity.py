@@ -5,7 +5,7 @@ from unittest.mock import patch
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..models import mailchimp_campaign
+from ..engine import activity as activity_pull
 from .common import ALTERNATIVE_BEHAVIOUR, MailchimpSyncCase, behaviour_variants
 
 URL = "https://www.example.com/offer?utm=1"
@@ -201,7 +201,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
             events=self.standard_events(),
             generate={"opens_per_member": 2, "clicks_per_member": 1, "seed": 5},
         )
-        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+        with patch.object(activity_pull, "PAGE_SIZE", 2):
             self.sync()
         campaign = self.account.campaign_ids
         events = sorted(self.activities().mapped("event_key"))
@@ -224,7 +224,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
                 "unknown_activity_count": 0,
             }
         )
-        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+        with patch.object(activity_pull, "PAGE_SIZE", 2):
             self.sync()
         self.assertEqual(sorted(self.activities().mapped("event_key")), events)
         self.assertEqual(
@@ -332,7 +332,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
             events=self.standard_events(),
             generate={"opens_per_member": 3, "clicks_per_member": 1, "seed": 7},
         )
-        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+        with patch.object(activity_pull, "PAGE_SIZE", 2):
             self.sync()
         paged = len(self.activities())
         campaign = self.account.campaign_ids
@@ -357,13 +357,13 @@ class TestMailchimpActivity(MailchimpSyncCase):
             generate={"opens_per_member": 2, "clicks_per_member": 1, "seed": 3},
         )
         with (
-            patch.object(mailchimp_campaign, "PAGE_SIZE", 2),
+            patch.object(activity_pull, "PAGE_SIZE", 2),
             self.sandbox_fault(status=429, count=50, path_pattern="email-activity"),
         ):
             self.account.action_sync_activity()
         self.assertTrue(self.account.activity_error)
         self.assertEqual(self.account.state, "connected")
-        with patch.object(mailchimp_campaign, "PAGE_SIZE", 2):
+        with patch.object(activity_pull, "PAGE_SIZE", 2):
             self.sync()
         resumed = sorted(self.activities().mapped("event_key"))
         self.assertEqual(len(resumed), len(set(resumed)))

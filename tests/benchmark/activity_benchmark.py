@@ -17,7 +17,7 @@ keep it), an ``odoo shell`` script:
 2. creates one sent campaign to the N members with generated activity
    (``--opens`` and ``--clicks`` per member, 2 % bounces, 1 % unsubscribes:
    about 10 events per member with the defaults);
-3. runs ``mailchimp.campaign._sync_account_activity(account)`` once, as the cron
+3. runs ``engine.activity.ActivityPull(account).run()`` once, as the cron
    would (commits per page), and prints: events stored, chatter lines written,
    wall time and events/s (everything: HTTP, matching, inserts, chatter), SQL
    queries per 1,000 events (``odoo.sql_db.sql_counter``: every cursor of the
@@ -141,13 +141,13 @@ camp = control("campaigns", {
 emit(step="setup", seconds=round(time.monotonic() - started, 1), campaign=camp["id"],
      opens=camp["report_summary"]["opens"], clicks=camp["report_summary"]["clicks"])
 
-from odoo.addons.mailchimp_connector.models import mailchimp_campaign as campaign_module
+from odoo.addons.mailchimp_connector.engine import activity as activity_module
 if CONNECTIONS:
-    campaign_module.ACTIVITY_CONNECTIONS = CONNECTIONS
+    activity_module.ACTIVITY_CONNECTIONS = CONNECTIONS
 if WRITERS:
-    campaign_module.ACTIVITY_WRITERS = WRITERS
-emit(step="settings", connections=campaign_module.ACTIVITY_CONNECTIONS,
-     writers=campaign_module.ACTIVITY_WRITERS)
+    activity_module.ACTIVITY_WRITERS = WRITERS
+emit(step="settings", connections=activity_module.ACTIVITY_CONNECTIONS,
+     writers=activity_module.ACTIVITY_WRITERS)
 Campaign = env["mailchimp.campaign"]
 for label in ("first pull", "rerun"):
     cr.execute("SELECT count(*) FROM mailchimp_activity")
@@ -166,7 +166,7 @@ for label in ("first pull", "rerun"):
     started = time.monotonic()
     if profiler:
         profiler.enable()
-    Campaign._sync_account_activity(account)
+    activity_module.ActivityPull(account).run()
     if profiler:
         profiler.disable()
     seconds = time.monotonic() - started
