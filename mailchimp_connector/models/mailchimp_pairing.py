@@ -1,20 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import hmac
-import logging
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import sql
 from odoo.tools.safe_eval import safe_eval
 
 from ..engine import scheduler, transactions, webhooks
-from ..engine.run import SyncEngine
 from ..engine.transactions import LOCK_SYNC
-from ..utils import mailchimp_errors as mc_errors
 from ..utils import merge_values
 from .mailchimp_account import MANAGER_GROUP
-
-_logger = logging.getLogger(__name__)
 
 DIRECTIONS = [
     ("mailchimp2odoo", "Mailchimp → Odoo"),
@@ -42,8 +35,8 @@ CURSOR_FIELDS = frozenset(
 class MailchimpPairing(models.Model):
     """One Odoo segment of contacts kept in step with one Mailchimp audience: the
     sync's settings (segment, direction, mapping, consent options, webhook) and
-    its entry points (buttons, the scheduler, webhook deliveries). The work is the
-    sync engine's (``engine/``)."""
+    its entry points (buttons, the scheduler). The work, webhook deliveries
+    included, is the sync engine's (``engine/``)."""
 
     _name = "mailchimp.pairing"
     _description = "Mailchimp Sync"
@@ -616,8 +609,7 @@ class MailchimpPairing(models.Model):
         self.write({"odoo_rescan_date": fields.Datetime.now()})
 
     # ------------------------------------------------------------------
-    # Webhooks (F19): registration, and the deliveries the public controller
-    # hands over, as superuser, on the one pairing the token designates
+    # Webhooks (F19): registration (deliveries: ``engine.webhooks.receive``)
     # ------------------------------------------------------------------
 
     def action_webhook_register(self):
@@ -643,78 +635,6 @@ class MailchimpPairing(models.Model):
         """Remove the webhooks and forget their secrets; returns the messages of
         those left in Mailchimp (``engine.webhooks.unregister``)."""
         return webhooks.unregister(self)
-
-    def _webhook_pairing_for_token(self, token):
-        """The active pairing whose secret is ``token``, compared in constant time."""
-        if not token:
-            return self.browse()
-        candidates = self.sudo().search_fetch(
-            [("state", "=", "active"), ("webhook_token", "!=", False)],
-            ["webhook_token"],
-        )
-        given = token.encode()
-        found = self.browse()
-        for pairing in candidates:
-            # every candidate is compared: the time does not tell where it matched
-            if hmac.compare_digest(pairing.webhook_token.encode(), given):
-                found = pairing
-        return found
-
-    def _webhook_receive(self, event):
-        """Apply one delivery. Returns what happened: "applied", "ignored" or
-        "deferred" (left to the next scheduled run, which is asked for now)."""
-        self.ensure_one()
-        if event.list_id != self.audience_id.mailchimp_list_id:
-            _logger.warning(
-                "Mailchimp sync %s: webhook for another audience ignored", self.id
-            )
-            return "ignored"
-        if not self._webhook_try_lock():
-            # a run is writing this sync's members
-            # now; its reads or the next run's see it
-            return self._webhook_defer()
-        maps = self.field_map_ids._plan()
-        try:
-            mc_member = webhooks.read_member(self, event.email, maps)
-        except mc_errors.MailchimpNotFoundError:
-            return "ignored"  # erased since; the next full run sees it gone
-        except mc_errors.MailchimpError as error:
-            _logger.info(
-                "Mailchimp sync %s: webhook member read failed (%s), left to the "
-                "scheduled run",
-                self.id,
-                type(error).__name__,
-            )
-            return self._webhook_defer()
-        run = self.env["mailchimp.sync.run"]._webhook_entry(self)
-        try:
-            with self.env.cr.savepoint():
-                SyncEngine(run).sync_member(mc_member, maps)
-        except Exception:  # a bug here must not lose the change
-            _logger.exception(
-                "Mailchimp sync %s: webhook delivery not applied", self.id
-            )
-            return self._webhook_defer()
-        unfinished = scheduler.unfinished_run(self)
-        if unfinished.full:
-            # a full run between two passes must not take it for deleted (F17)
-            self.env["mailchimp.member"].search(
-                [("pairing_id", "=", self.id), ("last_seen_run_id", "=", run.id)]
-            ).write({"last_seen_run_id": unfinished.id})
-        run.write(
-            {"progress_done": run.progress_done + 1, "end_date": fields.Datetime.now()}
-        )
-        return "applied"
-
-    def _webhook_try_lock(self):
-        """The sync's own advisory lock, held until this delivery's transaction ends:
-        deliveries of one sync apply one after the other and never during a run."""
-        return transactions.try_transaction_lock(self.env.cr, LOCK_SYNC, self.id)
-
-    def _webhook_defer(self):
-        self.sync_requested = True
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
-        return "deferred"
 
     # ------------------------------------------------------------------
     # Screens
