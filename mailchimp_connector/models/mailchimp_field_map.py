@@ -146,6 +146,51 @@ class MailchimpFieldMap(models.Model):
             target=_target(field),
         )
 
+    @api.model
+    def _add_defaults(self, pairing):
+        """Map the pairing's unmapped merge fields the usual way: the rule is
+        ``merge_values.default_mappings``, given the contact's stored fields."""
+        merge_fields = pairing.audience_id.merge_field_ids
+        partner_fields = {
+            name: {
+                "type": field.type,
+                "string": field.string,
+                "selection": field._description_selection(self.env)
+                if field.type == "selection"
+                else None,
+            }
+            for name, field in self.env["res.partner"]._fields.items()
+            if field.store
+        }
+        proposals = merge_values.default_mappings(
+            [
+                {"tag": mf.tag, "type": mf.field_type, "options": mf.options or {}}
+                for mf in merge_fields
+            ],
+            partner_fields,
+        )
+        mapped = set(pairing.field_map_ids.mapped("merge_tag"))
+        by_tag = {merge_field.tag: merge_field for merge_field in merge_fields}
+        fields_by_name = {
+            field.name: field
+            for field in self.env["ir.model.fields"].search(
+                [("model", "=", "res.partner")]
+            )
+        }
+        pairing.field_map_ids = [
+            fields.Command.create(
+                {
+                    "sequence": index,
+                    "merge_field_id": by_tag[proposal["merge_tag"]].id,
+                    "source_kind": proposal["source_kind"],
+                    "odoo_field_id": proposal["source_kind"] == "field"
+                    and fields_by_name[proposal["odoo_field"]].id,
+                }
+            )
+            for index, proposal in enumerate(proposals)
+            if proposal["merge_tag"] not in mapped
+        ]
+
     # ------------------------------------------------------------------
     # Values (used by the sync, for many partners at once)
     # ------------------------------------------------------------------

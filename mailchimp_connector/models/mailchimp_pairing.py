@@ -6,7 +6,6 @@ from odoo.tools.safe_eval import safe_eval
 
 from ..engine import scheduler, transactions, webhooks
 from ..engine.transactions import LOCK_SYNC
-from ..utils import merge_values
 from .mailchimp_account import MANAGER_GROUP
 
 DIRECTIONS = [
@@ -445,50 +444,7 @@ class MailchimpPairing(models.Model):
         """Propose the usual pairs for the audience's
         merge fields; keep existing ones."""
         for pairing in self:
-            merge_fields = pairing.audience_id.merge_field_ids
-            partner_fields = {
-                name: {
-                    "type": field.type,
-                    "string": field.string,
-                    "selection": field._description_selection(self.env)
-                    if field.type == "selection"
-                    else None,
-                }
-                for name, field in self.env["res.partner"]._fields.items()
-                if field.store
-            }
-            proposals = merge_values.default_mappings(
-                [
-                    {
-                        "tag": merge_field.tag,
-                        "type": merge_field.field_type,
-                        "options": merge_field.options or {},
-                    }
-                    for merge_field in merge_fields
-                ],
-                partner_fields,
-            )
-            mapped = set(pairing.field_map_ids.mapped("merge_tag"))
-            by_tag = {merge_field.tag: merge_field for merge_field in merge_fields}
-            fields_by_name = {
-                field.name: field
-                for field in self.env["ir.model.fields"].search(
-                    [("model", "=", "res.partner")]
-                )
-            }
-            pairing.field_map_ids = [
-                fields.Command.create(
-                    {
-                        "sequence": index,
-                        "merge_field_id": by_tag[proposal["merge_tag"]].id,
-                        "source_kind": proposal["source_kind"],
-                        "odoo_field_id": proposal["source_kind"] == "field"
-                        and fields_by_name[proposal["odoo_field"]].id,
-                    }
-                )
-                for index, proposal in enumerate(proposals)
-                if proposal["merge_tag"] not in mapped
-            ]
+            self.env["mailchimp.field.map"]._add_defaults(pairing)
 
     # ------------------------------------------------------------------
     # Running
