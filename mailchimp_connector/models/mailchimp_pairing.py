@@ -4,8 +4,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import sql
 from odoo.tools.safe_eval import safe_eval
 
-from ..engine import scheduler, transactions, webhooks
-from ..engine.transactions import LOCK_SYNC
+from ..engine import scheduler, webhooks
 from .mailchimp_account import MANAGER_GROUP
 
 DIRECTIONS = [
@@ -14,6 +13,7 @@ DIRECTIONS = [
     ("both", "Bidirectional"),
 ]
 DEFAULT_DOMAIN = "[('email', '!=', False)]"
+
 # what runs and the scheduler write: on mailchimp.pairing.cursor, never on the pairing
 CURSOR_FIELDS = frozenset(
     {
@@ -450,12 +450,6 @@ class MailchimpPairing(models.Model):
     # Running
     # ------------------------------------------------------------------
 
-    def _is_running(self):
-        """Whether a run (or a webhook delivery) holds this sync right now, in any
-        worker (nothing is locked)."""
-        self.ensure_one()
-        return transactions.is_locked(self.env.cr, LOCK_SYNC, self.id)
-
     def run_sync(self, full=False, trigger="manual", deadline=None):
         """Run one complete sync of this pairing in this process.
 
@@ -531,9 +525,7 @@ class MailchimpPairing(models.Model):
                     "Repair the broken sync first (see its message), then resume it."
                 )
             )
-        running = self.filtered(lambda pairing: pairing._is_running())
-        self.write({"sync_requested": True})
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
+        running = scheduler.request(self)
         Account = self.env["mailchimp.account"]
         if running:
             return Account._notification(
