@@ -588,37 +588,29 @@ class MailchimpPairing(models.Model):
     # Screens
     # ------------------------------------------------------------------
 
-    def _action_for(self, xml_id, **extra):
+    def _action_for(self, xml_id, default=False):
+        """The action ``xml_id`` on this sync's records (``default``: new ones
+        belong to it too)."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(xml_id)
-        action.update(extra)
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            f"mailchimp_connector.{xml_id}"
+        )
+        action["domain"] = [("pairing_id", "=", self.id)]
+        if default:
+            action["context"] = {"default_pairing_id": self.id}
         return action
 
     def action_view_members(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_member_action",
-            domain=[("pairing_id", "=", self.id)],
-            context={"default_pairing_id": self.id},
-        )
+        return self._action_for("mailchimp_member_action", default=True)
 
     def action_view_field_mapping(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_field_map_action",
-            domain=[("pairing_id", "=", self.id)],
-            context={"default_pairing_id": self.id},
-        )
+        return self._action_for("mailchimp_field_map_action", default=True)
 
     def action_view_history(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_sync_run_action",
-            domain=[("pairing_id", "=", self.id)],
-        )
+        return self._action_for("mailchimp_sync_run_action")
 
     def action_view_failures(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_sync_failure_action",
-            domain=[("pairing_id", "=", self.id)],
-        )
+        return self._action_for("mailchimp_sync_failure_action")
 
     def action_export_failures(self):
         """Download the failed records of this sync as CSV."""
