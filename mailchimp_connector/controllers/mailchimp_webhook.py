@@ -19,6 +19,7 @@ import logging
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
+from ..engine import webhooks
 from ..utils import webhook_events
 
 _logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class MailchimpWebhook(http.Controller):
             return _empty(404)
         if request.httprequest.method == "GET":
             return _empty(200)
-        pairing = request.env["mailchimp.pairing"]._webhook_pairing_for_token(token)
+        pairing = webhooks.pairing_for_token(request.env["mailchimp.pairing"], token)
         if not pairing:
             return _empty(404)
         try:
@@ -72,7 +73,7 @@ class MailchimpWebhook(http.Controller):
             )
             return _empty(400)
         # as the scheduler's runs: changes are OdooBot's, not the public user's
-        outcome = pairing.with_user(SUPERUSER_ID)._webhook_receive(event)
+        outcome = webhooks.receive(pairing.with_user(SUPERUSER_ID), event)
         _logger.info(
             "Mailchimp sync %s: webhook %s %s", pairing.id, event.type, outcome
         )

@@ -138,6 +138,18 @@ def _full_sync_due(pairing):
     return bool(pairing.full_sync_days) and fields.Datetime.now() >= due
 
 
+def request(pairings):
+    """Sync Now: the cron, woken now, runs these syncs. Returns those a run (or a
+    webhook delivery) holds at this moment, in any worker (nothing is locked):
+    they run once more when that run ends."""
+    running = pairings.filtered(
+        lambda pairing: transactions.is_locked(pairing.env.cr, LOCK_SYNC, pairing.id)
+    )
+    pairings.write({"sync_requested": True})
+    pairings.env.ref(CRON_XMLID)._trigger()
+    return running
+
+
 def unfinished_run(pairing):
     """Holding the lock, a run still "running" was interrupted: go on with it."""
     return pairing.env["mailchimp.sync.run"].search(

@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Real time (F19): a pairing's webhook on its audience, registered and removed,
-and the one member a delivery names, read again from Mailchimp.
+and its deliveries: the pairing a delivery's secret designates, and the one
+member a delivery names, read again from Mailchimp and merged.
 
 Registration happens when a pairing becomes active (Start Sync, Resume) or on
 the admin's Re-register button; a failure is recorded on the pairing and never
@@ -10,6 +11,7 @@ member a delivery names is merged by ``SyncEngine.sync_member``.
 """
 
 import contextlib
+import hmac
 import logging
 import secrets
 
@@ -20,7 +22,10 @@ from ..utils import mailchimp_errors as mc_errors
 from ..utils import webhook_events
 from ..utils.mailchimp_client import DEFAULT_BASE_URL
 from ..utils.mailchimp_keys import subscriber_hash
+from . import scheduler, transactions
 from .pull import member_fields
+from .run import SyncEngine
+from .transactions import LOCK_SYNC
 
 _logger = logging.getLogger(__name__)
 
@@ -153,3 +158,83 @@ def read_member(pairing, email, maps):
             f"{path}/{subscriber_hash(email)}",
             params={"fields": ",".join(member_fields(pairing, maps))},
         )
+
+
+# ----------------------------------------------------------------------
+# Deliveries: the public controller hands each one over, as superuser, on
+# the one pairing the token designates
+# ----------------------------------------------------------------------
+
+
+def pairing_for_token(Pairing, token):
+    """The active pairing whose secret is ``token``, compared in constant time."""
+    if not token:
+        return Pairing.browse()
+    candidates = Pairing.sudo().search_fetch(
+        [("state", "=", "active"), ("webhook_token", "!=", False)],
+        ["webhook_token"],
+    )
+    given = token.encode()
+    found = Pairing.browse()
+    for pairing in candidates:
+        # every candidate is compared: the time does not tell where it matched
+        if hmac.compare_digest(pairing.webhook_token.encode(), given):
+            found = pairing
+    return found
+
+
+def receive(pairing, event):
+    """Apply one delivery. Returns what happened: "applied", "ignored" or
+    "deferred" (left to the next scheduled run, which is asked for now)."""
+    pairing.ensure_one()
+    if event.list_id != pairing.audience_id.mailchimp_list_id:
+        _logger.warning(
+            "Mailchimp sync %s: webhook for another audience ignored", pairing.id
+        )
+        return "ignored"
+    if not _try_lock(pairing):
+        # a run is writing this sync's members
+        # now; its reads or the next run's see it
+        return _defer(pairing)
+    maps = pairing.field_map_ids._plan()
+    try:
+        mc_member = read_member(pairing, event.email, maps)
+    except mc_errors.MailchimpNotFoundError:
+        return "ignored"  # erased since; the next full run sees it gone
+    except mc_errors.MailchimpError as error:
+        _logger.info(
+            "Mailchimp sync %s: webhook member read failed (%s), left to the "
+            "scheduled run",
+            pairing.id,
+            type(error).__name__,
+        )
+        return _defer(pairing)
+    run = pairing.env["mailchimp.sync.run"]._webhook_entry(pairing)
+    try:
+        with pairing.env.cr.savepoint():
+            SyncEngine(run).sync_member(mc_member, maps)
+    except Exception:  # a bug here must not lose the change
+        _logger.exception("Mailchimp sync %s: webhook delivery not applied", pairing.id)
+        return _defer(pairing)
+    unfinished = scheduler.unfinished_run(pairing)
+    if unfinished.full:
+        # a full run between two passes must not take it for deleted (F17)
+        pairing.env["mailchimp.member"].search(
+            [("pairing_id", "=", pairing.id), ("last_seen_run_id", "=", run.id)]
+        ).write({"last_seen_run_id": unfinished.id})
+    run.write(
+        {"progress_done": run.progress_done + 1, "end_date": fields.Datetime.now()}
+    )
+    return "applied"
+
+
+def _try_lock(pairing):
+    """The sync's own advisory lock, held until this delivery's transaction ends:
+    deliveries of one sync apply one after the other and never during a run."""
+    return transactions.try_transaction_lock(pairing.env.cr, LOCK_SYNC, pairing.id)
+
+
+def _defer(pairing):
+    pairing.sync_requested = True
+    pairing.env.ref(scheduler.CRON_XMLID)._trigger()
+    return "deferred"

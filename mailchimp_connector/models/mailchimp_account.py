@@ -336,7 +336,7 @@ class MailchimpAccount(models.Model):
 
     def _refresh_audiences_or_error(self):
         try:
-            self._sync_audiences()
+            self.env["mailchimp.audience"]._sync_from_mailchimp(self)
         except mc_errors.MailchimpError as error:
             message = self._mailchimp_error_message(error)
             self._set_error(message)
@@ -428,59 +428,6 @@ class MailchimpAccount(models.Model):
         action["domain"] = [("account_id", "=", self.id)]
         action["context"] = {"default_account_id": self.id}
         return action
-
-    # ------------------------------------------------------------------
-    # Audiences
-    # ------------------------------------------------------------------
-
-    def _sync_audiences(self):
-        """Mirror the account's audiences and their merge fields; never delete."""
-        self.ensure_one()
-        Audience = self.env["mailchimp.audience"].sudo().with_context(active_test=False)
-        with self._get_client() as client:
-            lists = list(
-                client.paginate(
-                    "/lists",
-                    "lists",
-                    fields=[
-                        "id",
-                        "web_id",
-                        "name",
-                        "stats.member_count",
-                        "date_created",
-                        "marketing_permissions",
-                    ],
-                )
-            )
-            existing = {
-                audience.mailchimp_list_id: audience
-                for audience in Audience.search([("account_id", "=", self.id)])
-            }
-            to_create = []
-            seen = Audience
-            for mc_list in lists:
-                vals = Audience._odoo_values(mc_list)
-                audience = existing.get(mc_list["id"])
-                if audience:
-                    audience.write(dict(vals, active=True))
-                    seen |= audience
-                else:
-                    to_create.append(dict(vals, account_id=self.id))
-            seen |= Audience.create(to_create)
-            (Audience.browse([a.id for a in existing.values()]) - seen).write(
-                {"active": False}
-            )
-            for audience in seen:
-                merge_fields = client.paginate(
-                    f"/lists/{audience.mailchimp_list_id}/merge-fields",
-                    "merge_fields",
-                )
-                audience._sync_merge_fields(list(merge_fields))
-                audience._sync_marketing_permissions(client)
-                # interest groups are created in
-                # Mailchimp too: read them alongside (F14)
-                self.env["mailchimp.interest.category"]._sync_audience(audience, client)
-        return seen
 
     # ------------------------------------------------------------------
     # Email activity (F27, F29)

@@ -65,6 +65,57 @@ class MailchimpAudience(models.Model):
             "marketing_permissions_enabled": bool(mc_list.get("marketing_permissions")),
         }
 
+    @api.model
+    def _sync_from_mailchimp(self, account):
+        """Mirror the account's audiences and their merge fields, marketing
+        permissions and interest groups; never delete (those gone are archived)."""
+        account.ensure_one()
+        Audience = self.sudo().with_context(active_test=False)
+        with account._get_client() as client:
+            lists = list(
+                client.paginate(
+                    "/lists",
+                    "lists",
+                    fields=[
+                        "id",
+                        "web_id",
+                        "name",
+                        "stats.member_count",
+                        "date_created",
+                        "marketing_permissions",
+                    ],
+                )
+            )
+            existing = {
+                audience.mailchimp_list_id: audience
+                for audience in Audience.search([("account_id", "=", account.id)])
+            }
+            to_create = []
+            seen = Audience
+            for mc_list in lists:
+                vals = Audience._odoo_values(mc_list)
+                audience = existing.get(mc_list["id"])
+                if audience:
+                    audience.write(dict(vals, active=True))
+                    seen |= audience
+                else:
+                    to_create.append(dict(vals, account_id=account.id))
+            seen |= Audience.create(to_create)
+            (Audience.browse([a.id for a in existing.values()]) - seen).write(
+                {"active": False}
+            )
+            for audience in seen:
+                merge_fields = client.paginate(
+                    f"/lists/{audience.mailchimp_list_id}/merge-fields",
+                    "merge_fields",
+                )
+                audience._sync_merge_fields(list(merge_fields))
+                audience._sync_marketing_permissions(client)
+                # interest groups are created in
+                # Mailchimp too: read them alongside (F14)
+                self.env["mailchimp.interest.category"]._sync_audience(audience, client)
+        return seen
+
     def _sync_merge_fields(self, merge_fields):
         """Mirror the audience's merge fields, keyed by Mailchimp's merge_id."""
         self.ensure_one()

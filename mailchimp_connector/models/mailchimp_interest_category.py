@@ -84,28 +84,35 @@ class MailchimpInterestCategory(models.Model):
                     dict(vals, audience_id=audience.id, mailchimp_id=mc_category["id"])
                 )
             seen_categories |= category
-            to_create = []
-            for mc_interest in client.paginate(
-                f"/lists/{list_id}/interest-categories/{mc_category['id']}/interests",
-                "interests",
-                fields=["id", "name", "display_order"],
-            ):
-                vals = {
-                    "name": mc_interest.get("name") or mc_interest["id"],
-                    "display_order": mc_interest.get("display_order") or 0,
-                    "category_id": category.id,
-                    "active": True,
-                }
-                interest = interests.get(mc_interest["id"])
-                if interest:
-                    interest.write(vals)
-                    seen_interests |= interest
-                else:
-                    to_create.append(dict(vals, mailchimp_id=mc_interest["id"]))
-            seen_interests |= Interest.create(to_create)
+            path = f"/lists/{list_id}/interest-categories/{mc_category['id']}"
+            seen_interests |= category._sync_interests(client, path, interests)
         (Category.browse([c.id for c in categories.values()]) - seen_categories).write(
             {"active": False}
         )
         (Interest.browse([i.id for i in interests.values()]) - seen_interests).write(
             {"active": False}
         )
+
+    def _sync_interests(self, client, path, known):
+        """Mirror this category's interests (``path``: the category in the API;
+        ``known``: the audience's interests by Mailchimp ID). Returns those
+        Mailchimp still has."""
+        self.ensure_one()
+        Interest = self.env["mailchimp.interest"]
+        seen, to_create = Interest, []
+        for mc_interest in client.paginate(
+            f"{path}/interests", "interests", fields=["id", "name", "display_order"]
+        ):
+            vals = {
+                "name": mc_interest.get("name") or mc_interest["id"],
+                "display_order": mc_interest.get("display_order") or 0,
+                "category_id": self.id,
+                "active": True,
+            }
+            interest = known.get(mc_interest["id"])
+            if interest:
+                interest.write(vals)
+                seen |= interest
+            else:
+                to_create.append(dict(vals, mailchimp_id=mc_interest["id"]))
+        return seen | Interest.create(to_create)

@@ -1,20 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import hmac
-import logging
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import sql
 from odoo.tools.safe_eval import safe_eval
 
-from ..engine import scheduler, transactions, webhooks
-from ..engine.run import SyncEngine
-from ..engine.transactions import LOCK_SYNC
-from ..utils import mailchimp_errors as mc_errors
-from ..utils import merge_values
+from ..engine import scheduler, webhooks
 from .mailchimp_account import MANAGER_GROUP
-
-_logger = logging.getLogger(__name__)
 
 DIRECTIONS = [
     ("mailchimp2odoo", "Mailchimp → Odoo"),
@@ -22,6 +13,7 @@ DIRECTIONS = [
     ("both", "Bidirectional"),
 ]
 DEFAULT_DOMAIN = "[('email', '!=', False)]"
+
 # what runs and the scheduler write: on mailchimp.pairing.cursor, never on the pairing
 CURSOR_FIELDS = frozenset(
     {
@@ -42,8 +34,8 @@ CURSOR_FIELDS = frozenset(
 class MailchimpPairing(models.Model):
     """One Odoo segment of contacts kept in step with one Mailchimp audience: the
     sync's settings (segment, direction, mapping, consent options, webhook) and
-    its entry points (buttons, the scheduler, webhook deliveries). The work is the
-    sync engine's (``engine/``)."""
+    its entry points (buttons, the scheduler). The work, webhook deliveries
+    included, is the sync engine's (``engine/``)."""
 
     _name = "mailchimp.pairing"
     _description = "Mailchimp Sync"
@@ -452,60 +444,11 @@ class MailchimpPairing(models.Model):
         """Propose the usual pairs for the audience's
         merge fields; keep existing ones."""
         for pairing in self:
-            merge_fields = pairing.audience_id.merge_field_ids
-            partner_fields = {
-                name: {
-                    "type": field.type,
-                    "string": field.string,
-                    "selection": field._description_selection(self.env)
-                    if field.type == "selection"
-                    else None,
-                }
-                for name, field in self.env["res.partner"]._fields.items()
-                if field.store
-            }
-            proposals = merge_values.default_mappings(
-                [
-                    {
-                        "tag": merge_field.tag,
-                        "type": merge_field.field_type,
-                        "options": merge_field.options or {},
-                    }
-                    for merge_field in merge_fields
-                ],
-                partner_fields,
-            )
-            mapped = set(pairing.field_map_ids.mapped("merge_tag"))
-            by_tag = {merge_field.tag: merge_field for merge_field in merge_fields}
-            fields_by_name = {
-                field.name: field
-                for field in self.env["ir.model.fields"].search(
-                    [("model", "=", "res.partner")]
-                )
-            }
-            pairing.field_map_ids = [
-                fields.Command.create(
-                    {
-                        "sequence": index,
-                        "merge_field_id": by_tag[proposal["merge_tag"]].id,
-                        "source_kind": proposal["source_kind"],
-                        "odoo_field_id": proposal["source_kind"] == "field"
-                        and fields_by_name[proposal["odoo_field"]].id,
-                    }
-                )
-                for index, proposal in enumerate(proposals)
-                if proposal["merge_tag"] not in mapped
-            ]
+            self.env["mailchimp.field.map"]._add_defaults(pairing)
 
     # ------------------------------------------------------------------
     # Running
     # ------------------------------------------------------------------
-
-    def _is_running(self):
-        """Whether a run (or a webhook delivery) holds this sync right now, in any
-        worker (nothing is locked)."""
-        self.ensure_one()
-        return transactions.is_locked(self.env.cr, LOCK_SYNC, self.id)
 
     def run_sync(self, full=False, trigger="manual", deadline=None):
         """Run one complete sync of this pairing in this process.
@@ -582,9 +525,7 @@ class MailchimpPairing(models.Model):
                     "Repair the broken sync first (see its message), then resume it."
                 )
             )
-        running = self.filtered(lambda pairing: pairing._is_running())
-        self.write({"sync_requested": True})
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
+        running = scheduler.request(self)
         Account = self.env["mailchimp.account"]
         if running:
             return Account._notification(
@@ -616,8 +557,7 @@ class MailchimpPairing(models.Model):
         self.write({"odoo_rescan_date": fields.Datetime.now()})
 
     # ------------------------------------------------------------------
-    # Webhooks (F19): registration, and the deliveries the public controller
-    # hands over, as superuser, on the one pairing the token designates
+    # Webhooks (F19): registration (deliveries: ``engine.webhooks.receive``)
     # ------------------------------------------------------------------
 
     def action_webhook_register(self):
@@ -644,113 +584,33 @@ class MailchimpPairing(models.Model):
         those left in Mailchimp (``engine.webhooks.unregister``)."""
         return webhooks.unregister(self)
 
-    def _webhook_pairing_for_token(self, token):
-        """The active pairing whose secret is ``token``, compared in constant time."""
-        if not token:
-            return self.browse()
-        candidates = self.sudo().search_fetch(
-            [("state", "=", "active"), ("webhook_token", "!=", False)],
-            ["webhook_token"],
-        )
-        given = token.encode()
-        found = self.browse()
-        for pairing in candidates:
-            # every candidate is compared: the time does not tell where it matched
-            if hmac.compare_digest(pairing.webhook_token.encode(), given):
-                found = pairing
-        return found
-
-    def _webhook_receive(self, event):
-        """Apply one delivery. Returns what happened: "applied", "ignored" or
-        "deferred" (left to the next scheduled run, which is asked for now)."""
-        self.ensure_one()
-        if event.list_id != self.audience_id.mailchimp_list_id:
-            _logger.warning(
-                "Mailchimp sync %s: webhook for another audience ignored", self.id
-            )
-            return "ignored"
-        if not self._webhook_try_lock():
-            # a run is writing this sync's members
-            # now; its reads or the next run's see it
-            return self._webhook_defer()
-        maps = self.field_map_ids._plan()
-        try:
-            mc_member = webhooks.read_member(self, event.email, maps)
-        except mc_errors.MailchimpNotFoundError:
-            return "ignored"  # erased since; the next full run sees it gone
-        except mc_errors.MailchimpError as error:
-            _logger.info(
-                "Mailchimp sync %s: webhook member read failed (%s), left to the "
-                "scheduled run",
-                self.id,
-                type(error).__name__,
-            )
-            return self._webhook_defer()
-        run = self.env["mailchimp.sync.run"]._webhook_entry(self)
-        try:
-            with self.env.cr.savepoint():
-                SyncEngine(run).sync_member(mc_member, maps)
-        except Exception:  # a bug here must not lose the change
-            _logger.exception(
-                "Mailchimp sync %s: webhook delivery not applied", self.id
-            )
-            return self._webhook_defer()
-        unfinished = scheduler.unfinished_run(self)
-        if unfinished.full:
-            # a full run between two passes must not take it for deleted (F17)
-            self.env["mailchimp.member"].search(
-                [("pairing_id", "=", self.id), ("last_seen_run_id", "=", run.id)]
-            ).write({"last_seen_run_id": unfinished.id})
-        run.write(
-            {"progress_done": run.progress_done + 1, "end_date": fields.Datetime.now()}
-        )
-        return "applied"
-
-    def _webhook_try_lock(self):
-        """The sync's own advisory lock, held until this delivery's transaction ends:
-        deliveries of one sync apply one after the other and never during a run."""
-        return transactions.try_transaction_lock(self.env.cr, LOCK_SYNC, self.id)
-
-    def _webhook_defer(self):
-        self.sync_requested = True
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_sync")._trigger()
-        return "deferred"
-
     # ------------------------------------------------------------------
     # Screens
     # ------------------------------------------------------------------
 
-    def _action_for(self, xml_id, **extra):
+    def _action_for(self, xml_id, default=False):
+        """The action ``xml_id`` on this sync's records (``default``: new ones
+        belong to it too)."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(xml_id)
-        action.update(extra)
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            f"mailchimp_connector.{xml_id}"
+        )
+        action["domain"] = [("pairing_id", "=", self.id)]
+        if default:
+            action["context"] = {"default_pairing_id": self.id}
         return action
 
     def action_view_members(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_member_action",
-            domain=[("pairing_id", "=", self.id)],
-            context={"default_pairing_id": self.id},
-        )
+        return self._action_for("mailchimp_member_action", default=True)
 
     def action_view_field_mapping(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_field_map_action",
-            domain=[("pairing_id", "=", self.id)],
-            context={"default_pairing_id": self.id},
-        )
+        return self._action_for("mailchimp_field_map_action", default=True)
 
     def action_view_history(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_sync_run_action",
-            domain=[("pairing_id", "=", self.id)],
-        )
+        return self._action_for("mailchimp_sync_run_action")
 
     def action_view_failures(self):
-        return self._action_for(
-            "mailchimp_connector.mailchimp_sync_failure_action",
-            domain=[("pairing_id", "=", self.id)],
-        )
+        return self._action_for("mailchimp_sync_failure_action")
 
     def action_export_failures(self):
         """Download the failed records of this sync as CSV."""

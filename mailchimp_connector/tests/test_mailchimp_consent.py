@@ -217,7 +217,7 @@ class TestMarketingPermissions(ConsentCase):
         self.mp = {item["text"]: item["marketing_permission_id"] for item in ids}
         # Mailchimp lists them on members only: one member lets a refresh learn them
         self.mailchimp_put("someone@elsewhere.com")
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         self.permissions = {p.name: p for p in self.audience.marketing_permission_ids}
 
     def mc_permissions(self, email):
@@ -507,7 +507,7 @@ class TestConsentAtScale(ConsentCase):
             {"permissions": ["Email"]},
         )
         self.sandbox_control("POST", f"lists/{self.list_id}/seed", {"count": 1200})
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         permission = self.audience.marketing_permission_ids
         self.assertEqual(permission.name, "Email")
         partners = self.contacts(

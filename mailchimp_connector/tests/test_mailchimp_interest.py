@@ -22,7 +22,7 @@ class InterestCase(SyncRulesCase):
         self.topics, self.mc_ids = self.mc_category(
             "Topics", ["Customers", "Companies", "Billing"]
         )
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         self.pairing = self.make_pairing(direction="both")
 
     # -- helpers -----------------------------------------------------------------
@@ -104,7 +104,7 @@ class TestInterests(InterestCase):
     def test_categories_and_interests_refreshed_from_mailchimp(self):
         self.mc_category("Region", ["Europe"], "dropdown")
         self.sandbox_control("DELETE", "requests")
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         categories = self.audience.interest_category_ids
         self.assertEqual(sorted(categories.mapped("title")), ["Region", "Topics"])
         topics = categories.filtered(lambda c: c.title == "Topics")
@@ -126,7 +126,7 @@ class TestInterests(InterestCase):
             f"{base}/{self.mc_ids['Customers']}", json={"name": "Clients"}
         )
         self.client.delete(f"{base}/{self.mc_ids['Billing']}")
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         self.assertEqual(
             self.interest("Clients").mailchimp_id, self.mc_ids["Customers"]
         )
@@ -270,7 +270,7 @@ class TestInterests(InterestCase):
         self.map_all()
         base = f"/lists/{self.list_id}/interest-categories/{self.topics}/interests"
         self.client.delete(f"{base}/{self.mc_ids['Billing']}")
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         self.contact("dan@corp.com", type="invoice", is_company=True)
         self.run_sync()
         self.assertEqual(self.on("dan@corp.com"), {"Companies"})
@@ -297,7 +297,7 @@ class TestInterests(InterestCase):
             base, json={"title": "Elsewhere", "type": "checkboxes"}
         )
         self.client.post(f"{base}/{category['id']}/interests", json={"name": "Far"})
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         far = self.env["mailchimp.interest"].search([("name", "=", "Far")])
         self.assertEqual(far.audience_id.mailchimp_list_id, other_list)
         with self.assertRaises(ValidationError):

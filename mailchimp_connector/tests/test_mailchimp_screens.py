@@ -142,7 +142,7 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
                 "status_if_new": "subscribed",
             },
         )
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         tag = self.env["res.partner.category"].create({"name": "Screens"})
         self.partners = self.env["res.partner"].create(
             [

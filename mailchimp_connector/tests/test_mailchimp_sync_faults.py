@@ -588,7 +588,7 @@ class TestSyncScale(SyncRulesCase):
 
     def test_sql_queries_do_not_grow_per_contact(self):
         events_id = self.sandbox_control("POST", "lists", {"name": "Events"})["id"]
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         events = self.account.audience_ids.filtered(
             lambda a: a.mailchimp_list_id == events_id
         )

@@ -127,7 +127,7 @@ class SyncRulesCase(MailchimpSyncCase):
             f"/lists/{self.list_id}/merge-fields",
             json=dict({"tag": tag, "name": tag.title(), "type": field_type}, **extra),
         )
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         return self.audience.merge_field_ids.filtered(lambda f: f.tag == tag)
 
     def member_gets(self):
@@ -841,7 +841,7 @@ class TestSyncOperations(SyncRulesCase):
         self.assertFalse(none.mailchimp_status)
         # unsubscribed from a second audience: subscribed to any audience still shows
         events_id = self.sandbox_control("POST", "lists", {"name": "Events"})["id"]
-        self.account._sync_audiences()
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
         events = self.account.audience_ids.filtered(
             lambda a: a.mailchimp_list_id == events_id
         )

@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..engine import webhooks
 from ..hooks import uninstall_hook
 from ..utils.webhook_events import EVENTS
 from .common import DEFAULT_API_KEY, sandbox_url
@@ -421,11 +422,8 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
             "data[email]": "ann@corp.com",
             "data[merges][NOTE]": "x" * (1024 * 1024),
         }
-        Pairing = type(self.env["mailchimp.pairing"])
         for token in (pairing.webhook_token, "wrong"):
-            with patch.object(
-                Pairing, "_webhook_pairing_for_token", autospec=True
-            ) as lookup:
+            with patch.object(webhooks, "pairing_for_token", autospec=True) as lookup:
                 started = time.monotonic()
                 response = self.post_webhook(token, body)
                 elapsed = time.monotonic() - started
@@ -482,13 +480,12 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         pairing = self.active_pairing(("ann@corp.com", "Ann Smith"))
         pairing.sync_requested = False
         tried = []
-        Pairing = self.registry["mailchimp.pairing"]
 
-        def busy(self):
-            tried.append(self.id)
+        def busy(pairing):
+            tried.append(pairing.id)
             return False
 
-        with patch.object(Pairing, "_webhook_try_lock", busy):
+        with patch.object(webhooks, "_try_lock", busy):
             self.assertEqual(
                 self.deliver("ann@corp.com", "unsubscribe")[0]["status"], 200
             )
