@@ -451,8 +451,10 @@ class CampaignActivity:
         writers = 1 if transactions.testing() else ACTIVITY_WRITERS
         if writers < 2:
             for position, page in pages:
-                yield position, page, Activity._store_staged(
-                    self.campaign, page["staged"]
+                yield (
+                    position,
+                    page,
+                    Activity._store_staged(self.campaign, page["staged"]),
                 )
             return
         yield from self._store_pages_at_once(pages, writers)
