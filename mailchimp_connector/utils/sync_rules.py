@@ -195,10 +195,7 @@ def resolve_fields(
     _check_choice("winner", winner, WINNERS)
     _check_choice("direction", direction, DIRECTIONS)
     resolver = _TagResolver(odoo_now, mailchimp_now, synced or {}, odoo_synced)
-    resolver.winner = winner
-    resolver.can_push = direction != "mailchimp2odoo"
-    resolver.can_pull = direction != "odoo2mailchimp"
-    resolver.push_only = set(push_only)
+    resolver.set_rules(winner, direction, push_only)
     if tags is None:
         tags = sorted(set(odoo_now) | set(mailchimp_now))
     for tag in tags:
@@ -223,10 +220,14 @@ class _TagResolver:
         self.shared = odoo_synced is None
         self.odoo_base = synced if self.shared else odoo_synced
         self.result = Resolution()
-        # the pairing's rules, set by resolve_fields
-        self.winner = "odoo"
-        self.can_push = self.can_pull = True
-        self.push_only = set()
+        self.set_rules("odoo", "both", ())
+
+    def set_rules(self, winner, direction, push_only):
+        """The pairing's conflict rule, direction and tags that cannot be pulled."""
+        self.winner = winner
+        self.can_push = direction != "mailchimp2odoo"
+        self.can_pull = direction != "odoo2mailchimp"
+        self.push_only = set(push_only)
 
     def resolve(self, tag):
         odoo_value = canonical(self.odoo_now.get(tag))
