@@ -30,6 +30,8 @@
         "views/res_partner_views.xml",
         "wizards/mailchimp_account_reauthorize_views.xml",
         "views/mailchimp_menus.xml",
+        "wizards/mailchimp_partner_add_views.xml",
+        "data/res_partner_actions.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

@@ -83,9 +83,14 @@ class PushStep(Step):
             self._commit()
             return False
         self._report_invalid_emails()
-        state.odoo_watermark = self.sync_run.push_started
+        self._move_odoo_watermark(state)
         self.sync_run.stage = "end"
         return True
+
+    def _move_odoo_watermark(self, state):
+        """The next incremental push looks for contacts changed from this run's
+        start (see _odoo_watermark_now)."""
+        state.odoo_watermark = self.sync_run.push_started
 
     def _push_domain(self, state):
         """The contacts the push reads: the segment, and for an incremental run
@@ -164,15 +169,9 @@ class PushStep(Step):
     def _report_invalid_emails(self):
         """Contacts of the segment whose email is not an address at all (F32): they
         cannot match or be sent, say so (those changed since the last push)."""
-        pairing = self.pairing
-        domain = pairing._segment_domain(email=False) + [
-            ("email", "!=", False),
-            ("email_normalized", "=", False),
-        ]
-        state = pairing._sync_cursor()
-        if not self.sync_run.full and state.odoo_watermark:
-            domain.append(("write_date", ">=", state.odoo_watermark))
-        partners = self.env["res.partner"].search_fetch(domain, ["email"])
+        partners = self.env["res.partner"].search_fetch(
+            self._invalid_email_domain(), ["email"]
+        )
         self._record_failures(
             "odoo2mailchimp",
             [
@@ -184,6 +183,19 @@ class PushStep(Step):
                 for partner in partners
             ],
         )
+
+    def _invalid_email_domain(self):
+        """The contacts _report_invalid_emails reports: of the segment, changed
+        since the last push."""
+        pairing = self.pairing
+        domain = pairing._segment_domain(email=False) + [
+            ("email", "!=", False),
+            ("email_normalized", "=", False),
+        ]
+        state = pairing._sync_cursor()
+        if not self.sync_run.full and state.odoo_watermark:
+            domain.append(("write_date", ">=", state.odoo_watermark))
+        return domain
 
     def _plan_push_chunk(self, partners, maps):
         """What to send for a chunk of contacts: reads only, so that it can be

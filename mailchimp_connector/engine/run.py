@@ -41,6 +41,7 @@ from .consent import ConsentHooks
 from .plans import RunResult
 from .pull import PullStep
 from .push import PushStep
+from .selected import SelectedPullStep, SelectedPushStep
 from .tags import TagStep
 
 _logger = logging.getLogger(__name__)
@@ -64,12 +65,19 @@ class SyncEngine:
         transactions.commit(self.env.cr)
         try:
             self.client = self.pairing.account_id._get_client()
+            # a run of selected contacts: their members only; tags at the next run
+            selected = bool(run.partner_ids)
+            pull, push = (
+                (SelectedPullStep, SelectedPushStep)
+                if selected
+                else (PullStep, PushStep)
+            )
             with self.client:
-                if run.stage == "pull" and not PullStep(self).run():
+                if run.stage == "pull" and not pull(self).run():
                     return self._interrupted()
-                if run.stage == "push" and not PushStep(self).run():
+                if run.stage == "push" and not push(self).run():
                     return self._interrupted()
-                if not TagStep(self).run():
+                if not selected and not TagStep(self).run():
                     return self._interrupted()
             self._count_requests()
             self._done()
@@ -122,6 +130,9 @@ class SyncEngine:
 
     def _done(self):
         run, pairing = self.run, self.pairing
+        if run.partner_ids:  # a few contacts: the sync's own state is not its
+            self._finish("done")
+            return
         vals = {"initial_done": True, "last_sync_date": fields.Datetime.now()}
         if run.full:
             vals["last_full_sync_date"] = run.start_date
@@ -147,7 +158,11 @@ class SyncEngine:
         """
         message, kind, audience_gone = self._stop_reason(error)
         state = self.pairing._sync_cursor()
-        if audience_gone or kind not in ("transient", "auth"):
+        if self.run.partner_ids:
+            # a run of selected contacts leaves the sync's schedule alone: its next
+            # run sends what this one could not
+            pass
+        elif audience_gone or kind not in ("transient", "auth"):
             state.write({"retry_count": 0, "stopped_by": False, "retry_reason": False})
         elif kind == "transient":
             self._retry_later(state, message)

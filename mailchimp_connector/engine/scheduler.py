@@ -8,7 +8,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from odoo import fields
+from odoo import Command, fields
 
 from . import transactions
 from .run import SyncEngine
@@ -44,6 +44,8 @@ def cron_pass(Pairing):
     """
     env = Pairing.env
     deadline = time.monotonic() + env["mailchimp.account"]._cron_time_budget()
+    if not _selected_pass(env, deadline):
+        return
     now = fields.Datetime.now()
     pairings = Pairing.search(
         [
@@ -68,6 +70,48 @@ def cron_pass(Pairing):
         cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
         if unfinished or time.monotonic() > deadline:
             break
+
+
+def _selected_pass(env, deadline):
+    """The runs of selected contacts asked for (a person waits for them), before
+    the syncs that are due; False when the pass's time is up."""
+    runs = env["mailchimp.sync.run"].search(
+        [("state", "=", "running"), ("partner_ids", "!=", False)], order="id"
+    )
+    for run in runs:
+        if time.monotonic() > deadline:
+            retrigger(env, fields.Datetime.now())
+            return False
+        _selected_run(run, deadline)
+    return True
+
+
+def _selected_run(run, deadline):
+    """One run of selected contacts, under its sync's lock (left to the next
+    pass while the sync is held); a sync that can no longer run ends it."""
+    env, pairing = run.env, run.pairing_id
+    if (
+        not pairing
+        or pairing.state != "active"
+        or pairing.account_id.state != "connected"
+    ):
+        run._finish(
+            "failed",
+            env._(
+                "The sync is not active (paused, broken, deleted, or its account is "
+                "not connected): these contacts were not synced."
+            ),
+        )
+        transactions.commit(env.cr)
+        return
+    if not transactions.try_lock(env.cr, LOCK_SYNC, pairing.id):
+        _logger.info("Mailchimp sync %s is busy: left to the next pass", pairing.id)
+        retrigger(env)
+        return
+    try:
+        _after_run(pairing, SyncEngine(run, deadline).execute())
+    finally:
+        transactions.unlock(env.cr, LOCK_SYNC, pairing.id)
 
 
 def _cron_run(pairing, now, deadline):
@@ -150,10 +194,35 @@ def request(pairings):
     return running
 
 
+def request_contacts(pairing, partners, direction=None):
+    """A run of ``pairing`` for ``partners`` only (both ways, or ``direction``),
+    in the background: the cron, woken now, runs it first. Returns the run, in
+    the sync's history from now on."""
+    direction = direction or pairing.direction
+    run = pairing.env["mailchimp.sync.run"].create(
+        {
+            "pairing_id": pairing.id,
+            "pairing_name": pairing.name,
+            "company_id": pairing.company_id.id,
+            "trigger": "contacts",
+            "direction": direction,
+            "stage": "push" if direction == "odoo2mailchimp" else "pull",
+            "partner_ids": [Command.set(partners.ids)],
+        }
+    )
+    pairing.env.ref(CRON_XMLID)._trigger()
+    return run
+
+
 def unfinished_run(pairing):
-    """Holding the lock, a run still "running" was interrupted: go on with it."""
+    """Holding the lock, a run still "running" was interrupted: go on with it
+    (runs of selected contacts are the pass's own, see _selected_pass)."""
     return pairing.env["mailchimp.sync.run"].search(
-        [("pairing_id", "=", pairing.id), ("state", "=", "running")],
+        [
+            ("pairing_id", "=", pairing.id),
+            ("state", "=", "running"),
+            ("partner_ids", "=", False),
+        ],
         order="id desc",
         limit=1,
     )

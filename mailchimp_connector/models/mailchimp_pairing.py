@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools import sql
 from odoo.tools.safe_eval import safe_eval
 
@@ -73,6 +74,16 @@ class MailchimpPairing(models.Model):
         "res.partner.category",
         string="Contact Tag",
         help="Optional: only contacts carrying this tag.",
+    )
+    added_partner_ids = fields.Many2many(
+        "res.partner",
+        "mailchimp_pairing_added_partner_rel",
+        "pairing_id",
+        "partner_id",
+        string="Added Contacts",
+        help="Contacts added to this sync one by one (Add to Mailchimp…), whether or "
+        "not the segment's domain and tag match them. They still need a valid email "
+        "and the sync's company.",
     )
     direction = fields.Selection(
         DIRECTIONS, required=True, default="both", tracking=True
@@ -424,18 +435,22 @@ class MailchimpPairing(models.Model):
     # ------------------------------------------------------------------
 
     def _segment_domain(self, email=True):
-        """The contacts of this sync: the admin's
-        domain, the tag, an email, the company.
+        """The contacts of this sync: the admin's domain and the tag, or the
+        contacts added one by one; then an email, the company.
 
         ``email=False`` leaves out the condition on a valid address (to report the
         contacts whose email is not one).
         """
         self.ensure_one()
         domain = list(safe_eval(self.partner_domain or "[]"))
-        if email:
-            domain += [("email_normalized", "!=", False)]
         if self.partner_tag_id:
             domain += [("category_id", "in", self.partner_tag_id.ids)]
+        if self.added_partner_ids and domain:  # an empty domain has them already
+            domain = expression.OR(
+                [domain, [("id", "in", self.added_partner_ids.ids)]]
+            )
+        if email:
+            domain += [("email_normalized", "!=", False)]
         if self.company_id:
             domain += [("company_id", "in", (False, self.company_id.id))]
         return domain
@@ -540,6 +555,44 @@ class MailchimpPairing(models.Model):
         return Account._notification(
             self.env._("The sync has started; its progress shows in its history.")
         )
+
+    def _add_contacts(self, partners):
+        """Add ``partners`` to this sync's segment (its added contacts, apart from
+        its domain) and send them at once in the background: one run limited to
+        them, in bulk, in the sync's history. A sync not started yet sends them
+        with its initial sync. Returns the run (none for a draft sync)."""
+        self.ensure_one()
+        self.check_access("write")
+        if self.state not in ("draft", "active") or self.direction == "mailchimp2odoo":
+            raise UserError(
+                self.env._(
+                    "Contacts can only be added to an active or draft sync that sends "
+                    "to Mailchimp; %s is not one.",
+                    self.name,
+                )
+            )
+        self.write({"added_partner_ids": [Command.link(pid) for pid in partners.ids]})
+        if self.state != "active" or not partners:
+            return self.env["mailchimp.sync.run"]
+        return scheduler.request_contacts(self, partners, direction="odoo2mailchimp")
+
+    def _sync_contacts(self, partners):
+        """Sync ``partners`` now, both ways as each of these syncs says, in the
+        background: per sync, one run limited to those of its segment or linked to
+        it (one query per sync). Returns the runs."""
+        self.check_access("write")
+        Run = self.env["mailchimp.sync.run"]
+        runs = Run
+        for pairing in self.filtered(lambda p: p.state == "active"):
+            linked = self.env["mailchimp.member"].search(
+                [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)]
+            )
+            ours = linked.partner_id | self.env["res.partner"].with_context(
+                active_test=False
+            ).search(pairing._segment_domain() + [("id", "in", partners.ids)])
+            if ours:
+                runs |= scheduler.request_contacts(pairing, ours)
+        return runs
 
     def action_pause(self):
         self.write({"state": "paused", "sync_requested": False})

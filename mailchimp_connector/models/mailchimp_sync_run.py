@@ -20,11 +20,29 @@ class MailchimpSyncRun(models.Model):
     company_id = fields.Many2one("res.company", readonly=True, index=True)
     # webhook: the deliveries of a day, counted in one history entry per sync
     trigger = fields.Selection(
-        [("manual", "Manual"), ("cron", "Scheduled"), ("webhook", "Webhook")],
+        [
+            ("manual", "Manual"),
+            ("cron", "Scheduled"),
+            ("webhook", "Webhook"),
+            ("contacts", "Selected contacts"),
+        ],
         default="manual",
         readonly=True,
     )
     full = fields.Boolean(string="Full sync", readonly=True)
+    # a run of selected contacts only (Add to Mailchimp…, Sync with Mailchimp now)
+    partner_ids = fields.Many2many(
+        "res.partner",
+        "mailchimp_sync_run_partner_rel",
+        "run_id",
+        "partner_id",
+        string="Contacts",
+        readonly=True,
+        help="The run covered these contacts only, not the whole segment.",
+    )
+    partner_count = fields.Integer(
+        compute="_compute_partner_count", string="Selected contacts"
+    )
     direction = fields.Selection(DIRECTIONS, readonly=True)
     state = fields.Selection(
         [("running", "Running"), ("done", "Done"), ("failed", "Failed")],
@@ -84,6 +102,11 @@ class MailchimpSyncRun(models.Model):
             run.duration = (
                 (end - run.start_date).total_seconds() if run.start_date else 0
             )
+
+    @api.depends("partner_ids")
+    def _compute_partner_count(self):
+        for run in self:  # the relation of all runs in view, read in one query
+            run.partner_count = len(run.partner_ids)
 
     def _finish(self, state, message=False):
         """The run's end; ``message`` comes after what the run noted on its way."""

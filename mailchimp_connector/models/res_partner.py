@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools.sql import create_index
 
 from .mailchimp_member import MEMBER_STATUSES
@@ -75,3 +76,90 @@ class ResPartner(models.Model):
         string="Mailchimp Marketing Permissions",
         groups="mailchimp_connector.group_mailchimp_user",
     )
+
+    # ------------------------------------------------------------------
+    # Actions on contacts: Add to Mailchimp…, Sync with Mailchimp now, Refresh
+    # Mailchimp activity (server actions in the Action menu, automation rules,
+    # code). Each checks its group itself: a server action can be run from code.
+    # ------------------------------------------------------------------
+
+    _MAILCHIMP_MANAGER = "mailchimp_connector.group_mailchimp_manager"
+    _MAILCHIMP_USER = "mailchimp_connector.group_mailchimp_user"
+
+    def _mailchimp_check_group(self, group):
+        if not self.env.su and not self.env.user.has_group(group):
+            raise AccessError(
+                self.env._(
+                    "This Mailchimp action is for %s only.",
+                    self.env.ref(group).full_name,
+                )
+            )
+
+    def action_mailchimp_add(self):
+        """Add to Mailchimp…: the wizard for these contacts (administrators)."""
+        self._mailchimp_check_group(self._MAILCHIMP_MANAGER)
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_partner_add_action"
+        )
+        action["context"] = {"active_model": "res.partner", "active_ids": self.ids}
+        return action
+
+    def mailchimp_add_to_sync(self, pairing):
+        """Add these contacts to ``pairing`` (a ``mailchimp.pairing``) and send them
+        now in the background, without the wizard: for automation rules and code
+        (administrators). Returns the run."""
+        self._mailchimp_check_group(self._MAILCHIMP_MANAGER)
+        return pairing._add_contacts(self)
+
+    def action_mailchimp_sync_now(self):
+        """Sync these contacts now, both ways as each of their active syncs says,
+        in the background: one run per sync, limited to them (administrators)."""
+        self._mailchimp_check_group(self._MAILCHIMP_MANAGER)
+        pairings = self.env["mailchimp.pairing"].search([("state", "=", "active")])
+        runs = pairings._sync_contacts(self)
+        Account = self.env["mailchimp.account"]
+        if not runs:
+            return Account._notification(
+                self.env._("None of these contacts belongs to an active Mailchimp sync."),
+                "warning",
+                reload=False,
+            )
+        return Account._notification(
+            self.env._(
+                "%(count)s contacts are being synced with Mailchimp (%(syncs)s); the "
+                "result shows in each sync's history.",
+                count=len(runs.partner_ids),
+                syncs=", ".join(runs.pairing_id.mapped("name")),
+            ),
+            reload=False,
+        )
+
+    def action_mailchimp_refresh_activity(self):
+        """Pull the email activity of these contacts' audiences now, in the
+        background (Mailchimp users: a salesperson about to call a customer)."""
+        self._mailchimp_check_group(self._MAILCHIMP_USER)
+        audiences = (
+            self.env["mailchimp.member"]
+            .search([("partner_id", "in", self.ids)])
+            .audience_id.filtered(lambda a: a.account_id.state == "connected")
+        )
+        Account = self.env["mailchimp.account"]
+        if not audiences:
+            return Account._notification(
+                self.env._(
+                    "None of these contacts is a member of an audience of a connected "
+                    "Mailchimp account."
+                ),
+                "warning",
+                reload=False,
+            )
+        # the activity pull's worker, woken now (people may not run it themselves)
+        self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity").sudo()._trigger()
+        return Account._notification(
+            self.env._(
+                "The email activity of %s is being pulled from Mailchimp; it shows in "
+                "the contacts' chatter in a few moments.",
+                ", ".join(audiences.mapped("name")),
+            ),
+            reload=False,
+        )

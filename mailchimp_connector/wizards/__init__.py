@@ -1,1 +1,2 @@
 from . import mailchimp_account_reauthorize
+from . import mailchimp_partner_add
