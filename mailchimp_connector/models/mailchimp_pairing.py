@@ -446,9 +446,7 @@ class MailchimpPairing(models.Model):
         if self.partner_tag_id:
             domain += [("category_id", "in", self.partner_tag_id.ids)]
         if self.added_partner_ids and domain:  # an empty domain has them already
-            domain = expression.OR(
-                [domain, [("id", "in", self.added_partner_ids.ids)]]
-            )
+            domain = expression.OR([domain, [("id", "in", self.added_partner_ids.ids)]])
         if email:
             domain += [("email_normalized", "!=", False)]
         if self.company_id:

@@ -120,7 +120,9 @@ class ResPartner(models.Model):
         Account = self.env["mailchimp.account"]
         if not runs:
             return Account._notification(
-                self.env._("None of these contacts belongs to an active Mailchimp sync."),
+                self.env._(
+                    "None of these contacts belongs to an active Mailchimp sync."
+                ),
                 "warning",
                 reload=False,
             )

@@ -347,7 +347,9 @@ class TestContactActionsAccess(ContactActionsCase):
         self.assertNotIn("Sync with Mailchimp now", names)
         admin_names = {
             action["name"]
-            for action in self.env["ir.actions.actions"].get_bindings("res.partner")["action"]
+            for action in self.env["ir.actions.actions"].get_bindings("res.partner")[
+                "action"
+            ]
         }
         self.assertLessEqual(
             {"Add to Mailchimp…", "Sync with Mailchimp now"}, admin_names
@@ -404,7 +406,9 @@ class TestContactActionsAccess(ContactActionsCase):
 
     def test_refresh_for_contacts_in_no_audience_warns(self):
         stranger = self.untagged([{"email": "stranger@corp.com"}])
-        action = stranger.with_user(self.salesperson).action_mailchimp_refresh_activity()
+        action = stranger.with_user(
+            self.salesperson
+        ).action_mailchimp_refresh_activity()
         self.assertEqual(action["params"]["type"], "warning")
 
 

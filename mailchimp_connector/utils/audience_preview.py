@@ -61,7 +61,11 @@ def preview(contacts, member_emails=(), member_ids=(), optout_policy="unsubscrib
         by_id.setdefault(contact.id, contact)
     winners, skipped = pick_winners(
         [
-            {"id": contact.id, "email": contact.email, "linked": contact.id in member_ids}
+            {
+                "id": contact.id,
+                "email": contact.email,
+                "linked": contact.id in member_ids,
+            }
             for contact in by_id.values()
         ]
     )

@@ -3,7 +3,10 @@ from odoo import api, fields, models
 
 from ..utils import audience_preview
 
-PUSHING_SYNCS = [("state", "in", ("draft", "active")), ("direction", "!=", "mailchimp2odoo")]
+PUSHING_SYNCS = [
+    ("state", "in", ("draft", "active")),
+    ("direction", "!=", "mailchimp2odoo"),
+]
 
 
 class MailchimpPartnerAdd(models.TransientModel):
