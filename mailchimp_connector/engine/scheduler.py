@@ -79,10 +79,11 @@ def _selected_pass(env, deadline):
         [("state", "=", "running"), ("partner_ids", "!=", False)], order="id"
     )
     for run in runs:
+        _selected_run(run, deadline)
         if time.monotonic() > deadline:
+            # the next pass goes on at once (with this run if it was cut off)
             retrigger(env, fields.Datetime.now())
             return False
-        _selected_run(run, deadline)
     return True
 
 

@@ -5,6 +5,7 @@ what is sent and in how many requests, the sync's history, who may do what."""
 
 import logging
 from datetime import datetime, timedelta, timezone
+from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError
@@ -12,6 +13,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import DEFAULT_API_KEY, MailchimpSandboxMixin, sandbox_url
 from .test_mailchimp_optout import OptOutCase
+from .test_mailchimp_sync_faults import batch_subscribe_calls
 
 _logger = logging.getLogger(__name__)
 
@@ -226,6 +228,31 @@ class TestAddToMailchimp(ContactActionsCase):
         )
         self.assertRunDone(pairing.run_sync(full=True))
         self.assertEqual(self.mc_member("gone@corp.com")["status"], "subscribed")
+
+    def test_a_run_cut_off_by_the_pass_budget_goes_on_at_the_next_pass(self):
+        pairing = self.make_pairing()
+        selection = self.untagged(
+            [{"email": f"cut{n:02d}@corp.com"} for n in range(30)]
+        )
+        self.wizard(selection, pairing).action_confirm()
+        self.sandbox_control("DELETE", "requests")
+        self.env["ir.cron.trigger"].search([]).unlink()
+        Account = self.registry["mailchimp.account"]
+        with patch.object(Account, "_cron_time_budget", lambda account: 0):
+            self.cron_pass()
+        run = self.contact_runs(pairing)
+        self.assertEqual(run.state, "running", "cut off after its first chunk")
+        self.assertTrue(
+            self.triggered("mailchimp_connector.ir_cron_mailchimp_sync"),
+            "the next pass is asked for at once",
+        )
+        self.cron_pass()
+        self.assertRunDone(run)
+        self.assertEqual(run.created_count, 30)
+        self.assertEqual(len(self.mailchimp_members()), 30)
+        self.assertEqual(
+            len(batch_subscribe_calls(self.api_calls(), self.list_id)), 1, "sent once"
+        )
 
     def test_a_paused_sync_ends_the_queued_run_and_sends_nothing(self):
         pairing = self.make_pairing()
