@@ -577,11 +577,12 @@ class MailchimpPairing(models.Model):
     def _sync_contacts(self, partners):
         """Sync ``partners`` now, both ways as each of these syncs says, in the
         background: per sync, one run limited to those of its segment or linked to
-        it (one query per sync). Returns the runs."""
+        it (two queries per sync). Returns the runs."""
         self.check_access("write")
-        Run = self.env["mailchimp.sync.run"]
-        runs = Run
-        for pairing in self.filtered(lambda p: p.state == "active"):
+        runs = self.env["mailchimp.sync.run"]
+        for pairing in self.filtered(
+            lambda p: p.state == "active" and p.account_id.state == "connected"
+        ):
             linked = self.env["mailchimp.member"].search(
                 [("pairing_id", "=", pairing.id), ("partner_id", "in", partners.ids)]
             )
