@@ -30,6 +30,9 @@
         "views/res_partner_views.xml",
         "wizards/mailchimp_account_reauthorize_views.xml",
         "views/mailchimp_menus.xml",
+        "wizards/mailchimp_partner_unsubscribe_views.xml",
+        "wizards/mailchimp_partner_forget_views.xml",
+        "data/res_partner_optout_actions.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

@@ -438,6 +438,7 @@ class MailchimpPairing(models.Model):
             domain += [("category_id", "in", self.partner_tag_id.ids)]
         if self.company_id:
             domain += [("company_id", "in", (False, self.company_id.id))]
+        domain += [("mailchimp_forgotten", "=", False)]
         return domain
 
     def action_apply_default_mapping(self):

@@ -1,1 +1,3 @@
 from . import mailchimp_account_reauthorize
+from . import mailchimp_partner_unsubscribe
+from . import mailchimp_partner_forget
