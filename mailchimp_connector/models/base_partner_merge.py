@@ -20,9 +20,10 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
 
     def _mailchimp_merge_members(self, src_partners, dst_partner):
         """Move the merged contacts' members to the survivor, except in an
-        audience where it already has one (or a contact forgotten in Mailchimp):
-        those are unlinked and reported in the survivor's chatter. Their consents
-        follow their member; the email activity moves with the other references."""
+        audience where it already has one: those are unlinked and reported in the
+        survivor's chatter. A contact forgotten in Mailchimp makes the survivor
+        forgotten, and a forgotten survivor is linked to no member. Consents follow
+        their member; the email activity moves with the other references."""
         partners = (src_partners | dst_partner).sudo()
         forgotten = any(partners.mapped("mailchimp_forgotten"))
         if forgotten and not dst_partner.sudo().mailchimp_forgotten:
@@ -40,6 +41,20 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
             .sudo()
             .search([("partner_id", "in", partners.ids)], order="id")
         )
+        if forgotten:
+            # a forgotten contact is never linked: the members stay in Mailchimp
+            # as they are, for an administrator to forget them there too
+            unlinked, moved = members, []
+        else:
+            unlinked, moved = self._mailchimp_members_kept(members, dst_partner)
+        unlinked.write({"partner_id": False})
+        members.browse(moved).write({"partner_id": dst_partner.id})
+        if unlinked:
+            self._mailchimp_report_unlinked(dst_partner, unlinked, forgotten)
+
+    def _mailchimp_members_kept(self, members, dst_partner):
+        """(members to unlink, ids of members to move): the survivor keeps its own
+        and takes the others, one per sync and per audience (first come first)."""
         kept = members.filtered(lambda m: m.partner_id == dst_partner)
         pairings = set(kept.pairing_id.ids)
         audiences = {}
@@ -50,10 +65,8 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
         moved, unlinked = [], members.browse()
         for member in members - kept:
             same_audience = audiences.get(member.audience_id.id)
-            if (
-                forgotten
-                or member.pairing_id.id in pairings
-                or (same_audience and member.subscriber_hash not in same_audience)
+            if member.pairing_id.id in pairings or (
+                same_audience and member.subscriber_hash not in same_audience
             ):
                 unlinked |= member
                 continue
@@ -62,24 +75,29 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
             audiences.setdefault(member.audience_id.id, set()).add(
                 member.subscriber_hash
             )
-        unlinked.write({"partner_id": False})
-        members.browse(moved).write({"partner_id": dst_partner.id})
-        if unlinked:
-            lines = Markup("").join(
-                Markup("<li>%s</li>")
-                % self.env._(
-                    "%(email)s in the audience %(audience)s (sync %(sync)s)",
-                    email=member.email,
-                    audience=member.audience_id.name,
-                    sync=member.pairing_id.name,
-                )
-                for member in unlinked
+        return unlinked, moved
+
+    def _mailchimp_report_unlinked(self, dst_partner, unlinked, forgotten):
+        lines = Markup("").join(
+            Markup("<li>%s</li>")
+            % self.env._(
+                "%(email)s in the audience %(audience)s (sync %(sync)s)",
+                email=member.email,
+                audience=member.audience_id.name,
+                sync=member.pairing_id.name,
             )
+            for member in unlinked
+        )
+        if forgotten:
+            intro = self.env._(
+                "Merged contacts: this contact is forgotten in Mailchimp, so these "
+                "Mailchimp members were unlinked. They are left in Mailchimp as they "
+                "are: use Forget in Mailchimp on their addresses to erase them there."
+            )
+        else:
             intro = self.env._(
                 "Merged contacts: these Mailchimp members of the merged contacts were "
-                "unlinked, as this contact keeps its own member in their audience (or "
-                "is forgotten in Mailchimp). They are left in Mailchimp as they are."
+                "unlinked, as this contact keeps its own member in their audience. "
+                "They are left in Mailchimp as they are."
             )
-            dst_partner._message_log(
-                body=Markup("<p>%s</p><ul>%s</ul>") % (intro, lines)
-            )
+        dst_partner._message_log(body=Markup("<p>%s</p><ul>%s</ul>") % (intro, lines))
