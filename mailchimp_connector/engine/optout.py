@@ -116,7 +116,9 @@ class MemberOptOut:
         for hash_, members in by_hash.items():
             if hash_ in confirmed:
                 continue
-            why = refused.get(hash_) or reason or self.env._("Mailchimp did not answer.")
+            why = (
+                refused.get(hash_) or reason or self.env._("Mailchimp did not answer.")
+            )
             result.failures += [(member, why) for member in members]
 
     def delete_permanent(self):

@@ -103,7 +103,9 @@ class ResPartner(models.Model):
             "mailchimp_forgotten" in vals
             and not vals["mailchimp_forgotten"]
             and not self.env.su
-            and not self.env.user.has_group("mailchimp_connector.group_mailchimp_manager")
+            and not self.env.user.has_group(
+                "mailchimp_connector.group_mailchimp_manager"
+            )
             and self.sudo().filtered("mailchimp_forgotten")
         ):
             raise AccessError(
@@ -157,7 +159,9 @@ class ResPartner(models.Model):
                 )
             )
         forgotten = self.filtered("mailchimp_forgotten")
-        forgotten.write({"mailchimp_forgotten": False, "mailchimp_forgotten_date": False})
+        forgotten.write(
+            {"mailchimp_forgotten": False, "mailchimp_forgotten_date": False}
+        )
         body = self.env._(
             "%(user)s allowed the Mailchimp syncs to add this contact again.",
             user=self.env.user.name,

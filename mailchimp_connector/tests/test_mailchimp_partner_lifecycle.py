@@ -115,9 +115,7 @@ class TestPartnerMerge(LifecycleCase):
         self.assertEqual(moved.partner_id, ann)
         self.assertEqual(consent.partner_id, ann)
         self.assertEqual(opened.partner_id, ann)
-        self.assertEqual(
-            ann.mailchimp_member_ids.audience_id, self.audience | audience
-        )
+        self.assertEqual(ann.mailchimp_member_ids.audience_id, self.audience | audience)
         self.assertFalse(
             ann.message_ids.filtered(lambda m: "unlinked" in (m.body or ""))
         )
@@ -151,9 +149,7 @@ class TestPartnerMerge(LifecycleCase):
 @tagged("post_install", "-at_install")
 class TestPartnerDeleteAndArchive(LifecycleCase):
     def test_deleting_a_contact_unlinks_and_deletes_nothing_in_mailchimp(self):
-        ann, bob = self.contacts(
-            [{"email": "ann@corp.com"}, {"email": "bob@corp.com"}]
-        )
+        ann, bob = self.contacts([{"email": "ann@corp.com"}, {"email": "bob@corp.com"}])
         pairing = self.make_pairing(create_missing=True)
         self.assertRunDone(pairing.run_sync())
         member = pairing.member_ids.filtered(lambda m: m.partner_id == ann)
@@ -170,7 +166,8 @@ class TestPartnerDeleteAndArchive(LifecycleCase):
             self.assertRunDone(run)
             self.assertEqual(run.created_count, 0)
         self.assertEqual(
-            self.statuses(), {"ann@corp.com": "subscribed", "bob@corp.com": "subscribed"}
+            self.statuses(),
+            {"ann@corp.com": "subscribed", "bob@corp.com": "subscribed"},
         )
         self.assertFalse(self.partners_with_email("ann@corp.com"))
         self.assertFalse(

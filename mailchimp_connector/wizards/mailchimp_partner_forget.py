@@ -20,9 +20,7 @@ class MailchimpPartnerForget(models.TransientModel):
     _description = "Forget in Mailchimp"
 
     partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
-    audience_names = fields.Char(
-        string="Audiences", compute="_compute_audience_names"
-    )
+    audience_names = fields.Char(string="Audiences", compute="_compute_audience_names")
 
     @api.depends("partner_ids")
     def _compute_audience_names(self):

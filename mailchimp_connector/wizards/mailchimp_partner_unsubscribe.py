@@ -22,9 +22,7 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
         required=True,
         help="Why the person asked, as it will read in each contact's chatter.",
     )
-    audience_names = fields.Char(
-        string="Audiences", compute="_compute_audience_names"
-    )
+    audience_names = fields.Char(string="Audiences", compute="_compute_audience_names")
 
     @api.depends("partner_ids")
     def _compute_audience_names(self):
@@ -81,7 +79,10 @@ def _check_group(env, group):
     """Server actions and RPC reach the method without the menu's group check."""
     if not env.su and not env.user.has_group(group):
         raise AccessError(
-            env._("You are not allowed to do this in Mailchimp: ask a Mailchimp administrator.")
+            env._(
+                "You are not allowed to do this in Mailchimp: ask a Mailchimp "
+                "administrator."
+            )
         )
 
 
