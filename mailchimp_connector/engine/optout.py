@@ -93,21 +93,23 @@ class MemberOptOut:
             reason = account._mailchimp_error_message(error)
         else:
             reason = None
-        confirmed = set()
+        # one write per distinct answer (a batch's members share their second)
+        written, confirmed = defaultdict(list), set()
         for mc_member in answer.created + answer.updated:
             members = by_hash.get(mc_member.get("id"))
-            if not members:
-                continue
-            confirmed.add(mc_member["id"])
-            self.env["mailchimp.member"].union(*members).write(
+            if members:
+                confirmed.add(mc_member["id"])
+                key = (mc_member.get("status"), mc_member.get("last_changed"))
+                written[key] += [member.id for member in members]
+        Member = self.env["mailchimp.member"]
+        for (status, last_changed), ids in written.items():
+            Member.browse(ids).write(
                 {
-                    "status": mc_member.get("status") or "unsubscribed",
-                    "mailchimp_last_changed": sync_rules.to_odoo_datetime(
-                        mc_member.get("last_changed")
-                    ),
+                    "status": status or "unsubscribed",
+                    "mailchimp_last_changed": sync_rules.to_odoo_datetime(last_changed),
                 }
             )
-            result.done = result.done.union(*members)
+            result.done |= Member.browse(ids)
         refused = {
             subscriber_hash(error["email_address"]): error["error"]
             for error in answer.errors
@@ -141,11 +143,13 @@ class MemberOptOut:
                 else:
                     answers = self._delete_by_batch(client, account, targets)
                 result.requests += client.take_request_count()
+            erased = []
             for members, reason in answers:
                 if reason:
                     result.failures += [(member, reason) for member in members]
                 else:
-                    result.done = result.done.union(*members)
+                    erased += [member.id for member in members]
+            result.done |= result.done.browse(erased)
         return result
 
     def _delete_each(self, client, account, targets):

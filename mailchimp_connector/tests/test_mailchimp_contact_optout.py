@@ -231,7 +231,7 @@ class TestForgetInMailchimp(ContactOptOutCase):
 
     def test_forgotten_is_erased_and_never_added_again_by_a_full_run(self):
         ann, bob = self.contacts([{"email": "ann@corp.com"}, {"email": "bob@corp.com"}])
-        pairing = self.make_pairing(create_missing=True)
+        pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
         audience, other = self.second_audience()
         self.assertRunDone(pairing.run_sync())
         self.assertRunDone(other.run_sync())
@@ -275,7 +275,7 @@ class TestForgetInMailchimp(ContactOptOutCase):
 
     def test_a_pull_never_links_or_creates_a_forgotten_address(self):
         ann = self.contact("ann@corp.com")
-        pairing = self.make_pairing(create_missing=True)
+        pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
         self.assertRunDone(pairing.run_sync())
         self.forget(ann)
         # only the person can join again, through a Mailchimp form
@@ -352,7 +352,9 @@ class TestForgottenByWebhook(ContactOptOutCase, HttpCase):
 
     def test_a_delivery_never_relinks_or_recreates_a_forgotten_contact(self):
         pairing = self.active_pairing(
-            ("ann@corp.com", "Ann Smith"), create_missing=True
+            ("ann@corp.com", "Ann Smith"),
+            create_missing=True,
+            default_owner_id=self.owner.id,
         )
         ann = pairing.member_ids.partner_id
         self.forget(ann)

@@ -150,7 +150,7 @@ class TestPartnerMerge(LifecycleCase):
 class TestPartnerDeleteAndArchive(LifecycleCase):
     def test_deleting_a_contact_unlinks_and_deletes_nothing_in_mailchimp(self):
         ann, bob = self.contacts([{"email": "ann@corp.com"}, {"email": "bob@corp.com"}])
-        pairing = self.make_pairing(create_missing=True)
+        pairing = self.make_pairing(create_missing=True, default_owner_id=self.owner.id)
         self.assertRunDone(pairing.run_sync())
         member = pairing.member_ids.filtered(lambda m: m.partner_id == ann)
         self.sandbox_control("DELETE", "requests")

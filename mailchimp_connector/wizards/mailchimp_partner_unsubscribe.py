@@ -18,8 +18,8 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
     _description = "Unsubscribe from Mailchimp"
 
     partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
+    # required on the form; checked again when confirmed (the form opens empty)
     reason = fields.Text(
-        required=True,
         help="Why the person asked, as it will read in each contact's chatter.",
     )
     audience_names = fields.Char(string="Audiences", compute="_compute_audience_names")
