@@ -82,9 +82,11 @@ class ContactOptOutCase(SyncRulesCase):
     def writes(self):
         return [call for call in self.api_calls() if call["method"] != "GET"]
 
-    def notes(self, partner):
+    def notes(self, partner, text="Mailchimp"):
+        """The partner's notes that speak of ``text`` (newest first)."""
         return partner.message_ids.filtered(
             lambda m: m.subtype_id == self.env.ref("mail.mt_note")
+            and text in (m.body or "")
         )
 
 
