@@ -7,7 +7,6 @@ back by the API."""
 import hashlib
 
 from mailchimp_sandbox import DEFAULT_LIST_ID
-
 from test_sandbox_batches import read_results, wait_finished
 
 L = f"/lists/{DEFAULT_LIST_ID}"
