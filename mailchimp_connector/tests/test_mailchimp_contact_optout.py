@@ -6,7 +6,7 @@ and the forgotten mark that no sync, pull or webhook ever gets round."""
 import logging
 
 from odoo import Command
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..engine import optout
@@ -190,6 +190,12 @@ class TestUnsubscribeFromMailchimp(ContactOptOutCase):
 
     def test_reason_is_required_and_non_mailchimp_users_cannot_run_it(self):
         ann = self.contact("ann@corp.com")
+        self.assertRunDone(self.make_pairing().run_sync())
+        wizard = self.wizard("mailchimp.partner.unsubscribe", ann, self.salesperson)
+        wizard.reason = "  "
+        with self.assertRaises(UserError):
+            wizard.action_confirm()
+        self.assertEqual(self.member_status("ann@corp.com"), "subscribed")
         stranger = new_test_user(
             self.env,
             login="no_mailchimp",
