@@ -32,6 +32,9 @@
         "views/mailchimp_menus.xml",
         "wizards/mailchimp_partner_add_views.xml",
         "data/res_partner_actions.xml",
+        "wizards/mailchimp_partner_unsubscribe_views.xml",
+        "wizards/mailchimp_partner_forget_views.xml",
+        "data/res_partner_optout_actions.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

@@ -52,6 +52,9 @@ class PageWork:
     counts: Counter = field(default_factory=Counter)
     # member id: the status Odoo knew before the page (consent: blacklist option)
     previous_status: dict = field(default_factory=dict)
+    # addresses of contacts forgotten in Mailchimp: never linked nor created
+    forgotten: set = field(default_factory=set)
+    unlinkable: list = field(default_factory=list)  # (False, email, reason) skipped
 
 
 @dataclass

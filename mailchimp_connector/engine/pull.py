@@ -333,7 +333,7 @@ class PullStep(Step):
         if self.sync_run.direction == "mailchimp2odoo":
             # with a push, the push reports them (F9)
             self._record_failures("mailchimp2odoo", duplicates, "skipped")
-        work = PageWork()
+        work = PageWork(forgotten=self._forgotten_emails(unlinked))
         for mc_member in page:
             member = by_hash.get(mc_member["id"]) or by_contact.get(
                 mc_member.get("contact_id")
@@ -347,6 +347,7 @@ class PullStep(Step):
         self._add(**work.counts)
         self._record_failures("mailchimp2odoo", work.failures)
         self._record_failures("odoo2mailchimp", work.unsendable)
+        self._record_failures("mailchimp2odoo", work.unlinkable, "skipped")
         self.consent.after_page(page, work.previous_status)
 
     def _page_links(self, page, read_fields):
@@ -406,6 +407,18 @@ class PullStep(Step):
                 member.write(common)
                 work.counts["skipped"] += 1
                 return
+        elif email in work.forgotten:
+            work.unlinkable.append(
+                (
+                    False,
+                    email,
+                    self.env._(
+                        "Forgotten in Mailchimp at the person's request: not "
+                        "linked to a contact, no contact created."
+                    ),
+                )
+            )
+            return
         else:
             partner = candidates.get(email)
         if not partner:
@@ -666,7 +679,10 @@ class PullStep(Step):
         if not emails:
             return {}, []
         pairing = self.pairing
-        domain = [("email_normalized", "in", emails)]
+        domain = [
+            ("email_normalized", "in", emails),
+            ("mailchimp_forgotten", "=", False),
+        ]
         if pairing.company_id:
             domain.append(("company_id", "in", (False, pairing.company_id.id)))
         partners = self.env["res.partner"].search_fetch(domain, read_fields)
@@ -696,6 +712,26 @@ class PullStep(Step):
             },
             [(contact["id"], contact["email"], reason) for contact, reason in skipped],
         )
+
+    def _forgotten_emails(self, emails):
+        """The addresses among ``emails`` that a contact forgotten in Mailchimp
+        holds (one query): the person asked to be erased, so a member showing one
+        again is neither linked nor made a contact."""
+        emails = [email for email in emails if email]
+        if not emails:
+            return set()
+        partners = (
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            .search_fetch(
+                [
+                    ("email_normalized", "in", emails),
+                    ("mailchimp_forgotten", "=", True),
+                ],
+                ["email_normalized"],
+            )
+        )
+        return set(partners.mapped("email_normalized"))
 
     def _create_partners(self, to_create, maps, failures):
         """Contacts that exist only in Mailchimp (F8), created in one batch."""

@@ -19,3 +19,4 @@ from . import mailchimp_interest_category
 from . import mailchimp_interest
 from . import mailchimp_interest_map
 from . import ir_http
+from . import base_partner_merge

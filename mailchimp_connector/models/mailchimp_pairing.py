@@ -451,6 +451,7 @@ class MailchimpPairing(models.Model):
             domain += [("email_normalized", "!=", False)]
         if self.company_id:
             domain += [("company_id", "in", (False, self.company_id.id))]
+        domain += [("mailchimp_forgotten", "=", False)]
         return domain
 
     def action_apply_default_mapping(self):

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools.sql import create_index
 
@@ -165,3 +165,114 @@ class ResPartner(models.Model):
             ),
             reload=False,
         )
+
+    # ------------------------------------------------------------------
+    # Unsubscribe, forget (GDPR erasure), lifecycle
+    # ------------------------------------------------------------------
+    mailchimp_forgotten = fields.Boolean(
+        string="Forgotten in Mailchimp",
+        readonly=True,
+        copy=False,
+        groups="mailchimp_connector.group_mailchimp_user",
+        help="Erased from Mailchimp at the person's request (GDPR): no sync, pull or "
+        "webhook adds this contact or its address to Mailchimp again. Only a "
+        "Mailchimp administrator can lift it.",
+    )
+    mailchimp_forgotten_date = fields.Datetime(
+        string="Forgotten on",
+        readonly=True,
+        copy=False,
+        groups="mailchimp_connector.group_mailchimp_user",
+    )
+
+    def write(self, vals):
+        """Lifting the forgotten mark is an administrator's decision: it lets the
+        syncs add the person to Mailchimp again."""
+        if (
+            "mailchimp_forgotten" in vals
+            and not vals["mailchimp_forgotten"]
+            and not self.env.su
+            and not self.env.user.has_group(
+                "mailchimp_connector.group_mailchimp_manager"
+            )
+            and self.sudo().filtered("mailchimp_forgotten")
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only a Mailchimp administrator can allow a contact forgotten in "
+                    "Mailchimp to be synced again."
+                )
+            )
+        return super().write(vals)
+
+    def action_mailchimp_unsubscribe(self):
+        """The Unsubscribe from Mailchimp wizard on these contacts (Mailchimp
+        users: a salesperson records a customer's request)."""
+        return self._mailchimp_optout_wizard(
+            "mailchimp.partner.unsubscribe", "mailchimp_connector.group_mailchimp_user"
+        )
+
+    def action_mailchimp_forget(self):
+        """The Forget in Mailchimp (GDPR erasure) wizard on these contacts
+        (Mailchimp administrators)."""
+        return self._mailchimp_optout_wizard(
+            "mailchimp.partner.forget", "mailchimp_connector.group_mailchimp_manager"
+        )
+
+    def _mailchimp_optout_wizard(self, model, group):
+        # a server action can be run from code or RPC, not only from the menu
+        if not self.env.su and not self.env.user.has_group(group):
+            raise AccessError(
+                self.env._(
+                    "You are not allowed to do this in Mailchimp: ask a Mailchimp "
+                    "administrator."
+                )
+            )
+        wizard = self.env[model].create({"partner_ids": [Command.set(self.ids)]})
+        return {
+            "type": "ir.actions.act_window",
+            "name": wizard._description,
+            "res_model": model,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_mailchimp_unforget(self):
+        """Let the syncs add these contacts to Mailchimp again (administrators)."""
+        if not self.env.user.has_group("mailchimp_connector.group_mailchimp_manager"):
+            raise AccessError(
+                self.env._(
+                    "Only a Mailchimp administrator can allow a contact forgotten in "
+                    "Mailchimp to be synced again."
+                )
+            )
+        forgotten = self.filtered("mailchimp_forgotten")
+        forgotten.write(
+            {"mailchimp_forgotten": False, "mailchimp_forgotten_date": False}
+        )
+        body = self.env._(
+            "%(user)s allowed the Mailchimp syncs to add this contact again.",
+            user=self.env.user.name,
+        )
+        forgotten._message_log_batch(bodies=dict.fromkeys(forgotten.ids, body))
+
+    def _mailchimp_members(self):
+        """{contact: its members} in every sync and audience, with sudo: those
+        linked to it and those of its address (the same person in Mailchimp),
+        found in one query. The engine's opt-outs act on these."""
+        by_email = {}
+        for partner in self:
+            if partner.email_normalized:
+                by_email.setdefault(partner.email_normalized, partner)
+        domain = [("partner_id", "in", self.ids)]
+        if by_email:
+            domain = ["|", *domain, ("email", "in", list(by_email))]
+        members = self.env["mailchimp.member"].sudo().search(domain, order="id")
+        found = {partner: members.browse() for partner in self}
+        for member in members:
+            partner = member.partner_id if member.partner_id in self else None
+            partner = partner or by_email.get(member.email)
+            if partner:
+                found[partner.with_env(self.env)] |= member
+        return found

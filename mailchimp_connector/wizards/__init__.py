@@ -1,2 +1,4 @@
 from . import mailchimp_account_reauthorize
 from . import mailchimp_partner_add
+from . import mailchimp_partner_unsubscribe
+from . import mailchimp_partner_forget

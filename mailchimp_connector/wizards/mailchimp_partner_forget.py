@@ -1,0 +1,70 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from markupsafe import Markup
+
+from odoo import api, fields, models
+
+from ..engine.optout import MemberOptOut
+from .mailchimp_partner_unsubscribe import (
+    _audience_names,
+    _check_group,
+    _result_notification,
+)
+
+
+class MailchimpPartnerForget(models.TransientModel):
+    """GDPR erasure in Mailchimp: each member of the contacts is deleted for good
+    in its audience and the contacts are marked so that no sync adds them again.
+    Odoo's own records of them are left to Odoo's own tools."""
+
+    _name = "mailchimp.partner.forget"
+    _description = "Forget in Mailchimp"
+
+    partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
+    audience_names = fields.Char(string="Audiences", compute="_compute_audience_names")
+
+    @api.depends("partner_ids")
+    def _compute_audience_names(self):
+        for wizard in self:
+            wizard.audience_names = _audience_names(wizard.partner_ids)
+
+    def action_confirm(self):
+        self.ensure_one()
+        _check_group(self.env, "mailchimp_connector.group_mailchimp_manager")
+        found = self.partner_ids._mailchimp_members()
+        members = self.env["mailchimp.member"].sudo().union(*found.values())
+        # names read before the members are gone
+        audiences = {member.id: member.audience_id.name for member in members}
+        result = MemberOptOut(members).delete_permanent()
+        failed = result.failed_members()
+        forgotten = self.partner_ids.browse()
+        bodies = {}
+        when = fields.Datetime.now()
+        for partner, its_members in found.items():
+            if its_members & failed:
+                continue  # not erased everywhere: the notification says where not
+            forgotten |= partner
+            names = sorted({audiences[member.id] for member in its_members})
+            text = self.env._(
+                "Forgotten in Mailchimp (GDPR erasure) by %(user)s on %(date)s UTC: "
+                "permanently deleted from the audiences %(audiences)s. No sync adds "
+                "this contact to Mailchimp again unless a Mailchimp administrator "
+                "allows it.",
+                user=self.env.user.name,
+                date=fields.Datetime.to_string(when),
+                audiences=", ".join(names) or self.env._("(none)"),
+            )
+            bodies[partner.id] = Markup("<p>%s</p>") % text
+        erased = len(result.done)
+        result.done.unlink()
+        forgotten.write({"mailchimp_forgotten": True, "mailchimp_forgotten_date": when})
+        forgotten._message_log_batch(bodies=bodies)
+        return _result_notification(
+            self.env,
+            self.env._(
+                "%(contacts)s contacts forgotten in Mailchimp (%(members)s members "
+                "permanently deleted).",
+                contacts=len(forgotten),
+                members=erased,
+            ),
+            result,
+        )
