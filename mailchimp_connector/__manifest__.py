@@ -30,6 +30,10 @@
         "views/res_partner_views.xml",
         "wizards/mailchimp_account_reauthorize_views.xml",
         "views/mailchimp_menus.xml",
+        "security/mailchimp_automation_security.xml",
+        "data/mailchimp_automation_data.xml",
+        "views/mailchimp_contact_event_views.xml",
+        "views/ir_actions_server_views.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

@@ -19,3 +19,5 @@ from . import mailchimp_interest_category
 from . import mailchimp_interest
 from . import mailchimp_interest_map
 from . import ir_http
+from . import mailchimp_contact_event
+from . import ir_actions_server

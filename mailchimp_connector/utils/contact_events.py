@@ -18,6 +18,9 @@ import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
+from . import mailchimp_errors
+from .mailchimp_client import OUTCOME_UNKNOWN_STATUSES
+
 EVENT_NAME_MIN, EVENT_NAME_MAX = 2, 30  # the spec's bounds
 _EVENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _PROPERTY_KEY = re.compile(r"[A-Za-z0-9_]+")
@@ -179,3 +182,20 @@ def retry_delay(attempts):
 def idempotency_key(res_model, res_id, action_id, kind, name):
     """One record, one action, one event (or tag): queued once."""
     return f"{res_model}:{res_id}:{action_id}:{kind}:{name}"
+
+
+def error_outcome(error):
+    """What a failed call says of the events it carried: "unknown" (the request
+    may have reached Mailchimp: a timeout, a dropped connection, a 502/504),
+    "temporary" (not taken, try later: throttling, a server error, the account's
+    key) or "refused" (Mailchimp said no: not a member, invalid)."""
+    if isinstance(error, mailchimp_errors.MailchimpNetworkError):
+        return "unknown"
+    if (
+        isinstance(error, mailchimp_errors.MailchimpServerError)
+        and error.status in OUTCOME_UNKNOWN_STATUSES
+    ):
+        return "unknown"
+    if error.transient or isinstance(error, mailchimp_errors.MailchimpAuthError):
+        return "temporary"
+    return "refused"
