@@ -34,11 +34,11 @@ from odoo.tools import SQL
 from ..utils import batch_jobs, tag_rules
 from ..utils import contact_events as ce
 from ..utils import mailchimp_errors as mc_errors
+from ..utils.locks import LOCK_CONTACT_EVENTS
 from ..utils.mailchimp_batches import BATCH_DONE_STATUSES
 from ..utils.mailchimp_keys import subscriber_hash
 from . import transactions
 from .step import op_reason
-from ..utils.locks import LOCK_CONTACT_EVENTS
 
 _logger = logging.getLogger(__name__)
 
@@ -323,8 +323,9 @@ class ContactEventSender:
                 ],
                 events,
             )
-            self._sent(member_rows.filtered(lambda row: row.id in sent_ids))
-            member_rows.filtered(lambda row: row.id not in sent_ids).write(
+            found = self.Event.browse(sent_ids)
+            self._sent(found)
+            (member_rows - found).write(
                 {"state": "queued", "next_attempt_date": False, "batch_id": False}
             )
 
@@ -357,7 +358,9 @@ class ContactEventSender:
             )
             for index, (list_id, hash_) in enumerate(keys)
         ]
-        for result in batch_jobs.run_batch(self.client, operations, None, self.deadline):
+        for result in batch_jobs.run_batch(
+            self.client, operations, None, self.deadline
+        ):
             key = keys[batch_jobs.record_id(result)]
             status = result.get("status_code") or 500
             if status == 404:
@@ -390,7 +393,10 @@ class ContactEventSender:
     def _send_tag(self, list_id, rows, emails, segments):
         """One tag of one audience: its latest wish per contact, 500 + 500 a call."""
         to_add, to_remove, superseded = ce.tag_changes(
-            [(row.id, emails[row.id], row.kind, (row.occurred_at, row.id)) for row in rows]
+            [
+                (row.id, emails[row.id], row.kind, (row.occurred_at, row.id))
+                for row in rows
+            ]
         )
         self.Event.browse(superseded).write(
             {"state": "cancelled", "next_attempt_date": False}
@@ -434,9 +440,7 @@ class ContactEventSender:
             for reason, row_ids in by_reason.items():
                 self._refused(
                     self.Event.browse(row_ids),
-                    self.env._(
-                        "Mailchimp refused the tag: %(reason)s", reason=reason
-                    ),
+                    self.env._("Mailchimp refused the tag: %(reason)s", reason=reason),
                 )
             self._commit()
 
@@ -517,7 +521,9 @@ class ContactEventSender:
 
     def _send_batch(self, rows):
         operations = [
-            batch_jobs.operation("event", row.id, "POST", self._path(row), self._body(row))
+            batch_jobs.operation(
+                "event", row.id, "POST", self._path(row), self._body(row)
+            )
             for row in rows
         ]
         try:
@@ -570,7 +576,9 @@ class ContactEventSender:
         self._sent(self.Event.browse(sent))
         self._temporary(
             self.Event.browse(temporary),
-            self.env._("Mailchimp could not take the event yet; it will be sent again."),
+            self.env._(
+                "Mailchimp could not take the event yet; it will be sent again."
+            ),
         )
         for reason, row_ids in refused.items():
             self._refused(self.Event.browse(row_ids), reason)

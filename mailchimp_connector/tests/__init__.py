@@ -14,3 +14,4 @@ from . import test_mailchimp_optout
 from . import test_mailchimp_round_trip
 from . import test_mailchimp_screens
 from . import test_mailchimp_sync_schedule
+from . import test_mailchimp_automation
