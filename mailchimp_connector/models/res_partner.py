@@ -85,7 +85,6 @@ class ResPartner(models.Model):
     )
     mailchimp_event_count = fields.Integer(
         compute="_compute_mailchimp_event_count",
-        string="Mailchimp Event Count",
         groups="mailchimp_connector.group_mailchimp_user",
     )
 
