@@ -29,6 +29,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..utils import batch_jobs, tag_rules
@@ -52,9 +53,10 @@ _REQUESTED = "mailchimp_connector.contact_events_requested"
 def request(env):
     """Wake the sender now, once per transaction (a rule fires per record)."""
     data = env.cr.precommit.data
-    if not data.get(_REQUESTED):
+    cron = env.ref(CRON_XMLID, raise_if_not_found=False)
+    if cron and not data.get(_REQUESTED):
         data[_REQUESTED] = True
-        env.ref(CRON_XMLID).sudo()._trigger()
+        cron.sudo()._trigger()
 
 
 def retrigger(env, seconds=WAIT_SECONDS):
@@ -112,7 +114,12 @@ class ContactEventSender:
 
     def run(self):
         """Returns True when work is left for a later pass."""
-        self.client = self.account._get_client()
+        try:
+            self.client = self.account._get_client()
+        except (UserError, mc_errors.MailchimpError) as error:
+            # the account's problem, shown on the account: the events wait
+            _logger.warning("Mailchimp account %s: %s", self.account.id, error)
+            return False
         try:
             self._resolve_sending()
             if not self._out_of_time():

@@ -4,6 +4,7 @@ tag / send event" run by Automation Rules (base_automation, installed by
 tests/run.py), queued as mailchimp.contact.event rows and sent in bulk by the
 sender, once each through crashes and 429 storms."""
 
+import logging
 import time
 from unittest import SkipTest
 from unittest.mock import patch
@@ -16,6 +17,8 @@ from ..engine import contact_events as engine
 from ..engine.contact_events import ContactEventSender
 from ..utils.mailchimp_keys import subscriber_hash
 from .common import MailchimpSyncCase
+
+_logger = logging.getLogger(__name__)
 
 
 class Crash(Exception):
@@ -262,6 +265,11 @@ class TestAutomation(MailchimpSyncCase):
             self.calls("POST", "/events"), [], "never one call per contact"
         )
         self.assertLessEqual(len(calls), 8, [c["api_path"] for c in calls])
+        _logger.info(
+            "500 events + 500 tags: %d requests: %s",
+            len(calls),
+            ", ".join(f"{c['method']} {c['api_path']}" for c in calls),
+        )
         self.assertEqual(self.Event.search_count([("state", "=", "sent")]), 1000)
         self.assertEqual(len(self.mc_tagged("customer")), 500)
         for email in ("member000000@seed-mail.com", "member000499@seed-mail.com"):
@@ -279,6 +287,18 @@ class TestAutomation(MailchimpSyncCase):
         self.assertEqual(len(self.calls("POST", "/events")), 3)
         self.assertEqual(self.calls("POST", "/batches"), [])
         self.assertEqual(self.Event.search([]).mapped("state"), ["sent"] * 3)
+
+    def test_the_cron_sends_the_connected_accounts_events(self):
+        (ann,) = self.members(1)
+        self.run_on(self.action("mailchimp_event", mailchimp_event_name="visited"), ann)
+        row = self.Event.search([])
+        self.account.state = "error"  # a refused key: the events wait
+        self.Event._cron_send()
+        self.assertEqual(row.state, "queued")
+        self.account.state = "connected"
+        self.Event._cron_send()
+        self.assertEqual(row.state, "sent")
+        self.assertEqual(len(self.mc_events(ann.email)), 1)
 
     def test_the_same_record_and_event_is_queued_once(self):
         (ann,) = self.members(1)
