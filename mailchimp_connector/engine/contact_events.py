@@ -304,37 +304,40 @@ class ContactEventSender:
         by_member = defaultdict(lambda: self.Event)
         for row in rows:
             by_member[self._member_key(row)] |= row
+        unread, gone, unverifiable = self.Event, self.Event, self.Event
+        found_ids = set()
         for key, member_rows in by_member.items():
-            if key not in listings:
-                self._wait(member_rows)
-                continue
-            listing = listings[key]
-            if listing is None:
-                self._refused(member_rows, self._not_member())
-                continue
-            events = listing.get("events") or []
-            if (listing.get("total_items") or 0) > len(events):
-                # too many to read: rather never than twice
-                self._refused(
-                    member_rows,
-                    self.env._(
-                        "Mailchimp's answer never came and the member has too many "
-                        "events to check whether it arrived: not sent again."
-                    ),
+            listing = listings.get(key, False)
+            if listing is False:
+                unread |= member_rows
+            elif listing is None:
+                gone |= member_rows
+            elif (listing.get("total_items") or 0) > len(listing.get("events") or []):
+                unverifiable |= member_rows
+            else:
+                found_ids |= ce.already_sent(
+                    [
+                        (row.id, row.name, row.properties, row.occurred_at)
+                        for row in member_rows
+                    ],
+                    listing.get("events"),
                 )
-                continue
-            sent_ids = ce.already_sent(
-                [
-                    (row.id, row.name, row.properties, row.occurred_at)
-                    for row in member_rows
-                ],
-                events,
-            )
-            found = self.Event.browse(sent_ids)
-            self._sent(found)
-            (member_rows - found).write(
-                {"state": "queued", "next_attempt_date": False, "batch_id": False}
-            )
+        found = self.Event.browse(found_ids)
+        self._sent(found)
+        (rows - unread - gone - unverifiable - found).write(
+            {"state": "queued", "next_attempt_date": False, "batch_id": False}
+        )
+        if unread:
+            self._wait(unread)
+        self._refused(gone, self._not_member())
+        # too many events to read them all: rather never than twice
+        self._refused(
+            unverifiable,
+            self.env._(
+                "Mailchimp's answer never came and the member has too many events to "
+                "check whether it arrived: not sent again."
+            ),
+        )
 
     def _member_key(self, row):
         return (row.audience_id.mailchimp_list_id, subscriber_hash(row.email))
