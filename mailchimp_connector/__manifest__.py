@@ -35,6 +35,10 @@
         "wizards/mailchimp_partner_unsubscribe_views.xml",
         "wizards/mailchimp_partner_forget_views.xml",
         "data/res_partner_optout_actions.xml",
+        "security/mailchimp_automation_security.xml",
+        "data/mailchimp_automation_data.xml",
+        "views/mailchimp_contact_event_views.xml",
+        "views/ir_actions_server_views.xml",
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {

@@ -2,9 +2,10 @@
 """The project's one test command: ``python tests/run.py``.
 
 1. The tests that need no Odoo (client, sandbox, repository files), with pytest.
-2. When an ``odoo`` executable is on PATH: a fresh database, the addon
-   installed with its Odoo tests (``--test-enable``), an upgrade (``-u``), and an
-   uninstall that must keep the contacts.  Without ``odoo`` it says so loudly.
+2. When an ``odoo`` executable is on PATH: a fresh database, the addon (with
+   ``base_automation``, whose Automation Rules its tests drive) installed with
+   its Odoo tests (``--test-enable``), an upgrade (``-u``), and an uninstall
+   that must keep the contacts.  Without ``odoo`` it says so loudly.
    Before the uninstall, checks that need real commits and real processes:
    a contact sync killed with SIGKILL (``odoo_crash_check.py``), a sync run
    while its form is saved and Sync Now pressed, and a cron pass while a save
@@ -43,6 +44,7 @@ from odoo_crash_check import run_crash_check
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
+TEST_ALSO_INSTALLED = "base_automation"
 SUMMARY = re.compile(
     r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database"
 )
@@ -214,7 +216,8 @@ def run_odoo_tests():
             odoo,
             db,
             "-i",
-            ADDON,
+            # Automation Rules (no dependency of the addon): its tests run them
+            f"{ADDON},{TEST_ALSO_INSTALLED}",
             "--test-enable",
             f"--test-tags={tags}",
             "--stop-after-init",

@@ -437,6 +437,18 @@ def test_every_endpoint_conforms(client, sandbox):
         expect=204,
     )
     c.call("GET", f"{L}/members/{H}/tags", expect=200)
+    c.call(
+        "POST",
+        f"{L}/members/{H}/events",
+        json_body={
+            "name": "order_confirmed",
+            "properties": {"amount": "12.50", "reference": "S00042"},
+            "occurred_at": "2030-01-01T10:00:00+00:00",
+            "is_syncing": False,
+        },
+        expect=204,
+    )
+    c.call("GET", f"{L}/members/{H}/events", params={"count": 5}, expect=200)
     c.call("GET", f"{L}/tag-search", params={"name": "VI"}, expect=200)
     # batch subscribe
     c.call(

@@ -20,3 +20,5 @@ from . import mailchimp_interest
 from . import mailchimp_interest_map
 from . import ir_http
 from . import base_partner_merge
+from . import mailchimp_contact_event
+from . import ir_actions_server

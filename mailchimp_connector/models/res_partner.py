@@ -276,3 +276,34 @@ class ResPartner(models.Model):
             if partner:
                 found[partner.with_env(self.env)] |= member
         return found
+
+    # ------------------------------------------------------------------
+    # tags and events sent by Automation Rules (mailchimp.contact.event)
+    mailchimp_event_ids = fields.One2many(
+        "mailchimp.contact.event",
+        "partner_id",
+        string="Mailchimp Events",
+        groups="mailchimp_connector.group_mailchimp_user",
+    )
+    mailchimp_event_count = fields.Integer(
+        compute="_compute_mailchimp_event_count",
+        groups="mailchimp_connector.group_mailchimp_user",
+    )
+
+    def _compute_mailchimp_event_count(self):
+        counts = dict(
+            self.env["mailchimp.contact.event"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.mailchimp_event_count = counts.get(partner, 0)
+
+    def action_open_mailchimp_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_contact_event_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"search_default_partner_id": self.id}
+        return action

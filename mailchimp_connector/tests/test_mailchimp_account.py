@@ -33,6 +33,7 @@ class TestMailchimpAccountConnect(MailchimpCase):
                 "Failed Records",
                 "Campaigns",
                 "Email Activity",
+                "Contact Events",
                 "Configuration",
             },
         )

@@ -22,6 +22,7 @@ from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
+from ..engine.contact_events import ContactEventSender
 from ..utils.mailchimp_keys import subscriber_hash
 from .common import DEFAULT_API_KEY, MailchimpSandboxMixin, sandbox_url
 
@@ -221,6 +222,25 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
             self.env["mailchimp.activity"].search(
                 [("partner_id", "=", self.partners[0].id)]
             )
+        )
+        # an event an automation sent (the contact's Mailchimp Events)
+        self.env["ir.actions.server"].create(
+            {
+                "name": "Screens event",
+                "model_id": self.env["ir.model"]._get("res.partner").id,
+                "state": "mailchimp_event",
+                "mailchimp_pairing_id": self.pairing.id,
+                "mailchimp_event_name": "screens_opened",
+            }
+        ).with_context(
+            active_model="res.partner", active_ids=self.partners[0].ids
+        ).run()
+        ContactEventSender(self.account).run()
+        self.assertEqual(
+            self.env["mailchimp.contact.event"]
+            .search([("partner_id", "=", self.partners[0].id)])
+            .state,
+            "sent",
         )
 
     # -- the web client's calls ------------------------------------------------

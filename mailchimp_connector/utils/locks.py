@@ -8,3 +8,5 @@ is locked, and the id of the record it is locked for.
 LOCK_SYNC = 7300
 # an account's email-activity pull (mailchimp.account id): one pull at a time
 LOCK_ACTIVITY = 7301
+# an account's queued contact events and tags (mailchimp.account id): one sender
+LOCK_CONTACT_EVENTS = 7302

@@ -3,6 +3,7 @@
 from . import (
     batches,
     campaigns,
+    events,
     interests,
     lists,
     members,
