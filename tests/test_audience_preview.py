@@ -58,3 +58,23 @@ def test_same_contact_selected_twice_counts_once():
 def test_empty_selection():
     result = preview([])
     assert (result.new, result.members, result.to_send) == (0, 0, 0)
+
+
+def test_a_forgotten_contact_is_never_sent_nor_a_duplicate():
+    # erased at the person's request: counted apart, and it does not take its
+    # address from another selected contact
+    result = preview(
+        [
+            Contact(1, "gone@corp.com", forgotten=True),
+            Contact(2, "gone@corp.com"),
+            Contact(3, "member@corp.com", forgotten=True),
+        ],
+        member_emails={"member@corp.com"},
+    )
+    assert (result.forgotten, result.new, result.members, result.duplicates) == (
+        2,
+        1,
+        0,
+        0,
+    )
+    assert result.to_send == 1

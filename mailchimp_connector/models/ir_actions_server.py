@@ -155,7 +155,8 @@ class IrActionsServer(models.Model):
         rows = []
         for record in records:
             partner = record[field] if field else record
-            if not partner:
+            # a contact erased at the person's request gets nothing from Mailchimp
+            if not partner or partner.mailchimp_forgotten:
                 continue
             rows.append(
                 {

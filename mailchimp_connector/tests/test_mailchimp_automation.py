@@ -317,6 +317,19 @@ class TestAutomation(MailchimpSyncCase):
         self.send()
         self.assertEqual(len(self.mc_events(ann.email)), 2)
 
+    def test_a_forgotten_contact_gets_no_tag_nor_event(self):
+        ann, bob = self.members(2)
+        bob.write({"mailchimp_forgotten": True})
+        event = self.action("mailchimp_event", mailchimp_event_name="visited")
+        tag = self.action("mailchimp_tag_add", mailchimp_tag_name="vip")
+        self.run_on(event, ann | bob)
+        self.run_on(tag, ann | bob)
+        self.assertEqual(self.Event.search([]).partner_id, ann)
+        self.send()
+        self.assertEqual(len(self.mc_events(ann.email)), 1)
+        self.assertEqual(self.mc_events(bob.email), [])
+        self.assertNotIn(bob.email, self.mc_tagged("vip"))
+
     def test_latest_tag_wish_wins_and_untagging_is_bulk(self):
         ann, bob = self.members(2)
         add = self.action("mailchimp_tag_add", mailchimp_tag_name="lead")

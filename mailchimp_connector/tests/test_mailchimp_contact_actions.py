@@ -160,6 +160,21 @@ class TestAddToMailchimp(ContactActionsCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(len(self.mailchimp_members()), 501)
 
+    def test_a_forgotten_contact_selected_is_counted_apart_and_never_sent(self):
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        selection = self.untagged(
+            [{"email": "erased@corp.com"}, {"email": "kept@corp.com"}]
+        )
+        erased = selection[0]
+        erased.write({"mailchimp_forgotten": True})
+        wizard = self.wizard(selection, pairing)
+        self.assertEqual((wizard.forgotten_count, wizard.new_count), (1, 1))
+        wizard.action_confirm()
+        self.cron_pass()
+        self.assertRunDone(self.contact_runs(pairing))
+        self.assertEqual(list(self.mailchimp_members()), ["kept@corp.com"])
+        self.assertFalse(erased.mailchimp_member_ids)
+
     def test_opted_out_contact_never_subscribed_invalid_ones_reported(self):
         pairing = self.make_pairing(direction="odoo2mailchimp")
         selection = self.untagged(

@@ -10,6 +10,7 @@ sent ("Add to Mailchimp…"): the sync's own rules, free of any database.
   audience as Odoo knows it;
 - opted out: on Odoo's email blacklist, new to the audience: added as
   unsubscribed or skipped, as the sync's option says (``consent.new_member_opt_out``);
+- forgotten: erased from Mailchimp at the person's request (GDPR): never sent;
 - new: the rest, added with the sync's usual status.
 """
 
@@ -22,11 +23,12 @@ from .sync_rules import pick_winners
 @dataclass(frozen=True)
 class Contact:
     """One selected contact: its id, its email as typed, whether its address is
-    on Odoo's email blacklist."""
+    on Odoo's email blacklist, whether it was forgotten in Mailchimp."""
 
     id: int
     email: object
     blacklisted: bool = False
+    forgotten: bool = False
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Preview:
     opted_out: int = 0
     invalid: int = 0
     duplicates: int = 0
+    forgotten: int = 0
     # what the opted-out ones become: "unsubscribed" (added as such) or "skip"
     opted_out_action: str = "unsubscribed"
 
@@ -59,6 +62,8 @@ def preview(contacts, member_emails=(), member_ids=(), optout_policy="unsubscrib
     by_id = {}
     for contact in contacts:
         by_id.setdefault(contact.id, contact)
+    result.forgotten = sum(contact.forgotten for contact in by_id.values())
+    by_id = {key: contact for key, contact in by_id.items() if not contact.forgotten}
     winners, skipped = pick_winners(
         [
             {

@@ -48,6 +48,11 @@ class MailchimpPartnerAdd(models.TransientModel):
         help="Another selected or linked contact has the same address: one of them "
         "is synced, the others are reported.",
     )
+    forgotten_count = fields.Integer(
+        compute="_compute_preview",
+        string="Forgotten in Mailchimp",
+        help="Erased from Mailchimp at the person's request: never sent.",
+    )
     optout_policy = fields.Selection(related="pairing_id.optout_new_policy")
 
     def _default_partners(self):
@@ -70,6 +75,7 @@ class MailchimpPartnerAdd(models.TransientModel):
             wizard.optout_count = counts.opted_out if counts else 0
             wizard.invalid_count = counts.invalid if counts else 0
             wizard.duplicate_count = counts.duplicates if counts else 0
+            wizard.forgotten_count = counts.forgotten if counts else 0
 
     def _preview(self):
         """The counts (``audience_preview.Preview``) for the selection, from what
@@ -78,7 +84,7 @@ class MailchimpPartnerAdd(models.TransientModel):
         if not pairing or not partners:
             return None
         partners = partners.with_context(active_test=False)
-        partners.fetch(["email", "email_normalized"])
+        partners.fetch(["email", "email_normalized", "mailchimp_forgotten"])
         emails = [email for email in partners.mapped("email_normalized") if email]
         blacklisted = set(
             self.env["mail.blacklist"]
@@ -99,7 +105,10 @@ class MailchimpPartnerAdd(models.TransientModel):
         return audience_preview.preview(
             [
                 audience_preview.Contact(
-                    partner.id, partner.email, partner.email_normalized in blacklisted
+                    partner.id,
+                    partner.email,
+                    partner.email_normalized in blacklisted,
+                    partner.mailchimp_forgotten,
                 )
                 for partner in partners
             ],
