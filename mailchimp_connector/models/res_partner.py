@@ -220,14 +220,7 @@ class ResPartner(models.Model):
         )
 
     def _mailchimp_optout_wizard(self, model, group):
-        # a server action can be run from code or RPC, not only from the menu
-        if not self.env.su and not self.env.user.has_group(group):
-            raise AccessError(
-                self.env._(
-                    "You are not allowed to do this in Mailchimp: ask a Mailchimp "
-                    "administrator."
-                )
-            )
+        self._mailchimp_check_group(group)
         wizard = self.env[model].create({"partner_ids": [Command.set(self.ids)]})
         return {
             "type": "ir.actions.act_window",
@@ -240,13 +233,7 @@ class ResPartner(models.Model):
 
     def action_mailchimp_unforget(self):
         """Let the syncs add these contacts to Mailchimp again (administrators)."""
-        if not self.env.user.has_group("mailchimp_connector.group_mailchimp_manager"):
-            raise AccessError(
-                self.env._(
-                    "Only a Mailchimp administrator can allow a contact forgotten in "
-                    "Mailchimp to be synced again."
-                )
-            )
+        self._mailchimp_check_group(self._MAILCHIMP_MANAGER)
         forgotten = self.filtered("mailchimp_forgotten")
         forgotten.write(
             {"mailchimp_forgotten": False, "mailchimp_forgotten_date": False}

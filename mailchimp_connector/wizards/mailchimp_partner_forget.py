@@ -6,7 +6,6 @@ from odoo import api, fields, models
 from ..engine.optout import MemberOptOut
 from .mailchimp_partner_unsubscribe import (
     _audience_names,
-    _check_group,
     _result_notification,
 )
 
@@ -29,7 +28,9 @@ class MailchimpPartnerForget(models.TransientModel):
 
     def action_confirm(self):
         self.ensure_one()
-        _check_group(self.env, "mailchimp_connector.group_mailchimp_manager")
+        self.partner_ids._mailchimp_check_group(
+            "mailchimp_connector.group_mailchimp_manager"
+        )
         found = self.partner_ids._mailchimp_members()
         members = self.env["mailchimp.member"].sudo().union(*found.values())
         # names read before the members are gone

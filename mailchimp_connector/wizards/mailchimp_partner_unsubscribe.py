@@ -2,7 +2,7 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ..engine.optout import MemberOptOut
 
@@ -31,7 +31,9 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
 
     def action_confirm(self):
         self.ensure_one()
-        _check_group(self.env, "mailchimp_connector.group_mailchimp_user")
+        self.partner_ids._mailchimp_check_group(
+            "mailchimp_connector.group_mailchimp_user"
+        )
         reason = (self.reason or "").strip()
         if not reason:
             raise UserError(self.env._("Say why the person asked to be unsubscribed."))
@@ -72,17 +74,6 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
                 outside=outside,
             ),
             result,
-        )
-
-
-def _check_group(env, group):
-    """Server actions and RPC reach the method without the menu's group check."""
-    if not env.su and not env.user.has_group(group):
-        raise AccessError(
-            env._(
-                "You are not allowed to do this in Mailchimp: ask a Mailchimp "
-                "administrator."
-            )
         )
 
 
