@@ -124,14 +124,14 @@ class MailchimpPartnerAdd(models.TransientModel):
         run = pairing._add_contacts(self.partner_ids)
         if run:
             message = self.env._(
-                "%(count)s contacts added to %(sync)s; they are being sent to "
-                "Mailchimp. The result shows in the sync's history.",
+                "Contacts added to %(sync)s: %(count)s. They are being sent to "
+                "Mailchimp; the result shows in the sync's history.",
                 count=len(self.partner_ids),
                 sync=pairing.name,
             )
         else:
             message = self.env._(
-                "%(count)s contacts added to %(sync)s. The sync has not started "
+                "Contacts added to %(sync)s: %(count)s. The sync has not started "
                 "yet: its initial sync sends them.",
                 count=len(self.partner_ids),
                 sync=pairing.name,

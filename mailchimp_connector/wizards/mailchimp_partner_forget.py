@@ -62,8 +62,8 @@ class MailchimpPartnerForget(models.TransientModel):
         return _result_notification(
             self.env,
             self.env._(
-                "%(contacts)s contacts forgotten in Mailchimp (%(members)s members "
-                "permanently deleted).",
+                "Forgotten in Mailchimp: %(contacts)s contacts; members permanently "
+                "deleted: %(members)s.",
                 contacts=len(forgotten),
                 members=erased,
             ),

@@ -65,9 +65,9 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
         return _result_notification(
             self.env,
             self.env._(
-                "%(contacts)s contacts unsubscribed from Mailchimp (%(members)s "
-                "memberships changed, %(already)s already out); %(outside)s contacts "
-                "are in no audience.",
+                "Unsubscribed from Mailchimp: %(contacts)s contacts; memberships "
+                "changed: %(members)s, already out: %(already)s; in no audience: "
+                "%(outside)s.",
                 contacts=changed,
                 members=len(result.done),
                 already=len(result.unchanged),
