@@ -200,6 +200,13 @@ def request_contacts(pairing, partners, direction=None):
     in the background: the cron, woken now, runs it first. Returns the run, in
     the sync's history from now on."""
     direction = direction or pairing.direction
+    # an automation rule asks once per record: the requests of one transaction
+    # share one run (not committed yet, so no worker can have started it)
+    queued = pairing.env.cr.precommit.data.setdefault("mailchimp.contact_runs", {})
+    run = pairing.env["mailchimp.sync.run"].browse(queued.get((pairing.id, direction)))
+    if run.exists() and run.state == "running" and not run.progress_done:
+        run.partner_ids = [Command.link(pid) for pid in partners.ids]
+        return run
     run = pairing.env["mailchimp.sync.run"].create(
         {
             "pairing_id": pairing.id,
@@ -211,6 +218,7 @@ def request_contacts(pairing, partners, direction=None):
             "partner_ids": [Command.set(partners.ids)],
         }
     )
+    queued[(pairing.id, direction)] = run.id
     pairing.env.ref(CRON_XMLID)._trigger()
     return run
 

@@ -5,6 +5,7 @@ what is sent and in how many requests, the sync's history, who may do what."""
 
 import logging
 from datetime import datetime, timedelta, timezone
+from unittest import SkipTest
 from unittest.mock import patch
 
 from odoo import Command, fields
@@ -174,6 +175,72 @@ class TestAddToMailchimp(ContactActionsCase):
         self.assertRunDone(self.contact_runs(pairing))
         self.assertEqual(list(self.mailchimp_members()), ["kept@corp.com"])
         self.assertFalse(erased.mailchimp_member_ids)
+
+    def test_readme_recipe_a_category_set_by_a_salesperson_adds_the_contact(self):
+        """The README's third recipe: an Automation Rule whose code adds the
+        contacts put in a category, whoever saves them."""
+        if "base.automation" not in self.env:
+            raise SkipTest(
+                "base_automation is not installed (tests/run.py installs it)"
+            )
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        self.assertRunDone(pairing.run_sync())
+        newsletter = self.env["res.partner.category"].create({"name": "Newsletter"})
+        partner_model = self.env["ir.model"]._get("res.partner")
+        rule = self.env["base.automation"].create(
+            {
+                "name": "Newsletter category joins the audience",
+                "model_id": partner_model.id,
+                "trigger": "on_create_or_write",
+                "trigger_field_ids": [
+                    Command.set(
+                        self.env["ir.model.fields"]
+                        ._get("res.partner", "category_id")
+                        .ids
+                    )
+                ],
+                "filter_domain": f"[('category_id', 'in', [{newsletter.id}])]",
+            }
+        )
+        self.env["ir.actions.server"].create(
+            {
+                "name": "Add to the newsletter sync",
+                "model_id": partner_model.id,
+                "state": "code",
+                "usage": "base_automation",
+                "base_automation_id": rule.id,
+                "code": "records.sudo().mailchimp_add_to_sync("
+                f"env['mailchimp.pairing'].browse({pairing.id}))",
+            }
+        )
+        ann, optout = self.untagged(
+            [{"email": "ann@corp.com"}, {"email": "optout@corp.com"}]
+        )
+        self.opt_out("optout@corp.com")
+        # a salesperson who may edit contacts (as Sales gives them), no more
+        seller = new_test_user(
+            self.env,
+            login="mc_recipe_seller",
+            groups="base.group_user,base.group_partner_manager,"
+            "mailchimp_connector.group_mailchimp_user",
+        )
+        (ann | optout).with_user(seller).write(
+            {"category_id": [Command.link(newsletter.id)]}
+        )
+        self.assertEqual(pairing.added_partner_ids, ann | optout)
+        run = self.contact_runs(pairing)
+        self.assertEqual(
+            run.partner_ids, ann | optout, "one run for the save, not one per contact"
+        )
+        self.cron_pass()
+        self.assertRunDone(self.contact_runs(pairing))
+        members = self.mailchimp_members()
+        self.assertEqual(members["ann@corp.com"]["status"], "subscribed")
+        self.assertNotEqual(
+            members.get("optout@corp.com", {}).get("status"),
+            "subscribed",
+            "an opt-out is never turned into a subscription",
+        )
 
     def test_opted_out_contact_never_subscribed_invalid_ones_reported(self):
         pairing = self.make_pairing(direction="odoo2mailchimp")

@@ -15,14 +15,32 @@ registry.category("web_tour.tours").add("mailchimp_contacts_add_tour", {
             run: "press Enter",
         },
         {
+            content: "The list shows the search's result (a click before would be lost)",
+            trigger: ".o_searchview_facet:contains('Tour Add')",
+        },
+        {
+            trigger:
+                ".o_list_table:has(.o_data_row:contains('Tour Add Two'))" +
+                ":not(:has(tr.o_data_row:nth-child(3)))",
+        },
+        {
             content: "Select the first one",
             trigger: ".o_data_row:contains('Tour Add One') .o_list_record_selector input",
             run: "click",
         },
         {
+            trigger: ".o_data_row:contains('Tour Add One') .o_list_record_selector input:checked",
+        },
+        {
             content: "Select the second one",
             trigger: ".o_data_row:contains('Tour Add Two') .o_list_record_selector input",
             run: "click",
+        },
+        {
+            trigger: ".o_data_row:contains('Tour Add Two') .o_list_record_selector input:checked",
+        },
+        {
+            trigger: ".o_data_row:contains('Tour Add One') .o_list_record_selector input:checked",
         },
         {
             content: "Open the Action menu",
