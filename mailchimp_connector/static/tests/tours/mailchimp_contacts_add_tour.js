@@ -78,7 +78,7 @@ registry.category("web_tour.tours").add("mailchimp_contacts_add_tour", {
         },
         {
             content: "The notification says they are being sent",
-            trigger: ".o_notification:contains('2 contacts added to Tour sync')",
+            trigger: ".o_notification:contains('Contacts added to Tour sync: 2')",
         },
     ],
 });
