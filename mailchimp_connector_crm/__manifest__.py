@@ -9,7 +9,11 @@
     "website": "https://github.com/mailchimp-connector/mailchimp_connector",
     "license": "LGPL-3",
     "depends": ["mailchimp_connector", "crm"],
-    "data": [],
+    "data": [
+        "data/utm_data.xml",
+        "views/mailchimp_pairing_views.xml",
+        "views/mailchimp_sync_run_views.xml",
+    ],
     "auto_install": True,
     "installable": True,
 }

@@ -389,7 +389,9 @@ def run_crm_tests():
     failures = max(failed + errors, 1) if rc or failed or errors else 0
     problems = own_problems(output.split(POST_TESTS)[0])
     if problems:
-        print(f"!! {len(problems)} warning/error line(s) about the addons during install:")
+        print(
+            f"!! {len(problems)} warning/error line(s) about the addons during install:"
+        )
         print("\n".join(problems[:20]))
         failures += 1
     passed = ran - failed - errors - skipped
