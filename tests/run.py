@@ -12,13 +12,18 @@
    holds the sync (``odoo_concurrency_check.py``), and the email
    activity pull with its parallel writers, rerun, killed and rerun
    (``odoo_activity_check.py``).
+3. The CRM glue (``mailchimp_connector_crm``): ``crm`` and the glue installed on a
+   database of their own (``<ODOO_TEST_DB>_crm``) with the glue's tests; the
+   addon itself stays tested without ``crm`` in step 2.
 
 Environment:
   ODOO_TEST_DB        database to (re)create, default ``mailchimp_connector_test``
   ODOO_ADDONS_PATH    Odoo's own addons folders, comma-separated, when ``odoo``
                       does not find them itself (a source install)
   ODOO_TEST_ARGS      extra arguments for every ``odoo`` call (e.g. --db_host=...)
-  ODOO_TEST_TAGS      what to run, default ``/mailchimp_connector``
+  ODOO_TEST_TAGS      what to run, default ``/mailchimp_connector`` (then the
+                      glue's ``/mailchimp_connector_crm``); tags naming the glue
+                      run its phase only, the others the addon's only
   ODOO_TEST_HTTP_PORT port of Odoo's test server (browser tours), default 18069
   SKIP_ODOO_TESTS=1   only the pure tests (says so loudly)
 Arguments after ``--`` go to pytest.
@@ -45,6 +50,7 @@ from odoo_crash_check import run_crash_check
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
 TEST_ALSO_INSTALLED = "base_automation"
+CRM_ADDON = "mailchimp_connector_crm"
 SUMMARY = re.compile(
     r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database"
 )
@@ -204,7 +210,10 @@ def run_odoo_tests():
         )
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
-    tags = os.environ.get("ODOO_TEST_TAGS", f"/{ADDON}")
+    tags, _crm_tags = phase_tags()
+    if not tags:
+        banner(f"Odoo: {ADDON}'s phase not asked for by ODOO_TEST_TAGS")
+        return (0, 0, 0)
     logdir = ROOT / ".test-logs" / db
     logdir.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -330,13 +339,82 @@ def run_odoo_tests():
     return (failures, passed, skipped)
 
 
+def phase_tags():
+    """(the addon's test tags, the CRM glue's): ODOO_TEST_TAGS split by the
+    addon they name; both phases by default."""
+    given = os.environ.get("ODOO_TEST_TAGS")
+    if not given:
+        return f"/{ADDON}", f"/{CRM_ADDON}"
+    parts = [part.strip() for part in given.split(",") if part.strip()]
+    crm = [part for part in parts if CRM_ADDON in part]
+    main = [part for part in parts if CRM_ADDON not in part]
+    return ",".join(main), ",".join(crm)
+
+
+def run_crm_tests():
+    """The glue's phase: crm and the glue installed on a database of their own,
+    with the glue's tests. Returns (failed, passed, skipped), None when skipped."""
+    odoo = shutil.which("odoo")
+    _tags, tags = phase_tags()
+    if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo or not tags:
+        return None
+    db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test") + "_crm"
+    logdir = ROOT / ".test-logs" / db
+    logdir.mkdir(parents=True, exist_ok=True)
+    drop_database(odoo, db)
+    rc, output = run_logged(
+        f"Odoo: install crm and {CRM_ADDON} on a new database '{db}' and run "
+        "the glue's tests",
+        odoo_command(
+            odoo,
+            db,
+            "-i",
+            f"crm,{CRM_ADDON}",
+            "--test-enable",
+            f"--test-tags={tags}",
+            "--stop-after-init",
+            f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
+            "--without-demo=all",
+            "--log-level=info",
+        ),
+        logdir / "odoo-install-tests.log",
+    )
+    match = SUMMARY.search(output)
+    skipped = len(SKIPPED.findall(output))
+    drop_database(odoo, db)
+    if not match:
+        print("!! Odoo printed no test summary: the glue's tests did not run.")
+        return (1, 0, skipped)
+    failed, errors, ran = (int(group) for group in match.groups())
+    failures = max(failed + errors, 1) if rc or failed or errors else 0
+    problems = own_problems(output.split(POST_TESTS)[0])
+    if problems:
+        print(
+            f"!! {len(problems)} warning/error line(s) about the addons during install:"
+        )
+        print("\n".join(problems[:20]))
+        failures += 1
+    passed = ran - failed - errors - skipped
+    banner(
+        f"Odoo CRM glue tests: {ran} ran ({passed} passed, {failed} failed, "
+        f"{errors} errors, {skipped} skipped)"
+    )
+    return (failures, passed, skipped)
+
+
 def main(argv):
     pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     pure_rc, pure = run_pure_tests(pytest_args)
     odoo_result = run_odoo_tests()
-    ok = pure_rc == 0 and (odoo_result is None or odoo_result[0] == 0)
+    crm_result = run_crm_tests()
+    ok = (
+        pure_rc == 0
+        and (odoo_result is None or odoo_result[0] == 0)
+        and (crm_result is None or crm_result[0] == 0)
+    )
     pure_failed = pure["failed"] + pure["error"] or (1 if pure_rc else 0)
     odoo_failed, odoo_passed, odoo_skipped = odoo_result or (0, 0, 0)
+    crm_failed, crm_passed, crm_skipped = crm_result or (0, 0, 0)
     banner(
         f"RESULT: {'OK' if ok else 'FAILED'}\n"
         f"pure tests: {pure['passed']} passed, {pure_failed} failed, "
@@ -347,10 +425,17 @@ def main(argv):
             else f"Odoo tests: {odoo_passed} passed, {odoo_failed} failed, "
             f"{odoo_skipped} skipped"
         )
+        + (
+            "\nOdoo CRM glue tests: not run"
+            if crm_result is None
+            else f"\nOdoo CRM glue tests ({CRM_ADDON}, with crm): {crm_passed} "
+            f"passed, {crm_failed} failed, {crm_skipped} skipped"
+        )
     )
     print(
-        f"total: {pure['passed'] + odoo_passed} passed, {pure_failed + odoo_failed} "
-        f"failed, {pure['skipped'] + odoo_skipped} skipped"
+        f"total: {pure['passed'] + odoo_passed + crm_passed} passed, "
+        f"{pure_failed + odoo_failed + crm_failed} failed, "
+        f"{pure['skipped'] + odoo_skipped + crm_skipped} skipped"
     )
     return 0 if ok else 1
 

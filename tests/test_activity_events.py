@@ -19,6 +19,7 @@ from mailchimp_utils.activity_events import (
     escape,
     event_key,
     make_event,
+    staged_event,
     staging_rows,
     utc_stamp,
 )
@@ -177,3 +178,20 @@ def test_staging_rows_one_per_key_and_never_without_time_or_action():
     ]
     # an unknown bounce type is not stored
     assert rows[1][2].split("\t")[:2] == ["bounce", "\\N"]
+
+
+def test_staged_event_reads_back_what_staging_rows_wrote():
+    """What the hook after a stored batch reads of a row is the event itself,
+    a URL with COPY's special characters included."""
+    url = "https://shop.example/pricing?a=1\tb\\c"
+    events = [
+        make_event(7, "h1", "click", "2025-01-31T10:00:00", url),
+        make_event(7, "h1", "open", "2025-01-31T10:01:00"),
+    ]
+    rows = staging_rows(events, ChatterBodies("Winter sale"))
+    read = [staged_event(tail) for _hash, _stamp, tail in rows]
+    assert [(e.action, e.url, e.stamp, e.key) for e in read] == [
+        ("click", url, "2025-01-31T10:00:00", events[0].key),
+        ("open", None, "2025-01-31T10:01:00", events[1].key),
+    ]
+    assert read[0].bounce_type is None

@@ -10,6 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = ROOT / "mailchimp_connector"
+CRM_ADDON = ROOT / "mailchimp_connector_crm"
 TEST_COMMAND = "python3 tests/run.py"
 
 
@@ -27,6 +28,37 @@ def test_manifest_is_an_installable_odoo_18_app():
     assert (ADDON / "static" / "description" / "icon.png").stat().st_size > 500
     for path in data["data"] + data.get("demo", []):
         assert (ADDON / path).is_file(), path
+
+
+def test_crm_glue_is_a_small_addon_installed_with_crm():
+    """The main addon never depends on crm: the glue does, and
+    installs itself where both are."""
+    data = ast.literal_eval((CRM_ADDON / "__manifest__.py").read_text())
+    assert data["version"] == manifest()["version"]
+    assert data["license"] == "LGPL-3"
+    assert set(data["depends"]) == {"mailchimp_connector", "crm"}
+    assert data["auto_install"] and data["installable"]
+    assert not data.get("application")
+    assert "crm" not in manifest()["depends"]
+    for path in data["data"]:
+        assert (CRM_ADDON / path).is_file(), path
+    assert "import odoo.addons.crm" not in "".join(
+        source.read_text() for source in ADDON.rglob("*.py")
+    )
+
+
+def test_crm_glue_models_have_access_rules():
+    declared = set()
+    for source in (CRM_ADDON / "models").glob("*.py"):
+        declared |= set(re.findall(r'^\s+_name = "([\w.]+)"', source.read_text(), re.M))
+    if not declared:
+        return
+    with open(CRM_ADDON / "security" / "ir.model.access.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    covered = {
+        row["model_id:id"].removeprefix("model_").replace("_", ".") for row in rows
+    }
+    assert declared <= covered, declared - covered
 
 
 def test_every_model_has_access_rules_for_users_and_managers():
@@ -89,6 +121,12 @@ def test_compose_runs_postgres_official_odoo_18_and_the_sandbox():
         addon_mounts and addon_mounts[0][1] == "/mnt/extra-addons/mailchimp_connector"
     )
     assert (ROOT / "mailchimp_connector" / "__manifest__.py").is_file()
+    # the CRM glue beside it, in the same addons folder
+    assert [
+        "./mailchimp_connector_crm",
+        "/mnt/extra-addons/mailchimp_connector_crm",
+        "ro",
+    ] in mounts
     assert odoo["command"][odoo["command"].index("-i") + 1] == "mailchimp_connector"
     assert odoo["environment"]["HOST"] == "db"
     assert odoo["ports"] == ["8069:8069"]

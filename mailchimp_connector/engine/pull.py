@@ -757,15 +757,19 @@ class PullStep(Step):
                 # so that the contact belongs to the segment and its changes go back
                 vals["category_id"] = [Command.link(pairing.partner_tag_id.id)]
             partner_vals.append(vals)
-            kept.append((common, mc_values))
+            kept.append((common, mc_values, mc_member))
         partners = self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         self._add(created=len(partners))
+        # once for the page: another app's addon (CRM) acts on them in bulk
+        self.sync_run._mailchimp_contacts_created(
+            partners, [mc_member for _common, _values, mc_member in kept]
+        )
         now = fields.Datetime.now()
         member_vals = []
         # Odoo's base: the new contacts as Odoo
         # shows them, read and computed once for all
         partners.fetch(maps.partner_fields() + ["write_date"])
-        for partner, (common, synced) in zip(partners, kept, strict=True):
+        for partner, (common, synced, _mc_member) in zip(partners, kept, strict=True):
             odoo_synced, _errors = maps.mailchimp_values_checked(partner, [synced])
             member_vals.append(
                 self._new_member(

@@ -140,7 +140,16 @@ class MailchimpActivity(models.Model):
         inserted = self._insert_from_staging(campaign)
         self.invalidate_model()
         self.env["mail.message"].invalidate_model()
+        if inserted:
+            self._mailchimp_activity_stored(campaign, rows)
         return inserted
+
+    @api.model
+    def _mailchimp_activity_stored(self, campaign, rows):
+        """Called once per written batch that stored new events, with the batch's
+        ``[(partner id, staging row text)]`` (``activity_events.staged_event``
+        reads one): nothing here; another app's addon (CRM) reacts to
+        engagement in bulk. Events stored before may be among them."""
 
     @api.model
     def _copy_to_staging(self, rows):

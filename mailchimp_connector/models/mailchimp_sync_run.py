@@ -120,6 +120,11 @@ class MailchimpSyncRun(models.Model):
             }
         )
 
+    def _mailchimp_contacts_created(self, partners, members):
+        """Called once per page with the contacts a pull (or a webhook delivery)
+        has just created and the Mailchimp members they come from (same order):
+        nothing here; another app's addon (CRM) acts on them in bulk."""
+
     @api.model
     def _webhook_entry(self, pairing):
         """Today's "Webhook" entry of the sync's history, counting the deliveries."""

@@ -186,3 +186,33 @@ def staging_rows(events, bodies):
             )
         )
     return rows
+
+
+StagedEvent = namedtuple("StagedEvent", "action bounce_type url stamp key")
+_COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+
+
+def _copy_text(value):
+    """The value a ``copy_value`` text stands for."""
+    if value == "\\N":
+        return None
+    if "\\" not in value:
+        return value
+    out, index = [], 0
+    while index < len(value):
+        pair = value[index : index + 2]
+        if pair in _COPY_UNESCAPES:
+            out.append(_COPY_UNESCAPES[pair])
+            index += 2
+        else:
+            out.append(value[index])
+            index += 1
+    return "".join(out)
+
+
+def staged_event(tail):
+    """The event of one staging row text (``staging_rows``' third item)."""
+    action, bounce_type, url, stamp, key, _body = tail.split("\t")
+    return StagedEvent(
+        _copy_text(action), _copy_text(bounce_type), _copy_text(url), stamp, key
+    )
