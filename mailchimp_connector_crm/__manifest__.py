@@ -10,9 +10,12 @@
     "license": "LGPL-3",
     "depends": ["mailchimp_connector", "crm"],
     "data": [
+        "security/ir.model.access.csv",
         "data/utm_data.xml",
         "views/mailchimp_pairing_views.xml",
         "views/mailchimp_sync_run_views.xml",
+        "views/crm_lead_views.xml",
+        "views/res_partner_views.xml",
     ],
     "auto_install": True,
     "installable": True,

@@ -25,3 +25,10 @@ class MailchimpPairing(models.Model):
         help="The leads' salesperson, and who gets the engagement activities of a "
         "contact without a salesperson. Empty: Odoo's lead assignment decides.",
     )
+    engagement_rule_ids = fields.One2many(
+        "mailchimp.engagement.rule",
+        "pairing_id",
+        string="Engagement rules",
+        help="Clicks or opens in this sync's audience that create an activity for "
+        "the contact's salesperson, once per contact, rule and campaign.",
+    )

@@ -2,3 +2,4 @@
 from . import test_crm_install
 from . import test_crm_leads
 from . import test_crm_webhook
+from . import test_crm_engagement
