@@ -15,7 +15,8 @@ class MailchimpEngagementRule(models.Model):
     name = fields.Char(
         required=True,
         translate=True,
-        help='What the activity calls it: "Joel Willis clicked Pricing in Winter sale".',
+        help="What the activity calls it: "
+        '"Joel Willis clicked Pricing in Winter sale".',
     )
     active = fields.Boolean(default=True)
     pairing_id = fields.Many2one(

@@ -100,7 +100,9 @@ class TestCrmEngagement(CrmSyncCase):
             joel_todo.activity_type_id, self.env.ref("mail.mail_activity_data_todo")
         )
         # on the contact's open lead, which takes the campaign and the priority
-        joel_lead = self.mailchimp_leads().filtered(lambda l: l.partner_id == self.joel)
+        joel_lead = self.mailchimp_leads().filtered(
+            lambda lead: lead.partner_id == self.joel
+        )
         self.assertEqual(
             (joel_todo.res_model, joel_todo.res_id), ("crm.lead", joel_lead.id)
         )
