@@ -502,6 +502,36 @@ def test_connection_refused_is_retried_then_network_error(make_client):
     assert info.value.status is None
 
 
+def test_a_connection_check_sends_once_after_a_network_error(make_client):
+    """Connect (retry_network_errors=False): a host that cannot be reached, or that
+    does not answer in time, is said after one attempt, without waiting."""
+    for failure, error_class in (
+        (connection_refused(), errors.MailchimpNetworkError),
+        (requests.ConnectTimeout("connect timed out"), errors.MailchimpTimeoutError),
+        (requests.ReadTimeout("read timed out"), errors.MailchimpTimeoutError),
+    ):
+        client, adapter, fake = make_client(
+            [failure] * 5, retry_network_errors=False, timeout=(5, 60)
+        )
+        with pytest.raises(error_class):
+            client.get("/ping")
+        assert len(adapter.requests) == 1
+        assert adapter.timeouts == [(5, 60)]
+        assert fake.sleeps == []
+    # an answer that says "later" is still retried
+    client, adapter, _ = make_client(
+        [reply(503), reply(200, {"health_status": "ok"})], retry_network_errors=False
+    )
+    assert client.get("/ping") == {"health_status": "ok"}
+    assert len(adapter.requests) == 2
+    # by default a network error is retried
+    client, adapter, _ = make_client(
+        [connection_refused(), reply(200, {"health_status": "ok"})]
+    )
+    assert client.get("/ping") == {"health_status": "ok"}
+    assert len(adapter.requests) == 2
+
+
 def test_dropped_connection_is_retried_for_get_not_for_post(make_client):
     client, adapter, _ = make_client([connection_dropped(), reply(200, {"ok": 1})])
     assert client.get("/ping") == {"ok": 1}

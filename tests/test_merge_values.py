@@ -18,6 +18,7 @@ from mailchimp_utils.merge_values import (
     allowed_directions,
     check_mapping,
     default_mappings,
+    fields_fitting,
     from_mailchimp,
     join_name,
     normalize_email,
@@ -1223,3 +1224,62 @@ def test_incomplete_address_is_never_sent(missing):
     # Mailchimp has one: reported, never replaced by an empty or partial one
     with pytest.raises(MergeValueError, match="complete address"):
         value_to_send("address", partial, FULL)
+
+
+# ----------------------------------------- fields_fitting: what the drop-down offers
+DROPDOWN_CANDIDATES = {
+    "name": {"type": "char"},
+    "comment": {"type": "html"},
+    "credit_limit": {"type": "float"},
+    "date": {"type": "date"},
+    "write_date": {"type": "datetime"},
+    "is_company": {"type": "boolean"},
+    "tier": {"type": "selection", "selection": TIERS},
+    "country_id": {"type": "many2one"},
+    "category_id": {"type": "many2many"},
+    "child_ids": {"type": "one2many"},
+    "image_1920": {"type": "binary"},
+}
+
+
+@pytest.mark.parametrize(
+    "merge_type, choices, expected",
+    [
+        (
+            "text",
+            None,
+            [
+                "category_id",
+                "country_id",
+                "credit_limit",
+                "date",
+                "is_company",
+                "name",
+                "tier",
+                "write_date",
+            ],
+        ),
+        ("number", None, ["credit_limit"]),
+        ("phone", None, ["name"]),
+        ("date", None, ["date", "write_date"]),
+        ("birthday", None, ["date", "write_date"]),
+        ("dropdown", ["Gold", "Silver"], ["tier"]),
+        # a choice missing in Mailchimp: the selection does not fit
+        ("dropdown", ["Gold"], []),
+        ("address", None, []),
+        ("nonsense", None, []),
+    ],
+)
+def test_fields_fitting_offers_only_what_check_mapping_accepts(
+    merge_type, choices, expected
+):
+    assert fields_fitting(merge_type, DROPDOWN_CANDIDATES, choices=choices) == expected
+    for name in expected:
+        spec = DROPDOWN_CANDIDATES[name]
+        check_mapping(
+            "field",
+            spec["type"],
+            merge_type,
+            selection=spec.get("selection") or [],
+            choices=choices,
+        )

@@ -205,8 +205,8 @@ class SyncEngine:
         if audience_gone:
             message = self.env._(
                 "The Mailchimp audience %(audience)s no longer exists (deleted in "
-                "Mailchimp). Nothing was deleted in Odoo; pair the contacts with "
-                "another audience.",
+                "Mailchimp). Nothing was deleted in Odoo; to go on, create a sync of "
+                "these contacts with another audience.",
                 audience=self.pairing.audience_id.name,
             )
         return message, kind, audience_gone

@@ -1,18 +1,22 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+from urllib.parse import urlsplit
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..engine.activity import ActivityPull
 from ..utils import mailchimp_errors as mc_errors
-from ..utils.mailchimp_client import MailchimpClient
+from ..utils.mailchimp_client import DEFAULT_BASE_URL, MailchimpClient
 from ..utils.mailchimp_keys import parse_api_key
 
 _logger = logging.getLogger(__name__)
 
 MANAGER_GROUP = "mailchimp_connector.group_mailchimp_manager"
 SECRET_FIELDS = ("api_key",)
+# Connect and Reauthorize: seconds to open the connection, and no second try after a
+# failed connection (a wrong or unreachable host is said at once)
+CHECK_CONNECT_TIMEOUT = 5
 
 
 class MailchimpAccount(models.Model):
@@ -86,6 +90,9 @@ class MailchimpAccount(models.Model):
     total_subscribers = fields.Integer(readonly=True, copy=False)
     audience_ids = fields.One2many("mailchimp.audience", "account_id")
     audience_count = fields.Integer(compute="_compute_audience_count")
+    pairing_count = fields.Integer(
+        string="Syncs", compute="_compute_pairing_count", compute_sudo=True
+    )
 
     _sql_constraints = [
         (
@@ -112,6 +119,15 @@ class MailchimpAccount(models.Model):
         )
         for account in self:
             account.audience_count = counts.get(account, 0)
+
+    def _compute_pairing_count(self):
+        counts = dict(
+            self.env["mailchimp.pairing"]
+            .with_context(active_test=False)
+            ._read_group([("account_id", "in", self.ids)], ["account_id"], ["__count"])
+        )
+        for account in self:
+            account.pairing_count = counts.get(account, 0)
 
     @api.constrains("max_connections")
     def _check_max_connections(self):
@@ -145,22 +161,43 @@ class MailchimpAccount(models.Model):
     # Client and errors
     # ------------------------------------------------------------------
 
-    def _get_client(self, api_key=None):
-        """A fresh client for this account, never cached across key changes."""
+    def _get_client(self, api_key=None, checking=False):
+        """A fresh client for this account, never cached across key changes.
+
+        ``checking``: for Connect and Reauthorize, where a person waits: a short
+        connection timeout and no second try after a failed connection or a
+        timeout, so that a wrong or unreachable host is said at once.
+        """
         self.ensure_one()
         account = self.sudo()
         key = api_key or account.api_key
         if not key:
             raise UserError(self.env._("Enter the Mailchimp API key first."))
+        timeout = account.request_timeout or 60
         return MailchimpClient(
             key,
             base_url=account.api_base_url or None,
-            timeout=account.request_timeout or 60,
+            timeout=(min(CHECK_CONNECT_TIMEOUT, timeout), timeout)
+            if checking
+            else timeout,
             max_connections=account.max_connections or 10,
             # one call retries 429/5xx/network errors for this long, however many
             # attempts it takes (no attempt cap)
             max_retry_seconds=self._max_retry_seconds(),
+            retry_network_errors=not checking,
         )
+
+    def _api_host(self, api_key=None):
+        """The host (and port) the account's requests go to, for messages."""
+        self.ensure_one()
+        account = self.sudo()
+        url = (account.api_base_url or DEFAULT_BASE_URL).strip()
+        try:
+            data_center = parse_api_key(api_key or account.api_key or "")
+        except mc_errors.MailchimpConfigError:
+            data_center = "{dc}"  # a malformed key: the address as configured
+        url = url.replace("{dc}", data_center)
+        return urlsplit(url).netloc or url
 
     @api.model
     def _max_retry_seconds(self):
@@ -188,9 +225,27 @@ class MailchimpAccount(models.Model):
             .get_param("mailchimp_connector.cron_time_budget", "60")
         )
 
-    def _mailchimp_error_message(self, error):
-        """A sentence for a person, naming what went wrong and what to do."""
+    def _mailchimp_error_message(self, error, host=None):
+        """A sentence for a person, naming what went wrong and what to do
+        (``host``: the host called, named when it could not be reached)."""
         _ = self.env._
+        if host and isinstance(error, mc_errors.MailchimpTimeoutError):
+            return _(
+                "%(host)s did not answer in time. Check the API base URL (Advanced "
+                "tab) and that this server can reach it; if Mailchimp is only slow, "
+                "try again later or raise the request timeout of the account.",
+                host=host,
+            )
+        if host and isinstance(error, mc_errors.MailchimpNetworkError):
+            sentences = (
+                _("Mailchimp could not be reached at %(host)s.", host=host),
+                _network_cause(self.env, error),
+                _(
+                    "Check the API base URL (Advanced tab; leave it empty for "
+                    "Mailchimp itself) and that this server can reach the internet."
+                ),
+            )
+            return " ".join(sentence for sentence in sentences if sentence)
         if isinstance(error, mc_errors.MailchimpConfigError):
             return _(
                 "The API key is malformed. A Mailchimp API key is 32 letters and "
@@ -268,8 +323,8 @@ class MailchimpAccount(models.Model):
 
     def _fetch_account_info(self, api_key):
         """Ping, then read the account: both must
-        succeed before we call it connected."""
-        with self._get_client(api_key) as client:
+        succeed before we call it connected. Fails fast on an unreachable host."""
+        with self._get_client(api_key, checking=True) as client:
             client.ping()
             return client.account()
 
@@ -307,7 +362,7 @@ class MailchimpAccount(models.Model):
         try:
             info = self._fetch_account_info(self.sudo().api_key)
         except mc_errors.MailchimpError as error:
-            message = self._mailchimp_error_message(error)
+            message = self._mailchimp_error_message(error, host=self._api_host())
             _logger.info(
                 "Mailchimp account %s: connection failed (%s)",
                 self.id,
@@ -376,7 +431,9 @@ class MailchimpAccount(models.Model):
             info = self._fetch_account_info(api_key)
         except mc_errors.MailchimpError as error:
             # the old key stays: a failed reauthorization must not break anything
-            raise UserError(self._mailchimp_error_message(error)) from None
+            raise UserError(
+                self._mailchimp_error_message(error, host=self._api_host(api_key))
+            ) from None
         self._check_same_mailchimp_account(info)
         self.sudo().with_context(mailchimp_key_verified=True).write(
             {"api_key": api_key}
@@ -419,6 +476,58 @@ class MailchimpAccount(models.Model):
         for account in self:
             account.message_post(body=self.env._("Disconnected from Mailchimp."))
         return self._notification(self.env._("Disconnected. No data was deleted."))
+
+    # ------------------------------------------------------------------
+    # Onboarding: what the app opens on
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _action_home(self):
+        """The Mailchimp app's first screen (its root menu): "Connect Mailchimp"
+        while no account is connected, then "Create your first sync", then the
+        syncs. Salespeople, who set nothing up, open on the campaigns."""
+        Window = self.env["ir.actions.act_window"]
+        if not self.env.user.has_group(MANAGER_GROUP):
+            return Window._for_xml_id("mailchimp_connector.mailchimp_campaign_action")
+        accounts = self.search([])
+        connected = accounts.filtered(lambda account: account.state == "connected")
+        if not connected:
+            return accounts._action_connect_mailchimp()
+        if not self.env["mailchimp.pairing"].search_count([], limit=1):
+            return connected[:1]._action_first_sync()
+        return Window._for_xml_id("mailchimp_connector.mailchimp_pairing_action")
+
+    def _action_connect_mailchimp(self):
+        """ "Connect Mailchimp": the form of the account to connect (a new one when
+        there is none), or the list when several wait."""
+        if len(self) > 1:
+            return self.env["ir.actions.act_window"]._for_xml_id(
+                "mailchimp_connector.mailchimp_account_action"
+            )
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_account_action_connect"
+        )
+        if self:
+            action["res_id"] = self.id
+        return action
+
+    def _action_first_sync(self):
+        """ "Create your first sync": a new sync of this account (and of its
+        audience when it has only one)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mailchimp_connector.mailchimp_pairing_action_first"
+        )
+        context = {"default_account_id": self.id, "mailchimp_first_sync": True}
+        if len(self.audience_ids) == 1:
+            context["default_audience_id"] = self.audience_ids.id
+        action["context"] = context
+        return action
+
+    def action_create_first_sync(self):
+        self.ensure_one()
+        self.check_access("write")
+        return self._action_first_sync()
 
     def action_view_audiences(self):
         self.ensure_one()
@@ -482,3 +591,19 @@ class MailchimpAccount(models.Model):
         )
         action["domain"] = [("account_id", "=", self.id)]
         return action
+
+
+def _network_cause(env, error):
+    """Why a connection failed, in a sentence, from the error's detail (empty when
+    it says nothing a person can act on)."""
+    detail = str(error.detail or "")
+    if any(
+        mark in detail
+        for mark in ("NameResolutionError", "Name or service not known", "getaddrinfo")
+    ):
+        return env._("The host name is unknown (DNS).")
+    if "Connection refused" in detail:
+        return env._("Nothing answers there (connection refused).")
+    if "SSLError" in detail:
+        return env._("The secure connection failed (SSL).")
+    return ""

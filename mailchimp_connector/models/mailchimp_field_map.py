@@ -26,7 +26,11 @@ class MailchimpFieldMap(models.Model):
 
     sequence = fields.Integer(default=10)
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", required=True, ondelete="cascade", index=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        index=True,
     )
     company_id = fields.Many2one(related="pairing_id.company_id", store=True)
     audience_id = fields.Many2one(related="pairing_id.audience_id")
@@ -49,6 +53,11 @@ class MailchimpFieldMap(models.Model):
         domain="[('model', '=', 'res.partner'), ('store', '=', True), "
         "('ttype', 'in', ('char', 'text', 'integer', 'float', 'monetary', 'date', "
         "'datetime', 'boolean', 'selection', 'many2one', 'many2many'))]",
+    )
+    # the views' domain of odoo_field_id: only the fields that fit the merge field
+    odoo_field_domain = fields.Binary(
+        compute="_compute_odoo_field_domain",
+        help="The contact fields that can fill the chosen Mailchimp field.",
     )
     # computed as superuser: salespeople read the mapping but not ir.model.fields
     can_push = fields.Boolean(
@@ -92,6 +101,48 @@ class MailchimpFieldMap(models.Model):
             mapping.can_push = directions.can_push
             mapping.can_pull = directions.can_pull
             mapping.pull_note = note
+
+    @api.depends("merge_field_id.field_type", "merge_field_id.options")
+    def _compute_odoo_field_domain(self):
+        """The Odoo field's drop-down offers only the stored contact fields whose
+        type fits the chosen merge field (and, for a dropdown or radio field,
+        whose options are all among its choices): ``merge_values.fields_fitting``,
+        the rule the save checks."""
+        base = [("model", "=", "res.partner"), ("store", "=", True)]
+        partner_fields = None
+        by_merge_field = {}
+        for mapping in self:
+            merge_field = mapping.merge_field_id
+            if not merge_field.field_type:
+                mapping.odoo_field_domain = base + [
+                    ("ttype", "in", merge_values.MAPPABLE_ODOO_TYPES)
+                ]
+                continue
+            if merge_field not in by_merge_field:
+                if partner_fields is None:
+                    partner_fields = self._partner_field_specs()
+                names = merge_values.fields_fitting(
+                    merge_field.field_type,
+                    partner_fields,
+                    choices=(merge_field.options or {}).get("choices"),
+                )
+                by_merge_field[merge_field] = base + [("name", "in", names)]
+            mapping.odoo_field_domain = by_merge_field[merge_field]
+
+    @api.model
+    def _partner_field_specs(self):
+        """The contact's stored fields as ``merge_values`` reads them."""
+        return {
+            name: {
+                "type": field.type,
+                "string": field.string,
+                "selection": field._description_selection(self.env)
+                if field.type == "selection"
+                else None,
+            }
+            for name, field in self.env["res.partner"]._fields.items()
+            if field.store
+        }
 
     @api.constrains("source_kind", "odoo_field_id", "merge_field_id")
     def _check_compatible(self):
@@ -151,17 +202,7 @@ class MailchimpFieldMap(models.Model):
         """Map the pairing's unmapped merge fields the usual way: the rule is
         ``merge_values.default_mappings``, given the contact's stored fields."""
         merge_fields = pairing.audience_id.merge_field_ids
-        partner_fields = {
-            name: {
-                "type": field.type,
-                "string": field.string,
-                "selection": field._description_selection(self.env)
-                if field.type == "selection"
-                else None,
-            }
-            for name, field in self.env["res.partner"]._fields.items()
-            if field.store
-        }
+        partner_fields = self._partner_field_specs()
         proposals = merge_values.default_mappings(
             [
                 {"tag": mf.tag, "type": mf.field_type, "options": mf.options or {}}

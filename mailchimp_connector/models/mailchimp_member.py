@@ -34,7 +34,11 @@ class MailchimpMember(models.Model):
     # no index of its own: the unique indexes below start with pairing_id, and
     # a lone pairing_id index lures the planner into scanning a whole pairing
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", required=True, ondelete="cascade", readonly=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        readonly=True,
     )
     # precomputed: set in the INSERT, not by an UPDATE of every new row
     audience_id = fields.Many2one(

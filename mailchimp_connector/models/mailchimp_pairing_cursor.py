@@ -31,6 +31,7 @@ class MailchimpPairingCursor(models.Model):
 
     pairing_id = fields.Many2one(
         "mailchimp.pairing",
+        string="Sync",
         required=True,
         ondelete="cascade",
         index=True,

@@ -15,7 +15,11 @@ class MailchimpPermissionMap(models.Model):
     _order = "pairing_id, id"
 
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", required=True, ondelete="cascade", index=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        index=True,
     )
     company_id = fields.Many2one(related="pairing_id.company_id", store=True)
     audience_id = fields.Many2one(related="pairing_id.audience_id")

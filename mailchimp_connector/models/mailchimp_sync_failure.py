@@ -23,7 +23,11 @@ class MailchimpSyncFailure(models.Model):
         readonly=True,
     )
     pairing_id = fields.Many2one(
-        related="run_id.pairing_id", store=True, index=True, readonly=True
+        related="run_id.pairing_id",
+        string="Sync",
+        store=True,
+        index=True,
+        readonly=True,
     )
     company_id = fields.Many2one(related="run_id.company_id", store=True)
     partner_id = fields.Many2one(

@@ -14,9 +14,13 @@ class MailchimpSyncRun(models.Model):
     _order = "id desc"
 
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", ondelete="set null", index=True, readonly=True
+        "mailchimp.pairing",
+        string="Sync",
+        ondelete="set null",
+        index=True,
+        readonly=True,
     )
-    pairing_name = fields.Char(readonly=True)
+    pairing_name = fields.Char(string="Sync Name", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True, index=True)
     # webhook: the deliveries of a day, counted in one history entry per sync
     trigger = fields.Selection(

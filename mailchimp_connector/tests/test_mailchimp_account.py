@@ -25,17 +25,10 @@ class TestMailchimpAccountConnect(MailchimpCase):
         root = self.env.ref("mailchimp_connector.mailchimp_menu_root")
         self.assertEqual(
             set(root.child_id.mapped("name")),
-            {
-                "Syncs",
-                "Accounts",
-                "Audiences",
-                "History",
-                "Failed Records",
-                "Campaigns",
-                "Email Activity",
-                "Contact Events",
-                "Configuration",
-            },
+            {"Campaigns", "Email Activity", "Members", "Syncs", "Configuration"},
+        )
+        self.assertEqual(
+            root.action, self.env.ref("mailchimp_connector.mailchimp_action_home")
         )
         manager = self.env.ref("mailchimp_connector.group_mailchimp_manager")
         self.assertIn(manager, self.env.ref("base.group_system").implied_ids)

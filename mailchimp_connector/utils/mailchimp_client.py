@@ -83,6 +83,9 @@ class MailchimpClient:
     backoff wait is cut to what is left, and a ``Retry-After`` that does not
     fit ends the retries at once.  ``max_retries`` (default None: no cap)
     additionally caps the re-sends, for callers that must answer quickly.
+    ``retry_network_errors=False`` re-sends nothing after a failed connection or
+    a timeout (Connect: a wrong or unreachable host is said at once; answers
+    such as 429 and 5xx are still retried).
     ``sleep``, ``clock`` and ``random`` are attributes so tests can replace them.
 
     When ``session`` is given it is used as is (its adapters, pool size and
@@ -98,6 +101,7 @@ class MailchimpClient:
         max_connections=10,
         max_retries=None,
         max_retry_seconds=60,
+        retry_network_errors=True,
         backoff_base=0.5,
         backoff_max=30,
         session=None,
@@ -120,6 +124,7 @@ class MailchimpClient:
         self.timeout = timeout
         self.max_retries = None if max_retries is None else max(0, int(max_retries))
         self.max_retry_seconds = float(max_retry_seconds)
+        self.retry_network_errors = bool(retry_network_errors)
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
         self.user_agent = user_agent
@@ -696,6 +701,16 @@ class MailchimpClient:
         if error_class is MailchimpError:
             _logger.warning(
                 "Mailchimp %s %s failed: %s; not retryable",
+                method,
+                log_path,
+                reason,
+            )
+            raise error_class(
+                detail, method=method, path=log_path, attempts=attempt
+            ) from None
+        if not self.retry_network_errors:
+            _logger.info(
+                "Mailchimp %s %s failed: %s; not retried (connection check)",
                 method,
                 log_path,
                 reason,

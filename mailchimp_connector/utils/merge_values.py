@@ -395,6 +395,30 @@ def allowed_directions(odoo_type, merge_type):
     return FIELD_RULES.get((odoo_type, merge_type), Direction.NONE)
 
 
+MAPPABLE_ODOO_TYPES = tuple(sorted({odoo_type for odoo_type, _m in FIELD_RULES}))
+
+
+def fields_fitting(merge_type, partner_fields, choices=None):
+    """The names of ``partner_fields`` ({name: {"type": ..., "selection": ...}})
+    that ``check_mapping`` accepts as the source of a ``merge_type`` merge field
+    (with its dropdown/radio ``choices``), sorted: what the Odoo field's
+    drop-down offers while a mapping is chosen, instead of a refusal at save."""
+    fitting = []
+    for name, spec in partner_fields.items():
+        try:
+            _check_types(
+                "field",
+                spec.get("type"),
+                merge_type,
+                selection=spec.get("selection") or [],
+                choices=choices,
+            )
+        except MappingError:
+            continue
+        fitting.append(name)
+    return sorted(fitting)
+
+
 # ---------------------------------------------------------------------- default mapping
 _BIRTHDAY_NAMES = ("birthday", "birthdate", "birth_date", "date_of_birth", "dob")
 
