@@ -1,11 +1,21 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import os
+import tempfile
+import time
+from unittest.mock import patch
+
 from odoo.tests import HttpCase, tagged
 
-from .common import DEFAULT_API_KEY, MailchimpSandboxMixin, sandbox_url
+from .common import (
+    DEFAULT_API_KEY,
+    MailchimpSandboxMixin,
+    TourScreenshotsMixin,
+    sandbox_url,
+)
 
 
 @tagged("post_install", "-at_install")
-class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
+class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
     """The screens as a person uses them, in headless Chromium."""
 
     @classmethod
@@ -29,13 +39,23 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         )
 
     def test_connect_tour(self):
-        self.start_tour(
-            "/odoo/action-mailchimp_connector.mailchimp_account_action",
-            "mailchimp_connect_tour",
-            login="admin",
-        )
+        folder = tempfile.mkdtemp(prefix="mailchimp_tour_")
+        with patch.dict(os.environ, {"MAILCHIMP_TOUR_SCREENSHOTS": folder}):
+            self.start_tour(
+                "/odoo/action-mailchimp_connector.mailchimp_account_action",
+                "mailchimp_connect_tour",
+                login="admin",
+            )
         self.assertEqual(self.account.state, "connected")
         self.assertEqual(self.account.audience_ids.mapped("name"), ["Newsletter"])
+        # the tour's screenshot step wrote its picture (the README's are made so)
+        picture = os.path.join(folder, "account_connected.png")
+        for _wait in range(50):
+            if os.path.exists(picture):
+                break
+            time.sleep(0.1)
+        with open(picture, "rb") as png:
+            self.assertEqual(png.read(8), b"\x89PNG\r\n\x1a\n")
 
     def test_new_sync_tour(self):
         self.account.action_connect()

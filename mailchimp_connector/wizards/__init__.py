@@ -1,4 +1,5 @@
 from . import mailchimp_account_reauthorize
 from . import mailchimp_partner_add
+from . import mailchimp_partner_optout_wizard
 from . import mailchimp_partner_unsubscribe
 from . import mailchimp_partner_forget
