@@ -5,6 +5,7 @@ what the run that follows then does (F8, F9, F10, F16, F32)."""
 from collections import Counter
 
 from odoo import Command
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from ..models.mailchimp_pairing import DEFAULT_DOMAIN
@@ -297,6 +298,14 @@ class TestSyncReview(SyncRulesCase):
         self.assertFalse(pairing.initial_done)
         self.assertFalse(pairing.mailchimp_watermark)
         self.assertEqual(pairing.state, "draft")
+
+    def test_only_mailchimp_administrators_review(self):
+        pairing = self.make_pairing(state="draft", **self.owner_vals)
+        with self.assertRaises(AccessError):
+            pairing.with_user(self.owner).action_review()
+        self.assertFalse(
+            self.env["mailchimp.sync.review"].with_user(self.owner).has_access("read")
+        )
 
     def test_start_sync_from_the_review(self):
         pairing = self.make_pairing(state="draft", **self.owner_vals)
