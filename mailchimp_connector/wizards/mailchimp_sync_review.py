@@ -78,7 +78,11 @@ class MailchimpSyncReview(models.TransientModel):
     _description = "Mailchimp Sync Review"
 
     pairing_id = fields.Many2one(
-        "mailchimp.pairing", required=True, ondelete="cascade", readonly=True
+        "mailchimp.pairing",
+        string="Sync",
+        required=True,
+        ondelete="cascade",
+        readonly=True,
     )
     pairing_state = fields.Selection(related="pairing_id.state")
     direction = fields.Selection(related="pairing_id.direction")
