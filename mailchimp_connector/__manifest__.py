@@ -42,6 +42,7 @@
     ],
     "demo": ["demo/mailchimp_account_demo.xml"],
     "assets": {
+        "web.assets_backend": ["mailchimp_connector/static/src/**/*"],
         "web.assets_tests": ["mailchimp_connector/static/tests/tours/*.js"],
     },
     "uninstall_hook": "uninstall_hook",

@@ -171,7 +171,10 @@ class PullStep(Step):
             inclusive=inclusive,
         )
         with closing(read_ahead(pages)) as pages:
-            for page in pages:
+            for number, page in enumerate(pages):
+                if not number and page.total is not None:
+                    # the listing's size: what this walk has left to read
+                    self.progress.expect(page.total)
                 seen.started = seen.started or page.server_time
                 if page.complete is not None:
                     seen.complete = page.complete
@@ -228,6 +231,7 @@ class PullStep(Step):
             # a job an earlier pass left for them: not needed now
             self.sync_run.push_batch_id = False
             return True
+        self.progress.expect(len(missing))
         params = {"fields": ",".join(fields_wanted)}
         if len(missing) <= CONFIRM_DIRECTLY and not self.sync_run.push_batch_id:
             answers = self._read_each(client, path, missing, params)
@@ -240,6 +244,8 @@ class PullStep(Step):
         )
         shown = [body for _member, status, body in answers if status == 200 and body]
         gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
+        self._add(updated=len(gone))
+        self.progress.add(len(gone))
         for chunk in split_every(1000, shown, list):
             self._pull_page_committed(chunk, maps, client)
         unconfirmed = len(missing) - len(gone) - len(shown)
@@ -312,13 +318,14 @@ class PullStep(Step):
         """One page, in a savepoint, counted with the requests sent so far."""
         with self.env.cr.savepoint():
             self._pull_page(page, maps)
-        self.sync_run.progress_done += len(page)
         self._count_requests(client)
 
     def _pull_page(self, page, maps):
         """Merge a page of members into the contacts: who is linked, who matches
         by email, then each member (``_pull_member``), then the page's writes in
-        bulk and the consent hooks."""
+        bulk and the consent hooks. Each member read is counted processed and in
+        one outcome."""
+        outcomes = self._outcomes()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         by_hash, by_contact = self._page_links(page, read_fields)
         unlinked = [
@@ -330,10 +337,14 @@ class PullStep(Step):
         candidates, duplicates = self._partners_by_email(
             [email for email in unlinked if email], read_fields
         )
-        if self.sync_run.direction == "mailchimp2odoo":
-            # with a push, the push reports them (F9)
-            self._record_failures("mailchimp2odoo", duplicates, "skipped")
         work = PageWork(forgotten=self._forgotten_emails(unlinked))
+        if self.sync_run.direction == "mailchimp2odoo":
+            # with a push, the push reports them (F9); without, these contacts
+            # are looked at here: processed, and skipped
+            self._record_failures("mailchimp2odoo", duplicates, "skipped")
+            work.counts["skipped"] += len(duplicates)
+        else:
+            duplicates = []
         for mc_member in page:
             member = by_hash.get(mc_member["id"]) or by_contact.get(
                 mc_member.get("contact_id")
@@ -348,6 +359,9 @@ class PullStep(Step):
         self._record_failures("mailchimp2odoo", work.failures)
         self._record_failures("odoo2mailchimp", work.unsendable)
         self._record_failures("mailchimp2odoo", work.unlinkable, "skipped")
+        processed = len(page) + len(duplicates)
+        self._count_failed_rest(processed, outcomes)
+        self.progress.add(processed)
         self.consent.after_page(page, work.previous_status)
 
     def _page_links(self, page, read_fields):
@@ -408,6 +422,7 @@ class PullStep(Step):
                 work.counts["skipped"] += 1
                 return
         elif email in work.forgotten:
+            work.counts["skipped"] += 1
             work.unlinkable.append(
                 (
                     False,
@@ -474,7 +489,7 @@ class PullStep(Step):
         odoo_vals, bad_values, pulled = self._pulled_vals(
             maps, resolution, partner, odoo_now, synced
         )
-        self._note_refused_values(
+        refused = self._note_refused_values(
             partner,
             email,
             odoo_errors,
@@ -502,9 +517,15 @@ class PullStep(Step):
                 work.failures.append((partner.id, email, str(error)))
                 return
             work.counts["updated"] += 1
-        elif member and not pending:
+        elif not refused:
+            # nothing to write in Odoo (a new link, or a change only Odoo has,
+            # which the push sends and counts)
             work.counts["unchanged"] += 1
-        work.counts["conflict"] += len(resolution.conflicts)
+        # a value that differs on a first sync is settled by the rule, but there
+        # was no change on both sides to be in conflict
+        work.counts["conflict"] += len(resolution.conflicts) - len(
+            resolution.first_sync_conflicts
+        )
         vals = dict(
             common,
             synced_values=resolution.new_synced,
@@ -535,7 +556,8 @@ class PullStep(Step):
     ):
         """A merged contact's values that a side refuses, as failures of the run:
         ``odoo_errors`` Odoo's values Mailchimp cannot take, ``bad_values``
-        Mailchimp's values Odoo cannot take."""
+        Mailchimp's values Odoo cannot take. True when a value of Mailchimp's
+        was refused: the member failed, whatever else of it was written."""
         if self.sync_run.direction == "mailchimp2odoo":
             # no push to report them
             bad_values = list(odoo_errors.values()) + bad_values
@@ -544,6 +566,7 @@ class PullStep(Step):
             unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
         if bad_values:
             failures.append((partner.id, email, "; ".join(bad_values)))
+        return bool(bad_values)
 
     def _save_pulled_members(self, written, member_vals, to_create, maps, failures):
         """Write the merged members, then create the new ones with the contacts
@@ -759,7 +782,10 @@ class PullStep(Step):
             partner_vals.append(vals)
             kept.append((common, mc_values, mc_member))
         partners = self.env["res.partner"].with_context(**QUIET).create(partner_vals)
-        self._add(created=len(partners))
+        self._add(created_odoo=len(partners))
+        if self.sync_run.direction == "both":
+            # in the segment (the sync's tag), the push reads them next
+            self.progress.expect_later(len(partners))
         # once for the page: another app's addon (CRM) acts on them in bulk
         self.sync_run._mailchimp_contacts_created(
             partners, [mc_member for _common, _values, mc_member in kept]
