@@ -170,10 +170,16 @@ class PullStep(Step):
             fields=fields_wanted,
             inclusive=inclusive,
         )
+        done_before = self.sync_run.progress_done
         with closing(read_ahead(pages)) as pages:
             for number, page in enumerate(pages):
-                if not number and page.total is not None:
-                    # the listing's size: what this walk has left to read
+                if (
+                    not number
+                    and page.total is not None
+                    and not (params is None and self.sync_run.pull_resumed)
+                ):
+                    # the listing's size: what this walk has left to read (a
+                    # resumed walk reads again members the run has counted)
                     self.progress.expect(page.total)
                 seen.started = seen.started or page.server_time
                 if page.complete is not None:
@@ -199,7 +205,12 @@ class PullStep(Step):
                         )
                         self.sync_run.pull_resumed = True
                     self._commit()
-                if self._out_of_time(deadline):
+                # a pass stops once it has moved the run on: a resumed walk's
+                # first pages may be members it merged already
+                if (
+                    self._out_of_time(deadline)
+                    and self.sync_run.progress_done > done_before
+                ):
                     return None
         return seen
 
@@ -320,14 +331,26 @@ class PullStep(Step):
             self._pull_page(page, maps)
         self._count_requests(client)
 
-    def _pull_page(self, page, maps):
+    def _pull_page(self, page, maps, resumable=True):
         """Merge a page of members into the contacts: who is linked, who matches
         by email, then each member (``_pull_member``), then the page's writes in
         bulk and the consent hooks. Each member read is counted processed and in
-        one outcome."""
+        one outcome; ``resumable``: members this run merged already, read again
+        by a resumed walk, are neither merged nor counted again (a webhook
+        delivery, which counts each delivery, passes False)."""
         outcomes = self._outcomes()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         by_hash, by_contact = self._page_links(page, read_fields)
+        # a resumed run reads again the second it stopped in: what it merged
+        # already is neither merged nor counted twice
+        page = [
+            m
+            for m in page
+            if not resumable
+            or not self._merged_by_this_run(
+                by_hash.get(m["id"]) or by_contact.get(m.get("contact_id")), m, maps
+            )
+        ]
         unlinked = [
             merge_values.normalize_email(member["email_address"])
             for member in page
@@ -388,6 +411,7 @@ class PullStep(Step):
                 "synced_values",
                 "synced_fingerprint",
                 "odoo_synced_values",
+                "last_seen_run_id",
             ],
             order="id",
         )
@@ -457,12 +481,29 @@ class PullStep(Step):
             return
         self._merge_member(work, mc_member, member, partner, common, mc_values, maps)
 
+    def _merged_by_this_run(self, member, mc_member, maps):
+        """This very run has merged the member as Mailchimp shows it now."""
+        if not member or member.last_seen_run_id != self.sync_run:
+            return False
+        return self._same_as_stored(
+            member,
+            mc_member,
+            merge_values.normalize_email(mc_member["email_address"]),
+            sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
+            maps.normalize(mc_member.get("merge_fields") or {}),
+        )
+
     def _nothing_new(self, member, mc_member, email, last_changed, mc_values):
         """A linked member Mailchimp shows as the sync last saw it (an incremental
         run only: a full run merges everything again)."""
+        return not self.sync_run.full and self._same_as_stored(
+            member, mc_member, email, last_changed, mc_values
+        )
+
+    def _same_as_stored(self, member, mc_member, email, last_changed, mc_values):
+        """A linked member Mailchimp shows as the sync last saw it."""
         return bool(
             member
-            and not self.sync_run.full
             and member.mailchimp_last_changed == last_changed
             and member.email == email
             and member.status == mc_member["status"]

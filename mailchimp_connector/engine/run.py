@@ -120,7 +120,7 @@ class SyncEngine:
         """Merge one member as Mailchimp shows it now into the run (a webhook
         delivery): the pull's own merge on a one-member page, so the conflict
         rule, the status rules and email renames are the sync's."""
-        PullStep(self)._pull_page([mc_member], maps)
+        PullStep(self)._pull_page([mc_member], maps, resumable=False)
 
     def _count_requests(self):
         if self.client is not None:
