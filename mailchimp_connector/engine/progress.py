@@ -46,7 +46,11 @@ class RunProgress:
         """Tell the browsers, at most once a second unless ``force``; sent when
         the transaction that holds the figures commits."""
         now = time.monotonic()
-        if not force and self._sent_at is not None and now - self._sent_at < NOTIFY_EVERY:
+        if (
+            not force
+            and self._sent_at is not None
+            and now - self._sent_at < NOTIFY_EVERY
+        ):
             return
         self._sent_at = now
         notify(self.run)

@@ -165,8 +165,8 @@ class MailchimpSyncRun(models.Model):
     @api.depends("pairing_name", "pairing_id.name", "start_date")
     @api.depends_context("tz", "lang")
     def _compute_display_name(self):
-        """"Contacts ↔ Newsletter — 02/12 02:10": the sync and when the run started,
-        in the user's time zone and date format."""
+        """The sync and when the run started, in the user's time zone and date
+        format: "Contacts ↔ Newsletter — 02/12 02:10"."""
         lang = self.env["res.lang"]._get_data(code=self.env.lang or "en_US")
         stamp = progress.short_datetime_format(lang.date_format, lang.time_format)
         for run in self:

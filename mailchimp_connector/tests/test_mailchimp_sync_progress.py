@@ -164,7 +164,9 @@ class TestSyncProgress(SyncRulesCase):
         self.assertEqual(again, (True,) * (len(passes) - 1) + (False,))
         self.assertEqual(done[0], 1000)
         self.assertEqual(done[-1], 2500)
-        self.assertTrue(all(a < b for a, b in zip(done[:-2], done[1:-1])), done)
+        self.assertTrue(
+            all(a < b for a, b in zip(done[:-2], done[1:-1], strict=False)), done
+        )
         self.assertGreaterEqual(len(passes), 3)
         self.assertEqual(len(pairing.run_ids), 1)
         self.assertEqual(pairing.run_ids.trigger, "manual")

@@ -89,9 +89,7 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         """The sync's form follows its run through the bus: the run's next pages
         are committed in another cursor, each with the engine's notification."""
         # Odoo's test server refuses websockets unless a test asks for them
-        self.patch(
-            WebsocketConnectionHandler, "websocket_allowed", lambda *args: True
-        )
+        self.patch(WebsocketConnectionHandler, "websocket_allowed", lambda *args: True)
         self.account.action_connect()
         pairing = self.env["mailchimp.pairing"].create(
             {
