@@ -198,9 +198,9 @@ class MailchimpPairing(models.Model):
     failure_count = fields.Integer(
         compute="_compute_counts",
         string="Errors",
-        help="Records the last finished run (Start Sync, Sync Now, scheduled or "
-        "selected contacts) could not sync; skipped ones are not errors. A run "
-        "in progress does not change it until it ends.",
+        help="Records the sync's last finished run (Start Sync, Sync Now or "
+        "scheduled) could not sync; skipped ones are not errors. A run in progress "
+        "does not change it until it ends.",
     )
     # consent: Odoo's email blacklist (F16), Odoo opt-outs, GDPR marketing permissions
     blacklist_mirror = fields.Boolean(
@@ -430,14 +430,14 @@ class MailchimpPairing(models.Model):
             pairing.failure_count = failures.get(pairing, 0)
 
     def _last_finished_runs(self):
-        """{pairing: id of its last run that ended}, the day's webhook entries left
-        out (one query for all)."""
+        """{pairing: id of its last run of the whole sync that ended}: neither the
+        day's webhook entry nor runs of selected contacts (one query for all)."""
         return dict(
             self.env["mailchimp.sync.run"]._read_group(
                 [
                     ("pairing_id", "in", self.ids),
                     ("state", "!=", "running"),
-                    ("trigger", "!=", "webhook"),
+                    ("trigger", "in", ("manual", "cron")),
                 ],
                 ["pairing_id"],
                 ["id:max"],
