@@ -34,6 +34,7 @@
         "data/res_partner_actions.xml",
         "wizards/mailchimp_partner_unsubscribe_views.xml",
         "wizards/mailchimp_partner_forget_views.xml",
+        "wizards/mailchimp_sync_review_views.xml",
         "data/res_partner_optout_actions.xml",
         "security/mailchimp_automation_security.xml",
         "data/mailchimp_automation_data.xml",

@@ -198,6 +198,58 @@ for name, ok in checks.items():
 """
 
 
+def install_and_test(odoo, db, modules, tags, title):
+    """Install ``modules`` on a new database with the tests ``tags`` name.
+    Returns (failures, passed, skipped, ran, failed, errors, the install's own
+    warning lines), None when Odoo printed no test summary."""
+    logdir = ROOT / ".test-logs" / db
+    logdir.mkdir(parents=True, exist_ok=True)
+    drop_database(odoo, db)
+    rc, output = run_logged(
+        title,
+        odoo_command(
+            odoo,
+            db,
+            "-i",
+            modules,
+            "--test-enable",
+            f"--test-tags={tags}",
+            "--stop-after-init",
+            f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
+            "--without-demo=all",
+            "--log-level=info",
+        ),
+        logdir / "odoo-install-tests.log",
+    )
+    match = SUMMARY.search(output)
+    skipped = len(SKIPPED.findall(output))
+    if not match:
+        print(f"!! Odoo printed no test summary for {modules}: the tests did not run.")
+        return None
+    failed, errors, ran = (int(group) for group in match.groups())
+    failures = max(failed + errors, 1) if rc or failed or errors else 0
+    if not ran:
+        print(f"!! no test of {modules} matched the tags {tags}: nothing was tested.")
+        failures += 1
+    # the install itself must be clean; what tests log on purpose comes after this mark
+    problems = own_problems(output.split(POST_TESTS)[0])
+    passed = ran - failed - errors - skipped
+    return failures, passed, skipped, ran, failed, errors, problems
+
+
+def process_check(label, title, check, shell, db):
+    """One check with real processes and commits (``check(shell, db)`` returns
+    [(name, ok)]); True when every part of it held."""
+    banner(f"Odoo: {title}")
+    try:
+        results = check(shell, db)
+    except Exception as error:  # reported as a failed check
+        results = [(f"{label} check could not run: {error}", False)]
+    for name, ok in results:
+        print(f"{label} check: {'ok' if ok else 'FAILED'} {name}")
+    return bool(results) and all(ok for _name, ok in results)
+
+
 def run_odoo_tests():
     """Returns (failed_count, passed_count, skipped_count) for the Odoo phase."""
     odoo = shutil.which("odoo")
@@ -214,40 +266,19 @@ def run_odoo_tests():
     if not tags:
         banner(f"Odoo: {ADDON}'s phase not asked for by ODOO_TEST_TAGS")
         return (0, 0, 0)
-    logdir = ROOT / ".test-logs" / db
-    logdir.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    drop_database(odoo, db)
-
-    rc, output = run_logged(
+    tested = install_and_test(
+        odoo,
+        db,
+        # Automation Rules (no dependency of the addon): its tests run them
+        f"{ADDON},{TEST_ALSO_INSTALLED}",
+        tags,
         f"Odoo: install {ADDON} on a new database '{db}' and run its tests",
-        odoo_command(
-            odoo,
-            db,
-            "-i",
-            # Automation Rules (no dependency of the addon): its tests run them
-            f"{ADDON},{TEST_ALSO_INSTALLED}",
-            "--test-enable",
-            f"--test-tags={tags}",
-            "--stop-after-init",
-            f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
-            "--without-demo=all",
-            "--log-level=info",
-        ),
-        logdir / "odoo-install-tests.log",
     )
-    match = SUMMARY.search(output)
-    skipped = len(SKIPPED.findall(output))
-    if not match:
-        print("!! Odoo printed no test summary: the tests did not run.")
-        return (1, 0, skipped)
-    failed, errors, ran = (int(group) for group in match.groups())
-    # the install itself must be clean; what tests log on purpose comes after this mark
-    problems = own_problems(output.split(POST_TESTS)[0])
-    if rc or failed or errors:
-        failures += max(failed + errors, 1)
-    tests_passed = ran - failed - errors - skipped
+    if tested is None:
+        return (1, 0, 0)
+    failures, tests_passed, skipped, ran, failed, errors, problems = tested
     passed = tests_passed
+    logdir = ROOT / ".test-logs" / db
 
     rc_update, output = run_logged(
         f"Odoo: upgrade {ADDON} (-u) on '{db}'",
@@ -260,52 +291,29 @@ def run_odoo_tests():
     failures += 0 if upgrade_ok else 1
     passed += 1 if upgrade_ok else 0
 
-    banner(f"Odoo: a sync killed with SIGKILL mid-run, then rerun, on '{db}'")
-    try:
-        crash_checks = run_crash_check(
-            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
-        )
-    except Exception as error:  # reported as a failed check
-        crash_checks = [(f"crash check could not run: {error}", False)]
-    for name, ok in crash_checks:
-        print(f"crash check: {'ok' if ok else 'FAILED'} {name}")
-    crash_failed = not all(ok for _name, ok in crash_checks)
-    failures += 1 if crash_failed else 0
-    passed += 0 if crash_failed else 1
-
-    banner(
-        "Odoo: a sync run while the form is saved and Sync Now pressed, and a cron "
-        f"pass while a save holds the sync, with real transactions, on '{db}'"
-    )
-    try:
-        concurrency_checks = run_concurrency_check(
-            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
-        )
-    except Exception as error:  # reported as a failed check
-        concurrency_checks = [(f"concurrency check could not run: {error}", False)]
-    for name, ok in concurrency_checks:
-        print(f"concurrency check: {'ok' if ok else 'FAILED'} {name}")
-    concurrency_failed = not all(ok for _name, ok in concurrency_checks)
-    failures += 1 if concurrency_failed else 0
-    passed += 0 if concurrency_failed else 1
-
-    banner(
-        f"Odoo: email activity pulled with real commits and parallel writers, rerun, "
-        f"killed with SIGKILL mid-walk and rerun, on '{db}'"
-    )
-    try:
-        activity_checks = run_activity_check(
-            odoo_command(odoo, db, "--no-http", subcommand=["shell"]), db
-        )
-    except Exception as error:  # reported as a failed check
-        activity_checks = [(f"activity check could not run: {error}", False)]
-    for name, ok in activity_checks:
-        print(f"activity check: {'ok' if ok else 'FAILED'} {name}")
-    activity_failed = not activity_checks or not all(
-        ok for _name, ok in activity_checks
-    )
-    failures += 1 if activity_failed else 0
-    passed += 0 if activity_failed else 1
+    shell = odoo_command(odoo, db, "--no-http", subcommand=["shell"])
+    for label, title, check in (
+        (
+            "crash",
+            f"a sync killed with SIGKILL mid-run, then rerun, on '{db}'",
+            run_crash_check,
+        ),
+        (
+            "concurrency",
+            "a sync run while the form is saved and Sync Now pressed, and a cron "
+            f"pass while a save holds the sync, with real transactions, on '{db}'",
+            run_concurrency_check,
+        ),
+        (
+            "activity",
+            "email activity pulled with real commits and parallel writers, rerun, "
+            f"killed with SIGKILL mid-walk and rerun, on '{db}'",
+            run_activity_check,
+        ),
+    ):
+        ok = process_check(label, title, check, shell, db)
+        failures += 0 if ok else 1
+        passed += 1 if ok else 0
 
     banner(f"Odoo: uninstall {ADDON} from '{db}'; contacts must stay")
     command = odoo_command(odoo, db, "--no-http", subcommand=["shell"])
@@ -359,42 +367,24 @@ def run_crm_tests():
     if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo or not tags:
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test") + "_crm"
-    logdir = ROOT / ".test-logs" / db
-    logdir.mkdir(parents=True, exist_ok=True)
-    drop_database(odoo, db)
-    rc, output = run_logged(
+    tested = install_and_test(
+        odoo,
+        db,
+        f"crm,{CRM_ADDON}",
+        tags,
         f"Odoo: install crm and {CRM_ADDON} on a new database '{db}' and run "
         "the glue's tests",
-        odoo_command(
-            odoo,
-            db,
-            "-i",
-            f"crm,{CRM_ADDON}",
-            "--test-enable",
-            f"--test-tags={tags}",
-            "--stop-after-init",
-            f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
-            "--without-demo=all",
-            "--log-level=info",
-        ),
-        logdir / "odoo-install-tests.log",
     )
-    match = SUMMARY.search(output)
-    skipped = len(SKIPPED.findall(output))
     drop_database(odoo, db)
-    if not match:
-        print("!! Odoo printed no test summary: the glue's tests did not run.")
-        return (1, 0, skipped)
-    failed, errors, ran = (int(group) for group in match.groups())
-    failures = max(failed + errors, 1) if rc or failed or errors else 0
-    problems = own_problems(output.split(POST_TESTS)[0])
+    if tested is None:
+        return (1, 0, 0)
+    failures, passed, skipped, ran, failed, errors, problems = tested
     if problems:
         print(
             f"!! {len(problems)} warning/error line(s) about the addons during install:"
         )
         print("\n".join(problems[:20]))
         failures += 1
-    passed = ran - failed - errors - skipped
     banner(
         f"Odoo CRM glue tests: {ran} ran ({passed} passed, {failed} failed, "
         f"{errors} errors, {skipped} skipped)"

@@ -461,11 +461,15 @@ class PullStep(Step):
         else:
             partner = candidates.get(email)
         if not partner:
-            if (
-                self.pairing.create_missing
-                and self.sync_run.direction != "odoo2mailchimp"
-                and (mc_member["status"] != "archived")
-            ):
+            pairing = self.pairing
+            refused = sync_rules.creation_refused(
+                mc_member["status"],
+                self.sync_run.direction,
+                pairing.create_missing,
+                pairing.create_unsubscribed,
+                pairing.create_cleaned,
+            )
+            if not refused:
                 work.to_create.append(NewContact(mc_member, mc_values, common))
             else:
                 work.counts["skipped"] += 1

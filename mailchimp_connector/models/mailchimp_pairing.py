@@ -1,8 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import ast
+from contextlib import suppress
+
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import sql
+from odoo.tools import SQL, sql
 from odoo.tools.safe_eval import safe_eval
 
 from ..engine import scheduler, webhooks
@@ -13,7 +16,11 @@ DIRECTIONS = [
     ("odoo2mailchimp", "Odoo → Mailchimp"),
     ("both", "Bidirectional"),
 ]
-DEFAULT_DOMAIN = "[('email', '!=', False)]"
+# contacts with an email, but not your companies nor your internal users (their
+# partners are no marketing contacts: res.partner.mailchimp_is_internal)
+DEFAULT_DOMAIN = "[('email', '!=', False), ('mailchimp_is_internal', '=', False)]"
+# the default segment of syncs made before the one above: changed to it on upgrade
+OLD_DEFAULT_DOMAIN = [("email", "!=", False)]
 
 # what runs and the scheduler write: on mailchimp.pairing.cursor, never on the pairing
 CURSOR_FIELDS = frozenset(
@@ -92,6 +99,21 @@ class MailchimpPairing(models.Model):
         string="Create missing records in Odoo",
         help="Contacts that exist only in Mailchimp are created in Odoo.",
         tracking=True,
+    )
+    create_unsubscribed = fields.Boolean(
+        string="Also for unsubscribed members",
+        tracking=True,
+        help="Create a contact for a member who unsubscribed in Mailchimp when no "
+        "contact has the address. Off: no new contact for them (an existing contact "
+        "with the address is still linked, with its status).",
+    )
+    create_cleaned = fields.Boolean(
+        string="Also for cleaned members",
+        tracking=True,
+        help="Create a contact for a member Mailchimp cleaned (the address bounced "
+        "or is invalid) when no contact has the address. Off: no new contact for "
+        "them (an existing contact with the address is still linked, with its "
+        "status).",
     )
     default_owner_id = fields.Many2one(
         "res.users",
@@ -295,7 +317,10 @@ class MailchimpPairing(models.Model):
         """An upgrade adds "Odoo opt-outs unsubscribe in Mailchimp" switched off on the
         existing syncs, which were set up under "Odoo's blacklist is never sent to
         Mailchimp" (an unsubscribe is something Odoo can never undo); new syncs get it
-        on (its default)."""
+        on (its default). Likewise the existing syncs keep creating contacts for
+        unsubscribed and cleaned members as they did (new syncs do not, by default),
+        and those on the old default segment get the new one, which leaves out your
+        companies and internal users (a segment of one's own is kept)."""
         cr = self.env.cr
         if sql.table_exists(cr, self._table) and not sql.column_exists(
             cr, self._table, "optout_unsubscribe"
@@ -307,7 +332,43 @@ class MailchimpPairing(models.Model):
                 "boolean",
                 "Odoo opt-outs unsubscribe in Mailchimp",
             )
+        if sql.table_exists(cr, self._table) and not sql.column_exists(
+            cr, self._table, "create_unsubscribed"
+        ):
+            for name in ("create_unsubscribed", "create_cleaned"):
+                sql.create_column(cr, self._table, name, "boolean")
+            cr.execute(
+                SQL(
+                    "UPDATE %s SET create_unsubscribed = TRUE, create_cleaned = TRUE",
+                    SQL.identifier(self._table),
+                )
+            )
+            self._upgrade_default_domain()
         return super()._auto_init()
+
+    def _upgrade_default_domain(self):
+        """The syncs on the old default segment (contacts with an email) get the
+        new one; any other segment is the administrator's and stays."""
+        cr = self.env.cr
+        cr.execute(
+            SQL("SELECT id, partner_domain FROM %s", SQL.identifier(self._table))
+        )
+        old = []
+        for pairing_id, domain in cr.fetchall():
+            with suppress(ValueError, SyntaxError, TypeError):
+                if [tuple(leaf) for leaf in ast.literal_eval(domain or "[]")] == (
+                    OLD_DEFAULT_DOMAIN
+                ):
+                    old.append(pairing_id)
+        if old:
+            cr.execute(
+                SQL(
+                    "UPDATE %s SET partner_domain = %s WHERE id = ANY(%s)",
+                    SQL.identifier(self._table),
+                    DEFAULT_DOMAIN,
+                    old,
+                )
+            )
 
     @api.constrains("create_missing", "default_owner_id", "direction")
     def _check_default_owner(self):
@@ -520,7 +581,9 @@ class MailchimpPairing(models.Model):
         scheduler.cron_pass(self)
 
     def action_setup_next(self):
-        """Configure -> Field Mapping (prefilled with defaults) -> Review."""
+        """Configure -> Field Mapping (prefilled with defaults) -> Review, which
+        opens the dry run's counts (``action_review``)."""
+        reviewed = self.browse()
         for pairing in self:
             if pairing.setup_step == "configure":
                 if not pairing.field_map_ids:
@@ -529,6 +592,27 @@ class MailchimpPairing(models.Model):
             elif pairing.setup_step == "mapping":
                 pairing.field_map_ids._check_compatible()
                 pairing.setup_step = "review"
+                reviewed |= pairing
+        if len(reviewed) == 1 and reviewed.account_id.state == "connected":
+            return reviewed.action_review()
+        return True
+
+    def action_review(self):
+        """The Review: what the initial sync will do, counted by a dry run that
+        reads Mailchimp and Odoo and writes nothing in either
+        (``mailchimp.sync.review``)."""
+        self.ensure_one()
+        review = self.env["mailchimp.sync.review"]._make(self)
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Review: what the sync will do"),
+            "res_model": "mailchimp.sync.review",
+            "res_id": review.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"dialog_size": "extra-large"},
+        }
 
     def action_setup_back(self):
         steps = {"review": "mapping", "mapping": "configure"}

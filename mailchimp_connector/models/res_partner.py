@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import Command, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools.sql import create_index
 
 from .mailchimp_member import MEMBER_STATUSES
@@ -76,6 +76,52 @@ class ResPartner(models.Model):
         string="Mailchimp Marketing Permissions",
         groups="mailchimp_connector.group_mailchimp_user",
     )
+
+    # the sync's default segment leaves these out
+    mailchimp_is_internal = fields.Boolean(
+        string="Own Company or Internal User",
+        compute="_compute_mailchimp_is_internal",
+        search="_search_mailchimp_is_internal",
+        help="The contact of one of your companies, or of an internal user: left "
+        "out of a Mailchimp sync's default segment.",
+    )
+
+    def _compute_mailchimp_is_internal(self):
+        internal = self._mailchimp_internal_kinds()
+        for partner in self:
+            partner.mailchimp_is_internal = partner.id in internal
+
+    def _mailchimp_internal_kinds(self):
+        """{partner id: "company" | "user"} for those of these contacts that are
+        one of your companies or an internal user (two queries)."""
+        if not self:
+            return {}
+        companies = self.env["res.company"].sudo().with_context(active_test=False)
+        company_partners = companies.search([]).partner_id.ids
+        users = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("id", "in", self.ids), ("partner_share", "=", False)])
+        )
+        kinds = dict.fromkeys(users.ids, "user")
+        mine = set(self.ids)
+        kinds.update((pid, "company") for pid in company_partners if pid in mine)
+        return kinds
+
+    def _search_mailchimp_is_internal(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(
+                self.env._("Own Company or Internal User: search for set or not set.")
+            )
+        companies = self.env["res.company"].sudo().with_context(active_test=False)
+        internal = [
+            "|",
+            ("id", "in", companies.search([]).partner_id.ids),
+            ("partner_share", "=", False),
+        ]
+        if (operator == "=") == value:
+            return internal
+        return ["!", *internal]
 
     # ------------------------------------------------------------------
     # Actions on contacts: Add to Mailchimp…, Sync with Mailchimp now, Refresh

@@ -19,3 +19,4 @@ from . import test_mailchimp_contact_actions
 from . import test_mailchimp_contact_optout
 from . import test_mailchimp_partner_lifecycle
 from . import test_mailchimp_automation
+from . import test_mailchimp_sync_review

@@ -8,6 +8,7 @@ timeouts; requests to the sandbox are passed straight to the real ``send`` so
 that timeouts and retries behave as in production.
 """
 
+import base64
 import os
 import sys
 from contextlib import contextmanager
@@ -203,3 +204,41 @@ class MailchimpSyncCase(MailchimpCase):
             for entry in self.sandbox_requests()
             if "/_sandbox/" not in entry["path"]
         ]
+
+
+SCREENSHOT_SIGNAL = "mailchimp_screenshot:"
+
+
+def _save_png(folder, name, done):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.png"), "wb") as png:
+        png.write(base64.b64decode(done.result()["data"]))
+
+
+class TourScreenshotsMixin:
+    """Screenshots asked for by a tour step (``console.log(
+    "mailchimp_screenshot:NAME")``), saved as ``NAME.png`` in the folder named
+    by MAILCHIMP_TOUR_SCREENSHOTS; without it the steps take none. The README's
+    and the Apps page's pictures are made this way (see README, "Screenshots")."""
+
+    def start_tour(self, *args, **kwargs):
+        folder = os.environ.get("MAILCHIMP_TOUR_SCREENSHOTS")
+        browser_class = odoo_common.ChromeBrowser
+        handle_console = browser_class._handle_console
+
+        def handle(browser, type, args=None, stackTrace=None, **kw):  # pylint: disable=redefined-builtin
+            text = str(browser._from_remoteobject(args[0])) if args else ""
+            if not text.startswith(SCREENSHOT_SIGNAL):
+                return handle_console(browser, type, args, stackTrace, **kw)
+            if folder:
+                # the console arrives on the browser's receiving thread, which
+                # must not wait: the picture is written when Chromium sends it
+                name = os.path.basename(text[len(SCREENSHOT_SIGNAL) :].strip())
+                future = browser._websocket_send(
+                    "Page.captureScreenshot", with_future=True
+                )
+                future.add_done_callback(lambda done: _save_png(folder, name, done))
+            return None
+
+        self.patch(browser_class, "_handle_console", handle)
+        return super().start_tour(*args, **kwargs)

@@ -1,7 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import os
+import tempfile
 import threading
 import time
+from ast import literal_eval
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import HttpCase, tagged
@@ -10,11 +14,17 @@ from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 from ..engine import progress as run_progress
-from .common import DEFAULT_API_KEY, MailchimpSandboxMixin, sandbox_url
+from ..models.mailchimp_pairing import DEFAULT_DOMAIN
+from .common import (
+    DEFAULT_API_KEY,
+    MailchimpSandboxMixin,
+    TourScreenshotsMixin,
+    sandbox_url,
+)
 
 
 @tagged("post_install", "-at_install")
-class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
+class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
     """The screens as a person uses them, in headless Chromium."""
 
     @classmethod
@@ -38,22 +48,48 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         )
 
     def test_connect_tour(self):
-        self.start_tour(
-            "/odoo/action-mailchimp_connector.mailchimp_account_action",
-            "mailchimp_connect_tour",
-            login="admin",
-        )
+        folder = tempfile.mkdtemp(prefix="mailchimp_tour_")
+        with patch.dict(os.environ, {"MAILCHIMP_TOUR_SCREENSHOTS": folder}):
+            self.start_tour(
+                "/odoo/action-mailchimp_connector.mailchimp_account_action",
+                "mailchimp_connect_tour",
+                login="admin",
+            )
         self.assertEqual(self.account.state, "connected")
         self.assertEqual(self.account.audience_ids.mapped("name"), ["Newsletter"])
+        # the tour's screenshot step wrote its picture (the README's are made so)
+        picture = os.path.join(folder, "account_connected.png")
+        for _wait in range(50):
+            if os.path.exists(picture):
+                break
+            time.sleep(0.1)
+        with open(picture, "rb") as png:
+            self.assertEqual(png.read(8), b"\x89PNG\r\n\x1a\n")
 
     def test_new_sync_tour(self):
         self.account.action_connect()
+        list_id = self.account.audience_ids.mailchimp_list_id
+        for status, start, count in (
+            ("subscribed", 0, 3),
+            ("unsubscribed", 100, 2),
+            ("cleaned", 200, 1),
+        ):
+            self.sandbox_control(
+                "POST",
+                f"lists/{list_id}/seed",
+                {"count": count, "status": status, "start": start},
+            )
         contact = self.env["res.partner"].create(
             {"name": "Tour Contact", "email": "tour.contact@corp.com"}
         )
         fake = self.env["res.partner"].create(
             {"name": "Fake", "email": "test@corp.com"}
         )
+        self.env.company.partner_id.email = "info@ourcompany.com"
+        # the review's numbers the tour reads: the default segment is these two
+        Partner = self.env["res.partner"]
+        self.assertEqual(Partner.search(literal_eval(DEFAULT_DOMAIN)), contact | fake)
+        partners_before = Partner.with_context(active_test=False).search([])
         # the scheduler's worker, played in the request that asks for it
         Cron = self.registry["ir.cron"]
         self.patch(
@@ -73,6 +109,22 @@ class TestMailchimpTour(MailchimpSandboxMixin, HttpCase):
         self.assertEqual(pairing.direction, "both")
         self.assertIn(contact, pairing.member_ids.partner_id)
         self.assertTrue(pairing.last_run_id)
+        # as the review said: the 3 subscribed members became contacts, the
+        # unsubscribed and cleaned ones did not; the company was not sent
+        created = Partner.with_context(active_test=False).search(
+            [("id", "not in", partners_before.ids)]
+        )
+        self.assertEqual(
+            sorted(created.mapped("email")),
+            [f"member{n:06d}@seed-mail.com" for n in range(3)],
+        )
+        with self.account._get_client() as client:
+            sent = [
+                member["email_address"]
+                for member in client.paginate(f"/lists/{list_id}/members", "members")
+            ]
+        self.assertNotIn("info@ourcompany.com", sent)
+        self.assertIn("tour.contact@corp.com", sent)
         # the CSV behind Export Failed Records names the refused contact and why
         self.authenticate("admin", "admin")
         response = self.url_open(f"/mailchimp/pairing/{pairing.id}/failures.csv")

@@ -6,6 +6,7 @@
   its own base so that what Odoo cannot hold exactly is never sent back.
 - ``status_to_send`` / ``can_rename``: what may be said about a member's
   status and email without resubscribing anyone (F16, F18).
+- ``creation_refused``: whether a member no contact matched becomes a contact (F8).
 - ``first_second_to_read``: where the next incremental pull starts (F15, F31).
 """
 
@@ -342,6 +343,32 @@ def status_to_send(member_known_status, double_opt_in):
     if member_known_status:
         return None
     return new_member_status(double_opt_in)
+
+
+# the statuses of members who opted out or whose address bounced: a sync creates
+# contacts for them only when its options say so (F8)
+OPTED_OUT_STATUSES = ("unsubscribed", "cleaned")
+
+
+def creation_refused(
+    status, direction, create_missing, create_unsubscribed=True, create_cleaned=True
+):
+    """Why the pull creates no contact for a member that no contact matched, or None
+    when it creates one (F8): "off" (the sync does not create contacts, or only
+    sends to Mailchimp), "archived" (deleted in Mailchimp), "unsubscribed" or
+    "cleaned" (the sync's options leave out these members; a contact that has
+    their address is still linked to them).
+    """
+    _check_choice("direction", direction, DIRECTIONS)
+    if not create_missing or direction == "odoo2mailchimp":
+        return "off"
+    if status == "archived":
+        return "archived"
+    if status == "unsubscribed" and not create_unsubscribed:
+        return "unsubscribed"
+    if status == "cleaned" and not create_cleaned:
+        return "cleaned"
+    return None
 
 
 def push_blocked_reason(member_known_status):

@@ -1,13 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import fields, models
 
 from ..engine.optout import MemberOptOut
-from .mailchimp_partner_unsubscribe import (
-    _audience_names,
-    _result_notification,
-)
 
 
 class MailchimpPartnerForget(models.TransientModel):
@@ -16,23 +12,15 @@ class MailchimpPartnerForget(models.TransientModel):
     Odoo's own records of them are left to Odoo's own tools."""
 
     _name = "mailchimp.partner.forget"
+    _inherit = "mailchimp.partner.optout.wizard"
     _description = "Forget in Mailchimp"
-
-    partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
-    audience_names = fields.Char(string="Audiences", compute="_compute_audience_names")
-
-    @api.depends("partner_ids")
-    def _compute_audience_names(self):
-        for wizard in self:
-            wizard.audience_names = _audience_names(wizard.partner_ids)
 
     def action_confirm(self):
         self.ensure_one()
         self.partner_ids._mailchimp_check_group(
             "mailchimp_connector.group_mailchimp_manager"
         )
-        found = self.partner_ids._mailchimp_members()
-        members = self.env["mailchimp.member"].sudo().union(*found.values())
+        found, members = self._members_of_partners()
         # names read before the members are gone
         audiences = {member.id: member.audience_id.name for member in members}
         result = MemberOptOut(members).delete_permanent()
@@ -59,8 +47,7 @@ class MailchimpPartnerForget(models.TransientModel):
         result.done.unlink()
         forgotten.write({"mailchimp_forgotten": True, "mailchimp_forgotten_date": when})
         forgotten._message_log_batch(bodies=bodies)
-        return _result_notification(
-            self.env,
+        return self._result_notification(
             self.env._(
                 "Forgotten in Mailchimp: %(contacts)s contacts; members permanently "
                 "deleted: %(members)s.",

@@ -1,13 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 from ..engine.optout import MemberOptOut
-
-# failure lines a notification shows; the rest are counted
-SHOWN_FAILURES = 10
 
 
 class MailchimpPartnerUnsubscribe(models.TransientModel):
@@ -15,19 +12,13 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
     person's request. Salespeople record it, so it is open to Mailchimp users."""
 
     _name = "mailchimp.partner.unsubscribe"
+    _inherit = "mailchimp.partner.optout.wizard"
     _description = "Unsubscribe from Mailchimp"
 
-    partner_ids = fields.Many2many("res.partner", string="Contacts", required=True)
     # required on the form; checked again when confirmed (the form opens empty)
     reason = fields.Text(
         help="Why the person asked, as it will read in each contact's chatter.",
     )
-    audience_names = fields.Char(string="Audiences", compute="_compute_audience_names")
-
-    @api.depends("partner_ids")
-    def _compute_audience_names(self):
-        for wizard in self:
-            wizard.audience_names = _audience_names(wizard.partner_ids)
 
     def action_confirm(self):
         self.ensure_one()
@@ -37,8 +28,7 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
         reason = (self.reason or "").strip()
         if not reason:
             raise UserError(self.env._("Say why the person asked to be unsubscribed."))
-        found = self.partner_ids._mailchimp_members()
-        members = self.env["mailchimp.member"].sudo().union(*found.values())
+        found, members = self._members_of_partners()
         result = MemberOptOut(members).unsubscribe()
         failed = result.failed_members()
         bodies, changed, outside = {}, 0, 0
@@ -62,8 +52,7 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
             )
             bodies[partner.id] = Markup("<p>%s</p>") % text
         self.partner_ids.browse(list(bodies))._message_log_batch(bodies=bodies)
-        return _result_notification(
-            self.env,
+        return self._result_notification(
             self.env._(
                 "Unsubscribed from Mailchimp: %(contacts)s contacts; memberships "
                 "changed: %(members)s, already out: %(already)s; in no audience: "
@@ -75,31 +64,3 @@ class MailchimpPartnerUnsubscribe(models.TransientModel):
             ),
             result,
         )
-
-
-def _audience_names(partners):
-    """The audiences the contacts are members of, for the wizard to name them."""
-    found = partners._mailchimp_members()
-    members = partners.env["mailchimp.member"].sudo().union(*found.values())
-    return ", ".join(sorted(set(members.audience_id.mapped("name"))))
-
-
-def _result_notification(env, message, result):
-    """A notification of what Mailchimp did and, when it refused some, why."""
-    lines = [message]
-    for member, reason in result.failures[:SHOWN_FAILURES]:
-        lines.append(
-            env._(
-                "%(email)s (%(audience)s): %(reason)s",
-                email=member.email,
-                audience=member.audience_id.name,
-                reason=reason,
-            )
-        )
-    if len(result.failures) > SHOWN_FAILURES:
-        lines.append(
-            env._("and %s more refused.", len(result.failures) - SHOWN_FAILURES)
-        )
-    return env["mailchimp.account"]._notification(
-        "\n".join(lines), "warning" if result.failures else "success"
-    )

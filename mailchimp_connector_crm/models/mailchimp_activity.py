@@ -66,7 +66,8 @@ class MailchimpActivity(models.Model):
     def _mailchimp_signal(self, campaign, fired):
         """Record each (contact, rule) of ``campaign`` once (unique key, safe
         between parallel writers) and, for those new, one to-do for the
-        salesperson, on the contact's open lead if it has one; leads take the
+        salesperson, on the contact's open lead if it has one (then for the
+        lead's salesperson); leads take the
         campaign (first touch) and the rule's priority."""
         if not fired:
             return
@@ -96,20 +97,46 @@ class MailchimpActivity(models.Model):
         for lead in leads:
             lead_of.setdefault(lead.partner_id.id, lead)
         rules = self.env["mailchimp.engagement.rule"].browse({r for _p, r in new})
-        self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(
-            [
-                self._mailchimp_activity_vals(
-                    campaign, partners.browse(p), rules.browse(r), lead_of.get(p)
-                )
-                for p, r in new
-            ]
+        Activity = self.env["mail.activity"].with_context(
+            mail_activity_quick_update=True
         )
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        for vals_list in self._mailchimp_rounds(
+            self._mailchimp_activity_vals(
+                campaign, partners.browse(p), rules.browse(r), lead_of.get(p), todo
+            )
+            for p, r in new
+        ):
+            Activity.create(vals_list)
         self._mailchimp_raise_leads(campaign, leads, rules, new)
 
     @api.model
-    def _mailchimp_activity_vals(self, campaign, partner, rule, lead):
+    def _mailchimp_rounds(self, vals_list):
+        """The to-dos in batches where each record appears once: Odoo 18's
+        ``mail.activity.create`` subscribes the assignee once per to-do, and two
+        to-dos on one record in one batch break the followers' unique key."""
+        rounds, seen = [], {}
+        for vals in vals_list:
+            key = (vals["res_model_id"], vals["res_id"])
+            index = seen.get(key, 0)
+            seen[key] = index + 1
+            if index == len(rounds):
+                rounds.append([])
+            rounds[index].append(vals)
+        return rounds
+
+    @api.model
+    def _mailchimp_activity_vals(self, campaign, partner, rule, lead, activity_type):
         pairing = rule.pairing_id
-        user = partner.user_id or pairing.crm_user_id or pairing.default_owner_id
+        # who works the lead, else the contact's salesperson, else the sync's;
+        # never an archived user (OdooBot) nobody reads the to-dos of
+        candidates = (
+            lead.user_id if lead else self.env["res.users"],
+            partner.user_id,
+            pairing.crm_user_id,
+            pairing.default_owner_id,
+        )
+        user = next((u for u in candidates if u and u.active), None)
         subject = campaign.title or campaign.subject or ""
         if rule.kind == "click":
             summary = self.env._(
@@ -132,7 +159,7 @@ class MailchimpActivity(models.Model):
         vals = {
             "res_model_id": self.env["ir.model"]._get_id(record._name),
             "res_id": record.id,
-            "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
+            "activity_type_id": activity_type.id,
             "summary": summary[:255],
             "date_deadline": fields.Date.context_today(self),
         }

@@ -78,7 +78,8 @@ class TestCrmLeadsFromSubscribers(CrmSyncCase):
         self.seed(1, "unsubscribed", 1)
         self.seed(1, "cleaned", 2)
         self.seed(1, "pending", 3)
-        pairing = self.lead_pairing()
+        # contacts made for every status (the sync's options), a lead for one
+        pairing = self.lead_pairing(create_unsubscribed=True, create_cleaned=True)
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(run.created_count, 4)

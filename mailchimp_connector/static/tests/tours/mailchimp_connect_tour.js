@@ -25,6 +25,13 @@ registry.category("web_tour.tours").add("mailchimp_connect_tour", {
         {
             content: "The Mailchimp account's name is shown",
             trigger: ".o_field_widget[name='mailchimp_account_name']:contains('Sandbox Account')",
+            run() {
+                console.log("mailchimp_screenshot:account_connected");
+            },
+        },
+        {
+            content: "Still connected once the picture is taken",
+            trigger: ".o_statusbar_status .o_arrow_button_current:contains('Connected')",
         },
     ],
 });

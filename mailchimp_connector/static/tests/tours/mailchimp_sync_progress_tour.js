@@ -30,6 +30,7 @@ registry.category("web_tour.tours").add("mailchimp_sync_progress_tour", {
             run() {
                 // a full page load would forget this mark
                 document.body.dataset.mailchimpProgressTour = "before";
+                console.log("mailchimp_screenshot:sync_progress_running");
             },
         },
         {
@@ -50,6 +51,13 @@ registry.category("web_tour.tours").add("mailchimp_sync_progress_tour", {
         {
             content: "The run is done",
             trigger: ".o_field_widget[name='last_run_state'] .badge:contains('Done')",
+            run() {
+                console.log("mailchimp_screenshot:sync_progress_done");
+            },
+        },
+        {
+            content: "Still on the form once the picture is taken",
+            trigger: "body[data-mailchimp-progress-tour='before'] .o_form_view",
         },
     ],
 });
