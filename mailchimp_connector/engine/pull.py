@@ -567,10 +567,10 @@ class PullStep(Step):
             # which the push sends and counts)
             work.counts["unchanged"] += 1
         # a value that differs on a first sync is settled by the rule, but there
-        # was no change on both sides to be in conflict
-        work.counts["conflict"] += len(resolution.conflicts) - len(
-            resolution.first_sync_conflicts
-        )
+        # was no change on both sides to be in conflict: counted apart
+        first = len(resolution.first_sync_conflicts)
+        work.counts["conflict"] += len(resolution.conflicts) - first
+        work.counts["first_sync_diff"] += first
         vals = dict(
             common,
             synced_values=resolution.new_synced,

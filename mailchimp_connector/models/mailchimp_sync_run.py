@@ -141,7 +141,14 @@ class MailchimpSyncRun(models.Model):
         readonly=True,
         help="Fields changed on both sides since the last sync, settled by the "
         "sync's conflict rule. Values that differ at a contact's first sync are "
-        "settled by the same rule but are no conflict: there was no last sync.",
+        "no conflict (there was no last sync): see Settled at first sync.",
+    )
+    first_sync_diff_count = fields.Integer(
+        string="Settled at first sync",
+        readonly=True,
+        help="Fields whose values differed in Odoo and in Mailchimp when a contact "
+        "and a member were first synced, settled by the sync's conflict rule (the "
+        "review's conflicts).",
     )
     http_requests = fields.Integer(string="Mailchimp requests", readonly=True)
     tag_added_count = fields.Integer(string="Tags added", readonly=True)
