@@ -631,7 +631,7 @@ class MailchimpPairing(models.Model):
         if errors:
             return self.env["mailchimp.account"]._notification(
                 self.env._(
-                    "The sync has started; its progress shows in its history. "
+                    "The sync has started; its progress shows on the sync as it goes. "
                     "Real-time updates are off: %s",
                     "; ".join(errors),
                 ),
@@ -658,15 +658,17 @@ class MailchimpPairing(models.Model):
         if running:
             return Account._notification(
                 self.env._(
-                    "%(syncs)s: already running; its progress shows in its history. It "
-                    "runs once more as soon as this run ends, to take up what changed "
-                    "meanwhile.",
+                    "%(syncs)s: already running; its progress shows on the sync as "
+                    "it goes. It runs once more as soon as this run ends, to take up "
+                    "what changed meanwhile.",
                     syncs=", ".join(running.mapped("name")),
                 ),
                 "info",
             )
         return Account._notification(
-            self.env._("The sync has started; its progress shows in its history.")
+            self.env._(
+                "The sync has started; its progress shows on the sync as it goes."
+            )
         )
 
     def _add_contacts(self, partners):
