@@ -109,10 +109,13 @@ def odoo_addons_path():
 
 def odoo_command(odoo, db, *args, subcommand=()):
     extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
+    # before the subcommand: given after it, Odoo has already put the
+    # configuration file's addons path on sys.path, first, and a checkout
+    # named there (not this one) is the addon the shell loads
     return [
         odoo,
-        *subcommand,
         f"--addons-path={odoo_addons_path()}",
+        *subcommand,
         "-d",
         db,
         *extra,

@@ -194,6 +194,17 @@ def test_ten_thousand_members_in_one_second(mc):
     # today's keyset walk took 10 requests; overlapping pages cost one more
     assert requests == pages_needed(10_000) == 11
     assert pages[-1].complete is True
+    # the listing's size, as the first page says it (a run's progress total)
+    assert pages[0].total == 10_000
+
+
+def test_the_first_page_counts_what_a_walk_since_a_second_reads(mc):
+    mc.seed(30, spread_seconds=30)
+    pages, _requests = mc.walk(since=sorted(mc.listing().values())[20])
+    assert len(_keys(pages)) == 10
+    # Mailchimp's count of the filtered listing (the walk asks from a second
+    # earlier when since_last_changed is exclusive: one more member at most)
+    assert pages[0].total in (10, 11)
 
 
 def test_nothing_changed_since_costs_one_request(mc):

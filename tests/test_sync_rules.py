@@ -1,5 +1,6 @@
 """Sync decisions without a database (utils/sync_rules.py): F9, F10, F15, F16, F18."""
 
+import dataclasses
 import datetime as dt
 import itertools
 import random
@@ -291,6 +292,9 @@ def test_both_changed_to_the_same_value_is_no_conflict(direction):
 def test_first_sync_with_two_different_values_the_winner_decides(
     synced, direction, winner, expected
 ):
+    # settled by the rule, but no change on both sides since a last sync: a
+    # first-sync difference, which a run does not count as a conflict
+    expected = dataclasses.replace(expected, first_sync_conflicts=["C"])
     assert resolve(synced, {"C": "Odoo"}, {"C": "Mc"}, winner, direction) == expected
 
 
@@ -408,7 +412,14 @@ def test_conflicts_are_reported_per_tag():
         synced, {"A": "2", "B": "2", "C": "1"}, {"A": "3", "B": "2", "C": "3"}, "odoo"
     )
     assert result.conflicts == ["A"]
+    assert result.first_sync_conflicts == []  # both sides had a base
     assert result.to_mailchimp == {"A": "2"} and result.to_odoo == {"C": "3"}
+
+
+def test_a_conflict_on_a_side_without_base_is_a_first_sync_one():
+    # Mailchimp's base known, Odoo's not (a mapping added on Odoo's side)
+    result = two({"T": "a"}, {}, {"T": "x"}, {"T": "b"})
+    assert result.conflicts == result.first_sync_conflicts == ["T"]
 
 
 @pytest.mark.parametrize(

@@ -170,8 +170,17 @@ class PullStep(Step):
             fields=fields_wanted,
             inclusive=inclusive,
         )
+        done_before = self.sync_run.progress_done
         with closing(read_ahead(pages)) as pages:
-            for page in pages:
+            for number, page in enumerate(pages):
+                if (
+                    not number
+                    and page.total is not None
+                    and not (params is None and self.sync_run.pull_resumed)
+                ):
+                    # the listing's size: what this walk has left to read (a
+                    # resumed walk reads again members the run has counted)
+                    self.progress.expect(page.total)
                 seen.started = seen.started or page.server_time
                 if page.complete is not None:
                     seen.complete = page.complete
@@ -196,7 +205,12 @@ class PullStep(Step):
                         )
                         self.sync_run.pull_resumed = True
                     self._commit()
-                if self._out_of_time(deadline):
+                # a pass stops once it has moved the run on: a resumed walk's
+                # first pages may be members it merged already
+                if (
+                    self._out_of_time(deadline)
+                    and self.sync_run.progress_done > done_before
+                ):
                     return None
         return seen
 
@@ -228,6 +242,7 @@ class PullStep(Step):
             # a job an earlier pass left for them: not needed now
             self.sync_run.push_batch_id = False
             return True
+        self.progress.expect(len(missing))
         params = {"fields": ",".join(fields_wanted)}
         if len(missing) <= CONFIRM_DIRECTLY and not self.sync_run.push_batch_id:
             answers = self._read_each(client, path, missing, params)
@@ -240,6 +255,8 @@ class PullStep(Step):
         )
         shown = [body for _member, status, body in answers if status == 200 and body]
         gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
+        self._add(updated=len(gone))
+        self.progress.add(len(gone))
         for chunk in split_every(1000, shown, list):
             self._pull_page_committed(chunk, maps, client)
         unconfirmed = len(missing) - len(gone) - len(shown)
@@ -312,15 +329,28 @@ class PullStep(Step):
         """One page, in a savepoint, counted with the requests sent so far."""
         with self.env.cr.savepoint():
             self._pull_page(page, maps)
-        self.sync_run.progress_done += len(page)
         self._count_requests(client)
 
-    def _pull_page(self, page, maps):
+    def _pull_page(self, page, maps, resumable=True):
         """Merge a page of members into the contacts: who is linked, who matches
         by email, then each member (``_pull_member``), then the page's writes in
-        bulk and the consent hooks."""
+        bulk and the consent hooks. Each member read is counted processed and in
+        one outcome; ``resumable``: members this run merged already, read again
+        by a resumed walk, are neither merged nor counted again (a webhook
+        delivery, which counts each delivery, passes False)."""
+        outcomes = self._outcomes()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         by_hash, by_contact = self._page_links(page, read_fields)
+        # a resumed run reads again the second it stopped in: what it merged
+        # already is neither merged nor counted twice
+        page = [
+            m
+            for m in page
+            if not resumable
+            or not self._merged_by_this_run(
+                by_hash.get(m["id"]) or by_contact.get(m.get("contact_id")), m, maps
+            )
+        ]
         unlinked = [
             merge_values.normalize_email(member["email_address"])
             for member in page
@@ -330,10 +360,14 @@ class PullStep(Step):
         candidates, duplicates = self._partners_by_email(
             [email for email in unlinked if email], read_fields
         )
-        if self.sync_run.direction == "mailchimp2odoo":
-            # with a push, the push reports them (F9)
-            self._record_failures("mailchimp2odoo", duplicates, "skipped")
         work = PageWork(forgotten=self._forgotten_emails(unlinked))
+        if self.sync_run.direction == "mailchimp2odoo":
+            # with a push, the push reports them (F9); without, these contacts
+            # are looked at here: processed, and skipped
+            self._record_failures("mailchimp2odoo", duplicates, "skipped")
+            work.counts["skipped"] += len(duplicates)
+        else:
+            duplicates = []
         for mc_member in page:
             member = by_hash.get(mc_member["id"]) or by_contact.get(
                 mc_member.get("contact_id")
@@ -348,6 +382,9 @@ class PullStep(Step):
         self._record_failures("mailchimp2odoo", work.failures)
         self._record_failures("odoo2mailchimp", work.unsendable)
         self._record_failures("mailchimp2odoo", work.unlinkable, "skipped")
+        processed = len(page) + len(duplicates)
+        self._count_failed_rest(processed, outcomes)
+        self.progress.add(processed)
         self.consent.after_page(page, work.previous_status)
 
     def _page_links(self, page, read_fields):
@@ -374,6 +411,7 @@ class PullStep(Step):
                 "synced_values",
                 "synced_fingerprint",
                 "odoo_synced_values",
+                "last_seen_run_id",
             ],
             order="id",
         )
@@ -408,6 +446,7 @@ class PullStep(Step):
                 work.counts["skipped"] += 1
                 return
         elif email in work.forgotten:
+            work.counts["skipped"] += 1
             work.unlinkable.append(
                 (
                     False,
@@ -446,12 +485,29 @@ class PullStep(Step):
             return
         self._merge_member(work, mc_member, member, partner, common, mc_values, maps)
 
+    def _merged_by_this_run(self, member, mc_member, maps):
+        """This very run has merged the member as Mailchimp shows it now."""
+        if not member or member.last_seen_run_id != self.sync_run:
+            return False
+        return self._same_as_stored(
+            member,
+            mc_member,
+            merge_values.normalize_email(mc_member["email_address"]),
+            sync_rules.to_odoo_datetime(mc_member.get("last_changed")),
+            maps.normalize(mc_member.get("merge_fields") or {}),
+        )
+
     def _nothing_new(self, member, mc_member, email, last_changed, mc_values):
         """A linked member Mailchimp shows as the sync last saw it (an incremental
         run only: a full run merges everything again)."""
+        return not self.sync_run.full and self._same_as_stored(
+            member, mc_member, email, last_changed, mc_values
+        )
+
+    def _same_as_stored(self, member, mc_member, email, last_changed, mc_values):
+        """A linked member Mailchimp shows as the sync last saw it."""
         return bool(
             member
-            and not self.sync_run.full
             and member.mailchimp_last_changed == last_changed
             and member.email == email
             and member.status == mc_member["status"]
@@ -478,7 +534,7 @@ class PullStep(Step):
         odoo_vals, bad_values, pulled = self._pulled_vals(
             maps, resolution, partner, odoo_now, synced
         )
-        self._note_refused_values(
+        refused = self._note_refused_values(
             partner,
             email,
             odoo_errors,
@@ -506,9 +562,15 @@ class PullStep(Step):
                 work.failures.append((partner.id, email, str(error)))
                 return
             work.counts["updated"] += 1
-        elif member and not pending:
+        elif not refused:
+            # nothing to write in Odoo (a new link, or a change only Odoo has,
+            # which the push sends and counts)
             work.counts["unchanged"] += 1
-        work.counts["conflict"] += len(resolution.conflicts)
+        # a value that differs on a first sync is settled by the rule, but there
+        # was no change on both sides to be in conflict: counted apart
+        first = len(resolution.first_sync_conflicts)
+        work.counts["conflict"] += len(resolution.conflicts) - first
+        work.counts["first_sync_diff"] += first
         vals = dict(
             common,
             synced_values=resolution.new_synced,
@@ -539,7 +601,8 @@ class PullStep(Step):
     ):
         """A merged contact's values that a side refuses, as failures of the run:
         ``odoo_errors`` Odoo's values Mailchimp cannot take, ``bad_values``
-        Mailchimp's values Odoo cannot take."""
+        Mailchimp's values Odoo cannot take. True when a value of Mailchimp's
+        was refused: the member failed, whatever else of it was written."""
         if self.sync_run.direction == "mailchimp2odoo":
             # no push to report them
             bad_values = list(odoo_errors.values()) + bad_values
@@ -548,6 +611,7 @@ class PullStep(Step):
             unsendable.append((partner.id, email, "; ".join(odoo_errors.values())))
         if bad_values:
             failures.append((partner.id, email, "; ".join(bad_values)))
+        return bool(bad_values)
 
     def _save_pulled_members(self, written, member_vals, to_create, maps, failures):
         """Write the merged members, then create the new ones with the contacts
@@ -763,7 +827,10 @@ class PullStep(Step):
             partner_vals.append(vals)
             kept.append((common, mc_values, mc_member))
         partners = self.env["res.partner"].with_context(**QUIET).create(partner_vals)
-        self._add(created=len(partners))
+        self._add(created_odoo=len(partners))
+        if self.sync_run.direction == "both":
+            # in the segment (the sync's tag), the push reads them next
+            self.progress.expect_later(len(partners))
         # once for the page: another app's addon (CRM) acts on them in bulk
         self.sync_run._mailchimp_contacts_created(
             partners, [mc_member for _common, _values, mc_member in kept]

@@ -40,6 +40,10 @@ class PushStep(Step):
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
         domain = self._push_domain(state)
         Partner = self.env["res.partner"].with_context(active_test=False)
+        self.progress.later = 0
+        self.progress.expect(
+            Partner.search_count(domain + [("id", ">", self.sync_run.push_cursor)])
+        )
         list_id = pairing.audience_id.mailchimp_list_id
         try:
             reuse = self._left_over_batch(client, deadline)
@@ -92,14 +96,26 @@ class PushStep(Step):
         start (see _odoo_watermark_now)."""
         state.odoo_watermark = self.sync_run.push_started
 
-    def _push_domain(self, state):
+    def estimate(self):
+        """About how many contacts the push will read, before the pull (which may
+        add some): its contacts but those whose opt-out alone changed."""
+        state = self.pairing._sync_cursor()
+        return (
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            .search_count(self._push_domain(state, optout_ids=[]))
+        )
+
+    def _push_domain(self, state, optout_ids=None):
         """The contacts the push reads: the segment, and for an incremental run
         only those changed since the push's mark, new to the audience, still to
         send, or whose Odoo opt-out changed (the blacklist does not touch
-        write_date: ``ConsentHooks.push_optout_ids``)."""
+        write_date: ``ConsentHooks.push_optout_ids``, unless ``optout_ids`` is
+        given)."""
         pairing = self.pairing
         domain = pairing._segment_domain()
-        optout_ids = self.consent.push_optout_ids()
+        if optout_ids is None:
+            optout_ids = self.consent.push_optout_ids()
         if not self.sync_run.full and state.odoo_watermark:
             domain += [
                 "|",
@@ -172,6 +188,9 @@ class PushStep(Step):
         partners = self.env["res.partner"].search_fetch(
             self._invalid_email_domain(), ["email"]
         )
+        # contacts the push looked at, which failed
+        self.progress.add(len(partners))
+        self._add(failed=len(partners))
         self._record_failures(
             "odoo2mailchimp",
             [
@@ -342,12 +361,17 @@ class PushStep(Step):
 
     def _save_push_chunk(self, client, list_id, plan):
         """Store what Mailchimp answered for a chunk, send its updates, and commit
-        it with the cursor: a rerun goes on after it."""
+        it with the cursor: a rerun goes on after it. Each contact read is counted
+        processed and in one outcome."""
+        outcomes = self._outcomes()
         with self.env.cr.savepoint():
             failures = list(plan.failures)
             if plan.upserted:
                 self._store_upserts(
-                    plan.new_items, plan.subscribed.result(), failures, "created"
+                    plan.new_items,
+                    plan.subscribed.result(),
+                    failures,
+                    "created_mailchimp",
                 )
             elif plan.subscribed:
                 self._store_new(
@@ -381,13 +405,14 @@ class PushStep(Step):
             unchanged = self.env["mailchimp.member"].browse(plan.unchanged_ids)
             unchanged.filtered("need_push").write({"need_push": False})
             self._save_rebased(plan)
-            self._add(unchanged=len(unchanged))
+            self._add(unchanged=len(unchanged), skipped=len(plan.skipped))
             self._record_failures("odoo2mailchimp", failures)
             self._record_failures(
                 "odoo2mailchimp", [row for row in plan.skipped if row[2]], "skipped"
             )
+            self._count_failed_rest(len(plan.partners), outcomes)
         self.sync_run.push_cursor = plan.partners[-1].id
-        self.sync_run.progress_done += len(plan.partners)
+        self.progress.add(len(plan.partners))
         self._count_requests(client)
         self._commit()
         # saved: out of the cache, so that a run holds only the chunk being sent and
@@ -536,7 +561,7 @@ class PushStep(Step):
                     (item and item.partner.id, email, _batch_error_reason(error))
                 )
         self.env["mailchimp.member"].create(member_vals)
-        self._add(created=len(member_vals))
+        self._add(created_mailchimp=len(member_vals))
         if existing:
             operations = self._upsert_operations(
                 list_id, existing, interests, opted_out
@@ -599,7 +624,7 @@ class PushStep(Step):
 
     def _store_upserts(self, items, results, failures, counter):
         """Link the members the upserts of ``items`` (NewMember) answered for;
-        ``counter``: what they count as (created, updated)."""
+        ``counter``: what they count as (created_mailchimp, updated)."""
         by_partner = {item.partner.id: item for item in items}
         member_vals = []
         for result in results:

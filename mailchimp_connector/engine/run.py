@@ -39,6 +39,7 @@ from ..utils import schedule_rules
 from . import transactions
 from .consent import ConsentHooks
 from .plans import RunResult
+from .progress import RunProgress
 from .pull import PullStep
 from .push import PushStep
 from .selected import SelectedPullStep, SelectedPushStep
@@ -55,6 +56,7 @@ class SyncEngine:
         self.pairing = run.pairing_id
         self.deadline = deadline
         self.client = None
+        self.progress = RunProgress(run)
         self.consent = ConsentHooks(self)
 
     def execute(self):
@@ -62,6 +64,7 @@ class SyncEngine:
         a RunResult, ``finished`` False when the deadline came first: the run
         stays "running" and the next call goes on with it."""
         run = self.run
+        self.progress.notify()
         transactions.commit(self.env.cr)
         try:
             self.client = self.pairing.account_id._get_client()
@@ -72,6 +75,11 @@ class SyncEngine:
                 if selected
                 else (PullStep, PushStep)
             )
+            if run.stage == "pull" and run.direction != "mailchimp2odoo":
+                # what the push reads after the pull, for the run's total
+                self.progress.later = (
+                    len(run.partner_ids) if selected else push(self).estimate()
+                )
             with self.client:
                 if run.stage == "pull" and not pull(self).run():
                     return self._interrupted()
@@ -112,7 +120,7 @@ class SyncEngine:
         """Merge one member as Mailchimp shows it now into the run (a webhook
         delivery): the pull's own merge on a one-member page, so the conflict
         rule, the status rules and email renames are the sync's."""
-        PullStep(self)._pull_page([mc_member], maps)
+        PullStep(self)._pull_page([mc_member], maps, resumable=False)
 
     def _count_requests(self):
         if self.client is not None:
@@ -120,12 +128,15 @@ class SyncEngine:
 
     def _interrupted(self):
         self._count_requests()
+        self.progress.notify(force=True)
         transactions.commit(self.env.cr)
         return RunResult(finished=False)
 
     def _finish(self, state, message=False):
-        """The run's end, committed with the sync's state written with it."""
+        """The run's end, committed with the sync's state written with it; the
+        browsers showing it hear of it."""
         self.run._finish(state, message)
+        self.progress.notify(force=True)
         transactions.commit(self.env.cr)
 
     def _done(self):

@@ -35,12 +35,16 @@ def run_sync(pairing, full=False, trigger="manual", deadline=None):
 def cron_pass(Pairing):
     """Run the syncs that are due, asked for or unfinished, within a time budget.
 
-    A pass stops before Odoo's worker time limit; an unfinished run is taken up
-    by the next pass, which the cron schedules at once. A sync that a run or a
-    webhook delivery holds is left to the next pass (its request kept); the
-    pass's own writes on a sync (its request taken, its next time) go in a
-    transaction of their own, tried again if a person saves the sync at that
-    instant.
+    A pass stops before Odoo's worker time limit; while work remains (a run cut
+    off by the budget, syncs the pass did not reach) it triggers the cron again
+    at once, so that the next pass, a new cron job, goes on within seconds. (Not
+    Odoo's progress API: it would run the next pass in the same job, whose
+    passes together would outlast the worker's time limit; and a pass that
+    reports nothing done is taken as finished and waits for the cron's next
+    interval.) A sync that a run or a webhook delivery holds is left to the next
+    pass (its request kept); the pass's own writes on a sync (its request taken,
+    its next time) go in a transaction of their own, tried again if a person
+    saves the sync at that instant.
     """
     env = Pairing.env
     deadline = time.monotonic() + env["mailchimp.account"]._cron_time_budget()
@@ -60,21 +64,26 @@ def cron_pass(Pairing):
             ("sync_cursor_ids.next_sync_date", "<=", now),
         ]
     ).sorted(lambda p: (not p.sync_requested, p.next_sync_date or datetime.min, p.id))
-    cron = env["ir.cron"]
-    for done, pairing in enumerate(pairings):
+    more = False
+    for index, pairing in enumerate(pairings):
         run = _cron_run(pairing, now, deadline)
         if run is None:
             continue
         unfinished = run.state == "running"
-        remaining = len(pairings) - done - (0 if unfinished else 1)
-        cron._notify_progress(done=done + (0 if unfinished else 1), remaining=remaining)
+        pairing.invalidate_recordset(["sync_requested"])
+        # a run cut off, or Sync Now pressed during the run: the next pass
+        more = more or unfinished or pairing.sync_requested
         if unfinished or time.monotonic() > deadline:
+            more = more or index + 1 < len(pairings)
             break
+    if more:
+        again_now(env, now)
 
 
 def _selected_pass(env, deadline):
     """The runs of selected contacts asked for (a person waits for them), before
     the syncs that are due; False when the pass's time is up."""
+    started = fields.Datetime.now()
     runs = env["mailchimp.sync.run"].search(
         [("state", "=", "running"), ("partner_ids", "!=", False)], order="id"
     )
@@ -82,7 +91,7 @@ def _selected_pass(env, deadline):
         _selected_run(run, deadline)
         if time.monotonic() > deadline:
             # the next pass goes on at once (with this run if it was cut off)
-            retrigger(env, fields.Datetime.now())
+            again_now(env, started)
             return False
     return True
 
@@ -123,6 +132,7 @@ def _cron_run(pairing, now, deadline):
         retrigger(pairing.env)
         return None
     try:
+        requested = pairing.sync_requested
         if pairing.last_run_id.state != "running" and not _write_apart(
             pairing, lambda: _take_request(pairing, now)
         ):
@@ -131,7 +141,9 @@ def _cron_run(pairing, now, deadline):
         pairing.invalidate_recordset(["state"])
         if pairing.state != "active":  # paused or broken since the pass began
             return None
-        return _run_locked(pairing, False, "cron", deadline)
+        # Sync Now (or Start Sync) asked for it: a person's run, whoever runs it
+        trigger = "manual" if requested else "cron"
+        return _run_locked(pairing, False, trigger, deadline)
     finally:
         transactions.unlock(cr, LOCK_SYNC, pairing.id)
 
@@ -240,6 +252,16 @@ def unfinished_run(pairing):
 def retrigger(env, at=None):
     """Have the scheduler come back (in a minute by default)."""
     env.ref(CRON_XMLID)._trigger(at or fields.Datetime.now() + timedelta(minutes=1))
+
+
+def again_now(env, pass_start):
+    """Have the scheduler come back at once, for work a pass left.
+
+    When the cron job ends, Odoo deletes its triggers older than the job's
+    start, to the microsecond, and a trigger keeps whole seconds: one made in
+    the second the pass started would be lost. So a pass that took less than a
+    second asks for the next second (the scheduler's next poll runs it)."""
+    retrigger(env, max(fields.Datetime.now(), pass_start + timedelta(seconds=1)))
 
 
 def _take_request(pairing, now):

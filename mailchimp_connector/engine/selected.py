@@ -29,6 +29,7 @@ class SelectedPullStep(PullStep):
             order="id",
         )
         maps = pairing.field_map_ids._plan()
+        self.progress.expect(len(members))
         if members:
             path = f"/lists/{pairing.audience_id.mailchimp_list_id}/members"
             params = {"fields": ",".join(member_fields(pairing, maps))}
@@ -44,6 +45,8 @@ class SelectedPullStep(PullStep):
                 [member.id for member, status, _body in answers if status == 404]
             )
             gone.write({"status": "archived"})  # deleted for good in Mailchimp (F17)
+            self._add(updated=len(gone))
+            self.progress.add(len(gone))
             shown = [body for _m, status, body in answers if status == 200 and body]
             for chunk in split_every(1000, shown, list):
                 self._pull_page_committed(chunk, maps, client)
@@ -59,7 +62,7 @@ class SelectedPushStep(PushStep):
     what Mailchimp last had (unchanged ones send nothing); the push's mark does
     not move."""
 
-    def _push_domain(self, state):
+    def _push_domain(self, state, optout_ids=None):
         return self.pairing._segment_domain() + [
             ("id", "in", self.sync_run.partner_ids.ids)
         ]

@@ -15,6 +15,15 @@ from . import transactions
 # its merge values too, to remember what Mailchimp made of the values sent
 MEMBER_REPLY_FIELDS = "id,contact_id,email_address,status,last_changed,merge_fields"
 # partners written by the sync carry no chatter noise and no followers
+# the counters of a record's outcome: each record processed is in one of them
+OUTCOME_FIELDS = (
+    "created_odoo_count",
+    "created_mailchimp_count",
+    "updated_count",
+    "unchanged_count",
+    "skipped_count",
+    "failed_count",
+)
 QUIET = {
     "tracking_disable": True,
     "mail_create_nolog": True,
@@ -49,8 +58,14 @@ class Step:
         if client is not None:
             self.sync_run.http_requests += client.take_request_count()
 
+    @property
+    def progress(self):
+        return self.engine.progress
+
     def _commit(self):
-        """Save a chunk, its counts and its watermark together."""
+        """Save a chunk, its counts and its watermark together; the browsers
+        showing the run hear of it (at most once a second)."""
+        self.progress.notify()
         transactions.commit(self.env.cr)
 
     def _add(self, **counts):
@@ -59,13 +74,29 @@ class Step:
         for name, value in counts.items():
             run[f"{name}_count"] += value
 
+    def _outcomes(self):
+        """The records the run has counted so far in an outcome (created in Odoo
+        or in Mailchimp, updated, unchanged, skipped, failed)."""
+        return sum(self.sync_run[name] for name in OUTCOME_FIELDS)
+
+    def _count_failed_rest(self, processed, outcomes_before):
+        """Of ``processed`` records read by a page or chunk, those no other outcome
+        counted since ``outcomes_before`` could not be synced: failed (each has its
+        line among the failed records). So the outcomes always add up to
+        "Processed"."""
+        rest = processed - (self._outcomes() - outcomes_before)
+        self._add(failed=max(0, rest))
+
     def _note(self, text):
         """Something the run's message must say at its end."""
         run = self.sync_run
         run.message = "\n".join(part for part in (run.message, text) if part)
 
     def _record_failures(self, direction, rows, kind="failed"):
-        """rows: (partner id or False, email, reason). One create for the chunk."""
+        """rows: (partner id or False, email, reason). One create for the chunk.
+        The lines only: the run's counters count records (see _count_failed_rest),
+        and a record may have several lines, or one for a value refused while the
+        rest of it synced."""
         if not rows:
             return
         self.env["mailchimp.sync.failure"].create(
@@ -81,7 +112,6 @@ class Step:
                 for partner_id, email, reason in rows
             ]
         )
-        self._add(**{kind: len(rows)})
 
     def _left_over_batch(self, client, deadline):
         """The answers of the job an earlier pass left running, once it is done

@@ -222,9 +222,8 @@ def receive(pairing, event):
         pairing.env["mailchimp.member"].search(
             [("pairing_id", "=", pairing.id), ("last_seen_run_id", "=", run.id)]
         ).write({"last_seen_run_id": unfinished.id})
-    run.write(
-        {"progress_done": run.progress_done + 1, "end_date": fields.Datetime.now()}
-    )
+    # the delivery is counted processed, with its outcome, by the pull's merge
+    run.end_date = fields.Datetime.now()
     return "applied"
 
 

@@ -201,6 +201,15 @@ class MailchimpPairing(models.Model):
     last_run_state = fields.Selection(
         related="last_run_id.state", string="Last Run Status"
     )
+    # the current or last run's progress, on the sync's form and in the list
+    last_run_stage = fields.Selection(related="last_run_id.stage", string="Stage")
+    last_run_percent = fields.Float(
+        related="last_run_id.progress_percent", string="Progress (%)"
+    )
+    last_run_progress = fields.Char(
+        related="last_run_id.progress_text", string="Processed"
+    )
+    last_run_time_left = fields.Char(related="last_run_id.time_left")
     run_ids = fields.One2many("mailchimp.sync.run", "pairing_id", string="History")
     member_ids = fields.One2many("mailchimp.member", "pairing_id", string="Members")
     tag_rule_ids = fields.One2many("mailchimp.tag.rule", "pairing_id", string="Tags")
@@ -208,7 +217,13 @@ class MailchimpPairing(models.Model):
         "mailchimp.interest.map", "pairing_id", string="Interest Groups"
     )
     member_count = fields.Integer(compute="_compute_counts")
-    failure_count = fields.Integer(compute="_compute_counts")
+    failure_count = fields.Integer(
+        compute="_compute_counts",
+        string="Errors",
+        help="Records the sync's last finished run (Start Sync, Sync Now or "
+        "scheduled) could not sync; skipped ones are not errors. A run in progress "
+        "does not change it until it ends.",
+    )
     # consent: Odoo's email blacklist (F16), Odoo opt-outs, GDPR marketing permissions
     blacklist_mirror = fields.Boolean(
         string="Mirror unsubscribes into Odoo's blacklist",
@@ -464,8 +479,8 @@ class MailchimpPairing(models.Model):
         failures = dict(
             self.env["mailchimp.sync.failure"]._read_group(
                 [
-                    ("pairing_id", "in", self.ids),
-                    ("run_id", "in", self.last_run_id.ids),
+                    ("run_id", "in", list(self._last_finished_runs().values())),
+                    ("kind", "=", "failed"),
                 ],
                 ["pairing_id"],
                 ["__count"],
@@ -474,6 +489,21 @@ class MailchimpPairing(models.Model):
         for pairing in self:
             pairing.member_count = members.get(pairing, 0)
             pairing.failure_count = failures.get(pairing, 0)
+
+    def _last_finished_runs(self):
+        """{pairing: id of its last run of the whole sync that ended}: neither the
+        day's webhook entry nor runs of selected contacts (one query for all)."""
+        return dict(
+            self.env["mailchimp.sync.run"]._read_group(
+                [
+                    ("pairing_id", "in", self.ids),
+                    ("state", "!=", "running"),
+                    ("trigger", "in", ("manual", "cron")),
+                ],
+                ["pairing_id"],
+                ["id:max"],
+            )
+        )
 
     def _compute_webhook_last_event_date(self):
         last = dict(
@@ -601,7 +631,7 @@ class MailchimpPairing(models.Model):
         if errors:
             return self.env["mailchimp.account"]._notification(
                 self.env._(
-                    "The sync has started; its progress shows in its history. "
+                    "The sync has started; its progress shows on the sync as it goes. "
                     "Real-time updates are off: %s",
                     "; ".join(errors),
                 ),
@@ -628,15 +658,17 @@ class MailchimpPairing(models.Model):
         if running:
             return Account._notification(
                 self.env._(
-                    "%(syncs)s: already running; its progress shows in its history. It "
-                    "runs once more as soon as this run ends, to take up what changed "
-                    "meanwhile.",
+                    "%(syncs)s: already running; its progress shows on the sync as "
+                    "it goes. It runs once more as soon as this run ends, to take up "
+                    "what changed meanwhile.",
                     syncs=", ".join(running.mapped("name")),
                 ),
                 "info",
             )
         return Account._notification(
-            self.env._("The sync has started; its progress shows in its history.")
+            self.env._(
+                "The sync has started; its progress shows on the sync as it goes."
+            )
         )
 
     def _add_contacts(self, partners):
@@ -747,7 +779,13 @@ class MailchimpPairing(models.Model):
         return self._action_for("mailchimp_sync_run_action")
 
     def action_view_failures(self):
-        return self._action_for("mailchimp_sync_failure_action")
+        """The sync's failed records, those of the run its Errors count first."""
+        action = self._action_for("mailchimp_sync_failure_action")
+        last = self._last_finished_runs().get(self)
+        action["context"] = {"search_default_failed": 1}
+        if last:
+            action["context"]["search_default_run_id"] = last
+        return action
 
     def action_export_failures(self):
         """Download the failed records of this sync as CSV."""

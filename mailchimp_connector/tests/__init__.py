@@ -14,6 +14,7 @@ from . import test_mailchimp_optout
 from . import test_mailchimp_round_trip
 from . import test_mailchimp_screens
 from . import test_mailchimp_sync_schedule
+from . import test_mailchimp_sync_progress
 from . import test_mailchimp_contact_actions
 from . import test_mailchimp_contact_optout
 from . import test_mailchimp_partner_lifecycle

@@ -761,10 +761,12 @@ class TestSyncOperations(SyncRulesCase):
         scheduler.mark_broken(broken, "Broken on purpose")
         self.env["mailchimp.pairing"]._cron_sync()
         self.assertEqual(len(requested.run_ids), 1)
-        self.assertEqual(requested.run_ids.trigger, "cron")
+        # a person asked for it: "manual", though the scheduler ran it
+        self.assertEqual(requested.run_ids.trigger, "manual")
         self.assertFalse(requested.sync_requested)
         self.assertGreater(requested.next_sync_date, fields.Datetime.now())
         self.assertEqual(len(due.run_ids), 1)
+        self.assertEqual(due.run_ids.trigger, "cron")
         self.assertFalse(not_due.run_ids)
         self.assertFalse(paused.run_ids)
         self.assertFalse(broken.run_ids)

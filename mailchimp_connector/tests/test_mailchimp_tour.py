@@ -1,12 +1,19 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import os
 import tempfile
+import threading
 import time
 from ast import literal_eval
+from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+
+from ..engine import progress as run_progress
 from ..models.mailchimp_pairing import DEFAULT_DOMAIN
 from .common import (
     DEFAULT_API_KEY,
@@ -129,3 +136,71 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
         )
         self.assertIn(f"test@corp.com,{fake.display_name}", body)
         self.assertIn("fake", body.lower())
+
+    def test_sync_progress_tour(self):
+        """The sync's form follows its run through the bus: the run's next pages
+        are committed in another cursor, each with the engine's notification."""
+        # Odoo's test server refuses websockets unless a test asks for them
+        self.patch(WebsocketConnectionHandler, "websocket_allowed", lambda *args: True)
+        self.account.action_connect()
+        pairing = self.env["mailchimp.pairing"].create(
+            {
+                "name": "Progress sync",
+                "account_id": self.account.id,
+                "audience_id": self.account.audience_ids[:1].id,
+                "direction": "mailchimp2odoo",
+                "state": "active",
+            }
+        )
+        run = self.env["mailchimp.sync.run"].create(
+            {
+                "pairing_id": pairing.id,
+                "pairing_name": pairing.name,
+                "direction": pairing.direction,
+                "start_date": fields.Datetime.now() - timedelta(seconds=60),
+                "progress_done": 4000,
+                "progress_total": 20000,
+            }
+        )
+        pairing._sync_cursor().last_run_id = run
+        group = self.env.ref(run_progress.AUDIENCE_GROUP)
+        channel = hashable(channel_with_db(self.registry.db_name, group))
+        played = []
+
+        def pages():
+            """The scheduler's worker: three pages, a second apart, the last
+            one ending the run, each committed with its notification."""
+            time.sleep(1.5)  # the form's own reload after the button first
+            for done in (8000, 14000, 20000):
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    page_run = env["mailchimp.sync.run"].browse(run.id)
+                    page_run.progress_done = done
+                    if done == 20000:
+                        page_run._finish("done")
+                    run_progress.notify(page_run)
+                # the bus wakes the browsers' websockets after a real commit;
+                # test cursors never really commit
+                for websocket in dispatch._channels_to_ws.get(channel, ()):
+                    websocket.trigger_notification_dispatching()
+                played.append(done)
+                time.sleep(1)
+
+        worker = threading.Thread(target=pages, name="mailchimp-progress-tour")
+        Cron = self.registry["ir.cron"]
+        self.patch(
+            Cron,
+            "_trigger",
+            lambda cron, at=None: worker.is_alive() or played or worker.start(),
+        )
+        try:
+            self.start_tour(
+                "/odoo/action-mailchimp_connector.mailchimp_pairing_action",
+                "mailchimp_sync_progress_tour",
+                login="admin",
+            )
+        finally:
+            if worker.is_alive() or played:
+                worker.join(30)
+        self.assertEqual(played, [8000, 14000, 20000])
+        self.assertEqual(run.state, "done")

@@ -452,6 +452,7 @@ class MailchimpClient:
                 fresh_from = found + 1
             page = Page()
             page.server_time = listing.server_time
+            page.total = listing.position.total
             _add_new_items(
                 page,
                 listing[fresh_from:],
@@ -901,10 +902,11 @@ class Page(list):
     """One page of items, with the moment Mailchimp answered (``server_time``),
     where it lies in its listing (``position``) and, for a walk by
     ``pages_since``, what the walk learned (``since_inclusive``, ``complete`` on
-    its last page)."""
+    its last page; ``total``: the ``total_items`` of the listing it came from)."""
 
     server_time = None
     position = None
+    total = None
     since_inclusive = False
     complete = None
 

@@ -96,6 +96,9 @@ class Resolution:
     Mailchimp's value until the caller replaces it with what Odoo shows once
     written, which may differ: a name split, a state Odoo lacks). With one
     shared base (``odoo_synced=None``) ``new_odoo_synced`` stays empty.
+    ``first_sync_conflicts``: the tags of ``conflicts`` a side had no base for
+    (a first sync): two values that differ, settled by the rule, but no change
+    on both sides since a last sync.
     """
 
     to_mailchimp: dict = field(default_factory=dict)
@@ -103,6 +106,7 @@ class Resolution:
     conflicts: list = field(default_factory=list)
     new_synced: dict = field(default_factory=dict)
     new_odoo_synced: dict = field(default_factory=dict)
+    first_sync_conflicts: list = field(default_factory=list)
 
     @property
     def changed(self):
@@ -247,6 +251,8 @@ class _TagResolver:
             return
         if odoo_changed and mc_changed:
             self.result.conflicts.append(tag)
+            if tag not in self.synced or tag not in self.odoo_base:
+                self.result.first_sync_conflicts.append(tag)
             source = self.winner
         else:
             source = "odoo" if odoo_changed else "mailchimp"

@@ -1,10 +1,10 @@
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
-import { FormController } from "@web/views/form/form_controller";
 import { formView } from "@web/views/form/form_view";
-import { ListController } from "@web/views/list/list_controller";
 import { listView } from "@web/views/list/list_view";
+import { MailchimpLiveFormController, MailchimpLiveListController } from "./mailchimp_live_views";
 
+// A sync's views follow its runs live (mailchimp_live_views.js).
 // Deleting a sync deletes no contact: say so instead of Odoo's generic "gone forever".
 export function syncDeleteDialogProps(props, count) {
     return {
@@ -18,13 +18,13 @@ export function syncDeleteDialogProps(props, count) {
     };
 }
 
-export class MailchimpPairingFormController extends FormController {
+export class MailchimpPairingFormController extends MailchimpLiveFormController {
     get deleteConfirmationDialogProps() {
         return syncDeleteDialogProps(super.deleteConfirmationDialogProps, 1);
     }
 }
 
-export class MailchimpPairingListController extends ListController {
+export class MailchimpPairingListController extends MailchimpLiveListController {
     get deleteConfirmationDialogProps() {
         const root = this.model.root;
         const count = root.isDomainSelected ? root.count : root.selection.length;
