@@ -69,7 +69,8 @@ def test_every_model_has_access_rules_for_users_and_managers():
             declared |= {
                 name
                 for kind, name in re.findall(
-                    r'^class \w+\(models\.(\w+)\):(?:(?!^class ).)*?^\s+_name = "([\w.]+)"',
+                    r"^class \w+\(models\.(\w+)\):"
+                    r'(?:(?!^class ).)*?^\s+_name = "([\w.]+)"',
                     source.read_text(),
                     re.M | re.S,
                 )
