@@ -5,15 +5,30 @@ fails fast on a host that cannot be reached."""
 
 import re
 import socket
+import threading
+import time
+from ast import literal_eval
 
 from lxml import etree
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+
+from ..engine import progress as run_progress
+from ..models.mailchimp_pairing import DEFAULT_DOMAIN
 from ..utils import merge_values
 from ..utils.mailchimp_keys import subscriber_hash
-from .common import DEFAULT_API_KEY, MailchimpCase, MailchimpSandboxMixin, sandbox_url
+from .common import (
+    DEFAULT_API_KEY,
+    MailchimpCase,
+    MailchimpSandboxMixin,
+    TourScreenshotsMixin,
+    sandbox_url,
+)
 
 SALES_MENUS = {
     "Mailchimp",
@@ -35,6 +50,8 @@ ADMIN_MENUS = SALES_MENUS | {
 # "Pairing" is the model's name in code; people read "Sync"
 CODE_WORD = re.compile(r"pairing|paired|\bpairs?\b", re.IGNORECASE)
 ADDONS = ("mailchimp_connector", "mailchimp_connector_crm")
+# the id of the sandbox's default audience, "Newsletter"
+NEWSLETTER_LIST_ID = "f0a1b2c3d4"
 
 
 def _users(env):
@@ -555,7 +572,9 @@ class TestMailchimpWording(MailchimpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestMailchimpOnboardingTour(MailchimpSandboxMixin, HttpCase):
+class TestMailchimpOnboardingTour(
+    TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase
+):
     """The first run on an empty database, a salesperson's first screen and the
     delete dialog, in headless Chromium."""
 
@@ -582,6 +601,92 @@ class TestMailchimpOnboardingTour(MailchimpSandboxMixin, HttpCase):
         self.assertEqual(account.state, "connected")
         self.assertEqual(account.audience_ids.mapped("name"), ["Newsletter"])
         self.assertFalse(self.env["mailchimp.pairing"].search([]))
+
+    def test_first_sync_tour(self):
+        """Connect, the first sync, the review's numbers for a seeded audience,
+        Start Sync, and its run followed to 100 % without a reload."""
+        self.patch(WebsocketConnectionHandler, "websocket_allowed", lambda *args: True)
+        # Start Sync registers the webhook from inside a request, which the test
+        # server's single thread cannot answer at the same time (test_mailchimp_tour)
+        self.sandbox_control("POST", "webhooks/validation", {"enabled": False})
+        self.env["mailchimp.account"].with_context(active_test=False).search(
+            []
+        ).unlink()
+        field = self.registry["mailchimp.account"]._fields["api_base_url"]
+        self.patch(field, "default", lambda model: self.sandbox_api_url())
+        list_id = NEWSLETTER_LIST_ID
+        for status, start, count in (
+            ("subscribed", 0, 1200),
+            ("unsubscribed", 5000, 25),
+            ("cleaned", 6000, 10),
+        ):
+            self.sandbox_control(
+                "POST",
+                f"lists/{list_id}/seed",
+                {"count": count, "status": status, "start": start},
+            )
+        # the default segment: these 5 contacts, whatever the database had
+        Partner = self.env["res.partner"]
+        Partner.search(literal_eval(DEFAULT_DOMAIN)).write({"email": False})
+        segment = Partner.create(
+            [{"name": f"First {n}", "email": f"first.{n}@corp.com"} for n in range(5)]
+        )
+        self.assertEqual(Partner.search(literal_eval(DEFAULT_DOMAIN)), segment)
+        channel = hashable(
+            channel_with_db(
+                self.registry.db_name, self.env.ref(run_progress.AUDIENCE_GROUP)
+            )
+        )
+        passes = []
+
+        def scheduler():
+            """The cron worker Start Sync wakes: its passes committed in another
+            cursor, then the browsers' websockets woken (test cursors never
+            really commit, which is what wakes them in production)."""
+            time.sleep(1.5)  # the form shows the sync started, not yet done
+            for _pass in range(20):
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["mailchimp.pairing"]._cron_sync()
+                    state = env["mailchimp.pairing"].search([]).last_run_id.state
+                    passes.append(state)
+                for websocket in dispatch._channels_to_ws.get(channel, ()):
+                    websocket.trigger_notification_dispatching()
+                if state != "running":
+                    return
+                time.sleep(0.5)
+
+        worker = threading.Thread(target=scheduler, name="mailchimp-first-sync")
+        Cron = self.registry["ir.cron"]
+        self.patch(
+            Cron,
+            "_trigger",
+            lambda cron, at=None: worker.is_alive() or passes or worker.start(),
+        )
+        try:
+            self.start_tour("/odoo", "mailchimp_first_sync_tour", login="admin")
+        finally:
+            if worker.is_alive() or passes:
+                worker.join(60)
+        pairing = self.env["mailchimp.pairing"].search([])
+        self.assertEqual(len(pairing), 1)
+        self.assertEqual(pairing.state, "active")
+        run = pairing.last_run_id
+        self.assertEqual(passes[-1], "done")
+        self.assertEqual(run.state, "done", run.message)
+        # as the review said
+        self.assertEqual(run.created_odoo_count, 1200)
+        self.assertEqual(run.created_mailchimp_count, 5)
+        self.assertEqual(run.progress_done, run.progress_total)
+        self.assertEqual(len(pairing.member_ids), 1205)
+        with pairing.account_id._get_client() as client:
+            emails = [
+                member["email_address"]
+                for member in client.paginate(f"/lists/{list_id}/members", "members")
+            ]
+        self.assertEqual(len(emails), 1240)
+        self.assertEqual(len(set(emails)), 1240)
+        self.assertLessEqual(set(segment.mapped("email")), set(emails))
 
     def test_salesperson_home_tour(self):
         salesperson, _manager = _users(self.env)
