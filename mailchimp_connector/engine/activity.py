@@ -471,6 +471,9 @@ class CampaignActivity:
 
         def write(page):
             with registry.cursor() as cr:  # commits when the block ends without error
+                # each statement sees what the other writer committed: the
+                # summaries are read again once their rows are locked
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 env = api.Environment(cr, uid, context)
                 return env["mailchimp.activity"]._store_staged(
                     env["mailchimp.campaign"].browse(campaign_id), page["staged"]

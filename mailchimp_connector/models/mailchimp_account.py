@@ -548,6 +548,18 @@ class MailchimpAccount(models.Model):
         help="Email activity of a campaign is pulled for this many days after its "
         "send.",
     )
+    activity_chatter = fields.Selection(
+        [
+            ("summary", "One line per contact and campaign"),
+            ("event", "One line per event"),
+        ],
+        string="Activity in the Chatter",
+        default="summary",
+        required=True,
+        help="One line per contact and campaign, rewritten as events arrive (sent, "
+        "opened 2×, clicked...), or one line per event. Every event is listed in "
+        "Email Activity either way.",
+    )
     activity_campaign_watermark = fields.Datetime(
         string="Campaigns Pulled Until", readonly=True, copy=False
     )

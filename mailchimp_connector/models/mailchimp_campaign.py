@@ -112,9 +112,10 @@ class MailchimpCampaign(models.Model):
             campaign.activity_count = counts.get(campaign, 0)
 
     def _activity_subject(self):
-        """What the chatter lines of this campaign's events name it by."""
+        """What the chatter lines of this campaign's events name it by: its title,
+        as the lists do."""
         self.ensure_one()
-        return self.subject or self.title or self.mailchimp_campaign_id
+        return self.title or self.subject or self.mailchimp_campaign_id
 
     def action_view_activity(self):
         self.ensure_one()
