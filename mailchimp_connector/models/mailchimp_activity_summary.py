@@ -106,8 +106,9 @@ class MailchimpActivitySummary(models.Model):
                            AS last_click_date,
                        (array_agg(url ORDER BY timestamp DESC, url)
                             FILTER (WHERE action = 'click'))[1] AS last_click_url,
-                       (array_agg(bounce_type ORDER BY bounce_type = 'hard' DESC,
-                                  timestamp DESC)
+                       (array_agg(bounce_type
+                                  ORDER BY bounce_type IS NOT DISTINCT FROM 'hard' DESC,
+                                           bounce_type IS NULL, timestamp DESC)
                             FILTER (WHERE action = 'bounce'))[1] AS bounce_type,
                        max(timestamp) FILTER (WHERE action = 'bounce') AS bounce_date,
                        min(timestamp) FILTER (WHERE action = 'unsubscribe')
