@@ -160,7 +160,10 @@ class MailchimpCampaign(models.Model):
         accounts = self.env["mailchimp.account"].search([("state", "=", "connected")])
         done = 0
         for account in accounts:
-            remaining = ActivityPull(account, deadline=deadline).run()
+            result = ActivityPull(account, deadline=deadline).run_counted()
+            remaining = result["remaining"]
+            if not remaining:
+                account._activity_pulled(result)
             if remaining:
                 self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
                 return

@@ -266,12 +266,14 @@ class ResPartner(models.Model):
                 "warning",
                 reload=False,
             )
-        # the activity pull's worker, woken now (people may not run it themselves)
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity").sudo()._trigger()
+        # the activity pull's worker, woken now (people may not run it
+        # themselves); they are told when it is done
+        audiences.account_id._request_activity_pull()
         return Account._notification(
             self.env._(
-                "The email activity of %s is being pulled from Mailchimp; it shows in "
-                "the contacts' chatter in a few moments.",
+                "The email activity of %s is being pulled from Mailchimp in the "
+                "background; it shows in the contacts' chatter in a few moments, "
+                "and you will be told here when it is done.",
                 ", ".join(audiences.mapped("name")),
             ),
             reload=False,

@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
 from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
@@ -99,7 +100,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
         ]
 
     def sync(self):
-        self.account.action_sync_activity()
+        self.account._pull_activity()
         self.assertFalse(self.account.activity_error)
 
     # ------------------------------------------------------------------
@@ -437,7 +438,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
             patch.object(activity_pull, "PAGE_SIZE", 2),
             self.sandbox_fault(status=429, count=50, path_pattern="email-activity"),
         ):
-            self.account.action_sync_activity()
+            self.account._pull_activity()
         self.assertTrue(self.account.activity_error)
         self.assertEqual(self.account.state, "connected")
         with patch.object(activity_pull, "PAGE_SIZE", 2):
@@ -520,6 +521,46 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.sync()
         self.assertFalse(self.activities())
         self.assertFalse([c for c in self.api_calls() if "/reports/" in c["path"]])
+
+    def test_sync_activity_now_runs_in_the_background_and_tells_when_done(self):
+        """The account's button answers at once; the scheduler's worker pulls,
+        then tells the person who asked, with the counts, through the bus."""
+        self.make_campaign(events=self.standard_events())
+        self.env["ir.cron.trigger"].search([]).unlink()
+        self.env["bus.bus"].search([]).unlink()
+        action = self.account.action_sync_activity()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertIn("background", action["params"]["message"])
+        self.assertFalse(self.activities(), "nothing pulled in the click")
+        cron = self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)])
+        )
+        self.assertEqual(self.account.activity_requester_ids, self.env.user)
+        # the worker's pass
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.assertEqual(len(self.activities()), 9)
+        self.assertFalse(self.account.activity_requester_ids)
+        notes = [
+            json.loads(bus.message)
+            for bus in self.env["bus.bus"].search([])
+            if json.loads(bus.message)["type"] == "simple_notification"
+        ]
+        self.assertEqual(len(notes), 1)
+        self.assertEqual(notes[0]["payload"]["type"], "success")
+        self.assertIn("new events: 9, campaigns read: 1", notes[0]["payload"]["message"])
+        # a pass nobody asked for tells nobody
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.assertEqual(
+            len(
+                [
+                    bus
+                    for bus in self.env["bus.bus"].search([])
+                    if "simple_notification" in bus.message
+                ]
+            ),
+            1,
+        )
 
     def test_cron_pulls_activity(self):
         self.make_campaign(events=self.standard_events())
