@@ -377,7 +377,8 @@ def summary_lines(expected, campaigns, events_module):
         bounce_type = None
         if bounces:
             bounce_type = max(
-                bounces, key=lambda item: (item[0] == "hard", item[0] is not None, item[1])
+                bounces,
+                key=lambda item: (item[0] == "hard", item[0] is not None, item[1]),
             )[0]
         summary = events_module.Summary(
             sent_date=min(times("sent"), default=None),

@@ -13,12 +13,12 @@ from markupsafe import Markup
 
 from mailchimp_utils.activity_events import (
     ChatterBodies,
+    Summary,
     chatter_body,
     copy_value,
     email_activity_events,
     escape,
     event_key,
-    Summary,
     make_event,
     no_bodies,
     short_date,
@@ -267,8 +267,6 @@ def test_short_url_and_date():
 
 
 def test_no_bodies_when_the_chatter_has_a_line_per_campaign():
-    rows = staging_rows(
-        [make_event(1, "h1", "open", "2030-03-01T10:00:00")], no_bodies
-    )
+    rows = staging_rows([make_event(1, "h1", "open", "2030-03-01T10:00:00")], no_bodies)
     assert rows[0][2].split("\t")[-1] == ""
     assert staged_event(rows[0][2]).action == "open"

@@ -141,7 +141,8 @@ class MailchimpActivitySummary(models.Model):
                 """
                 UPDATE mail_message m
                    SET body = v.body, date = v.date, write_date = %s
-                  FROM unnest(%s::int[], %s::text[], %s::timestamp[]) AS v(id, body, date)
+                  FROM unnest(%s::int[], %s::text[], %s::timestamp[])
+                       AS v(id, body, date)
                  WHERE m.id = v.id
                 """,
                 (

@@ -918,7 +918,9 @@ class TestSyncOperations(SyncRulesCase):
         )
         groups = dict(
             Partner._read_group(
-                [("id", "in", (ann | bob | cleo).ids)], ["mailchimp_status"], ["__count"]
+                [("id", "in", (ann | bob | cleo).ids)],
+                ["mailchimp_status"],
+                ["__count"],
             )
         )
         self.assertEqual(groups, {"unsubscribed": 2, False: 1})

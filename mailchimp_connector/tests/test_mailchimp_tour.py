@@ -207,6 +207,30 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
         self.assertEqual(played, [8000, 14000, 20000])
         self.assertEqual(run.state, "done")
 
+
+@tagged("post_install", "-at_install")
+class TestSalespersonTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
+    """A salesperson's day in headless Chromium, on a screen wide enough for the
+    chatter beside the form (the Apps page's picture of a contact)."""
+
+    browser_size = "1600x1000"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sandbox_url()
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox_control("POST", "reset")
+        self.account = self.env["mailchimp.account"].create(
+            {
+                "name": "Tour account",
+                "api_key": DEFAULT_API_KEY,
+                "api_base_url": self.sandbox_api_url(),
+            }
+        )
+
     def _member(self, pairing, partner, status):
         return self.env["mailchimp.member"].create(
             {
@@ -232,7 +256,15 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
         Partner = self.env["res.partner"]
         sally, ulla = Partner.create(
             [
-                {"name": "Sally Prospect", "email": "sally@prospect.example.com"},
+                {
+                    "name": "Sally Prospect",
+                    "email": "sally@prospect.example.com",
+                    "function": "Purchasing Manager",
+                    "phone": "+32 2 555 01 23",
+                    "street": "Rue de la Loi 42",
+                    "city": "Brussels",
+                    "zip": "1040",
+                },
                 {"name": "Ulla Unsubscribed", "email": "ulla@prospect.example.com"},
             ]
         )
@@ -289,14 +321,42 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
                 ),
             ],
         )
+        # an earlier campaign: its own line
+        autumn = campaign.copy(
+            {
+                "mailchimp_campaign_id": "tour-autumn",
+                "title": "Autumn catalogue",
+                "send_time": campaign.send_time - timedelta(days=12),
+            }
+        )
+        autumn_sent = autumn.send_time.replace(microsecond=0)
+        Activity._store_events(
+            autumn,
+            [
+                make_event(autumn.id, sally_hash, "sent", autumn_sent.isoformat()),
+                make_event(
+                    autumn.id,
+                    sally_hash,
+                    "open",
+                    (autumn_sent + timedelta(days=1)).isoformat(),
+                ),
+            ],
+        )
         lines = self.env["mail.message"].search(
             [
                 ("model", "=", "res.partner"),
                 ("res_id", "=", sally.id),
-                ("subtype_id", "=", self.env.ref("mailchimp_connector.mt_mailchimp_activity").id),
+                (
+                    "subtype_id",
+                    "=",
+                    self.env.ref("mailchimp_connector.mt_mailchimp_activity").id,
+                ),
             ]
         )
-        self.assertEqual(len(lines), 1)
+        self.assertEqual(len(lines), 2)
+        winter = lines.filtered(lambda line: "Winter sale" in line.body)
+        self.assertEqual(len(winter), 1)
+        self.assertNotIn("Our winter sale", winter.body)
         salesperson = new_test_user(
             self.env,
             login="mc_tour_salesperson",
@@ -308,8 +368,15 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
         visible = (
             self.env["ir.ui.menu"]
             .with_user(salesperson)
-            .search([("id", "child_of", self.env.ref(
-                "mailchimp_connector.mailchimp_menu_root").id)])
+            .search(
+                [
+                    (
+                        "id",
+                        "child_of",
+                        self.env.ref("mailchimp_connector.mailchimp_menu_root").id,
+                    )
+                ]
+            )
         )
         self.assertNotIn(
             self.env.ref("mailchimp_connector.mailchimp_menu_configuration"), visible
