@@ -125,6 +125,31 @@ class MailchimpCampaign(models.Model):
         action["domain"] = [("campaign_id", "=", self.id)]
         return action
 
+    def action_sync_activity(self):
+        """Pull the activity of these campaigns' accounts now, in the background
+        (Mailchimp users, as the contacts' *Refresh Mailchimp activity*): the
+        person is told with the counts when the pull ends."""
+        self.env["res.partner"]._mailchimp_check_group(
+            "mailchimp_connector.group_mailchimp_user"
+        )
+        accounts = self.account_id.filtered(lambda a: a.state == "connected")
+        Account = self.env["mailchimp.account"]
+        if not accounts:
+            return Account._notification(
+                self.env._("Connect the Mailchimp account first."),
+                "warning",
+                reload=False,
+            )
+        accounts._request_activity_pull()
+        return Account._notification(
+            self.env._(
+                "The email activity of %s is being pulled from Mailchimp in the "
+                "background; you will be told here when it is done.",
+                ", ".join(accounts.mapped("name")),
+            ),
+            reload=False,
+        )
+
     @api.model_create_multi
     def create(self, vals_list):
         """Each campaign comes with its UTM campaign (the activity pull creates

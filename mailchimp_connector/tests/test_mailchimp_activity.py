@@ -565,6 +565,24 @@ class TestMailchimpActivity(MailchimpSyncCase):
             1,
         )
 
+    def test_a_salesperson_asks_from_the_campaign_and_is_told(self):
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        campaign = self.account.campaign_ids.with_user(self.salesperson)
+        action = campaign.action_sync_activity()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual(self.account.activity_requester_ids, self.salesperson)
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.env.cr.precommit.run()
+        told = self.env["bus.bus"].search(
+            [("message", "ilike", "new events: 0, campaigns read: 1")]
+        )
+        self.assertEqual(len(told), 1)
+        self.assertEqual(
+            json.loads(told.channel)[1:],
+            ["res.partner", self.salesperson.partner_id.id],
+        )
+
     def test_cron_pulls_activity(self):
         self.make_campaign(events=self.standard_events())
         self.env["mailchimp.campaign"]._cron_sync_activity()
