@@ -97,27 +97,34 @@ class MailchimpActivitySummary(models.Model):
                    bounce_date = a.bounce_date, unsubscribe_date = a.unsubscribe_date,
                    abuse_date = a.abuse_date, last_event_date = a.last_event_date
               FROM (
-                SELECT partner_id,
-                       min(timestamp) FILTER (WHERE action = 'sent') AS sent_date,
-                       count(*) FILTER (WHERE action = 'open') AS open_count,
-                       max(timestamp) FILTER (WHERE action = 'open') AS last_open_date,
-                       count(*) FILTER (WHERE action = 'click') AS click_count,
-                       max(timestamp) FILTER (WHERE action = 'click')
-                           AS last_click_date,
-                       (array_agg(url ORDER BY timestamp DESC, url)
-                            FILTER (WHERE action = 'click'))[1] AS last_click_url,
-                       (array_agg(bounce_type
-                                  ORDER BY bounce_type IS NOT DISTINCT FROM 'hard' DESC,
-                                           bounce_type IS NULL, timestamp DESC)
-                            FILTER (WHERE action = 'bounce'))[1] AS bounce_type,
-                       max(timestamp) FILTER (WHERE action = 'bounce') AS bounce_date,
-                       min(timestamp) FILTER (WHERE action = 'unsubscribe')
-                           AS unsubscribe_date,
-                       min(timestamp) FILTER (WHERE action = 'abuse') AS abuse_date,
-                       max(timestamp) AS last_event_date
-                  FROM mailchimp_activity
-                 WHERE campaign_id = %s AND partner_id = ANY(%s)
-                 GROUP BY partner_id
+                -- one probe of the contact index per contact of the page (the
+                -- campaign's own events may be millions)
+                SELECT p.id AS partner_id, e.*
+                  FROM unnest(%s::int[]) AS p(id)
+                 CROSS JOIN LATERAL (
+                    SELECT min(timestamp) FILTER (WHERE action = 'sent') AS sent_date,
+                           count(*) FILTER (WHERE action = 'open') AS open_count,
+                           max(timestamp) FILTER (WHERE action = 'open')
+                               AS last_open_date,
+                           count(*) FILTER (WHERE action = 'click') AS click_count,
+                           max(timestamp) FILTER (WHERE action = 'click')
+                               AS last_click_date,
+                           (array_agg(url ORDER BY timestamp DESC, url)
+                                FILTER (WHERE action = 'click'))[1] AS last_click_url,
+                           (array_agg(bounce_type
+                                      ORDER BY bounce_type IS NOT DISTINCT FROM 'hard'
+                                                   DESC,
+                                               bounce_type IS NULL, timestamp DESC)
+                                FILTER (WHERE action = 'bounce'))[1] AS bounce_type,
+                           max(timestamp) FILTER (WHERE action = 'bounce')
+                               AS bounce_date,
+                           min(timestamp) FILTER (WHERE action = 'unsubscribe')
+                               AS unsubscribe_date,
+                           min(timestamp) FILTER (WHERE action = 'abuse') AS abuse_date,
+                           max(timestamp) AS last_event_date
+                      FROM mailchimp_activity
+                     WHERE partner_id = p.id AND campaign_id = %s
+                 ) AS e
               ) a
              WHERE s.campaign_id = %s AND s.partner_id = a.partner_id
             RETURNING s.id, s.partner_id, s.message_id, s.last_event_date,
@@ -125,7 +132,7 @@ class MailchimpActivitySummary(models.Model):
                       s.last_click_date, s.last_click_url, s.bounce_type,
                       s.bounce_date, s.unsubscribe_date, s.abuse_date
             """,
-            (campaign.id, partner_ids, campaign.id),
+            (partner_ids, campaign.id, campaign.id),
         )
         rows = cr.fetchall()
         title = campaign._activity_subject()
