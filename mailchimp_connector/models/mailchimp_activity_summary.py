@@ -30,7 +30,9 @@ class MailchimpActivitySummary(models.Model):
     )
     # no index of its own: the unique (contact, campaign) index is the one the
     # pull's lookups by contact must use
-    campaign_id = fields.Many2one("mailchimp.campaign", required=True, ondelete="cascade")
+    campaign_id = fields.Many2one(
+        "mailchimp.campaign", required=True, ondelete="cascade"
+    )
     company_id = fields.Many2one(related="campaign_id.company_id")
     message_id = fields.Many2one(
         "mail.message", string="Chatter Line", ondelete="set null", readonly=True
