@@ -7,7 +7,48 @@ from ..utils.activity_events import BOUNCE_LABELS, Summary, summary_body
 
 # what the summary of a contact and a campaign holds, computed from its stored
 # events (never added to: a page read again changes nothing)
-SUMMARY_COLUMNS = Summary._fields
+SUMMARY_COLUMNS = (*Summary._fields, "last_event_date")
+
+
+# the counts and dates of each contact of a page (``unnest``, then the campaign):
+# one probe of the contact index per contact: the campaign's own events may be
+# millions, and without statistics (a new table) PostgreSQL would also scan the
+# campaign index for each contact; "+ 0" keeps it off that index
+COUNTS_SQL = """
+                SELECT p.id AS partner_id, e.*
+                  FROM unnest(%s::int[]) AS p(id)
+                 CROSS JOIN LATERAL (
+                    SELECT min(timestamp) FILTER (WHERE action = 'sent') AS sent_date,
+                           count(*) FILTER (WHERE action = 'open') AS open_count,
+                           max(timestamp) FILTER (WHERE action = 'open')
+                               AS last_open_date,
+                           count(*) FILTER (WHERE action = 'click') AS click_count,
+                           max(timestamp) FILTER (WHERE action = 'click')
+                               AS last_click_date,
+                           (array_agg(url ORDER BY timestamp DESC, url)
+                                FILTER (WHERE action = 'click'))[1] AS last_click_url,
+                           (array_agg(bounce_type
+                                      ORDER BY bounce_type IS NOT DISTINCT FROM 'hard'
+                                                   DESC,
+                                               bounce_type IS NULL, timestamp DESC)
+                                FILTER (WHERE action = 'bounce'))[1] AS bounce_type,
+                           max(timestamp) FILTER (WHERE action = 'bounce')
+                               AS bounce_date,
+                           min(timestamp) FILTER (WHERE action = 'unsubscribe')
+                               AS unsubscribe_date,
+                           min(timestamp) FILTER (WHERE action = 'abuse') AS abuse_date,
+                           max(timestamp) AS last_event_date
+                      FROM mailchimp_activity
+                     WHERE partner_id = p.id AND campaign_id + 0 = %s
+                 ) AS e
+"""
+
+
+def returned(table):
+    """What ``_refresh``'s statements return of the summaries of ``table`` (its
+    name or alias): what ``_write_lines`` reads."""
+    names = ("id", "partner_id", "message_id", "last_event_date", *Summary._fields)
+    return SQL(", ".join(f"{table}.{name}" for name in names))
 
 
 class MailchimpActivitySummary(models.Model):
@@ -64,81 +105,97 @@ class MailchimpActivitySummary(models.Model):
         statements for a page, whatever its size.
 
         Safe with several writers at once (each in its own READ COMMITTED
-        transaction, see ``engine.activity``): the rows are created, then locked,
-        in contact order (two writers never wait on each other in a cycle), and
-        the counts are read only once the lock is held, by a statement that sees
-        what the writer that held it before committed."""
+        transaction, see ``engine.activity``): a summary this transaction
+        creates is computed as it is inserted (a writer that stores events of
+        the same contact waits for it, then computes it again); the others are
+        locked in contact order (two writers never wait on each other in a
+        cycle), and their counts are read only once the lock is held, by a
+        statement that sees what the writer that held it before committed."""
         if not partner_ids:
             return
         cr = self.env.cr
         partner_ids = sorted(set(partner_ids))
         cr.execute(
-            """
-            INSERT INTO mailchimp_activity_summary (partner_id, campaign_id)
-            SELECT p, %s FROM unnest(%s::int[]) AS p ORDER BY p
-            ON CONFLICT (partner_id, campaign_id) DO NOTHING
-            """,
-            (campaign.id, partner_ids),
-        )
-        cr.execute(
-            """
-            SELECT id FROM mailchimp_activity_summary
-             WHERE campaign_id = %s AND partner_id = ANY(%s)
-             ORDER BY partner_id
-               FOR UPDATE
-            """,
-            (campaign.id, partner_ids),
-        )
-        cr.execute(
-            """
-            UPDATE mailchimp_activity_summary s
-               SET sent_date = a.sent_date, open_count = a.open_count,
-                   last_open_date = a.last_open_date, click_count = a.click_count,
-                   last_click_date = a.last_click_date,
-                   last_click_url = a.last_click_url, bounce_type = a.bounce_type,
-                   bounce_date = a.bounce_date, unsubscribe_date = a.unsubscribe_date,
-                   abuse_date = a.abuse_date, last_event_date = a.last_event_date
-              FROM (
-                -- one probe of the contact index per contact of the page: the
-                -- campaign's own events may be millions, and without statistics
-                -- (a new table) PostgreSQL would also scan the campaign index for
-                -- each contact; "+ 0" keeps it off that index
-                SELECT p.id AS partner_id, e.*
-                  FROM unnest(%s::int[]) AS p(id)
-                 CROSS JOIN LATERAL (
-                    SELECT min(timestamp) FILTER (WHERE action = 'sent') AS sent_date,
-                           count(*) FILTER (WHERE action = 'open') AS open_count,
-                           max(timestamp) FILTER (WHERE action = 'open')
-                               AS last_open_date,
-                           count(*) FILTER (WHERE action = 'click') AS click_count,
-                           max(timestamp) FILTER (WHERE action = 'click')
-                               AS last_click_date,
-                           (array_agg(url ORDER BY timestamp DESC, url)
-                                FILTER (WHERE action = 'click'))[1] AS last_click_url,
-                           (array_agg(bounce_type
-                                      ORDER BY bounce_type IS NOT DISTINCT FROM 'hard'
-                                                   DESC,
-                                               bounce_type IS NULL, timestamp DESC)
-                                FILTER (WHERE action = 'bounce'))[1] AS bounce_type,
-                           max(timestamp) FILTER (WHERE action = 'bounce')
-                               AS bounce_date,
-                           min(timestamp) FILTER (WHERE action = 'unsubscribe')
-                               AS unsubscribe_date,
-                           min(timestamp) FILTER (WHERE action = 'abuse') AS abuse_date,
-                           max(timestamp) AS last_event_date
-                      FROM mailchimp_activity
-                     WHERE partner_id = p.id AND campaign_id + 0 = %s
-                 ) AS e
-              ) a
-             WHERE s.campaign_id = %s AND s.partner_id = a.partner_id
-            RETURNING s.id, s.partner_id, s.message_id, s.last_event_date,
-                      s.sent_date, s.open_count, s.last_open_date, s.click_count,
-                      s.last_click_date, s.last_click_url, s.bounce_type,
-                      s.bounce_date, s.unsubscribe_date, s.abuse_date
-            """,
-            (partner_ids, campaign.id, campaign.id),
+            SQL(
+                """
+                INSERT INTO mailchimp_activity_summary
+                       (partner_id, campaign_id, %(columns)s)
+                SELECT a.partner_id, %(campaign)s, %(values)s
+                  FROM (%(counts)s) a
+                 ORDER BY a.partner_id
+                ON CONFLICT (partner_id, campaign_id) DO NOTHING
+                RETURNING %(returned)s
+                """,
+                columns=SQL(", ".join(SUMMARY_COLUMNS)),
+                values=SQL(", ".join(f"a.{name}" for name in SUMMARY_COLUMNS)),
+                counts=self._counts_sql(campaign, partner_ids, new_only=True),
+                campaign=campaign.id,
+                returned=returned("mailchimp_activity_summary"),
+            )
         )
         rows = cr.fetchall()
+        created = {row[1] for row in rows}
+        others = [partner for partner in partner_ids if partner not in created]
+        if others:
+            cr.execute(
+                """
+                SELECT id FROM mailchimp_activity_summary
+                 WHERE campaign_id = %s AND partner_id = ANY(%s)
+                 ORDER BY partner_id
+                   FOR UPDATE
+                """,
+                (campaign.id, others),
+            )
+            cr.execute(
+                SQL(
+                    """
+                    UPDATE mailchimp_activity_summary s
+                       SET %(assignments)s
+                      FROM (%(counts)s) a
+                     WHERE s.campaign_id = %(campaign)s
+                       AND s.partner_id = a.partner_id
+                    RETURNING %(returned)s
+                    """,
+                    assignments=SQL(
+                        ", ".join(f"{name} = a.{name}" for name in SUMMARY_COLUMNS)
+                    ),
+                    counts=self._counts_sql(campaign, others),
+                    campaign=campaign.id,
+                    returned=returned("s"),
+                )
+            )
+            rows += cr.fetchall()
+        self._write_lines(campaign, rows)
+
+    @api.model
+    def _counts_sql(self, campaign, partner_ids, new_only=False):
+        """The counts and dates of ``partner_ids``' stored events of ``campaign``
+        (``new_only``: of those that have no summary yet)."""
+        missing = (
+            SQL(
+                """
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM mailchimp_activity_summary s
+                        WHERE s.partner_id = p.id AND s.campaign_id = %s)
+                """,
+                campaign.id,
+            )
+            if new_only
+            else SQL()
+        )
+        return SQL(
+            """
+%s
+                %s
+            """,
+            SQL(COUNTS_SQL, partner_ids, campaign.id),
+            missing,
+        )
+
+    @api.model
+    def _write_lines(self, campaign, rows):
+        """Write the chatter lines of the summaries ``rows`` (``returned``)."""
+        cr = self.env.cr
         title = campaign._activity_subject()
         new, old = [], []
         for summary_id, partner_id, message_id, last, *values in rows:
