@@ -13,14 +13,19 @@ from markupsafe import Markup
 
 from mailchimp_utils.activity_events import (
     ChatterBodies,
+    Summary,
     chatter_body,
     copy_value,
     email_activity_events,
     escape,
     event_key,
     make_event,
+    no_bodies,
+    short_date,
+    short_url,
     staged_event,
     staging_rows,
+    summary_body,
     utc_stamp,
 )
 from mailchimp_utils.sync_rules import to_odoo_datetime
@@ -195,3 +200,73 @@ def test_staged_event_reads_back_what_staging_rows_wrote():
         ("open", None, "2025-01-31T10:01:00", events[1].key),
     ]
     assert read[0].bounce_type is None
+
+
+def _summary(**values):
+    fields = dict.fromkeys(Summary._fields)
+    fields.update(open_count=0, click_count=0)
+    fields.update(values)
+    return Summary(**fields)
+
+
+def test_summary_line_says_what_the_contact_did_with_the_campaign():
+    """One chatter line per contact and campaign: the campaign's title, then
+    each kind of event once, counts for repeated ones, the last link clicked
+    shown short (its full address in the link)."""
+    url = "https://shop.example.com/chairs/?utm_source=mc&x='1'"
+    body = summary_body(
+        "Winter <sale>",
+        _summary(
+            sent_date=dt.datetime(2030, 11, 29, 8, 0),
+            open_count=2,
+            last_open_date=dt.datetime(2030, 11, 30, 9, 0),
+            click_count=1,
+            last_click_url=url,
+        ),
+    )
+    assert body == (
+        "Mailchimp: <b>Winter &lt;sale&gt;</b> — sent 29 Nov · opened 2× · clicked "
+        "<a href='https://shop.example.com/chairs/?utm_source=mc&amp;x=&#39;1&#39;' "
+        "target='_blank'>shop.example.com/chairs</a>"
+    )
+
+
+def test_summary_line_shows_bounces_unsubscribes_and_spam_with_their_dates():
+    body = summary_body(
+        "Spring",
+        _summary(
+            sent_date="2030-03-01T10:00:00",
+            open_count=1,
+            last_open_date="2030-03-02T10:00:00",
+            click_count=3,
+            last_click_url="http://x.test/a",
+            bounce_type="hard",
+            bounce_date="2030-03-03T10:00:00",
+            unsubscribe_date="2030-03-04T10:00:00",
+            abuse_date="2030-03-05T10:00:00",
+        ),
+    )
+    assert body == (
+        "Mailchimp: <b>Spring</b> — sent 1 Mar · opened 2 Mar · clicked 3× "
+        "<a href='http://x.test/a' target='_blank'>x.test/a</a> · bounced (hard) "
+        "3 Mar · unsubscribed 4 Mar · marked as spam 5 Mar"
+    )
+    assert summary_body("Spring", _summary()) == "Mailchimp: <b>Spring</b>"
+    assert "bounced 3 Mar" in summary_body(
+        "S", _summary(bounce_date="2030-03-03T10:00:00")
+    )
+
+
+def test_short_url_and_date():
+    assert short_url("https://a.test/" + "p" * 80).endswith("…")
+    assert len(short_url("https://a.test/" + "p" * 80)) == 60
+    assert short_url("https://a.test/") == "a.test"
+    assert short_url("mailto:x@y.test") == "mailto:x@y.test"
+    assert short_date(dt.datetime(2030, 1, 5)) == "5 Jan"
+    assert short_date(None) == ""
+
+
+def test_no_bodies_when_the_chatter_has_a_line_per_campaign():
+    rows = staging_rows([make_event(1, "h1", "open", "2030-03-01T10:00:00")], no_bodies)
+    assert rows[0][2].split("\t")[-1] == ""
+    assert staged_event(rows[0][2]).action == "open"

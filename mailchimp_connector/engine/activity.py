@@ -118,6 +118,7 @@ class ActivityPull:
         self.account = account
         self.env = account.env
         self.deadline = deadline
+        self.campaigns_read = 0
 
     def run(self):
         """Pull under the account's activity lock (a pull already under way is
@@ -149,6 +150,29 @@ class ActivityPull:
         transactions.commit(cr)
         return 0
 
+    def run_counted(self):
+        """``run()``, and what it did: ``{"events": new events stored,
+        "campaigns": campaigns read, "remaining": campaigns left}`` (the events
+        counted by id, above the highest one before the pull)."""
+        cr = self.env.cr
+        cr.execute("SELECT coalesce(max(id), 0) FROM mailchimp_activity")
+        before = cr.fetchone()[0]
+        self.campaigns_read = 0
+        remaining = self.run()
+        cr.execute(
+            """
+            SELECT count(*) FROM mailchimp_activity a
+              JOIN mailchimp_campaign c ON c.id = a.campaign_id
+             WHERE a.id > %s AND c.account_id = %s
+            """,
+            (before, self.account.id),
+        )
+        return {
+            "events": cr.fetchone()[0],
+            "campaigns": self.campaigns_read,
+            "remaining": remaining,
+        }
+
     def _pull(self):
         """The pull itself, with one client (one requests session) per
         simultaneous connection; returns the campaigns left at the deadline."""
@@ -173,6 +197,7 @@ class ActivityPull:
                 if self.deadline and time.monotonic() > self.deadline:
                     return len(campaigns) - index
                 CampaignActivity(campaign, clients).run()
+                self.campaigns_read = index + 1
         return 0
 
     def _pull_campaigns(self, client):
@@ -471,6 +496,9 @@ class CampaignActivity:
 
         def write(page):
             with registry.cursor() as cr:  # commits when the block ends without error
+                # each statement sees what the other writer committed: the
+                # summaries are read again once their rows are locked
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 env = api.Environment(cr, uid, context)
                 return env["mailchimp.activity"]._store_staged(
                     env["mailchimp.campaign"].browse(campaign_id), page["staged"]

@@ -8,6 +8,7 @@ from contextlib import closing, suppress
 from types import SimpleNamespace
 
 import psycopg2
+from markupsafe import escape
 
 from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
@@ -828,6 +829,7 @@ class PullStep(Step):
             kept.append((common, mc_values, mc_member))
         partners = self.env["res.partner"].with_context(**QUIET).create(partner_vals)
         self._add(created_odoo=len(partners))
+        self._note_created(partners)
         if self.sync_run.direction == "both":
             # in the segment (the sync's tag), the push reads them next
             self.progress.expect_later(len(partners))
@@ -859,6 +861,29 @@ class PullStep(Step):
                 )
             )
         return member_vals
+
+    def _note_created(self, partners):
+        """One note in each new contact's chatter saying which sync (or which
+        sync's webhook) created it from which audience: one batch for the page,
+        no notification (its date says when)."""
+        if not partners:
+            return
+        pairing, env = self.pairing, self.env
+        names = {"sync": pairing.name, "audience": pairing.audience_id.name}
+        if self.sync_run.trigger == "webhook":
+            body = env._(
+                "Created from Mailchimp by the webhook of the sync %(sync)s, audience "
+                "%(audience)s.",
+                **names,
+            )
+        else:
+            body = env._(
+                "Created from Mailchimp by the sync %(sync)s, audience %(audience)s.",
+                **names,
+            )
+        partners.sudo()._message_log_batch(
+            bodies=dict.fromkeys(partners.ids, escape(body))
+        )
 
 
 def _member_bases(member):

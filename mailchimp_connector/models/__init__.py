@@ -10,6 +10,7 @@ from . import mailchimp_sync_failure
 from . import res_partner
 from . import mailchimp_campaign
 from . import mailchimp_activity
+from . import mailchimp_activity_summary
 from . import mail_blacklist
 from . import mailchimp_marketing_permission
 from . import mailchimp_member_consent

@@ -16,7 +16,35 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
         where one breaks a unique key (both contacts linked in one sync) it
         deletes all of the merged contacts' rows of that table."""
         self._mailchimp_merge_members(src_partners, dst_partner)
-        return super()._update_foreign_keys(src_partners, dst_partner)
+        self._mailchimp_drop_summaries(src_partners)
+        res = super()._update_foreign_keys(src_partners, dst_partner)
+        self._mailchimp_summarize(dst_partner)
+        return res
+
+    def _mailchimp_drop_summaries(self, src_partners):
+        """The merged contacts' activity lines (one per campaign) go: their events
+        move to the survivor, whose lines are computed again from all of them
+        (two lines for one campaign, or a summary clash, otherwise)."""
+        summaries = (
+            self.env["mailchimp.activity.summary"]
+            .sudo()
+            .search([("partner_id", "in", src_partners.ids)])
+        )
+        messages = summaries.message_id
+        summaries.unlink()
+        messages.unlink()
+
+    def _mailchimp_summarize(self, dst_partner):
+        """The survivor's one line per campaign, from all its events now."""
+        Activity = self.env["mailchimp.activity"].sudo()
+        Activity.flush_model()
+        groups = Activity._read_group(
+            [("partner_id", "=", dst_partner.id)], ["campaign_id"]
+        )
+        Summary = self.env["mailchimp.activity.summary"].sudo()
+        for (campaign,) in groups:
+            if not Activity._line_per_event(campaign):
+                Summary._refresh(campaign, [dst_partner.id])
 
     def _mailchimp_merge_members(self, src_partners, dst_partner):
         """Move the merged contacts' members to the survivor, except in an

@@ -2,7 +2,7 @@
 import logging
 from urllib.parse import urlsplit
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..engine.activity import ActivityPull
@@ -548,6 +548,18 @@ class MailchimpAccount(models.Model):
         help="Email activity of a campaign is pulled for this many days after its "
         "send.",
     )
+    activity_chatter = fields.Selection(
+        [
+            ("summary", "One line per contact and campaign"),
+            ("event", "One line per event"),
+        ],
+        string="Activity in the Chatter",
+        default="summary",
+        required=True,
+        help="One line per contact and campaign, rewritten as events arrive (sent, "
+        "opened 2×, clicked...), or one line per event. Every event is listed in "
+        "Email Activity either way.",
+    )
     activity_campaign_watermark = fields.Datetime(
         string="Campaigns Pulled Until", readonly=True, copy=False
     )
@@ -572,17 +584,78 @@ class MailchimpAccount(models.Model):
         for account in self:
             account.campaign_count = counts.get(account, 0)
 
+    activity_requester_ids = fields.Many2many(
+        "res.users",
+        "mailchimp_account_activity_requester_rel",
+        string="Waiting for the Activity Pull",
+        readonly=True,
+        copy=False,
+        groups=MANAGER_GROUP,
+        help="People who asked for a pull of the email activity: told when it ends.",
+    )
+
     def action_sync_activity(self):
-        """Pull new campaigns and their email activity now."""
+        """Pull new campaigns and their email activity in the background: the
+        activity pull's worker is woken now, and the person is told once it is
+        done (a notification with the counts)."""
         self.check_access("write")
         for account in self:
             if account.state != "connected":
                 raise UserError(self.env._("Connect the account first."))
-            ActivityPull(account).run()
-        errors = self.filtered("activity_error")
-        if errors:
-            return self._notification(errors[0].activity_error, kind="danger")
-        return self._notification(self.env._("Email activity pulled from Mailchimp."))
+        self._request_activity_pull()
+        return self._notification(
+            self.env._(
+                "The email activity of %s is being pulled from Mailchimp in the "
+                "background; you will be told here when it is done.",
+                ", ".join(self.mapped("name")),
+            ),
+            reload=False,
+        )
+
+    def _request_activity_pull(self):
+        """Wake the activity pull's worker for these accounts and remember who
+        asked (anyone who may ask: the pull runs as the scheduler)."""
+        self.sudo().write({"activity_requester_ids": [Command.link(self.env.uid)]})
+        self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity").sudo()._trigger()
+
+    def _pull_activity(self):
+        """One activity pull of each account (what the scheduler's pass does,
+        without its time budget); the people who asked for it are told."""
+        for account in self:
+            account._activity_pulled(ActivityPull(account).run_counted())
+
+    def _activity_pulled(self, result):
+        """Tell the people who asked for a pull of this account's activity that it
+        ended, with what it stored (``result``: ``ActivityPull.run_counted``)."""
+        self.ensure_one()
+        account = self.sudo()
+        users = account.activity_requester_ids
+        if not users:
+            return
+        account.activity_requester_ids = [Command.clear()]
+        if account.activity_error:
+            message, kind = account.activity_error, "danger"
+        else:
+            message, kind = (
+                self.env._(
+                    "Email activity of %(account)s pulled from Mailchimp: new events: "
+                    "%(events)s, campaigns read: %(campaigns)s.",
+                    account=account.name,
+                    events=result["events"],
+                    campaigns=result["campaigns"],
+                ),
+                "success",
+            )
+        for user in users:
+            user._bus_send(
+                "simple_notification",
+                {
+                    "title": self.env._("Mailchimp"),
+                    "message": message,
+                    "type": kind,
+                    "sticky": kind == "danger",
+                },
+            )
 
     def action_view_campaigns(self):
         self.ensure_one()

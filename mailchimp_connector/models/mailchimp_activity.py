@@ -9,6 +9,7 @@ from ..utils.activity_events import (
     ACTION_LABELS,
     BOUNCE_LABELS,
     ChatterBodies,
+    no_bodies,
     staging_rows,
 )
 
@@ -109,8 +110,15 @@ class MailchimpActivity(models.Model):
     @api.model
     def _chatter_bodies(self, campaign):
         """The chatter lines of ``campaign``'s events, which name it by its
-        subject."""
-        return ChatterBodies(campaign._activity_subject())
+        title; none when the account's chatter has one line per contact and
+        campaign (``mailchimp.activity.summary``)."""
+        if self._line_per_event(campaign):
+            return ChatterBodies(campaign._activity_subject())
+        return no_bodies
+
+    @api.model
+    def _line_per_event(self, campaign):
+        return campaign.account_id.activity_chatter == "event"
 
     @api.model
     def _store_staged(self, campaign, staged):
@@ -130,14 +138,20 @@ class MailchimpActivity(models.Model):
     @api.model
     def _insert_staged(self, campaign, rows):
         """Insert ``[(partner id, staging row text)]`` with ``ON CONFLICT DO
-        NOTHING`` and post one quiet chatter line per event actually inserted
+        NOTHING``, then the chatter: the one line per contact and campaign of the
+        contacts with new events rewritten (``mailchimp.activity.summary``), or,
+        when the account asks for it, one quiet line per event actually inserted
         (``_insert_from_staging``).  Returns how many events were new."""
         if not rows:
             return 0
         self.flush_model()
         self.env["mail.message"].flush_model()
         self._copy_to_staging(rows)
-        inserted = self._insert_from_staging(campaign)
+        if self._line_per_event(campaign):
+            inserted = self._insert_from_staging(campaign)
+        else:
+            partner_ids, inserted = self._insert_events_from_staging(campaign)
+            self.env["mailchimp.activity.summary"]._refresh(campaign, partner_ids)
         self.invalidate_model()
         self.env["mail.message"].invalidate_model()
         if inserted:
@@ -166,6 +180,36 @@ class MailchimpActivity(models.Model):
         cr.execute(SQL("TRUNCATE %s", SQL.identifier(STAGING_TABLE)))
         text = "".join([f"{partner_id}\t{tail}\n" for partner_id, tail in rows])
         cr.copy_expert(f"COPY {STAGING_TABLE} FROM STDIN", io.StringIO(text))
+
+    @api.model
+    def _insert_events_from_staging(self, campaign):
+        """Store the staged events of ``campaign`` not stored yet; returns the
+        contacts that have new ones (sorted) and how many events were new."""
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH new AS (
+                    INSERT INTO mailchimp_activity
+                           (partner_id, campaign_id, action, bounce_type, url,
+                            timestamp, event_key)
+                    SELECT partner_id, %(campaign)s, action, bounce_type, url,
+                           timestamp, event_key
+                      FROM %(staging)s
+                     ORDER BY event_key
+                    ON CONFLICT (event_key) DO NOTHING
+                    RETURNING partner_id
+                )
+                SELECT partner_id, count(*) FROM new GROUP BY partner_id
+                 ORDER BY partner_id
+                """,
+                staging=SQL.identifier(STAGING_TABLE),
+                campaign=campaign.id,
+            )
+        )
+        counts = self.env.cr.fetchall()
+        return [partner_id for partner_id, _count in counts], sum(
+            count for _partner_id, count in counts
+        )
 
     @api.model
     def _insert_from_staging(self, campaign):

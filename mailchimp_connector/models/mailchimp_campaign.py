@@ -112,9 +112,10 @@ class MailchimpCampaign(models.Model):
             campaign.activity_count = counts.get(campaign, 0)
 
     def _activity_subject(self):
-        """What the chatter lines of this campaign's events name it by."""
+        """What the chatter lines of this campaign's events name it by: its title,
+        as the lists do."""
         self.ensure_one()
-        return self.subject or self.title or self.mailchimp_campaign_id
+        return self.title or self.subject or self.mailchimp_campaign_id
 
     def action_view_activity(self):
         self.ensure_one()
@@ -123,6 +124,31 @@ class MailchimpCampaign(models.Model):
         )
         action["domain"] = [("campaign_id", "=", self.id)]
         return action
+
+    def action_sync_activity(self):
+        """Pull the activity of these campaigns' accounts now, in the background
+        (Mailchimp users, as the contacts' *Refresh Mailchimp activity*): the
+        person is told with the counts when the pull ends."""
+        self.env["res.partner"]._mailchimp_check_group(
+            "mailchimp_connector.group_mailchimp_user"
+        )
+        accounts = self.account_id.filtered(lambda a: a.state == "connected")
+        Account = self.env["mailchimp.account"]
+        if not accounts:
+            return Account._notification(
+                self.env._("Connect the Mailchimp account first."),
+                "warning",
+                reload=False,
+            )
+        accounts._request_activity_pull()
+        return Account._notification(
+            self.env._(
+                "The email activity of %s is being pulled from Mailchimp in the "
+                "background; you will be told here when it is done.",
+                ", ".join(accounts.mapped("name")),
+            ),
+            reload=False,
+        )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -159,7 +185,10 @@ class MailchimpCampaign(models.Model):
         accounts = self.env["mailchimp.account"].search([("state", "=", "connected")])
         done = 0
         for account in accounts:
-            remaining = ActivityPull(account, deadline=deadline).run()
+            result = ActivityPull(account, deadline=deadline).run_counted()
+            remaining = result["remaining"]
+            if not remaining:
+                account._activity_pulled(result)
             if remaining:
                 self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
                 return

@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
 from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
@@ -99,7 +100,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
         ]
 
     def sync(self):
-        self.account.action_sync_activity()
+        self.account._pull_activity()
         self.assertFalse(self.account.activity_error)
 
     # ------------------------------------------------------------------
@@ -129,11 +130,27 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(
             unsub.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=30)
         )
-        # chatter: one line per event, with the subtype, no notification
-        lines = self.chatter(self.partner(0))
-        self.assertEqual(len(lines), 3)
-        self.assertTrue(any(URL in line.body for line in lines))
-        self.assertFalse(lines.notification_ids)
+        # chatter: one line per contact and campaign, with the subtype (no
+        # description repeated), no notification
+        line = self.chatter(self.partner(0))
+        self.assertEqual(len(line), 1)
+        self.assertIn(URL.replace("&", "&amp;"), line.body)
+        self.assertIn("Spring offer", line.body)
+        self.assertIn("opened", line.body)
+        self.assertIn("www.example.com/offer</a>", line.body)
+        self.assertFalse(line.subtype_id.description)
+        self.assertFalse(line.notification_ids)
+        summary = self.env["mailchimp.activity.summary"].search(
+            [("partner_id", "=", self.partner(0).id)]
+        )
+        self.assertEqual(
+            (summary.message_id, summary.open_count, summary.click_count),
+            (line, 1, 1),
+        )
+        self.assertEqual(summary.last_click_url, URL)
+        self.assertIn("bounced (soft)", self.chatter(self.partner(1)).body)
+        self.assertIn("unsubscribed", self.chatter(self.partner(2)).body)
+        self.assertEqual(len(self.chatter(self.partner(4))), 1)
         self.assertEqual(campaign.emails_sent, 6)
         self.assertEqual(campaign.soft_bounces, 1)
         self.assertEqual(campaign.unsubscribes, 1)
@@ -169,10 +186,9 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(
             abuse.timestamp, self.send_time.replace(tzinfo=None) + timedelta(minutes=45)
         )
-        line = self.chatter(self.partner(3)).filtered(
-            lambda m: "Marked as Spam" in m.body
-        )
+        line = self.chatter(self.partner(3))
         self.assertEqual(len(line), 1)
+        self.assertIn("marked as spam", line.body)
         self.assertIn("Spring offer", line.body)
         self.assertFalse(line.notification_ids)
         # the stranger: sent + open + abuse, counted, not stored
@@ -190,8 +206,70 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.assertEqual(
             len(self.activities().filtered(lambda a: a.action == "abuse")), 1
         )
-        self.assertEqual(len(self.chatter(self.partner(3))), 2)
+        self.assertEqual(self.chatter(self.partner(3)), line)
         self.assertEqual(campaign.unknown_event_count, 3)
+
+    def test_the_line_of_a_campaign_is_rewritten_as_events_arrive(self):
+        """One chatter line per contact and campaign: a later event rewrites it in
+        place; another campaign has its own line."""
+        campaign_json = self.make_campaign(
+            subject="Winter subject", title="Winter sale", events=[]
+        )
+        self.sync()
+        line = self.chatter(self.partner(0))
+        self.assertEqual(len(line), 1)
+        # named by its title, as the lists do
+        self.assertIn("<b>Winter sale</b> — sent", line.body)
+        self.assertNotIn("opened", line.body)
+        self.sandbox_control(
+            "POST",
+            f"campaigns/{campaign_json['id']}/events",
+            {
+                "events": [
+                    {"email": "ann0@corp.com", "action": "open", "timestamp": at}
+                    for at in (self.at(10), self.at(20))
+                ]
+                + [
+                    {
+                        "email": "ann0@corp.com",
+                        "action": "click",
+                        "timestamp": self.at(21),
+                        "url": "https://shop.example.com/chairs?utm=mc",
+                    }
+                ]
+            },
+        )
+        self.sync()
+        self.assertEqual(self.chatter(self.partner(0)), line)
+        self.assertIn("opened 2×", line.body)
+        self.assertIn("shop.example.com/chairs</a>", line.body)
+        self.assertEqual(
+            line.date, self.send_time.replace(tzinfo=None) + timedelta(minutes=21)
+        )
+        self.make_campaign(
+            subject="Other",
+            send_time=(self.send_time + timedelta(hours=1)).isoformat(),
+        )
+        self.sync()
+        self.assertEqual(len(self.chatter(self.partner(0))), 2)
+        self.assertEqual(
+            self.env["mailchimp.activity.summary"].search_count(
+                [("partner_id", "=", self.partner(0).id)]
+            ),
+            2,
+        )
+
+    def test_one_line_per_event_when_the_account_asks_for_it(self):
+        self.account.activity_chatter = "event"
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        lines = self.chatter(self.partner(0))
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(any(URL.replace("&", "&amp;") in line.body for line in lines))
+        self.assertFalse(lines.notification_ids)
+        self.assertFalse(self.env["mailchimp.activity.summary"].search([]))
+        self.sync()
+        self.assertEqual(len(self.chatter(self.partner(0))), 3)
 
     def test_pages_read_again_after_a_lost_position_add_nothing(self):
         """Pages are committed before the position that covers them: a crash in
@@ -360,7 +438,7 @@ class TestMailchimpActivity(MailchimpSyncCase):
             patch.object(activity_pull, "PAGE_SIZE", 2),
             self.sandbox_fault(status=429, count=50, path_pattern="email-activity"),
         ):
-            self.account.action_sync_activity()
+            self.account._pull_activity()
         self.assertTrue(self.account.activity_error)
         self.assertEqual(self.account.state, "connected")
         with patch.object(activity_pull, "PAGE_SIZE", 2):
@@ -443,6 +521,67 @@ class TestMailchimpActivity(MailchimpSyncCase):
         self.sync()
         self.assertFalse(self.activities())
         self.assertFalse([c for c in self.api_calls() if "/reports/" in c["path"]])
+
+    def test_sync_activity_now_runs_in_the_background_and_tells_when_done(self):
+        """The account's button answers at once; the scheduler's worker pulls,
+        then tells the person who asked, with the counts, through the bus."""
+        self.make_campaign(events=self.standard_events())
+        self.env["ir.cron.trigger"].search([]).unlink()
+        self.env["bus.bus"].search([]).unlink()
+        admin = self.env.ref("base.user_admin")
+        action = self.account.with_user(admin).action_sync_activity()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertIn("background", action["params"]["message"])
+        self.assertFalse(self.activities(), "nothing pulled in the click")
+        cron = self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+        self.assertEqual(self.account.activity_requester_ids, admin)
+        # the worker's pass
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.assertEqual(len(self.activities()), 9)
+        self.assertFalse(self.account.activity_requester_ids)
+        self.env.cr.precommit.run()  # the bus writes its messages at commit
+        notes = [
+            json.loads(bus.message)
+            for bus in self.env["bus.bus"].search([])
+            if json.loads(bus.message)["type"] == "simple_notification"
+        ]
+        self.assertEqual(len(notes), 1)
+        self.assertEqual(notes[0]["payload"]["type"], "success")
+        self.assertIn(
+            "new events: 9, campaigns read: 1", notes[0]["payload"]["message"]
+        )
+        # a pass nobody asked for tells nobody
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.env.cr.precommit.run()
+        self.assertEqual(
+            len(
+                [
+                    bus
+                    for bus in self.env["bus.bus"].search([])
+                    if "simple_notification" in bus.message
+                ]
+            ),
+            1,
+        )
+
+    def test_a_salesperson_asks_from_the_campaign_and_is_told(self):
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        campaign = self.account.campaign_ids.with_user(self.salesperson)
+        action = campaign.action_sync_activity()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual(self.account.activity_requester_ids, self.salesperson)
+        self.env["mailchimp.campaign"]._cron_sync_activity()
+        self.env.cr.precommit.run()
+        told = self.env["bus.bus"].search(
+            [("message", "ilike", "new events: 0, campaigns read: 1")]
+        )
+        self.assertEqual(len(told), 1)
+        self.assertEqual(
+            json.loads(told.channel)[1:],
+            ["res.partner", self.salesperson.partner_id.id],
+        )
 
     def test_cron_pulls_activity(self):
         self.make_campaign(events=self.standard_events())

@@ -118,6 +118,59 @@ class TestPartnerMerge(LifecycleCase):
         self.assertEqual(ann.mailchimp_member_ids.audience_id, self.audience | audience)
         self.assertFalse(self.notes(ann, "unlinked"))
 
+    def test_activity_lines_follow_the_merge_one_per_campaign(self):
+        """Both contacts had a line for one campaign: the survivor has one, saying
+        what all the events now its own say."""
+        ann, ann2 = self.contacts(
+            [{"email": "ann@corp.com"}, {"email": "ann.smith@corp.com"}]
+        )
+        campaign = self.env["mailchimp.campaign"].create(
+            {
+                "account_id": self.account.id,
+                "mailchimp_campaign_id": "c-merge",
+                "title": "Merge sale",
+                "audience_id": self.audience.id,
+            }
+        )
+        Activity = self.env["mailchimp.activity"]
+        now = fields.Datetime.now().replace(microsecond=0)
+        for partner, action in ((ann, "open"), (ann2, "open"), (ann2, "click")):
+            Activity._insert_staged(
+                campaign,
+                [
+                    (
+                        partner.id,
+                        "\t".join(
+                            [
+                                action,
+                                "\\N",
+                                "https://shop.example.com/x"
+                                if action == "click"
+                                else "\\N",
+                                now.isoformat(),
+                                f"{partner.id}-{action}",
+                                "",
+                            ]
+                        ),
+                    )
+                ],
+            )
+        self.merge(ann | ann2, ann)
+        summary = self.env["mailchimp.activity.summary"].search(
+            [("campaign_id", "=", campaign.id)]
+        )
+        self.assertEqual(summary.partner_id, ann)
+        self.assertEqual((summary.open_count, summary.click_count), (2, 1))
+        lines = self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", ann.id),
+                ("body", "ilike", "Merge sale"),
+            ]
+        )
+        self.assertEqual(lines, summary.message_id)
+        self.assertIn("opened 2×", lines.body)
+
     def test_merge_into_a_forgotten_contact_links_nothing(self):
         ann, ann2 = self.contacts(
             [{"email": "ann@corp.com"}, {"email": "ann.smith@corp.com"}]

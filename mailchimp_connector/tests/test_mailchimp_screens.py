@@ -217,7 +217,7 @@ class TestMailchimpScreens(MailchimpSandboxMixin, HttpCase):
                 ],
             },
         )
-        self.account.action_sync_activity()
+        self.account._pull_activity()
         self.assertTrue(
             self.env["mailchimp.activity"].search(
                 [("partner_id", "=", self.partners[0].id)]

@@ -9,7 +9,9 @@ actions (F23-F25, F28, F33).
 import csv
 import io
 import time
+from collections import deque
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -511,6 +513,21 @@ class TestSyncMailchimpToOdoo(SyncRulesCase):
         run = pairing.run_sync()
         self.assertRunDone(run)
         self.assertEqual(run.created_count, 4)
+        # each new contact says where it came from, once, quietly
+        created = pairing.member_ids.partner_id
+        notes = self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "in", created.ids),
+                ("body", "ilike", "Created from Mailchimp"),
+            ]
+        )
+        self.assertEqual(sorted(notes.mapped("res_id")), sorted(created.ids))
+        self.assertIn(
+            f"by the sync {pairing.name}, audience {pairing.audience_id.name}",
+            notes[0].body,
+        )
+        self.assertFalse(notes.notification_ids)
         first_get = self.member_gets()[0]
         self.assertNotIn("since_last_changed", first_get["query"])
         # the next run starts at the second the first one began in (still open then)
@@ -865,6 +882,68 @@ class TestSyncOperations(SyncRulesCase):
         self.assertRunDone(pairing.run_sync())
         self.assertEqual(both.mailchimp_status, "unsubscribed")
         self.assertEqual(both.with_user(self.owner).mailchimp_status, "unsubscribed")
+        self.assertEqual(both.mailchimp_audience_count, 2)
+        self.assertIn("Events: Unsubscribed", both.mailchimp_status_detail)
+
+    def _stored_status(self, partners):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id, mailchimp_status FROM res_partner WHERE id = ANY(%s)",
+            (partners.ids,),
+        )
+        return dict(self.env.cr.fetchall())
+
+    def test_contact_status_is_stored_filtered_and_filled_in_sql_on_upgrade(self):
+        """The status is a column: the pull and the webhook's rules keep it, the
+        Contacts' filters and group-by use it, and an upgrade that adds it fills
+        it with one UPDATE rather than contact by contact."""
+        ann, bob, cleo = self.contacts(
+            [{"email": "ann@corp.com"}, {"email": "bob@corp.com"}, {"email": "c@x.com"}]
+        )
+        cleo.category_id = False
+        self.mailchimp_put("bob@corp.com", "unsubscribed")
+        pairing = self.make_pairing()
+        self.assertRunDone(pairing.run_sync())
+        self.assertEqual(
+            self._stored_status(ann | bob | cleo),
+            {ann.id: "subscribed", bob.id: "unsubscribed", cleo.id: None},
+        )
+        self.member_action("ann@corp.com", "unsubscribe")
+        self.assertRunDone(pairing.run_sync())
+        self.assertEqual(self._stored_status(ann)[ann.id], "unsubscribed")
+        Partner = self.env["res.partner"]
+        self.assertEqual(
+            Partner.search([("mailchimp_status", "=", "unsubscribed")]) & (ann | bob),
+            ann | bob,
+        )
+        groups = dict(
+            Partner._read_group(
+                [("id", "in", (ann | bob | cleo).ids)],
+                ["mailchimp_status"],
+                ["__count"],
+            )
+        )
+        self.assertEqual(groups, {"unsubscribed": 2, False: 1})
+        # an upgrade from a version that did not store it
+        self.env.cr.execute("ALTER TABLE res_partner DROP COLUMN mailchimp_status")
+        queries = self.env.cr.sql_log_count
+        with patch.multiple(
+            self.registry,
+            create=True,
+            _post_init_queue=deque(),
+            _foreign_keys={},
+            _is_install=False,
+        ):
+            Partner._auto_init()
+        self.assertLess(self.env.cr.sql_log_count - queries, 40)
+        self.assertFalse(
+            self.env.transaction.tocompute.get(Partner._fields["mailchimp_status"])
+        )
+        self.env.invalidate_all()
+        self.assertEqual(
+            self._stored_status(ann | bob | cleo),
+            {ann.id: "unsubscribed", bob.id: "unsubscribed", cleo.id: None},
+        )
 
 
 @tagged("post_install", "-at_install")

@@ -8,13 +8,15 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 from ..engine import progress as run_progress
 from ..models.mailchimp_pairing import DEFAULT_DOMAIN
+from ..utils.activity_events import make_event
+from ..utils.mailchimp_keys import subscriber_hash
 from .common import (
     DEFAULT_API_KEY,
     MailchimpSandboxMixin,
@@ -204,3 +206,183 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
                 worker.join(30)
         self.assertEqual(played, [8000, 14000, 20000])
         self.assertEqual(run.state, "done")
+
+
+@tagged("post_install", "-at_install")
+class TestSalespersonTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
+    """A salesperson's day in headless Chromium, on a screen wide enough for the
+    chatter beside the form (the Apps page's picture of a contact)."""
+
+    browser_size = "1600x1000"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        sandbox_url()
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox_control("POST", "reset")
+        self.account = self.env["mailchimp.account"].create(
+            {
+                "name": "Tour account",
+                "api_key": DEFAULT_API_KEY,
+                "api_base_url": self.sandbox_api_url(),
+            }
+        )
+
+    def _member(self, pairing, partner, status):
+        return self.env["mailchimp.member"].create(
+            {
+                "pairing_id": pairing.id,
+                "partner_id": partner.id,
+                "email": partner.email,
+                "subscriber_hash": subscriber_hash(partner.email),
+                "status": status,
+            }
+        )
+
+    def test_salesperson_tour(self):
+        """A salesperson (Mailchimp user, no administrator rights) filters
+        Contacts by Mailchimp status, opens a contact: its status badge, one
+        chatter line for the campaign; the Mailchimp app shows no admin menus."""
+        self.account.action_connect()
+        events_id = self.sandbox_control("POST", "lists", {"name": "Events"})["id"]
+        self.env["mailchimp.audience"]._sync_from_mailchimp(self.account)
+        newsletter = self.account.audience_ids.filtered(
+            lambda a: a.mailchimp_list_id != events_id
+        )
+        events = self.account.audience_ids - newsletter
+        Partner = self.env["res.partner"]
+        sally, ulla = Partner.create(
+            [
+                {
+                    "name": "Sally Prospect",
+                    "email": "sally@prospect.example.com",
+                    "function": "Purchasing Manager",
+                    "phone": "+32 2 555 01 23",
+                    "street": "Rue de la Loi 42",
+                    "city": "Brussels",
+                    "zip": "1040",
+                },
+                {"name": "Ulla Unsubscribed", "email": "ulla@prospect.example.com"},
+            ]
+        )
+        pairings = self.env["mailchimp.pairing"].create(
+            [
+                {
+                    "name": name,
+                    "account_id": self.account.id,
+                    "audience_id": audience.id,
+                    "direction": "mailchimp2odoo",
+                }
+                for name, audience in (("Newsletter", newsletter), ("Events", events))
+            ]
+        )
+        self._member(pairings[0], sally, "subscribed")
+        self._member(pairings[0], ulla, "unsubscribed")
+        self._member(pairings[1], sally, "unsubscribed")
+        campaign = self.env["mailchimp.campaign"].create(
+            {
+                "account_id": self.account.id,
+                "mailchimp_campaign_id": "tour-winter",
+                "title": "Winter sale",
+                "subject": "Our winter sale starts now",
+                "audience_id": newsletter.id,
+                "mailchimp_list_id": newsletter.mailchimp_list_id,
+                "send_time": fields.Datetime.now() - timedelta(days=2),
+            }
+        )
+        sent = campaign.send_time.replace(microsecond=0)
+        sally_hash = subscriber_hash(sally.email)
+
+        def at(hours):
+            return (sent + timedelta(hours=hours)).isoformat()
+
+        Activity = self.env["mailchimp.activity"]
+        Activity._store_events(
+            campaign,
+            [
+                make_event(campaign.id, sally_hash, "sent", at(0)),
+                make_event(campaign.id, sally_hash, "open", at(1)),
+            ],
+        )
+        # a later page: the same line, rewritten
+        Activity._store_events(
+            campaign,
+            [
+                make_event(campaign.id, sally_hash, "open", at(20)),
+                make_event(
+                    campaign.id,
+                    sally_hash,
+                    "click",
+                    at(21),
+                    "https://shop.example.com/chairs?utm_source=mailchimp",
+                ),
+            ],
+        )
+        # an earlier campaign: its own line
+        autumn = campaign.copy(
+            {
+                "mailchimp_campaign_id": "tour-autumn",
+                "title": "Autumn catalogue",
+                "send_time": campaign.send_time - timedelta(days=12),
+            }
+        )
+        autumn_sent = autumn.send_time.replace(microsecond=0)
+        Activity._store_events(
+            autumn,
+            [
+                make_event(autumn.id, sally_hash, "sent", autumn_sent.isoformat()),
+                make_event(
+                    autumn.id,
+                    sally_hash,
+                    "open",
+                    (autumn_sent + timedelta(days=1)).isoformat(),
+                ),
+            ],
+        )
+        lines = self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", sally.id),
+                (
+                    "subtype_id",
+                    "=",
+                    self.env.ref("mailchimp_connector.mt_mailchimp_activity").id,
+                ),
+            ]
+        )
+        self.assertEqual(len(lines), 2)
+        winter = lines.filtered(lambda line: "Winter sale" in line.body)
+        self.assertEqual(len(winter), 1)
+        self.assertNotIn("Our winter sale", winter.body)
+        salesperson = new_test_user(
+            self.env,
+            login="mc_tour_salesperson",
+            groups="base.group_user,mailchimp_connector.group_mailchimp_user",
+        )
+        self.assertFalse(
+            salesperson.has_group("mailchimp_connector.group_mailchimp_manager")
+        )
+        visible = (
+            self.env["ir.ui.menu"]
+            .with_user(salesperson)
+            .search(
+                [
+                    (
+                        "id",
+                        "child_of",
+                        self.env.ref("mailchimp_connector.mailchimp_menu_root").id,
+                    )
+                ]
+            )
+        )
+        self.assertNotIn(
+            self.env.ref("mailchimp_connector.mailchimp_menu_configuration"), visible
+        )
+        self.start_tour(
+            "/odoo/contacts?view_type=list",
+            "mailchimp_salesperson_tour",
+            login="mc_tour_salesperson",
+        )

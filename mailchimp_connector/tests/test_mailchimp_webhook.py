@@ -243,6 +243,15 @@ class TestMailchimpWebhook(SyncRulesCase, HttpCase):
         self.assertEqual(partner.user_id, self.owner)
         self.assertEqual(pairing.member_ids.partner_id, partner)
         self.assertEqual(self.webhook_run(pairing).created_count, 1)
+        note = self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("body", "ilike", "Created from Mailchimp"),
+            ]
+        )
+        self.assertEqual(len(note), 1)
+        self.assertIn(f"by the webhook of the sync {pairing.name}", note.body)
 
     def _profile_conflict(self, winner):
         pairing = self.active_pairing(

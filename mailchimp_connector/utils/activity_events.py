@@ -137,6 +137,76 @@ class ChatterBodies:
         return body
 
 
+def no_bodies(_action, _bounce_type, _url):
+    """The per-event body when the chatter has one line per contact and campaign
+    (``summary_body``): none, nothing to build or copy."""
+    return ""
+
+
+# ----------------------------------------------------- one line per campaign
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+URL_SHOWN = 60
+Summary = namedtuple(
+    "Summary",
+    "sent_date open_count last_open_date click_count last_click_date last_click_url "
+    "bounce_type bounce_date unsubscribe_date abuse_date",
+)
+
+
+def short_date(moment):
+    """``29 Nov`` (a datetime or ISO text; '' when empty)."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        moment = to_odoo_datetime(moment)
+    return f"{moment.day} {_MONTHS[moment.month - 1]}"
+
+
+def short_url(url):
+    """What a person reads of a link: no scheme, query or fragment, at most
+    ``URL_SHOWN`` characters (``https://shop.example.com/chairs?utm=x`` ->
+    ``shop.example.com/chairs``)."""
+    shown = url.split("://", 1)[-1].split("#", 1)[0].split("?", 1)[0].rstrip("/")
+    shown = shown or url
+    return shown if len(shown) <= URL_SHOWN else shown[: URL_SHOWN - 1] + "…"
+
+
+def summary_body(title, summary):
+    """The HTML (escaped) of a contact's one chatter line for one campaign,
+    rewritten as its events arrive: ``Mailchimp: <b>Winter sale</b> — sent 29 Nov
+    · opened 2× · clicked shop.example.com/chairs``.  ``summary``: a ``Summary``
+    (counts and dates computed from the stored events)."""
+    parts = []
+    if summary.sent_date:
+        parts.append(f"sent {short_date(summary.sent_date)}")
+    if summary.open_count:
+        parts.append(
+            f"opened {summary.open_count}×"
+            if summary.open_count > 1
+            else f"opened {short_date(summary.last_open_date)}"
+        )
+    if summary.click_count:
+        times = f"{summary.click_count}× " if summary.click_count > 1 else ""
+        url = summary.last_click_url
+        link = (
+            f"<a href='{escape(url)}' target='_blank'>{escape(short_url(url))}</a>"
+            if url
+            else ""
+        )
+        parts.append(f"clicked {times}{link}".rstrip())
+    if summary.bounce_date:
+        kind = summary.bounce_type if summary.bounce_type in BOUNCE_LABELS else ""
+        parts.append(
+            f"bounced{f' ({kind})' if kind else ''} {short_date(summary.bounce_date)}"
+        )
+    if summary.unsubscribe_date:
+        parts.append(f"unsubscribed {short_date(summary.unsubscribe_date)}")
+    if summary.abuse_date:
+        parts.append(f"marked as spam {short_date(summary.abuse_date)}")
+    line = " · ".join(part if "<a " in part else escape(part) for part in parts)
+    return f"Mailchimp: <b>{escape(title)}</b>" + (f" — {line}" if line else "")
+
+
 # ---------------------------------------------------------------- COPY text
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_SPECIAL = frozenset("\\\t\n\r")

@@ -295,7 +295,9 @@ def main():
         )
         print(f"benchmark: {args.contacts:,} contacts ...", flush=True)
         result = subprocess.run(
-            [odoo, "shell", *common, "--no-http", "--log-level=warn"],
+            # the addons path before the subcommand: after it, the shell would load
+            # the addon of the configuration file's addons path, not this checkout's
+            [odoo, common[0], "shell", *common[1:], "--no-http", "--log-level=warn"],
             input=params + SHELL,
             capture_output=True,
             text=True,
