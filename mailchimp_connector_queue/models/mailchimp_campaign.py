@@ -60,9 +60,7 @@ class MailchimpCampaign(models.Model):
                 account.sudo().activity_error = False
             except mc_errors.MailchimpError as error:
                 transactions.rollback(cr)
-                account.sudo().activity_error = account._mailchimp_error_message(
-                    error
-                )
+                account.sudo().activity_error = account._mailchimp_error_message(error)
                 transactions.commit(cr)
                 return self.browse()
             finally:

@@ -16,9 +16,9 @@ if not hasattr(odoo_test_common, "SETATTR_SOURCES"):
     odoo_test_common.SETATTR_SOURCES = {}
 
 # pylint: disable=wrong-import-position,ungrouped-imports
-from odoo.addons.queue_job.exception import RetryableJobError  # noqa: E402
-from odoo.addons.queue_job.job import Job  # noqa: E402
-from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: E402,F401
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
+from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: F401
 
 
 class QueueSyncCase(SyncRulesCase):
@@ -55,9 +55,12 @@ class QueueSyncCase(SyncRulesCase):
     def perform(self, job_record):
         """One job as queue_job's controller runs it: started, performed, done
         (a RetryableJobError leaves it pending, as the controller does)."""
+        # a job starts in a transaction of its own, after what queued it committed
+        self.env.flush_all()
         job = Job.load(self.env, job_record.uuid)
         job.set_started()
         job.store()
+        self.env.flush_all()  # committed by queue_job's controller
         try:
             job.perform()
         except RetryableJobError as error:
@@ -70,6 +73,15 @@ class QueueSyncCase(SyncRulesCase):
         job.set_done()
         job.store()
         return job.result
+
+    def perform_retried(self, job_record):
+        """The RetryableJobError ``job_record`` raises (Odoo's assertRaises would
+        roll back what the job stored when it was put back in the queue)."""
+        try:
+            self.perform(job_record)
+        except RetryableJobError as error:
+            return error
+        self.fail(f"{job_record} was not put back in the queue")
 
     def run_jobs(self, pairing=None, limit=100):
         """Run the waiting jobs, oldest first, until none is left; the number run."""
