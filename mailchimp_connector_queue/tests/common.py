@@ -21,7 +21,7 @@ from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.tests.common import trap_jobs  # noqa: F401
 
 
-class QueueSyncCase(SyncRulesCase):
+class QueueJobMixin:
     """Jobs stored as in production and run in the test's transaction: the
     registry in test mode, so the cursor a job with ``allow_commit`` opens is
     the test's own."""
@@ -38,13 +38,6 @@ class QueueSyncCase(SyncRulesCase):
         )
         patcher.start()
         self.addCleanup(patcher.stop)
-
-    def seed(self, count, status="subscribed", list_id=None, start=0):
-        self.sandbox_control(
-            "POST",
-            f"lists/{list_id or self.list_id}/seed",
-            {"count": count, "status": status, "start": start},
-        )
 
     def waiting_jobs(self, pairing=None):
         domain = [("state", "in", ("pending", "enqueued"))]
@@ -93,3 +86,14 @@ class QueueSyncCase(SyncRulesCase):
             self.perform(jobs[0])
             done += 1
         self.fail(f"still jobs waiting after {limit}")
+
+
+class QueueSyncCase(QueueJobMixin, SyncRulesCase):
+    """Sandbox syncs whose work queue jobs do."""
+
+    def seed(self, count, status="subscribed", list_id=None, start=0):
+        self.sandbox_control(
+            "POST",
+            f"lists/{list_id or self.list_id}/seed",
+            {"count": count, "status": status, "start": start},
+        )
