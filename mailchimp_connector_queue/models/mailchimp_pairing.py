@@ -56,7 +56,7 @@ class MailchimpPairing(models.Model):
             now = fields.Datetime.now()
             scheduler.due_pairings(self, now)._mailchimp_run_in_background()
 
-    def _mailchimp_enqueue_stretch(self, run=None):
+    def _mailchimp_enqueue_stretch(self):
         """Queue this sync's next stretch (none when one is waiting already)."""
         self.ensure_one()
         job = self.with_delay(
@@ -64,17 +64,7 @@ class MailchimpPairing(models.Model):
             identity_key=sync_identity(self.id),
             description=self.env._("Mailchimp sync: %s", self.name),
         )._mailchimp_job_stretch()
-        if run and job:
-            self._mailchimp_link_job(job.uuid, run)
         return job
-
-    def _mailchimp_link_job(self, uuid, run):
-        # plain SQL: queue_job protects its rows' writes; a trapped job has no row
-        self.env.cr.execute(
-            "UPDATE queue_job SET mailchimp_run_id = %s "
-            "WHERE uuid = %s AND mailchimp_run_id IS NULL",
-            (run.id, uuid),
-        )
 
     def _mailchimp_stretch_seconds(self):
         param = self.env["ir.config_parameter"].sudo()
@@ -115,10 +105,10 @@ class MailchimpPairing(models.Model):
                 seconds=BUSY_RETRY_SECONDS,
                 ignore_retry=True,
             )
-        if run and job:
-            self._mailchimp_link_job(job.uuid, run)
+        if run:
+            run.queue_job_done_count += 1
         if status == "more":
-            self._mailchimp_enqueue_stretch(run)
+            self._mailchimp_enqueue_stretch()
         if not run:
             return "nothing to do"
         return (
