@@ -296,6 +296,7 @@ emit(
 
 
 SHELL_SETUP_SYNCS = r"""
+import datetime
 # K syncs both ways: N/2 partners only in Odoo (an email domain per sync), N/2
 # members only in the sync's own audience (seeded by the driver)
 Partner = env["res.partner"].with_context(**QUIET)
@@ -335,6 +336,11 @@ for k, list_id in enumerate(PARAMS["list_ids"]):
     )
     pairing.action_apply_default_mapping()
     pairing.state = "active"
+    # not due before Sync Now (the scheduler would start it while the fresh
+    # database's crons run)
+    pairing._sync_cursor().next_sync_date = datetime.datetime.now() + datetime.timedelta(
+        days=1
+    )
     pairings |= pairing
 env.cr.commit()
 if PARAMS["analyze"]:
