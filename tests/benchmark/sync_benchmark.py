@@ -357,7 +357,7 @@ emit(kind="setup", pairing_ids=pairings.ids)
 SHELL_SYNC_NOW = r"""
 env["mailchimp.pairing"].browse(PARAMS["pairing_ids"]).action_sync_now()
 env.cr.commit()
-emit(kind="queued")
+emit(kind="queued", at=time.time())
 """
 
 SHELL_SYNCS_RESULT = r"""
@@ -374,6 +374,8 @@ for pairing in env["mailchimp.pairing"].browse(PARAMS["pairing_ids"]):
             "failed": run.failed_count,
             "members": len(pairing.member_ids),
             "jobs": run["queue_job_done_count"] if "queue_job_done_count" in run else 0,
+            "start": run.start_date.timestamp(),
+            "end": run.end_date.timestamp() if run.end_date else None,
         }
     )
 emit(kind="result", runs=runs)
@@ -858,7 +860,9 @@ class Benchmark:
                 time.sleep(
                     max(5.0, self.args.interval - (time.monotonic() - seeded_at))
                 )
-                self.odoo.shell(db, SHELL_SYNC_NOW, {"pairing_ids": ids}, f"now-{db}")
+                queued = self.odoo.shell(
+                    db, SHELL_SYNC_NOW, {"pairing_ids": ids}, f"now-{db}"
+                )
                 started = time.monotonic()
                 seconds = self.wait_runs(db, ids, started)
             finally:
@@ -867,15 +871,21 @@ class Benchmark:
                 db, SHELL_SYNCS_RESULT, {"pairing_ids": ids}, f"result-{db}"
             )
             runs = result["runs"]
+            # Odoo's datetimes keep whole seconds: the first run's start after Sync
+            # Now (the cron worker's or the job runner's pick-up), roughly
+            first_start = min(run["start"] for run in runs)
             figures[f"server_{path}"] = {
                 "seconds": seconds,
+                "pickup": max(0.0, first_start - int(queued["at"])),
                 "syncs": syncs,
                 "contacts": n * syncs,
                 "runs": runs,
                 "sandbox_requests": len(self.sandbox.api_requests()),
             }
             log(
-                f"  {path}: {syncs} sync(s) x {n:,} in {seconds:.1f} s; runs "
+                f"  {path}: {syncs} sync(s) x {n:,} in {seconds:.1f} s (first run "
+                f"started ~{figures[f'server_{path}']['pickup']:.0f} s after Sync Now); "
+                "runs "
                 + "; ".join(
                     f"{r['state']} c{r['created']} u{r['updated']} f{r['failed']} "
                     f"{r['members']} members"
