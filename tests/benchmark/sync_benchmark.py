@@ -338,9 +338,8 @@ for k, list_id in enumerate(PARAMS["list_ids"]):
     pairing.state = "active"
     # not due before Sync Now (the scheduler would start it while the fresh
     # database's crons run)
-    pairing._sync_cursor().next_sync_date = datetime.datetime.now() + datetime.timedelta(
-        days=1
-    )
+    tomorrow = datetime.datetime.now() + datetime.timedelta(days=1)
+    pairing._sync_cursor().next_sync_date = tomorrow
     pairings |= pairing
 env.cr.commit()
 if PARAMS["analyze"]:
@@ -882,10 +881,10 @@ class Benchmark:
                 "runs": runs,
                 "sandbox_requests": len(self.sandbox.api_requests()),
             }
+            pickup = figures[f"server_{path}"]["pickup"]
             log(
                 f"  {path}: {syncs} sync(s) x {n:,} in {seconds:.1f} s (first run "
-                f"started ~{figures[f'server_{path}']['pickup']:.0f} s after Sync Now); "
-                "runs "
+                f"started ~{pickup:.0f} s after Sync Now); runs "
                 + "; ".join(
                     f"{r['state']} c{r['created']} u{r['updated']} f{r['failed']} "
                     f"{r['members']} members"
