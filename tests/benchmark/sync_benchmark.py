@@ -927,9 +927,8 @@ class Benchmark:
         while time.monotonic() - started < timeout:
             out = subprocess.run(psql, capture_output=True, text=True).stdout.strip()
             if out == "0":
-                log(
-                    f"  the fresh database's due crons ran ({time.monotonic() - started:.0f} s)"
-                )
+                waited = time.monotonic() - started
+                log(f"  the fresh database's due crons ran ({waited:.0f} s)")
                 return
             time.sleep(1)
         log(f"  !! crons still due after {timeout} s: measured anyway")
