@@ -15,6 +15,14 @@
 3. The CRM glue (``mailchimp_connector_crm``): ``crm`` and the glue installed on a
    database of their own (``<ODOO_TEST_DB>_crm``) with the glue's tests; the
    addon itself stays tested without ``crm`` in step 2.
+4. The job-queue glue (``mailchimp_connector_queue``): OCA's ``queue_job``,
+   downloaded from PyPI (``pip download --no-deps odoo-addon-queue-job==18.0.*``)
+   and unpacked outside the repository (``~/.cache/mailchimp_connector/queue_job``),
+   installed with the glue on ``<ODOO_TEST_DB>_queue`` with the glue's tests, then
+   a real-process check: Odoo with two workers and queue_job's job runner, a
+   20,000-contact sync done by jobs, a worker SIGKILLed mid-run
+   (``odoo_queue_check.py``).  Skipped LOUDLY, and counted as skipped, only when
+   queue_job cannot be had.
 
 Environment:
   ODOO_TEST_DB        database to (re)create, default ``mailchimp_connector_test``
@@ -22,8 +30,10 @@ Environment:
                       does not find them itself (a source install)
   ODOO_TEST_ARGS      extra arguments for every ``odoo`` call (e.g. --db_host=...)
   ODOO_TEST_TAGS      what to run, default ``/mailchimp_connector`` (then the
-                      glue's ``/mailchimp_connector_crm``); tags naming the glue
-                      run its phase only, the others the addon's only
+                      glues' ``/mailchimp_connector_crm`` and
+                      ``/mailchimp_connector_queue``); tags naming a glue run
+                      its phase only, the others the addon's only
+  QUEUE_JOB_ADDONS    a folder holding ``queue_job`` to use instead of the download
   ODOO_TEST_HTTP_PORT port of Odoo's test server (browser tours), default 18069
   SKIP_ODOO_TESTS=1   only the pure tests (says so loudly)
 Arguments after ``--`` go to pytest.
@@ -32,6 +42,7 @@ Arguments after ``--`` go to pytest.
 # a command-line program: what it prints is its report, not a log line
 # pylint: disable=print-used
 
+import ast
 import configparser
 import os
 import re
@@ -40,17 +51,23 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from odoo_activity_check import run_activity_check
 from odoo_concurrency_check import run_concurrency_check
 from odoo_crash_check import run_crash_check
+from odoo_queue_check import run_queue_check
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "mailchimp_connector"
 TEST_ALSO_INSTALLED = "base_automation"
 CRM_ADDON = "mailchimp_connector_crm"
+QUEUE_ADDON = "mailchimp_connector_queue"
+GLUES = (CRM_ADDON, QUEUE_ADDON)
+QUEUE_JOB_SPEC = "odoo-addon-queue-job==18.0.*"
+QUEUE_JOB_CACHE = Path("~/.cache/mailchimp_connector/queue_job").expanduser()
 SUMMARY = re.compile(
     r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database"
 )
@@ -89,8 +106,8 @@ def run_pure_tests(pytest_args):
     return rc, counts
 
 
-def odoo_addons_path():
-    paths = []
+def odoo_addons_path(extra=()):
+    paths = [str(path) for path in extra]
     configured = os.environ.get("ODOO_ADDONS_PATH")
     if not configured:
         for rc in (os.environ.get("ODOO_RC"), "~/.odoorc", "/etc/odoo/odoo.conf"):
@@ -107,14 +124,14 @@ def odoo_addons_path():
     return ",".join([str(ROOT), *paths])
 
 
-def odoo_command(odoo, db, *args, subcommand=()):
+def odoo_command(odoo, db, *args, subcommand=(), extra_addons=()):
     extra = shlex.split(os.environ.get("ODOO_TEST_ARGS", ""))
     # before the subcommand: given after it, Odoo has already put the
     # configuration file's addons path on sys.path, first, and a checkout
     # named there (not this one) is the addon the shell loads
     return [
         odoo,
-        f"--addons-path={odoo_addons_path()}",
+        f"--addons-path={odoo_addons_path(extra_addons)}",
         *subcommand,
         "-d",
         db,
@@ -201,7 +218,7 @@ for name, ok in checks.items():
 """
 
 
-def install_and_test(odoo, db, modules, tags, title):
+def install_and_test(odoo, db, modules, tags, title, extra_addons=()):
     """Install ``modules`` on a new database with the tests ``tags`` name.
     Returns (failures, passed, skipped, ran, failed, errors, the install's own
     warning lines), None when Odoo printed no test summary."""
@@ -221,6 +238,7 @@ def install_and_test(odoo, db, modules, tags, title):
             f"--http-port={os.environ.get('ODOO_TEST_HTTP_PORT', '18069')}",
             "--without-demo=all",
             "--log-level=info",
+            extra_addons=extra_addons,
         ),
         logdir / "odoo-install-tests.log",
     )
@@ -265,7 +283,7 @@ def run_odoo_tests():
         )
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
-    tags, _crm_tags = phase_tags()
+    tags = phase_tags()[0]
     if not tags:
         banner(f"Odoo: {ADDON}'s phase not asked for by ODOO_TEST_TAGS")
         return (0, 0, 0)
@@ -351,22 +369,23 @@ def run_odoo_tests():
 
 
 def phase_tags():
-    """(the addon's test tags, the CRM glue's): ODOO_TEST_TAGS split by the
-    addon they name; both phases by default."""
+    """(the addon's test tags, the CRM glue's, the queue glue's): ODOO_TEST_TAGS
+    split by the addon they name; every phase by default."""
     given = os.environ.get("ODOO_TEST_TAGS")
     if not given:
-        return f"/{ADDON}", f"/{CRM_ADDON}"
+        return f"/{ADDON}", f"/{CRM_ADDON}", f"/{QUEUE_ADDON}"
     parts = [part.strip() for part in given.split(",") if part.strip()]
     crm = [part for part in parts if CRM_ADDON in part]
-    main = [part for part in parts if CRM_ADDON not in part]
-    return ",".join(main), ",".join(crm)
+    queue = [part for part in parts if QUEUE_ADDON in part]
+    main = [part for part in parts if not any(glue in part for glue in GLUES)]
+    return ",".join(main), ",".join(crm), ",".join(queue)
 
 
 def run_crm_tests():
     """The glue's phase: crm and the glue installed on a database of their own,
     with the glue's tests. Returns (failed, passed, skipped), None when skipped."""
     odoo = shutil.which("odoo")
-    _tags, tags = phase_tags()
+    tags = phase_tags()[1]
     if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo or not tags:
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test") + "_crm"
@@ -395,19 +414,174 @@ def run_crm_tests():
     return (failures, passed, skipped)
 
 
+def odoo_python(odoo):
+    """The interpreter ``odoo`` runs under: its shebang, or the Python a shell
+    wrapper execs (a source install's ``odoo`` is often one); None if unknown."""
+    try:
+        text = Path(odoo).read_text(encoding="utf-8", errors="replace")[:2000]
+    except OSError:
+        return None
+    first = text.splitlines()[0] if text else ""
+    if first.startswith("#!") and "python" in first:
+        parts = first[2:].split()
+        # "#!/usr/bin/env python3" names the interpreter through env
+        return shutil.which(parts[-1]) if parts[0].endswith("env") else parts[0]
+    match = re.search(r"exec\s+(\S*python[\d.]*)\s", text)
+    return match.group(1) if match else None
+
+
+def queue_job_addons(odoo):
+    """The folder holding OCA's ``queue_job`` (downloaded once from PyPI and
+    unpacked outside the repository), its Python needs installed in Odoo's
+    interpreter. Returns (folder, None) or (None, why it cannot be had)."""
+    given = os.environ.get("QUEUE_JOB_ADDONS")
+    if given:
+        folder = Path(given).expanduser()
+        if (folder / "queue_job" / "__manifest__.py").is_file():
+            return folder, None
+        return None, f"QUEUE_JOB_ADDONS={given} holds no queue_job addon"
+    QUEUE_JOB_CACHE.mkdir(parents=True, exist_ok=True)
+    banner(f"queue_job: pip download --no-deps {QUEUE_JOB_SPEC}")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(QUEUE_JOB_CACHE),
+            QUEUE_JOB_SPEC,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    wheels = sorted(
+        QUEUE_JOB_CACHE.glob("odoo_addon_queue_job-18.0.*.whl"),
+        key=lambda path: [
+            int(part) if part.isdigit() else 0
+            for part in path.name.split("-")[1].split(".")
+        ],
+    )
+    if not wheels:
+        return None, (
+            "pip could not download it: " + (result.stderr.strip()[-500:] or "?")
+        )
+    if result.returncode:
+        print(f"(pip download failed, the cached {wheels[-1].name} is used)")
+    wheel = wheels[-1]
+    folder = QUEUE_JOB_CACHE / wheel.name.split("-")[1]
+    if not (folder / "queue_job" / "__manifest__.py").is_file():
+        with zipfile.ZipFile(wheel) as archive:
+            prefix = "odoo/addons/queue_job/"
+            for name in archive.namelist():
+                if name.startswith(prefix) and not name.endswith("/"):
+                    target = folder / "queue_job" / name[len(prefix) :]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(archive.read(name))
+    print(f"queue_job {wheel.name.split('-')[1]} in {folder}")
+    # its Python needs (external_dependencies), in the interpreter Odoo runs under
+    manifest = ast.literal_eval(
+        (folder / "queue_job" / "__manifest__.py").read_text(encoding="utf-8")
+    )
+    needs = manifest.get("external_dependencies", {}).get("python", [])
+    python = odoo_python(odoo)
+    if not python:
+        banner(
+            f"!! WARNING: cannot tell which Python `{odoo}` runs under: queue_job's "
+            f"Python packages {needs} are NOT checked; install them there if the "
+            "install below says they are missing."
+        )
+        return folder, None
+    for package in needs:
+        found = subprocess.run(
+            [python, "-c", f"import {package}"], capture_output=True
+        ).returncode
+        if found:
+            print(f"queue_job needs {package}: pip install {package} into {python}")
+            if subprocess.call([python, "-m", "pip", "install", "-q", package]):
+                return None, f"{package} could not be installed into {python}"
+    return folder, None
+
+
+def run_queue_tests():
+    """The job-queue glue's phase. Returns (failed, passed, skipped), None when
+    not asked for."""
+    odoo = shutil.which("odoo")
+    tags = phase_tags()[2]
+    if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo or not tags:
+        return None
+    started = time.monotonic()
+    folder, reason = queue_job_addons(odoo)
+    if folder is None:
+        banner(
+            f"!! QUEUE_JOB TESTS SKIPPED: queue_job cannot be had ({reason}).\n"
+            f"{QUEUE_ADDON}, its jobs and the multi-worker check were NOT tested."
+        )
+        return (0, 0, 1)
+    db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test") + "_queue"
+    tested = install_and_test(
+        odoo,
+        db,
+        QUEUE_ADDON,
+        tags,
+        f"Odoo: install queue_job and {QUEUE_ADDON} on a new database '{db}' and "
+        "run the glue's tests",
+        extra_addons=[folder],
+    )
+    if tested is None:
+        drop_database(odoo, db)
+        return (1, 0, 0)
+    failures, passed, skipped, ran, failed, errors, problems = tested
+    if problems:
+        print(
+            f"!! {len(problems)} warning/error line(s) about the addons during install:"
+        )
+        print("\n".join(problems[:20]))
+        failures += 1
+    ok = process_check(
+        "queue",
+        "a 20,000-contact sync done by queue jobs on two Odoo workers, one worker "
+        f"SIGKILLed mid-run, on '{db}'",
+        lambda _shell, database: run_queue_check(
+            lambda *args, subcommand=(): odoo_command(
+                odoo, database, *args, subcommand=subcommand, extra_addons=[folder]
+            ),
+            database,
+        ),
+        None,
+        db,
+    )
+    failures += 0 if ok else 1
+    passed += 1 if ok else 0
+    drop_database(odoo, db)
+    banner(
+        f"Odoo queue glue tests: {ran} ran ({passed - (1 if ok else 0)} passed, "
+        f"{failed} failed, {errors} errors, {skipped} skipped) + the multi-worker "
+        f"check, in {time.monotonic() - started:.0f} s"
+    )
+    return (failures, passed, skipped)
+
+
 def main(argv):
     pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
     pure_rc, pure = run_pure_tests(pytest_args)
     odoo_result = run_odoo_tests()
     crm_result = run_crm_tests()
+    queue_result = run_queue_tests()
     ok = (
         pure_rc == 0
         and (odoo_result is None or odoo_result[0] == 0)
         and (crm_result is None or crm_result[0] == 0)
+        and (queue_result is None or queue_result[0] == 0)
     )
     pure_failed = pure["failed"] + pure["error"] or (1 if pure_rc else 0)
     odoo_failed, odoo_passed, odoo_skipped = odoo_result or (0, 0, 0)
     crm_failed, crm_passed, crm_skipped = crm_result or (0, 0, 0)
+    queue_failed, queue_passed, queue_skipped = queue_result or (0, 0, 0)
     banner(
         f"RESULT: {'OK' if ok else 'FAILED'}\n"
         f"pure tests: {pure['passed']} passed, {pure_failed} failed, "
@@ -424,11 +598,20 @@ def main(argv):
             else f"\nOdoo CRM glue tests ({CRM_ADDON}, with crm): {crm_passed} "
             f"passed, {crm_failed} failed, {crm_skipped} skipped"
         )
+        + (
+            "\nOdoo queue glue tests: not run"
+            if queue_result is None
+            else "\nOdoo queue glue tests: SKIPPED LOUDLY, queue_job could not be "
+            "had (see above)"
+            if queue_result == (0, 0, 1)
+            else f"\nOdoo queue glue tests ({QUEUE_ADDON}, with queue_job): "
+            f"{queue_passed} passed, {queue_failed} failed, {queue_skipped} skipped"
+        )
     )
     print(
-        f"total: {pure['passed'] + odoo_passed + crm_passed} passed, "
-        f"{pure_failed + odoo_failed + crm_failed} failed, "
-        f"{pure['skipped'] + odoo_skipped + crm_skipped} skipped"
+        f"total: {pure['passed'] + odoo_passed + crm_passed + queue_passed} passed, "
+        f"{pure_failed + odoo_failed + crm_failed + queue_failed} failed, "
+        f"{pure['skipped'] + odoo_skipped + crm_skipped + queue_skipped} skipped"
     )
     return 0 if ok else 1
 

@@ -135,9 +135,21 @@ def test_compose_runs_postgres_official_odoo_18_and_the_sandbox():
         "/mnt/extra-addons/mailchimp_connector_crm",
         "ro",
     ] in mounts
-    assert odoo["command"][odoo["command"].index("-i") + 1] == "mailchimp_connector"
+    installed = odoo["command"][odoo["command"].index("-i") + 1].split(",")
+    assert installed == ["mailchimp_connector", "queue_job"]
+    # production's set-up with queue_job: workers, the job runner server-wide, the
+    # job-queue glue mounted beside the addon, queue_job in the image
+    assert "--workers=2" in odoo["command"]
+    assert "--load=web,queue_job" in odoo["command"]
+    assert [
+        "./mailchimp_connector_queue",
+        "/mnt/extra-addons/mailchimp_connector_queue",
+        "ro",
+    ] in mounts
+    assert "root.mailchimp" in odoo["environment"]["ODOO_QUEUE_JOB_CHANNELS"]
+    assert "odoo-addon-queue-job==18.0.*" in dockerfile.read_text()
     assert odoo["environment"]["HOST"] == "db"
-    assert odoo["ports"] == ["8069:8069"]
+    assert odoo["ports"][0] == "8069:8069"
     for dependency, condition in odoo["depends_on"].items():
         assert dependency in services
         assert condition["condition"] == "service_healthy"

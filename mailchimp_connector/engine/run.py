@@ -55,6 +55,8 @@ class SyncEngine:
         self.env = run.env
         self.pairing = run.pairing_id
         self.deadline = deadline
+        # a job queue retries a throttled stretch itself (scheduler.run_stretch)
+        self.raise_throttled = False
         self.client = None
         self.progress = RunProgress(run)
         self.consent = ConsentHooks(self)
@@ -91,6 +93,12 @@ class SyncEngine:
             self._done()
         except mc_errors.MailchimpError as error:
             # the chunk in progress was rolled back by its savepoint; earlier ones stay
+            if self.raise_throttled and isinstance(
+                error, mc_errors.MailchimpRateLimitError
+            ):
+                # the run stays unfinished, the queue tries again when Mailchimp said
+                self._interrupted()
+                raise
             self._count_requests()
             return self._fail(error)
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as error:

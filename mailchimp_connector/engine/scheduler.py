@@ -48,22 +48,10 @@ def cron_pass(Pairing):
     """
     env = Pairing.env
     deadline = time.monotonic() + env["mailchimp.account"]._cron_time_budget()
-    if not _selected_pass(env, deadline):
+    if not selected_pass(env, deadline):
         return
     now = fields.Datetime.now()
-    pairings = Pairing.search(
-        [
-            ("state", "=", "active"),
-            ("account_id.state", "=", "connected"),
-            "|",
-            "|",
-            ("sync_requested", "=", True),
-            ("sync_cursor_ids.last_run_id.state", "=", "running"),
-            "|",
-            ("sync_cursor_ids.next_sync_date", "=", False),
-            ("sync_cursor_ids.next_sync_date", "<=", now),
-        ]
-    ).sorted(lambda p: (not p.sync_requested, p.next_sync_date or datetime.min, p.id))
+    pairings = due_pairings(Pairing, now)
     more = False
     for index, pairing in enumerate(pairings):
         run = _cron_run(pairing, now, deadline)
@@ -80,7 +68,76 @@ def cron_pass(Pairing):
         again_now(env, now)
 
 
-def _selected_pass(env, deadline):
+def due_domain(now):
+    """The syncs a pass runs: active, connected, and asked for, unfinished or due."""
+    return [
+        ("state", "=", "active"),
+        ("account_id.state", "=", "connected"),
+        "|",
+        "|",
+        ("sync_requested", "=", True),
+        ("sync_cursor_ids.last_run_id.state", "=", "running"),
+        "|",
+        ("sync_cursor_ids.next_sync_date", "=", False),
+        ("sync_cursor_ids.next_sync_date", "<=", now),
+    ]
+
+
+def due_pairings(Pairing, now):
+    """The syncs due at ``now``, those asked for first, then by due time."""
+    return Pairing.search(due_domain(now)).sorted(
+        lambda p: (not p.sync_requested, p.next_sync_date or datetime.min, p.id)
+    )
+
+
+def run_stretch(pairing, deadline, raise_throttled=False):
+    """One stretch of a sync's work, up to ``deadline``, for a job queue (see the
+    ``mailchimp_connector_queue`` addon): the run left unfinished goes on, else a
+    new run starts when the sync is due or asked for. Returns (status, run):
+    "busy" (a run, a pass or a webhook delivery holds the sync), "idle" (nothing
+    to do), "more" (the run is unfinished or the sync was asked for again
+    meanwhile) or "done". ``raise_throttled``: a 429 still answered after the
+    client's retries leaves the run unfinished and is raised (the queue tries
+    the stretch again when Mailchimp said) instead of failing the run.
+
+    Whatever runs the stretches, one at a time per sync, the run is the same
+    resumable run as the cron's: each chunk committed with its watermark, so a
+    stretch run twice, or cut off by a killed worker, goes on from the last
+    committed chunk."""
+    cr = pairing.env.cr
+    if not transactions.try_lock(cr, LOCK_SYNC, pairing.id):
+        return "busy", None
+    try:
+        pairing.invalidate_recordset()
+        now = fields.Datetime.now()
+        run = unfinished_run(pairing)
+        if not run:
+            if not _is_due(pairing, now):
+                return "idle", None
+            requested = pairing.sync_requested
+            if not _write_apart(pairing, lambda: _take_request(pairing, now)):
+                return "busy", None
+            run = _new_run(pairing, False, "manual" if requested else "cron")
+        elif pairing.state != "active" or pairing.account_id.state != "connected":
+            return "idle", run
+        pairing._sync_cursor().last_run_id = run
+        engine = SyncEngine(run, deadline)
+        engine.raise_throttled = raise_throttled
+        _after_run(pairing, engine.execute())
+        pairing.invalidate_recordset(["sync_requested"])
+        more = run.state == "running" or (
+            pairing.sync_requested and pairing.state == "active"
+        )
+        return ("more" if more else "done"), run
+    finally:
+        transactions.unlock(cr, LOCK_SYNC, pairing.id)
+
+
+def _is_due(pairing, now):
+    return bool(pairing.search_count(due_domain(now) + [("id", "=", pairing.id)]))
+
+
+def selected_pass(env, deadline):
     """The runs of selected contacts asked for (a person waits for them), before
     the syncs that are due; False when the pass's time is up."""
     started = fields.Datetime.now()
@@ -150,7 +207,14 @@ def _cron_run(pairing, now, deadline):
 
 def _run_locked(pairing, full, trigger, deadline):
     """A run's work, the sync's lock held."""
-    run = unfinished_run(pairing) or pairing.env["mailchimp.sync.run"].create(
+    run = unfinished_run(pairing) or _new_run(pairing, full, trigger)
+    pairing._sync_cursor().last_run_id = run
+    _after_run(pairing, SyncEngine(run, deadline).execute())
+    return run
+
+
+def _new_run(pairing, full, trigger):
+    return pairing.env["mailchimp.sync.run"].create(
         {
             "pairing_id": pairing.id,
             "pairing_name": pairing.name,
@@ -160,9 +224,6 @@ def _run_locked(pairing, full, trigger, deadline):
             "direction": pairing.direction,
         }
     )
-    pairing._sync_cursor().last_run_id = run
-    _after_run(pairing, SyncEngine(run, deadline).execute())
-    return run
 
 
 def _after_run(pairing, result):
@@ -203,7 +264,7 @@ def request(pairings):
         lambda pairing: transactions.is_locked(pairing.env.cr, LOCK_SYNC, pairing.id)
     )
     pairings.write({"sync_requested": True})
-    pairings.env.ref(CRON_XMLID)._trigger()
+    pairings._mailchimp_run_in_background()
     return running
 
 
@@ -237,7 +298,7 @@ def request_contacts(pairing, partners, direction=None):
 
 def unfinished_run(pairing):
     """Holding the lock, a run still "running" was interrupted: go on with it
-    (runs of selected contacts are the pass's own, see _selected_pass)."""
+    (runs of selected contacts are the pass's own, see selected_pass)."""
     return pairing.env["mailchimp.sync.run"].search(
         [
             ("pairing_id", "=", pairing.id),

@@ -235,5 +235,5 @@ def _try_lock(pairing):
 
 def _defer(pairing):
     pairing.sync_requested = True
-    pairing.env.ref(scheduler.CRON_XMLID)._trigger()
+    pairing._mailchimp_run_in_background()
     return "deferred"

@@ -574,6 +574,13 @@ class MailchimpPairing(models.Model):
             )
         return scheduler.run_sync(self, full, trigger, deadline)
 
+    def _mailchimp_run_in_background(self):
+        """Have these syncs' work start in the background (Sync Now, a deferred
+        webhook delivery): here the scheduler, woken now, runs them; the
+        ``mailchimp_connector_queue`` addon queues them as jobs instead."""
+        if self:
+            self.env.ref(scheduler.CRON_XMLID)._trigger()
+
     @api.model
     def _cron_sync(self):
         """The scheduler's pass: the syncs that are due, within a time budget

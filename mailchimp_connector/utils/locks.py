@@ -10,3 +10,6 @@ LOCK_SYNC = 7300
 LOCK_ACTIVITY = 7301
 # an account's queued contact events and tags (mailchimp.account id): one sender
 LOCK_CONTACT_EVENTS = 7302
+# one campaign's activity pulled by a job (mailchimp_connector_queue), while the
+# jobs hold LOCK_ACTIVITY of their account shared
+LOCK_CAMPAIGN_ACTIVITY = 7303

@@ -34,7 +34,18 @@ before; or the tracemalloc peak with ``--memory tracemalloc``, which slows the r
 The addon and the sandbox are copied first (the working tree, or ``--rev REV``)
 so that edits made while it runs do not change what is measured.
 
+``--path queue`` measures instead the two ways a production server runs syncs,
+with the same Odoo started as in production (``--workers=2
+--max-cron-threads=1``): ir.cron (the addon alone) against OCA queue_job
+(``mailchimp_connector_queue`` installed, ``--load=web,queue_job``, channels
+``root:2,root.mailchimp:2``), each on a copy of one set-up: ``--syncs K`` syncs
+both ways of N contacts each (N/2 only in Odoo, N/2 only in their own audience),
+Sync Now pressed on all of them at once, the wall time until every run is done;
+the ratio cron / queue is printed (queue_job is downloaded as ``tests/run.py``
+does).
+
 Options: ``--sizes``, ``--scenarios``, ``--latency``, ``--memory``, ``--rev``,
+``--path``, ``--syncs``,
 ``--profile DIR`` (cProfile + SQL queries and their time grouped by the addon's
 calling line, per run; slows the runs, so its timings are not the benchmark's),
 ``--explain MS`` (auto_explain plans of slower statements in PostgreSQL's log),
@@ -62,9 +73,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from run import odoo_addons_path  # noqa: E402 (how tests/run.py finds Odoo)
+from run import (  # noqa: E402 (how tests/run.py finds Odoo and queue_job)
+    odoo_addons_path,
+    queue_job_addons,
+)
 
 ADDON = "mailchimp_connector"
+QUEUE_ADDON = "mailchimp_connector_queue"
 DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us1"
 DEFAULT_LIST_ID = "f0a1b2c3d4"
 MARK = "BENCH-JSON "
@@ -280,6 +295,91 @@ emit(
 """
 
 
+SHELL_SETUP_SYNCS = r"""
+import datetime
+# K syncs both ways: N/2 partners only in Odoo (an email domain per sync), N/2
+# members only in the sync's own audience (seeded by the driver)
+Partner = env["res.partner"].with_context(**QUIET)
+half = PARAMS["partners"]
+for k in range(PARAMS["syncs"]):
+    for start in range(0, half, PARAMS["batch"]):
+        Partner.create(
+            [
+                partner_vals(i, f"bench{k}.bench-mail.com")
+                for i in range(start, min(half, start + PARAMS["batch"]))
+            ]
+        )
+        env.flush_all()
+        env.invalidate_all()
+account = env["mailchimp.account"].create(
+    {
+        "name": "Benchmark sandbox",
+        "api_key": PARAMS["api_key"],
+        "api_base_url": PARAMS["api_url"],
+        "request_timeout": 120,
+    }
+)
+account.action_connect()
+pairings = env["mailchimp.pairing"]
+for k, list_id in enumerate(PARAMS["list_ids"]):
+    audience = account.audience_ids.filtered(lambda a: a.mailchimp_list_id == list_id)
+    pairing = env["mailchimp.pairing"].create(
+        {
+            "name": f"Benchmark {k}",
+            "account_id": account.id,
+            "audience_id": audience.id,
+            "direction": "both",
+            "create_missing": True,
+            "default_owner_id": env.ref("base.user_admin").id,
+            "partner_domain": f"[('email', '=like', '%@bench{k}.bench-mail.com')]",
+        }
+    )
+    pairing.action_apply_default_mapping()
+    pairing.state = "active"
+    # not due before Sync Now (the scheduler would start it while the fresh
+    # database's crons run)
+    tomorrow = datetime.datetime.now() + datetime.timedelta(days=1)
+    pairing._sync_cursor().next_sync_date = tomorrow
+    pairings |= pairing
+env.cr.commit()
+if PARAMS["analyze"]:
+    maintenance = env.registry.cursor()
+    try:
+        maintenance._cnx.autocommit = True
+        maintenance.execute("VACUUM ANALYZE")
+    finally:
+        maintenance._cnx.autocommit = False
+        maintenance.close()
+emit(kind="setup", pairing_ids=pairings.ids)
+"""
+
+SHELL_SYNC_NOW = r"""
+env["mailchimp.pairing"].browse(PARAMS["pairing_ids"]).action_sync_now()
+env.cr.commit()
+emit(kind="queued", at=time.time())
+"""
+
+SHELL_SYNCS_RESULT = r"""
+runs = []
+for pairing in env["mailchimp.pairing"].browse(PARAMS["pairing_ids"]):
+    run = pairing.run_ids[:1]
+    runs.append(
+        {
+            "state": run.state,
+            "message": run.message,
+            "http_requests": run.http_requests,
+            "created": run.created_count,
+            "updated": run.updated_count,
+            "failed": run.failed_count,
+            "members": len(pairing.member_ids),
+            "jobs": run["queue_job_done_count"] if "queue_job_done_count" in run else 0,
+            "start": run.start_date.timestamp(),
+            "end": run.end_date.timestamp() if run.end_date else None,
+        }
+    )
+emit(kind="result", runs=runs)
+"""
+
 # ---------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------
@@ -307,7 +407,7 @@ def snapshot_sources(rev, target):
     git = ["git", "-C", str(ROOT)]
     if rev:
         archive = subprocess.run(
-            [*git, "archive", "--format=tar", rev, ADDON, "sandbox"],
+            [*git, "archive", "--format=tar", rev, ADDON, QUEUE_ADDON, "sandbox"],
             check=True,
             stdout=subprocess.PIPE,
         ).stdout
@@ -320,7 +420,7 @@ def snapshot_sources(rev, target):
         ).stdout.strip()
         return f"commit {commit} ({rev})"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-    for name in (ADDON, "sandbox"):
+    for name in (ADDON, QUEUE_ADDON, "sandbox"):
         shutil.copytree(ROOT / name, target / name, ignore=ignore)
     commit = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], text=True, stdout=subprocess.PIPE
@@ -442,7 +542,10 @@ class Odoo:
     def db_args(self):
         return [arg for arg in self.extra if arg.startswith(("--db", "-r", "-w"))]
 
-    def install(self, db):
+    def add_addons(self, folder):
+        self.addons_path += f",{folder}"
+
+    def install(self, db, modules=ADDON):
         self.databases.append(db)
         self._run(
             [
@@ -451,7 +554,7 @@ class Odoo:
                 db,
                 *self.extra,
                 "-i",
-                ADDON,
+                modules,
                 "--stop-after-init",
                 "--without-demo=all",
                 "--no-http",
@@ -459,6 +562,60 @@ class Odoo:
             ],
             f"install-{db}",
         )
+
+    def server(self, db, queue):
+        """Odoo as in production: two HTTP workers and a cron worker; with
+        queue_job's runner (server-wide) when ``queue``. Returns the process."""
+        port = free_port()
+        self._logs += 1
+        log_path = self.workdir / f"{self._logs:02d}-server-{db}.log"
+        env = dict(
+            os.environ,
+            ODOO_QUEUE_JOB_CHANNELS="root:2,root.mailchimp:2",
+            ODOO_QUEUE_JOB_PORT=str(port),
+        )
+        with open(log_path, "w") as out:
+            process = subprocess.Popen(
+                [
+                    self.odoo,
+                    f"--addons-path={self.addons_path}",
+                    "-d",
+                    db,
+                    *self.extra,
+                    "--workers=2",
+                    "--max-cron-threads=1",
+                    f"--load={'web,queue_job' if queue else 'web'}",
+                    f"--http-port={port}",
+                    f"--gevent-port={free_port()}",
+                    f"--db-filter=^{db}$",
+                    "--limit-time-real=900",
+                    "--log-level=warn",
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/web/login", timeout=2
+                ).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        return process
+
+    @staticmethod
+    def stop_server(process):
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
 
     def duplicate(self, source, target):
         self.databases.append(target)
@@ -649,6 +806,160 @@ class Benchmark:
         if not self.args.keep:
             self.odoo.drop(db)
 
+    # -- the server path: ir.cron against queue_job --------------------------
+
+    def scenario_server(self, n, figures):
+        """``--syncs`` syncs both ways of ``n`` contacts each, all asked for at
+        once, run by a production-like server: by ir.cron, then by queue jobs."""
+        syncs = self.args.syncs
+        for path in ("cron", "queue"):
+            db = f"{self.prefix}_{n}_{syncs}_{path}"
+            self.odoo.duplicate(self.templates[path], db)
+            self.sandbox.control("POST", "reset")
+            list_ids = [DEFAULT_LIST_ID] + [
+                self.sandbox.control("POST", "lists", {"name": f"Bench {k}"})["id"]
+                for k in range(1, syncs)
+            ]
+            for k, list_id in enumerate(list_ids):
+                self.sandbox.control(
+                    "POST",
+                    f"lists/{list_id}/seed",
+                    {
+                        "count": n - n // 2,
+                        "start": k * 1_000_000,
+                        "merge_fields": {"FNAME": "Seed{n}", "LNAME": "Member{n}"},
+                    },
+                )
+            seeded_at = time.monotonic()
+            log(f"  {db}: setup ({syncs} sync(s) both ways of {n:,} contacts each)")
+            setup = self.odoo.shell(
+                db,
+                SHELL_SETUP_SYNCS,
+                {
+                    "syncs": syncs,
+                    "partners": n // 2,
+                    "batch": self.args.batch,
+                    "list_ids": list_ids,
+                    "api_key": DEFAULT_API_KEY,
+                    "api_url": self.sandbox.api_url(),
+                    "analyze": self.args.analyze,
+                },
+                f"setup-{db}",
+            )
+            ids = setup["pairing_ids"]
+            self.sandbox.control("POST", "latency", {"seconds": self.args.latency})
+            self.sandbox.control("DELETE", "requests")
+            server = self.odoo.server(db, queue=path == "queue")
+            try:
+                # a fresh database has every cron due at once: the cron worker runs
+                # them first (a server up for a while has not), and the cron worker
+                # and the job runner listening (a notification sent before they
+                # listen waits for their next poll, a minute)
+                self.wait_crons(db)
+                time.sleep(
+                    max(5.0, self.args.interval - (time.monotonic() - seeded_at))
+                )
+                queued = self.odoo.shell(
+                    db, SHELL_SYNC_NOW, {"pairing_ids": ids}, f"now-{db}"
+                )
+                started = time.monotonic()
+                seconds = self.wait_runs(db, ids, started)
+            finally:
+                self.odoo.stop_server(server)
+            result = self.odoo.shell(
+                db, SHELL_SYNCS_RESULT, {"pairing_ids": ids}, f"result-{db}"
+            )
+            runs = result["runs"]
+            # Odoo's datetimes keep whole seconds: the first run's start after Sync
+            # Now (the cron worker's or the job runner's pick-up), roughly
+            first_start = min(run["start"] for run in runs)
+            figures[f"server_{path}"] = {
+                "seconds": seconds,
+                "pickup": max(0.0, first_start - int(queued["at"])),
+                "syncs": syncs,
+                "contacts": n * syncs,
+                "runs": runs,
+                "sandbox_requests": len(self.sandbox.api_requests()),
+            }
+            pickup = figures[f"server_{path}"]["pickup"]
+            log(
+                f"  {path}: {syncs} sync(s) x {n:,} in {seconds:.1f} s (first run "
+                f"started ~{pickup:.0f} s after Sync Now); runs "
+                + "; ".join(
+                    f"{r['state']} c{r['created']} u{r['updated']} f{r['failed']} "
+                    f"{r['members']} members"
+                    + (f" {r['jobs']} jobs" if r["jobs"] else "")
+                    + (f" ({r['message']})" if r.get("message") else "")
+                    for r in runs
+                )
+            )
+            self.finish(db)
+
+    def server_main(self):
+        folder, reason = queue_job_addons(self.odoo.odoo)
+        if folder is None:
+            raise SystemExit(f"--path queue needs queue_job: {reason}")
+        self.odoo.add_addons(folder)
+        self.templates = {
+            "cron": self.template,
+            "queue": f"{self.prefix}_tmpl_queue",
+        }
+        for path, modules in (("cron", ADDON), ("queue", QUEUE_ADDON)):
+            log(f"installing {modules} into {self.templates[path]}")
+            self.odoo.install(self.templates[path], modules)
+        for n in self.args.sizes:
+            figures = self.results.setdefault(n, {})
+            log(f"N = {n:,} per sync, {self.args.syncs} sync(s) at once")
+            self.scenario_server(n, figures)
+            print_server_table(n, figures, self.args)
+        if self.args.json:
+            Path(self.args.json).write_text(
+                json.dumps(self.results, indent=1, default=str)
+            )
+
+    def wait_crons(self, db, timeout=300):
+        query = (
+            "SELECT count(*) FROM ir_cron WHERE active AND "
+            "nextcall <= (now() AT TIME ZONE 'UTC')"
+        )
+        psql = ["psql", *self.psql_args(), "-d", db, "-tAc", query]
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            out = subprocess.run(psql, capture_output=True, text=True).stdout.strip()
+            if out == "0":
+                waited = time.monotonic() - started
+                log(f"  the fresh database's due crons ran ({waited:.0f} s)")
+                return
+            time.sleep(1)
+        log(f"  !! crons still due after {timeout} s: measured anyway")
+
+    def wait_runs(self, db, ids, started, timeout=7200):
+        """Seconds from ``started`` until every sync of ``ids`` has a run that is
+        no longer running (polled every 0.2 s)."""
+        query = (
+            "SELECT count(*) FROM mailchimp_pairing p WHERE p.id IN ({ids}) AND "
+            "EXISTS (SELECT 1 FROM mailchimp_sync_run r WHERE r.pairing_id = p.id) "
+            "AND NOT EXISTS (SELECT 1 FROM mailchimp_sync_run r WHERE "
+            "r.pairing_id = p.id AND r.state = 'running')"
+        ).format(ids=",".join(str(i) for i in ids))
+        psql = ["psql", *self.psql_args(), "-d", db, "-tAc", query]
+        while time.monotonic() - started < timeout:
+            out = subprocess.run(psql, capture_output=True, text=True).stdout.strip()
+            if out and int(out) == len(ids):
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise RuntimeError(f"{db}: the runs did not end within {timeout} s")
+
+    def psql_args(self):
+        args = []
+        for arg in self.odoo.extra:
+            for option, flag in (("--db_host=", "-h"), ("--db_port=", "-p")):
+                if arg.startswith(option):
+                    args += [flag, arg[len(option) :]]
+            if arg.startswith("--db_user="):
+                args += ["-U", arg[len("--db_user=") :]]
+        return args
+
     # -- whole run -------------------------------------------------------------
 
     def main(self):
@@ -660,6 +971,9 @@ class Benchmark:
                 f"sandbox on {self.sandbox.url} (pid {self.sandbox.process.pid}), "
                 f"latency {self.args.latency * 1000:.0f} ms per API call"
             )
+            if self.args.path == "queue":
+                self.server_main()
+                return
             log(f"installing {ADDON} into {self.template}")
             started = time.monotonic()
             self.odoo.install(self.template)
@@ -845,6 +1159,39 @@ def print_table(n, figures, args):
     print()
 
 
+def print_server_table(n, figures, args):
+    cron, queue = figures.get("server_cron"), figures.get("server_queue")
+    print()
+    print(
+        f"{args.syncs} sync(s) both ways of {n:,} contacts each (N/2 only in Odoo, "
+        f"N/2 only in Mailchimp), Sync Now on all at once; Odoo --workers=2 "
+        f"--max-cron-threads=1; sandbox latency {args.latency * 1000:.0f} ms per "
+        f"call; {os.cpu_count()} CPUs; {ADDON} from the {args.measured}"
+    )
+    header = f"{'path':<40}{'contacts':>10}{'wall s':>9}{'API calls':>11}  runs"
+    print(header)
+    print("-" * (len(header) + 30))
+    for key, title in (
+        ("server_cron", "ir.cron (the addon alone)"),
+        ("server_queue", "queue_job, channel root.mailchimp:2"),
+    ):
+        r = figures.get(key)
+        if not r:
+            continue
+        runs = ", ".join(
+            f"{run['state']} {run['members']:,} members"
+            + (f" / {run['jobs']} jobs" if run["jobs"] else "")
+            for run in r["runs"]
+        )
+        print(
+            f"{title:<40}{r['contacts']:>10,}{r['seconds']:>9.1f}"
+            f"{r['sandbox_requests']:>11}  {runs}"
+        )
+    if cron and queue:
+        print(f"ratio wall time cron / queue: {cron['seconds'] / queue['seconds']:.2f}")
+    print()
+
+
 def print_summary(results, args):
     sizes = sorted(results)
     print("Targets across sizes")
@@ -941,6 +1288,19 @@ def main(argv=None):
         action="store_false",
         help="skip the VACUUM ANALYZE between the set-up and the first run "
         "(planner statistics then predate the N new contacts)",
+    )
+    parser.add_argument(
+        "--path",
+        choices=("engine", "queue"),
+        default="engine",
+        help="engine: run_sync() in a shell (default); queue: a production-like "
+        "server, ir.cron against queue_job (see the docstring)",
+    )
+    parser.add_argument(
+        "--syncs",
+        type=int,
+        default=1,
+        help="with --path queue: syncs at once, each of N contacts (default 1)",
     )
     parser.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
