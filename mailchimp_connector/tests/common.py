@@ -11,6 +11,7 @@ that timeouts and retries behave as in production.
 import base64
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from unittest import SkipTest
 from urllib.parse import urlsplit
@@ -18,6 +19,11 @@ from urllib.parse import urlsplit
 import requests
 
 from odoo.tests import common as odoo_common
+
+from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+
+from ..engine import progress as run_progress
 
 SANDBOX_DIR = os.path.normpath(
     os.path.join(os.path.dirname(__file__), "..", "..", "sandbox")
@@ -250,3 +256,35 @@ class TourScreenshotsMixin:
 
         self.patch(browser_class, "_handle_console", handle)
         return super().start_tour(*args, **kwargs)
+
+
+class SchedulerInBackgroundMixin:
+    """For tours that watch a run: the cron worker a button wakes, played by a
+    thread of the test."""
+
+    @contextmanager
+    def scheduler_in_background(self, work, name):
+        """``work(wake)`` runs in a thread the first time the cron is triggered;
+        it commits in cursors of its own and calls ``wake()`` after each commit to
+        wake the browsers' websockets (test cursors never really commit, which
+        is what wakes them in production)."""
+        # Odoo's test server refuses websockets unless a test asks for them
+        self.patch(WebsocketConnectionHandler, "websocket_allowed", lambda *args: True)
+        group = self.env.ref(run_progress.AUDIENCE_GROUP)
+        channel = hashable(channel_with_db(self.registry.db_name, group))
+
+        def wake():
+            for websocket in dispatch._channels_to_ws.get(channel, ()):
+                websocket.trigger_notification_dispatching()
+
+        worker = threading.Thread(target=work, args=(wake,), name=name)
+        self.patch(
+            self.registry["ir.cron"],
+            "_trigger",
+            lambda cron, at=None: worker.ident or worker.start(),
+        )
+        try:
+            yield
+        finally:
+            if worker.ident:
+                worker.join(60)

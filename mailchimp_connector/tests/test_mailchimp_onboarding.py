@@ -5,7 +5,6 @@ fails fast on a host that cannot be reached."""
 
 import re
 import socket
-import threading
 import time
 from ast import literal_eval
 
@@ -15,10 +14,6 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
-from odoo.addons.bus.websocket import WebsocketConnectionHandler
-
-from ..engine import progress as run_progress
 from ..models.mailchimp_pairing import DEFAULT_DOMAIN
 from ..utils import merge_values
 from ..utils.mailchimp_keys import subscriber_hash
@@ -26,6 +21,7 @@ from .common import (
     DEFAULT_API_KEY,
     MailchimpCase,
     MailchimpSandboxMixin,
+    SchedulerInBackgroundMixin,
     TourScreenshotsMixin,
     sandbox_url,
 )
@@ -573,7 +569,7 @@ class TestMailchimpWording(MailchimpCase):
 
 @tagged("post_install", "-at_install")
 class TestMailchimpOnboardingTour(
-    TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase
+    SchedulerInBackgroundMixin, TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase
 ):
     """The first run on an empty database, a salesperson's first screen and the
     delete dialog, in headless Chromium."""
@@ -605,7 +601,6 @@ class TestMailchimpOnboardingTour(
     def test_first_sync_tour(self):
         """Connect, the first sync, the review's numbers for a seeded audience,
         Start Sync, and its run followed to 100 % without a reload."""
-        self.patch(WebsocketConnectionHandler, "websocket_allowed", lambda *args: True)
         # Start Sync registers the webhook from inside a request, which the test
         # server's single thread cannot answer at the same time (test_mailchimp_tour)
         self.sandbox_control("POST", "webhooks/validation", {"enabled": False})
@@ -632,17 +627,10 @@ class TestMailchimpOnboardingTour(
             [{"name": f"First {n}", "email": f"first.{n}@corp.com"} for n in range(5)]
         )
         self.assertEqual(Partner.search(literal_eval(DEFAULT_DOMAIN)), segment)
-        channel = hashable(
-            channel_with_db(
-                self.registry.db_name, self.env.ref(run_progress.AUDIENCE_GROUP)
-            )
-        )
         passes = []
 
-        def scheduler():
-            """The cron worker Start Sync wakes: its passes committed in another
-            cursor, then the browsers' websockets woken (test cursors never
-            really commit, which is what wakes them in production)."""
+        def scheduler(wake):
+            """The cron worker Start Sync wakes: its passes, each committed."""
             time.sleep(1.5)  # the form shows the sync started, not yet done
             for _pass in range(20):
                 with self.registry.cursor() as cr:
@@ -650,24 +638,13 @@ class TestMailchimpOnboardingTour(
                     env["mailchimp.pairing"]._cron_sync()
                     state = env["mailchimp.pairing"].search([]).last_run_id.state
                     passes.append(state)
-                for websocket in dispatch._channels_to_ws.get(channel, ()):
-                    websocket.trigger_notification_dispatching()
+                wake()
                 if state != "running":
                     return
                 time.sleep(0.5)
 
-        worker = threading.Thread(target=scheduler, name="mailchimp-first-sync")
-        Cron = self.registry["ir.cron"]
-        self.patch(
-            Cron,
-            "_trigger",
-            lambda cron, at=None: worker.is_alive() or passes or worker.start(),
-        )
-        try:
+        with self.scheduler_in_background(scheduler, "mailchimp-first-sync"):
             self.start_tour("/odoo", "mailchimp_first_sync_tour", login="admin")
-        finally:
-            if worker.is_alive() or passes:
-                worker.join(60)
         pairing = self.env["mailchimp.pairing"].search([])
         self.assertEqual(len(pairing), 1)
         self.assertEqual(pairing.state, "active")

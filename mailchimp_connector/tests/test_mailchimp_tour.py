@@ -1,7 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import os
 import tempfile
-import threading
 import time
 from ast import literal_eval
 from datetime import timedelta
@@ -10,9 +9,6 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
-from odoo.addons.bus.websocket import WebsocketConnectionHandler
-
 from ..engine import progress as run_progress
 from ..models.mailchimp_pairing import DEFAULT_DOMAIN
 from ..utils.activity_events import make_event
@@ -20,13 +16,16 @@ from ..utils.mailchimp_keys import subscriber_hash
 from .common import (
     DEFAULT_API_KEY,
     MailchimpSandboxMixin,
+    SchedulerInBackgroundMixin,
     TourScreenshotsMixin,
     sandbox_url,
 )
 
 
 @tagged("post_install", "-at_install")
-class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
+class TestMailchimpTour(
+    SchedulerInBackgroundMixin, TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase
+):
     """The screens as a person uses them, in headless Chromium."""
 
     @classmethod
@@ -142,8 +141,6 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
     def test_sync_progress_tour(self):
         """The sync's form follows its run through the bus: the run's next pages
         are committed in another cursor, each with the engine's notification."""
-        # Odoo's test server refuses websockets unless a test asks for them
-        self.patch(WebsocketConnectionHandler, "websocket_allowed", lambda *args: True)
         self.account.action_connect()
         pairing = self.env["mailchimp.pairing"].create(
             {
@@ -165,11 +162,9 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
             }
         )
         pairing._sync_cursor().last_run_id = run
-        group = self.env.ref(run_progress.AUDIENCE_GROUP)
-        channel = hashable(channel_with_db(self.registry.db_name, group))
         played = []
 
-        def pages():
+        def pages(wake):
             """The scheduler's worker: three pages, a second apart, the last
             one ending the run, each committed with its notification."""
             time.sleep(1.5)  # the form's own reload after the button first
@@ -181,29 +176,16 @@ class TestMailchimpTour(TourScreenshotsMixin, MailchimpSandboxMixin, HttpCase):
                     if done == 20000:
                         page_run._finish("done")
                     run_progress.notify(page_run)
-                # the bus wakes the browsers' websockets after a real commit;
-                # test cursors never really commit
-                for websocket in dispatch._channels_to_ws.get(channel, ()):
-                    websocket.trigger_notification_dispatching()
+                wake()
                 played.append(done)
                 time.sleep(1)
 
-        worker = threading.Thread(target=pages, name="mailchimp-progress-tour")
-        Cron = self.registry["ir.cron"]
-        self.patch(
-            Cron,
-            "_trigger",
-            lambda cron, at=None: worker.is_alive() or played or worker.start(),
-        )
-        try:
+        with self.scheduler_in_background(pages, "mailchimp-progress-tour"):
             self.start_tour(
                 "/odoo/action-mailchimp_connector.mailchimp_pairing_action",
                 "mailchimp_sync_progress_tour",
                 login="admin",
             )
-        finally:
-            if worker.is_alive() or played:
-                worker.join(30)
         self.assertEqual(played, [8000, 14000, 20000])
         self.assertEqual(run.state, "done")
 
