@@ -68,6 +68,7 @@ class SyncEngine:
         run = self.run
         self.progress.notify()
         transactions.commit(self.env.cr)
+        transactions.without_jit(self.env.cr)
         try:
             self.client = self.pairing.account_id._get_client()
             # a run of selected contacts: their members only; tags at the next run

@@ -67,6 +67,8 @@ class Step:
         showing the run hear of it (at most once a second)."""
         self.progress.notify()
         transactions.commit(self.env.cr)
+        # the next chunk's statements too (see without_jit)
+        transactions.without_jit(self.env.cr)
 
     def _add(self, **counts):
         """Count in the run's own fields: flushed with the chunk they describe."""

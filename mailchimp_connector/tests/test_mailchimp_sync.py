@@ -38,6 +38,17 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
         writes = [c for c in self.api_calls() if c["method"] != "GET"]
         self.assertEqual(writes, [])
 
+    def test_a_run_is_planned_without_jit(self):
+        """A run's statements are planned without JIT compilation (see
+        ``transactions.without_jit``)."""
+        self.env["res.partner"].create({"name": "Ann", "email": "ann@corp.com"})
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        self.env.cr.execute("SET LOCAL jit = on")
+        run = pairing.run_sync()
+        self.assertEqual(run.state, "done", run.message)
+        self.env.cr.execute("SHOW jit")
+        self.assertEqual(self.env.cr.fetchone()[0], "off")
+
     def test_pull_creates_missing_contacts_with_owner(self):
         self.mailchimp_put("new.person@corp.com", FNAME="New", LNAME="Person")
         owner = self.env.ref("base.user_admin")
