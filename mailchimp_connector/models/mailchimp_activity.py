@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
+from ..engine import transactions
 from ..utils.activity_events import (
     ACTION_LABELS,
     BOUNCE_LABELS,
@@ -146,6 +147,7 @@ class MailchimpActivity(models.Model):
             return 0
         self.flush_model()
         self.env["mail.message"].flush_model()
+        transactions.without_jit(self.env.cr)
         self._copy_to_staging(rows)
         if self._line_per_event(campaign):
             inserted = self._insert_from_staging(campaign)
@@ -182,28 +184,77 @@ class MailchimpActivity(models.Model):
         cr.copy_expert(f"COPY {STAGING_TABLE} FROM STDIN", io.StringIO(text))
 
     @api.model
+    def _events_insert_sql(self, campaign, returning):
+        """``INSERT INTO mailchimp_activity ...``: the staged events of
+        ``campaign`` not stored yet, in key order (two writers never wait on
+        each other in a cycle), ``RETURNING returning``."""
+        return SQL(
+            """
+            INSERT INTO mailchimp_activity
+                   (partner_id, campaign_id, action, bounce_type, url, timestamp,
+                    event_key)
+            SELECT partner_id, %(campaign)s, action, bounce_type, url, timestamp,
+                   event_key
+              FROM %(staging)s
+             ORDER BY event_key
+            ON CONFLICT (event_key) DO NOTHING
+            RETURNING %(returning)s
+            """,
+            staging=SQL.identifier(STAGING_TABLE),
+            campaign=campaign.id,
+            returning=SQL(returning),
+        )
+
+    @api.model
+    def _quiet_notes_sql(self, source, res_id, date, body, message_id=None):
+        """``INSERT INTO mail_message ... SELECT ... FROM source``: one quiet note
+        per row of ``source`` on the contact ``res_id`` under the "Mailchimp
+        activity" subtype, no follower notified, as ``_message_log_batch``
+        writes them (one Message-Id for the batch too).  The arguments are SQL
+        expressions over ``source``; ``message_id``: the notes' ids, when they
+        were drawn from the sequence beforehand."""
+        author = self.env.ref("base.partner_root")
+        return SQL(
+            """
+            INSERT INTO mail_message
+                   (%(id_column)s model, res_id, message_type, subtype_id,
+                    is_internal, author_id, email_from, date, body, message_id,
+                    reply_to_force_new, email_add_signature, create_uid, write_uid,
+                    create_date, write_date)
+            SELECT %(id_value)s 'res.partner', %(res_id)s, 'notification',
+                   %(subtype)s, TRUE, %(author)s, %(email_from)s, %(date)s,
+                   %(body)s, %(header)s, FALSE, FALSE, %(uid)s, %(uid)s, %(now)s,
+                   %(now)s
+              FROM %(source)s
+            """,
+            id_column=SQL("id," if message_id else ""),
+            id_value=SQL("%s,", SQL(message_id)) if message_id else SQL(),
+            res_id=SQL(res_id),
+            date=SQL(date),
+            body=SQL(body),
+            source=SQL(source),
+            subtype=self.env["ir.model.data"]._xmlid_to_res_id(
+                "mailchimp_connector.mt_mailchimp_activity"
+            ),
+            author=author.id,
+            email_from=author.email_formatted or None,
+            header=generate_tracking_message_id("mailchimp-activity"),
+            uid=self.env.uid,
+            now=fields.Datetime.now(),
+        )
+
+    @api.model
     def _insert_events_from_staging(self, campaign):
         """Store the staged events of ``campaign`` not stored yet; returns the
         contacts that have new ones (sorted) and how many events were new."""
         self.env.cr.execute(
             SQL(
                 """
-                WITH new AS (
-                    INSERT INTO mailchimp_activity
-                           (partner_id, campaign_id, action, bounce_type, url,
-                            timestamp, event_key)
-                    SELECT partner_id, %(campaign)s, action, bounce_type, url,
-                           timestamp, event_key
-                      FROM %(staging)s
-                     ORDER BY event_key
-                    ON CONFLICT (event_key) DO NOTHING
-                    RETURNING partner_id
-                )
+                WITH new AS (%s)
                 SELECT partner_id, count(*) FROM new GROUP BY partner_id
                  ORDER BY partner_id
                 """,
-                staging=SQL.identifier(STAGING_TABLE),
-                campaign=campaign.id,
+                self._events_insert_sql(campaign, "partner_id"),
             )
         )
         counts = self.env.cr.fetchall()
@@ -214,44 +265,18 @@ class MailchimpActivity(models.Model):
     @api.model
     def _insert_from_staging(self, campaign):
         """One statement stores the staged events of ``campaign`` not stored yet
-        and, for exactly those, a note under the "Mailchimp activity" subtype,
-        no follower notified, as ``_message_log_batch`` writes them (one message
-        id for the batch too).  Returns how many events were new."""
-        author = self.env.ref("base.partner_root")
+        and, for exactly those, a quiet note each.  Returns how many events were
+        new."""
         self.env.cr.execute(
             SQL(
-                """
-                WITH new AS (
-                    INSERT INTO mailchimp_activity
-                           (partner_id, campaign_id, action, bounce_type, url,
-                            timestamp, event_key)
-                    SELECT partner_id, %(campaign)s, action, bounce_type, url,
-                           timestamp, event_key
-                      FROM %(staging)s
-                     ORDER BY event_key
-                    ON CONFLICT (event_key) DO NOTHING
-                    RETURNING event_key
-                )
-                INSERT INTO mail_message
-                       (model, res_id, message_type, subtype_id, is_internal, author_id,
-                        email_from, date, body, message_id, reply_to_force_new,
-                        email_add_signature, create_uid, write_uid, create_date,
-                        write_date)
-                SELECT 'res.partner', s.partner_id, 'notification', %(subtype)s, TRUE,
-                       %(author)s, %(email_from)s, s.timestamp, s.body, %(message_id)s,
-                       FALSE, FALSE, %(uid)s, %(uid)s, %(now)s, %(now)s
-                  FROM %(staging)s s JOIN new USING (event_key)
-                """,
-                staging=SQL.identifier(STAGING_TABLE),
-                campaign=campaign.id,
-                subtype=self.env["ir.model.data"]._xmlid_to_res_id(
-                    "mailchimp_connector.mt_mailchimp_activity"
+                "WITH new AS (%s) %s",
+                self._events_insert_sql(campaign, "event_key"),
+                self._quiet_notes_sql(
+                    f"{STAGING_TABLE} s JOIN new USING (event_key)",
+                    res_id="s.partner_id",
+                    date="s.timestamp",
+                    body="s.body",
                 ),
-                author=author.id,
-                email_from=author.email_formatted or None,
-                message_id=generate_tracking_message_id("mailchimp-activity"),
-                uid=self.env.uid,
-                now=fields.Datetime.now(),
             )
         )
         return self.env.cr.rowcount

@@ -1,7 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 from odoo.tools import SQL
-from odoo.tools.mail import generate_tracking_message_id
 
 from ..utils.activity_events import BOUNCE_LABELS, Summary, summary_body
 
@@ -105,67 +104,122 @@ class MailchimpActivitySummary(models.Model):
         statements for a page, whatever its size.
 
         Safe with several writers at once (each in its own READ COMMITTED
-        transaction, see ``engine.activity``): a summary this transaction
-        creates is computed as it is inserted (a writer that stores events of
-        the same contact waits for it, then computes it again); the others are
-        locked in contact order (two writers never wait on each other in a
-        cycle), and their counts are read only once the lock is held, by a
-        statement that sees what the writer that held it before committed."""
+        transaction, see ``engine.activity``): a summary is created with the
+        counts its writer read, unless another writer created it meanwhile (a
+        writer that stores events of the same contact waits for it, then
+        computes it again); the others are locked in contact order (two writers
+        never wait on each other in a cycle), and their counts are read only
+        once the lock is held, by a statement that sees what the writer that
+        held it before committed."""
         if not partner_ids:
             return
         cr = self.env.cr
         partner_ids = sorted(set(partner_ids))
         cr.execute(
             SQL(
-                """
-                INSERT INTO mailchimp_activity_summary
-                       (partner_id, campaign_id, %(columns)s)
-                SELECT a.partner_id, %(campaign)s, %(values)s
-                  FROM (%(counts)s) a
-                 ORDER BY a.partner_id
-                ON CONFLICT (partner_id, campaign_id) DO NOTHING
-                RETURNING %(returned)s
-                """,
-                columns=SQL(", ".join(SUMMARY_COLUMNS)),
-                values=SQL(", ".join(f"a.{name}" for name in SUMMARY_COLUMNS)),
-                counts=self._counts_sql(campaign, partner_ids, new_only=True),
-                campaign=campaign.id,
-                returned=returned("mailchimp_activity_summary"),
+                "SELECT a.partner_id, %s FROM (%s) a ORDER BY a.partner_id",
+                SQL(", ".join(f"a.{name}" for name in SUMMARY_COLUMNS)),
+                self._counts_sql(campaign, partner_ids, new_only=True),
             )
         )
-        rows = cr.fetchall()
-        created = {row[1] for row in rows}
+        created = self._create_with_lines(campaign, cr.fetchall())
         others = [partner for partner in partner_ids if partner not in created]
         if others:
-            cr.execute(
+            self._update_with_lines(campaign, others)
+        self.invalidate_model()
+        self.env["mail.message"].invalidate_model()
+
+    @api.model
+    def _update_with_lines(self, campaign, partner_ids):
+        """Lock the summaries of ``partner_ids``, compute them again and rewrite
+        their chatter lines."""
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT id FROM mailchimp_activity_summary
+             WHERE campaign_id = %s AND partner_id = ANY(%s)
+             ORDER BY partner_id
+               FOR UPDATE
+            """,
+            (campaign.id, partner_ids),
+        )
+        cr.execute(
+            SQL(
                 """
-                SELECT id FROM mailchimp_activity_summary
-                 WHERE campaign_id = %s AND partner_id = ANY(%s)
-                 ORDER BY partner_id
-                   FOR UPDATE
+                UPDATE mailchimp_activity_summary s
+                   SET %(assignments)s
+                  FROM (%(counts)s) a
+                 WHERE s.campaign_id = %(campaign)s
+                   AND s.partner_id = a.partner_id
+                RETURNING %(returned)s
                 """,
-                (campaign.id, others),
+                assignments=SQL(
+                    ", ".join(f"{name} = a.{name}" for name in SUMMARY_COLUMNS)
+                ),
+                counts=self._counts_sql(campaign, partner_ids),
+                campaign=campaign.id,
+                returned=returned("s"),
             )
-            cr.execute(
-                SQL(
-                    """
-                    UPDATE mailchimp_activity_summary s
-                       SET %(assignments)s
-                      FROM (%(counts)s) a
-                     WHERE s.campaign_id = %(campaign)s
-                       AND s.partner_id = a.partner_id
-                    RETURNING %(returned)s
-                    """,
-                    assignments=SQL(
-                        ", ".join(f"{name} = a.{name}" for name in SUMMARY_COLUMNS)
-                    ),
-                    counts=self._counts_sql(campaign, others),
-                    campaign=campaign.id,
-                    returned=returned("s"),
+        )
+        self._write_lines(campaign, cr.fetchall())
+
+    @api.model
+    def _create_with_lines(self, campaign, rows):
+        """Insert the summaries ``rows`` (``[(partner id, *SUMMARY_COLUMNS)]``)
+        and their chatter lines in one statement, each summary written once: its
+        line's id is drawn from ``mail_message``'s sequence as it is inserted.
+        A summary another writer created meanwhile is left to the update that
+        follows (``ON CONFLICT DO NOTHING``, no line).  Returns the contacts whose
+        summary was created."""
+        if not rows:
+            return set()
+        title = campaign._activity_subject()
+        columns = list(zip(*rows, strict=True))
+        arrays = SQL(", ").join(
+            SQL(
+                "%s::%s[]",
+                list(values),
+                SQL(self._fields[name].column_type[1]),
+            )
+            for name, values in zip(SUMMARY_COLUMNS, columns[1:], strict=True)
+        )
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """
+                WITH v AS (
+                    SELECT *
+                      FROM unnest(%(partners)s::int[], %(bodies)s::text[], %(arrays)s)
+                           AS v(partner_id, body, %(columns)s)
+                ), summaries AS (
+                    INSERT INTO mailchimp_activity_summary
+                           (partner_id, campaign_id, message_id, %(columns)s)
+                    SELECT v.partner_id, %(campaign)s, nextval('mail_message_id_seq'),
+                           %(values)s
+                      FROM v
+                     ORDER BY v.partner_id
+                    ON CONFLICT (partner_id, campaign_id) DO NOTHING
+                    RETURNING partner_id, message_id
                 )
+                %(lines)s
+                RETURNING res_id
+                """,
+                partners=list(columns[0]),
+                bodies=[summary_body(title, Summary(*row[1:-1])) for row in rows],
+                arrays=arrays,
+                columns=SQL(", ".join(SUMMARY_COLUMNS)),
+                values=SQL(", ".join(f"v.{name}" for name in SUMMARY_COLUMNS)),
+                campaign=campaign.id,
+                lines=self.env["mailchimp.activity"]._quiet_notes_sql(
+                    "summaries s JOIN v USING (partner_id)",
+                    res_id="s.partner_id",
+                    date="v.last_event_date",
+                    body="v.body",
+                    message_id="s.message_id",
+                ),
             )
-            rows += cr.fetchall()
-        self._write_lines(campaign, rows)
+        )
+        return {row[0] for row in cr.fetchall()}
 
     @api.model
     def _counts_sql(self, campaign, partner_ids, new_only=False):
@@ -221,51 +275,40 @@ class MailchimpActivitySummary(models.Model):
                 ),
             )
         if new:
-            self._post_lines(campaign, new)
-        self.invalidate_model()
-        self.env["mail.message"].invalidate_model()
+            self._post_lines(new)
 
     @api.model
-    def _post_lines(self, campaign, new):
-        """One quiet note per new summary (``[(summary id, partner id, body,
-        date)]``), as ``_message_log_batch`` writes them, linked to its summary."""
-        author = self.env.ref("base.partner_root")
-        cr = self.env.cr
-        cr.execute(
+    def _post_lines(self, new):
+        """A new chatter line for each summary of ``new`` (``[(summary id,
+        partner id, body, date)]``) that has none (its line was deleted), linked
+        to it in the same statement."""
+        self.env.cr.execute(
             SQL(
                 """
-                WITH lines AS (
-                    INSERT INTO mail_message
-                           (model, res_id, message_type, subtype_id, is_internal,
-                            author_id, email_from, date, body, message_id,
-                            reply_to_force_new, email_add_signature, create_uid,
-                            write_uid, create_date, write_date)
-                    SELECT 'res.partner', v.partner_id, 'notification', %(subtype)s,
-                           TRUE, %(author)s, %(email_from)s, v.date, v.body,
-                           %(message_id)s, FALSE, FALSE, %(uid)s, %(uid)s, %(now)s,
-                           %(now)s
-                      FROM unnest(%(partners)s::int[], %(bodies)s::text[],
-                                  %(dates)s::timestamp[]) AS v(partner_id, body, date)
-                    RETURNING id, res_id
+                WITH v AS (
+                    SELECT *
+                      FROM unnest(%(ids)s::int[], %(partners)s::int[],
+                                  %(bodies)s::text[], %(dates)s::timestamp[])
+                           AS v(summary_id, partner_id, body, date)
+                ), summaries AS (
+                    UPDATE mailchimp_activity_summary s
+                       SET message_id = nextval('mail_message_id_seq')
+                      FROM v
+                     WHERE s.id = v.summary_id
+                    RETURNING s.id, s.message_id
                 )
-                UPDATE mailchimp_activity_summary s
-                   SET message_id = lines.id
-                  FROM lines
-                 WHERE s.campaign_id = %(campaign)s AND s.partner_id = lines.res_id
-                   AND s.id = ANY(%(ids)s)
+                %(lines)s
                 """,
-                subtype=self.env["ir.model.data"]._xmlid_to_res_id(
-                    "mailchimp_connector.mt_mailchimp_activity"
-                ),
-                author=author.id,
-                email_from=author.email_formatted or None,
-                message_id=generate_tracking_message_id("mailchimp-activity"),
-                uid=self.env.uid,
-                now=fields.Datetime.now(),
+                ids=[row[0] for row in new],
                 partners=[row[1] for row in new],
                 bodies=[row[2] for row in new],
                 dates=[row[3] for row in new],
-                campaign=campaign.id,
-                ids=[row[0] for row in new],
+                lines=self.env["mailchimp.activity"]._quiet_notes_sql(
+                    "summaries s JOIN v ON v.summary_id = s.id",
+                    res_id="v.partner_id",
+                    date="v.date",
+                    body="v.body",
+                    message_id="s.message_id",
+                ),
             )
         )

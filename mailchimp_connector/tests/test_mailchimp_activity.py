@@ -259,6 +259,46 @@ class TestMailchimpActivity(MailchimpSyncCase):
             2,
         )
 
+    def test_a_deleted_line_comes_back_with_the_next_event(self):
+        """Someone deleted a contact's line: the summary keeps its counts, and
+        its next event posts a new line that says all of them."""
+        campaign_json = self.make_campaign(events=self.standard_events())
+        self.sync()
+        summary = self.env["mailchimp.activity.summary"].search(
+            [("partner_id", "=", self.partner(0).id)]
+        )
+        summary.message_id.unlink()
+        self.assertFalse(summary.message_id)
+        self.sandbox_control(
+            "POST",
+            f"campaigns/{campaign_json['id']}/events",
+            {
+                "events": [
+                    {
+                        "email": "ann0@corp.com",
+                        "action": "open",
+                        "timestamp": self.at(40),
+                    }
+                ]
+            },
+        )
+        self.sync()
+        line = self.chatter(self.partner(0))
+        self.assertEqual(len(line), 1)
+        self.assertEqual(summary.message_id, line)
+        self.assertIn("opened 2×", line.body)
+        self.assertIn("clicked", line.body)
+
+    def test_pages_are_written_without_jit(self):
+        """A page's statements are planned without JIT compilation (which spent
+        most of a large pull's database time)."""
+        self.env.cr.execute("SET LOCAL jit = on")
+        self.make_campaign(events=self.standard_events())
+        self.sync()
+        self.assertEqual(len(self.activities(self.partner(0))), 3)
+        self.env.cr.execute("SHOW jit")
+        self.assertEqual(self.env.cr.fetchone()[0], "off")
+
     def test_one_line_per_event_when_the_account_asks_for_it(self):
         self.account.activity_chatter = "event"
         self.make_campaign(events=self.standard_events())
