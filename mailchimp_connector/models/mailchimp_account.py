@@ -602,7 +602,14 @@ class MailchimpAccount(models.Model):
         for account in self:
             if account.state != "connected":
                 raise UserError(self.env._("Connect the account first."))
-        self._request_activity_pull()
+        return self._request_activity_pull()
+
+    def _request_activity_pull(self):
+        """Wake the activity pull's worker for these accounts and remember who
+        asked (anyone who may ask: the pull runs as the scheduler).  Returns the
+        notification that tells them so."""
+        self.sudo().write({"activity_requester_ids": [Command.link(self.env.uid)]})
+        self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity").sudo()._trigger()
         return self._notification(
             self.env._(
                 "The email activity of %s is being pulled from Mailchimp in the "
@@ -611,12 +618,6 @@ class MailchimpAccount(models.Model):
             ),
             reload=False,
         )
-
-    def _request_activity_pull(self):
-        """Wake the activity pull's worker for these accounts and remember who
-        asked (anyone who may ask: the pull runs as the scheduler)."""
-        self.sudo().write({"activity_requester_ids": [Command.link(self.env.uid)]})
-        self.env.ref("mailchimp_connector.ir_cron_mailchimp_activity").sudo()._trigger()
 
     def _pull_activity(self):
         """One activity pull of each account (what the scheduler's pass does,

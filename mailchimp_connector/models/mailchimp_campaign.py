@@ -140,15 +140,7 @@ class MailchimpCampaign(models.Model):
                 "warning",
                 reload=False,
             )
-        accounts._request_activity_pull()
-        return Account._notification(
-            self.env._(
-                "The email activity of %s is being pulled from Mailchimp in the "
-                "background; you will be told here when it is done.",
-                ", ".join(accounts.mapped("name")),
-            ),
-            reload=False,
-        )
+        return accounts._request_activity_pull()
 
     @api.model_create_multi
     def create(self, vals_list):
