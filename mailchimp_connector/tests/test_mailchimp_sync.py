@@ -38,6 +38,32 @@ class TestMailchimpSyncBasics(MailchimpSyncCase):
         writes = [c for c in self.api_calls() if c["method"] != "GET"]
         self.assertEqual(writes, [])
 
+    def test_a_contact_not_yet_a_member_is_pushed_however_old(self):
+        """An incremental run also reads the contacts of the segment that are no
+        member of the sync, even unchanged since before its mark (imported with
+        an old date, say)."""
+        self.env["res.partner"].create(
+            [{"name": f"Ann Smith{i}", "email": f"ann{i}@corp.com"} for i in range(3)]
+        )
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        self.assertEqual(pairing.run_sync().state, "done")
+        late = self.env["res.partner"].create(
+            {"name": "Old Timer", "email": "old.timer@corp.com"}
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE res_partner SET write_date = now() - interval '2 days' "
+            "WHERE id = %s",
+            [late.id],
+        )
+        late.invalidate_recordset()
+        run = pairing.run_sync()
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(run.created_mailchimp_count, 1)
+        self.assertIn("old.timer@corp.com", self.mailchimp_members())
+        self.assertIn(late, pairing.member_ids.partner_id)
+        self.assertEqual(len(pairing.member_ids), 4)
+
     def test_a_run_is_planned_without_jit(self):
         """A run's statements are planned without JIT compilation (see
         ``transactions.without_jit``)."""
