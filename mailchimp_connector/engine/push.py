@@ -7,11 +7,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 from odoo import fields
-from odoo.tools import SQL
 
 from ..utils import batch_jobs, consent, interest_rules, merge_values, sync_rules
 from ..utils.mailchimp_keys import subscriber_hash
 from .plans import MemberUpdate, MemberValues, NewMember, PushPlan, Winners
+from .push_selection import PushSelection
 from .step import MEMBER_REPLY_FIELDS, Step, op_reason
 
 PUSH_CHUNK = 5000  # contacts read, planned, sent and committed together
@@ -39,12 +39,9 @@ class PushStep(Step):
         maps = pairing.field_map_ids._plan()
         interest_plan = pairing.interest_map_ids._plan()
         read_fields = maps.partner_fields() + ["create_date", "write_date"]
-        domain = self._push_domain(state)
-        Partner = self.env["res.partner"].with_context(active_test=False)
+        selection = self._selection(state)
         self.progress.later = 0
-        self.progress.expect(
-            Partner.search_count(domain + [("id", ">", self.sync_run.push_cursor)])
-        )
+        self.progress.expect(selection.count(after=self.sync_run.push_cursor))
         list_id = pairing.audience_id.mailchimp_list_id
         try:
             reuse = self._left_over_batch(client, deadline)
@@ -61,12 +58,7 @@ class PushStep(Step):
                         if sending
                         else self.sync_run.push_cursor
                     )
-                    chunk = Partner.search_fetch(
-                        domain + [("id", ">", cursor)],
-                        read_fields,
-                        order="id",
-                        limit=PUSH_CHUNK,
-                    )
+                    chunk = selection.next_chunk(cursor, read_fields, PUSH_CHUNK)
                     plan = self._plan_push_chunk(chunk, maps) if chunk else None
                     self.consent.plan_optouts(plan)
                     self._plan_interests(plan, *interest_plan)
@@ -100,57 +92,22 @@ class PushStep(Step):
     def estimate(self):
         """About how many contacts the push will read, before the pull (which may
         add some): its contacts but those whose opt-out alone changed."""
-        state = self.pairing._sync_cursor()
-        return (
-            self.env["res.partner"]
-            .with_context(active_test=False)
-            .search_count(self._push_domain(state, optout_ids=[]))
-        )
+        return self._selection(self.pairing._sync_cursor(), optout_ids=[]).count()
 
-    def _push_domain(self, state, optout_ids=None):
+    def _selection(self, state, optout_ids=None):
         """The contacts the push reads: the segment, and for an incremental run
         only those changed since the push's mark, new to the audience, still to
         send, or whose Odoo opt-out changed (the blacklist does not touch
         write_date: ``ConsentHooks.push_optout_ids``, unless ``optout_ids`` is
         given)."""
-        pairing = self.pairing
-        domain = pairing._segment_domain()
+        partners = self.env["res.partner"].with_context(active_test=False)
+        segment = self.pairing._segment_domain()
+        if self.sync_run.full or not state.odoo_watermark:
+            return PushSelection(partners, segment)
         if optout_ids is None:
             optout_ids = self.consent.push_optout_ids()
-        if not self.sync_run.full and state.odoo_watermark:
-            domain += [
-                "|",
-                "|",
-                "|",
-                # at the mark too: a write in the mark's
-                # own transaction has its timestamp
-                ("write_date", ">=", state.odoo_watermark),
-                ("id", "in", self._not_member_sql()),
-                (
-                    "mailchimp_member_ids",
-                    "any",
-                    [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
-                ),
-                ("id", "in", optout_ids),
-            ]
-        return domain
-
-    def _not_member_sql(self):
-        """The contact of the row being read, if it is no member of the sync: a
-        correlated ``NOT EXISTS``, one index probe per contact.  Odoo writes
-        ``("mailchimp_member_ids", "not any", ...)`` as ``id NOT IN (SELECT
-        partner_id ...)``, which PostgreSQL cannot turn into an anti-join: once
-        the members no longer fit ``work_mem`` it scans all of them for each
-        contact (a run at 1,000,000 contacts never ended)."""
-        return SQL(
-            """
-            (SELECT res_partner.id
-              WHERE NOT EXISTS (
-                    SELECT 1 FROM mailchimp_member member
-                     WHERE member.partner_id = res_partner.id
-                       AND member.pairing_id = %s))
-            """,
-            self.pairing.id,
+        return PushSelection.incremental(
+            partners, segment, self.pairing, state.odoo_watermark, optout_ids
         )
 
     def _send_new(self, sender, client, list_id, plan):

@@ -9,6 +9,7 @@ from odoo.tools import split_every
 
 from .pull import CONFIRM_DIRECTLY, PullStep, member_fields
 from .push import PushStep
+from .push_selection import PushSelection
 
 
 class SelectedPullStep(PullStep):
@@ -62,10 +63,12 @@ class SelectedPushStep(PushStep):
     what Mailchimp last had (unchanged ones send nothing); the push's mark does
     not move."""
 
-    def _push_domain(self, state, optout_ids=None):
-        return self.pairing._segment_domain() + [
-            ("id", "in", self.sync_run.partner_ids.ids)
-        ]
+    def _selection(self, state, optout_ids=None):
+        return PushSelection(
+            self.env["res.partner"].with_context(active_test=False),
+            self.pairing._segment_domain()
+            + [("id", "in", self.sync_run.partner_ids.ids)],
+        )
 
     def _move_odoo_watermark(self, state):
         """Other contacts changed meanwhile are the next scheduled run's."""

@@ -7,11 +7,15 @@ name, and counters that add up."""
 import json
 import time
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
 
 from ..engine import progress as run_progress
+from ..engine import push as push_step
+from ..engine.push import PushStep
+from ..engine.push_selection import PushSelection
 from .test_mailchimp_sync_rules import SyncRulesCase
 
 OUTCOMES = (
@@ -90,6 +94,53 @@ class TestSyncProgress(SyncRulesCase):
             (1500, 700, 2200),
         )
         self.assertAddsUp(run)
+
+    def test_an_incremental_push_goes_on_from_its_cursor_pass_after_pass(self):
+        """An incremental run finds its contacts once per pass and reads them
+        by chunks from the run's cursor: a pass cut off goes on where it
+        stopped, with a contact deleted meanwhile left out of its total."""
+        old = self.contacts([{"email": f"old{n}@corp.com"} for n in range(3)])
+        pairing = self.make_pairing(direction="odoo2mailchimp")
+        self.assertRunDone(pairing.run_sync())
+        # unchanged since well before the run's mark (a test is one transaction)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE res_partner SET write_date = now() - interval '2 days' "
+            "WHERE id IN %s",
+            [tuple(old.ids)],
+        )
+        old.invalidate_recordset()
+        new = self.contacts([{"email": f"new{n}@corp.com"} for n in range(7)])
+        old[0].name = "Renamed"
+        with patch.object(push_step, "PUSH_CHUNK", 3):
+            # a pass whose push is out of time after its first chunk
+            with patch.object(PushStep, "_out_of_time", lambda _step, _deadline: True):
+                run = pairing.run_sync()
+            self.assertEqual(run.state, "running")
+            self.assertEqual(run.push_cursor, new[1].id)
+            # old0, new0 and new1 read: 5 of the push's 8 contacts left
+            self.assertEqual(run.progress_total - run.progress_done, 5)
+            new[-1].unlink()
+            self.assertEqual(pairing.run_sync(), run)
+        self.assertRunDone(run)
+        self.assertEqual(run.progress_done, run.progress_total)
+        self.assertEqual(run.created_mailchimp_count, 6)
+        self.assertEqual(run.updated_count, 1)
+        self.assertAddsUp(run)
+        members = self.mailchimp_members()
+        self.assertEqual(set(members), set((old | new[:-1]).mapped("email")))
+        self.assertEqual(members["old0@corp.com"]["merge_fields"]["FNAME"], "Renamed")
+
+    def test_a_selection_passes_over_contacts_deleted_since_it_was_found(self):
+        partners = self.contacts([{"email": f"p{n}@corp.com"} for n in range(5)])
+        selection = PushSelection(self.env["res.partner"], [], ids=partners.ids)
+        partners[:2].unlink()
+        self.assertEqual(selection.next_chunk(0, ["email"], 2), partners[2:4])
+        self.assertEqual(selection.count(after=partners[3].id), 1)
+        self.assertEqual(
+            selection.next_chunk(partners[3].id, ["email"], 2), partners[4]
+        )
+        self.assertFalse(selection.next_chunk(partners[4].id, ["email"], 2))
 
     def test_the_engine_tells_the_browsers_through_the_bus(self):
         self.seed(1200)
