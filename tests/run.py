@@ -24,6 +24,13 @@
    (``odoo_queue_check.py``).  Skipped LOUDLY, and counted as skipped, only when
    queue_job cannot be had.
 
+A whole run (no ODOO_TEST_TAGS) goes in two lanes, one per core: the first
+runs step 2 without the addon's test files of ``SECOND_LANE_FILES``; the second,
+a process of its own (``tests/run.py --second-lane``, its log printed after
+the first lane's), runs step 1, those files on ``<ODOO_TEST_DB>_beside`` (its
+Odoo on ODOO_TEST_HTTP_PORT + 1), then steps 3 and 4.  The totals are both
+lanes'.
+
 Environment:
   ODOO_TEST_DB        database to (re)create, default ``mailchimp_connector_test``
   ODOO_ADDONS_PATH    Odoo's own addons folders, comma-separated, when ``odoo``
@@ -44,6 +51,7 @@ Arguments after ``--`` go to pytest.
 
 import ast
 import configparser
+import json
 import os
 import re
 import shlex
@@ -67,6 +75,15 @@ CRM_ADDON = "mailchimp_connector_crm"
 QUEUE_ADDON = "mailchimp_connector_queue"
 GLUES = (CRM_ADDON, QUEUE_ADDON)
 QUEUE_JOB_SPEC = "odoo-addon-queue-job==18.0.*"
+# the addon's test files run on a second database beside the others (two cores):
+# chosen so that both lanes take about as long (per-file times in the CI log)
+SECOND_LANE_FILES = (
+    "test_mailchimp_activity.py",
+    "test_mailchimp_round_trip.py",
+    "test_mailchimp_screens.py",
+    "test_mailchimp_tour.py",
+    "test_mailchimp_webhook.py",
+)
 QUEUE_JOB_CACHE = Path("~/.cache/mailchimp_connector/queue_job").expanduser()
 SUMMARY = re.compile(
     r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database"
@@ -271,8 +288,9 @@ def process_check(label, title, check, shell, db):
     return bool(results) and all(ok for _name, ok in results)
 
 
-def run_odoo_tests():
-    """Returns (failed_count, passed_count, skipped_count) for the Odoo phase."""
+def run_odoo_tests(tags=None):
+    """Returns (failed_count, passed_count, skipped_count) for the Odoo phase
+    (its tests named by ``tags``, default ODOO_TEST_TAGS' or all)."""
     odoo = shutil.which("odoo")
     if os.environ.get("SKIP_ODOO_TESTS") == "1" or not odoo:
         reason = "SKIP_ODOO_TESTS=1" if odoo else "no `odoo` executable on PATH"
@@ -283,7 +301,7 @@ def run_odoo_tests():
         )
         return None
     db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test")
-    tags = phase_tags()[0]
+    tags = phase_tags()[0] if tags is None else tags
     if not tags:
         banner(f"Odoo: {ADDON}'s phase not asked for by ODOO_TEST_TAGS")
         return (0, 0, 0)
@@ -366,6 +384,117 @@ def run_odoo_tests():
         "uninstall checks"
     )
     return (failures, passed, skipped)
+
+
+def lane_tags():
+    """(the first lane's tags, the second's) for the addon's tests: the files of
+    SECOND_LANE_FILES on a database of their own, the rest on the first, which
+    also runs the upgrade and the process checks. Only for a whole run (no
+    ODOO_TEST_TAGS): a new test file lands on the first lane."""
+    files = [f"/{ADDON}/tests/{name}" for name in SECOND_LANE_FILES]
+    return ",".join([f"/{ADDON}"] + ["-" + spec for spec in files]), ",".join(files)
+
+
+def run_addon_tests_beside(tags):
+    """The second lane's share of the addon's tests, installed as in the first
+    lane on ``<ODOO_TEST_DB>_beside``. Returns (failed, passed, skipped)."""
+    odoo = shutil.which("odoo")
+    db = os.environ.get("ODOO_TEST_DB", "mailchimp_connector_test") + "_beside"
+    tested = install_and_test(
+        odoo,
+        db,
+        f"{ADDON},{TEST_ALSO_INSTALLED}",
+        tags,
+        f"Odoo: install {ADDON} on a new database '{db}' and run the second "
+        "lane's share of its tests",
+    )
+    drop_database(odoo, db)
+    if tested is None:
+        return (1, 0, 0)
+    failures, passed, skipped, ran, failed, errors, problems = tested
+    if problems:
+        print(f"!! {len(problems)} warning/error line(s) about the addon:")
+        print("\n".join(problems[:20]))
+        failures += 1
+    banner(
+        f"Odoo tests, second lane: {ran} ran ({passed} passed, {failed} failed, "
+        f"{errors} errors, {skipped} skipped)"
+    )
+    return (failures, passed, skipped)
+
+
+def run_second_lane(pytest_args, result_file):
+    """The second lane, a process of its own beside the first: the pure tests,
+    its share of the addon's tests, the CRM glue's, the queue glue's. Its
+    results go to ``result_file`` (JSON)."""
+    pure_rc, pure = run_pure_tests(pytest_args)
+    result = {
+        "pure_rc": pure_rc,
+        "pure": pure,
+        "odoo": run_addon_tests_beside(lane_tags()[1]),
+        "crm": run_crm_tests(),
+        "queue": run_queue_tests(),
+    }
+    Path(result_file).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+def start_second_lane(pytest_args):
+    """Start the second lane (``tests/run.py --second-lane``), its output to a
+    log printed once the first lane is done; its Odoo on the next HTTP port."""
+    logdir = ROOT / ".test-logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    log_path, result_path = logdir / "second-lane.log", logdir / "second-lane.json"
+    result_path.unlink(missing_ok=True)
+    port = int(os.environ.get("ODOO_TEST_HTTP_PORT", "18069")) + 1
+    banner(
+        "Second lane started beside the first: the pure tests, "
+        f"{len(SECOND_LANE_FILES)} of the addon's test files, the CRM and queue "
+        f"glues (HTTP port {port}); its log follows the first lane's"
+    )
+    log = open(log_path, "w", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--second-lane", str(result_path), "--"]
+        + pytest_args,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, ODOO_TEST_HTTP_PORT=str(port)),
+    )
+    return process, log, log_path, result_path
+
+
+def finish_second_lane(lane):
+    """Wait for the second lane, print its log, return its results; a lane that
+    wrote none failed everything it was to run."""
+    process, log, log_path, result_path = lane
+    process.wait()
+    log.close()
+    banner(f"Second lane's log ({log_path}, exit {process.returncode})")
+    print(log_path.read_text(encoding="utf-8", errors="replace"), flush=True)
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        banner("!! the second lane wrote no result: counted as failed")
+        failed = {"passed": 0, "failed": 1, "skipped": 0, "error": 0}
+        return 1, failed, (1, 0, 0), (1, 0, 0), (1, 0, 0)
+    queue = result["queue"]
+    return (
+        result["pure_rc"],
+        result["pure"],
+        tuple(result["odoo"]),
+        tuple(result["crm"]) if result["crm"] is not None else None,
+        tuple(queue) if queue is not None else None,
+    )
+
+
+def two_lanes():
+    """A whole run with Odoo at hand runs in two lanes (two cores)."""
+    return (
+        shutil.which("odoo")
+        and os.environ.get("SKIP_ODOO_TESTS") != "1"
+        and not os.environ.get("ODOO_TEST_TAGS")
+    )
 
 
 def phase_tags():
@@ -568,10 +697,18 @@ def run_queue_tests():
 
 def main(argv):
     pytest_args = argv[argv.index("--") + 1 :] if "--" in argv else []
-    pure_rc, pure = run_pure_tests(pytest_args)
-    odoo_result = run_odoo_tests()
-    crm_result = run_crm_tests()
-    queue_result = run_queue_tests()
+    if argv and argv[0] == "--second-lane":
+        return run_second_lane(pytest_args, argv[1])
+    if two_lanes():
+        lane = start_second_lane(pytest_args)
+        odoo_result = run_odoo_tests(lane_tags()[0])
+        pure_rc, pure, beside, crm_result, queue_result = finish_second_lane(lane)
+        odoo_result = tuple(a + b for a, b in zip(odoo_result, beside, strict=True))
+    else:
+        pure_rc, pure = run_pure_tests(pytest_args)
+        odoo_result = run_odoo_tests()
+        crm_result = run_crm_tests()
+        queue_result = run_queue_tests()
     ok = (
         pure_rc == 0
         and (odoo_result is None or odoo_result[0] == 0)
