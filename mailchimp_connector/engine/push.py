@@ -91,23 +91,34 @@ class PushStep(Step):
 
     def estimate(self):
         """About how many contacts the push will read, before the pull (which may
-        add some): its contacts but those whose opt-out alone changed."""
-        return self._selection(self.pairing._sync_cursor(), optout_ids=[]).count()
+        add some): for an incremental run, those changed since its mark or
+        still to send; the push's own count adds those new to the sync though
+        unchanged, whose anti-join a run pays once, not twice."""
+        state = self.pairing._sync_cursor()
+        partners = self.env["res.partner"].with_context(active_test=False)
+        segment = self.pairing._segment_domain()
+        if self.sync_run.full or not state.odoo_watermark:
+            return partners.search_count(segment)
+        return partners.search_count(
+            segment
+            + PushSelection.changed_domain(self.pairing, state.odoo_watermark, [])
+        )
 
-    def _selection(self, state, optout_ids=None):
+    def _selection(self, state):
         """The contacts the push reads: the segment, and for an incremental run
         only those changed since the push's mark, new to the audience, still to
         send, or whose Odoo opt-out changed (the blacklist does not touch
-        write_date: ``ConsentHooks.push_optout_ids``, unless ``optout_ids`` is
-        given)."""
+        write_date: ``ConsentHooks.push_optout_ids``)."""
         partners = self.env["res.partner"].with_context(active_test=False)
         segment = self.pairing._segment_domain()
         if self.sync_run.full or not state.odoo_watermark:
             return PushSelection(partners, segment)
-        if optout_ids is None:
-            optout_ids = self.consent.push_optout_ids()
         return PushSelection.incremental(
-            partners, segment, self.pairing, state.odoo_watermark, optout_ids
+            partners,
+            segment,
+            self.pairing,
+            state.odoo_watermark,
+            self.consent.push_optout_ids(),
         )
 
     def _send_new(self, sender, client, list_id, plan):

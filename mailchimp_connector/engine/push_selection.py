@@ -7,8 +7,8 @@ not yet members of the sync, still to send, or whose Odoo opt-out changed: their
 ids are found once per pass, by one statement, then read by slices. Written as a
 domain, "not yet a member" sits inside an ``OR`` where PostgreSQL cannot make it
 an anti-join: it probed the members once per contact, for the count and again
-for every chunk (1.6 s per query at 1,000,000 contacts, where the anti-join
-below takes 0.45 s once)."""
+for every chunk (1.6 s per query at 1,000,000 contacts, where the statement
+below takes 0.6 s once)."""
 
 import bisect
 
@@ -23,41 +23,52 @@ class PushSelection:
         self.domain = domain
         self.ids = ids
 
+    @staticmethod
+    def changed_domain(pairing, mark, optout_ids):
+        """The contacts changed since the push's ``mark``, still to send, or
+        whose Odoo opt-out changed (``optout_ids``)."""
+        return [
+            "|",
+            "|",
+            # at the mark too: a write in the mark's own transaction has its
+            # timestamp
+            ("write_date", ">=", mark),
+            (
+                "mailchimp_member_ids",
+                "any",
+                [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
+            ),
+            ("id", "in", list(optout_ids)),
+        ]
+
     @classmethod
     def incremental(cls, partners, segment, pairing, mark, optout_ids):
-        """The segment's contacts the incremental push reads (see the module)."""
+        """The segment's contacts the incremental push reads (see the module):
+        the changed ones, and those no member of the sync, found by ids alone
+        (an anti-join of two index scans) before the segment is checked on them."""
         changed = partners._search(
+            segment + cls.changed_domain(pairing, mark, optout_ids)
+        )
+        new = partners._search(
             segment
             + [
-                "|",
-                "|",
-                # at the mark too: a write in the mark's own transaction has its
-                # timestamp
-                ("write_date", ">=", mark),
                 (
-                    "mailchimp_member_ids",
-                    "any",
-                    [("pairing_id", "=", pairing.id), ("need_push", "=", True)],
-                ),
-                ("id", "in", list(optout_ids)),
+                    "id",
+                    "in",
+                    SQL(
+                        """(SELECT contact.id FROM res_partner contact
+                            WHERE NOT EXISTS (
+                                  SELECT 1 FROM mailchimp_member member
+                                   WHERE member.pairing_id = %s
+                                     AND member.partner_id = contact.id))""",
+                        pairing.id,
+                    ),
+                )
             ]
         )
-        new = partners._search(segment)
-        if new.is_empty():
+        parts = [query.select() for query in (new, changed) if not query.is_empty()]
+        if not parts:
             return cls(partners, segment, ids=[])
-        contact_id = SQL.identifier(new.table, "id")
-        new.add_where(
-            SQL(
-                """NOT EXISTS (
-                    SELECT 1 FROM mailchimp_member member
-                     WHERE member.partner_id = %s AND member.pairing_id = %s)""",
-                contact_id,
-                pairing.id,
-            )
-        )
-        parts = [new.select()]
-        if not changed.is_empty():
-            parts.append(changed.select())
         env = partners.env
         env["mailchimp.member"].flush_model(["partner_id", "pairing_id"])
         # execute_query flushes what the segment and the changes read

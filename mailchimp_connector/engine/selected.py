@@ -63,7 +63,7 @@ class SelectedPushStep(PushStep):
     what Mailchimp last had (unchanged ones send nothing); the push's mark does
     not move."""
 
-    def _selection(self, state, optout_ids=None):
+    def _selection(self, state):
         return PushSelection(
             self.env["res.partner"].with_context(active_test=False),
             self.pairing._segment_domain()
